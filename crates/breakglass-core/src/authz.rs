@@ -1,0 +1,107 @@
+//! Who may do what. Deny by default: every right below is granted explicitly.
+
+use crate::ctx::{Actor, Ctx};
+use crate::error::DomainError;
+use crate::ident::Slug;
+use crate::model::{User, UserStatus, Workspace};
+use crate::role::{AdminRole, WorkspaceRole};
+use crate::state::State;
+use crate::time::Timestamp;
+
+/// What a caller may do in one workspace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WorkspaceAccess {
+    /// May see the workspace, its projects and members. Without it the workspace is invisible
+    /// (404), never "forbidden".
+    pub see: bool,
+    /// May read the workspace's and its projects' history.
+    pub read_history: bool,
+    /// May create projects and manage members with roles below manager, and project members.
+    pub manage: bool,
+    /// May also assign, change and remove managers and owners.
+    pub manage_managers: bool,
+}
+
+impl WorkspaceAccess {
+    const FULL: Self = Self { see: true, read_history: true, manage: true, manage_managers: true };
+}
+
+/// The rights of `user` in `ws` at `now`.
+pub fn workspace_access(state: &State, user: &User, ws: &Slug, now: Timestamp) -> WorkspaceAccess {
+    if user.status != UserStatus::Active {
+        return WorkspaceAccess::default();
+    }
+    match user.admin_role {
+        AdminRole::Admin | AdminRole::Employee => return WorkspaceAccess::FULL,
+        AdminRole::Auditor => {
+            return WorkspaceAccess { see: true, read_history: true, ..Default::default() }
+        }
+        AdminRole::None => {}
+    }
+    match state.workspace_role(user.id, ws, now) {
+        Some(WorkspaceRole::Owner) => WorkspaceAccess::FULL,
+        Some(WorkspaceRole::Manager) => {
+            WorkspaceAccess { see: true, read_history: true, manage: true, manage_managers: false }
+        }
+        Some(WorkspaceRole::Member) => WorkspaceAccess { see: true, ..Default::default() },
+        None if state.has_any_binding_in(user.id, ws, now) => {
+            WorkspaceAccess { see: true, ..Default::default() }
+        }
+        None => WorkspaceAccess::default(),
+    }
+}
+
+/// The rights of the context's actor in `ws`; the system has every right.
+pub fn actor_access(state: &State, ctx: &Ctx, ws: &Slug) -> Result<WorkspaceAccess, DomainError> {
+    match ctx.actor {
+        Actor::System => Ok(WorkspaceAccess::FULL),
+        Actor::User(_) => Ok(workspace_access(state, acting_user(state, ctx)?, ws, ctx.now)),
+    }
+}
+
+/// The acting user, refused when unknown or disabled.
+pub fn acting_user<'a>(state: &'a State, ctx: &Ctx) -> Result<&'a User, DomainError> {
+    let Actor::User(id) = ctx.actor else {
+        return Err(DomainError::forbidden("this action needs a signed-in user"));
+    };
+    match state.user(id) {
+        Some(u) if u.status == UserStatus::Active => Ok(u),
+        _ => Err(DomainError::forbidden("the acting user is unknown or disabled")),
+    }
+}
+
+/// The admin-area role of the actor; the system counts as admin.
+pub fn actor_admin_role(state: &State, ctx: &Ctx) -> Result<AdminRole, DomainError> {
+    match ctx.actor {
+        Actor::System => Ok(AdminRole::Admin),
+        Actor::User(_) => Ok(acting_user(state, ctx)?.admin_role),
+    }
+}
+
+/// The workspace, if the actor may see it; otherwise the same 404 as for one that does not exist.
+pub fn visible_workspace<'a>(
+    state: &'a State,
+    ctx: &Ctx,
+    ws: &Slug,
+) -> Result<(&'a Workspace, WorkspaceAccess), DomainError> {
+    let access = actor_access(state, ctx, ws)?;
+    match state.workspace(ws) {
+        Some(w) if access.see => Ok((w, access)),
+        _ => Err(workspace_not_found(ws)),
+    }
+}
+
+/// The error for a workspace that does not exist or is not visible to the caller.
+pub fn workspace_not_found(ws: &Slug) -> DomainError {
+    DomainError::not_found("workspace.not_found", format!("workspace '{ws}' not found"))
+}
+
+/// May the user list all users of the installation?
+pub fn can_list_users(user: &User) -> bool {
+    user.status == UserStatus::Active && user.admin_role.reads_everything()
+}
+
+/// May the user read the whole audit log and verify its chain?
+pub fn can_read_audit(user: &User) -> bool {
+    user.status == UserStatus::Active && user.admin_role.reads_everything()
+}

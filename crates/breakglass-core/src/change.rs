@@ -1,0 +1,81 @@
+//! What a command decides: record changes plus the audit events that explain them. The store
+//! commits both in one transaction; the server then applies the same changes to its `State`.
+
+use crate::audit::NewEvent;
+use crate::ident::{BindingId, TokenId, UserId};
+use crate::model::{Binding, EndReason, PasswordHash, Project, Token, User, Workspace};
+use crate::time::Timestamp;
+
+/// One record-level change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Change {
+    /// A new user, with a password hash when they may sign in with one.
+    CreateUser {
+        /// The user.
+        user: User,
+        /// Argon2 hash of the initial password.
+        password_hash: Option<PasswordHash>,
+    },
+    /// A new session or API token.
+    CreateToken(Token),
+    /// A token stops working.
+    RevokeToken {
+        /// Which.
+        id: TokenId,
+        /// When.
+        at: Timestamp,
+    },
+    /// A new workspace.
+    CreateWorkspace(Workspace),
+    /// A new project. The store re-checks `quota` inside its transaction, so concurrent
+    /// creations cannot overshoot it.
+    CreateProject {
+        /// The project.
+        project: crate::model::Project,
+        /// The workspace's project quota the decision was made under.
+        quota: u32,
+    },
+    /// A new binding.
+    CreateBinding(Binding),
+    /// A binding stops counting (it stays in the store's history).
+    EndBinding {
+        /// Which.
+        id: BindingId,
+        /// When it was ended (for an expiry, when that was recorded).
+        at: Timestamp,
+        /// Why.
+        reason: EndReason,
+        /// Who ended it (`None` for the system).
+        by: Option<UserId>,
+    },
+}
+
+/// A command's outcome: changes and the events explaining them, committed together or not at all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Changes {
+    /// Record changes, applied in order.
+    pub changes: Vec<Change>,
+    /// Audit events, appended to the chain in order.
+    pub events: Vec<NewEvent>,
+}
+
+impl Changes {
+    /// True when the command changed nothing (an idempotent repeat).
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty() && self.events.is_empty()
+    }
+
+    /// Appends another outcome after this one.
+    pub fn extend(&mut self, other: Changes) {
+        self.changes.extend(other.changes);
+        self.events.extend(other.events);
+    }
+}
+
+/// Convenience for tests and use cases: the project a `CreateProject` change carries.
+pub fn created_project(changes: &Changes) -> Option<&Project> {
+    changes.changes.iter().find_map(|c| match c {
+        Change::CreateProject { project, .. } => Some(project),
+        _ => None,
+    })
+}

@@ -1,0 +1,102 @@
+//! The authorization check: does a user hold a role (or a higher one) on a target right now?
+//! Expiry is compared here, at the instant of the check; no background job is involved.
+
+use crate::ident::{BindingId, UserId};
+use crate::model::{BindingSource, Target, UserStatus, WorkspaceStatus};
+use crate::role::Role;
+use crate::state::State;
+use crate::time::Timestamp;
+
+/// One binding that makes a check succeed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Via {
+    /// The binding.
+    pub binding: BindingId,
+    /// The role it grants (equal to or above the one asked for).
+    pub role: Role,
+    /// Where it came from.
+    pub source: BindingSource,
+    /// Until when it counts.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Why a check said no.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DenyReason {
+    /// The user holds no binding that implies the role.
+    NoBinding,
+    /// The user, workspace or project does not exist.
+    UnknownTarget,
+    /// The workspace is disabled or still pending approval.
+    WorkspaceNotActive,
+    /// The user is disabled.
+    UserDisabled,
+}
+
+impl DenyReason {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NoBinding => "no_binding",
+            Self::UnknownTarget => "unknown_target",
+            Self::WorkspaceNotActive => "workspace_not_active",
+            Self::UserDisabled => "user_disabled",
+        }
+    }
+}
+
+/// The answer to a check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether the role is held now.
+    pub allowed: bool,
+    /// When allowed: the last instant any matching binding ends (`None` when one never ends).
+    pub expires_at: Option<Timestamp>,
+    /// When allowed: every matching binding, latest-ending first.
+    pub via: Vec<Via>,
+    /// When denied: why.
+    pub reason: Option<DenyReason>,
+}
+
+impl Decision {
+    fn deny(reason: DenyReason) -> Self {
+        Self { allowed: false, expires_at: None, via: Vec::new(), reason: Some(reason) }
+    }
+}
+
+/// Decides whether `user` holds `role` (or a higher one of the same kind) on `target` at `now`.
+pub fn check(state: &State, user: UserId, target: &Target, role: Role, now: Timestamp) -> Decision {
+    let Some(u) = state.user(user) else {
+        return Decision::deny(DenyReason::UnknownTarget);
+    };
+    if u.status != UserStatus::Active {
+        return Decision::deny(DenyReason::UserDisabled);
+    }
+    let Some(ws) = state.workspace(target.workspace()) else {
+        return Decision::deny(DenyReason::UnknownTarget);
+    };
+    if let Target::Project(w, p) = target {
+        if state.project(w, p).is_none() {
+            return Decision::deny(DenyReason::UnknownTarget);
+        }
+    }
+    if ws.status != WorkspaceStatus::Active {
+        return Decision::deny(DenyReason::WorkspaceNotActive);
+    }
+    let mut via: Vec<Via> = state
+        .bindings_of_user(user)
+        .filter(|b| &b.target == target && b.role.implies(role) && b.is_effective(now))
+        .map(|b| Via { binding: b.id, role: b.role, source: b.source, expires_at: b.expires_at })
+        .collect();
+    if via.is_empty() {
+        return Decision::deny(DenyReason::NoBinding);
+    }
+    // `None` (never ends) sorts last in Option's order, so reverse puts it first.
+    via.sort_by(|a, b| {
+        let ka = a.expires_at.map_or(i64::MAX, Timestamp::as_micros);
+        let kb = b.expires_at.map_or(i64::MAX, Timestamp::as_micros);
+        kb.cmp(&ka).then(a.binding.cmp(&b.binding))
+    });
+    let expires_at = via[0].expires_at;
+    Decision { allowed: true, expires_at, via, reason: None }
+}

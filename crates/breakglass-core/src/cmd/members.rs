@@ -1,0 +1,304 @@
+//! Who holds which role where: memberships (one direct binding per user and target), temporary
+//! grants on top of them, and removal.
+
+use serde_json::json;
+
+use crate::audit::EventType;
+use crate::authz;
+use crate::change::{Change, Changes};
+use crate::cmd::workspaces::{require_active, user_not_found};
+use crate::cmd::{event, require_future, time_json};
+use crate::ctx::Ctx;
+use crate::error::DomainError;
+use crate::ident::{BindingId, Email, Slug};
+use crate::model::{Binding, BindingSource, EndReason, Target, User, Workspace};
+use crate::role::{Role, WorkspaceRole};
+use crate::state::State;
+use crate::time::Timestamp;
+
+/// Puts a user on a target with a role, replacing their direct membership there if they have one.
+#[derive(Clone, Debug)]
+pub struct SetMember {
+    /// Workspace or project.
+    pub target: Target,
+    /// Whom.
+    pub email: Email,
+    /// Which role; its kind must match the target's.
+    pub role: Role,
+    /// Until when; `None` for standing access.
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Sets a user's direct membership on a workspace or project.
+///
+/// Managers may assign members and every project role; assigning, changing or removing a
+/// workspace manager or owner needs an owner (or the admin area). Repeating the same
+/// assignment changes nothing.
+pub fn set_member(state: &State, ctx: &Ctx, cmd: SetMember) -> Result<Changes, DomainError> {
+    check_role_kind(&cmd.target, cmd.role)?;
+    let ws = authorize(state, ctx, &cmd.target, &[cmd.role])?;
+    require_active(ws)?;
+    require_future(cmd.expires_at, ctx.now)?;
+    let user = state.user_by_email(&cmd.email).ok_or_else(|| user_not_found(&cmd.email))?;
+    let existing = state
+        .bindings_on(&cmd.target)
+        .find(|b| b.user == user.id && b.source == BindingSource::Direct && b.is_effective(ctx.now));
+
+    let new = Binding {
+        id: BindingId(ctx.next_id()),
+        user: user.id,
+        target: cmd.target.clone(),
+        role: cmd.role,
+        starts_at: ctx.now,
+        expires_at: cmd.expires_at,
+        source: BindingSource::Direct,
+        created_by: ctx.user(),
+        reason: None,
+    };
+    let project = cmd.target.is_project();
+    let mut out = Changes::default();
+    match existing {
+        Some(old) if old.role == cmd.role && old.expires_at == cmd.expires_at => return Ok(out),
+        Some(old) => {
+            authorize(state, ctx, &cmd.target, &[old.role])?;
+            let still_owner = cmd.role == Role::Workspace(WorkspaceRole::Owner)
+                || holds_owner_elsewhere(state, user, &cmd.target, old.id, ctx.now);
+            guard_last_owner(state, ws, user, still_owner, ctx.now)?;
+            out.events.push(event(
+                state,
+                ctx,
+                if project { EventType::ProjectUserRoleChanged } else { EventType::UserRoleChanged },
+                Some(&cmd.target),
+                Some(user.email.to_string()),
+                json!({
+                    "from_role": old.role.as_str(),
+                    "role": cmd.role.as_str(),
+                    "from_expires_at": time_json(old.expires_at),
+                    "expires_at": time_json(cmd.expires_at),
+                    "binding_id": new.id.to_string(),
+                    "replaces_binding_id": old.id.to_string(),
+                }),
+            ));
+            out.changes.push(Change::EndBinding {
+                id: old.id,
+                at: ctx.now,
+                reason: EndReason::Replaced,
+                by: ctx.user(),
+            });
+        }
+        None => out.events.push(event(
+            state,
+            ctx,
+            if project { EventType::ProjectUserAssigned } else { EventType::UserAssigned },
+            Some(&cmd.target),
+            Some(user.email.to_string()),
+            json!({
+                "role": cmd.role.as_str(),
+                "expires_at": time_json(cmd.expires_at),
+                "binding_id": new.id.to_string(),
+            }),
+        )),
+    }
+    out.changes.push(Change::CreateBinding(new));
+    Ok(out)
+}
+
+/// Removes a user from a project, or from a workspace together with all its projects, ending
+/// every binding they hold there (memberships and grants).
+pub fn remove_member(state: &State, ctx: &Ctx, target: &Target, email: &Email) -> Result<Changes, DomainError> {
+    let ws = authorize(state, ctx, target, &[])?;
+    let user = state.user_by_email(email).ok_or_else(|| member_not_found(email, target))?;
+    let ending: Vec<&Binding> = state
+        .bindings_of_user(user.id)
+        .filter(|b| b.is_effective(ctx.now))
+        .filter(|b| match target {
+            Target::Workspace(w) => b.target.workspace() == w,
+            Target::Project(..) => &b.target == target,
+        })
+        .collect();
+    if ending.is_empty() {
+        return Err(member_not_found(email, target));
+    }
+    let roles: Vec<Role> = ending.iter().map(|b| b.role).collect();
+    authorize(state, ctx, target, &roles)?;
+    if !target.is_project() {
+        guard_last_owner(state, ws, user, false, ctx.now)?;
+    }
+    let mut out = Changes::default();
+    let removed: Vec<serde_json::Value> = ending
+        .iter()
+        .map(|b| {
+            json!({
+                "binding_id": b.id.to_string(),
+                "project": b.target.project().map(Slug::as_str),
+                "role": b.role.as_str(),
+                "source": b.source.as_str(),
+            })
+        })
+        .collect();
+    out.events.push(event(
+        state,
+        ctx,
+        if target.is_project() { EventType::ProjectUserRemoved } else { EventType::UserRemoved },
+        Some(target),
+        Some(user.email.to_string()),
+        json!({"ended": removed}),
+    ));
+    for b in ending {
+        out.changes.push(Change::EndBinding { id: b.id, at: ctx.now, reason: EndReason::Removed, by: ctx.user() });
+    }
+    Ok(out)
+}
+
+/// A temporary grant on top of whatever the user already holds.
+#[derive(Clone, Debug)]
+pub struct NewGrant {
+    /// Workspace or project.
+    pub target: Target,
+    /// Whom.
+    pub email: Email,
+    /// Which role.
+    pub role: Role,
+    /// Until when (required: a grant is always temporary).
+    pub expires_at: Timestamp,
+    /// Why, recorded in the audit log.
+    pub reason: Option<String>,
+}
+
+/// Creates a temporary grant. The same people who may set the membership may grant.
+pub fn grant(state: &State, ctx: &Ctx, cmd: NewGrant) -> Result<(Changes, BindingId), DomainError> {
+    check_role_kind(&cmd.target, cmd.role)?;
+    let ws = authorize(state, ctx, &cmd.target, &[cmd.role])?;
+    require_active(ws)?;
+    require_future(Some(cmd.expires_at), ctx.now)?;
+    if let Some(r) = &cmd.reason {
+        if r.chars().count() > 1000 || r.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(DomainError::invalid(
+                "input.invalid_reason",
+                "a reason must be at most 1000 characters without control characters",
+            ));
+        }
+    }
+    let user = state.user_by_email(&cmd.email).ok_or_else(|| user_not_found(&cmd.email))?;
+    let b = Binding {
+        id: BindingId(ctx.next_id()),
+        user: user.id,
+        target: cmd.target.clone(),
+        role: cmd.role,
+        starts_at: ctx.now,
+        expires_at: Some(cmd.expires_at),
+        source: BindingSource::Grant,
+        created_by: ctx.user(),
+        reason: cmd.reason.clone(),
+    };
+    let id = b.id;
+    let ev = event(
+        state,
+        ctx,
+        EventType::Granted,
+        Some(&cmd.target),
+        Some(user.email.to_string()),
+        json!({
+            "binding_id": id.to_string(),
+            "role": cmd.role.as_str(),
+            "expires_at": cmd.expires_at.to_rfc3339(),
+            "reason": cmd.reason,
+        }),
+    );
+    Ok((Changes { changes: vec![Change::CreateBinding(b)], events: vec![ev] }, id))
+}
+
+/// Ends a temporary grant early. Its holder may give it up; managers revoke it as they would
+/// change the membership.
+pub fn revoke_grant(state: &State, ctx: &Ctx, id: BindingId) -> Result<Changes, DomainError> {
+    let not_found = || DomainError::not_found("grant.not_found", format!("grant {id} not found"));
+    let b = state
+        .binding(id)
+        .filter(|b| b.source == BindingSource::Grant && b.is_effective(ctx.now))
+        .ok_or_else(not_found)?;
+    let holder = state.user(b.user).ok_or_else(not_found)?;
+    if ctx.user() != Some(b.user) {
+        authorize(state, ctx, &b.target, &[b.role]).map_err(|e| match e {
+            DomainError::NotFound { .. } => not_found(),
+            other => other,
+        })?;
+    }
+    Ok(Changes {
+        events: vec![event(
+            state,
+            ctx,
+            EventType::GrantRevoked,
+            Some(&b.target),
+            Some(holder.email.to_string()),
+            json!({"binding_id": id.to_string(), "role": b.role.as_str(), "expires_at": time_json(b.expires_at)}),
+        )],
+        changes: vec![Change::EndBinding { id, at: ctx.now, reason: EndReason::Revoked, by: ctx.user() }],
+    })
+}
+
+/// Checks that the actor may manage `target` and touch bindings with `roles`; returns the
+/// workspace. Invisible workspaces and unknown projects are 404, visible but unmanageable 403.
+fn authorize<'a>(state: &'a State, ctx: &Ctx, target: &Target, roles: &[Role]) -> Result<&'a Workspace, DomainError> {
+    let (ws, access) = authz::visible_workspace(state, ctx, target.workspace())?;
+    if let Target::Project(w, p) = target {
+        if state.project(w, p).is_none() {
+            return Err(DomainError::not_found(
+                "project.not_found",
+                format!("project '{p}' not found in workspace '{w}'"),
+            ));
+        }
+    }
+    if !access.manage {
+        return Err(DomainError::forbidden(format!("only managers of '{}' may change its access", ws.id)));
+    }
+    let touches_managers = roles.iter().any(|r| r.implies(Role::Workspace(WorkspaceRole::Manager)));
+    if touches_managers && !access.manage_managers {
+        return Err(DomainError::forbidden(format!(
+            "only owners of '{}' may assign, change or remove managers and owners",
+            ws.id
+        )));
+    }
+    Ok(ws)
+}
+
+fn check_role_kind(target: &Target, role: Role) -> Result<(), DomainError> {
+    if target.is_project() == matches!(role, Role::Project(_)) {
+        Ok(())
+    } else {
+        let kind = if target.is_project() { "project" } else { "workspace" };
+        Err(DomainError::invalid(
+            "input.unknown_role",
+            format!("'{role}' is not a {kind} role"),
+        ))
+    }
+}
+
+fn holds_owner_elsewhere(state: &State, user: &User, target: &Target, except: BindingId, now: Timestamp) -> bool {
+    state.bindings_on(target).any(|b| {
+        b.user == user.id && b.id != except && b.is_effective(now) && b.role == Role::Workspace(WorkspaceRole::Owner)
+    })
+}
+
+/// Refuses a change that would leave a workspace that has owners without any.
+fn guard_last_owner(state: &State, ws: &Workspace, user: &User, still_owner: bool, now: Timestamp) -> Result<(), DomainError> {
+    if still_owner {
+        return Ok(());
+    }
+    let owner = Role::Workspace(WorkspaceRole::Owner);
+    let target = Target::Workspace(ws.id.clone());
+    let owners: Vec<&Binding> =
+        state.bindings_on(&target).filter(|b| b.is_effective(now) && b.role == owner).collect();
+    let is_owner = owners.iter().any(|b| b.user == user.id);
+    let others = owners.iter().any(|b| b.user != user.id);
+    if is_owner && !others {
+        return Err(DomainError::rule(
+            "workspace.last_owner",
+            format!("'{}' is the last owner of '{}'; make someone else owner first", user.email, ws.id),
+        ));
+    }
+    Ok(())
+}
+
+fn member_not_found(email: &Email, target: &Target) -> DomainError {
+    DomainError::not_found("member.not_found", format!("'{email}' holds no role on '{target}'"))
+}

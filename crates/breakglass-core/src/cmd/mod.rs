@@ -1,0 +1,64 @@
+//! Commands: plain functions from (state, context, input) to `Changes` or a `DomainError`.
+//! They read the state, decide, and describe every change together with its audit events.
+
+pub mod members;
+pub mod sweep;
+pub mod tokens;
+pub mod users;
+pub mod workspaces;
+
+use serde_json::Value;
+
+use crate::audit::{EventType, NewEvent};
+use crate::ctx::{Actor, Ctx};
+use crate::error::DomainError;
+use crate::model::Target;
+use crate::state::State;
+use crate::time::Timestamp;
+
+/// The name an event records for the actor: their e-mail, or `system`.
+pub(crate) fn actor_name(state: &State, ctx: &Ctx) -> String {
+    match ctx.actor {
+        Actor::System => "system".to_owned(),
+        Actor::User(id) => state
+            .user(id)
+            .map_or_else(|| id.to_string(), |u| u.email.to_string()),
+    }
+}
+
+/// Builds an event stamped with the context's time and actor.
+pub(crate) fn event(
+    state: &State,
+    ctx: &Ctx,
+    event_type: EventType,
+    target: Option<&Target>,
+    subject: Option<String>,
+    details: Value,
+) -> NewEvent {
+    NewEvent {
+        time: ctx.now,
+        event_type,
+        actor: actor_name(state, ctx),
+        on_behalf_of: None,
+        workspace: target.map(|t| t.workspace().to_string()),
+        project: target.and_then(|t| t.project()).map(ToString::to_string),
+        subject,
+        details,
+    }
+}
+
+/// Refuses an expiry that is not in the future.
+pub(crate) fn require_future(at: Option<Timestamp>, now: Timestamp) -> Result<(), DomainError> {
+    match at {
+        Some(t) if t <= now => Err(DomainError::invalid(
+            "input.expiry_in_past",
+            format!("expires_at {t} is not in the future (now is {now})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The RFC 3339 form of an optional instant, as JSON.
+pub(crate) fn time_json(t: Option<Timestamp>) -> Value {
+    t.map_or(Value::Null, |t| Value::String(t.to_rfc3339()))
+}

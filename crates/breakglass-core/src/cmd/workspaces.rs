@@ -1,0 +1,175 @@
+//! Creating workspaces and projects.
+
+use serde_json::json;
+
+use crate::audit::EventType;
+use crate::authz;
+use crate::change::{Change, Changes};
+use crate::cmd::event;
+use crate::ctx::Ctx;
+use crate::error::DomainError;
+use crate::ident::{BindingId, Email, Name, Slug};
+use crate::model::{Binding, BindingSource, Project, Target, Workspace, WorkspaceStatus};
+use crate::role::{Role, WorkspaceRole};
+use crate::state::State;
+
+/// Input for a new workspace.
+#[derive(Clone, Debug)]
+pub struct NewWorkspace {
+    /// Immutable identifier.
+    pub id: Slug,
+    /// Display name.
+    pub name: Name,
+    /// Users who become its owners. Empty: the creating user becomes the owner.
+    pub owners: Vec<Email>,
+    /// Maximum number of projects.
+    pub project_quota: u32,
+}
+
+/// Creates an active workspace with its initial owners. Admins and employees may.
+pub fn create_workspace(state: &State, ctx: &Ctx, new: NewWorkspace) -> Result<Changes, DomainError> {
+    if !authz::actor_admin_role(state, ctx)?.manages_workspaces() {
+        return Err(DomainError::forbidden("only admins and employees may create workspaces"));
+    }
+    if state.workspace(&new.id).is_some() {
+        return Err(DomainError::conflict(
+            "workspace.exists",
+            format!("a workspace with identifier '{}' already exists", new.id),
+        ));
+    }
+    let mut owners = Vec::new();
+    for email in &new.owners {
+        let u = state.user_by_email(email).ok_or_else(|| user_not_found(email))?;
+        if !owners.contains(&u.id) {
+            owners.push(u.id);
+        }
+    }
+    if owners.is_empty() {
+        if let Some(me) = ctx.user() {
+            owners.push(me);
+        }
+    }
+    let ws = Workspace {
+        id: new.id.clone(),
+        name: new.name,
+        status: WorkspaceStatus::Active,
+        project_quota: new.project_quota,
+        created_at: ctx.now,
+    };
+    let target = Target::Workspace(new.id.clone());
+    let owner_emails: Vec<String> =
+        owners.iter().filter_map(|id| state.user(*id)).map(|u| u.email.to_string()).collect();
+    let mut out = Changes::default();
+    out.events.push(event(
+        state,
+        ctx,
+        EventType::WorkspaceCreated,
+        Some(&target),
+        None,
+        json!({"name": ws.name.as_str(), "project_quota": ws.project_quota, "owners": owner_emails}),
+    ));
+    out.changes.push(Change::CreateWorkspace(ws));
+    for (user, email) in owners.into_iter().zip(owner_emails) {
+        let b = Binding {
+            id: BindingId(ctx.next_id()),
+            user,
+            target: target.clone(),
+            role: Role::Workspace(WorkspaceRole::Owner),
+            starts_at: ctx.now,
+            expires_at: None,
+            source: BindingSource::Direct,
+            created_by: ctx.user(),
+            reason: None,
+        };
+        out.events.push(event(
+            state,
+            ctx,
+            EventType::UserAssigned,
+            Some(&target),
+            Some(email),
+            json!({"role": "owner", "expires_at": null, "binding_id": b.id.to_string()}),
+        ));
+        out.changes.push(Change::CreateBinding(b));
+    }
+    Ok(out)
+}
+
+/// Input for a new project.
+#[derive(Clone, Debug)]
+pub struct NewProject {
+    /// The workspace it belongs to.
+    pub workspace: Slug,
+    /// Immutable identifier, unique in the workspace.
+    pub id: Slug,
+    /// Display name.
+    pub name: Name,
+}
+
+/// Creates a project within the workspace's quota. Managers of the workspace, admins and
+/// employees may.
+pub fn create_project(state: &State, ctx: &Ctx, new: NewProject) -> Result<Changes, DomainError> {
+    let (ws, access) = authz::visible_workspace(state, ctx, &new.workspace)?;
+    if !access.manage {
+        return Err(DomainError::forbidden(format!(
+            "only managers of '{}' may create projects in it",
+            ws.id
+        )));
+    }
+    require_active(ws)?;
+    if state.project(&ws.id, &new.id).is_some() {
+        return Err(DomainError::conflict(
+            "project.exists",
+            format!("project '{}' already exists in workspace '{}'", new.id, ws.id),
+        ));
+    }
+    let count = state.projects_of(&ws.id).count();
+    if count >= ws.project_quota as usize {
+        return Err(quota_exceeded(ws));
+    }
+    let project = Project {
+        workspace: ws.id.clone(),
+        id: new.id.clone(),
+        name: new.name,
+        created_at: ctx.now,
+    };
+    let target = Target::Project(ws.id.clone(), new.id);
+    Ok(Changes {
+        events: vec![event(
+            state,
+            ctx,
+            EventType::ProjectCreated,
+            Some(&target),
+            None,
+            json!({"name": project.name.as_str()}),
+        )],
+        changes: vec![Change::CreateProject { project, quota: ws.project_quota }],
+    })
+}
+
+/// The error for a workspace whose project quota is used up.
+pub fn quota_exceeded(ws: &Workspace) -> DomainError {
+    DomainError::rule(
+        "workspace.quota_exceeded",
+        format!("workspace '{}' already has its quota of {} projects", ws.id, ws.project_quota),
+    )
+}
+
+/// Refuses changes in a workspace that is not active.
+pub(crate) fn require_active(ws: &Workspace) -> Result<(), DomainError> {
+    match ws.status {
+        WorkspaceStatus::Active => Ok(()),
+        WorkspaceStatus::Disabled => Err(DomainError::rule(
+            "workspace.disabled",
+            format!("workspace '{}' is disabled", ws.id),
+        )),
+        WorkspaceStatus::PendingApproval => Err(DomainError::rule(
+            "workspace.pending_approval",
+            format!("workspace '{}' is waiting for approval", ws.id),
+        )),
+    }
+}
+
+/// The error for an e-mail that names no user.
+pub(crate) fn user_not_found(email: &Email) -> DomainError {
+    DomainError::not_found("user.not_found", format!("no user with e-mail '{email}'"))
+}

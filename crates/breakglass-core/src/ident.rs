@@ -1,0 +1,203 @@
+//! Identifiers and names, parsed once at the edge so the rest of the code can trust them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::DomainError;
+
+/// An immutable slug naming a workspace or project: `^[a-z0-9][a-z0-9-]{1,62}$`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Slug(String);
+
+impl Slug {
+    /// Parses a slug; uppercase, too short, too long or other characters are refused.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        let b = s.as_bytes();
+        let ok = (2..=63).contains(&b.len())
+            && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+            && b[1..]
+                .iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(DomainError::invalid(
+                "input.invalid_identifier",
+                format!(
+                    "'{}' is not a valid identifier: use 2 to 63 lowercase letters, digits or '-', \
+                     starting with a letter or digit",
+                    truncate(s, 80)
+                ),
+            ))
+        }
+    }
+
+    /// The slug text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A value that sorts before every valid slug, for range scans.
+    pub(crate) fn below_all() -> Self {
+        Self(String::new())
+    }
+}
+
+impl fmt::Display for Slug {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An e-mail address, trimmed and lowercased so that comparisons are case-insensitive.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    /// Parses an address of the form `local@domain` (no spaces, one `@`, at most 254 bytes).
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        let t = s.trim().to_lowercase();
+        let valid = t.len() <= 254
+            && t.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && local.len() <= 64
+                    && !domain.is_empty()
+                    && !domain.contains('@')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains("..")
+                    && domain
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+            })
+            && !t.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',');
+        if valid {
+            Ok(Self(t))
+        } else {
+            Err(DomainError::invalid(
+                "input.invalid_email",
+                format!("'{}' is not a valid e-mail address", truncate(s, 80)),
+            ))
+        }
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A human-readable name for a user, workspace, project or token: 1 to 200 characters, no
+/// control characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Name(String);
+
+impl Name {
+    /// Parses a display name.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        let t = s.trim();
+        if t.is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control) {
+            return Err(DomainError::invalid(
+                "input.invalid_name",
+                "a name must be 1 to 200 characters without control characters",
+            ));
+        }
+        Ok(Self(t.to_owned()))
+    }
+
+    /// The name text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(max).collect();
+        t.push('…');
+        t
+    }
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            /// Parses the textual UUID form.
+            pub fn parse(s: &str) -> Result<Self, DomainError> {
+                Uuid::parse_str(s.trim()).map(Self).map_err(|_| {
+                    DomainError::invalid("input.invalid_id", format!("'{}' is not a valid {} id", truncate(s, 80), $what))
+                })
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// Identity of a user; never changes, even if the e-mail does.
+    UserId,
+    "user"
+);
+uuid_id!(
+    /// Identity of a binding (one grant of one role on one target).
+    BindingId,
+    "binding"
+);
+uuid_id!(
+    /// Identity of a session or API token (not its secret).
+    TokenId,
+    "token"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        for ok in ["ab", "team-a", "0x", "a-b-c-9", &"a".repeat(63)] {
+            assert!(Slug::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a", "Team", "-ab", "a_b", "a b", "ä-b", &"a".repeat(64)] {
+            assert_eq!(Slug::parse(bad).unwrap_err().code(), "input.invalid_identifier", "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails_are_case_insensitive_and_checked() {
+        assert_eq!(Email::parse(" Alice@Example.COM ").unwrap().as_str(), "alice@example.com");
+        assert!(Email::parse("admin@localhost").is_ok());
+        for bad in ["", "alice", "@x.org", "a@", "a@@b", "a b@c.d", "a@b..c", "a@.b", "<a@b.c>"] {
+            assert_eq!(Email::parse(bad).unwrap_err().code(), "input.invalid_email", "{bad}");
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The pure domain of Breakglass: the model, the rules, the check and the audit chain.
+//!
+//! Nothing here performs IO, reads a clock or draws randomness: time, the actor and id seeds
+//! are inputs (`ctx::Ctx`). `clippy.toml` in this crate forbids the usual ways around that, and
+//! `tests/purity.rs` keeps the dependency list free of IO crates.
+
+pub mod audit;
+pub mod authz;
+pub mod change;
+pub mod check;
+pub mod cmd;
+pub mod ctx;
+pub mod error;
+pub mod ident;
+pub mod model;
+pub mod role;
+pub mod state;
+pub mod time;
+
+pub use change::{Change, Changes};
+pub use ctx::{Actor, Ctx};
+pub use error::DomainError;
+pub use state::State;

@@ -1,0 +1,229 @@
+//! The whole live model in memory: the read side of every command and the index behind every
+//! check and every authentication. It changes only through [`State::apply`], with the same
+//! changes the store committed, so it never drifts from the database.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::audit::ChainHead;
+use crate::change::{Change, Changes};
+use crate::ident::{BindingId, Email, Slug, TokenId, UserId};
+use crate::model::{Binding, Project, SecretHash, Target, Token, User, Workspace};
+use crate::role::{Role, WorkspaceRole};
+use crate::time::Timestamp;
+
+/// The live model.
+#[derive(Clone, Debug, Default)]
+pub struct State {
+    users: HashMap<UserId, User>,
+    user_by_email: HashMap<Email, UserId>,
+    workspaces: BTreeMap<Slug, Workspace>,
+    projects: BTreeMap<(Slug, Slug), Project>,
+    bindings: HashMap<BindingId, Binding>,
+    by_user: HashMap<UserId, Vec<BindingId>>,
+    by_target: HashMap<Target, Vec<BindingId>>,
+    tokens: HashMap<TokenId, Token>,
+    token_by_hash: HashMap<SecretHash, TokenId>,
+    head: ChainHead,
+}
+
+impl State {
+    /// An empty model.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies a committed outcome and moves the chain head.
+    pub fn apply_all(&mut self, changes: &Changes, head: ChainHead) {
+        for c in &changes.changes {
+            self.apply(c);
+        }
+        self.head = head;
+    }
+
+    /// Applies one change. Also used to load the model from the store at start-up.
+    pub fn apply(&mut self, change: &Change) {
+        match change {
+            Change::CreateUser { user, .. } => {
+                self.user_by_email.insert(user.email.clone(), user.id);
+                self.users.insert(user.id, user.clone());
+            }
+            Change::CreateToken(t) => {
+                self.token_by_hash.insert(t.secret_hash, t.id);
+                self.tokens.insert(t.id, t.clone());
+            }
+            Change::RevokeToken { id, .. } => {
+                if let Some(t) = self.tokens.remove(id) {
+                    self.token_by_hash.remove(&t.secret_hash);
+                }
+            }
+            Change::CreateWorkspace(ws) => {
+                self.workspaces.insert(ws.id.clone(), ws.clone());
+            }
+            Change::CreateProject { project, .. } => {
+                self.projects
+                    .insert((project.workspace.clone(), project.id.clone()), project.clone());
+            }
+            Change::CreateBinding(b) => {
+                self.by_user.entry(b.user).or_default().push(b.id);
+                self.by_target.entry(b.target.clone()).or_default().push(b.id);
+                self.bindings.insert(b.id, b.clone());
+            }
+            Change::EndBinding { id, .. } => {
+                if let Some(b) = self.bindings.remove(id) {
+                    remove_id(&mut self.by_user, &b.user, *id);
+                    remove_id(&mut self.by_target, &b.target, *id);
+                }
+            }
+        }
+    }
+
+    /// The chain head this model reflects.
+    pub fn head(&self) -> ChainHead {
+        self.head
+    }
+
+    /// Sets the chain head (after loading from the store).
+    pub fn set_head(&mut self, head: ChainHead) {
+        self.head = head;
+    }
+
+    /// A user by id.
+    pub fn user(&self, id: UserId) -> Option<&User> {
+        self.users.get(&id)
+    }
+
+    /// A user by e-mail.
+    pub fn user_by_email(&self, email: &Email) -> Option<&User> {
+        self.user_by_email.get(email).and_then(|id| self.users.get(id))
+    }
+
+    /// All users, in e-mail order.
+    pub fn users(&self) -> Vec<&User> {
+        let mut v: Vec<&User> = self.users.values().collect();
+        v.sort_by(|a, b| a.email.cmp(&b.email));
+        v
+    }
+
+    /// Number of users.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    /// A workspace by identifier.
+    pub fn workspace(&self, id: &Slug) -> Option<&Workspace> {
+        self.workspaces.get(id)
+    }
+
+    /// All workspaces, in identifier order.
+    pub fn workspaces(&self) -> impl Iterator<Item = &Workspace> {
+        self.workspaces.values()
+    }
+
+    /// A project by workspace and identifier.
+    pub fn project(&self, ws: &Slug, id: &Slug) -> Option<&Project> {
+        self.projects.get(&(ws.clone(), id.clone()))
+    }
+
+    /// The projects of a workspace, in identifier order.
+    pub fn projects_of<'a>(&'a self, ws: &'a Slug) -> impl Iterator<Item = &'a Project> + 'a {
+        self.projects
+            .range((ws.clone(), Slug::below_all())..)
+            .take_while(move |((w, _), _)| w == ws)
+            .map(|(_, p)| p)
+    }
+
+    /// A live (not ended) binding by id; it may already be past its expiry.
+    pub fn binding(&self, id: BindingId) -> Option<&Binding> {
+        self.bindings.get(&id)
+    }
+
+    /// Live bindings of a user (including those past expiry but not yet swept).
+    pub fn bindings_of_user(&self, user: UserId) -> impl Iterator<Item = &Binding> {
+        self.by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.bindings.get(id))
+    }
+
+    /// Live bindings on exactly this target.
+    pub fn bindings_on(&self, target: &Target) -> impl Iterator<Item = &Binding> {
+        self.by_target
+            .get(target)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.bindings.get(id))
+    }
+
+    /// Number of live bindings.
+    pub fn binding_count(&self) -> usize {
+        self.bindings.len()
+    }
+
+    /// Bindings whose expiry has passed at `now` but that the store still holds as live.
+    pub fn expired_unrecorded(&self, now: Timestamp) -> Vec<&Binding> {
+        let mut v: Vec<&Binding> = self
+            .bindings
+            .values()
+            .filter(|b| b.expires_at.is_some_and(|e| e <= now))
+            .collect();
+        v.sort_by_key(|b| (b.expires_at, b.id));
+        v
+    }
+
+    /// The highest workspace role `user` holds on `ws` at `now`, through any binding.
+    pub fn workspace_role(&self, user: UserId, ws: &Slug, now: Timestamp) -> Option<WorkspaceRole> {
+        self.bindings_of_user(user)
+            .filter(|b| b.is_effective(now) && b.target == Target::Workspace(ws.clone()))
+            .filter_map(|b| match b.role {
+                Role::Workspace(r) => Some(r),
+                Role::Project(_) => None,
+            })
+            .max()
+    }
+
+    /// True when `user` holds any effective binding in `ws` or one of its projects.
+    pub fn has_any_binding_in(&self, user: UserId, ws: &Slug, now: Timestamp) -> bool {
+        self.bindings_of_user(user)
+            .any(|b| b.is_effective(now) && b.target.workspace() == ws)
+    }
+
+    /// A token by the digest of its secret.
+    pub fn token_by_hash(&self, hash: &SecretHash) -> Option<&Token> {
+        self.token_by_hash.get(hash).and_then(|id| self.tokens.get(id))
+    }
+
+    /// A live token by id.
+    pub fn token(&self, id: TokenId) -> Option<&Token> {
+        self.tokens.get(&id)
+    }
+
+    /// A user's live tokens, newest first.
+    pub fn tokens_of(&self, user: UserId) -> Vec<&Token> {
+        let mut v: Vec<&Token> = self.tokens.values().filter(|t| t.user == user).collect();
+        v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        v
+    }
+
+    /// Forgets tokens that can no longer authenticate; nothing to record, they simply lapsed.
+    pub fn prune_tokens(&mut self, now: Timestamp) {
+        let dead: Vec<TokenId> = self
+            .tokens
+            .values()
+            .filter(|t| !t.is_valid(now))
+            .map(|t| t.id)
+            .collect();
+        for id in dead {
+            self.apply(&Change::RevokeToken { id, at: now });
+        }
+    }
+}
+
+fn remove_id<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<BindingId>>, key: &K, id: BindingId) {
+    if let Some(v) = map.get_mut(key) {
+        v.retain(|x| *x != id);
+        if v.is_empty() {
+            map.remove(key);
+        }
+    }
+}

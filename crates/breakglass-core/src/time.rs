@@ -1,0 +1,216 @@
+//! Instants and spans. The core never reads a clock: every `Timestamp` comes in from outside.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::error::DomainError;
+
+/// An instant in UTC with microsecond precision, stored as microseconds since the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The instant `micros` microseconds after the Unix epoch.
+    pub const fn from_micros(micros: i64) -> Self {
+        Self(micros)
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// Parses an RFC 3339 instant with any offset and normalises it to UTC.
+    pub fn parse_rfc3339(s: &str) -> Result<Self, DomainError> {
+        let dt = OffsetDateTime::parse(s.trim(), &Rfc3339).map_err(|_| {
+            DomainError::invalid(
+                "input.invalid_time",
+                format!("'{s}' is not an RFC 3339 time such as 2026-01-31T12:00:00Z"),
+            )
+        })?;
+        let micros = dt.unix_timestamp_nanos() / 1_000;
+        i64::try_from(micros)
+            .map(Self)
+            .map_err(|_| DomainError::invalid("input.invalid_time", format!("'{s}' is out of range")))
+    }
+
+    /// Formats as RFC 3339 in UTC (`2026-01-31T12:00:00.123456Z`; fractions only when non-zero).
+    pub fn to_rfc3339(self) -> String {
+        let dt = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        dt.format(&Rfc3339).unwrap_or_else(|_| self.0.to_string())
+    }
+
+    /// This instant moved forward by `span`, saturating at the far future.
+    pub fn plus(self, span: Span) -> Self {
+        Self(self.0.saturating_add(span.as_micros()))
+    }
+
+    /// This instant moved back by `span`.
+    pub fn minus(self, span: Span) -> Self {
+        Self(self.0.saturating_sub(span.as_micros()))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// A non-negative length of time, parsed from `"90m"`, `"2h"`, `"1d"`, `"30s"` or ISO 8601 `"PT2H"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Span(i64);
+
+impl Span {
+    /// A span of whole seconds.
+    pub const fn seconds(s: i64) -> Self {
+        Self(s * 1_000_000)
+    }
+
+    /// A span of whole minutes.
+    pub const fn minutes(m: i64) -> Self {
+        Self::seconds(m * 60)
+    }
+
+    /// A span of whole hours.
+    pub const fn hours(h: i64) -> Self {
+        Self::minutes(h * 60)
+    }
+
+    /// A span of whole days.
+    pub const fn days(d: i64) -> Self {
+        Self::hours(d * 24)
+    }
+
+    /// Length in microseconds.
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// Parses the short form (`90m`, `2h`, `1d`, `45s`, combinations like `1h30m`) or ISO 8601
+    /// (`PT2H`, `P1D`, `P1DT2H30M`). Zero and negative spans are refused.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        let bad = || {
+            DomainError::invalid(
+                "input.invalid_duration",
+                format!("'{s}' is not a duration such as 90m, 2h, 1d or PT2H"),
+            )
+        };
+        let t = s.trim();
+        let micros = if let Some(iso) = t.strip_prefix('P').or_else(|| t.strip_prefix('p')) {
+            parse_iso(iso).ok_or_else(bad)?
+        } else {
+            parse_units(t, false).ok_or_else(bad)?
+        };
+        if micros <= 0 {
+            return Err(bad());
+        }
+        Ok(Self(micros))
+    }
+}
+
+fn unit_micros(unit: char, in_time_part: bool) -> Option<i64> {
+    Some(match (unit.to_ascii_lowercase(), in_time_part) {
+        ('s', _) => 1_000_000,
+        ('m', _) => 60 * 1_000_000,
+        ('h', _) => 3_600 * 1_000_000,
+        ('d', false) => 86_400 * 1_000_000,
+        ('w', false) => 7 * 86_400 * 1_000_000,
+        _ => return None,
+    })
+}
+
+/// Sums `<digits><unit>` groups; with `iso_time` the units are those allowed after ISO's `T`.
+fn parse_units(s: &str, iso_time: bool) -> Option<i64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut total: i64 = 0;
+    let mut digits = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            if digits.is_empty() || digits.len() > 9 {
+                return None;
+            }
+            let n: i64 = digits.parse().ok()?;
+            let per = if iso_time {
+                match c.to_ascii_uppercase() {
+                    'H' | 'M' | 'S' => unit_micros(c, true)?,
+                    _ => return None,
+                }
+            } else {
+                unit_micros(c, false)?
+            };
+            total = total.checked_add(n.checked_mul(per)?)?;
+            digits.clear();
+        }
+    }
+    if !digits.is_empty() {
+        return None;
+    }
+    Some(total)
+}
+
+fn parse_iso(s: &str) -> Option<i64> {
+    let (date, time) = match s.find(['T', 't']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let mut total = 0i64;
+    if !date.is_empty() {
+        // Only days and weeks: months and years have no fixed length.
+        total += parse_units(date, false)?;
+        if date.chars().any(|c| matches!(c.to_ascii_uppercase(), 'H' | 'M' | 'S')) {
+            return None;
+        }
+    }
+    if let Some(t) = time {
+        total = total.checked_add(parse_units(t, true)?)?;
+    } else if date.is_empty() {
+        return None;
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_parse_in_both_forms() {
+        for (s, secs) in [
+            ("90m", 5400),
+            ("2h", 7200),
+            ("1d", 86400),
+            ("45s", 45),
+            ("1h30m", 5400),
+            ("PT2H", 7200),
+            ("P1D", 86400),
+            ("P1DT2H", 93600),
+            ("PT1H30M", 5400),
+            ("pt15m", 900),
+        ] {
+            assert_eq!(Span::parse(s).unwrap(), Span::seconds(secs), "{s}");
+        }
+        for s in ["", "0m", "2", "h", "2x", "P", "PT", "P1M", "-5m", "1.5h", "P2H"] {
+            assert!(Span::parse(s).is_err(), "{s} should be refused");
+        }
+    }
+
+    #[test]
+    fn timestamps_round_trip_in_utc() {
+        let t = Timestamp::parse_rfc3339("2026-03-01T10:00:00+02:00").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-03-01T08:00:00Z");
+        let t2 = Timestamp::parse_rfc3339("2026-03-01T08:00:00.250Z").unwrap();
+        assert_eq!(t2.as_micros() - t.as_micros(), 250_000);
+        assert!(Timestamp::parse_rfc3339("yesterday").is_err());
+    }
+}
