@@ -1,1 +1,95 @@
-//! placeholder
+//! Persistence: the `Store` trait and its implementations.
+//!
+//! The store is the source of truth. It commits a command's `Changes` and its audit events in
+//! one transaction, sealing each event into the hash chain; it loads the live model at start-up;
+//! it answers audit queries. It holds no business rules beyond the two guards that must hold
+//! even against a concurrent writer: the chain head a decision was based on, and a workspace's
+//! project quota.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use breakglass_core::audit::{AuditEvent, ChainHead};
+use breakglass_core::ident::UserId;
+use breakglass_core::model::PasswordHash;
+use breakglass_core::time::Timestamp;
+use breakglass_core::{Changes, State};
+
+pub use sqlite::SqliteStore;
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The chain head moved since the decision was made (another writer committed first).
+    /// Reload what changed and decide again.
+    #[error("the audit log moved on to seq {actual} (expected {expected})")]
+    HeadMoved {
+        /// The head the caller expected.
+        expected: i64,
+        /// The head found.
+        actual: i64,
+    },
+    /// A project creation would exceed the workspace's quota.
+    #[error("workspace '{workspace}' has reached its project quota")]
+    QuotaExceeded {
+        /// The workspace.
+        workspace: String,
+    },
+    /// A unique key already exists (identifier, e-mail, ...).
+    #[error("duplicate: {0}")]
+    Duplicate(String),
+    /// A stored row cannot be read back into the model.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// The database failed or could not be reached.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Which audit events to list. Results are in ascending `seq` order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only this workspace (and its projects).
+    pub workspace: Option<String>,
+    /// Only this project (with `workspace`).
+    pub project: Option<String>,
+    /// Only these event types (empty: all).
+    pub types: Vec<String>,
+    /// Only events with `seq` greater than this.
+    pub after_seq: Option<i64>,
+    /// Only events at or after this time.
+    pub since: Option<Timestamp>,
+    /// Only events before this time.
+    pub until: Option<Timestamp>,
+    /// At most this many events.
+    pub limit: u32,
+}
+
+/// The persistence contract every backend fulfils; `tests/contract.rs` checks it.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies pending forward-only migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Loads the live model: users, workspaces, projects, bindings not yet ended, tokens neither
+    /// revoked nor expired at `now`, and the chain head.
+    async fn load_state(&self, now: Timestamp) -> Result<State, StoreError>;
+
+    /// Commits `changes` and seals their events after the current head, all or nothing.
+    /// Fails with `HeadMoved` when the head is not `base_seq`, and with `QuotaExceeded` when a
+    /// project creation would exceed its quota. Returns the new head.
+    async fn commit(&self, base_seq: i64, changes: &Changes) -> Result<ChainHead, StoreError>;
+
+    /// The current chain head.
+    async fn head(&self) -> Result<ChainHead, StoreError>;
+
+    /// The password hash of a user, if they have one.
+    async fn password_hash(&self, user: UserId) -> Result<Option<PasswordHash>, StoreError>;
+
+    /// Audit events matching `filter`, ascending by `seq`.
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Up to `limit` events with `seq > after_seq`, ascending: the raw chain, for verification
+    /// and for following changes made by other replicas.
+    async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+}

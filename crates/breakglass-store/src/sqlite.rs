@@ -1,0 +1,1 @@
+//! SQLite implementation (placeholder until written).
