@@ -33,9 +33,7 @@ pub fn workspace_access(state: &State, user: &User, ws: &Slug, now: Timestamp) -
     }
     match user.admin_role {
         AdminRole::Admin | AdminRole::Employee => return WorkspaceAccess::FULL,
-        AdminRole::Auditor => {
-            return WorkspaceAccess { see: true, read_history: true, ..Default::default() }
-        }
+        AdminRole::Auditor => return WorkspaceAccess { see: true, read_history: true, ..Default::default() },
         AdminRole::None => {}
     }
     match state.workspace_role(user.id, ws, now) {

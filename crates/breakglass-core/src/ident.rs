@@ -18,9 +18,7 @@ impl Slug {
         let b = s.as_bytes();
         let ok = (2..=63).contains(&b.len())
             && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-            && b[1..]
-                .iter()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
+            && b[1..].iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
         if ok {
             Ok(Self(s.to_owned()))
         } else {
@@ -70,9 +68,7 @@ impl Email {
                     && !domain.starts_with('.')
                     && !domain.ends_with('.')
                     && !domain.contains("..")
-                    && domain
-                        .chars()
-                        .all(|c| c.is_alphanumeric() || c == '.' || c == '-')
+                    && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-')
             })
             && !t.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',');
         if valid {

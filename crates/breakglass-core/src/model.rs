@@ -81,10 +81,7 @@ impl WorkspaceStatus {
             "pending_approval" => Ok(Self::PendingApproval),
             "active" => Ok(Self::Active),
             "disabled" => Ok(Self::Disabled),
-            _ => Err(DomainError::invalid(
-                "input.invalid_status",
-                format!("unknown workspace status '{s}'"),
-            )),
+            _ => Err(DomainError::invalid("input.invalid_status", format!("unknown workspace status '{s}'"))),
         }
     }
 }

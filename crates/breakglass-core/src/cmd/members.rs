@@ -61,7 +61,9 @@ pub fn set_member(state: &State, ctx: &Ctx, cmd: SetMember) -> Result<Changes, D
         Some(old) if old.role == cmd.role && old.expires_at == cmd.expires_at => return Ok(out),
         Some(old) => {
             authorize(state, ctx, &cmd.target, &[old.role])?;
-            let still_owner = cmd.role == Role::Workspace(WorkspaceRole::Owner)
+            // Only a workspace membership can hold the owner role; project roles never affect it.
+            let still_owner = project
+                || cmd.role == Role::Workspace(WorkspaceRole::Owner)
                 || holds_owner_elsewhere(state, user, &cmd.target, old.id, ctx.now);
             guard_last_owner(state, ws, user, still_owner, ctx.now)?;
             out.events.push(event(
@@ -105,7 +107,12 @@ pub fn set_member(state: &State, ctx: &Ctx, cmd: SetMember) -> Result<Changes, D
 
 /// Removes a user from a project, or from a workspace together with all its projects, ending
 /// every binding they hold there (memberships and grants).
-pub fn remove_member(state: &State, ctx: &Ctx, target: &Target, email: &Email) -> Result<Changes, DomainError> {
+pub fn remove_member(
+    state: &State,
+    ctx: &Ctx,
+    target: &Target,
+    email: &Email,
+) -> Result<Changes, DomainError> {
     let ws = authorize(state, ctx, target, &[])?;
     let user = state.user_by_email(email).ok_or_else(|| member_not_found(email, target))?;
     let ending: Vec<&Binding> = state
@@ -145,7 +152,12 @@ pub fn remove_member(state: &State, ctx: &Ctx, target: &Target, email: &Email) -
         json!({"ended": removed}),
     ));
     for b in ending {
-        out.changes.push(Change::EndBinding { id: b.id, at: ctx.now, reason: EndReason::Removed, by: ctx.user() });
+        out.changes.push(Change::EndBinding {
+            id: b.id,
+            at: ctx.now,
+            reason: EndReason::Removed,
+            by: ctx.user(),
+        });
     }
     Ok(out)
 }
@@ -217,7 +229,9 @@ pub fn revoke_grant(state: &State, ctx: &Ctx, id: BindingId) -> Result<Changes, 
         .filter(|b| b.source == BindingSource::Grant && b.is_effective(ctx.now))
         .ok_or_else(not_found)?;
     let holder = state.user(b.user).ok_or_else(not_found)?;
-    if ctx.user() != Some(b.user) {
+    if ctx.user() == Some(b.user) {
+        authz::acting_user(state, ctx)?;
+    } else {
         authorize(state, ctx, &b.target, &[b.role]).map_err(|e| match e {
             DomainError::NotFound { .. } => not_found(),
             other => other,
@@ -238,7 +252,12 @@ pub fn revoke_grant(state: &State, ctx: &Ctx, id: BindingId) -> Result<Changes, 
 
 /// Checks that the actor may manage `target` and touch bindings with `roles`; returns the
 /// workspace. Invisible workspaces and unknown projects are 404, visible but unmanageable 403.
-fn authorize<'a>(state: &'a State, ctx: &Ctx, target: &Target, roles: &[Role]) -> Result<&'a Workspace, DomainError> {
+fn authorize<'a>(
+    state: &'a State,
+    ctx: &Ctx,
+    target: &Target,
+    roles: &[Role],
+) -> Result<&'a Workspace, DomainError> {
     let (ws, access) = authz::visible_workspace(state, ctx, target.workspace())?;
     if let Target::Project(w, p) = target {
         if state.project(w, p).is_none() {
@@ -266,21 +285,33 @@ fn check_role_kind(target: &Target, role: Role) -> Result<(), DomainError> {
         Ok(())
     } else {
         let kind = if target.is_project() { "project" } else { "workspace" };
-        Err(DomainError::invalid(
-            "input.unknown_role",
-            format!("'{role}' is not a {kind} role"),
-        ))
+        Err(DomainError::invalid("input.unknown_role", format!("'{role}' is not a {kind} role")))
     }
 }
 
-fn holds_owner_elsewhere(state: &State, user: &User, target: &Target, except: BindingId, now: Timestamp) -> bool {
+fn holds_owner_elsewhere(
+    state: &State,
+    user: &User,
+    target: &Target,
+    except: BindingId,
+    now: Timestamp,
+) -> bool {
     state.bindings_on(target).any(|b| {
-        b.user == user.id && b.id != except && b.is_effective(now) && b.role == Role::Workspace(WorkspaceRole::Owner)
+        b.user == user.id
+            && b.id != except
+            && b.is_effective(now)
+            && b.role == Role::Workspace(WorkspaceRole::Owner)
     })
 }
 
 /// Refuses a change that would leave a workspace that has owners without any.
-fn guard_last_owner(state: &State, ws: &Workspace, user: &User, still_owner: bool, now: Timestamp) -> Result<(), DomainError> {
+fn guard_last_owner(
+    state: &State,
+    ws: &Workspace,
+    user: &User,
+    still_owner: bool,
+    now: Timestamp,
+) -> Result<(), DomainError> {
     if still_owner {
         return Ok(());
     }

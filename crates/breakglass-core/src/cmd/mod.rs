@@ -20,9 +20,7 @@ use crate::time::Timestamp;
 pub(crate) fn actor_name(state: &State, ctx: &Ctx) -> String {
     match ctx.actor {
         Actor::System => "system".to_owned(),
-        Actor::User(id) => state
-            .user(id)
-            .map_or_else(|| id.to_string(), |u| u.email.to_string()),
+        Actor::User(id) => state.user(id).map_or_else(|| id.to_string(), |u| u.email.to_string()),
     }
 }
 

@@ -84,10 +84,9 @@ pub fn revoke_token(state: &State, ctx: &Ctx, id: TokenId) -> Result<Changes, Do
     let owner = state.user(token.user).map(|u| u.email.to_string());
     let (ty, details) = match token.kind {
         TokenKind::Session => (EventType::UserSignedOut, json!({"session_id": id.to_string()})),
-        TokenKind::Api => (
-            EventType::TokenRevoked,
-            json!({"token_id": id.to_string(), "name": token.name.as_str()}),
-        ),
+        TokenKind::Api => {
+            (EventType::TokenRevoked, json!({"token_id": id.to_string(), "name": token.name.as_str()}))
+        }
     };
     Ok(Changes {
         changes: vec![Change::RevokeToken { id, at: ctx.now }],

@@ -126,12 +126,8 @@ pub fn create_project(state: &State, ctx: &Ctx, new: NewProject) -> Result<Chang
     if count >= ws.project_quota as usize {
         return Err(quota_exceeded(ws));
     }
-    let project = Project {
-        workspace: ws.id.clone(),
-        id: new.id.clone(),
-        name: new.name,
-        created_at: ctx.now,
-    };
+    let project =
+        Project { workspace: ws.id.clone(), id: new.id.clone(), name: new.name, created_at: ctx.now };
     let target = Target::Project(ws.id.clone(), new.id);
     Ok(Changes {
         events: vec![event(
@@ -158,10 +154,9 @@ pub fn quota_exceeded(ws: &Workspace) -> DomainError {
 pub(crate) fn require_active(ws: &Workspace) -> Result<(), DomainError> {
     match ws.status {
         WorkspaceStatus::Active => Ok(()),
-        WorkspaceStatus::Disabled => Err(DomainError::rule(
-            "workspace.disabled",
-            format!("workspace '{}' is disabled", ws.id),
-        )),
+        WorkspaceStatus::Disabled => {
+            Err(DomainError::rule("workspace.disabled", format!("workspace '{}' is disabled", ws.id)))
+        }
         WorkspaceStatus::PendingApproval => Err(DomainError::rule(
             "workspace.pending_approval",
             format!("workspace '{}' is waiting for approval", ws.id),
