@@ -2,7 +2,7 @@
 //! check and every authentication. It changes only through [`State::apply`], with the same
 //! changes the store committed, so it never drifts from the database.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::audit::ChainHead;
 use crate::change::{Change, Changes};
@@ -21,6 +21,9 @@ pub struct State {
     bindings: HashMap<BindingId, Binding>,
     by_user: HashMap<UserId, Vec<BindingId>>,
     by_target: HashMap<Target, Vec<BindingId>>,
+    /// Live bindings that carry an expiry, in expiry order, so the sweeper finds due ones
+    /// without scanning everything.
+    expiries: BTreeSet<(Timestamp, BindingId)>,
     tokens: HashMap<TokenId, Token>,
     token_by_hash: HashMap<SecretHash, TokenId>,
     head: ChainHead,
@@ -60,18 +63,23 @@ impl State {
                 self.workspaces.insert(ws.id.clone(), ws.clone());
             }
             Change::CreateProject { project, .. } => {
-                self.projects
-                    .insert((project.workspace.clone(), project.id.clone()), project.clone());
+                self.projects.insert((project.workspace.clone(), project.id.clone()), project.clone());
             }
             Change::CreateBinding(b) => {
                 self.by_user.entry(b.user).or_default().push(b.id);
                 self.by_target.entry(b.target.clone()).or_default().push(b.id);
+                if let Some(e) = b.expires_at {
+                    self.expiries.insert((e, b.id));
+                }
                 self.bindings.insert(b.id, b.clone());
             }
             Change::EndBinding { id, .. } => {
                 if let Some(b) = self.bindings.remove(id) {
                     remove_id(&mut self.by_user, &b.user, *id);
                     remove_id(&mut self.by_target, &b.target, *id);
+                    if let Some(e) = b.expires_at {
+                        self.expiries.remove(&(e, *id));
+                    }
                 }
             }
         }
@@ -139,20 +147,12 @@ impl State {
 
     /// Live bindings of a user (including those past expiry but not yet swept).
     pub fn bindings_of_user(&self, user: UserId) -> impl Iterator<Item = &Binding> {
-        self.by_user
-            .get(&user)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.bindings.get(id))
+        self.by_user.get(&user).into_iter().flatten().filter_map(|id| self.bindings.get(id))
     }
 
     /// Live bindings on exactly this target.
     pub fn bindings_on(&self, target: &Target) -> impl Iterator<Item = &Binding> {
-        self.by_target
-            .get(target)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.bindings.get(id))
+        self.by_target.get(target).into_iter().flatten().filter_map(|id| self.bindings.get(id))
     }
 
     /// Number of live bindings.
@@ -160,15 +160,18 @@ impl State {
         self.bindings.len()
     }
 
-    /// Bindings whose expiry has passed at `now` but that the store still holds as live.
+    /// Bindings whose expiry has passed at `now` but that the store still holds as live, in
+    /// expiry order.
     pub fn expired_unrecorded(&self, now: Timestamp) -> Vec<&Binding> {
-        let mut v: Vec<&Binding> = self
-            .bindings
-            .values()
-            .filter(|b| b.expires_at.is_some_and(|e| e <= now))
-            .collect();
-        v.sort_by_key(|b| (b.expires_at, b.id));
-        v
+        self.expiries
+            .range(..=(now, BindingId(uuid::Uuid::max())))
+            .filter_map(|(_, id)| self.bindings.get(id))
+            .collect()
+    }
+
+    /// True when some binding's expiry has passed at `now` and is not yet recorded.
+    pub fn has_expired_unrecorded(&self, now: Timestamp) -> bool {
+        self.expiries.first().is_some_and(|(e, _)| *e <= now)
     }
 
     /// The highest workspace role `user` holds on `ws` at `now`, through any binding.
@@ -184,8 +187,7 @@ impl State {
 
     /// True when `user` holds any effective binding in `ws` or one of its projects.
     pub fn has_any_binding_in(&self, user: UserId, ws: &Slug, now: Timestamp) -> bool {
-        self.bindings_of_user(user)
-            .any(|b| b.is_effective(now) && b.target.workspace() == ws)
+        self.bindings_of_user(user).any(|b| b.is_effective(now) && b.target.workspace() == ws)
     }
 
     /// A token by the digest of its secret.
@@ -207,12 +209,7 @@ impl State {
 
     /// Forgets tokens that can no longer authenticate; nothing to record, they simply lapsed.
     pub fn prune_tokens(&mut self, now: Timestamp) {
-        let dead: Vec<TokenId> = self
-            .tokens
-            .values()
-            .filter(|t| !t.is_valid(now))
-            .map(|t| t.id)
-            .collect();
+        let dead: Vec<TokenId> = self.tokens.values().filter(|t| !t.is_valid(now)).map(|t| t.id).collect();
         for id in dead {
             self.apply(&Change::RevokeToken { id, at: now });
         }

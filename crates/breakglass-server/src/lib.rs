@@ -1,8 +1,37 @@
 //! The Breakglass server: use cases over the core and the store, the HTTP API, authentication
 //! and background jobs.
 
+pub mod app;
+pub mod auth;
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod sweeper;
+pub mod views;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use breakglass_core::cmd::users;
+use breakglass_core::ident::Email;
+use breakglass_core::role::AdminRole;
+use breakglass_core::Actor;
+use breakglass_store::{SqliteStore, Store};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use app::{App, Clock};
+
+/// E-mail of the first admin.
+pub const ADMIN_EMAIL: &str = "admin@localhost";
+/// File in the data directory holding a generated first-admin token.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// SQLite database file in the data directory.
+pub const DATABASE_FILE: &str = "breakglass.db";
 
 /// How to run a server.
 #[derive(Clone, Debug)]
@@ -19,10 +48,15 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Project quota of new workspaces.
     pub default_project_quota: u32,
+    /// Where time comes from (tests use a manual clock).
+    pub clock: Clock,
+    /// How often the sweeper records expiries.
+    pub sweep_every: Duration,
 }
 
 impl Config {
-    /// Defaults: `./data`, `127.0.0.1:8080`, no demo, SQLite, quota 20.
+    /// Defaults: `127.0.0.1:8080`, no demo, SQLite in `data_dir`, quota 20, system clock,
+    /// sweeping every second.
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
@@ -31,18 +65,196 @@ impl Config {
             database_url: None,
             admin_token: None,
             default_project_quota: 20,
+            clock: Clock::System,
+            sweep_every: Duration::from_secs(1),
         }
     }
 }
 
-/// Migrates the database, prepares the first admin, and serves HTTP until Ctrl-C or SIGTERM.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let _ = config;
-    anyhow::bail!("not yet implemented")
+/// A server started in the background (for `serve` and for tests).
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The application, for tests that look inside.
+    pub app: Arc<App>,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: JoinHandle<std::io::Result<()>>,
+    sweeper: JoinHandle<()>,
+}
+
+impl Running {
+    /// The base URL, e.g. `http://127.0.0.1:8080`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting requests, finishes the ones in flight, and stops the sweeper.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.sweeper.abort();
+        (&mut self.server).await??;
+        Ok(())
+    }
+
+    /// Waits until the server stops (after a signal).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.server.await??;
+        self.sweeper.abort();
+        Ok(())
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if config.database_url.is_some() {
+        anyhow::bail!(
+            "PostgreSQL is not supported yet; leave --database-url unset to use SQLite in --data-dir"
+        );
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let path = config.data_dir.join(DATABASE_FILE);
+    let store =
+        SqliteStore::open(&path).await.with_context(|| format!("cannot open database {}", path.display()))?;
+    store.migrate().await.context("cannot migrate the database")?;
+    Ok(Arc::new(store))
 }
 
 /// Applies pending migrations and exits.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let _ = config;
-    anyhow::bail!("not yet implemented")
+    open_store(config).await?;
+    tracing::info!(data_dir = %config.data_dir.display(), "database is up to date");
+    Ok(())
+}
+
+/// Migrates, loads the model, prepares the first admin (and the demo), and starts serving in
+/// the background.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let store = open_store(&config).await?;
+    let app = Arc::new(
+        App::load(store, config.clock.clone(), config.default_project_quota)
+            .await
+            .context("cannot load the model from the database")?,
+    );
+    bootstrap_admin(&app, &config).await?;
+    if config.demo {
+        demo::seed(&app, &config).await.context("cannot seed the demo organisation")?;
+    }
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = oneshot::channel::<()>();
+    let router = http::router(app.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    _ = rx => {}
+                    () = shutdown_signal() => {}
+                }
+            })
+            .await
+    });
+    let sweeper = tokio::spawn(sweeper::run(app.clone(), config.sweep_every));
+    Ok(Running { addr, app, shutdown: Some(tx), server, sweeper })
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let running = start(config).await?;
+    tracing::info!(url = %running.url(), "Breakglass is listening");
+    println!("Breakglass is listening on {}", running.url());
+    running.wait().await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// Creates `admin@localhost` when no admin exists: with `BREAKGLASS_ADMIN_TOKEN` as its token
+/// if set, else with a generated token written to `<data-dir>/admin-token` (mode 0600).
+async fn bootstrap_admin(app: &App, config: &Config) -> anyhow::Result<()> {
+    let has_admin = app.state().users().iter().any(|u| u.admin_role == AdminRole::Admin);
+    if has_admin {
+        if config.admin_token.is_some() {
+            tracing::info!("an admin already exists; BREAKGLASS_ADMIN_TOKEN is ignored");
+        }
+        return Ok(());
+    }
+    let email = Email::parse(ADMIN_EMAIL)?;
+    let (secret, file) = match &config.admin_token {
+        Some(t) => {
+            let t = t.trim();
+            if t.len() < 16 {
+                anyhow::bail!("BREAKGLASS_ADMIN_TOKEN must be at least 16 characters long");
+            }
+            (t.to_owned(), None)
+        }
+        None => {
+            let secret = auth::new_secret(auth::API_TOKEN_PREFIX);
+            let path = config.data_dir.join(ADMIN_TOKEN_FILE);
+            write_secret_file(&path, &secret)?;
+            (secret, Some(path))
+        }
+    };
+    let digest = auth::secret_hash(&secret);
+    let result = app
+        .execute(Actor::System, |state, ctx| {
+            Ok((users::bootstrap_admin(state, ctx, email.clone(), Some(digest))?, ()))
+        })
+        .await;
+    match (result, file) {
+        (Ok(_), Some(path)) => {
+            tracing::info!(path = %path.display(), "created {ADMIN_EMAIL}; its API token is in this file (shown once)");
+            println!("Created {ADMIN_EMAIL}. Its API token is in {} (mode 0600).", path.display());
+        }
+        (Ok(_), None) => tracing::info!("created {ADMIN_EMAIL} with the token from BREAKGLASS_ADMIN_TOKEN"),
+        (Err(e), file) => {
+            if let Some(path) = file {
+                let _ = std::fs::remove_file(path);
+            }
+            anyhow::bail!("cannot create the first admin: {}", e.detail);
+        }
+    }
+    Ok(())
+}
+
+/// Writes a secret to a new file readable only by its owner.
+fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    writeln!(f, "{secret}")?;
+    f.sync_all()?;
+    Ok(())
 }

@@ -1,0 +1,163 @@
+//! The running application: the store, the in-memory model kept in step with it, the clock, and
+//! the single write path every use case goes through.
+
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
+
+use breakglass_core::audit::ChainHead;
+use breakglass_core::time::Timestamp;
+use breakglass_core::{Actor, Changes, Ctx, DomainError, State};
+use breakglass_store::{Store, StoreError};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Where the server gets the time from. Tests use a manual clock to reach an instant exactly.
+#[derive(Clone)]
+pub enum Clock {
+    /// The system clock.
+    System,
+    /// A clock that only moves when told to.
+    Manual(Arc<Mutex<Timestamp>>),
+}
+
+impl Clock {
+    /// A manual clock starting at `at`.
+    pub fn manual(at: Timestamp) -> Self {
+        Self::Manual(Arc::new(Mutex::new(at)))
+    }
+
+    /// The current instant.
+    pub fn now(&self) -> Timestamp {
+        match self {
+            Self::System => {
+                let micros = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+                Timestamp::from_micros(micros)
+            }
+            Self::Manual(t) => *t.lock().unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+
+    /// Sets a manual clock; does nothing to the system clock.
+    pub fn set(&self, at: Timestamp) {
+        if let Self::Manual(t) = self {
+            *t.lock().unwrap_or_else(|p| p.into_inner()) = at;
+        }
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::System => f.write_str("Clock::System"),
+            Self::Manual(_) => write!(f, "Clock::Manual({})", self.now()),
+        }
+    }
+}
+
+/// Shared application state.
+pub struct App {
+    /// The source of truth.
+    pub store: Arc<dyn Store>,
+    state: RwLock<State>,
+    writer: tokio::sync::Mutex<()>,
+    /// The clock.
+    pub clock: Clock,
+    /// Project quota of new workspaces.
+    pub default_project_quota: u32,
+}
+
+/// The outcome of a committed command.
+#[derive(Debug)]
+pub struct Committed<T> {
+    /// What the command returned.
+    pub value: T,
+    /// The audit sequence the change committed at (or the current one for a no-op).
+    pub seq: i64,
+}
+
+/// How often a command is retried when another writer got there first.
+const MAX_ATTEMPTS: usize = 5;
+
+impl App {
+    /// Loads the model from `store` and wraps it.
+    pub async fn load(
+        store: Arc<dyn Store>,
+        clock: Clock,
+        default_project_quota: u32,
+    ) -> Result<Self, StoreError> {
+        let state = store.load_state(clock.now()).await?;
+        Ok(Self {
+            store,
+            state: RwLock::new(state),
+            writer: tokio::sync::Mutex::new(()),
+            clock,
+            default_project_quota,
+        })
+    }
+
+    /// The current instant.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Read access to the live model. Never hold the guard across an `.await`.
+    pub fn state(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The chain head the model reflects.
+    pub fn head(&self) -> ChainHead {
+        self.state().head()
+    }
+
+    /// Runs a command and commits its outcome: decide on the current model, commit changes and
+    /// events in one store transaction, then apply the same changes to the model.
+    ///
+    /// Writes are serialised in-process; if the store's head has moved anyway (another process
+    /// on the same database), the model is reloaded and the command decided again.
+    pub async fn execute<T>(
+        &self,
+        actor: Actor,
+        decide: impl Fn(&State, &Ctx) -> Result<(Changes, T), DomainError>,
+    ) -> Result<Committed<T>, ApiError> {
+        let _writer = self.writer.lock().await;
+        for _ in 0..MAX_ATTEMPTS {
+            let ctx = Ctx::new(self.now(), actor, Uuid::new_v4());
+            let (changes, value, base) = {
+                let state = self.state();
+                let (changes, value) = decide(&state, &ctx)?;
+                (changes, value, state.head().seq)
+            };
+            if changes.is_empty() {
+                return Ok(Committed { value, seq: base });
+            }
+            match self.store.commit(base, &changes).await {
+                Ok(head) => {
+                    self.state.write().unwrap_or_else(|p| p.into_inner()).apply_all(&changes, head);
+                    return Ok(Committed { value, seq: head.seq });
+                }
+                Err(StoreError::HeadMoved { expected, actual }) => {
+                    tracing::info!(expected, actual, "audit head moved under us; reloading the model");
+                    self.reload().await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::HeadMoved { expected: -1, actual: -1 }.into())
+    }
+
+    /// Rebuilds the model from the store.
+    pub async fn reload(&self) -> Result<(), StoreError> {
+        let fresh = self.store.load_state(self.now()).await?;
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// Forgets tokens that expired; they already fail authentication, this only frees memory.
+    pub fn prune_tokens(&self) {
+        let now = self.now();
+        self.state.write().unwrap_or_else(|p| p.into_inner()).prune_tokens(now);
+    }
+}

@@ -1,0 +1,146 @@
+//! Credentials: bearer secrets (random, shown once, kept only as SHA-256 digests), passwords
+//! (argon2id), and the extractor that turns an `Authorization` header into a `Caller`.
+
+use std::sync::Arc;
+
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use breakglass_core::ident::{TokenId, UserId};
+use breakglass_core::model::{PasswordHash, SecretHash, TokenKind, UserStatus};
+use breakglass_core::{Actor, DomainError};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::app::App;
+use crate::error::ApiError;
+
+/// Prefix of API token secrets, so that leaked tokens are easy to recognise and scan for.
+pub const API_TOKEN_PREFIX: &str = "bgt_";
+/// Prefix of session secrets.
+pub const SESSION_PREFIX: &str = "bgs_";
+
+/// A new random bearer secret (256 bits) with `prefix`.
+pub fn new_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
+}
+
+/// The digest under which a bearer secret is kept.
+pub fn secret_hash(secret: &str) -> SecretHash {
+    SecretHash(Sha256::digest(secret.as_bytes()).into())
+}
+
+/// Minimum password length.
+pub const MIN_PASSWORD_LEN: usize = 12;
+
+/// Checks a new password's length (the only rule: length beats composition rules).
+pub fn validate_password(password: &str) -> Result<(), DomainError> {
+    let n = password.chars().count();
+    if !(MIN_PASSWORD_LEN..=1024).contains(&n) {
+        return Err(DomainError::invalid(
+            "input.weak_password",
+            format!("a password must be {MIN_PASSWORD_LEN} to 1024 characters long"),
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes a password with argon2id on a blocking thread (it is deliberately slow).
+pub async fn hash_password(password: String) -> Result<PasswordHash, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| PasswordHash(h.to_string()))
+    })
+    .await
+    .map_err(|_| ApiError::internal())?
+    .map_err(|e| {
+        tracing::error!(error = %e, "password hashing failed");
+        ApiError::internal()
+    })
+}
+
+/// A hash of a random password nobody knows, so that a sign-in for an unknown e-mail costs
+/// the same time as one with a wrong password.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(new_secret("").as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// Verifies a password against a stored hash (or against a dummy one when there is none).
+pub async fn verify_password(password: String, hash: Option<PasswordHash>) -> Result<bool, ApiError> {
+    let known = hash.is_some();
+    let stored = hash.map_or_else(|| dummy_hash().to_owned(), |h| h.0);
+    tokio::task::spawn_blocking(move || {
+        let ok = argon2::password_hash::PasswordHash::new(&stored)
+            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .unwrap_or(false);
+        ok && known
+    })
+    .await
+    .map_err(|_| ApiError::internal())
+}
+
+/// The authenticated caller of a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Caller {
+    /// Who.
+    pub user: UserId,
+    /// With which credential.
+    pub token: TokenId,
+    /// Session or API token.
+    pub kind: TokenKind,
+}
+
+impl Caller {
+    /// The caller as the core's actor.
+    pub fn actor(&self) -> Actor {
+        Actor::User(self.user)
+    }
+}
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let header = parts.headers.get(AUTHORIZATION).ok_or_else(|| {
+            ApiError::unauthenticated("auth.missing_token", "send Authorization: Bearer <token>")
+        })?;
+        let secret = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthenticated("auth.missing_token", "send Authorization: Bearer <token>")
+            })?;
+        let presented = secret_hash(secret);
+        let now = app.now();
+        let state = app.state();
+        let invalid =
+            || ApiError::unauthenticated("auth.invalid_token", "the token is unknown, revoked or expired");
+        let token = state.token_by_hash(&presented).ok_or_else(invalid)?;
+        // The map lookup already matched the digest; comparing again in constant time keeps the
+        // final decision free of timing differences whatever the map does internally.
+        if !bool::from(token.secret_hash.0.ct_eq(&presented.0)) || !token.is_valid(now) {
+            return Err(invalid());
+        }
+        match state.user(token.user) {
+            Some(u) if u.status == UserStatus::Active => {
+                Ok(Caller { user: u.id, token: token.id, kind: token.kind })
+            }
+            _ => Err(invalid()),
+        }
+    }
+}

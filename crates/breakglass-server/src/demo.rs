@@ -1,0 +1,192 @@
+//! The demo organisation: a realistic installation to explore, created through the same
+//! commands as everything else, so its history is in the audit log like any other.
+
+use breakglass_core::cmd::members::{self, NewGrant, SetMember};
+use breakglass_core::cmd::users::{self, NewUser};
+use breakglass_core::cmd::workspaces::{self, NewProject, NewWorkspace};
+use breakglass_core::ident::{Email, Name, Slug};
+use breakglass_core::model::{PasswordHash, Target};
+use breakglass_core::role::{AdminRole, Role};
+use breakglass_core::time::Span;
+use breakglass_core::{Actor, Changes, Ctx, DomainError, State};
+
+use crate::app::App;
+use crate::auth;
+use crate::Config;
+
+/// The password of every demo user.
+pub const DEMO_PASSWORD: &str = "breakglass-demo";
+
+const USERS: &[(&str, &str, &str)] = &[
+    ("alice@example.com", "Alice Andersen", "none"),
+    ("bob@example.com", "Bob Brown", "none"),
+    ("carol@example.com", "Carol Chen", "none"),
+    ("dave@example.com", "Dave Dubois", "none"),
+    ("erin@example.com", "Erin Evans", "none"),
+    ("frank@example.com", "Frank Fischer", "none"),
+    ("grace@example.com", "Grace Garcia", "none"),
+    ("heidi@example.com", "Heidi Hansen", "none"),
+    ("ivan@example.com", "Ivan Ivanov", "none"),
+    ("judy@example.com", "Judy Jones", "none"),
+    ("oscar@example.com", "Oscar Olsen (operations)", "employee"),
+    ("trent@example.com", "Trent Taylor (security audit)", "auditor"),
+];
+
+/// (workspace, name, owners, projects)
+const WORKSPACES: &[(&str, &str, &[&str], &[(&str, &str)])] = &[
+    (
+        "payments",
+        "Payments",
+        &["alice@example.com"],
+        &[("checkout", "Checkout service"), ("ledger", "Ledger"), ("fraud-ml", "Fraud detection models")],
+    ),
+    ("search", "Search", &["grace@example.com"], &[("indexer", "Indexer"), ("frontend", "Search frontend")]),
+    (
+        "data-platform",
+        "Data Platform",
+        &["heidi@example.com"],
+        &[("warehouse", "Warehouse"), ("airflow", "Airflow"), ("lake", "Data lake")],
+    ),
+];
+
+/// (workspace, project or "", user, role, expires in minutes or 0 for standing)
+const MEMBERS: &[(&str, &str, &str, &str, i64)] = &[
+    ("payments", "", "bob@example.com", "manager", 0),
+    ("payments", "", "carol@example.com", "member", 0),
+    ("payments", "", "dave@example.com", "member", 0),
+    ("payments", "checkout", "carol@example.com", "admin", 0),
+    ("payments", "checkout", "dave@example.com", "user", 0),
+    ("payments", "ledger", "carol@example.com", "reader", 0),
+    ("payments", "ledger", "erin@example.com", "reader", 10),
+    ("search", "", "ivan@example.com", "manager", 0),
+    ("search", "", "judy@example.com", "member", 0),
+    ("search", "indexer", "judy@example.com", "user", 0),
+    ("search", "frontend", "judy@example.com", "admin", 0),
+    ("search", "frontend", "frank@example.com", "user", 5),
+    ("data-platform", "", "frank@example.com", "manager", 15),
+    ("data-platform", "", "erin@example.com", "member", 0),
+    ("data-platform", "warehouse", "erin@example.com", "user", 0),
+    ("data-platform", "lake", "erin@example.com", "reader", 0),
+];
+
+/// (workspace, project, user, role, minutes, reason): temporary grants on top of membership.
+const GRANTS: &[(&str, &str, &str, &str, i64, &str)] = &[
+    ("payments", "ledger", "dave@example.com", "admin", 3, "INC-4711: reconcile stuck ledger batch"),
+    ("payments", "checkout", "dave@example.com", "admin", 30, "Release 2.14 hotfix"),
+    ("data-platform", "airflow", "erin@example.com", "admin", 7, "Re-run failed nightly DAG"),
+];
+
+/// Seeds the demo organisation into an installation without workspaces, and prints how to
+/// sign in. An installation that already has workspaces is left alone.
+pub async fn seed(app: &App, config: &Config) -> anyhow::Result<()> {
+    if app.state().workspaces().next().is_some() {
+        tracing::info!("the database already holds workspaces; not seeding the demo again");
+        print_sign_in(config);
+        return Ok(());
+    }
+    // One hash for every demo user: they share a well-known password anyway.
+    let hash = auth::hash_password(DEMO_PASSWORD.to_owned()).await.map_err(|e| anyhow::anyhow!(e.detail))?;
+    app.execute(Actor::System, |state, ctx| Ok((plan(state, ctx, &hash, config.default_project_quota)?, ())))
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.detail))?;
+    print_sign_in(config);
+    Ok(())
+}
+
+/// Builds the whole demo as one outcome, applying each step to a scratch copy of the model so
+/// that later steps see earlier ones.
+fn plan(state: &State, ctx: &Ctx, hash: &PasswordHash, quota: u32) -> Result<Changes, DomainError> {
+    let mut scratch = state.clone();
+    let mut all = Changes::default();
+    let mut step = |scratch: &mut State, changes: Changes| {
+        for c in &changes.changes {
+            scratch.apply(c);
+        }
+        all.extend(changes);
+    };
+    for (email, name, role) in USERS {
+        let (c, _) = users::create_user(
+            &scratch,
+            ctx,
+            NewUser {
+                email: Email::parse(email)?,
+                name: Name::parse(name)?,
+                admin_role: AdminRole::parse(role)?,
+                password_hash: Some(hash.clone()),
+            },
+        )?;
+        step(&mut scratch, c);
+    }
+    for (ws, name, owners, projects) in WORKSPACES {
+        let c = workspaces::create_workspace(
+            &scratch,
+            ctx,
+            NewWorkspace {
+                id: Slug::parse(ws)?,
+                name: Name::parse(name)?,
+                owners: owners.iter().map(|e| Email::parse(e)).collect::<Result<_, _>>()?,
+                project_quota: quota,
+            },
+        )?;
+        step(&mut scratch, c);
+        for (p, pname) in *projects {
+            let c = workspaces::create_project(
+                &scratch,
+                ctx,
+                NewProject { workspace: Slug::parse(ws)?, id: Slug::parse(p)?, name: Name::parse(pname)? },
+            )?;
+            step(&mut scratch, c);
+        }
+    }
+    for (ws, p, email, role, minutes) in MEMBERS {
+        let c = members::set_member(
+            &scratch,
+            ctx,
+            SetMember {
+                target: target(ws, p)?,
+                email: Email::parse(email)?,
+                role: Role::parse_for(role, !p.is_empty())?,
+                expires_at: (*minutes > 0).then(|| ctx.now.plus(Span::minutes(*minutes))),
+            },
+        )?;
+        step(&mut scratch, c);
+    }
+    for (ws, p, email, role, minutes, reason) in GRANTS {
+        let (c, _) = members::grant(
+            &scratch,
+            ctx,
+            NewGrant {
+                target: target(ws, p)?,
+                email: Email::parse(email)?,
+                role: Role::parse_project(role)?,
+                expires_at: ctx.now.plus(Span::minutes(*minutes)),
+                reason: Some((*reason).to_owned()),
+            },
+        )?;
+        step(&mut scratch, c);
+    }
+    Ok(all)
+}
+
+fn target(ws: &str, p: &str) -> Result<Target, DomainError> {
+    let ws = Slug::parse(ws)?;
+    Ok(if p.is_empty() { Target::Workspace(ws) } else { Target::Project(ws, Slug::parse(p)?) })
+}
+
+fn print_sign_in(config: &Config) {
+    let server = format!("http://{}", config.listen);
+    let token_file = config.data_dir.join(crate::ADMIN_TOKEN_FILE);
+    println!(
+        "\nDemo organisation ready: workspaces payments, search, data-platform; some access expires in 3 to 30 minutes.\n\
+         Sign in as any of these users with the password '{DEMO_PASSWORD}':\n  \
+         alice@example.com (owner of payments), bob@example.com (manager of payments),\n  \
+         dave@example.com (member; temporary admin on payments/ledger), oscar@example.com (employee), trent@example.com (auditor)\n\
+         The admin (admin@localhost) token is in {} unless BREAKGLASS_ADMIN_TOKEN was set.\n\n\
+         Try:\n  \
+         export BREAKGLASS_SERVER={server}\n  \
+         export BREAKGLASS_TOKEN=$(breakglass login --email bob@example.com --password-stdin <<< {DEMO_PASSWORD} -o json | jq -r .token)\n  \
+         breakglass member list payments --project ledger\n  \
+         breakglass check --user dave@example.com --workspace payments --project ledger --role admin\n",
+        token_file.display()
+    );
+}

@@ -1,0 +1,212 @@
+//! The audit log: filtered listing, workspace and project history, chain verification.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use breakglass_api as api;
+use breakglass_core::audit::{ChainVerifier, EventType};
+use breakglass_core::authz;
+use breakglass_core::ident::Slug;
+use breakglass_core::time::Timestamp;
+use breakglass_core::{Ctx, DomainError};
+use breakglass_store::AuditFilter;
+use uuid::Uuid;
+
+use super::{page_limit, ApiQuery, ApiResult};
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::views;
+
+/// Events read per round trip while verifying.
+const VERIFY_BATCH: u32 = 10_000;
+
+fn filter(
+    q: &api::AuditQuery,
+    workspace: Option<String>,
+    project: Option<String>,
+) -> Result<(AuditFilter, usize), DomainError> {
+    let limit = page_limit(q.limit)?;
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            c.parse::<i64>().map_err(|_| {
+                DomainError::invalid("input.invalid_cursor", format!("'{c}' is not a cursor from this list"))
+            })
+        })
+        .transpose()?;
+    let types = match &q.event_type {
+        None => Vec::new(),
+        Some(t) => t
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| EventType::parse(s).map(|t| t.as_str().to_owned()))
+            .collect::<Result<_, _>>()?,
+    };
+    let f = AuditFilter {
+        workspace,
+        project,
+        types,
+        after_seq: match (q.after, cursor) {
+            (Some(a), Some(c)) => Some(a.max(c)),
+            (a, c) => a.or(c),
+        },
+        since: q.since.as_deref().map(Timestamp::parse_rfc3339).transpose()?,
+        until: q.until.as_deref().map(Timestamp::parse_rfc3339).transpose()?,
+        limit: u32::try_from(limit + 1).unwrap_or(u32::MAX),
+    };
+    Ok((f, limit))
+}
+
+async fn page(app: &App, f: AuditFilter, limit: usize) -> ApiResult<Json<api::Page<api::AuditEvent>>> {
+    let mut events = app.store.audit(&f).await?;
+    let more = events.len() > limit;
+    events.truncate(limit);
+    let next_cursor = if more { events.last().map(|e| e.seq.to_string()) } else { None };
+    Ok(Json(api::Page { items: events.iter().map(views::audit_event).collect(), next_cursor }))
+}
+
+fn require_audit_reader(app: &App, caller: &Caller) -> Result<(), ApiError> {
+    let state = app.state();
+    let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
+    if authz::can_read_audit(me) {
+        Ok(())
+    } else {
+        Err(DomainError::forbidden("only the admin area may read the whole audit log").into())
+    }
+}
+
+/// The audit log, filtered (admin area only; workspace managers use the history views).
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
+    params(api::AuditQuery),
+    responses(
+        (status = 200, description = "Events in sequence order", body = api::Page<api::AuditEvent>),
+        (status = 403, description = "Not in the admin area", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_audit(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiQuery(q): ApiQuery<api::AuditQuery>,
+) -> ApiResult<Json<api::Page<api::AuditEvent>>> {
+    require_audit_reader(&app, &caller)?;
+    if q.project.is_some() && q.workspace.is_none() {
+        return Err(DomainError::invalid(
+            "input.missing_workspace",
+            "filtering by project needs workspace too",
+        )
+        .into());
+    }
+    let (f, limit) = filter(&q, q.workspace.clone(), q.project.clone())?;
+    page(&app, f, limit).await
+}
+
+fn history_access(
+    app: &App,
+    caller: &Caller,
+    ws: &str,
+    project: Option<&str>,
+    q: &api::AuditQuery,
+) -> Result<(), ApiError> {
+    if q.workspace.is_some() || q.project.is_some() {
+        return Err(ApiError::bad_request(
+            "input.invalid_query",
+            "workspace and project come from the path here",
+        ));
+    }
+    let ws = Slug::parse(ws)
+        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{ws}' not found")))?;
+    let ctx = Ctx::new(app.now(), caller.actor(), Uuid::nil());
+    let state = app.state();
+    let (_, access) = authz::visible_workspace(&state, &ctx, &ws)?;
+    if let Some(p) = project {
+        let found = Slug::parse(p).ok().and_then(|p| state.project(&ws, &p)).is_some();
+        if !found {
+            return Err(DomainError::not_found(
+                "project.not_found",
+                format!("project '{p}' not found in workspace '{ws}'"),
+            )
+            .into());
+        }
+    }
+    if !access.read_history {
+        return Err(DomainError::forbidden(format!("only managers of '{ws}' may read its history")).into());
+    }
+    Ok(())
+}
+
+/// A workspace's history: its events and those of its projects.
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/history", tag = "audit",
+    params(("ws" = String, Path, description = "Workspace identifier"), api::AuditQuery),
+    responses(
+        (status = 200, description = "Events in sequence order", body = api::Page<api::AuditEvent>),
+        (status = 403, description = "Not a manager", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found or not visible", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn workspace_history(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(ws): Path<String>,
+    ApiQuery(q): ApiQuery<api::AuditQuery>,
+) -> ApiResult<Json<api::Page<api::AuditEvent>>> {
+    history_access(&app, &caller, &ws, None, &q)?;
+    let (f, limit) = filter(&q, Some(ws), None)?;
+    page(&app, f, limit).await
+}
+
+/// A project's history.
+#[utoipa::path(get, path = "/api/v1/workspaces/{ws}/projects/{p}/history", tag = "audit",
+    params(("ws" = String, Path, description = "Workspace identifier"), ("p" = String, Path, description = "Project identifier"), api::AuditQuery),
+    responses(
+        (status = 200, description = "Events in sequence order", body = api::Page<api::AuditEvent>),
+        (status = 403, description = "Not a manager", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found or not visible", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn project_history(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path((ws, p)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<api::AuditQuery>,
+) -> ApiResult<Json<api::Page<api::AuditEvent>>> {
+    history_access(&app, &caller, &ws, Some(&p), &q)?;
+    let (f, limit) = filter(&q, Some(ws), Some(p))?;
+    page(&app, f, limit).await
+}
+
+/// Recomputes the whole hash chain and names the first broken link.
+#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
+    responses(
+        (status = 200, description = "The verification report (ok or the first broken link)", body = api::VerifyReport),
+        (status = 403, description = "Not in the admin area", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn verify(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Json<api::VerifyReport>> {
+    require_audit_reader(&app, &caller)?;
+    Ok(Json(verify_chain(&app).await?))
+}
+
+/// Walks the chain in batches; the store's head is read first so that events committed during
+/// the walk do not count as missing.
+pub async fn verify_chain(app: &App) -> Result<api::VerifyReport, ApiError> {
+    let head = app.store.head().await?;
+    let mut v = ChainVerifier::new();
+    let mut after = 0;
+    let broken = loop {
+        let batch = app.store.audit_after(after, VERIFY_BATCH).await?;
+        let Some(last) = batch.last() else { break v.finish(head.seq).err() };
+        after = last.seq;
+        if let Some(b) = batch.iter().take_while(|e| e.seq <= head.seq).find_map(|e| v.push(e).err()) {
+            break Some(b);
+        }
+        if after >= head.seq {
+            break v.finish(head.seq).err();
+        }
+    };
+    Ok(api::VerifyReport {
+        ok: broken.is_none(),
+        events: v.head().seq,
+        head_hash: hex::encode(v.head().hash),
+        broken: broken.map(|b| api::BrokenLink { seq: b.seq, reason: b.reason }),
+    })
+}

@@ -1,0 +1,113 @@
+//! Authorization checks, answered from the in-memory index.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use breakglass_api as api;
+use breakglass_core::authz;
+use breakglass_core::check::{self, Decision, DenyReason};
+use breakglass_core::ident::{Email, Slug};
+use breakglass_core::model::{Target, User};
+use breakglass_core::role::Role;
+use breakglass_core::time::Timestamp;
+use breakglass_core::{DomainError, State as Model};
+
+use super::{ApiJson, ApiResult};
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::views;
+
+/// Most checks one batch may carry.
+pub const MAX_BATCH: usize = 10_000;
+
+/// Answers one check for `caller`. Anyone may check themselves; checking someone else needs
+/// sight of the workspace (else 404, as if it did not exist). A self-check on a workspace the
+/// caller cannot see answers "no binding" whether or not it exists, so nothing leaks.
+fn decide(
+    state: &Model,
+    caller: &User,
+    now: Timestamp,
+    req: &api::CheckRequest,
+) -> Result<Decision, DomainError> {
+    let email = Email::parse(&req.user)?;
+    let ws = Slug::parse(&req.workspace)?;
+    let project = req.project.as_deref().map(Slug::parse).transpose()?;
+    let role = Role::parse_for(&req.role, project.is_some())?;
+    let access = authz::workspace_access(state, caller, &ws, now);
+    let deny = |reason| Decision { allowed: false, expires_at: None, via: Vec::new(), reason: Some(reason) };
+    if email == caller.email {
+        if !access.see {
+            return Ok(deny(DenyReason::NoBinding));
+        }
+    } else if !access.see || state.workspace(&ws).is_none() {
+        return Err(authz::workspace_not_found(&ws));
+    }
+    let Some(user) = state.user_by_email(&email) else {
+        return Ok(deny(DenyReason::UnknownTarget));
+    };
+    let target = match project {
+        Some(p) => Target::Project(ws, p),
+        None => Target::Workspace(ws),
+    };
+    Ok(check::check(state, user.id, &target, role, now))
+}
+
+/// Does a user hold a role (or a higher one) on a workspace or project right now, and why?
+#[utoipa::path(post, path = "/api/v1/check", tag = "check",
+    request_body = api::CheckRequest,
+    responses(
+        (status = 200, description = "The decision and its reason", body = api::CheckResponse),
+        (status = 404, description = "Workspace not visible to you", body = api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid value", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn check(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiJson(req): ApiJson<api::CheckRequest>,
+) -> ApiResult<Json<api::CheckResponse>> {
+    let now = app.now();
+    let state = app.state();
+    let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
+    let d = decide(&state, me, now, &req)?;
+    Ok(Json(views::decision(&d)))
+}
+
+/// Many checks in one call, answered in order against one consistent state.
+#[utoipa::path(post, path = "/api/v1/check/batch", tag = "check",
+    request_body = api::BatchCheckRequest,
+    responses(
+        (status = 200, description = "One decision per check, in order", body = api::BatchCheckResponse),
+        (status = 404, description = "A workspace not visible to you", body = api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid value (the detail names the check)", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn check_batch(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    ApiJson(req): ApiJson<api::BatchCheckRequest>,
+) -> ApiResult<Json<api::BatchCheckResponse>> {
+    if req.checks.len() > MAX_BATCH {
+        return Err(DomainError::invalid(
+            "input.batch_too_large",
+            format!("a batch holds at most {MAX_BATCH} checks, not {}", req.checks.len()),
+        )
+        .into());
+    }
+    let now = app.now();
+    let state = app.state();
+    let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
+    let results = req
+        .checks
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            decide(&state, me, now, c).map(|d| views::decision(&d)).map_err(|e| {
+                let mut err = ApiError::from(e);
+                err.detail = format!("checks[{i}]: {}", err.detail);
+                err
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(Json(api::BatchCheckResponse { results }))
+}

@@ -1,0 +1,255 @@
+//! The HTTP API: routes, extractors that turn bad input into problem+json, and the OpenAPI
+//! document generated from the handlers' annotations.
+
+mod audit;
+mod check;
+mod session;
+mod users;
+mod workspaces;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use breakglass_api::{Page, PageQuery};
+use breakglass_core::time::{Span, Timestamp};
+use breakglass_core::DomainError;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::App;
+use crate::error::ApiError;
+
+/// Header carrying the audit sequence a write committed at.
+pub const SEQ_HEADER: &str = "breakglass-seq";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Breakglass API",
+        version = "1",
+        description = "Access governance: who may do what, where, until when, and why."
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "system", description = "Health and the API document"),
+        (name = "auth", description = "Sign-in, sessions and the caller"),
+        (name = "users", description = "User accounts and API tokens"),
+        (name = "workspaces", description = "Workspaces, projects and who holds which role"),
+        (name = "check", description = "Authorization checks"),
+        (name = "audit", description = "The hash-chained audit log")
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+fn api_router() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(session::healthz))
+        .routes(routes!(session::login))
+        .routes(routes!(session::logout))
+        .routes(routes!(session::me))
+        .routes(routes!(users::create_user, users::list_users))
+        .routes(routes!(users::create_token, users::list_tokens))
+        .routes(routes!(users::revoke_token))
+        .routes(routes!(workspaces::create_workspace, workspaces::list_workspaces))
+        .routes(routes!(workspaces::get_workspace))
+        .routes(routes!(workspaces::list_workspace_members))
+        .routes(routes!(workspaces::set_workspace_member, workspaces::remove_workspace_member))
+        .routes(routes!(workspaces::create_project, workspaces::list_projects))
+        .routes(routes!(workspaces::get_project))
+        .routes(routes!(workspaces::list_project_members))
+        .routes(routes!(workspaces::set_project_member, workspaces::remove_project_member))
+        .routes(routes!(workspaces::create_grant))
+        .routes(routes!(workspaces::revoke_grant))
+        .routes(routes!(check::check))
+        .routes(routes!(check::check_batch))
+        .routes(routes!(audit::list_audit))
+        .routes(routes!(audit::workspace_history))
+        .routes(routes!(audit::project_history))
+        .routes(routes!(audit::verify))
+}
+
+/// The OpenAPI document, as generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}
+
+/// The OpenAPI document as the pretty JSON committed in the repository.
+pub fn openapi_json() -> String {
+    let mut s = openapi().to_pretty_json().unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// All routes, with problem+json answers for unknown paths and methods.
+pub fn router(app: Arc<App>) -> Router {
+    let (router, _) = api_router().split_for_parts();
+    let doc = openapi_json();
+    router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc) }),
+        )
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "http.not_found", "no such path") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "http.method_not_allowed",
+                "method not allowed on this path",
+            )
+        })
+        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(app)
+}
+
+/// Logs method, route template, status and latency. Never headers or bodies (they carry
+/// secrets), and the route template rather than the path (paths carry e-mails).
+async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "(unmatched)".to_owned(), |p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16();
+    let micros = started.elapsed().as_micros();
+    if status >= 500 {
+        tracing::warn!(%method, %route, status, micros, "request failed");
+    } else {
+        tracing::debug!(%method, %route, status, micros, "request");
+    }
+    response
+}
+
+/// A JSON body whose rejections are problem+json with precise codes.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(json_rejection(&rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: &JsonRejection) -> ApiError {
+    let text = r.body_text();
+    match r {
+        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("input.malformed_json", text),
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "input.unsupported_media_type",
+            "send the body as application/json",
+        ),
+        JsonRejection::JsonDataError(_) if text.contains("unknown field") => {
+            ApiError::bad_request("input.unknown_field", text)
+        }
+        JsonRejection::JsonDataError(_) if text.contains("missing field") => {
+            ApiError::bad_request("input.missing_field", text)
+        }
+        JsonRejection::JsonDataError(_) => ApiError::bad_request("input.invalid_field", text),
+        _ => ApiError::bad_request("input.malformed_json", text),
+    }
+}
+
+/// Query parameters whose rejections are problem+json.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Self(v)),
+            Err(r @ QueryRejection::FailedToDeserializeQueryString(_)) => {
+                Err(ApiError::bad_request("input.invalid_query", r.body_text()))
+            }
+            Err(r) => Err(ApiError::bad_request("input.invalid_query", r.body_text())),
+        }
+    }
+}
+
+/// A successful write: the body, with the audit sequence it committed at in `Breakglass-Seq`.
+pub fn written<T: Serialize>(status: StatusCode, seq: i64, body: &T) -> Response {
+    (status, seq_header(seq), Json(body)).into_response()
+}
+
+/// A successful write without a body.
+pub fn written_empty(seq: i64) -> Response {
+    (StatusCode::NO_CONTENT, seq_header(seq)).into_response()
+}
+
+fn seq_header(seq: i64) -> [(HeaderName, HeaderValue); 1] {
+    [(HeaderName::from_static(SEQ_HEADER), HeaderValue::from(seq))]
+}
+
+/// Resolves `expires_at` / `expires_in` into an instant; giving both is refused.
+pub fn expiry(
+    at: Option<&str>,
+    within: Option<&str>,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, DomainError> {
+    match (at, within) {
+        (Some(_), Some(_)) => Err(DomainError::invalid(
+            "input.conflicting_fields",
+            "give either expires_at or expires_in, not both",
+        )),
+        (Some(at), None) => Timestamp::parse_rfc3339(at).map(Some),
+        (None, Some(d)) => Span::parse(d).map(|s| Some(now.plus(s))),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Validates a page size: 1 to 1000, default 100.
+pub fn page_limit(limit: Option<u32>) -> Result<usize, DomainError> {
+    match limit {
+        None => Ok(100),
+        Some(n @ 1..=1000) => Ok(n as usize),
+        Some(n) => {
+            Err(DomainError::invalid("input.invalid_limit", format!("limit {n} is not between 1 and 1000")))
+        }
+    }
+}
+
+/// Pages `items`, which must be sorted by the unique `key`; the cursor is the last key shown.
+pub fn paginate<T>(items: Vec<T>, key: impl Fn(&T) -> String, q: &PageQuery) -> Result<Page<T>, DomainError> {
+    let limit = page_limit(q.limit)?;
+    let mut rest: Vec<T> = match &q.cursor {
+        Some(c) => items.into_iter().filter(|i| key(i).as_str() > c.as_str()).collect(),
+        None => items,
+    };
+    let more = rest.len() > limit;
+    rest.truncate(limit);
+    let next_cursor = if more { rest.last().map(&key) } else { None };
+    Ok(Page { items: rest, next_cursor })
+}
+
+/// Shorthand for handler results.
+pub type ApiResult<T = Response> = Result<T, ApiError>;

@@ -1,0 +1,111 @@
+//! Health, sign-in and sign-out, and the caller's own view.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use breakglass_api as api;
+use breakglass_core::cmd::tokens;
+use breakglass_core::ident::Email;
+use breakglass_core::model::{TokenKind, UserStatus};
+use breakglass_core::role::Role;
+use breakglass_core::time::Span;
+use breakglass_core::Actor;
+
+use super::{written, written_empty, ApiJson, ApiResult};
+use crate::app::App;
+use crate::auth::{self, Caller};
+use crate::error::ApiError;
+use crate::views;
+
+/// How long a session lasts.
+const SESSION_TTL: Span = Span::hours(12);
+
+/// Liveness, and the audit sequence this server's index reflects.
+#[utoipa::path(get, path = "/healthz", tag = "system", security(()),
+    responses((status = 200, description = "The server answers", body = api::Health)))]
+pub async fn healthz(State(app): State<Arc<App>>) -> Json<api::Health> {
+    Json(api::Health { status: "ok".into(), seq: app.head().seq })
+}
+
+/// Signs in with e-mail and password and opens a session.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", security(()),
+    request_body = api::Login,
+    responses(
+        (status = 201, description = "Signed in; the token is shown only here", body = api::Session),
+        (status = 401, description = "Wrong e-mail or password", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(State(app): State<Arc<App>>, ApiJson(body): ApiJson<api::Login>) -> ApiResult {
+    let wrong = || ApiError::unauthenticated("auth.invalid_credentials", "wrong e-mail or password");
+    let email = Email::parse(&body.email).map_err(|_| wrong())?;
+    let user = app.state().user_by_email(&email).filter(|u| u.status == UserStatus::Active).cloned();
+    let hash = match &user {
+        Some(u) => app.store.password_hash(u.id).await?,
+        None => None,
+    };
+    if !auth::verify_password(body.password, hash).await? {
+        tracing::info!(email = %email, "failed sign-in");
+        return Err(wrong());
+    }
+    let user = user.ok_or_else(wrong)?;
+    let secret = auth::new_secret(auth::SESSION_PREFIX);
+    let digest = auth::secret_hash(&secret);
+    let done = app
+        .execute(Actor::User(user.id), |state, ctx| {
+            tokens::sign_in(state, ctx, digest, ctx.now.plus(SESSION_TTL))
+        })
+        .await?;
+    let session = api::Session {
+        token: secret,
+        expires_at: done.value.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        user: views::user(&user),
+    };
+    Ok(written(StatusCode::CREATED, done.seq, &session))
+}
+
+/// Ends the calling session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses(
+        (status = 204, description = "Session ended"),
+        (status = 422, description = "The credential is an API token; revoke it instead", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
+    if caller.kind != TokenKind::Session {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "auth.not_a_session",
+            "this is an API token; revoke it with DELETE /api/v1/tokens/{id}",
+        ));
+    }
+    let done = app
+        .execute(caller.actor(), |state, ctx| Ok((tokens::revoke_token(state, ctx, caller.token)?, ())))
+        .await?;
+    Ok(written_empty(done.seq))
+}
+
+/// The caller and the workspaces they hold roles in.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth",
+    responses((status = 200, description = "The caller", body = api::Me)))]
+pub async fn me(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Json<api::Me>> {
+    let now = app.now();
+    let state = app.state();
+    let user = state.user(caller.user).ok_or_else(ApiError::internal)?;
+    let mut workspaces: Vec<&breakglass_core::ident::Slug> = state
+        .bindings_of_user(caller.user)
+        .filter(|b| b.is_effective(now))
+        .map(|b| b.target.workspace())
+        .collect();
+    workspaces.sort();
+    workspaces.dedup();
+    Ok(Json(api::Me {
+        user: views::user(user),
+        workspaces: workspaces
+            .into_iter()
+            .map(|ws| api::MyWorkspace {
+                workspace: ws.to_string(),
+                role: state.workspace_role(caller.user, ws, now).map(|r| Role::Workspace(r).as_str().into()),
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,47 @@
+//! The expiry sweeper. Checks never depend on it: a binding stops counting at its `expires_at`
+//! by comparison. The sweeper only records, a moment later, that the expiry happened.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use breakglass_core::cmd::sweep;
+use breakglass_core::Actor;
+
+use crate::app::App;
+
+/// Most expiries recorded in one transaction, so that a backlog cannot hold the writer long.
+const BATCH: usize = 500;
+
+/// Records expiries every `every`, forever.
+pub async fn run(app: Arc<App>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = sweep_once(&app).await {
+            tracing::warn!(code = e.code, detail = %e.detail, "sweeper could not record expiries");
+        }
+        app.prune_tokens();
+    }
+}
+
+/// Records every expiry that is due now, in batches. Returns how many were recorded.
+pub async fn sweep_once(app: &App) -> Result<usize, crate::error::ApiError> {
+    let mut total = 0;
+    loop {
+        if !app.state().has_expired_unrecorded(app.now()) {
+            return Ok(total);
+        }
+        let done = app
+            .execute(Actor::System, |state, ctx| {
+                let changes = sweep::record_expiries(state, ctx, BATCH);
+                let n = changes.events.len();
+                Ok((changes, n))
+            })
+            .await?;
+        total += done.value;
+        if done.value < BATCH {
+            return Ok(total);
+        }
+    }
+}
