@@ -1,1 +1,657 @@
-//! placeholder
+//! Typed async HTTP client for the Breakglass API (`/api/v1`), over the wire types of
+//! `breakglass-api`.
+//!
+//! One method per endpoint; bodies and answers are the `breakglass_api` types. Lists return one
+//! [`Page`]; the `all_*` helpers follow `next_cursor` to the end. Every successful write carries
+//! the audit sequence it committed at (`Breakglass-Seq`); the client remembers the highest one
+//! it has seen, see [`Client::last_seq`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), breakglass_client::ClientError> {
+//! use breakglass_client::{api, Client};
+//!
+//! let admin = Client::new("http://127.0.0.1:8080", Some("secret".into()))?;
+//! let ws = admin
+//!     .create_workspace(&api::CreateWorkspace {
+//!         identifier: "acme".into(),
+//!         name: "Acme".into(),
+//!         owners: vec![],
+//!         project_quota: None,
+//!     })
+//!     .await?;
+//! let seq = admin.last_seq(); // the audit sequence of that write
+//! # let _ = (ws, seq);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use breakglass_api as api;
+use breakglass_api::{
+    AuditEvent, AuditQuery, BatchCheckRequest, BatchCheckResponse, Binding, CheckRequest, CheckResponse,
+    CreateGrant, CreateProject, CreateToken, CreateUser, CreateWorkspace, CreatedToken, Health, Login, Me,
+    Page, PageQuery, Problem, Project, Session, SetMember, Token, User, VerifyReport, Workspace,
+};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
+pub use reqwest::{Method, Url};
+use reqwest::{RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// Name of the response header carrying the audit sequence a write committed at.
+pub const SEQ_HEADER: &str = "Breakglass-Seq";
+
+/// `last_seq` value meaning "no write seen yet".
+const NO_SEQ: i64 = i64::MIN;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server answered with an error status. `problem` is its `application/problem+json`
+    /// body, or one synthesised with code `http.<status>` when the body was not a problem.
+    #[error("{}: {}", .problem.code, .problem.detail)]
+    Api {
+        /// HTTP status code.
+        status: u16,
+        /// The problem the server reported.
+        problem: Problem,
+    },
+    /// The request could not be sent or its answer not received.
+    #[error("{}", transport_message(.0))]
+    Transport(#[source] reqwest::Error),
+    /// A successful answer whose body was not what the endpoint promises.
+    #[error("unexpected answer: {0}")]
+    Decode(String),
+    /// The base URL, or a path segment given to a method, cannot form a valid URL.
+    #[error("invalid URL: {0}")]
+    InvalidUrl(String),
+    /// The bearer token contains characters an HTTP header cannot carry.
+    #[error("the token contains characters not allowed in an HTTP header")]
+    InvalidToken,
+}
+
+impl ClientError {
+    /// The HTTP status of an [`ClientError::Api`] error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The stable problem code of an [`ClientError::Api`] error, e.g. `workspace.quota_exceeded`.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { problem, .. } => Some(&problem.code),
+            _ => None,
+        }
+    }
+
+    /// The problem of an [`ClientError::Api`] error.
+    pub fn problem(&self) -> Option<&Problem> {
+        match self {
+            ClientError::Api { problem, .. } => Some(problem),
+            _ => None,
+        }
+    }
+}
+
+/// One line for a transport failure: what was attempted and the innermost cause.
+fn transport_message(err: &reqwest::Error) -> String {
+    let url = err.url().map(|u| u.as_str().to_owned()).unwrap_or_else(|| "the server".into());
+    let what = if err.is_connect() {
+        format!("cannot reach {url}")
+    } else if err.is_timeout() {
+        format!("timed out talking to {url}")
+    } else {
+        format!("request to {url} failed")
+    };
+    format!("{what}: {}", root_cause(err))
+}
+
+/// The innermost message of an error's source chain, on one line.
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = err;
+    while let Some(source) = inner.source() {
+        inner = source;
+    }
+    one_line(&inner.to_string())
+}
+
+/// Collapses whitespace runs (including newlines) to single spaces.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Turns an error answer into a [`Problem`]: the body itself when it is one, otherwise one
+/// with code `http.<status>` whose detail is the body's text (shortened) or the status reason.
+pub fn decode_problem(status: u16, body: &[u8]) -> Problem {
+    if let Ok(problem) = serde_json::from_slice::<Problem>(body) {
+        return problem;
+    }
+    let reason =
+        StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("Error").to_owned();
+    let text = one_line(&String::from_utf8_lossy(body));
+    let detail = if text.is_empty() {
+        reason.clone()
+    } else if text.chars().count() > 200 {
+        let cut: String = text.chars().take(200).collect();
+        format!("{cut}…")
+    } else {
+        text
+    };
+    Problem {
+        problem_type: "about:blank".into(),
+        title: reason,
+        status,
+        detail,
+        code: format!("http.{status}"),
+    }
+}
+
+/// A connection to one Breakglass server, optionally acting as one caller (bearer token).
+///
+/// Cheap to clone; clones share the connection pool and the [`Client::last_seq`] record.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    token: Option<String>,
+    last_seq: Arc<AtomicI64>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client for the server at `base_url` (e.g. `http://127.0.0.1:8080`; a path prefix such
+    /// as `https://host/breakglass/` is kept), sending `token` as `Authorization: Bearer`.
+    pub fn new(base_url: &str, token: Option<String>) -> Result<Client, ClientError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(120))
+            .user_agent(concat!("breakglass-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(ClientError::Transport)?;
+        Client::with_http(http, base_url, token)
+    }
+
+    /// Like [`Client::new`], over a `reqwest::Client` you configured.
+    pub fn with_http(
+        http: reqwest::Client,
+        base_url: &str,
+        token: Option<String>,
+    ) -> Result<Client, ClientError> {
+        Ok(Client { http, base: parse_base(base_url)?, token, last_seq: Arc::new(AtomicI64::new(NO_SEQ)) })
+    }
+
+    /// The same server and connection pool, acting as the holder of `token`.
+    pub fn with_token(&self, token: impl Into<String>) -> Client {
+        Client { token: Some(token.into()), ..self.clone() }
+    }
+
+    /// The same server and connection pool, without a bearer token.
+    pub fn anonymous(&self) -> Client {
+        Client { token: None, ..self.clone() }
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &Url {
+        &self.base
+    }
+
+    /// The bearer token this client sends, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    /// The highest `Breakglass-Seq` (audit sequence of a committed write) seen on any answer to
+    /// this client or to a client derived from it (clones, [`Client::with_token`]); `None`
+    /// before the first write.
+    pub fn last_seq(&self) -> Option<i64> {
+        match self.last_seq.load(Ordering::SeqCst) {
+            NO_SEQ => None,
+            seq => Some(seq),
+        }
+    }
+
+    // ---- health and authentication ----
+
+    /// `GET /healthz`: liveness and the audit sequence the server reflects.
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        self.get(self.url(&["healthz"])?, &()).await
+    }
+
+    /// `POST /api/v1/auth/login`: a new session for e-mail and password.
+    pub async fn login(&self, login: &Login) -> Result<Session, ClientError> {
+        self.post(self.api(&["auth", "login"])?, login).await
+    }
+
+    /// `POST /api/v1/auth/logout`: ends the session whose token this client sends.
+    pub async fn logout(&self) -> Result<(), ClientError> {
+        let req = self.request(Method::POST, self.api(&["auth", "logout"])?)?;
+        self.send_empty(req).await
+    }
+
+    /// `GET /api/v1/me`: the caller and their workspaces.
+    pub async fn me(&self) -> Result<Me, ClientError> {
+        self.get(self.api(&["me"])?, &()).await
+    }
+
+    // ---- users ----
+
+    /// `POST /api/v1/users`: creates a user (admins only).
+    pub async fn create_user(&self, user: &CreateUser) -> Result<User, ClientError> {
+        self.post(self.api(&["users"])?, user).await
+    }
+
+    /// `GET /api/v1/users`: one page of users.
+    pub async fn list_users(&self, page: &PageQuery) -> Result<Page<User>, ClientError> {
+        self.get(self.api(&["users"])?, page).await
+    }
+
+    /// Every user, following cursors.
+    pub async fn all_users(&self) -> Result<Vec<User>, ClientError> {
+        self.all(self.api(&["users"])?).await
+    }
+
+    // ---- tokens ----
+
+    /// `POST /api/v1/tokens`: creates an API token for the caller; the answer holds its secret,
+    /// shown only this once.
+    pub async fn create_token(&self, token: &CreateToken) -> Result<CreatedToken, ClientError> {
+        self.post(self.api(&["tokens"])?, token).await
+    }
+
+    /// `GET /api/v1/tokens`: one page of the caller's tokens.
+    pub async fn list_tokens(&self, page: &PageQuery) -> Result<Page<Token>, ClientError> {
+        self.get(self.api(&["tokens"])?, page).await
+    }
+
+    /// Every token of the caller, following cursors.
+    pub async fn all_tokens(&self) -> Result<Vec<Token>, ClientError> {
+        self.all(self.api(&["tokens"])?).await
+    }
+
+    /// `DELETE /api/v1/tokens/{id}`: revokes a token.
+    pub async fn revoke_token(&self, id: &str) -> Result<(), ClientError> {
+        self.delete(self.api(&["tokens", id])?).await
+    }
+
+    // ---- workspaces ----
+
+    /// `POST /api/v1/workspaces`: creates a workspace.
+    pub async fn create_workspace(&self, workspace: &CreateWorkspace) -> Result<Workspace, ClientError> {
+        self.post(self.api(&["workspaces"])?, workspace).await
+    }
+
+    /// `GET /api/v1/workspaces`: one page of the workspaces visible to the caller.
+    pub async fn list_workspaces(&self, page: &PageQuery) -> Result<Page<Workspace>, ClientError> {
+        self.get(self.api(&["workspaces"])?, page).await
+    }
+
+    /// Every workspace visible to the caller, following cursors.
+    pub async fn all_workspaces(&self) -> Result<Vec<Workspace>, ClientError> {
+        self.all(self.api(&["workspaces"])?).await
+    }
+
+    /// `GET /api/v1/workspaces/{ws}`: one workspace.
+    pub async fn workspace(&self, ws: &str) -> Result<Workspace, ClientError> {
+        self.get(self.api(&["workspaces", ws])?, &()).await
+    }
+
+    /// `GET /api/v1/workspaces/{ws}/members`: one page of the workspace's bindings.
+    pub async fn workspace_members(&self, ws: &str, page: &PageQuery) -> Result<Page<Binding>, ClientError> {
+        self.get(self.api(&["workspaces", ws, "members"])?, page).await
+    }
+
+    /// Every binding of the workspace, following cursors.
+    pub async fn all_workspace_members(&self, ws: &str) -> Result<Vec<Binding>, ClientError> {
+        self.all(self.api(&["workspaces", ws, "members"])?).await
+    }
+
+    /// `PUT /api/v1/workspaces/{ws}/members/{email}`: sets the user's workspace membership.
+    pub async fn set_workspace_member(
+        &self,
+        ws: &str,
+        email: &str,
+        member: &SetMember,
+    ) -> Result<Binding, ClientError> {
+        self.put(self.api(&["workspaces", ws, "members", email])?, member).await
+    }
+
+    /// `DELETE /api/v1/workspaces/{ws}/members/{email}`: ends the user's workspace membership.
+    pub async fn remove_workspace_member(&self, ws: &str, email: &str) -> Result<(), ClientError> {
+        self.delete(self.api(&["workspaces", ws, "members", email])?).await
+    }
+
+    // ---- projects ----
+
+    /// `POST /api/v1/workspaces/{ws}/projects`: creates a project.
+    pub async fn create_project(&self, ws: &str, project: &CreateProject) -> Result<Project, ClientError> {
+        self.post(self.api(&["workspaces", ws, "projects"])?, project).await
+    }
+
+    /// `GET /api/v1/workspaces/{ws}/projects`: one page of the workspace's projects.
+    pub async fn list_projects(&self, ws: &str, page: &PageQuery) -> Result<Page<Project>, ClientError> {
+        self.get(self.api(&["workspaces", ws, "projects"])?, page).await
+    }
+
+    /// Every project of the workspace, following cursors.
+    pub async fn all_projects(&self, ws: &str) -> Result<Vec<Project>, ClientError> {
+        self.all(self.api(&["workspaces", ws, "projects"])?).await
+    }
+
+    /// `GET /api/v1/workspaces/{ws}/projects/{p}`: one project.
+    pub async fn project(&self, ws: &str, project: &str) -> Result<Project, ClientError> {
+        self.get(self.api(&["workspaces", ws, "projects", project])?, &()).await
+    }
+
+    /// `GET /api/v1/workspaces/{ws}/projects/{p}/members`: one page of the project's bindings.
+    pub async fn project_members(
+        &self,
+        ws: &str,
+        project: &str,
+        page: &PageQuery,
+    ) -> Result<Page<Binding>, ClientError> {
+        let url = self.api(&["workspaces", ws, "projects", project, "members"])?;
+        self.get(url, page).await
+    }
+
+    /// Every binding of the project, following cursors.
+    pub async fn all_project_members(&self, ws: &str, project: &str) -> Result<Vec<Binding>, ClientError> {
+        self.all(self.api(&["workspaces", ws, "projects", project, "members"])?).await
+    }
+
+    /// `PUT /api/v1/workspaces/{ws}/projects/{p}/members/{email}`: sets the user's project
+    /// membership.
+    pub async fn set_project_member(
+        &self,
+        ws: &str,
+        project: &str,
+        email: &str,
+        member: &SetMember,
+    ) -> Result<Binding, ClientError> {
+        let url = self.api(&["workspaces", ws, "projects", project, "members", email])?;
+        self.put(url, member).await
+    }
+
+    /// `DELETE /api/v1/workspaces/{ws}/projects/{p}/members/{email}`: ends the user's project
+    /// membership.
+    pub async fn remove_project_member(
+        &self,
+        ws: &str,
+        project: &str,
+        email: &str,
+    ) -> Result<(), ClientError> {
+        let url = self.api(&["workspaces", ws, "projects", project, "members", email])?;
+        self.delete(url).await
+    }
+
+    // ---- grants ----
+
+    /// `POST /api/v1/grants`: a temporary role on top of any membership.
+    pub async fn create_grant(&self, grant: &CreateGrant) -> Result<Binding, ClientError> {
+        self.post(self.api(&["grants"])?, grant).await
+    }
+
+    /// `DELETE /api/v1/grants/{id}`: revokes a grant before it ends.
+    pub async fn revoke_grant(&self, id: &str) -> Result<(), ClientError> {
+        self.delete(self.api(&["grants", id])?).await
+    }
+
+    // ---- checks ----
+
+    /// `POST /api/v1/check`: whether a user holds a role right now.
+    pub async fn check(&self, check: &CheckRequest) -> Result<CheckResponse, ClientError> {
+        self.post(self.api(&["check"])?, check).await
+    }
+
+    /// `POST /api/v1/check/batch`: many checks, answered in order.
+    pub async fn check_batch(&self, batch: &BatchCheckRequest) -> Result<BatchCheckResponse, ClientError> {
+        self.post(self.api(&["check", "batch"])?, batch).await
+    }
+
+    // ---- audit ----
+
+    /// `GET /api/v1/audit`: one page of audit events matching `query`.
+    pub async fn audit(&self, query: &AuditQuery) -> Result<Page<AuditEvent>, ClientError> {
+        self.get(self.api(&["audit"])?, query).await
+    }
+
+    /// Every audit event matching `query`, following cursors from `query.cursor`
+    /// (`query.limit` sets the page size).
+    pub async fn all_audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, ClientError> {
+        self.all_audit_at(self.api(&["audit"])?, query.clone()).await
+    }
+
+    /// `GET /api/v1/workspaces/{ws}/history`: one page of the workspace's events (its projects'
+    /// included). `query.workspace` and `query.project` are ignored.
+    pub async fn workspace_history(
+        &self,
+        ws: &str,
+        query: &AuditQuery,
+    ) -> Result<Page<AuditEvent>, ClientError> {
+        let url = self.api(&["workspaces", ws, "history"])?;
+        self.get(url, &history_query(query)).await
+    }
+
+    /// `GET /api/v1/workspaces/{ws}/projects/{p}/history`: one page of the project's events.
+    /// `query.workspace` and `query.project` are ignored.
+    pub async fn project_history(
+        &self,
+        ws: &str,
+        project: &str,
+        query: &AuditQuery,
+    ) -> Result<Page<AuditEvent>, ClientError> {
+        let url = self.api(&["workspaces", ws, "projects", project, "history"])?;
+        self.get(url, &history_query(query)).await
+    }
+
+    /// Every event of a workspace's history (or, with `project`, a project's), following
+    /// cursors. `query.workspace` and `query.project` are ignored.
+    pub async fn all_history(
+        &self,
+        ws: &str,
+        project: Option<&str>,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditEvent>, ClientError> {
+        let url = match project {
+            Some(p) => self.api(&["workspaces", ws, "projects", p, "history"])?,
+            None => self.api(&["workspaces", ws, "history"])?,
+        };
+        self.all_audit_at(url, history_query(query)).await
+    }
+
+    /// `GET /api/v1/audit/verify`: recomputes the audit hash chain.
+    pub async fn verify_audit(&self) -> Result<VerifyReport, ClientError> {
+        self.get(self.api(&["audit", "verify"])?, &()).await
+    }
+
+    // ---- anything else ----
+
+    /// Escape hatch for endpoints without a method of their own: `method` on
+    /// `/api/v1/<segments>` (each segment percent-encoded) with an optional JSON body. An empty
+    /// answer (204) decodes as JSON `null`, so use `T = ()` for it, or `serde_json::Value` to
+    /// look at the raw answer.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[&str],
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, ClientError> {
+        let mut req = self.request(method, self.api(segments)?)?;
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        self.send_json(req).await
+    }
+
+    // ---- plumbing ----
+
+    /// `base` + `/api/v1/` + the percent-encoded segments.
+    fn api(&self, segments: &[&str]) -> Result<Url, ClientError> {
+        let mut all = Vec::with_capacity(segments.len() + 2);
+        all.extend_from_slice(&["api", "v1"]);
+        all.extend_from_slice(segments);
+        self.url(&all)
+    }
+
+    /// `base` + the percent-encoded segments. Refuses segments that are empty, `.` or `..`,
+    /// which would silently address another resource.
+    fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
+        if let Some(bad) = segments.iter().find(|s| s.is_empty() || **s == "." || **s == "..") {
+            return Err(ClientError::InvalidUrl(format!("{bad:?} is not a valid path segment")));
+        }
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map_err(|()| ClientError::InvalidUrl(format!("{} cannot be a base", self.base)))?
+            .pop_if_empty()
+            .extend(segments);
+        Ok(url)
+    }
+
+    fn request(&self, method: Method, url: Url) -> Result<RequestBuilder, ClientError> {
+        let mut req = self.http.request(method, url).header(ACCEPT, "application/json");
+        if let Some(token) = &self.token {
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| ClientError::InvalidToken)?;
+            value.set_sensitive(true);
+            req = req.header(AUTHORIZATION, value);
+        }
+        Ok(req)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, url: Url, query: &impl Serialize) -> Result<T, ClientError> {
+        let req = self.request(Method::GET, url)?.query(query);
+        self.send_json(req).await
+    }
+
+    async fn post<T: DeserializeOwned>(&self, url: Url, body: &impl Serialize) -> Result<T, ClientError> {
+        let req = self.request(Method::POST, url)?.json(body);
+        self.send_json(req).await
+    }
+
+    async fn put<T: DeserializeOwned>(&self, url: Url, body: &impl Serialize) -> Result<T, ClientError> {
+        let req = self.request(Method::PUT, url)?.json(body);
+        self.send_json(req).await
+    }
+
+    async fn delete(&self, url: Url) -> Result<(), ClientError> {
+        let req = self.request(Method::DELETE, url)?;
+        self.send_empty(req).await
+    }
+
+    /// Sends, checks the status, records the sequence header, returns the answer.
+    async fn send(&self, req: RequestBuilder) -> Result<Response, ClientError> {
+        let resp = req.send().await.map_err(ClientError::Transport)?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.bytes().await.map_err(ClientError::Transport)?;
+            return Err(ClientError::Api {
+                status: status.as_u16(),
+                problem: decode_problem(status.as_u16(), &body),
+            });
+        }
+        if let Some(seq) = resp
+            .headers()
+            .get(SEQ_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
+        {
+            self.last_seq.fetch_max(seq, Ordering::SeqCst);
+        }
+        Ok(resp)
+    }
+
+    async fn send_json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
+        let resp = self.send(req).await?;
+        let what = format!("{} {}", resp.status().as_u16(), resp.url().path());
+        let body = resp.bytes().await.map_err(ClientError::Transport)?;
+        let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+        serde_json::from_slice(body)
+            .map_err(|e| ClientError::Decode(format!("{what}: expected {}: {e}", std::any::type_name::<T>())))
+    }
+
+    async fn send_empty(&self, req: RequestBuilder) -> Result<(), ClientError> {
+        self.send(req).await.map(drop)
+    }
+
+    /// Follows cursors over a [`PageQuery`] list.
+    async fn all<T: DeserializeOwned>(&self, url: Url) -> Result<Vec<T>, ClientError> {
+        collect_pages(|cursor| {
+            let url = url.clone();
+            async move {
+                let query = PageQuery { limit: None, cursor };
+                self.get::<Page<T>>(url, &query).await
+            }
+        })
+        .await
+    }
+
+    /// Follows cursors over an [`AuditQuery`] list, starting at `query.cursor`.
+    async fn all_audit_at(&self, url: Url, mut query: AuditQuery) -> Result<Vec<AuditEvent>, ClientError> {
+        let mut first = Some(query.cursor.take());
+        collect_pages(|cursor| {
+            let url = url.clone();
+            let query = AuditQuery { cursor: first.take().unwrap_or(cursor), ..query.clone() };
+            async move { self.get::<Page<AuditEvent>>(url, &query).await }
+        })
+        .await
+    }
+}
+
+/// Calls `fetch(cursor)` from no cursor until a page has no `next_cursor`, collecting items.
+/// Stops with [`ClientError::Decode`] if the server hands back a cursor it already gave.
+pub async fn collect_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, ClientError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Page<T>, ClientError>>,
+{
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = fetch(cursor.clone()).await?;
+        items.extend(page.items);
+        match page.next_cursor {
+            None => return Ok(items),
+            Some(next) if Some(&next) == cursor.as_ref() => {
+                return Err(ClientError::Decode(format!("the server repeated cursor {next:?}")))
+            }
+            Some(next) => cursor = Some(next),
+        }
+    }
+}
+
+/// The history endpoints take the audit filters minus `workspace` and `project`.
+fn history_query(query: &AuditQuery) -> AuditQuery {
+    AuditQuery { workspace: None, project: None, ..query.clone() }
+}
+
+fn parse_base(base_url: &str) -> Result<Url, ClientError> {
+    let url =
+        Url::parse(base_url.trim()).map_err(|e| ClientError::InvalidUrl(format!("{base_url:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ClientError::InvalidUrl(format!("{base_url:?}: the scheme must be http or https")));
+    }
+    if url.cannot_be_a_base() || url.host().is_none() {
+        return Err(ClientError::InvalidUrl(format!("{base_url:?}: not a server address")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ClientError::InvalidUrl(format!("{base_url:?}: must not have a query or fragment")));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,249 @@
+//! Unit tests: URL building, problem decoding, and a few calls against a canned HTTP server.
+
+use super::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+fn client(base: &str) -> Client {
+    Client::new(base, None).unwrap()
+}
+
+#[test]
+fn urls_join_the_base_and_encode_segments() {
+    let cases = [
+        ("http://h:1", &["healthz"][..], "http://h:1/healthz"),
+        ("http://h:1/", &["healthz"][..], "http://h:1/healthz"),
+        ("http://h:1/bg", &["healthz"][..], "http://h:1/bg/healthz"),
+        ("http://h:1/bg/", &["healthz"][..], "http://h:1/bg/healthz"),
+        (
+            "http://h:1",
+            &["api", "v1", "workspaces", "acme", "members", "a.b+c@x.io"][..],
+            "http://h:1/api/v1/workspaces/acme/members/a.b+c@x.io",
+        ),
+        ("http://h:1", &["m", "a/b?c#d e%f"][..], "http://h:1/m/a%2Fb%3Fc%23d%20e%25f"),
+        ("http://h:1", &["m", "é"][..], "http://h:1/m/%C3%A9"),
+    ];
+    for (base, segments, want) in cases {
+        assert_eq!(client(base).url(segments).unwrap().as_str(), want, "{base} {segments:?}");
+    }
+    assert_eq!(client("http://h:1").api(&["me"]).unwrap().as_str(), "http://h:1/api/v1/me");
+}
+
+#[test]
+fn segments_that_would_address_another_resource_are_refused() {
+    let c = client("http://h:1");
+    for bad in ["", ".", ".."] {
+        let err = c.api(&["workspaces", bad]).unwrap_err();
+        assert!(matches!(err, ClientError::InvalidUrl(_)), "{bad:?}: {err}");
+    }
+}
+
+#[test]
+fn base_urls_are_checked() {
+    for bad in ["", "127.0.0.1:8080", "ftp://h", "mailto:a@b", "http://h/?x=1", "http://h/#f"] {
+        assert!(matches!(Client::new(bad, None), Err(ClientError::InvalidUrl(_))), "{bad:?}");
+    }
+    assert!(Client::new(" https://h.example/ ", None).is_ok());
+}
+
+#[test]
+fn the_token_is_redacted_from_debug() {
+    let c = Client::new("http://h", Some("s3cret".into())).unwrap();
+    assert!(!format!("{c:?}").contains("s3cret"));
+    assert_eq!(c.token(), Some("s3cret"));
+    assert_eq!(c.anonymous().token(), None);
+    assert_eq!(c.with_token("other").token(), Some("other"));
+}
+
+#[test]
+fn problem_bodies_decode_as_they_are() {
+    let body = br#"{"type":"about:blank","title":"Unprocessable","status":422,
+        "detail":"workspace 'x' already has its quota of 2 projects",
+        "code":"workspace.quota_exceeded"}"#;
+    let problem = decode_problem(422, body);
+    assert_eq!(problem.code, "workspace.quota_exceeded");
+    let err = ClientError::Api { status: 422, problem };
+    assert_eq!(
+        err.to_string(),
+        "workspace.quota_exceeded: workspace 'x' already has its quota of 2 projects"
+    );
+    assert_eq!(err.status(), Some(422));
+    assert_eq!(err.code(), Some("workspace.quota_exceeded"));
+}
+
+#[test]
+fn other_error_bodies_become_http_status_problems() {
+    let p = decode_problem(404, b"");
+    assert_eq!((p.code.as_str(), p.detail.as_str()), ("http.404", "Not Found"));
+    assert_eq!((p.status, p.title.as_str()), (404, "Not Found"));
+
+    let p = decode_problem(400, b"Failed to parse\nthe request body");
+    assert_eq!(p.code, "http.400");
+    assert_eq!(p.detail, "Failed to parse the request body");
+
+    let p = decode_problem(500, br#"{"error":"boom"}"#);
+    assert_eq!(p.code, "http.500");
+    assert_eq!(p.detail, r#"{"error":"boom"}"#);
+
+    let p = decode_problem(502, "x".repeat(1000).as_bytes());
+    assert_eq!(p.detail.chars().count(), 201);
+
+    let p = decode_problem(599, b"");
+    assert_eq!((p.code.as_str(), p.detail.as_str()), ("http.599", "Error"));
+}
+
+/// A server that answers each connection with the next canned response and reports the
+/// request heads (and bodies) it got.
+async fn canned(responses: Vec<String>) -> (String, tokio::task::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let handle = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        for response in responses {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = socket.read(&mut chunk).await.unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf);
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let length = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            let (name, value) = l.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse::<usize>().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + length || n == 0 {
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+            seen.push(String::from_utf8_lossy(&buf).into_owned());
+            socket.write_all(response.as_bytes()).await.unwrap();
+            socket.shutdown().await.unwrap();
+        }
+        seen
+    });
+    (base, handle)
+}
+
+fn response(status: &str, headers: &[&str], body: &str) -> String {
+    let mut out = format!("HTTP/1.1 {status}\r\nconnection: close\r\n");
+    for h in headers {
+        out.push_str(h);
+        out.push_str("\r\n");
+    }
+    out.push_str(&format!("content-length: {}\r\n\r\n{body}", body.len()));
+    out
+}
+
+#[tokio::test]
+async fn calls_decode_answers_problems_and_sequence_numbers() {
+    let workspace = r#"{"identifier":"acme","name":"Acme","status":"active",
+        "project_quota":2,"project_count":0,"created_at":"2026-01-01T00:00:00Z"}"#;
+    let problem = r#"{"type":"about:blank","title":"Conflict","status":409,
+        "detail":"workspace 'acme' exists","code":"workspace.exists"}"#;
+    let (base, server) = canned(vec![
+        response("201 Created", &["content-type: application/json", "breakglass-seq: 7"], workspace),
+        response("409 Conflict", &["content-type: application/problem+json"], problem),
+        response("204 No Content", &["breakglass-seq: 9"], ""),
+        response("200 OK", &["content-type: application/json"], "[1,2]"),
+        response("404 Not Found", &["content-type: text/plain"], ""),
+    ])
+    .await;
+    let c = Client::new(&base, Some("tok".into())).unwrap();
+    assert_eq!(c.last_seq(), None);
+
+    let body = CreateWorkspace {
+        identifier: "acme".into(),
+        name: "Acme".into(),
+        owners: vec![],
+        project_quota: Some(2),
+    };
+    let ws = c.create_workspace(&body).await.unwrap();
+    assert_eq!((ws.identifier.as_str(), ws.project_quota), ("acme", 2));
+    assert_eq!(c.last_seq(), Some(7));
+
+    let err = c.create_workspace(&body).await.unwrap_err();
+    assert_eq!(err.to_string(), "workspace.exists: workspace 'acme' exists");
+    assert_eq!(err.status(), Some(409));
+
+    c.remove_workspace_member("acme", "a b@x.io").await.unwrap();
+    assert_eq!(c.clone().last_seq(), Some(9));
+
+    let err = c.me().await.unwrap_err();
+    assert!(matches!(err, ClientError::Decode(_)), "{err}");
+
+    let err = c.workspace("nope").await.unwrap_err();
+    assert_eq!(err.code(), Some("http.404"));
+
+    let seen = server.await.unwrap();
+    assert!(seen[0].starts_with("POST /api/v1/workspaces HTTP/1.1\r\n"));
+    assert!(seen[0].to_ascii_lowercase().contains("authorization: bearer tok\r\n"));
+    assert!(seen[0].ends_with(r#"{"identifier":"acme","name":"Acme","project_quota":2}"#));
+    assert!(seen[2].starts_with("DELETE /api/v1/workspaces/acme/members/a%20b@x.io HTTP/1.1"));
+    assert!(seen[3].starts_with("GET /api/v1/me HTTP/1.1"));
+}
+
+#[tokio::test]
+async fn paging_helpers_follow_cursors_and_queries_are_encoded() {
+    let event = |seq: i64| {
+        format!(
+            r#"{{"seq":{seq},"time":"2026-01-01T00:00:00Z","type":"USER_ASSIGNED",
+            "actor":"system","details":{{}},"prev_hash":"00","hash":"11"}}"#
+        )
+    };
+    let (base, server) = canned(vec![
+        response("200 OK", &[], &format!(r#"{{"items":[{}],"next_cursor":"c 1"}}"#, event(1))),
+        response("200 OK", &[], &format!(r#"{{"items":[{}]}}"#, event(2))),
+        response("200 OK", &[], r#"{"items":[],"next_cursor":"same"}"#),
+        response("200 OK", &[], r#"{"items":[],"next_cursor":"same"}"#),
+    ])
+    .await;
+    let c = client(&base);
+    let query = AuditQuery {
+        workspace: Some("acme".into()),
+        project: Some("web".into()),
+        event_type: Some("USER_ASSIGNED,USER_REMOVED".into()),
+        after: Some(0),
+        limit: Some(1),
+        ..AuditQuery::default()
+    };
+    let events = c.all_history("acme", Some("web"), &query).await.unwrap();
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2]);
+
+    let err = c.all_users().await.unwrap_err();
+    assert!(matches!(err, ClientError::Decode(_)), "{err}");
+
+    let seen = server.await.unwrap();
+    assert!(
+        seen[0].starts_with(
+            "GET /api/v1/workspaces/acme/projects/web/history\
+             ?type=USER_ASSIGNED%2CUSER_REMOVED&after=0&limit=1 HTTP/1.1"
+        ),
+        "{}",
+        seen[0]
+    );
+    assert!(seen[1].starts_with(
+        "GET /api/v1/workspaces/acme/projects/web/history\
+         ?type=USER_ASSIGNED%2CUSER_REMOVED&after=0&limit=1&cursor=c+1 HTTP/1.1"
+    ));
+    assert!(seen[2].starts_with("GET /api/v1/users HTTP/1.1"));
+    assert!(seen[3].starts_with("GET /api/v1/users?cursor=same HTTP/1.1"));
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_transport_error_on_one_line() {
+    let c = client("http://127.0.0.1:1");
+    let err = c.health().await.unwrap_err();
+    assert!(matches!(err, ClientError::Transport(_)), "{err}");
+    let line = err.to_string();
+    assert!(line.starts_with("cannot reach http://127.0.0.1:1/healthz: "), "{line}");
+    assert!(!line.contains('\n'));
+}

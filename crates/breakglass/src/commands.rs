@@ -1,0 +1,453 @@
+//! The client commands: each turns its arguments into one or a few API calls and renders the
+//! answer as a table or as the API's JSON. Nothing here prints; the caller writes [`Done`].
+
+use std::io::BufRead;
+
+use breakglass_api::{
+    AuditQuery, CheckRequest, CheckResponse, CreateGrant, CreateProject, CreateToken, CreateUser,
+    CreateWorkspace, Login, Page, SetMember, VerifyReport,
+};
+use breakglass_client::{Client, ClientError};
+
+use crate::cli::{
+    AuditCommand, CheckArgs, Command, EventFilter, GrantCommand, HistoryArgs, LoginArgs, MemberCommand,
+    ProjectCommand, TokenCommand, UserCommand, WorkspaceCommand,
+};
+use crate::output::{self, fields, json, until};
+
+/// What a command produced: text for standard output and how it ended.
+pub struct Done {
+    /// Text for standard output.
+    pub out: String,
+    /// How the command ended.
+    pub status: Status,
+}
+
+/// How a command that talked to the server ended.
+pub enum Status {
+    /// Exit 0.
+    Success,
+    /// `check` said no: exit 3.
+    Denied,
+    /// The server answered but the outcome is a failure (a broken audit chain): exit 1 with
+    /// this line on standard error.
+    Failed(String),
+}
+
+/// Why a command could not complete.
+#[derive(Debug)]
+pub enum Fail {
+    /// The command line does not make sense (exit 2).
+    Usage(String),
+    /// The call failed (exit 1, or 2 for a bad URL or token).
+    Client(ClientError),
+}
+
+impl From<ClientError> for Fail {
+    fn from(err: ClientError) -> Self {
+        Fail::Client(err)
+    }
+}
+
+type Result<T, E = Fail> = std::result::Result<T, E>;
+
+/// Client and output format of one invocation.
+pub struct Ctx {
+    /// The client, with the token if one was given.
+    pub client: Client,
+    /// `-o json`.
+    pub json: bool,
+}
+
+impl Ctx {
+    /// The API JSON of `value`, or `table(value)`.
+    fn show<T: serde::Serialize>(&self, value: &T, table: impl FnOnce(&T) -> String) -> Done {
+        let out = if self.json { json(value) } else { table(value) };
+        Done { out, status: Status::Success }
+    }
+
+    /// A list as `{"items": [...]}`, or `table(items)`.
+    fn show_all<T: serde::Serialize>(&self, items: Vec<T>, table: fn(&[T]) -> String) -> Done {
+        let page = Page { items, next_cursor: None };
+        self.show(&page, |p| table(&p.items))
+    }
+
+    /// The confirmation of a write with no body: a line in table mode, nothing in JSON mode.
+    fn done(&self, message: String) -> Done {
+        Done { out: if self.json { String::new() } else { message + "\n" }, status: Status::Success }
+    }
+}
+
+/// Runs a client command (anything but `serve` and `migrate`).
+pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
+    let c = &ctx.client;
+    match command {
+        Command::Serve(_) | Command::Migrate(_) => unreachable!("server roles run elsewhere"),
+        Command::Health => {
+            let health = c.health().await?;
+            Ok(ctx.show(&health, |h| fields(&[("status", h.status.clone()), ("seq", h.seq.to_string())])))
+        }
+        Command::Login(args) => login(ctx, args).await,
+        Command::Logout => {
+            c.logout().await?;
+            Ok(ctx.done("Signed out.".into()))
+        }
+        Command::Me => {
+            let me = c.me().await?;
+            Ok(ctx.show(&me, |me| {
+                let mut out = output::user(&me.user);
+                let mut t = output::Table::new(&["WORKSPACE", "ROLE"]);
+                for w in &me.workspaces {
+                    t.row(vec![w.workspace.clone(), output::opt(&w.role)]);
+                }
+                out.push('\n');
+                out.push_str(&t.render());
+                out
+            }))
+        }
+        Command::User(cmd) => user(ctx, cmd).await,
+        Command::Token(cmd) => token(ctx, cmd).await,
+        Command::Workspace(cmd) => workspace(ctx, cmd).await,
+        Command::Project(cmd) => project(ctx, cmd).await,
+        Command::Member(cmd) => member(ctx, cmd).await,
+        Command::Grant(cmd) => grant(ctx, cmd).await,
+        Command::Check(args) => check(ctx, args).await,
+        Command::Audit(AuditCommand::List { workspace, project, filter }) => {
+            let all = filter.all;
+            let query = AuditQuery { workspace, project, ..audit_query(filter) };
+            if all {
+                Ok(ctx.show_all(c.all_audit(&query).await?, output::events))
+            } else {
+                Ok(event_page(ctx, c.audit(&query).await?))
+            }
+        }
+        Command::Audit(AuditCommand::Verify) => verify(ctx).await,
+        Command::History(args) => history(ctx, args).await,
+    }
+}
+
+async fn login(ctx: &Ctx, args: LoginArgs) -> Result<Done> {
+    let password = if args.password_stdin {
+        read_stdin_line()?
+    } else {
+        match std::env::var("BREAKGLASS_PASSWORD") {
+            Ok(p) if !p.is_empty() => p,
+            _ => {
+                return Err(Fail::Usage(
+                    "no password: pass --password-stdin and write it to standard input, \
+                     or set BREAKGLASS_PASSWORD"
+                        .into(),
+                ))
+            }
+        }
+    };
+    let session = ctx.client.anonymous().login(&Login { email: args.email, password }).await?;
+    Ok(ctx.show(&session, |s| {
+        format!(
+            "# Signed in as {} until {}. Use the session with:\nexport BREAKGLASS_TOKEN={}\n",
+            s.user.email,
+            s.expires_at,
+            shell_quote(&s.token)
+        )
+    }))
+}
+
+async fn user(ctx: &Ctx, cmd: UserCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        UserCommand::Create { email, name, admin_role, password_stdin } => {
+            let password = if password_stdin { Some(read_stdin_line()?) } else { None };
+            let body = CreateUser { email, name, admin_role, password };
+            Ok(ctx.show(&c.create_user(&body).await?, output::user))
+        }
+        UserCommand::List => Ok(ctx.show_all(c.all_users().await?, output::users)),
+    }
+}
+
+async fn token(ctx: &Ctx, cmd: TokenCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        TokenCommand::Create { name, expiry } => {
+            let body = CreateToken { name, expires_in: expiry.expires_in, expires_at: expiry.expires_at };
+            let created = c.create_token(&body).await?;
+            Ok(ctx.show(&created, |t| {
+                format!(
+                    "Created token {} (id {}, expires {}).\n\
+                     Its secret is shown only this once; store it now:\n\n    {}\n",
+                    t.token.name,
+                    t.token.id,
+                    until(&t.token.expires_at),
+                    t.secret
+                )
+            }))
+        }
+        TokenCommand::List => Ok(ctx.show_all(c.all_tokens().await?, output::tokens)),
+        TokenCommand::Revoke { id } => {
+            c.revoke_token(&id).await?;
+            Ok(ctx.done(format!("Revoked token {id}.")))
+        }
+    }
+}
+
+async fn workspace(ctx: &Ctx, cmd: WorkspaceCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        WorkspaceCommand::Create { id, name, owners, quota } => {
+            let body = CreateWorkspace { identifier: id, name, owners, project_quota: quota };
+            Ok(ctx.show(&c.create_workspace(&body).await?, output::workspace))
+        }
+        WorkspaceCommand::List => Ok(ctx.show_all(c.all_workspaces().await?, output::workspaces)),
+        WorkspaceCommand::Show { id } => Ok(ctx.show(&c.workspace(&id).await?, output::workspace)),
+    }
+}
+
+async fn project(ctx: &Ctx, cmd: ProjectCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        ProjectCommand::Create { workspace, id, name } => {
+            let body = CreateProject { identifier: id, name };
+            Ok(ctx.show(&c.create_project(&workspace, &body).await?, output::project))
+        }
+        ProjectCommand::List { workspace } => {
+            Ok(ctx.show_all(c.all_projects(&workspace).await?, output::projects))
+        }
+        ProjectCommand::Show { workspace, id } => {
+            Ok(ctx.show(&c.project(&workspace, &id).await?, output::project))
+        }
+    }
+}
+
+async fn member(ctx: &Ctx, cmd: MemberCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        MemberCommand::List { workspace, project } => {
+            let items = match &project {
+                Some(p) => c.all_project_members(&workspace, p).await?,
+                None => c.all_workspace_members(&workspace).await?,
+            };
+            Ok(ctx.show_all(items, output::bindings))
+        }
+        MemberCommand::Add { workspace, email, role, project, expiry } => {
+            let body = SetMember { role, expires_in: expiry.expires_in, expires_at: expiry.expires_at };
+            let binding = match &project {
+                Some(p) => c.set_project_member(&workspace, p, &email, &body).await?,
+                None => c.set_workspace_member(&workspace, &email, &body).await?,
+            };
+            Ok(ctx.show(&binding, output::binding))
+        }
+        MemberCommand::Remove { workspace, email, project } => {
+            match &project {
+                Some(p) => c.remove_project_member(&workspace, p, &email).await?,
+                None => c.remove_workspace_member(&workspace, &email).await?,
+            }
+            Ok(ctx.done(format!("Removed {email} from {}.", target(&workspace, project.as_deref()))))
+        }
+    }
+}
+
+async fn grant(ctx: &Ctx, cmd: GrantCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        GrantCommand::Create { email, workspace, project, role, expiry, reason } => {
+            let body = CreateGrant {
+                user: email,
+                workspace,
+                project,
+                role,
+                expires_at: expiry.expires_at,
+                expires_in: expiry.expires_in,
+                reason,
+            };
+            Ok(ctx.show(&c.create_grant(&body).await?, output::binding))
+        }
+        GrantCommand::Revoke { id } => {
+            c.revoke_grant(&id).await?;
+            Ok(ctx.done(format!("Revoked grant {id}.")))
+        }
+    }
+}
+
+async fn check(ctx: &Ctx, args: CheckArgs) -> Result<Done> {
+    let request =
+        CheckRequest { user: args.user, workspace: args.workspace, project: args.project, role: args.role };
+    let answer = ctx.client.check(&request).await?;
+    let mut done = ctx.show(&answer, |a| check_text(&request, a));
+    if !answer.allowed {
+        done.status = Status::Denied;
+    }
+    Ok(done)
+}
+
+/// `allowed: ...` with the bindings that grant it, or `denied: ...` with the reason.
+fn check_text(request: &CheckRequest, answer: &CheckResponse) -> String {
+    let on = target(&request.workspace, request.project.as_deref());
+    if !answer.allowed {
+        let reason = answer.reason.as_deref().unwrap_or("no reason given");
+        return format!("denied: {} does not hold {} on {on} ({reason})\n", request.user, request.role);
+    }
+    let mut out = format!(
+        "allowed: {} holds {} on {on} {}\n",
+        request.user,
+        request.role,
+        match &answer.expires_at {
+            Some(t) => format!("until {t}"),
+            None => "with no end".into(),
+        }
+    );
+    for via in &answer.via {
+        out.push_str(&format!(
+            "  via {} {}: {}, {}\n",
+            via.source,
+            via.binding_id,
+            via.role,
+            match &via.expires_at {
+                Some(t) => format!("until {t}"),
+                None => "no end".into(),
+            }
+        ));
+    }
+    out
+}
+
+async fn verify(ctx: &Ctx) -> Result<Done> {
+    let report = ctx.client.verify_audit().await?;
+    let mut done = ctx.show(&report, verify_text);
+    if let Some(broken) = &report.broken {
+        done.status = Status::Failed(format!("audit chain broken at seq {}: {}", broken.seq, broken.reason));
+    } else if !report.ok {
+        done.status = Status::Failed("audit chain broken".into());
+    }
+    Ok(done)
+}
+
+fn verify_text(r: &VerifyReport) -> String {
+    match (&r.broken, r.ok) {
+        (None, true) => format!("ok: {} events, head hash {}\n", r.events, r.head_hash),
+        (Some(b), _) => format!(
+            "broken at seq {}: {} ({} events checked, last good hash {})\n",
+            b.seq, b.reason, r.events, r.head_hash
+        ),
+        (None, false) => format!("broken ({} events checked, last good hash {})\n", r.events, r.head_hash),
+    }
+}
+
+async fn history(ctx: &Ctx, args: HistoryArgs) -> Result<Done> {
+    let c = &ctx.client;
+    let all = args.filter.all;
+    let query = audit_query(args.filter);
+    let ws = &args.workspace;
+    if all {
+        let items = c.all_history(ws, args.project.as_deref(), &query).await?;
+        return Ok(ctx.show_all(items, output::events));
+    }
+    let page = match &args.project {
+        Some(p) => c.project_history(ws, p, &query).await?,
+        None => c.workspace_history(ws, &query).await?,
+    };
+    Ok(event_page(ctx, page))
+}
+
+fn audit_query(f: EventFilter) -> AuditQuery {
+    AuditQuery {
+        workspace: None,
+        project: None,
+        event_type: f.event_type,
+        after: f.after,
+        since: f.since,
+        until: f.until,
+        limit: f.limit,
+        cursor: f.cursor,
+    }
+}
+
+/// One page of events; in table mode a last line says how to get the next page.
+fn event_page(ctx: &Ctx, page: Page<breakglass_api::AuditEvent>) -> Done {
+    ctx.show(&page, |p| {
+        let mut out = output::events(&p.items);
+        if let Some(cursor) = &p.next_cursor {
+            out.push_str(&format!("# more: --cursor {} (or --all)\n", shell_quote(cursor)));
+        }
+        out
+    })
+}
+
+/// `ws` or `ws/project`.
+fn target(workspace: &str, project: Option<&str>) -> String {
+    match project {
+        Some(p) => format!("{workspace}/{p}"),
+        None => workspace.to_owned(),
+    }
+}
+
+/// The first line of standard input, without its line ending.
+fn read_stdin_line() -> Result<String> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| Fail::Usage(format!("cannot read the password from standard input: {e}")))?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        return Err(Fail::Usage("standard input held no password (--password-stdin)".into()));
+    }
+    Ok(password)
+}
+
+/// `s` as one shell word.
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:/=+@%,~".contains(c));
+    if plain {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use breakglass_api::Via;
+
+    #[test]
+    fn shell_quoting_keeps_tokens_one_word() {
+        assert_eq!(shell_quote("bg_abc-123"), "bg_abc-123");
+        assert_eq!(shell_quote("a b'c"), r"'a b'\''c'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn check_answers_read_as_sentences() {
+        let request = CheckRequest {
+            user: "al@x.io".into(),
+            workspace: "acme".into(),
+            project: Some("web".into()),
+            role: "user".into(),
+        };
+        let allowed = CheckResponse {
+            allowed: true,
+            expires_at: Some("2026-01-01T10:00:00Z".into()),
+            via: vec![Via {
+                binding_id: "b1".into(),
+                role: "admin".into(),
+                source: "grant".into(),
+                expires_at: Some("2026-01-01T10:00:00Z".into()),
+            }],
+            reason: None,
+        };
+        assert_eq!(
+            check_text(&request, &allowed),
+            "allowed: al@x.io holds user on acme/web until 2026-01-01T10:00:00Z\n  \
+             via grant b1: admin, until 2026-01-01T10:00:00Z\n"
+        );
+        let denied = CheckResponse {
+            allowed: false,
+            expires_at: None,
+            via: vec![],
+            reason: Some("no_binding".into()),
+        };
+        assert_eq!(
+            check_text(&request, &denied),
+            "denied: al@x.io does not hold user on acme/web (no_binding)\n"
+        );
+    }
+}
