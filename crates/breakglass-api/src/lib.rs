@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+/// Response header of every successful write: the audit sequence number it committed at.
+/// (Header names are case-insensitive; it is usually written `Breakglass-Seq`.)
+pub const SEQ_HEADER: &str = "breakglass-seq";
+
 /// An error in `application/problem+json` form.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Problem {

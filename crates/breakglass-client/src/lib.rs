@@ -42,8 +42,7 @@ use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// Name of the response header carrying the audit sequence a write committed at.
-pub const SEQ_HEADER: &str = "Breakglass-Seq";
+pub use breakglass_api::SEQ_HEADER;
 
 /// `last_seq` value meaning "no write seen yet".
 const NO_SEQ: i64 = i64::MIN;

@@ -32,16 +32,18 @@ const USERS: &[(&str, &str, &str)] = &[
     ("trent@example.com", "Trent Taylor (security audit)", "auditor"),
 ];
 
-/// (workspace, name, owners, projects)
-const WORKSPACES: &[(&str, &str, &[&str], &[(&str, &str)])] = &[
-    (
+/// A demo workspace: identifier, name, owners, and its projects as (identifier, name).
+struct DemoWorkspace(&'static str, &'static str, &'static [&'static str], &'static [(&'static str, &'static str)]);
+
+const WORKSPACES: &[DemoWorkspace] = &[
+    DemoWorkspace(
         "payments",
         "Payments",
         &["alice@example.com"],
         &[("checkout", "Checkout service"), ("ledger", "Ledger"), ("fraud-ml", "Fraud detection models")],
     ),
-    ("search", "Search", &["grace@example.com"], &[("indexer", "Indexer"), ("frontend", "Search frontend")]),
-    (
+    DemoWorkspace("search", "Search", &["grace@example.com"], &[("indexer", "Indexer"), ("frontend", "Search frontend")]),
+    DemoWorkspace(
         "data-platform",
         "Data Platform",
         &["heidi@example.com"],
@@ -117,7 +119,7 @@ fn plan(state: &State, ctx: &Ctx, hash: &PasswordHash, quota: u32) -> Result<Cha
         )?;
         step(&mut scratch, c);
     }
-    for (ws, name, owners, projects) in WORKSPACES {
+    for DemoWorkspace(ws, name, owners, projects) in WORKSPACES {
         let c = workspaces::create_workspace(
             &scratch,
             ctx,

@@ -29,8 +29,7 @@ use utoipa_axum::routes;
 use crate::app::App;
 use crate::error::ApiError;
 
-/// Header carrying the audit sequence a write committed at.
-pub const SEQ_HEADER: &str = "breakglass-seq";
+pub use breakglass_api::SEQ_HEADER;
 
 #[derive(OpenApi)]
 #[openapi(
