@@ -1,0 +1,22 @@
+//! HTTP integration suite: each test starts a server on port 0 with its own SQLite data
+//! directory and a manual clock, and drives it through the typed client (`breakglass-client`),
+//! with raw requests only for what the client deliberately cannot send.
+//!
+//! One test binary, so that the suite compiles once.
+
+mod common;
+
+#[path = "api/audit.rs"]
+mod audit;
+#[path = "api/auth.rs"]
+mod auth;
+#[path = "api/bad_input.rs"]
+mod bad_input;
+#[path = "api/expiry.rs"]
+mod expiry;
+#[path = "api/isolation.rs"]
+mod isolation;
+#[path = "api/members.rs"]
+mod members;
+#[path = "api/quota.rs"]
+mod quota;

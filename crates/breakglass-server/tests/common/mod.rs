@@ -1,0 +1,389 @@
+//! Shared helpers of the HTTP integration suite: a server on port 0 with its own data directory
+//! and a manual clock, typed clients for the admin and for users, raw requests for what the
+//! typed client cannot send, and snapshots to show that a refused request changed nothing.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use breakglass_client::api::{
+    AuditEvent, AuditQuery, Binding, CreateProject, CreateUser, CreateWorkspace, Login, Problem, Project,
+    User, Workspace,
+};
+use breakglass_client::{Client, ClientError};
+use breakglass_core::time::{Span, Timestamp};
+use breakglass_server::{App, Clock, Config, Running};
+use serde_json::Value;
+
+/// The bearer token of the first admin (`admin@localhost`).
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// E-mail of the first admin.
+pub const ADMIN_EMAIL: &str = "admin@localhost";
+/// Where every test's clock starts.
+pub const T0: &str = "2030-01-01T00:00:00Z";
+
+/// Parses an RFC 3339 instant.
+pub fn ts(s: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(s).unwrap_or_else(|e| panic!("bad test time {s:?}: {e}"))
+}
+
+/// The RFC 3339 form of an instant.
+pub fn rfc(t: Timestamp) -> String {
+    t.to_rfc3339()
+}
+
+/// `t` plus `micros` microseconds (negative to go back).
+pub fn plus_micros(t: Timestamp, micros: i64) -> Timestamp {
+    Timestamp::from_micros(t.as_micros() + micros)
+}
+
+/// The password every test user gets: distinct per user, so that the secret scans can look for
+/// each one.
+pub fn password_for(email: &str) -> String {
+    format!("pw:{email}:Tr0ub4dor&3-horse")
+}
+
+/// Asserts that a call failed with a problem of `status` and `code`, and returns the problem.
+#[track_caller]
+pub fn expect_problem<T: std::fmt::Debug>(
+    result: Result<T, ClientError>,
+    status: u16,
+    code: &str,
+) -> Problem {
+    match result {
+        Ok(v) => panic!("expected {status} {code}, got success: {v:?}"),
+        Err(ClientError::Api { status: got, problem }) => {
+            assert_eq!(
+                (got, problem.code.as_str()),
+                (status, code),
+                "expected {status} {code}, got {got} {} ({})",
+                problem.code,
+                problem.detail
+            );
+            assert_eq!(problem.status, status, "problem.status must repeat the HTTP status: {problem:?}");
+            assert!(!problem.title.is_empty(), "problem without a title: {problem:?}");
+            assert!(!problem.detail.is_empty(), "problem without a detail: {problem:?}");
+            problem
+        }
+        Err(e) => panic!("expected {status} {code}, got a non-API error: {e}"),
+    }
+}
+
+/// An answer to a raw request.
+#[derive(Debug)]
+pub struct Raw {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// `Breakglass-Seq`, if any.
+    pub seq: Option<i64>,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub body: Value,
+    /// The body as text.
+    pub text: String,
+}
+
+impl Raw {
+    /// Asserts a problem+json answer with `status` and `code`.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.content_type.as_deref(),
+            Some("application/problem+json"),
+            "an error must be application/problem+json; body: {}",
+            self.text
+        );
+        assert_eq!(self.body["code"], code, "unexpected code; body: {}", self.text);
+        assert_eq!(self.body["status"], status, "problem.status must repeat the HTTP status: {}", self.text);
+        assert!(self.body["title"].as_str().is_some_and(|s| !s.is_empty()), "no title: {}", self.text);
+        assert!(self.body["detail"].as_str().is_some_and(|s| !s.is_empty()), "no detail: {}", self.text);
+        assert!(self.seq.is_none(), "a refused request must not carry Breakglass-Seq: {self:?}");
+    }
+}
+
+/// A body for a raw request.
+pub enum Body<'a> {
+    /// No body.
+    None,
+    /// A JSON value, sent as `application/json`.
+    Json(&'a Value),
+    /// Text sent as `application/json` as is (for malformed JSON).
+    JsonText(&'a str),
+    /// Text with no content type at all.
+    Untyped(&'a str),
+}
+
+/// A workspace as the admin sees it: itself, its members, and its projects with their members.
+pub type WorkspaceView = (Workspace, Vec<Binding>, Vec<(Project, Vec<Binding>)>);
+
+/// What the API shows; two snapshots are equal when nothing observable changed.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    /// Audit head sequence.
+    pub seq: i64,
+    /// Audit head hash.
+    pub head_hash: String,
+    /// Number of audit events.
+    pub events: usize,
+    /// Every user.
+    pub users: Vec<User>,
+    /// Every workspace, with its members, and its projects with their members.
+    pub workspaces: Vec<WorkspaceView>,
+}
+
+static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
+
+/// A server for one test.
+pub struct TestApp {
+    running: Option<Running>,
+    /// The application, to look inside.
+    pub app: Arc<App>,
+    /// The base URL.
+    pub url: String,
+    /// The data directory (removed when the test app is dropped).
+    pub dir: PathBuf,
+    admin: Client,
+    http: reqwest::Client,
+    quota: u32,
+}
+
+impl TestApp {
+    /// A server with the default project quota (20).
+    pub async fn start() -> Self {
+        Self::start_with_quota(20).await
+    }
+
+    /// A server whose new workspaces get `quota` projects by default.
+    pub async fn start_with_quota(quota: u32) -> Self {
+        let n = NEXT_DIR.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let dir = std::env::temp_dir().join(format!("breakglass-it-{}-{n}-{nanos}", std::process::id()));
+        Self::start_in(dir, quota, ts(T0)).await
+    }
+
+    async fn start_in(dir: PathBuf, quota: u32, now: Timestamp) -> Self {
+        let mut c = Config::new(dir.clone());
+        c.listen = "127.0.0.1:0".parse().unwrap();
+        c.admin_token = Some(ADMIN_TOKEN.into());
+        c.clock = Clock::manual(now);
+        c.sweep_every = Duration::from_secs(3600);
+        c.default_project_quota = quota;
+        let running = breakglass_server::start(c).await.expect("the server starts");
+        let url = running.url();
+        let admin = Client::new(&url, Some(ADMIN_TOKEN.into())).unwrap();
+        let http = reqwest::Client::new();
+        Self { app: running.app.clone(), running: Some(running), url, dir, admin, http, quota }
+    }
+
+    /// Stops the server and starts a new one on the same data directory, at the same instant.
+    pub async fn restart(mut self) -> Self {
+        let now = self.now();
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("the server stops cleanly");
+        }
+        let dir = std::mem::take(&mut self.dir);
+        let quota = self.quota;
+        drop(self);
+        Self::start_in(dir, quota, now).await
+    }
+
+    /// Stops the server and removes its data directory.
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            tokio::time::timeout(Duration::from_secs(30), r.stop())
+                .await
+                .expect("the server stops within 30 s")
+                .expect("the server stops cleanly");
+        }
+    }
+
+    /// The SQLite database file.
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join(breakglass_server::DATABASE_FILE)
+    }
+
+    /// A client acting as the first admin.
+    pub fn admin(&self) -> Client {
+        self.admin.clone()
+    }
+
+    /// A client without credentials.
+    pub fn anonymous(&self) -> Client {
+        self.admin.anonymous()
+    }
+
+    /// A client acting with `token`.
+    pub fn client(&self, token: &str) -> Client {
+        // A fresh client, so that its `last_seq` is its own.
+        Client::new(&self.url, Some(token.into())).unwrap()
+    }
+
+    /// Creates a plain user with a password (see [`password_for`]), signs them in, and returns
+    /// a client acting with their session.
+    pub async fn user(&self, email: &str) -> Client {
+        self.user_with_role(email, None).await
+    }
+
+    /// Like [`TestApp::user`] with an admin-area role (`admin`, `employee`, `auditor`).
+    pub async fn user_with_role(&self, email: &str, admin_role: Option<&str>) -> Client {
+        self.admin
+            .create_user(&CreateUser {
+                email: email.into(),
+                name: format!("Test {email}"),
+                admin_role: admin_role.map(Into::into),
+                password: Some(password_for(email)),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("create user {email}: {e}"));
+        self.login(email).await
+    }
+
+    /// Signs an existing user in with their test password.
+    pub async fn login(&self, email: &str) -> Client {
+        let session = self
+            .anonymous()
+            .login(&Login { email: email.into(), password: password_for(email) })
+            .await
+            .unwrap_or_else(|e| panic!("log in {email}: {e}"));
+        self.client(&session.token)
+    }
+
+    /// Creates a workspace owned by `owners` (by the admin when empty).
+    pub async fn workspace(&self, id: &str, owners: &[&str]) -> Workspace {
+        self.admin
+            .create_workspace(&CreateWorkspace {
+                identifier: id.into(),
+                name: format!("Workspace {id}"),
+                owners: owners.iter().map(|s| (*s).to_owned()).collect(),
+                project_quota: None,
+            })
+            .await
+            .unwrap_or_else(|e| panic!("create workspace {id}: {e}"))
+    }
+
+    /// Creates a project as the admin.
+    pub async fn project(&self, ws: &str, id: &str) -> Project {
+        self.admin
+            .create_project(ws, &CreateProject { identifier: id.into(), name: format!("Project {id}") })
+            .await
+            .unwrap_or_else(|e| panic!("create project {ws}/{id}: {e}"))
+    }
+
+    /// The server's current instant.
+    pub fn now(&self) -> Timestamp {
+        self.app.clock.now()
+    }
+
+    /// Sets the server's clock.
+    pub fn set_time(&self, t: Timestamp) {
+        self.app.clock.set(t);
+    }
+
+    /// Moves the server's clock forward by `span`.
+    pub fn advance(&self, span: Span) -> Timestamp {
+        let t = self.now().plus(span);
+        self.set_time(t);
+        t
+    }
+
+    /// Records due expiries now; returns how many.
+    pub async fn sweep(&self) -> usize {
+        breakglass_server::sweeper::sweep_once(&self.app).await.expect("the sweep succeeds")
+    }
+
+    /// The audit head sequence, as `/healthz` reports it.
+    pub async fn seq(&self) -> i64 {
+        self.anonymous().health().await.expect("healthz").seq
+    }
+
+    /// Every audit event, in order.
+    pub async fn events(&self) -> Vec<AuditEvent> {
+        self.admin.all_audit(&AuditQuery::default()).await.expect("read the audit log")
+    }
+
+    /// The last audit event.
+    pub async fn last_event(&self) -> AuditEvent {
+        self.events().await.pop().expect("the audit log is not empty")
+    }
+
+    /// Events of one type, in order.
+    pub async fn events_of(&self, ty: &str) -> Vec<AuditEvent> {
+        self.admin
+            .all_audit(&AuditQuery { event_type: Some(ty.into()), ..Default::default() })
+            .await
+            .expect("read the audit log")
+    }
+
+    /// Everything the API shows, as the admin sees it.
+    pub async fn snapshot(&self) -> Snapshot {
+        let admin = &self.admin;
+        let report = admin.verify_audit().await.expect("verify");
+        assert!(report.ok, "the audit chain must verify: {report:?}");
+        let mut workspaces = Vec::new();
+        for ws in admin.all_workspaces().await.expect("workspaces") {
+            let members = admin.all_workspace_members(&ws.identifier).await.expect("members");
+            let mut projects = Vec::new();
+            for p in admin.all_projects(&ws.identifier).await.expect("projects") {
+                let pm =
+                    admin.all_project_members(&ws.identifier, &p.identifier).await.expect("project members");
+                projects.push((p, pm));
+            }
+            workspaces.push((ws, members, projects));
+        }
+        Snapshot {
+            seq: self.seq().await,
+            head_hash: report.head_hash,
+            events: self.events().await.len(),
+            users: admin.all_users().await.expect("users"),
+            workspaces,
+        }
+    }
+
+    /// Asserts that nothing observable changed since `before`.
+    pub async fn assert_unchanged(&self, before: &Snapshot, what: &str) {
+        let after = self.snapshot().await;
+        assert!(after == *before, "{what} changed something:\nbefore: {before:#?}\nafter: {after:#?}");
+    }
+
+    /// A request the typed client cannot send: `method` on `path` (from the base URL), with an
+    /// optional bearer token and body.
+    pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Body<'_>) -> Raw {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut req = self.http.request(method, format!("{}{path}", self.url));
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        req = match body {
+            Body::None => req,
+            Body::Json(v) => req.header("content-type", "application/json").body(v.to_string()),
+            Body::JsonText(s) => req.header("content-type", "application/json").body(s.to_owned()),
+            Body::Untyped(s) => req.body(s.to_owned()),
+        };
+        let resp = req.send().await.expect("the server answers");
+        let status = resp.status().as_u16();
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let content_type = header("content-type");
+        let seq = header("breakglass-seq").map(|s| s.parse().expect("Breakglass-Seq is a number"));
+        let text = resp.text().await.expect("a body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Raw { status, content_type, seq, body, text }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if !self.dir.as_os_str().is_empty() {
+            remove_dir(&self.dir);
+        }
+    }
+}
+
+fn remove_dir(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+}
