@@ -524,3 +524,87 @@ async fn verify_names_a_deleted_row() {
     assert!(broken.reason.contains("missing"), "{broken:?}");
     t.stop().await;
 }
+
+/// Collects formatted log lines.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Everything the server logs at any level while handling secrets, captured on this test's
+/// thread (the current-thread runtime runs the server's tasks here too).
+#[tokio::test]
+async fn no_secret_appears_in_the_server_log() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(
+            "breakglass_server=trace,breakglass_store=trace,breakglass_core=trace,sqlx=trace,axum=trace",
+        ))
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let t = TestApp::start().await;
+    let bob = t.user("bob@example.com").await;
+    let mut secrets =
+        vec![ADMIN_TOKEN.to_owned(), password_for("bob@example.com"), bob.token().unwrap().to_owned()];
+    let created = bob.create_token(&CreateToken { name: "ci".into(), ..Default::default() }).await.unwrap();
+    secrets.push(created.secret.clone());
+    t.client(&created.secret).me().await.unwrap();
+    bob.revoke_token(&created.token.id).await.unwrap();
+    expect_problem(t.client(&created.secret).me().await, 401, "auth.invalid_token");
+    let wrong = "wrong-but-secret-password-42".to_owned();
+    expect_problem(
+        t.anonymous().login(&Login { email: "bob@example.com".into(), password: wrong.clone() }).await,
+        401,
+        "auth.invalid_credentials",
+    );
+    secrets.push(wrong);
+    // A login body the server refuses must not be echoed into the log either.
+    let odd = "odd-secret-in-a-refused-body-77".to_owned();
+    t.raw(
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        Body::Json(&serde_json::json!({"email": "bob@example.com", "password": odd, "otp": odd})),
+    )
+    .await
+    .assert_problem(400, "input.unknown_field");
+    secrets.push(odd);
+    t.stop().await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("failed sign-in"), "the log was captured: {text}");
+    for s in &secrets {
+        assert!(!text.contains(s.as_str()), "the log contains the secret {s:?}:\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn verify_notices_that_the_newest_event_was_deleted() {
+    let t = TestApp::start().await;
+    chain_fixture(&t).await;
+    let head = t.seq().await;
+    let mut db = open_db(&t).await;
+    exec(&mut db, "DROP TRIGGER audit_events_no_delete").await.unwrap();
+    assert_eq!(exec(&mut db, &format!("DELETE FROM audit_events WHERE seq = {head}")).await.unwrap(), 1);
+    drop(db);
+
+    // The server itself committed `head` events and still says so; a log that ends before it
+    // has lost an acknowledged event, and verify must say so.
+    assert_eq!(t.seq().await, head, "/healthz still reports the committed head");
+    let report = t.admin().verify_audit().await.unwrap();
+    assert!(!report.ok, "the newest event ({head}) was deleted, yet verify reports {report:?}");
+    assert_eq!(report.broken.map(|b| b.seq), Some(head));
+    t.stop().await;
+}

@@ -515,6 +515,25 @@ async fn concurrent_creations_of_one_identifier_let_exactly_one_through() {
             .count(),
         1
     );
+
+    // The same for users, whatever the case of the e-mail.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let c = admin.clone();
+        let email = if i % 2 == 0 { "racer@example.com" } else { "RACER@Example.com" };
+        let user =
+            CreateUser { email: email.into(), name: format!("Racer {i}"), admin_role: None, password: None };
+        tasks.spawn(async move { c.create_user(&user).await.map(drop) });
+    }
+    let mut ok = 0;
+    while let Some(r) = tasks.join_next().await {
+        match r.unwrap() {
+            Ok(()) => ok += 1,
+            Err(e) => assert_eq!((e.status(), e.code()), (Some(409), Some("user.exists")), "{e}"),
+        }
+    }
+    assert_eq!(ok, 1);
+    assert_eq!(admin.all_users().await.unwrap().iter().filter(|u| u.email == "racer@example.com").count(), 1);
     assert!(admin.verify_audit().await.unwrap().ok);
     t.stop().await;
 }

@@ -475,3 +475,44 @@ async fn lists_page_with_a_cursor() {
     }
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_puts_leave_exactly_one_membership() {
+    let t = TestApp::start().await;
+    let admin = t.admin();
+    t.workspace("alpha", &[]).await;
+    t.user("bob@example.com").await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let c = admin.clone();
+        let r = ["member", "manager", "owner"][i % 3];
+        tasks.spawn(async move { c.set_workspace_member("alpha", "bob@example.com", &role(r)).await });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap().expect("every PUT succeeds, one after the other");
+    }
+    let bobs: Vec<_> = admin
+        .all_workspace_members("alpha")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|b| b.user == "bob@example.com")
+        .collect();
+    assert_eq!(bobs.len(), 1, "one direct membership: {bobs:?}");
+    let assigned = t
+        .events_of("USER_ASSIGNED")
+        .await
+        .into_iter()
+        .filter(|e| e.subject.as_deref() == Some("bob@example.com"))
+        .count();
+    assert_eq!(assigned, 1, "assigned once, then changed");
+    let last_change =
+        t.events().await.into_iter().rev().find(|e| e.subject.as_deref() == Some("bob@example.com")).unwrap();
+    assert_eq!(
+        last_change.details["role"],
+        bobs[0].role.as_str(),
+        "the last event describes the membership that stands"
+    );
+    assert!(admin.verify_audit().await.unwrap().ok);
+    t.stop().await;
+}

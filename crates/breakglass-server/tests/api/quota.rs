@@ -143,3 +143,35 @@ async fn the_project_quota_holds_under_concurrent_creation() {
     assert_eq!(ok, 0);
     t.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_project_quota_holds_across_two_servers_on_one_database() {
+    const QUOTA: u32 = 4;
+    const ATTEMPTS: usize = 12;
+    let a = TestApp::start_with_quota(QUOTA).await;
+    a.workspace("alpha", &[]).await;
+    let b = a.second_server().await;
+    assert_ne!(a.url, b.url);
+    // B loaded the workspace from the database.
+    assert_eq!(b.admin().workspace("alpha").await.unwrap().project_quota, QUOTA);
+
+    let (ca, cb) = ([a.admin()], [b.admin()]);
+    let (ra, rb) = tokio::join!(race(&ca, "alpha", "a", ATTEMPTS), race(&cb, "alpha", "b", ATTEMPTS));
+    let ok = ra.0 + rb.0;
+    let mut refused = ra.1;
+    refused.extend(rb.1);
+    assert_eq!(ok, QUOTA as usize, "exactly the quota succeeds across both servers; refusals: {refused:?}");
+    assert!(refused.iter().all(|c| c == "workspace.quota_exceeded"), "{refused:?}");
+
+    // Both servers now agree with the database.
+    for t in [&a, &b] {
+        let report = t.admin().verify_audit().await.unwrap();
+        assert!(report.ok, "{report:?}");
+    }
+    let created = a.events_of("PROJECT_CREATED").await.len();
+    assert_eq!(created, QUOTA as usize);
+    b.stop().await;
+    let a = a.restart().await;
+    assert_eq!(a.admin().all_projects("alpha").await.unwrap().len(), QUOTA as usize);
+    a.stop().await;
+}

@@ -148,6 +148,8 @@ pub struct TestApp {
     admin: Client,
     http: reqwest::Client,
     quota: u32,
+    /// Whether dropping this app removes the data directory (not for a second server on it).
+    owns_dir: bool,
 }
 
 impl TestApp {
@@ -178,7 +180,29 @@ impl TestApp {
         let url = running.url();
         let admin = Client::new(&url, Some(ADMIN_TOKEN.into())).unwrap();
         let http = reqwest::Client::new();
-        Self { app: running.app.clone(), running: Some(running), url, dir, admin, http, quota }
+        // Let the background tasks take their first step (the sweeper sweeps once at start-up)
+        // before the test moves the clock.
+        for _ in 0..8 {
+            tokio::task::yield_now().await;
+        }
+        Self {
+            app: running.app.clone(),
+            running: Some(running),
+            url,
+            dir,
+            admin,
+            http,
+            quota,
+            owns_dir: true,
+        }
+    }
+
+    /// A second server on the same database (as a replica would be), at this one's instant. It
+    /// leaves the data directory to this one.
+    pub async fn second_server(&self) -> TestApp {
+        let mut other = Self::start_in(self.dir.clone(), self.quota, self.now()).await;
+        other.owns_dir = false;
+        other
     }
 
     /// Stops the server and starts a new one on the same data directory, at the same instant.
@@ -378,7 +402,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        if !self.dir.as_os_str().is_empty() {
+        if self.owns_dir && !self.dir.as_os_str().is_empty() {
             remove_dir(&self.dir);
         }
     }
