@@ -5,7 +5,16 @@
 //! it answers audit queries. It holds no business rules beyond the two guards that must hold
 //! even against a concurrent writer: the chain head a decision was based on, and a workspace's
 //! project quota.
+//!
+//! Code map: `migrate` holds the embedded, forward-only SQL trees and decides which versions a
+//! database still needs; `sqlite` is the embedded backend (`sqlite/load.rs` loads the model at
+//! start-up); `tests/contract.rs` is the one suite every backend passes.
+//!
+//! Architecture Invariant: a change and the audit events explaining it are written in one
+//! transaction, after checking the chain head under the write lock; the audit table refuses
+//! UPDATE and DELETE in the database itself.
 
+pub mod migrate;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -35,7 +44,8 @@ pub enum StoreError {
         /// The workspace.
         workspace: String,
     },
-    /// A unique key already exists (identifier, e-mail, ...).
+    /// A unique key already exists; the text names it, e.g. `workspace 'team-a'` or
+    /// `user e-mail 'a@example.com'`.
     #[error("duplicate: {0}")]
     Duplicate(String),
     /// A stored row cannot be read back into the model.
@@ -51,7 +61,8 @@ pub enum StoreError {
 pub struct AuditFilter {
     /// Only this workspace (and its projects).
     pub workspace: Option<String>,
-    /// Only this project (with `workspace`).
+    /// Only this project. Project identifiers are unique only within a workspace, so set
+    /// `workspace` too; alone it matches that project identifier in every workspace.
     pub project: Option<String>,
     /// Only these event types (empty: all).
     pub types: Vec<String>,
@@ -61,7 +72,7 @@ pub struct AuditFilter {
     pub since: Option<Timestamp>,
     /// Only events before this time.
     pub until: Option<Timestamp>,
-    /// At most this many events.
+    /// At most this many events (0 returns none: there is no "unlimited").
     pub limit: u32,
 }
 

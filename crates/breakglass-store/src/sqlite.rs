@@ -1,54 +1,532 @@
-//! SQLite implementation of `Store` (stub: signatures only, being written).
+//! SQLite implementation of [`Store`]: one database file in WAL mode, written through a single
+//! connection and read through a small pool.
+//!
+//! SQLite admits one writer at a time whatever the pool size, so a writer pool of exactly one
+//! connection turns contention between tasks into a queue in the pool instead of `SQLITE_BUSY`
+//! retries. Every commit opens with `BEGIN IMMEDIATE`, which takes the write lock before the head
+//! is read, so the head check, the quota check and the writes are one atomic step even against
+//! another process holding the same file (that one waits up to the busy timeout). Readers never
+//! block the writer in WAL mode, and each read transaction sees one consistent snapshot.
 
 use std::path::Path;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use breakglass_core::audit::{AuditEvent, ChainHead};
-use breakglass_core::ident::UserId;
+use breakglass_core::audit::{self, AuditEvent, ChainHead};
+use breakglass_core::ident::{Slug, UserId};
 use breakglass_core::model::PasswordHash;
 use breakglass_core::time::Timestamp;
-use breakglass_core::{Changes, State};
+use breakglass_core::{Change, Changes, State};
+use sqlx::error::ErrorKind;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Column, Executor, QueryBuilder, Row, Sqlite};
+use uuid::Uuid;
 
+mod load;
+
+use crate::migrate::{self, SQLITE_MIGRATIONS};
 use crate::{AuditFilter, Store, StoreError};
 
-/// A SQLite database file in WAL mode.
+/// How long a connection waits for another process's lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Read connections of a file-backed store. Reads are short (the hot path is in memory), so a
+/// few suffice; start-up takes one for the whole load.
+const READERS: u32 = 4;
+
+const AUDIT_COLUMNS: &str = "SELECT seq, time, type, actor, on_behalf_of, workspace, project, \
+                             subject, details, prev_hash, hash FROM audit_events";
+
+/// A SQLite database in WAL mode: the embedded default store.
+///
+/// Cloning is cheap and shares the connections. `open` does not migrate: call
+/// [`Store::migrate`] before anything else.
 #[derive(Clone, Debug)]
-pub struct SqliteStore {}
+pub struct SqliteStore {
+    /// Exactly one connection: every write goes through it.
+    writer: SqlitePool,
+    /// Read-only (`query_only`) connections; the same pool as `writer` for an in-memory store.
+    reader: SqlitePool,
+}
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database file at `path`.
+    /// Opens (creating if needed, with its parent directories) the database file at `path`.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let _ = path;
-        unimplemented!()
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        }
+        let base = SqliteConnectOptions::new().filename(path).foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
+        // WAL lets readers proceed during a write; FULL syncs the WAL on every commit, so an
+        // acknowledged commit survives a power loss, not only a process crash.
+        let writer_options = base
+            .clone()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full);
+        // Connected first, so the file exists and is in WAL mode before any reader opens it.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .connect_with(writer_options)
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(READERS)
+            .connect_with(base.pragma("query_only", "ON"))
+            .await?;
+        Ok(Self { writer, reader })
     }
 
-    /// A private in-memory database, for tests.
+    /// A private in-memory database, for tests: every call gets its own.
     pub async fn open_in_memory() -> Result<Self, StoreError> {
-        unimplemented!()
+        // `sqlite::memory:` names a fresh database per options value. It lives as long as a
+        // connection to it is open, so the pool keeps its single connection forever; one
+        // connection also sidesteps shared-cache table locks between a reader and the writer.
+        let options =
+            SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        Ok(Self { writer: pool.clone(), reader: pool })
+    }
+
+    /// Closes every connection, checkpointing the WAL into the database file. Call it on
+    /// shutdown; the store is unusable afterwards.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    /// Runs arbitrary SQL on the writer connection and returns the number of rows changed.
+    ///
+    /// Only for tests, which must show that the database itself (not this code) refuses to
+    /// rewrite the audit log; nothing else may bypass [`Store::commit`].
+    #[doc(hidden)]
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
+        Ok(self.writer.execute(sql).await?.rows_affected())
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        unimplemented!()
+        self.writer
+            .execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                     version    INTEGER PRIMARY KEY,
+                     name       TEXT NOT NULL,
+                     applied_at INTEGER NOT NULL
+                 )",
+            )
+            .await?;
+        loop {
+            let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+            // Re-planned under the write lock each time: another process may be migrating the
+            // same file, and each version must be applied exactly once.
+            let applied: Vec<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let pending = migrate::plan(SQLITE_MIGRATIONS, &applied).map_err(migrate_error)?;
+            let Some(m) = pending.first() else {
+                tx.commit().await?;
+                return Ok(());
+            };
+            // A plain string runs as several statements in SQLite; `sqlx::raw_sql` would too, but
+            // its future is not provably `Send` inside `async_trait`.
+            tx.execute(m.sql)
+                .await
+                .map_err(|e| migrate_error(sqlx::migrate::MigrateError::ExecuteMigration(e, m.version)))?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(wall_clock_micros())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version = m.version, name = m.name, "applied SQLite migration");
+        }
     }
-    async fn load_state(&self, _now: Timestamp) -> Result<State, StoreError> {
-        unimplemented!()
+
+    async fn load_state(&self, now: Timestamp) -> Result<State, StoreError> {
+        let mut state = State::new();
+        // One read transaction: every table and the head come from the same snapshot, so the
+        // model matches its head exactly even while commits go on.
+        let mut tx = self.reader.begin().await?;
+        load::live_records(&mut tx, &mut state, now, load::PAGE).await?;
+        let head = read_head(&mut tx).await?;
+        tx.commit().await?;
+        state.set_head(head);
+        Ok(state)
     }
-    async fn commit(&self, _base_seq: i64, _changes: &Changes) -> Result<ChainHead, StoreError> {
-        unimplemented!()
+
+    async fn commit(&self, base_seq: i64, changes: &Changes) -> Result<ChainHead, StoreError> {
+        if changes.is_empty() {
+            let head = self.head().await?;
+            check_base(base_seq, head)?;
+            return Ok(head);
+        }
+        // Dropping `tx` (an error below, or the caller dropping this future) rolls back. A
+        // future dropped while COMMIT is under way may still have committed, so callers must
+        // not cancel a commit whose outcome they apply to their model.
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        let head = write(&mut tx, base_seq, changes).await?;
+        tx.commit().await?;
+        Ok(head)
     }
+
     async fn head(&self) -> Result<ChainHead, StoreError> {
-        unimplemented!()
+        let mut conn = self.reader.acquire().await?;
+        read_head(&mut conn).await
     }
-    async fn password_hash(&self, _user: UserId) -> Result<Option<PasswordHash>, StoreError> {
-        unimplemented!()
+
+    async fn password_hash(&self, user: UserId) -> Result<Option<PasswordHash>, StoreError> {
+        let hash: Option<String> = sqlx::query_scalar("SELECT hash FROM passwords WHERE user_id = ?1")
+            .bind(uuid_text(user.0))
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(hash.map(PasswordHash))
     }
-    async fn audit(&self, _filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
-        unimplemented!()
+
+    async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
+        let mut q = QueryBuilder::<Sqlite>::new(AUDIT_COLUMNS);
+        q.push(" WHERE 1 = 1");
+        if let Some(ws) = &filter.workspace {
+            q.push(" AND workspace = ").push_bind(ws);
+        }
+        if let Some(p) = &filter.project {
+            q.push(" AND project = ").push_bind(p);
+        }
+        if !filter.types.is_empty() {
+            q.push(" AND type IN (");
+            let mut list = q.separated(", ");
+            for t in &filter.types {
+                list.push_bind(t);
+            }
+            q.push(")");
+        }
+        if let Some(after) = filter.after_seq {
+            q.push(" AND seq > ").push_bind(after);
+        }
+        if let Some(since) = filter.since {
+            q.push(" AND time >= ").push_bind(since.as_micros());
+        }
+        if let Some(until) = filter.until {
+            q.push(" AND time < ").push_bind(until.as_micros());
+        }
+        q.push(" ORDER BY seq LIMIT ").push_bind(i64::from(filter.limit));
+        let rows = q.build().fetch_all(&self.reader).await?;
+        rows.iter().map(event_row).collect()
     }
-    async fn audit_after(&self, _after_seq: i64, _limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
-        unimplemented!()
+
+    async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows = sqlx::query(&format!("{AUDIT_COLUMNS} WHERE seq > ?1 ORDER BY seq LIMIT ?2"))
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(event_row).collect()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/// The body of a commit, inside the caller's `BEGIN IMMEDIATE` transaction.
+async fn write(
+    conn: &mut SqliteConnection,
+    base_seq: i64,
+    changes: &Changes,
+) -> Result<ChainHead, StoreError> {
+    let mut head = read_head(conn).await?;
+    check_base(base_seq, head)?;
+    for change in &changes.changes {
+        apply(conn, change).await?;
+    }
+    for event in &changes.events {
+        let e = audit::seal(head, event);
+        sqlx::query(
+            "INSERT INTO audit_events (seq, time, type, actor, on_behalf_of, workspace, project, \
+             subject, details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )
+        .bind(e.seq)
+        .bind(e.time.as_micros())
+        .bind(&e.event_type)
+        .bind(&e.actor)
+        .bind(&e.on_behalf_of)
+        .bind(&e.workspace)
+        .bind(&e.project)
+        .bind(&e.subject)
+        .bind(e.details.to_string())
+        .bind(&e.prev_hash[..])
+        .bind(&e.hash[..])
+        .execute(&mut *conn)
+        .await?;
+        head = ChainHead { seq: e.seq, hash: e.hash };
+    }
+    Ok(head)
+}
+
+fn check_base(base_seq: i64, head: ChainHead) -> Result<(), StoreError> {
+    if head.seq == base_seq {
+        Ok(())
+    } else {
+        Err(StoreError::HeadMoved { expected: base_seq, actual: head.seq })
+    }
+}
+
+/// Applies one change. Rows are inserted, or their end/revocation columns set; nothing else is
+/// ever updated and nothing is deleted.
+async fn apply(conn: &mut SqliteConnection, change: &Change) -> Result<(), StoreError> {
+    match change {
+        Change::CreateUser { user, password_hash } => {
+            let id = uuid_text(user.id.0);
+            sqlx::query(
+                "INSERT INTO users (id, email, name, admin_role, status, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(&id)
+            .bind(user.email.as_str())
+            .bind(user.name.as_str())
+            .bind(user.admin_role.as_str())
+            .bind(user.status.as_str())
+            .bind(user.created_at.as_micros())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                duplicate(e, |column| match column {
+                    "email" => format!("user e-mail '{}'", user.email),
+                    _ => format!("user id {id}"),
+                })
+            })?;
+            if let Some(hash) = password_hash {
+                sqlx::query("INSERT INTO passwords (user_id, hash) VALUES (?1, ?2)")
+                    .bind(&id)
+                    .bind(&hash.0)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Change::CreateToken(t) => {
+            sqlx::query(
+                "INSERT INTO tokens (id, user_id, kind, name, secret_hash, created_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .bind(uuid_text(t.id.0))
+            .bind(uuid_text(t.user.0))
+            .bind(t.kind.as_str())
+            .bind(t.name.as_str())
+            .bind(&t.secret_hash.0[..])
+            .bind(t.created_at.as_micros())
+            .bind(t.expires_at.map(Timestamp::as_micros))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                duplicate(e, |column| match column {
+                    "secret_hash" => "token secret".to_owned(),
+                    _ => format!("token id {}", t.id),
+                })
+            })?;
+        }
+        Change::RevokeToken { id, at } => {
+            let done = sqlx::query("UPDATE tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
+                .bind(at.as_micros())
+                .bind(uuid_text(id.0))
+                .execute(&mut *conn)
+                .await?;
+            if done.rows_affected() == 0 {
+                tracing::warn!(token = %id, "revoked a token that was missing or already revoked");
+            }
+        }
+        Change::CreateWorkspace(ws) => {
+            sqlx::query(
+                "INSERT INTO workspaces (id, name, status, project_quota, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(ws.id.as_str())
+            .bind(ws.name.as_str())
+            .bind(ws.status.as_str())
+            .bind(i64::from(ws.project_quota))
+            .bind(ws.created_at.as_micros())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| duplicate(e, |_| format!("workspace '{}'", ws.id)))?;
+        }
+        Change::CreateProject { project, quota } => {
+            // Counted inside the transaction, under the write lock: two creations decided on
+            // the same state cannot both pass.
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE workspace_id = ?1")
+                .bind(project.workspace.as_str())
+                .fetch_one(&mut *conn)
+                .await?;
+            if count >= i64::from(*quota) {
+                return Err(StoreError::QuotaExceeded { workspace: project.workspace.to_string() });
+            }
+            sqlx::query("INSERT INTO projects (workspace_id, id, name, created_at) VALUES (?1, ?2, ?3, ?4)")
+                .bind(project.workspace.as_str())
+                .bind(project.id.as_str())
+                .bind(project.name.as_str())
+                .bind(project.created_at.as_micros())
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| {
+                    duplicate(e, |_| format!("project '{}' in workspace '{}'", project.id, project.workspace))
+                })?;
+        }
+        Change::CreateBinding(b) => {
+            sqlx::query(
+                "INSERT INTO bindings (id, user_id, workspace_id, project_id, role, starts_at, \
+                 expires_at, source, created_by, reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .bind(uuid_text(b.id.0))
+            .bind(uuid_text(b.user.0))
+            .bind(b.target.workspace().as_str())
+            .bind(b.target.project().map(Slug::as_str))
+            .bind(b.role.as_str())
+            .bind(b.starts_at.as_micros())
+            .bind(b.expires_at.map(Timestamp::as_micros))
+            .bind(b.source.as_str())
+            .bind(b.created_by.map(|u| uuid_text(u.0)))
+            .bind(b.reason.as_deref())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| duplicate(e, |_| format!("binding id {}", b.id)))?;
+        }
+        Change::EndBinding { id, at, reason, by } => {
+            let done = sqlx::query(
+                "UPDATE bindings SET ended_at = ?1, end_reason = ?2, ended_by = ?3 \
+                 WHERE id = ?4 AND ended_at IS NULL",
+            )
+            .bind(at.as_micros())
+            .bind(reason.as_str())
+            .bind(by.map(|u| uuid_text(u.0)))
+            .bind(uuid_text(id.0))
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                tracing::warn!(binding = %id, "ended a binding that was missing or already ended");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Turns a unique-key violation into `Duplicate` naming the key that exists, as `describe`
+/// words it from the column that collided (the part after the dot in SQLite's "UNIQUE
+/// constraint failed: table.column"). The raw message names tables, so it is only logged.
+fn duplicate(e: sqlx::Error, describe: impl FnOnce(&str) -> String) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
+            let message = db.message();
+            tracing::debug!(%message, "unique key violated");
+            let column = message.rsplit_once('.').map_or("", |(_, c)| c);
+            StoreError::Duplicate(describe(column))
+        }
+        _ => StoreError::Database(e),
+    }
+}
+
+fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
+    StoreError::Database(sqlx::Error::Migrate(Box::new(e)))
+}
+
+/// `applied_at` is bookkeeping for operators, the one place the store reads the clock itself.
+fn wall_clock_micros() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+fn uuid_text(id: Uuid) -> String {
+    id.hyphenated().to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+async fn read_head(conn: &mut SqliteConnection) -> Result<ChainHead, StoreError> {
+    let row: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(conn)
+            .await?;
+    match row {
+        None => Ok(ChainHead::default()),
+        Some((seq, hash)) => {
+            let hash = hash
+                .try_into()
+                .map_err(|_| StoreError::Corrupt(format!("audit_events {seq}: column hash: not 32 bytes")))?;
+            Ok(ChainHead { seq, hash })
+        }
+    }
+}
+
+/// Decodes an audit event, naming its `seq` and the column in any error.
+fn event_row(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
+    let seq: i64 = row.try_get(0)?;
+    let corrupt = |col: usize, why: &dyn std::fmt::Display| {
+        StoreError::Corrupt(format!("audit_events {seq}: column {}: {why}", row.column(col).name()))
+    };
+    let get_digest = |col: usize| -> Result<[u8; 32], StoreError> {
+        let bytes: &[u8] = row.try_get(col).map_err(|e| corrupt(col, &e))?;
+        bytes.try_into().map_err(|_| corrupt(col, &"not 32 bytes"))
+    };
+    let details: &str = row.try_get(8).map_err(|e| corrupt(8, &e))?;
+    Ok(AuditEvent {
+        seq,
+        time: Timestamp::from_micros(row.try_get(1).map_err(|e| corrupt(1, &e))?),
+        event_type: row.try_get(2).map_err(|e| corrupt(2, &e))?,
+        actor: row.try_get(3).map_err(|e| corrupt(3, &e))?,
+        on_behalf_of: row.try_get(4).map_err(|e| corrupt(4, &e))?,
+        workspace: row.try_get(5).map_err(|e| corrupt(5, &e))?,
+        project: row.try_get(6).map_err(|e| corrupt(6, &e))?,
+        subject: row.try_get(7).map_err(|e| corrupt(7, &e))?,
+        details: serde_json::from_str(details).map_err(|e| corrupt(8, &e))?,
+        prev_hash: get_digest(9)?,
+        hash: get_digest(10)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The settings durability and integrity depend on are in force on the connections.
+    #[tokio::test]
+    async fn connections_are_durable_and_readers_cannot_write() {
+        let dir = std::env::temp_dir().join(format!("breakglass-store-pragmas-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = SqliteStore::open(&dir.join("a").join("b.db")).await.unwrap();
+        store.migrate().await.unwrap();
+
+        let pragma = |pool: &SqlitePool, name: &str| {
+            let pool = pool.clone();
+            let sql = format!("PRAGMA {name}");
+            async move {
+                let row = sqlx::query(&sql).fetch_one(&pool).await.unwrap();
+                row.try_get::<String, _>(0).unwrap_or_else(|_| row.get::<i64, _>(0).to_string())
+            }
+        };
+        assert_eq!(pragma(&store.writer, "journal_mode").await, "wal");
+        assert_eq!(pragma(&store.writer, "synchronous").await, "2", "FULL");
+        assert_eq!(pragma(&store.writer, "foreign_keys").await, "1");
+        assert_eq!(pragma(&store.writer, "busy_timeout").await, "5000");
+        assert_eq!(pragma(&store.reader, "journal_mode").await, "wal");
+        assert_eq!(pragma(&store.reader, "query_only").await, "1");
+        assert_eq!(pragma(&store.reader, "foreign_keys").await, "1");
+        let write = sqlx::query("INSERT INTO workspaces VALUES ('ws', 'W', 'active', 1, 0)")
+            .execute(&store.reader)
+            .await;
+        assert!(write.is_err(), "a reader connection accepted a write");
+
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

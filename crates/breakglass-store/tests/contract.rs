@@ -1,0 +1,907 @@
+//! The store contract: what every `Store` backend must do, written once as plain async
+//! functions over a [`Harness`] and run against every backend by `backends!` at the bottom.
+//!
+//! Each case gets a fresh, migrated database of its own, so cases run in parallel. A new
+//! backend adds one harness factory and one line to `backends!`; PostgreSQL's will run when
+//! `BREAKGLASS_TEST_DATABASE_URL` is set and skip otherwise.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use breakglass_core::audit::{self, AuditEvent, ChainHead, ChainVerifier, EventType, NewEvent};
+use breakglass_core::cmd::members::{self, NewGrant, SetMember};
+use breakglass_core::cmd::{sweep, tokens, users, workspaces};
+use breakglass_core::ident::{BindingId, Email, Name, Slug, UserId};
+use breakglass_core::model::{
+    Binding, BindingSource, EndReason, PasswordHash, SecretHash, Target, User, UserStatus, Workspace,
+    WorkspaceStatus,
+};
+use breakglass_core::role::{AdminRole, ProjectRole, Role, WorkspaceRole};
+use breakglass_core::time::Timestamp;
+use breakglass_core::{Actor, Change, Changes, Ctx, State};
+use breakglass_store::{AuditFilter, SqliteStore, Store, StoreError};
+use serde_json::json;
+use uuid::Uuid;
+
+// ---------------------------------------------------------------------------------------------
+// Harnesses: one per backend
+
+/// A fresh database behind a store, plus what a few cases need beyond the `Store` trait.
+#[async_trait]
+trait Harness: Send + Sync {
+    /// The store under test (migrated).
+    fn store(&self) -> Arc<dyn Store>;
+    /// Runs SQL on the database directly, bypassing the store.
+    async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError>;
+    /// Closes the store and opens the same database again, as a restarted server would;
+    /// `None` when the data would not survive (in-memory).
+    async fn reopen(&self) -> Option<Box<dyn Harness>>;
+    /// Another store on the same database, as a second process would open it; `None` when the
+    /// backend cannot share its database.
+    async fn second(&self) -> Option<Arc<dyn Store>>;
+}
+
+struct SqliteMemory(SqliteStore);
+
+#[async_trait]
+impl Harness for SqliteMemory {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::new(self.0.clone())
+    }
+    async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
+        self.0.execute_raw(sql).await
+    }
+    async fn reopen(&self) -> Option<Box<dyn Harness>> {
+        None
+    }
+    async fn second(&self) -> Option<Arc<dyn Store>> {
+        None
+    }
+}
+
+async fn sqlite_memory() -> Box<dyn Harness> {
+    let store = SqliteStore::open_in_memory().await.unwrap();
+    store.migrate().await.unwrap();
+    Box::new(SqliteMemory(store))
+}
+
+/// A directory removed when the last harness using it is dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct SqliteFile {
+    store: SqliteStore,
+    dir: Arc<TempDir>,
+}
+
+impl SqliteFile {
+    async fn open(dir: Arc<TempDir>) -> Self {
+        // A nested path also checks that `open` creates missing directories.
+        let store = SqliteStore::open(&dir.0.join("data").join("breakglass.db")).await.unwrap();
+        store.migrate().await.unwrap();
+        Self { store, dir }
+    }
+}
+
+#[async_trait]
+impl Harness for SqliteFile {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::new(self.store.clone())
+    }
+    async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
+        self.store.execute_raw(sql).await
+    }
+    async fn reopen(&self) -> Option<Box<dyn Harness>> {
+        self.store.close().await;
+        Some(Box::new(SqliteFile::open(self.dir.clone()).await))
+    }
+    async fn second(&self) -> Option<Arc<dyn Store>> {
+        Some(SqliteFile::open(self.dir.clone()).await.store())
+    }
+}
+
+async fn sqlite_file() -> Box<dyn Harness> {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "breakglass-store-contract-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    Box::new(SqliteFile::open(Arc::new(TempDir(dir))).await)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+const T0: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+
+/// `s` seconds after the start of the test world.
+fn at(s: i64) -> Timestamp {
+    Timestamp::from_micros(T0 + s * 1_000_000)
+}
+
+fn system(s: i64, seed: u128) -> Ctx {
+    Ctx::new(at(s), Actor::System, Uuid::from_u128(seed))
+}
+
+fn as_user(s: i64, user: UserId, seed: u128) -> Ctx {
+    Ctx::new(at(s), Actor::User(user), Uuid::from_u128(seed))
+}
+
+fn email(s: &str) -> Email {
+    Email::parse(s).unwrap()
+}
+
+fn slug(s: &str) -> Slug {
+    Slug::parse(s).unwrap()
+}
+
+fn name(s: &str) -> Name {
+    Name::parse(s).unwrap()
+}
+
+fn ws_target(ws: &str) -> Target {
+    Target::Workspace(slug(ws))
+}
+
+fn project_target(ws: &str, p: &str) -> Target {
+    Target::Project(slug(ws), slug(p))
+}
+
+/// The model kept in memory next to a store, moved forward exactly as the server does it:
+/// decide on `state`, commit on its head, apply what was committed.
+struct World {
+    store: Arc<dyn Store>,
+    state: State,
+}
+
+impl World {
+    async fn new(h: &dyn Harness) -> Self {
+        let store = h.store();
+        let state = store.load_state(at(0)).await.unwrap();
+        Self { store, state }
+    }
+
+    async fn commit(&mut self, changes: Changes) -> ChainHead {
+        let head = self.store.commit(self.state.head().seq, &changes).await.unwrap();
+        self.state.apply_all(&changes, head);
+        head
+    }
+
+    async fn user(
+        &mut self,
+        addr: &str,
+        admin_role: AdminRole,
+        password: Option<&str>,
+        seed: u128,
+    ) -> UserId {
+        let new = users::NewUser {
+            email: email(addr),
+            name: name(addr.split('@').next().unwrap()),
+            admin_role,
+            password_hash: password.map(|p| PasswordHash(p.to_owned())),
+        };
+        let (changes, id) = users::create_user(&self.state, &system(0, seed), new).unwrap();
+        self.commit(changes).await;
+        id
+    }
+
+    async fn workspace(&mut self, id: &str, owners: &[&str], quota: u32, seed: u128) {
+        let new = workspaces::NewWorkspace {
+            id: slug(id),
+            name: name(&format!("Workspace {id}")),
+            owners: owners.iter().map(|o| email(o)).collect(),
+            project_quota: quota,
+        };
+        let changes = workspaces::create_workspace(&self.state, &system(1, seed), new).unwrap();
+        self.commit(changes).await;
+    }
+
+    async fn project(&mut self, ws: &str, id: &str, seed: u128) {
+        let changes = self.project_changes(ws, id, seed);
+        self.commit(changes).await;
+    }
+
+    fn project_changes(&self, ws: &str, id: &str, seed: u128) -> Changes {
+        let new = workspaces::NewProject { workspace: slug(ws), id: slug(id), name: name(id) };
+        workspaces::create_project(&self.state, &system(2, seed), new).unwrap()
+    }
+}
+
+/// A user change built by hand, for cases that need one without going through a command.
+fn new_user(addr: &str, seed: u128) -> User {
+    User {
+        id: UserId(Uuid::from_u128(seed)),
+        email: email(addr),
+        name: name("Someone"),
+        admin_role: AdminRole::None,
+        status: UserStatus::Active,
+        created_at: at(0),
+    }
+}
+
+fn workspace_record(id: &str, quota: u32) -> Workspace {
+    Workspace {
+        id: slug(id),
+        name: name(id),
+        status: WorkspaceStatus::Active,
+        project_quota: quota,
+        created_at: at(0),
+    }
+}
+
+fn event(s: i64, ty: EventType, ws: Option<&str>, project: Option<&str>) -> NewEvent {
+    NewEvent {
+        time: at(s),
+        event_type: ty,
+        actor: "system".into(),
+        on_behalf_of: None,
+        workspace: ws.map(str::to_owned),
+        project: project.map(str::to_owned),
+        subject: None,
+        details: json!({"n": s}),
+    }
+}
+
+/// Asserts that two models hold the same records, through the model's public accessors.
+fn assert_same_state(got: &State, want: &State) {
+    assert_eq!(got.head(), want.head(), "head");
+    assert_eq!(got.users(), want.users(), "users");
+    assert_eq!(got.workspaces().collect::<Vec<_>>(), want.workspaces().collect::<Vec<_>>(), "workspaces");
+    for ws in want.workspaces() {
+        assert_eq!(
+            got.projects_of(&ws.id).collect::<Vec<_>>(),
+            want.projects_of(&ws.id).collect::<Vec<_>>(),
+            "projects of {}",
+            ws.id
+        );
+    }
+    assert_eq!(got.binding_count(), want.binding_count(), "binding count");
+    for u in want.users() {
+        let sorted = |s: &State| {
+            let mut v: Vec<_> = s.bindings_of_user(u.id).cloned().collect();
+            v.sort_by_key(|b| b.id);
+            v
+        };
+        assert_eq!(sorted(got), sorted(want), "bindings of {}", u.email);
+        assert_eq!(got.tokens_of(u.id), want.tokens_of(u.id), "tokens of {}", u.email);
+        for t in want.tokens_of(u.id) {
+            assert_eq!(got.token_by_hash(&t.secret_hash), Some(t), "token by hash");
+        }
+    }
+}
+
+/// Everything a store can show, to prove a failed commit changed nothing.
+struct Snapshot {
+    head: ChainHead,
+    events: Vec<AuditEvent>,
+    state: State,
+}
+
+async fn snapshot(store: &dyn Store) -> Snapshot {
+    Snapshot {
+        head: store.head().await.unwrap(),
+        events: store.audit_after(0, u32::MAX).await.unwrap(),
+        state: store.load_state(at(0)).await.unwrap(),
+    }
+}
+
+fn assert_unchanged(before: &Snapshot, after: &Snapshot) {
+    assert_eq!(after.head, before.head, "head moved");
+    assert_eq!(after.events, before.events, "audit log changed");
+    assert_same_state(&after.state, &before.state);
+}
+
+/// Walks the whole chain in small pages through `audit_after` and verifies every link.
+async fn verify_chain(store: &dyn Store) -> ChainHead {
+    let head = store.head().await.unwrap();
+    let mut verifier = ChainVerifier::new();
+    let mut after = 0;
+    loop {
+        let page = store.audit_after(after, 3).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for e in &page {
+            verifier.push(e).unwrap();
+        }
+    }
+    verifier.finish(head.seq).unwrap()
+}
+
+/// A world with users, workspaces, projects, memberships replaced and expired, grants and
+/// tokens live, revoked and lapsed. Returns it with the ids the cases look at.
+struct Scenario {
+    world: World,
+    alice: UserId,
+    bob: UserId,
+    carol: UserId,
+    replaced: BindingId,
+    expired: BindingId,
+    overdue: BindingId,
+    revoked_token: breakglass_core::ident::TokenId,
+    lapsed_token: breakglass_core::ident::TokenId,
+}
+
+async fn scenario(h: &dyn Harness) -> Scenario {
+    let mut w = World::new(h).await;
+    let alice = w.user("alice@example.com", AdminRole::Admin, Some("$argon2id$v=19$alice"), 1).await;
+    let bob = w.user("Bob@Example.com", AdminRole::None, None, 2).await;
+    let carol = w.user("carol@example.com", AdminRole::Auditor, Some("$argon2id$v=19$carol"), 3).await;
+    w.workspace("team-a", &["alice@example.com"], 3, 10).await;
+    w.workspace("team-b", &["bob@example.com", "alice@example.com"], 1, 11).await;
+    w.project("team-a", "web", 20).await;
+    w.project("team-a", "api", 21).await;
+    w.project("team-b", "web", 22).await;
+
+    let set = |target: Target, who: &str, role: Role, expires: Option<i64>| SetMember {
+        target,
+        email: email(who),
+        role,
+        expires_at: expires.map(at),
+    };
+    let member = Role::Workspace(WorkspaceRole::Member);
+    let c = members::set_member(
+        &w.state,
+        &as_user(10, alice, 30),
+        set(ws_target("team-a"), "bob@example.com", member, None),
+    )
+    .unwrap();
+    w.commit(c).await;
+    let replaced = w.state.bindings_of_user(bob).find(|b| b.target == ws_target("team-a")).unwrap().id;
+    let manager = Role::Workspace(WorkspaceRole::Manager);
+    let c = members::set_member(
+        &w.state,
+        &as_user(11, alice, 31),
+        set(ws_target("team-a"), "bob@example.com", manager, None),
+    )
+    .unwrap();
+    assert!(c.changes.iter().any(|c| matches!(c, Change::EndBinding { reason: EndReason::Replaced, .. })));
+    w.commit(c).await;
+
+    let reader = Role::Project(ProjectRole::Reader);
+    let c = members::set_member(
+        &w.state,
+        &as_user(12, alice, 32),
+        set(project_target("team-a", "web"), "carol@example.com", reader, Some(100)),
+    )
+    .unwrap();
+    w.commit(c).await;
+    let expired = w.state.bindings_of_user(carol).next().unwrap().id;
+
+    let (c, _) = members::grant(
+        &w.state,
+        &as_user(13, bob, 33),
+        NewGrant {
+            target: project_target("team-a", "api"),
+            email: email("carol@example.com"),
+            role: Role::Project(ProjectRole::Admin),
+            expires_at: at(10_000),
+            reason: Some("incident 42: database on fire".into()),
+        },
+    )
+    .unwrap();
+    w.commit(c).await;
+
+    let c = members::set_member(
+        &w.state,
+        &as_user(150, alice, 34),
+        set(ws_target("team-b"), "carol@example.com", member, Some(300)),
+    )
+    .unwrap();
+    w.commit(c).await;
+    let overdue = w.state.bindings_of_user(carol).find(|b| b.target == ws_target("team-b")).unwrap().id;
+
+    let token = |w: &World, user, label: &str, secret: u8, expires: Option<i64>, seed| {
+        tokens::create_token(
+            &w.state,
+            &as_user(20, user, seed),
+            name(label),
+            SecretHash([secret; 32]),
+            expires.map(at),
+        )
+        .unwrap()
+    };
+    let (c, revoked) = token(&w, bob, "ci", 1, None, 40);
+    w.commit(c).await;
+    let (c, lapsed) = token(&w, bob, "short", 2, Some(50), 41);
+    w.commit(c).await;
+    let (c, _) = token(&w, bob, "deploy", 3, None, 42);
+    w.commit(c).await;
+    let (c, _) =
+        tokens::sign_in(&w.state, &as_user(20, carol, 43), SecretHash([4; 32]), at(100_000)).unwrap();
+    w.commit(c).await;
+    let c = tokens::revoke_token(&w.state, &as_user(30, bob, 44), revoked.id).unwrap();
+    w.commit(c).await;
+
+    // At 200 the reader binding (expires at 100) is swept; carol's team-b membership (expires
+    // at 300) is not yet, and stays live in the store even once it is overdue.
+    let c = sweep::record_expiries(&w.state, &system(200, 50), 100);
+    assert_eq!(c.changes.len(), 1);
+    w.commit(c).await;
+
+    Scenario {
+        world: w,
+        alice,
+        bob,
+        carol,
+        replaced,
+        expired,
+        overdue,
+        revoked_token: revoked.id,
+        lapsed_token: lapsed.id,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+async fn migrate_is_idempotent(h: &dyn Harness) {
+    let store = h.store();
+    let mut w = World::new(h).await;
+    w.user("alice@example.com", AdminRole::Admin, None, 1).await;
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    let state = store.load_state(at(0)).await.unwrap();
+    assert_same_state(&state, &w.state);
+}
+
+async fn migrate_refuses_a_schema_from_a_newer_binary(h: &dyn Harness) {
+    h.execute_raw("INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)")
+        .await
+        .unwrap();
+    let err = h.store().migrate().await.unwrap_err();
+    assert!(err.to_string().contains("9999"), "{err}");
+}
+
+async fn an_empty_store_has_an_empty_model(h: &dyn Harness) {
+    let store = h.store();
+    assert_eq!(store.head().await.unwrap(), ChainHead::default());
+    let state = store.load_state(at(0)).await.unwrap();
+    assert_eq!(state.user_count(), 0);
+    assert_eq!(state.head(), ChainHead::default());
+    assert!(store.audit_after(0, 100).await.unwrap().is_empty());
+}
+
+async fn load_state_round_trips_every_change(h: &dyn Harness) {
+    let s = scenario(h).await;
+    let now = at(400);
+    let loaded = s.world.store.load_state(now).await.unwrap();
+    let mut want = s.world.state.clone();
+    want.prune_tokens(now);
+    assert_same_state(&loaded, &want);
+    assert_eq!(loaded.user_count(), 3);
+    assert_eq!(loaded.workspaces().count(), 2);
+    assert_eq!(loaded.projects_of(&slug("team-a")).count(), 2);
+
+    let grant =
+        loaded.bindings_of_user(s.carol).find(|b| b.target == project_target("team-a", "api")).unwrap();
+    assert_eq!(grant.reason.as_deref(), Some("incident 42: database on fire"));
+    assert_eq!(grant.created_by, Some(s.bob));
+    assert_eq!(loaded.user(s.bob).unwrap().email.as_str(), "bob@example.com");
+    assert_eq!(loaded.user(s.carol).unwrap().admin_role, AdminRole::Auditor);
+}
+
+async fn ended_bindings_and_dead_tokens_are_not_loaded(h: &dyn Harness) {
+    let s = scenario(h).await;
+    let loaded = s.world.store.load_state(at(400)).await.unwrap();
+    assert!(loaded.binding(s.replaced).is_none(), "a replaced binding was loaded");
+    assert!(loaded.binding(s.expired).is_none(), "a swept binding was loaded");
+    let overdue = loaded.binding(s.overdue).expect("an overdue, unswept binding must stay live");
+    assert!(!overdue.is_effective(at(400)));
+    assert_eq!(loaded.expired_unrecorded(at(400)).len(), 1);
+    assert!(loaded.token(s.revoked_token).is_none(), "a revoked token was loaded");
+    assert!(loaded.token(s.lapsed_token).is_none(), "an expired token was loaded");
+    assert!(loaded.token_by_hash(&SecretHash([3; 32])).is_some());
+    // Before its expiry the short-lived token is live.
+    let early = s.world.store.load_state(at(49)).await.unwrap();
+    assert!(early.token(s.lapsed_token).is_some());
+    // Exactly at its expiry it no longer is (expiry is exclusive).
+    let exact = s.world.store.load_state(at(50)).await.unwrap();
+    assert!(exact.token(s.lapsed_token).is_none());
+}
+
+async fn password_hashes_are_kept_apart(h: &dyn Harness) {
+    let s = scenario(h).await;
+    let store = &s.world.store;
+    assert_eq!(
+        store.password_hash(s.alice).await.unwrap(),
+        Some(PasswordHash("$argon2id$v=19$alice".into()))
+    );
+    assert_eq!(store.password_hash(s.bob).await.unwrap(), None);
+    assert_eq!(store.password_hash(UserId(Uuid::from_u128(999))).await.unwrap(), None);
+}
+
+async fn the_chain_verifies_and_events_round_trip(h: &dyn Harness) {
+    let s = scenario(h).await;
+    let head = verify_chain(s.world.store.as_ref()).await;
+    assert_eq!(head, s.world.state.head());
+
+    // What comes back is exactly what sealing the events gives, details included.
+    let store = h.store();
+    let odd = NewEvent {
+        on_behalf_of: Some("alice@example.com".into()),
+        subject: Some("zoë@example.com".into()),
+        details: json!({"z": [1, 2.5, null, {"b": true, "a": "é\"\n"}], "a": {}, "big": u64::MAX, "neg": -7}),
+        ..event(500, EventType::Granted, Some("team-a"), Some("web"))
+    };
+    let new_head =
+        store.commit(head.seq, &Changes { changes: vec![], events: vec![odd.clone()] }).await.unwrap();
+    let sealed = audit::seal(head, &odd);
+    assert_eq!(new_head, ChainHead { seq: sealed.seq, hash: sealed.hash });
+    assert_eq!(store.audit_after(head.seq, 10).await.unwrap(), vec![sealed]);
+    verify_chain(store.as_ref()).await;
+}
+
+async fn a_stale_base_is_refused_and_writes_nothing(h: &dyn Harness) {
+    let mut w = World::new(h).await;
+    let alice = w.user("alice@example.com", AdminRole::Admin, None, 1).await;
+    let stale = w.state.clone();
+    w.workspace("team-a", &[], 1, 10).await;
+    let before = snapshot(w.store.as_ref()).await;
+
+    let changes = workspaces::create_workspace(
+        &stale,
+        &as_user(5, alice, 11),
+        workspaces::NewWorkspace { id: slug("team-b"), name: name("B"), owners: vec![], project_quota: 1 },
+    )
+    .unwrap();
+    let err = w.store.commit(stale.head().seq, &changes).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::HeadMoved { expected, actual } if expected == stale.head().seq && actual == before.head.seq),
+        "{err:?}"
+    );
+    // A base ahead of the head is just as wrong.
+    let err = w.store.commit(before.head.seq + 1, &changes).await.unwrap_err();
+    assert!(matches!(err, StoreError::HeadMoved { .. }), "{err:?}");
+    assert_unchanged(&before, &snapshot(w.store.as_ref()).await);
+}
+
+async fn an_empty_commit_writes_nothing_but_checks_the_base(h: &dyn Harness) {
+    let mut w = World::new(h).await;
+    let head = w
+        .commit(Changes { changes: vec![], events: vec![event(1, EventType::UserCreated, None, None)] })
+        .await;
+    assert_eq!(w.store.commit(head.seq, &Changes::default()).await.unwrap(), head);
+    let err = w.store.commit(0, &Changes::default()).await.unwrap_err();
+    assert!(matches!(err, StoreError::HeadMoved { expected: 0, actual: 1 }), "{err:?}");
+}
+
+async fn the_project_quota_holds_against_a_concurrent_decision(h: &dyn Harness) {
+    let mut w = World::new(h).await;
+    w.workspace("team-a", &[], 1, 10).await;
+    // Both decided on the same state, each within quota on its own.
+    let first = w.project_changes("team-a", "one", 20);
+    let second = w.project_changes("team-a", "two", 21);
+    w.commit(first).await;
+    let before = snapshot(w.store.as_ref()).await;
+    // Rebased on the new head (as a server retrying after HeadMoved without re-deciding
+    // would), the store's own count still refuses it.
+    let err = w.store.commit(w.state.head().seq, &second).await.unwrap_err();
+    assert!(matches!(&err, StoreError::QuotaExceeded { workspace } if workspace == "team-a"), "{err:?}");
+    assert_unchanged(&before, &snapshot(w.store.as_ref()).await);
+    assert!(w
+        .store
+        .audit(&AuditFilter { project: Some("two".into()), limit: 10, ..Default::default() })
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn a_quota_of_zero_refuses_the_first_project(h: &dyn Harness) {
+    let w = World::new(h).await;
+    let ws = workspace_record("empty", 0);
+    let project = breakglass_core::model::Project {
+        workspace: ws.id.clone(),
+        id: slug("p1"),
+        name: name("p1"),
+        created_at: at(0),
+    };
+    let changes = Changes {
+        changes: vec![Change::CreateWorkspace(ws), Change::CreateProject { project, quota: 0 }],
+        events: vec![event(1, EventType::WorkspaceCreated, Some("empty"), None)],
+    };
+    let before = snapshot(w.store.as_ref()).await;
+    let err = w.store.commit(0, &changes).await.unwrap_err();
+    assert!(matches!(err, StoreError::QuotaExceeded { .. }), "{err:?}");
+    assert_unchanged(&before, &snapshot(w.store.as_ref()).await);
+}
+
+async fn a_failing_commit_leaves_everything_unchanged(h: &dyn Harness) {
+    let s = scenario(h).await;
+    let store = s.world.store.clone();
+    let before = snapshot(store.as_ref()).await;
+    let head = before.head.seq;
+    let newcomer = new_user("dave@example.com", 77);
+    // Valid changes first, then a duplicate: the earlier ones must be undone too.
+    let changes = Changes {
+        changes: vec![
+            Change::CreateUser { user: newcomer.clone(), password_hash: Some(PasswordHash("$x".into())) },
+            Change::EndBinding { id: s.overdue, at: at(400), reason: EndReason::Removed, by: Some(s.alice) },
+            Change::RevokeToken {
+                id: s.world.state.token_by_hash(&SecretHash([3; 32])).unwrap().id,
+                at: at(400),
+            },
+            Change::CreateWorkspace(workspace_record("team-a", 5)),
+        ],
+        events: vec![event(400, EventType::UserCreated, None, None)],
+    };
+    let err = store.commit(head, &changes).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Duplicate(m) if m.contains("team-a")), "{err:?}");
+    assert_unchanged(&before, &snapshot(store.as_ref()).await);
+    assert_eq!(store.password_hash(newcomer.id).await.unwrap(), None);
+    // The store is still usable at the same head.
+    store
+        .commit(
+            head,
+            &Changes { changes: vec![], events: vec![event(401, EventType::UserCreated, None, None)] },
+        )
+        .await
+        .unwrap();
+}
+
+async fn duplicates_of_every_unique_key_are_refused(h: &dyn Harness) {
+    let s = scenario(h).await;
+    let store = s.world.store.clone();
+    let head = s.world.state.head().seq;
+    let existing_token = s.world.state.token_by_hash(&SecretHash([3; 32])).unwrap().clone();
+    let mut same_secret = existing_token.clone();
+    same_secret.id = breakglass_core::ident::TokenId(Uuid::from_u128(5555));
+    let mut same_email = new_user("alice@example.com", 88);
+    same_email.name = name("Another Alice");
+    let project = s.world.state.project(&slug("team-a"), &slug("web")).unwrap().clone();
+    let binding = s.world.state.binding(s.overdue).unwrap().clone();
+    let cases: Vec<(Change, &str)> = vec![
+        (Change::CreateWorkspace(workspace_record("team-b", 1)), "team-b"),
+        (Change::CreateUser { user: same_email, password_hash: None }, "alice@example.com"),
+        (Change::CreateUser { user: s.world.state.user(s.bob).unwrap().clone(), password_hash: None }, ""),
+        (Change::CreateToken(existing_token), ""),
+        (Change::CreateToken(same_secret), "secret"),
+        (Change::CreateProject { project, quota: 100 }, "web"),
+        (Change::CreateBinding(binding), ""),
+    ];
+    let before = snapshot(store.as_ref()).await;
+    for (change, mentions) in cases {
+        let changes = Changes {
+            changes: vec![change.clone()],
+            events: vec![event(500, EventType::UserCreated, None, None)],
+        };
+        let err = store.commit(head, &changes).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Duplicate(m) if m.contains(mentions)), "{change:?}: {err:?}");
+    }
+    assert_unchanged(&before, &snapshot(store.as_ref()).await);
+}
+
+async fn a_change_referring_to_a_missing_record_is_refused(h: &dyn Harness) {
+    let mut w = World::new(h).await;
+    let alice = w.user("alice@example.com", AdminRole::Admin, None, 1).await;
+    w.workspace("team-a", &[], 1, 10).await;
+    let before = snapshot(w.store.as_ref()).await;
+    let binding = |user, target| Binding {
+        id: BindingId(Uuid::from_u128(5)),
+        user,
+        target,
+        role: Role::Workspace(WorkspaceRole::Member),
+        starts_at: at(0),
+        expires_at: None,
+        source: BindingSource::Direct,
+        created_by: None,
+        reason: None,
+    };
+    let nobody = UserId(Uuid::from_u128(404));
+    let project = |ws: &str| breakglass_core::model::Project {
+        workspace: slug(ws),
+        id: slug("web"),
+        name: name("web"),
+        created_at: at(0),
+    };
+    for change in [
+        Change::CreateBinding(binding(nobody, ws_target("team-a"))),
+        Change::CreateBinding(binding(alice, ws_target("team-z"))),
+        Change::CreateBinding(binding(alice, project_target("team-a", "nope"))),
+        Change::CreateProject { project: project("team-z"), quota: 5 },
+    ] {
+        let changes =
+            Changes { changes: vec![change.clone()], events: vec![event(1, EventType::Granted, None, None)] };
+        let err = w.store.commit(w.state.head().seq, &changes).await.unwrap_err();
+        assert!(matches!(err, StoreError::Database(_)), "{change:?}: {err:?}");
+    }
+    assert_unchanged(&before, &snapshot(w.store.as_ref()).await);
+}
+
+async fn audit_filters(h: &dyn Harness) {
+    let mut w = World::new(h).await;
+    use EventType::*;
+    let events = [
+        event(1, WorkspaceCreated, Some("team-a"), None),
+        event(2, ProjectCreated, Some("team-a"), Some("web")),
+        event(3, UserAssigned, Some("team-a"), None),
+        event(4, ProjectUserAssigned, Some("team-a"), Some("api")),
+        event(5, WorkspaceCreated, Some("team-b"), None),
+        event(6, ProjectCreated, Some("team-b"), Some("web")),
+        event(7, UserCreated, None, None),
+        event(8, ProjectUserAssigned, Some("team-a"), Some("web")),
+    ];
+    w.commit(Changes { changes: vec![], events: events[..5].to_vec() }).await;
+    w.commit(Changes { changes: vec![], events: events[5..].to_vec() }).await;
+
+    let all = AuditFilter { limit: 100, ..Default::default() };
+    let s = |v: &str| Some(v.to_owned());
+    let cases: Vec<(AuditFilter, Vec<i64>)> = vec![
+        (all.clone(), (1..=8).collect()),
+        (AuditFilter { workspace: s("team-a"), ..all.clone() }, vec![1, 2, 3, 4, 8]),
+        (AuditFilter { workspace: s("team-a"), project: s("web"), ..all.clone() }, vec![2, 8]),
+        (AuditFilter { workspace: s("team-b"), project: s("web"), ..all.clone() }, vec![6]),
+        (AuditFilter { workspace: s("team-c"), ..all.clone() }, vec![]),
+        (
+            AuditFilter { types: vec!["PROJECT_CREATED".into(), "USER_CREATED".into()], ..all.clone() },
+            vec![2, 6, 7],
+        ),
+        (AuditFilter { types: vec!["NO_SUCH_TYPE".into()], ..all.clone() }, vec![]),
+        (AuditFilter { after_seq: Some(5), ..all.clone() }, vec![6, 7, 8]),
+        (AuditFilter { since: Some(at(3)), ..all.clone() }, vec![3, 4, 5, 6, 7, 8]),
+        (AuditFilter { until: Some(at(3)), ..all.clone() }, vec![1, 2]),
+        (AuditFilter { since: Some(at(3)), until: Some(at(6)), ..all.clone() }, vec![3, 4, 5]),
+        (AuditFilter { limit: 2, ..all.clone() }, vec![1, 2]),
+        (AuditFilter { limit: 0, ..all.clone() }, vec![]),
+        (AuditFilter { workspace: s("team-a"), after_seq: Some(2), limit: 2, ..all.clone() }, vec![3, 4]),
+        (
+            AuditFilter {
+                workspace: s("team-a"),
+                types: vec!["PROJECT_USER_ASSIGNED".into()],
+                since: Some(at(4)),
+                ..all.clone()
+            },
+            vec![4, 8],
+        ),
+    ];
+    for (filter, want) in cases {
+        let got: Vec<i64> = w.store.audit(&filter).await.unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(got, want, "{filter:?}");
+    }
+    let after: Vec<i64> = w.store.audit_after(3, 2).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(after, [4, 5]);
+    assert!(w.store.audit_after(8, 10).await.unwrap().is_empty());
+    assert_eq!(w.store.audit(&all).await.unwrap(), w.store.audit_after(0, 100).await.unwrap());
+}
+
+async fn the_database_refuses_to_rewrite_the_audit_log(h: &dyn Harness) {
+    let s = scenario(h).await;
+    let before = snapshot(s.world.store.as_ref()).await;
+    for sql in [
+        "UPDATE audit_events SET actor = 'mallory@example.com' WHERE seq = 1",
+        "DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)",
+        "DELETE FROM audit_events",
+    ] {
+        let err = h.execute_raw(sql).await.expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_unchanged(&before, &snapshot(s.world.store.as_ref()).await);
+    verify_chain(s.world.store.as_ref()).await;
+}
+
+async fn unreadable_rows_are_reported_as_corrupt(h: &dyn Harness) {
+    let id = Uuid::from_u128(42).hyphenated().to_string();
+    h.execute_raw(&format!(
+        "INSERT INTO users (id, email, name, admin_role, status, created_at) \
+         VALUES ('{id}', 'not-an-email', 'X', 'none', 'active', 0)"
+    ))
+    .await
+    .unwrap();
+    let err = h.store().load_state(at(0)).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Corrupt(m) if m.contains("users") && m.contains(&id)), "{err:?}");
+}
+
+async fn data_survives_reopening(h: &dyn Harness) {
+    let s = scenario(h).await;
+    let Some(reopened) = h.reopen().await else { return };
+    let store = reopened.store();
+    let now = at(400);
+    let mut want = s.world.state.clone();
+    want.prune_tokens(now);
+    assert_same_state(&store.load_state(now).await.unwrap(), &want);
+    assert_eq!(
+        store.password_hash(s.carol).await.unwrap(),
+        Some(PasswordHash("$argon2id$v=19$carol".into()))
+    );
+    // The chain goes on where it stopped.
+    let head = want.head();
+    store
+        .commit(
+            head.seq,
+            &Changes { changes: vec![], events: vec![event(500, EventType::UserCreated, None, None)] },
+        )
+        .await
+        .unwrap();
+    assert_eq!(verify_chain(store.as_ref()).await.seq, head.seq + 1);
+}
+
+/// Many writers decide on the same head; exactly one wins, the others learn the head moved.
+async fn concurrent_commits_on_one_base_let_exactly_one_through(h: &dyn Harness) {
+    let mut w = World::new(h).await;
+    w.user("alice@example.com", AdminRole::Admin, None, 1).await;
+    let base = w.state.head().seq;
+    let mut stores = vec![h.store()];
+    if let Some(other) = h.second().await {
+        stores.push(other);
+    }
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = stores[i % stores.len()].clone();
+            let id = format!("ws-{i}");
+            tokio::spawn(async move {
+                let changes = Changes {
+                    events: vec![event(1, EventType::WorkspaceCreated, Some(&id), None)],
+                    changes: vec![Change::CreateWorkspace(workspace_record(&id, 1))],
+                };
+                store.commit(base, &changes).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(head) => {
+                won += 1;
+                assert_eq!(head.seq, base + 1);
+            }
+            Err(StoreError::HeadMoved { expected, actual }) => {
+                assert_eq!((expected, actual), (base, base + 1));
+            }
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    let state = w.store.load_state(at(0)).await.unwrap();
+    assert_eq!(state.workspaces().count(), 1);
+    assert_eq!(verify_chain(w.store.as_ref()).await.seq, base + 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every case against every backend
+
+macro_rules! backends {
+    (@one $backend:ident { $($case:ident),* $(,)? }) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let h = super::$backend().await;
+                    super::$case(&*h).await;
+                }
+            )*
+        }
+    };
+    ($($backend:ident),* ; $cases:tt) => {
+        $( backends!(@one $backend $cases); )*
+    };
+}
+
+backends!(sqlite_memory, sqlite_file; {
+    migrate_is_idempotent,
+    migrate_refuses_a_schema_from_a_newer_binary,
+    an_empty_store_has_an_empty_model,
+    load_state_round_trips_every_change,
+    ended_bindings_and_dead_tokens_are_not_loaded,
+    password_hashes_are_kept_apart,
+    the_chain_verifies_and_events_round_trip,
+    a_stale_base_is_refused_and_writes_nothing,
+    an_empty_commit_writes_nothing_but_checks_the_base,
+    the_project_quota_holds_against_a_concurrent_decision,
+    a_quota_of_zero_refuses_the_first_project,
+    a_failing_commit_leaves_everything_unchanged,
+    duplicates_of_every_unique_key_are_refused,
+    a_change_referring_to_a_missing_record_is_refused,
+    audit_filters,
+    the_database_refuses_to_rewrite_the_audit_log,
+    unreadable_rows_are_reported_as_corrupt,
+    data_survives_reopening,
+    concurrent_commits_on_one_base_let_exactly_one_through,
+});
