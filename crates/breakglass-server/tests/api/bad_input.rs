@@ -632,3 +632,19 @@ async fn bad_names_passwords_and_reasons_are_refused() {
     t.assert_unchanged(&before, "bad names, passwords and reasons").await;
     t.stop().await;
 }
+
+/// A body over the size limit is refused for its size, as problem+json, and changes nothing;
+/// it is not "malformed JSON".
+#[tokio::test]
+async fn an_oversized_body_is_refused_for_its_size() {
+    let (t, _) = seeded().await;
+    let before = t.snapshot().await;
+    let name = "n".repeat(5 * 1024 * 1024);
+    let body = json!({"identifier": "gamma", "name": name});
+    let raw = t.raw("POST", "/api/v1/workspaces", Some(ADMIN_TOKEN), Body::Json(&body)).await;
+    assert_eq!(raw.content_type.as_deref(), Some("application/problem+json"), "{} {}", raw.status, raw.text);
+    assert_eq!(raw.status, 413, "a 5 MiB body: {}", raw.text);
+    assert_ne!(raw.body["code"], "input.malformed_json", "{}", raw.text);
+    t.assert_unchanged(&before, "an oversized body").await;
+    t.stop().await;
+}

@@ -584,3 +584,40 @@ async fn a_duration_beyond_the_representable_range_is_refused() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     t.stop().await;
 }
+
+#[tokio::test]
+async fn bindings_ended_before_their_expiry_are_not_recorded_as_expired() {
+    let t = TestApp::start().await;
+    let admin = t.admin();
+    t.workspace("alpha", &[]).await;
+    t.project("alpha", "web").await;
+    for u in ["bob@example.com", "carol@example.com", "dave@example.com"] {
+        t.user(u).await;
+    }
+    let end = t.now().plus(Span::hours(1));
+    // Replaced, revoked, removed: each ends before `end`.
+    admin.set_workspace_member("alpha", "bob@example.com", &role_until("member", end)).await.unwrap();
+    admin
+        .set_workspace_member("alpha", "bob@example.com", &role_until("manager", end.plus(Span::hours(1))))
+        .await
+        .unwrap();
+    let g = admin.create_grant(&grant("carol@example.com", "alpha", None, "manager", end)).await.unwrap();
+    admin.revoke_grant(&g.id).await.unwrap();
+    admin.set_project_member("alpha", "web", "dave@example.com", &role_until("user", end)).await.unwrap();
+    admin.remove_project_member("alpha", "web", "dave@example.com").await.unwrap();
+
+    t.set_time(end);
+    assert_eq!(t.sweep().await, 0, "nothing that counted until {end} is left to expire");
+    assert!(t.events_of("BINDING_EXPIRED").await.is_empty());
+    // Bob's replacement still counts, and expires in its turn.
+    assert!(check(&admin, "bob@example.com", "alpha", None, "manager").await.allowed);
+    t.set_time(end.plus(Span::hours(1)));
+    assert_eq!(t.sweep().await, 1);
+    let expired = t.events_of("BINDING_EXPIRED").await;
+    assert_eq!(expired.len(), 1);
+    assert_eq!(
+        (expired[0].subject.as_deref(), expired[0].details["role"].as_str()),
+        (Some("bob@example.com"), Some("manager"))
+    );
+    t.stop().await;
+}
