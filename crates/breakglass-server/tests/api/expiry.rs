@@ -23,12 +23,8 @@ async fn check(c: &Client, user: &str, ws: &str, project: Option<&str>, role: &s
         .unwrap_or_else(|e| panic!("check {user} {ws}/{project:?} {role}: {e}"))
 }
 
-fn until(t: Timestamp) -> SetMember {
-    SetMember { role: String::new(), expires_at: Some(rfc(t)), expires_in: None }
-}
-
 fn role_until(role: &str, t: Timestamp) -> SetMember {
-    SetMember { role: role.into(), ..until(t) }
+    SetMember { role: role.into(), expires_at: Some(rfc(t)), expires_in: None }
 }
 
 fn grant(user: &str, ws: &str, project: Option<&str>, role: &str, t: Timestamp) -> CreateGrant {

@@ -191,7 +191,7 @@ async fn a_user_outside_a_workspace_gets_404_for_everything_in_it() {
     }
     t.assert_unchanged(&before, "alice's requests on beta").await;
 
-    // Inside alpha, eve is still unknown to alice's history, and bob (a member) sees alpha.
+    // Bob, a member of alpha only, sees alpha and not beta.
     let bob = t.login("bob@example.com").await;
     assert_eq!(bob.workspace("alpha").await.unwrap().identifier, "alpha");
     expect_problem(bob.workspace("beta").await, 404, "workspace.not_found");
