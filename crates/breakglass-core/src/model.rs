@@ -233,6 +233,16 @@ impl EndReason {
             Self::Replaced => "replaced",
         }
     }
+    /// Parses a stored reason.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        match s {
+            "expired" => Ok(Self::Expired),
+            "removed" => Ok(Self::Removed),
+            "revoked" => Ok(Self::Revoked),
+            "replaced" => Ok(Self::Replaced),
+            _ => Err(DomainError::invalid("input.invalid_reason", format!("unknown end reason '{s}'"))),
+        }
+    }
 }
 
 /// What a token is for.

@@ -68,6 +68,9 @@ impl fmt::Display for Timestamp {
 pub struct Span(i64);
 
 impl Span {
+    /// The longest span accepted from input: 100 years (36,525 days).
+    pub const MAX: Span = Span::days(36_525);
+
     /// A span of whole seconds.
     pub const fn seconds(s: i64) -> Self {
         Self(s * 1_000_000)
@@ -110,6 +113,12 @@ impl Span {
         };
         if micros <= 0 {
             return Err(bad());
+        }
+        if micros > Self::MAX.0 {
+            return Err(DomainError::invalid(
+                "input.invalid_duration",
+                format!("'{s}' is longer than the longest duration allowed, 100 years"),
+            ));
         }
         Ok(Self(micros))
     }
@@ -200,7 +209,23 @@ mod tests {
         ] {
             assert_eq!(Span::parse(s).unwrap(), Span::seconds(secs), "{s}");
         }
-        for s in ["", "0m", "2", "h", "2x", "P", "PT", "P1M", "-5m", "1.5h", "P2H"] {
+        assert_eq!(Span::parse("36525d").unwrap(), Span::MAX);
+        for s in [
+            "",
+            "0m",
+            "2",
+            "h",
+            "2x",
+            "P",
+            "PT",
+            "P1M",
+            "-5m",
+            "1.5h",
+            "P2H",
+            "36526d",
+            "99999999d",
+            "P99999999D",
+        ] {
             assert!(Span::parse(s).is_err(), "{s} should be refused");
         }
     }

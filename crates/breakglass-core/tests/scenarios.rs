@@ -789,12 +789,12 @@ fn the_last_owner_cannot_be_demoted_or_removed() {
         ),
         ("admin removes", "admin@corp.io", Act::Remove(a.clone(), "olivia@corp.io"), last),
         ("self removes", "olivia@corp.io", Act::Remove(a.clone(), "olivia@corp.io"), last),
-        // Keeping the owner role while changing its expiry is not a demotion.
+        // An expiry on the last standing owner would leave the workspace ownerless later.
         (
             "owner with expiry",
             "olivia@corp.io",
             Act::Set(a.clone(), "olivia@corp.io", wrole("owner"), Some(at("2027-01-01T00:00:00Z"))),
-            Want::Ok,
+            last,
         ),
         (
             "second owner",
@@ -1563,4 +1563,39 @@ fn the_audit_chain_verifies_and_names_the_first_tampered_event() {
     let mut v = ChainVerifier::new();
     w.log[..n - 1].iter().for_each(|e| v.push(e).unwrap());
     assert_eq!(v.finish(n as i64).unwrap_err().seq, n as i64);
+}
+
+#[test]
+fn a_temporary_owner_does_not_stand_in_for_the_last_standing_owner() {
+    // A grant of `owner` ends; if it were the only owner left, the workspace would silently
+    // become ownerless at that instant.
+    let mut w = World::team();
+    let a = ws("team-a");
+    let later = w.now.plus(Span::hours(2));
+    let last = Want::Rule("workspace.last_owner");
+    let steps = [
+        (
+            "temporary owner",
+            "admin@corp.io",
+            Act::Grant(a.clone(), "oscar@corp.io", wrole("owner"), later),
+            Want::Ok,
+        ),
+        ("remove the standing owner", "admin@corp.io", Act::Remove(a.clone(), "olivia@corp.io"), last),
+        (
+            "demote the standing owner",
+            "admin@corp.io",
+            Act::Set(a.clone(), "olivia@corp.io", wrole("manager"), None),
+            last,
+        ),
+        (
+            "standing second owner",
+            "admin@corp.io",
+            Act::Set(a.clone(), "mia@corp.io", wrole("owner"), None),
+            Want::Ok,
+        ),
+        ("now removable", "admin@corp.io", Act::Remove(a.clone(), "olivia@corp.io"), Want::Ok),
+    ];
+    for (label, by, act, expected) in &steps {
+        assert_eq!(w.act(by, act), *expected, "{label}");
+    }
 }

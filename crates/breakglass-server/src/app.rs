@@ -60,8 +60,8 @@ impl std::fmt::Debug for Clock {
 pub struct App {
     /// The source of truth.
     pub store: Arc<dyn Store>,
-    state: RwLock<State>,
-    writer: tokio::sync::Mutex<()>,
+    state: Arc<RwLock<State>>,
+    writer: Arc<tokio::sync::Mutex<()>>,
     /// The clock.
     pub clock: Clock,
     /// Project quota of new workspaces.
@@ -90,8 +90,8 @@ impl App {
         let state = store.load_state(clock.now()).await?;
         Ok(Self {
             store,
-            state: RwLock::new(state),
-            writer: tokio::sync::Mutex::new(()),
+            state: Arc::new(RwLock::new(state)),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
             clock,
             default_project_quota,
         })
@@ -117,12 +117,16 @@ impl App {
     ///
     /// Writes are serialised in-process; if the store's head has moved anyway (another process
     /// on the same database), the model is reloaded and the command decided again.
+    ///
+    /// Commit and apply run in a task of their own that holds the writer lock: if the caller's
+    /// future is dropped (the client hung up), a commit that reached the database is still
+    /// applied to the model, so checks never answer from a state older than the database.
     pub async fn execute<T>(
         &self,
         actor: Actor,
         decide: impl Fn(&State, &Ctx) -> Result<(Changes, T), DomainError>,
     ) -> Result<Committed<T>, ApiError> {
-        let _writer = self.writer.lock().await;
+        let mut writer = self.writer.clone().lock_owned().await;
         for _ in 0..MAX_ATTEMPTS {
             let ctx = Ctx::new(self.now(), actor, Uuid::new_v4());
             let (changes, value, base) = {
@@ -133,11 +137,25 @@ impl App {
             if changes.is_empty() {
                 return Ok(Committed { value, seq: base });
             }
-            match self.store.commit(base, &changes).await {
-                Ok(head) => {
-                    self.state.write().unwrap_or_else(|p| p.into_inner()).apply_all(&changes, head);
-                    return Ok(Committed { value, seq: head.seq });
+            if changes.events.is_empty() {
+                tracing::error!("a command produced changes without audit events; refusing to commit");
+                return Err(ApiError::internal());
+            }
+            let (store, state) = (self.store.clone(), self.state.clone());
+            let task = tokio::spawn(async move {
+                let result = store.commit(base, &changes).await;
+                if let Ok(head) = &result {
+                    state.write().unwrap_or_else(|p| p.into_inner()).apply_all(&changes, *head);
                 }
+                (result, writer)
+            });
+            let (result, held) = task.await.map_err(|e| {
+                tracing::error!(error = %e, "commit task failed");
+                ApiError::internal()
+            })?;
+            writer = held;
+            match result {
+                Ok(head) => return Ok(Committed { value, seq: head.seq }),
                 Err(StoreError::HeadMoved { expected, actual }) => {
                     tracing::info!(expected, actual, "audit head moved under us; reloading the model");
                     self.reload().await?;

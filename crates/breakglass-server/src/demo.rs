@@ -33,7 +33,12 @@ const USERS: &[(&str, &str, &str)] = &[
 ];
 
 /// A demo workspace: identifier, name, owners, and its projects as (identifier, name).
-struct DemoWorkspace(&'static str, &'static str, &'static [&'static str], &'static [(&'static str, &'static str)]);
+struct DemoWorkspace(
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
 
 const WORKSPACES: &[DemoWorkspace] = &[
     DemoWorkspace(
@@ -42,7 +47,12 @@ const WORKSPACES: &[DemoWorkspace] = &[
         &["alice@example.com"],
         &[("checkout", "Checkout service"), ("ledger", "Ledger"), ("fraud-ml", "Fraud detection models")],
     ),
-    DemoWorkspace("search", "Search", &["grace@example.com"], &[("indexer", "Indexer"), ("frontend", "Search frontend")]),
+    DemoWorkspace(
+        "search",
+        "Search",
+        &["grace@example.com"],
+        &[("indexer", "Indexer"), ("frontend", "Search frontend")],
+    ),
     DemoWorkspace(
         "data-platform",
         "Data Platform",

@@ -63,7 +63,7 @@ pub fn set_member(state: &State, ctx: &Ctx, cmd: SetMember) -> Result<Changes, D
             authorize(state, ctx, &cmd.target, &[old.role])?;
             // Only a workspace membership can hold the owner role; project roles never affect it.
             let still_owner = project
-                || cmd.role == Role::Workspace(WorkspaceRole::Owner)
+                || (cmd.role == Role::Workspace(WorkspaceRole::Owner) && cmd.expires_at.is_none())
                 || holds_owner_elsewhere(state, user, &cmd.target, old.id, ctx.now);
             guard_last_owner(state, ws, user, still_owner, ctx.now)?;
             out.events.push(event(
@@ -289,6 +289,12 @@ fn check_role_kind(target: &Target, role: Role) -> Result<(), DomainError> {
     }
 }
 
+/// An owner binding that counts now and never ends. Only these keep a workspace owned: a
+/// temporary owner (an expiring membership or a grant) would leave it ownerless later.
+fn is_standing_owner(b: &Binding, now: Timestamp) -> bool {
+    b.is_effective(now) && b.expires_at.is_none() && b.role == Role::Workspace(WorkspaceRole::Owner)
+}
+
 fn holds_owner_elsewhere(
     state: &State,
     user: &User,
@@ -296,15 +302,11 @@ fn holds_owner_elsewhere(
     except: BindingId,
     now: Timestamp,
 ) -> bool {
-    state.bindings_on(target).any(|b| {
-        b.user == user.id
-            && b.id != except
-            && b.is_effective(now)
-            && b.role == Role::Workspace(WorkspaceRole::Owner)
-    })
+    state.bindings_on(target).any(|b| b.user == user.id && b.id != except && is_standing_owner(b, now))
 }
 
-/// Refuses a change that would leave a workspace that has owners without any.
+/// Refuses a change that would leave a workspace that has a standing owner without one: the
+/// last standing owner cannot be removed, demoted, or given an expiry.
 fn guard_last_owner(
     state: &State,
     ws: &Workspace,
@@ -315,16 +317,17 @@ fn guard_last_owner(
     if still_owner {
         return Ok(());
     }
-    let owner = Role::Workspace(WorkspaceRole::Owner);
     let target = Target::Workspace(ws.id.clone());
-    let owners: Vec<&Binding> =
-        state.bindings_on(&target).filter(|b| b.is_effective(now) && b.role == owner).collect();
+    let owners: Vec<&Binding> = state.bindings_on(&target).filter(|b| is_standing_owner(b, now)).collect();
     let is_owner = owners.iter().any(|b| b.user == user.id);
     let others = owners.iter().any(|b| b.user != user.id);
     if is_owner && !others {
         return Err(DomainError::rule(
             "workspace.last_owner",
-            format!("'{}' is the last owner of '{}'; make someone else owner first", user.email, ws.id),
+            format!(
+                "'{}' is the last standing owner of '{}'; make someone else owner without an expiry first",
+                user.email, ws.id
+            ),
         ));
     }
     Ok(())

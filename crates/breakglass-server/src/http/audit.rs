@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::Json;
 use breakglass_api as api;
-use breakglass_core::audit::{ChainVerifier, EventType};
+use breakglass_core::audit::{BrokenLink, ChainVerifier, EventType};
 use breakglass_core::authz;
 use breakglass_core::ident::Slug;
 use breakglass_core::time::Timestamp;
@@ -186,23 +186,29 @@ pub async fn verify(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Js
     Ok(Json(verify_chain(&app).await?))
 }
 
-/// Walks the chain in batches; the store's head is read first so that events committed during
-/// the walk do not count as missing.
+/// Walks the chain in batches up to the head. The head is the later of the store's and the one
+/// this server committed itself, so events deleted from the end of the log while this server
+/// runs are reported as missing. Events committed during the walk are not checked.
 pub async fn verify_chain(app: &App) -> Result<api::VerifyReport, ApiError> {
-    let head = app.store.head().await?;
+    let stored = app.store.head().await?;
+    let known = app.head();
+    let end = stored.seq.max(known.seq);
     let mut v = ChainVerifier::new();
     let mut after = 0;
-    let broken = loop {
+    let mut broken = None;
+    while broken.is_none() && after < end {
         let batch = app.store.audit_after(after, VERIFY_BATCH).await?;
-        let Some(last) = batch.last() else { break v.finish(head.seq).err() };
+        let Some(last) = batch.last() else { break };
         after = last.seq;
-        if let Some(b) = batch.iter().take_while(|e| e.seq <= head.seq).find_map(|e| v.push(e).err()) {
-            break Some(b);
-        }
-        if after >= head.seq {
-            break v.finish(head.seq).err();
-        }
-    };
+        broken = batch.iter().take_while(|e| e.seq <= end).find_map(|e| v.push(e).err());
+    }
+    let broken = broken.or_else(|| v.finish(end).err()).or_else(|| {
+        // The chain holds, but the event this server committed last must be the one stored.
+        (known.seq > 0 && v.head().seq == known.seq && v.head().hash != known.hash).then(|| BrokenLink {
+            seq: known.seq,
+            reason: "the stored event differs from the one this server committed".into(),
+        })
+    });
     Ok(api::VerifyReport {
         ok: broken.is_none(),
         events: v.head().seq,

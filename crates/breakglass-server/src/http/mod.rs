@@ -9,7 +9,7 @@ mod workspaces;
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -119,7 +119,7 @@ pub fn router(app: Arc<App>) -> Router {
                 "method not allowed on this path",
             )
         })
-        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(app)
 }
@@ -144,38 +144,75 @@ async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
     response
 }
 
-/// A JSON body whose rejections are problem+json with precise codes.
+/// Largest request body accepted.
+const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// A JSON object body whose rejections are problem+json with precise codes: 415 without a JSON
+/// content type, 413 when too large, 400 `input.malformed_json` when it is not JSON,
+/// `input.unknown_field` / `input.missing_field` / `input.invalid_field` when its shape is wrong
+/// (including valid JSON that is not an object).
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
-            Err(rejection) => Err(json_rejection(&rejection)),
+        let is_json = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                let m = m.trim();
+                m.eq_ignore_ascii_case("application/json")
+                    || (m.starts_with("application/") && m.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "input.unsupported_media_type",
+                "send the body as application/json",
+            ));
         }
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "input.too_large",
+                    format!("the body exceeds {} MiB", MAX_BODY / (1024 * 1024)),
+                )
+            } else {
+                ApiError::bad_request("input.malformed_json", r.body_text())
+            }
+        })?;
+        parse_json_object(&bytes).map(Self)
     }
 }
 
-fn json_rejection(r: &JsonRejection) -> ApiError {
-    let text = r.body_text();
-    match r {
-        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request("input.malformed_json", text),
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "input.unsupported_media_type",
-            "send the body as application/json",
-        ),
-        JsonRejection::JsonDataError(_) if text.contains("unknown field") => {
-            ApiError::bad_request("input.unknown_field", text)
+/// Deserialises a JSON object. serde would accept an array for a struct, and reports a shape
+/// error before a later syntax error; both are sorted out here, off the happy path.
+fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let malformed = |detail: String| ApiError::bad_request("input.malformed_json", detail);
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return Err(malformed(format!("the body is not valid JSON: {e}")));
         }
-        JsonRejection::JsonDataError(_) if text.contains("missing field") => {
-            ApiError::bad_request("input.missing_field", text)
-        }
-        JsonRejection::JsonDataError(_) => ApiError::bad_request("input.invalid_field", text),
-        _ => ApiError::bad_request("input.malformed_json", text),
+        return Err(ApiError::bad_request("input.invalid_field", "the body must be a JSON object"));
     }
+    serde_json::from_slice::<T>(bytes).map_err(|e| {
+        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            return malformed(format!("the body is not valid JSON: {syntax}"));
+        }
+        let text = e.to_string();
+        let code = if text.contains("unknown field") {
+            "input.unknown_field"
+        } else if text.contains("missing field") {
+            "input.missing_field"
+        } else {
+            "input.invalid_field"
+        };
+        ApiError::bad_request(code, text)
+    })
 }
 
 /// Query parameters whose rejections are problem+json.
