@@ -55,6 +55,18 @@ event_types! {
     Granted => "GRANTED": "A temporary grant was created on top of any membership.",
     GrantRevoked => "GRANT_REVOKED": "A temporary grant was revoked before it expired.",
     BindingExpired => "BINDING_EXPIRED": "A binding reached its expiry (recorded by the sweeper).",
+    PolicyCreated => "POLICY_CREATED": "An approval policy was created.",
+    PolicyUpdated => "POLICY_UPDATED": "An approval policy changed (open requests keep their copy).",
+    EntitlementUpdated => "ENTITLEMENT_UPDATED": "An entitlement's request policy or emergency settings changed.",
+    AccessRequested => "ACCESS_REQUESTED": "A user requested an entitlement (or a manager's assignment became a request).",
+    RequestApproved => "REQUEST_APPROVED": "An approver approved a step of a request, or an admin overrode it.",
+    RequestDenied => "REQUEST_DENIED": "An approver denied a request.",
+    RequestEscalated => "REQUEST_ESCALATED": "The requester escalated a request to emergency.",
+    RequestCancelled => "REQUEST_CANCELLED": "The requester cancelled a request.",
+    RequestLapsed => "REQUEST_LAPSED": "A request was not approved within its pending time.",
+    AccessGranted => "ACCESS_GRANTED": "An approved request granted (or extended) access.",
+    ReviewOpened => "EMERGENCY_REVIEW_OPENED": "An emergency grant opened its mandatory review.",
+    ReviewCompleted => "EMERGENCY_REVIEW_COMPLETED": "A reviewer completed an emergency review.",
 }
 
 impl fmt::Display for EventType {

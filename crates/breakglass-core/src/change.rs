@@ -1,6 +1,7 @@
 //! What a command decides: record changes plus the audit events that explain them. The store
 //! commits both in one transaction; the server then applies the same changes to its `State`.
 
+use crate::access::{AccessRequest, Entitlement, Policy, Review};
 use crate::audit::NewEvent;
 use crate::ident::{BindingId, TokenId, UserId};
 use crate::model::{Binding, EndReason, PasswordHash, Project, Token, User, Workspace};
@@ -48,6 +49,21 @@ pub enum Change {
         /// Who ended it (`None` for the system).
         by: Option<UserId>,
     },
+    /// A live binding's expiry moves (a request for the same entitlement extended it).
+    ExtendBinding {
+        /// Which.
+        id: BindingId,
+        /// The new expiry (`None`: no longer ends).
+        expires_at: Option<Timestamp>,
+    },
+    /// A policy is created or replaced.
+    PutPolicy(Policy),
+    /// An entitlement's settings are created or replaced.
+    PutEntitlement(Entitlement),
+    /// A request is created or replaced (its new state, approvals, ...).
+    PutRequest(AccessRequest),
+    /// An emergency review is created or replaced (completed).
+    PutReview(Review),
 }
 
 /// A command's outcome: changes and the events explaining them, committed together or not at all.

@@ -173,6 +173,21 @@ uuid_id!(
     TokenId,
     "token"
 );
+uuid_id!(
+    /// Identity of an approval policy.
+    PolicyId,
+    "policy"
+);
+uuid_id!(
+    /// Identity of an access request.
+    RequestId,
+    "request"
+);
+uuid_id!(
+    /// Identity of an emergency review.
+    ReviewId,
+    "review"
+);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 //! are inputs (`ctx::Ctx`). `clippy.toml` in this crate forbids the usual ways around that, and
 //! `tests/purity.rs` keeps the dependency list free of IO crates.
 
+pub mod access;
 pub mod audit;
 pub mod authz;
 pub mod change;

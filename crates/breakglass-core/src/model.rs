@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
-use crate::ident::{BindingId, Email, Name, Slug, TokenId, UserId};
+use crate::ident::{BindingId, Email, Name, RequestId, Slug, TokenId, UserId};
 use crate::role::{AdminRole, Role};
 use crate::time::Timestamp;
 
@@ -160,21 +160,48 @@ pub enum BindingSource {
     Direct,
     /// An additional time-bound grant on top of any membership (`POST /grants`).
     Grant,
+    /// Granted by an approved access request.
+    Request(RequestId),
+    /// Granted by an approved emergency request; flagged everywhere and reviewed afterwards.
+    Emergency(RequestId),
 }
 
 impl BindingSource {
-    /// The wire name.
+    /// The wire name: `direct`, `grant`, `request` or `emergency`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Direct => "direct",
             Self::Grant => "grant",
+            Self::Request(_) => "request",
+            Self::Emergency(_) => "emergency",
         }
     }
-    /// Parses a stored source.
-    pub fn parse(s: &str) -> Result<Self, DomainError> {
+
+    /// The request behind the binding, if any.
+    pub fn request(self) -> Option<RequestId> {
+        match self {
+            Self::Request(id) | Self::Emergency(id) => Some(id),
+            Self::Direct | Self::Grant => None,
+        }
+    }
+
+    /// True for a binding from an emergency request.
+    pub fn is_emergency(self) -> bool {
+        matches!(self, Self::Emergency(_))
+    }
+
+    /// Parses a stored source and, for `request`/`emergency`, its request id.
+    pub fn parse(s: &str, request: Option<&str>) -> Result<Self, DomainError> {
+        let id = || {
+            request.map(RequestId::parse).transpose()?.ok_or_else(|| {
+                DomainError::invalid("input.invalid_source", format!("binding source '{s}' needs a request id"))
+            })
+        };
         match s {
             "direct" => Ok(Self::Direct),
             "grant" => Ok(Self::Grant),
+            "request" => Ok(Self::Request(id()?)),
+            "emergency" => Ok(Self::Emergency(id()?)),
             _ => Err(DomainError::invalid("input.invalid_source", format!("unknown binding source '{s}'"))),
         }
     }

@@ -4,9 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::access::{AccessRequest, Entitlement, Policy, RequestState, Review};
 use crate::audit::ChainHead;
 use crate::change::{Change, Changes};
-use crate::ident::{BindingId, Email, Slug, TokenId, UserId};
+use crate::ident::{BindingId, Email, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId};
 use crate::model::{Binding, Project, SecretHash, Target, Token, User, Workspace};
 use crate::role::{Role, WorkspaceRole};
 use crate::time::Timestamp;
@@ -26,6 +27,10 @@ pub struct State {
     expiries: BTreeSet<(Timestamp, BindingId)>,
     tokens: HashMap<TokenId, Token>,
     token_by_hash: HashMap<SecretHash, TokenId>,
+    policies: HashMap<PolicyId, Policy>,
+    entitlements: HashMap<(Target, Role), Entitlement>,
+    requests: HashMap<RequestId, AccessRequest>,
+    reviews: HashMap<ReviewId, Review>,
     head: ChainHead,
 }
 
@@ -72,6 +77,29 @@ impl State {
                     self.expiries.insert((e, b.id));
                 }
                 self.bindings.insert(b.id, b.clone());
+            }
+            Change::ExtendBinding { id, expires_at } => {
+                if let Some(b) = self.bindings.get_mut(id) {
+                    if let Some(old) = b.expires_at {
+                        self.expiries.remove(&(old, *id));
+                    }
+                    if let Some(new) = expires_at {
+                        self.expiries.insert((*new, *id));
+                    }
+                    b.expires_at = *expires_at;
+                }
+            }
+            Change::PutPolicy(p) => {
+                self.policies.insert(p.id, p.clone());
+            }
+            Change::PutEntitlement(e) => {
+                self.entitlements.insert((e.target.clone(), e.role), e.clone());
+            }
+            Change::PutRequest(r) => {
+                self.requests.insert(r.id, r.clone());
+            }
+            Change::PutReview(r) => {
+                self.reviews.insert(r.id, r.clone());
             }
             Change::EndBinding { id, .. } => {
                 if let Some(b) = self.bindings.remove(id) {
@@ -205,6 +233,53 @@ impl State {
         let mut v: Vec<&Token> = self.tokens.values().filter(|t| t.user == user).collect();
         v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
         v
+    }
+
+    /// A policy by id; the installation default is not stored here (see `Policy::installation_default`).
+    pub fn policy(&self, id: PolicyId) -> Option<&Policy> {
+        self.policies.get(&id)
+    }
+
+    /// All stored policies, by name then id.
+    pub fn policies(&self) -> Vec<&Policy> {
+        let mut v: Vec<&Policy> = self.policies.values().collect();
+        v.sort_by(|a, b| (a.name.as_str(), a.id).cmp(&(b.name.as_str(), b.id)));
+        v
+    }
+
+    /// The settings of an entitlement, if any were made.
+    pub fn entitlement(&self, target: &Target, role: Role) -> Option<&Entitlement> {
+        self.entitlements.get(&(target.clone(), role))
+    }
+
+    /// Every entitlement with settings in a workspace (including its projects').
+    pub fn entitlements_in<'a>(&'a self, ws: &'a Slug) -> impl Iterator<Item = &'a Entitlement> + 'a {
+        self.entitlements.values().filter(move |e| e.target.workspace() == ws)
+    }
+
+    /// A request by id.
+    pub fn request(&self, id: RequestId) -> Option<&AccessRequest> {
+        self.requests.get(&id)
+    }
+
+    /// Every request, in no particular order.
+    pub fn requests(&self) -> impl Iterator<Item = &AccessRequest> {
+        self.requests.values()
+    }
+
+    /// Requests still in state `Pending` (some may be past their lapse time, not yet recorded).
+    pub fn pending_requests(&self) -> impl Iterator<Item = &AccessRequest> {
+        self.requests.values().filter(|r| r.state == RequestState::Pending)
+    }
+
+    /// A review by id.
+    pub fn review(&self, id: ReviewId) -> Option<&Review> {
+        self.reviews.get(&id)
+    }
+
+    /// Every review, in no particular order.
+    pub fn reviews(&self) -> impl Iterator<Item = &Review> {
+        self.reviews.values()
     }
 
     /// Forgets tokens that can no longer authenticate; nothing to record, they simply lapsed.
