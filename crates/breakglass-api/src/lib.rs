@@ -205,6 +205,8 @@ pub struct Workspace {
     pub project_quota: u32,
     /// Number of projects.
     pub project_count: u32,
+    /// Emergency reviews still open in this workspace.
+    pub open_reviews: u32,
     /// When created.
     pub created_at: String,
 }
@@ -245,6 +247,10 @@ pub struct SetMember {
     /// How long the membership lasts from now (`90m`, `2h`, `1d`, `PT2H`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<String>,
+    /// Why; needed when the entitlement's policy turns this assignment into a request that
+    /// requires a justification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
 }
 
 /// One binding: a user holding a role on a workspace or project.
@@ -261,8 +267,15 @@ pub struct Binding {
     pub project: Option<String>,
     /// Role.
     pub role: String,
-    /// `direct` (membership) or `grant` (temporary, on top of membership).
+    /// `direct` (membership), `grant` (temporary, on top of membership), `request` or
+    /// `emergency` (granted by an approved request).
     pub source: String,
+    /// The request that granted it, for `request` and `emergency` bindings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// True for access granted by an emergency request.
+    #[serde(default)]
+    pub emergency: bool,
     /// From when it counts.
     pub starts_at: String,
     /// Until when it counts (exclusive), if it ends.
@@ -319,8 +332,14 @@ pub struct Via {
     pub binding_id: String,
     /// The role it grants.
     pub role: String,
-    /// `direct` or `grant`.
+    /// `direct`, `grant`, `request` or `emergency`.
     pub source: String,
+    /// The request that granted it, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// True for emergency access.
+    #[serde(default)]
+    pub emergency: bool,
     /// Until when it counts, if it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
@@ -435,4 +454,324 @@ pub struct BrokenLink {
     pub seq: i64,
     /// What is wrong.
     pub reason: String,
+}
+
+/// One step of a policy: `count` distinct approvals from an approver set.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyStep {
+    /// `workspace_managers`, `workspace_owners`, `admin_area` or `users`.
+    pub approvers: String,
+    /// The approvers' e-mails, for `users`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<String>,
+    /// Distinct approvals needed (1 to 50).
+    pub count: u32,
+}
+
+/// Body of `POST /api/v1/policies` and `PUT /api/v1/policies/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyBody {
+    /// Display name.
+    pub name: String,
+    /// Owning workspace; absent for an installation-wide policy (admins only). Cannot change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// Ordered steps; none means requests are granted at once.
+    #[serde(default)]
+    pub steps: Vec<PolicyStep>,
+    /// Longest access a request may ask for (`4h`, `30d`); absent for no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<String>,
+    /// Whether requests must give a justification (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification_required: Option<bool>,
+    /// How long a request may wait for approvals (default `7d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_ttl: Option<String>,
+}
+
+/// An approval policy.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Policy {
+    /// Policy id (the nil UUID for the installation default).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Owning workspace, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
+    /// Ordered steps.
+    pub steps: Vec<PolicyStep>,
+    /// Longest access a request may ask for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<String>,
+    /// Whether requests must give a justification.
+    pub justification_required: bool,
+    /// How long a request may wait for approvals.
+    pub pending_ttl: String,
+    /// When created.
+    pub created_at: String,
+    /// When last changed.
+    pub updated_at: String,
+}
+
+/// Body of `PUT .../entitlements/{role}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EntitlementBody {
+    /// Policy id for normal requests; absent for the installation default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_policy: Option<String>,
+    /// Whether emergency requests are allowed.
+    #[serde(default)]
+    pub emergency_enabled: bool,
+    /// Policy id for emergency requests (required when they are enabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency_policy: Option<String>,
+}
+
+/// A policy named by an entitlement.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyRef {
+    /// Policy id.
+    pub id: String,
+    /// Policy name.
+    pub name: String,
+}
+
+/// The settings of one entitlement (a role on a workspace or project).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Entitlement {
+    /// Workspace.
+    pub workspace: String,
+    /// Project, for a project role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Role.
+    pub role: String,
+    /// Policy for normal requests (the installation default when nothing is set).
+    pub request_policy: PolicyRef,
+    /// Whether emergency requests are allowed.
+    pub emergency_enabled: bool,
+    /// Policy for emergency requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emergency_policy: Option<PolicyRef>,
+    /// True when nothing was set and the installation default applies.
+    pub default: bool,
+}
+
+/// Body of `POST /api/v1/requests`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRequest {
+    /// Workspace.
+    pub workspace: String,
+    /// Project, for a project role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Role.
+    pub role: String,
+    /// How long the access lasts once granted (`2h`, `1d`, `PT30M`).
+    pub duration: String,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// Use the entitlement's emergency policy.
+    #[serde(default)]
+    pub emergency: bool,
+}
+
+/// One approval of a request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Approval {
+    /// Approver's e-mail.
+    pub by: String,
+    /// The step it counted for (1-based).
+    pub step: u32,
+    /// When.
+    pub at: String,
+    /// An admin-area override.
+    #[serde(rename = "override")]
+    pub is_override: bool,
+}
+
+/// An access request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Request {
+    /// Request id.
+    pub id: String,
+    /// Who the access is for.
+    pub user: String,
+    /// Who opened it (differs when a manager's assignment became a request).
+    pub created_by: String,
+    /// Workspace.
+    pub workspace: String,
+    /// Project, for a project role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Role.
+    pub role: String,
+    /// How long the access lasts once granted; absent for standing access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// An emergency request.
+    pub emergency: bool,
+    /// `pending`, `granted`, `denied`, `cancelled` or `lapsed`.
+    pub state: String,
+    /// The policy this request is governed by: a copy taken when it opened (or was escalated);
+    /// later policy changes do not affect it.
+    pub policy: Policy,
+    /// Approvals so far.
+    pub approvals: Vec<Approval>,
+    /// The step waiting for approvals (1-based), while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_step: Option<u32>,
+    /// True while pending if there are not enough eligible approvers left to complete it; an
+    /// admin-area override is then the way out.
+    pub quorum_unreachable: bool,
+    /// When opened.
+    pub created_at: String,
+    /// When it lapses if still pending.
+    pub lapses_at: String,
+    /// When escalated to emergency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalated_at: Option<String>,
+    /// When decided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+    /// Who decided it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<String>,
+    /// Why it was denied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_reason: Option<String>,
+    /// The binding it granted or extended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding_id: Option<String>,
+}
+
+/// Body of `POST /api/v1/requests/{id}/approve` (optional).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveRequest {
+    /// As an admin-area admin or employee outside the step's approvers: grant the request at
+    /// once, recorded as an override.
+    #[serde(default, rename = "override")]
+    pub is_override: bool,
+}
+
+/// Body of `POST /api/v1/requests/{id}/deny`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DenyRequest {
+    /// Why (required).
+    pub reason: String,
+}
+
+/// Filters of `GET /api/v1/requests`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RequestQuery {
+    /// `mine` (default: requests for or opened by the caller) or `visible` (all the caller may see).
+    pub scope: Option<String>,
+    /// Only this state.
+    pub state: Option<String>,
+    /// Only this workspace.
+    pub workspace: Option<String>,
+    /// Maximum items per page (1 to 1000, default 100).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A pending request the caller may act on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Task {
+    /// The request.
+    pub request: Request,
+    /// The caller is an approver of its current step.
+    pub can_approve: bool,
+    /// The caller may only approve it as an admin-area override.
+    pub override_only: bool,
+}
+
+/// An emergency review.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Review {
+    /// Review id.
+    pub id: String,
+    /// The emergency request.
+    pub request_id: String,
+    /// The binding it granted.
+    pub binding_id: String,
+    /// Who held the emergency access.
+    pub holder: String,
+    /// Workspace.
+    pub workspace: String,
+    /// Project, for a project role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// Role.
+    pub role: String,
+    /// When it opened.
+    pub opened_at: String,
+    /// `open` or `completed`.
+    pub state: String,
+    /// `justified` or `not_justified`, once completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// Reviewer's notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Who completed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_by: Option<String>,
+    /// When.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+}
+
+/// Body of `POST /api/v1/reviews/{id}/complete`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteReview {
+    /// `justified` or `not_justified`.
+    pub outcome: String,
+    /// Notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// Filters of `GET /api/v1/reviews`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReviewQuery {
+    /// `open` (default), `completed` or `all`.
+    pub state: Option<String>,
+    /// Only this workspace.
+    pub workspace: Option<String>,
+    /// Maximum items per page (1 to 1000, default 100).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Filter of `GET /api/v1/policies`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PolicyQuery {
+    /// Only this workspace's policies (plus installation-wide ones).
+    pub workspace: Option<String>,
+    /// Maximum items per page (1 to 1000, default 100).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }

@@ -150,7 +150,12 @@ impl RequestState {
             "denied" => Self::Denied,
             "cancelled" => Self::Cancelled,
             "lapsed" => Self::Lapsed,
-            _ => return Err(DomainError::invalid("input.invalid_state", format!("unknown request state '{s}'"))),
+            _ => {
+                return Err(DomainError::invalid(
+                    "input.invalid_state",
+                    format!("unknown request state '{s}'"),
+                ))
+            }
         })
     }
 }
@@ -283,7 +288,13 @@ impl Review {
 }
 
 /// True when `user` belongs to `set` for a request on `target` at `now` (ignoring who it is for).
-pub fn in_approver_set(state: &State, set: &ApproverSet, target: &Target, user: UserId, now: Timestamp) -> bool {
+pub fn in_approver_set(
+    state: &State,
+    set: &ApproverSet,
+    target: &Target,
+    user: UserId,
+    now: Timestamp,
+) -> bool {
     let Some(u) = state.user(user) else { return false };
     if u.status != UserStatus::Active {
         return false;
@@ -310,7 +321,12 @@ pub fn current_step(request: &AccessRequest) -> Option<usize> {
 
 /// The people who could still give an approval for `step`: in its set, active, not the user the
 /// request is for, and not already counted for this request (one person counts once).
-pub fn eligible_approvers(state: &State, request: &AccessRequest, step: usize, now: Timestamp) -> Vec<UserId> {
+pub fn eligible_approvers(
+    state: &State,
+    request: &AccessRequest,
+    step: usize,
+    now: Timestamp,
+) -> Vec<UserId> {
     let Some(s) = request.policy.steps.get(step) else { return Vec::new() };
     let counted = |u: UserId| request.approvals.iter().any(|a| a.by == u);
     let candidates: Vec<UserId> = match &s.approvers {
@@ -322,8 +338,10 @@ pub fn eligible_approvers(state: &State, request: &AccessRequest, step: usize, n
             .map(|u| u.id)
             .collect(),
         ApproverSet::WorkspaceManagers | ApproverSet::WorkspaceOwners => {
-            let mut v: Vec<UserId> =
-                state.bindings_on(&Target::Workspace(request.target.workspace().clone())).map(|b| b.user).collect();
+            let mut v: Vec<UserId> = state
+                .bindings_on(&Target::Workspace(request.target.workspace().clone()))
+                .map(|b| b.user)
+                .collect();
             v.sort();
             v.dedup();
             v

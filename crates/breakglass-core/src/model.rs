@@ -194,7 +194,10 @@ impl BindingSource {
     pub fn parse(s: &str, request: Option<&str>) -> Result<Self, DomainError> {
         let id = || {
             request.map(RequestId::parse).transpose()?.ok_or_else(|| {
-                DomainError::invalid("input.invalid_source", format!("binding source '{s}' needs a request id"))
+                DomainError::invalid(
+                    "input.invalid_source",
+                    format!("binding source '{s}' needs a request id"),
+                )
             })
         };
         match s {

@@ -91,6 +91,11 @@ impl Span {
         Self::hours(d * 24)
     }
 
+    /// A span of `micros` microseconds.
+    pub const fn from_micros(micros: i64) -> Self {
+        Self(micros)
+    }
+
     /// Length in microseconds.
     pub const fn as_micros(self) -> i64 {
         self.0
@@ -121,6 +126,19 @@ impl Span {
             ));
         }
         Ok(Self(micros))
+    }
+}
+
+impl fmt::Display for Span {
+    /// The largest whole unit that divides the span: `4h`, `30d`, `90m`, `45s`, else microseconds.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const S: i64 = 1_000_000;
+        for (unit, micros) in [("d", 86_400 * S), ("h", 3_600 * S), ("m", 60 * S), ("s", S)] {
+            if self.0 != 0 && self.0 % micros == 0 {
+                return write!(f, "{}{unit}", self.0 / micros);
+            }
+        }
+        write!(f, "{}us", self.0)
     }
 }
 
@@ -228,6 +246,14 @@ mod tests {
         ] {
             assert!(Span::parse(s).is_err(), "{s} should be refused");
         }
+    }
+
+    #[test]
+    fn spans_display_in_their_largest_whole_unit() {
+        assert_eq!(Span::hours(4).to_string(), "4h");
+        assert_eq!(Span::days(30).to_string(), "30d");
+        assert_eq!(Span::minutes(90).to_string(), "90m");
+        assert_eq!(Span::seconds(45).to_string(), "45s");
     }
 
     #[test]

@@ -162,7 +162,8 @@ impl World {
         role: Role,
         expires_at: Option<Timestamp>,
     ) -> Res<()> {
-        let cmd = SetMember { target: target.clone(), email: email(who), role, expires_at };
+        let cmd =
+            SetMember { target: target.clone(), email: email(who), role, expires_at, justification: None };
         self.as_user(by, move |s, c| members::set_member(s, c, cmd))
     }
 
@@ -181,7 +182,7 @@ impl World {
     ) -> Res<BindingId> {
         let cmd =
             NewGrant { target: target.clone(), email: email(who), role, expires_at: until, reason: None };
-        self.as_user(by, move |s, c| members::grant(s, c, cmd))
+        self.as_user(by, move |s, c| members::grant(s, c, cmd).map(|(ch, a)| (ch, direct_binding(a))))
     }
 
     fn revoke(&mut self, by: &str, id: BindingId) -> Res<()> {
@@ -1163,7 +1164,7 @@ fn a_grant_on_top_of_a_membership() {
         reason: Some("incident 4711".into()),
     };
     let d = ok(w.as_user("mia@corp.io", move |s, c| members::grant(s, c, cmd)));
-    let g = d.value;
+    let g = direct_binding(d.value);
     assert_eq!(d.types(), ["GRANTED"]);
     let e = &d.events[0];
     assert_eq!((e.subject.as_deref(), e.project.as_deref()), (Some("max@corp.io"), Some("web")));
@@ -1598,4 +1599,10 @@ fn a_temporary_owner_does_not_stand_in_for_the_last_standing_owner() {
     for (label, by, act, expected) in &steps {
         assert_eq!(w.act(by, act), *expected, "{label}");
     }
+}
+
+/// The binding a direct grant created; a grant under these tests' default policy (one approval)
+/// never becomes a request.
+fn direct_binding(a: members::Assigned) -> BindingId {
+    a.binding().expect("a grant under a one-approval policy creates its binding at once")
 }

@@ -159,6 +159,7 @@ fn plan(state: &State, ctx: &Ctx, hash: &PasswordHash, quota: u32) -> Result<Cha
                 email: Email::parse(email)?,
                 role: Role::parse_for(role, !p.is_empty())?,
                 expires_at: (*minutes > 0).then(|| ctx.now.plus(Span::minutes(*minutes))),
+                justification: None,
             },
         )?;
         step(&mut scratch, c);

@@ -1,10 +1,11 @@
-//! The expiry sweeper. Checks never depend on it: a binding stops counting at its `expires_at`
-//! by comparison. The sweeper only records, a moment later, that the expiry happened.
+//! The sweeper. Checks never depend on it: a binding stops counting at its `expires_at` by
+//! comparison, and a request past its pending time can no longer be approved. The sweeper only
+//! records, a moment later, that the expiry or lapse happened.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use breakglass_core::cmd::sweep;
+use breakglass_core::cmd::{requests, sweep};
 use breakglass_core::Actor;
 
 use crate::app::App;
@@ -25,8 +26,33 @@ pub async fn run(app: Arc<App>, every: Duration) {
     }
 }
 
-/// Records every expiry that is due now, in batches. Returns how many were recorded.
+/// Records every expiry and lapse that is due now, in batches. Returns how many were recorded.
 pub async fn sweep_once(app: &App) -> Result<usize, crate::error::ApiError> {
+    Ok(record_expiries(app).await? + record_lapses(app).await?)
+}
+
+async fn record_lapses(app: &App) -> Result<usize, crate::error::ApiError> {
+    let mut total = 0;
+    loop {
+        let now = app.now();
+        if !app.state().pending_requests().any(|r| r.lapses_at <= now) {
+            return Ok(total);
+        }
+        let done = app
+            .execute(Actor::System, |state, ctx| {
+                let changes = requests::record_lapses(state, ctx, BATCH);
+                let n = changes.events.len();
+                Ok((changes, n))
+            })
+            .await?;
+        total += done.value;
+        if done.value < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+async fn record_expiries(app: &App) -> Result<usize, crate::error::ApiError> {
     let mut total = 0;
     loop {
         if !app.state().has_expired_unrecorded(app.now()) {

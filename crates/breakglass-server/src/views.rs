@@ -1,8 +1,10 @@
 //! Conversions from the core's records to the API's wire types.
 
 use breakglass_api as api;
+use breakglass_core::access::{current_step, quorum_unreachable, AccessRequest, ApproverSet, Policy, Review};
 use breakglass_core::audit::AuditEvent;
 use breakglass_core::check::Decision;
+use breakglass_core::ident::UserId;
 use breakglass_core::model::{Binding, Project, Token, User, Workspace};
 use breakglass_core::time::Timestamp;
 use breakglass_core::State;
@@ -31,6 +33,10 @@ pub fn workspace(state: &State, w: &Workspace) -> api::Workspace {
         status: w.status.as_str().into(),
         project_quota: w.project_quota,
         project_count: u32::try_from(state.projects_of(&w.id).count()).unwrap_or(u32::MAX),
+        open_reviews: u32::try_from(
+            state.reviews().filter(|r| r.is_open() && r.target.workspace() == &w.id).count(),
+        )
+        .unwrap_or(u32::MAX),
         created_at: w.created_at.to_rfc3339(),
     }
 }
@@ -54,6 +60,8 @@ pub fn binding(state: &State, b: &Binding) -> api::Binding {
         project: b.target.project().map(ToString::to_string),
         role: b.role.as_str().into(),
         source: b.source.as_str().into(),
+        request_id: b.source.request().map(|r| r.to_string()),
+        emergency: b.source.is_emergency(),
         starts_at: b.starts_at.to_rfc3339(),
         expires_at: time(b.expires_at),
         reason: b.reason.clone(),
@@ -83,6 +91,8 @@ pub fn decision(d: &Decision) -> api::CheckResponse {
                 binding_id: v.binding.to_string(),
                 role: v.role.as_str().into(),
                 source: v.source.as_str().into(),
+                request_id: v.source.request().map(|r| r.to_string()),
+                emergency: v.source.is_emergency(),
                 expires_at: time(v.expires_at),
             })
             .collect(),
@@ -104,5 +114,91 @@ pub fn audit_event(e: &AuditEvent) -> api::AuditEvent {
         details: e.details.clone(),
         prev_hash: hex::encode(e.prev_hash),
         hash: hex::encode(e.hash),
+    }
+}
+
+fn email(state: &State, id: UserId) -> String {
+    state.user(id).map_or_else(|| id.to_string(), |u| u.email.to_string())
+}
+
+/// A policy on the wire (approvers by e-mail).
+pub fn policy(state: &State, p: &Policy) -> api::Policy {
+    api::Policy {
+        id: p.id.to_string(),
+        name: p.name.to_string(),
+        workspace: p.workspace.as_ref().map(ToString::to_string),
+        steps: p
+            .steps
+            .iter()
+            .map(|s| api::PolicyStep {
+                approvers: s.approvers.kind().into(),
+                users: match &s.approvers {
+                    ApproverSet::Users(users) => users.iter().map(|u| email(state, *u)).collect(),
+                    _ => Vec::new(),
+                },
+                count: s.count,
+            })
+            .collect(),
+        max_duration: p.max_duration.map(|d| d.to_string()),
+        justification_required: p.justification_required,
+        pending_ttl: p.pending_ttl.to_string(),
+        created_at: p.created_at.to_rfc3339(),
+        updated_at: p.updated_at.to_rfc3339(),
+    }
+}
+
+/// A request on the wire, with its current step and whether its quorum is reachable at `now`.
+pub fn request(state: &State, r: &AccessRequest, now: Timestamp) -> api::Request {
+    let pending = r.state == breakglass_core::access::RequestState::Pending;
+    api::Request {
+        id: r.id.to_string(),
+        user: email(state, r.user),
+        created_by: email(state, r.created_by),
+        workspace: r.target.workspace().to_string(),
+        project: r.target.project().map(ToString::to_string),
+        role: r.role.as_str().into(),
+        duration: r.duration.map(|d| d.to_string()),
+        justification: r.justification.clone(),
+        emergency: r.emergency,
+        state: r.state.as_str().into(),
+        policy: policy(state, &r.policy),
+        approvals: r
+            .approvals
+            .iter()
+            .map(|a| api::Approval {
+                by: email(state, a.by),
+                step: a.step + 1,
+                at: a.at.to_rfc3339(),
+                is_override: a.is_override,
+            })
+            .collect(),
+        current_step: if pending { current_step(r).and_then(|s| u32::try_from(s + 1).ok()) } else { None },
+        quorum_unreachable: quorum_unreachable(state, r, now),
+        created_at: r.created_at.to_rfc3339(),
+        lapses_at: r.lapses_at.to_rfc3339(),
+        escalated_at: time(r.escalated_at),
+        decided_at: time(r.decided_at),
+        decided_by: r.decided_by.map(|u| email(state, u)),
+        deny_reason: r.deny_reason.clone(),
+        binding_id: r.binding.map(|b| b.to_string()),
+    }
+}
+
+/// An emergency review on the wire.
+pub fn review(state: &State, r: &Review) -> api::Review {
+    api::Review {
+        id: r.id.to_string(),
+        request_id: r.request.to_string(),
+        binding_id: r.binding.to_string(),
+        holder: email(state, r.holder),
+        workspace: r.target.workspace().to_string(),
+        project: r.target.project().map(ToString::to_string),
+        role: r.role.as_str().into(),
+        opened_at: r.opened_at.to_rfc3339(),
+        state: if r.is_open() { "open" } else { "completed" }.into(),
+        outcome: r.outcome.map(|o| o.as_str().into()),
+        notes: r.notes.clone(),
+        completed_by: r.completed_by.map(|u| email(state, u)),
+        completed_at: time(r.completed_at),
     }
 }

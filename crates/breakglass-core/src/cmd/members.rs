@@ -6,15 +6,17 @@ use serde_json::json;
 use crate::audit::EventType;
 use crate::authz;
 use crate::change::{Change, Changes};
+use crate::cmd::policies::effective_policy;
+use crate::cmd::requests::{self, Opening};
 use crate::cmd::workspaces::{require_active, user_not_found};
 use crate::cmd::{event, require_future, time_json};
 use crate::ctx::Ctx;
 use crate::error::DomainError;
-use crate::ident::{BindingId, Email, Slug};
+use crate::ident::{BindingId, Email, RequestId, Slug};
 use crate::model::{Binding, BindingSource, EndReason, Target, User, Workspace};
 use crate::role::{Role, WorkspaceRole};
 use crate::state::State;
-use crate::time::Timestamp;
+use crate::time::{Span, Timestamp};
 
 /// Puts a user on a target with a role, replacing their direct membership there if they have one.
 #[derive(Clone, Debug)]
@@ -27,6 +29,8 @@ pub struct SetMember {
     pub role: Role,
     /// Until when; `None` for standing access.
     pub expires_at: Option<Timestamp>,
+    /// Why; needed when the assignment becomes a request under a policy that requires one.
+    pub justification: Option<String>,
 }
 
 /// Sets a user's direct membership on a workspace or project.
@@ -40,6 +44,11 @@ pub fn set_member(state: &State, ctx: &Ctx, cmd: SetMember) -> Result<Changes, D
     require_active(ws)?;
     require_future(cmd.expires_at, ctx.now)?;
     let user = state.user_by_email(&cmd.email).ok_or_else(|| user_not_found(&cmd.email))?;
+    if let Some(request) =
+        four_eyes(state, ctx, &cmd.target, cmd.role, user, cmd.expires_at, cmd.justification.clone())?
+    {
+        return Ok(request);
+    }
     let existing = state
         .bindings_on(&cmd.target)
         .find(|b| b.user == user.id && b.source == BindingSource::Direct && b.is_effective(ctx.now));
@@ -178,7 +187,7 @@ pub struct NewGrant {
 }
 
 /// Creates a temporary grant. The same people who may set the membership may grant.
-pub fn grant(state: &State, ctx: &Ctx, cmd: NewGrant) -> Result<(Changes, BindingId), DomainError> {
+pub fn grant(state: &State, ctx: &Ctx, cmd: NewGrant) -> Result<(Changes, Assigned), DomainError> {
     check_role_kind(&cmd.target, cmd.role)?;
     let ws = authorize(state, ctx, &cmd.target, &[cmd.role])?;
     require_active(ws)?;
@@ -192,6 +201,13 @@ pub fn grant(state: &State, ctx: &Ctx, cmd: NewGrant) -> Result<(Changes, Bindin
         }
     }
     let user = state.user_by_email(&cmd.email).ok_or_else(|| user_not_found(&cmd.email))?;
+    if let Some(request) =
+        four_eyes(state, ctx, &cmd.target, cmd.role, user, Some(cmd.expires_at), cmd.reason.clone())?
+    {
+        let id =
+            opened_request(&request).ok_or_else(|| DomainError::rule("request.not_opened", "no request"))?;
+        return Ok((request, Assigned::Request(id)));
+    }
     let b = Binding {
         id: BindingId(ctx.next_id()),
         user: user.id,
@@ -217,16 +233,90 @@ pub fn grant(state: &State, ctx: &Ctx, cmd: NewGrant) -> Result<(Changes, Bindin
             "reason": cmd.reason,
         }),
     );
-    Ok((Changes { changes: vec![Change::CreateBinding(b)], events: vec![ev] }, id))
+    Ok((Changes { changes: vec![Change::CreateBinding(b)], events: vec![ev] }, Assigned::Binding(id)))
 }
 
-/// Ends a temporary grant early. Its holder may give it up; managers revoke it as they would
-/// change the membership.
+/// What a direct assignment produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Assigned {
+    /// The access exists now.
+    Binding(BindingId),
+    /// The entitlement's policy needs more approvals than the assigner's one: a request now
+    /// carries their approval and waits for the rest.
+    Request(RequestId),
+}
+
+impl Assigned {
+    /// The binding, when the access exists now.
+    pub fn binding(self) -> Option<BindingId> {
+        match self {
+            Self::Binding(b) => Some(b),
+            Self::Request(_) => None,
+        }
+    }
+}
+
+/// The request a command opened, if it opened one (an assignment that became a request).
+pub fn opened_request(changes: &Changes) -> Option<RequestId> {
+    changes.changes.iter().find_map(|c| match c {
+        Change::PutRequest(r) => Some(r.id),
+        _ => None,
+    })
+}
+
+/// A manager's direct assignment may not bypass a policy that needs more than one approval:
+/// it becomes a request for the user that already carries the manager's approval. The admin
+/// area (which may override any request) and the system assign directly, and so does anyone
+/// lowering or keeping access the user already holds.
+fn four_eyes(
+    state: &State,
+    ctx: &Ctx,
+    target: &Target,
+    role: Role,
+    user: &User,
+    expires_at: Option<Timestamp>,
+    justification: Option<String>,
+) -> Result<Option<Changes>, DomainError> {
+    let Some(actor) = ctx.user().and_then(|id| state.user(id)) else { return Ok(None) };
+    if actor.admin_role.manages_workspaces() {
+        return Ok(None);
+    }
+    let held = state
+        .bindings_of_user(user.id)
+        .any(|b| &b.target == target && b.is_effective(ctx.now) && b.role.implies(role));
+    if held {
+        return Ok(None);
+    }
+    let policy = effective_policy(state, target, role, false)?;
+    if policy.required_approvals() <= 1 {
+        return Ok(None);
+    }
+    let duration = expires_at.map(|e| Span::from_micros(e.as_micros() - ctx.now.as_micros()));
+    let (changes, _) = requests::open(
+        state,
+        ctx,
+        Opening {
+            user,
+            created_by: actor.id,
+            target: target.clone(),
+            role,
+            duration,
+            justification,
+            emergency: false,
+            policy,
+            first_approval: true,
+        },
+    )?;
+    Ok(Some(changes))
+}
+
+/// Ends temporary access early: a grant, or access granted by a (possibly emergency) request.
+/// Its holder may give it up; managers revoke it as they would change the membership.
 pub fn revoke_grant(state: &State, ctx: &Ctx, id: BindingId) -> Result<Changes, DomainError> {
     let not_found = || DomainError::not_found("grant.not_found", format!("grant {id} not found"));
     let b = state
         .binding(id)
-        .filter(|b| b.source == BindingSource::Grant && b.is_effective(ctx.now))
+        .filter(|b| b.source != BindingSource::Direct && b.is_effective(ctx.now))
         .ok_or_else(not_found)?;
     let holder = state.user(b.user).ok_or_else(not_found)?;
     if ctx.user() == Some(b.user) {
@@ -244,7 +334,14 @@ pub fn revoke_grant(state: &State, ctx: &Ctx, id: BindingId) -> Result<Changes, 
             EventType::GrantRevoked,
             Some(&b.target),
             Some(holder.email.to_string()),
-            json!({"binding_id": id.to_string(), "role": b.role.as_str(), "expires_at": time_json(b.expires_at)}),
+            json!({
+                "binding_id": id.to_string(),
+                "role": b.role.as_str(),
+                "source": b.source.as_str(),
+                "request_id": b.source.request().map(|r| r.to_string()),
+                "emergency": b.source.is_emergency(),
+                "expires_at": time_json(b.expires_at),
+            }),
         )],
         changes: vec![Change::EndBinding { id, at: ctx.now, reason: EndReason::Revoked, by: ctx.user() }],
     })

@@ -2,6 +2,8 @@
 //! They read the state, decide, and describe every change together with its audit events.
 
 pub mod members;
+pub mod policies;
+pub mod requests;
 pub mod sweep;
 pub mod tokens;
 pub mod users;

@@ -3,6 +3,7 @@
 
 mod audit;
 mod check;
+mod requests;
 mod session;
 mod users;
 mod workspaces;
@@ -46,7 +47,8 @@ pub use breakglass_api::SEQ_HEADER;
         (name = "users", description = "User accounts and API tokens"),
         (name = "workspaces", description = "Workspaces, projects and who holds which role"),
         (name = "check", description = "Authorization checks"),
-        (name = "audit", description = "The hash-chained audit log")
+        (name = "audit", description = "The hash-chained audit log"),
+        (name = "requests", description = "Access requests, approval policies, entitlements and emergency reviews")
     )
 )]
 struct ApiDoc;
@@ -88,6 +90,20 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(audit::workspace_history))
         .routes(routes!(audit::project_history))
         .routes(routes!(audit::verify))
+        .routes(routes!(requests::create_policy, requests::list_policies))
+        .routes(routes!(requests::get_policy, requests::update_policy))
+        .routes(routes!(requests::list_entitlements))
+        .routes(routes!(requests::set_workspace_entitlement))
+        .routes(routes!(requests::set_project_entitlement))
+        .routes(routes!(requests::create_request, requests::list_requests))
+        .routes(routes!(requests::get_request))
+        .routes(routes!(requests::approve_request))
+        .routes(routes!(requests::deny_request))
+        .routes(routes!(requests::cancel_request))
+        .routes(routes!(requests::escalate_request))
+        .routes(routes!(requests::list_tasks))
+        .routes(routes!(requests::list_reviews))
+        .routes(routes!(requests::complete_review))
 }
 
 /// The OpenAPI document, as generated from the handlers.
@@ -186,6 +202,31 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             }
         })?;
         parse_json_object(&bytes).map(Self)
+    }
+}
+
+/// A JSON object body that may also be left out entirely (then `T::default()`).
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let has_type = req.headers().contains_key(axum::http::header::CONTENT_TYPE);
+        if !has_type {
+            let bytes = axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|r| ApiError::bad_request("input.malformed_json", r.body_text()))?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Self(T::default()));
+            }
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "input.unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        ApiJson::<T>::from_request(req, state).await.map(|ApiJson(v)| Self(v))
     }
 }
 

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use breakglass_api as api;
 use breakglass_core::authz::{self, WorkspaceAccess};
-use breakglass_core::cmd::members::{self, NewGrant, SetMember};
+use breakglass_core::cmd::members::{self, Assigned, NewGrant, SetMember};
 use breakglass_core::cmd::workspaces::{self, NewProject, NewWorkspace};
 use breakglass_core::ident::{BindingId, Email, Name, Slug};
 use breakglass_core::model::{BindingSource, Target, Workspace};
@@ -193,14 +193,23 @@ async fn set_member(
             email: Email::parse(email)?,
             role: Role::parse_for(&body.role, project.is_some())?,
             expires_at: expiry(body.expires_at.as_deref(), body.expires_in.as_deref(), ctx.now)?,
+            justification: body.justification.clone(),
         };
         (target, cmd)
     };
     let done = app
-        .execute(caller.actor(), |state, ctx| Ok((members::set_member(state, ctx, cmd.clone())?, ())))
+        .execute(caller.actor(), |state, ctx| {
+            let changes = members::set_member(state, ctx, cmd.clone())?;
+            let request = members::opened_request(&changes);
+            Ok((changes, request))
+        })
         .await?;
     let now = app.now();
     let state = app.state();
+    if let Some(id) = done.value {
+        let r = state.request(id).ok_or_else(ApiError::internal)?;
+        return Ok(written(StatusCode::ACCEPTED, done.seq, &views::request(&state, r, now)));
+    }
     let user = state.user_by_email(&cmd.email).ok_or_else(ApiError::internal)?;
     let b = state
         .bindings_on(&target)
@@ -233,6 +242,7 @@ async fn remove_member(
     request_body = api::SetMember,
     responses(
         (status = 200, description = "The membership binding", body = api::Binding),
+        (status = 202, description = "The entitlement's policy needs more approvals: a request carrying yours", body = api::Request),
         (status = 403, description = "Not allowed to assign this role", body = api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Workspace or user not found", body = api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid value or broken rule (e.g. last owner)", body = api::Problem, content_type = "application/problem+json"),
@@ -362,6 +372,7 @@ pub async fn list_project_members(
     request_body = api::SetMember,
     responses(
         (status = 200, description = "The membership binding", body = api::Binding),
+        (status = 202, description = "The entitlement's policy needs more approvals: a request carrying yours", body = api::Request),
         (status = 403, description = "Not a manager", body = api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Workspace, project or user not found", body = api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid value", body = api::Problem, content_type = "application/problem+json"),
@@ -395,6 +406,7 @@ pub async fn remove_project_member(
     request_body = api::CreateGrant,
     responses(
         (status = 201, description = "The grant", body = api::Binding),
+        (status = 202, description = "The entitlement's policy needs more approvals: a request carrying yours", body = api::Request),
         (status = 403, description = "Not a manager", body = api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Workspace, project or user not found", body = api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid value", body = api::Problem, content_type = "application/problem+json"),
@@ -422,8 +434,16 @@ pub async fn create_grant(
     };
     let done = app.execute(caller.actor(), |state, ctx| members::grant(state, ctx, cmd.clone())).await?;
     let state = app.state();
-    let b = state.binding(done.value).ok_or_else(ApiError::internal)?;
-    Ok(written(StatusCode::CREATED, done.seq, &views::binding(&state, b)))
+    match done.value {
+        Assigned::Binding(id) => {
+            let b = state.binding(id).ok_or_else(ApiError::internal)?;
+            Ok(written(StatusCode::CREATED, done.seq, &views::binding(&state, b)))
+        }
+        Assigned::Request(id) => {
+            let r = state.request(id).ok_or_else(ApiError::internal)?;
+            Ok(written(StatusCode::ACCEPTED, done.seq, &views::request(&state, r, app.now())))
+        }
+    }
 }
 
 /// Ends a grant early (managers, or its holder giving it up).

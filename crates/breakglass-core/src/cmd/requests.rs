@@ -1,0 +1,715 @@
+//! Access requests: open, approve (or override), deny, cancel, escalate to emergency, and the
+//! grant that follows the last approval. Emergency grants open a review; reviews are completed
+//! by someone other than the holder.
+//!
+//! Rules that hold on every path: the user a request is for never approves it; a person counts
+//! once per request; only people in the current step's approver set approve it (or an admin-area
+//! override); a request leaves `pending` once and never changes again.
+
+use serde_json::{json, Value};
+
+use crate::access::{
+    current_step, in_approver_set, quorum_unreachable, AccessRequest, Approval, ApproverSet, Policy,
+    RequestState, Review, ReviewOutcome,
+};
+use crate::audit::EventType;
+use crate::authz;
+use crate::change::{Change, Changes};
+use crate::cmd::policies::{describe, effective_policy};
+use crate::cmd::workspaces::require_active;
+use crate::cmd::{event, time_json};
+use crate::ctx::Ctx;
+use crate::error::DomainError;
+use crate::ident::{BindingId, RequestId, ReviewId, UserId};
+use crate::model::{Binding, BindingSource, Target, User};
+use crate::role::{AdminRole, Role};
+use crate::state::State;
+use crate::time::{Span, Timestamp};
+
+/// Longest justification, deny reason or review note.
+pub const MAX_TEXT: usize = 2000;
+
+/// A user's request for an entitlement.
+#[derive(Clone, Debug)]
+pub struct NewRequest {
+    /// Where.
+    pub target: Target,
+    /// Which role.
+    pub role: Role,
+    /// How long, counted from the grant.
+    pub duration: Span,
+    /// Why.
+    pub justification: Option<String>,
+    /// Use the entitlement's emergency policy.
+    pub emergency: bool,
+}
+
+/// Opens a request for the acting user. A policy without steps grants it at once.
+pub fn create_request(
+    state: &State,
+    ctx: &Ctx,
+    new: NewRequest,
+) -> Result<(Changes, RequestId), DomainError> {
+    let me = authz::acting_user(state, ctx)?;
+    let (ws, _) = authz::visible_workspace(state, ctx, new.target.workspace())?;
+    require_target(state, &new.target, new.role)?;
+    require_active(ws)?;
+    let policy = effective_policy(state, &new.target, new.role, new.emergency)?;
+    open(
+        state,
+        ctx,
+        Opening {
+            user: me,
+            created_by: me.id,
+            target: new.target,
+            role: new.role,
+            duration: Some(new.duration),
+            justification: new.justification,
+            emergency: new.emergency,
+            policy,
+            first_approval: false,
+        },
+    )
+}
+
+/// What `open` needs to open a request.
+pub(crate) struct Opening<'a> {
+    pub(crate) user: &'a User,
+    pub(crate) created_by: UserId,
+    pub(crate) target: Target,
+    pub(crate) role: Role,
+    pub(crate) duration: Option<Span>,
+    pub(crate) justification: Option<String>,
+    pub(crate) emergency: bool,
+    pub(crate) policy: Policy,
+    /// The creator's approval comes with it (a manager's direct assignment).
+    pub(crate) first_approval: bool,
+}
+
+/// Opens a request after the caller checked visibility and the target; grants it at once when
+/// nothing is left to approve.
+pub(crate) fn open(state: &State, ctx: &Ctx, o: Opening<'_>) -> Result<(Changes, RequestId), DomainError> {
+    check_duration(&o.policy, o.duration, o.created_by == o.user.id)?;
+    let justification = clean_text(o.justification, "justification")?;
+    if o.policy.justification_required && justification.is_none() {
+        return Err(DomainError::invalid(
+            "request.justification_required",
+            format!("policy '{}' requires a justification", o.policy.name),
+        ));
+    }
+    if let Some(open) = state
+        .pending_requests()
+        .find(|r| r.user == o.user.id && r.target == o.target && r.role == o.role && r.is_open(ctx.now))
+    {
+        return Err(DomainError::conflict(
+            "request.duplicate",
+            format!(
+                "request {} for {} on '{}' is already open; escalate or cancel it instead",
+                open.id, o.role, o.target
+            ),
+        ));
+    }
+    let mut req = AccessRequest {
+        id: RequestId(ctx.next_id()),
+        user: o.user.id,
+        created_by: o.created_by,
+        target: o.target,
+        role: o.role,
+        duration: o.duration,
+        justification,
+        emergency: o.emergency,
+        lapses_at: ctx.now.plus(o.policy.pending_ttl),
+        policy: o.policy,
+        state: RequestState::Pending,
+        approvals: Vec::new(),
+        created_at: ctx.now,
+        escalated_at: None,
+        decided_at: None,
+        decided_by: None,
+        deny_reason: None,
+        binding: None,
+    };
+    let mut out = Changes::default();
+    out.events.push(event(
+        state,
+        ctx,
+        EventType::AccessRequested,
+        Some(&req.target),
+        Some(o.user.email.to_string()),
+        json!({
+            "request_id": req.id.to_string(),
+            "role": req.role.as_str(),
+            "duration": req.duration.map(|d| d.to_string()),
+            "emergency": req.emergency,
+            "justification": req.justification,
+            "policy": describe(state, &req.policy),
+            "lapses_at": req.lapses_at.to_rfc3339(),
+            "assigned_by_manager": o.created_by != o.user.id,
+        }),
+    ));
+    if o.first_approval && o.created_by != o.user.id {
+        if let Some(step) = current_step(&req) {
+            if in_approver_set(state, &req.policy.steps[step].approvers, &req.target, o.created_by, ctx.now) {
+                record_approval(state, ctx, &mut req, o.created_by, step, false, &mut out);
+            }
+        }
+    }
+    let id = req.id;
+    finish(state, ctx, req, &mut out);
+    Ok((out, id))
+}
+
+/// Approves the current step of a request. With `allow_override`, an admin-area admin or
+/// employee who is not in the step's set approves the whole request at once (recorded as an
+/// override).
+pub fn approve(
+    state: &State,
+    ctx: &Ctx,
+    id: RequestId,
+    allow_override: bool,
+) -> Result<Changes, DomainError> {
+    let me = authz::acting_user(state, ctx)?;
+    let req = visible_request(state, ctx, id)?;
+    require_open(req, ctx.now)?;
+    if req.user == me.id {
+        return Err(self_approval());
+    }
+    if req.approvals.iter().any(|a| a.by == me.id) {
+        return Err(DomainError::conflict(
+            "request.already_approved",
+            "you have already approved this request",
+        ));
+    }
+    let step = current_step(req)
+        .ok_or_else(|| DomainError::conflict("request.not_pending", "nothing left to approve"))?;
+    let mut req = req.clone();
+    let mut out = Changes::default();
+    if in_approver_set(state, &req.policy.steps[step].approvers, &req.target, me.id, ctx.now) {
+        record_approval(state, ctx, &mut req, me.id, step, false, &mut out);
+    } else if is_admin_area(me) && allow_override {
+        record_approval(state, ctx, &mut req, me.id, step, true, &mut out);
+    } else if is_admin_area(me) {
+        return Err(DomainError::Forbidden {
+            code: "request.not_an_approver",
+            message: format!(
+                "you are not an approver of step {} of this request; approve with override to grant it as the admin area",
+                step + 1
+            ),
+        });
+    } else {
+        return Err(DomainError::Forbidden {
+            code: "request.not_an_approver",
+            message: format!("you are not an approver of step {} of this request", step + 1),
+        });
+    }
+    finish(state, ctx, req, &mut out);
+    Ok(out)
+}
+
+/// Denies a request (anyone who could approve its current step, or the admin area).
+pub fn deny(state: &State, ctx: &Ctx, id: RequestId, reason: String) -> Result<Changes, DomainError> {
+    let me = authz::acting_user(state, ctx)?;
+    let req = visible_request(state, ctx, id)?;
+    require_open(req, ctx.now)?;
+    let reason = clean_text(Some(reason), "reason")?
+        .ok_or_else(|| DomainError::invalid("input.reason_required", "a denial needs a reason"))?;
+    if req.user == me.id {
+        return Err(DomainError::Forbidden {
+            code: "request.self_approval",
+            message: "you cannot decide your own request; cancel it instead".into(),
+        });
+    }
+    let step = current_step(req).unwrap_or(0);
+    let approver = req
+        .policy
+        .steps
+        .get(step)
+        .is_some_and(|s| in_approver_set(state, &s.approvers, &req.target, me.id, ctx.now));
+    if !approver && !is_admin_area(me) {
+        return Err(DomainError::Forbidden {
+            code: "request.not_an_approver",
+            message: format!("you are not an approver of step {} of this request", step + 1),
+        });
+    }
+    let mut req = req.clone();
+    req.state = RequestState::Denied;
+    req.decided_at = Some(ctx.now);
+    req.decided_by = Some(me.id);
+    req.deny_reason = Some(reason.clone());
+    let ev = request_event(
+        state,
+        ctx,
+        EventType::RequestDenied,
+        &req,
+        json!({"reason": reason, "step": step + 1}),
+    );
+    Ok(Changes { changes: vec![Change::PutRequest(req)], events: vec![ev] })
+}
+
+/// Cancels a request (the user it is for, or whoever opened it).
+pub fn cancel(state: &State, ctx: &Ctx, id: RequestId) -> Result<Changes, DomainError> {
+    let me = authz::acting_user(state, ctx)?;
+    let req = visible_request(state, ctx, id)?;
+    if req.user != me.id && req.created_by != me.id {
+        return Err(DomainError::forbidden("only the requester may cancel a request"));
+    }
+    require_open(req, ctx.now)?;
+    let mut req = req.clone();
+    req.state = RequestState::Cancelled;
+    req.decided_at = Some(ctx.now);
+    req.decided_by = Some(me.id);
+    let ev = request_event(state, ctx, EventType::RequestCancelled, &req, json!({}));
+    Ok(Changes { changes: vec![Change::PutRequest(req)], events: vec![ev] })
+}
+
+/// Escalates an open normal request to emergency: the entitlement's emergency policy applies
+/// from now on, approvals already given still count where their givers belong to the new
+/// policy's steps, and the duration shrinks to the emergency maximum.
+pub fn escalate(state: &State, ctx: &Ctx, id: RequestId) -> Result<Changes, DomainError> {
+    let me = authz::acting_user(state, ctx)?;
+    let req = visible_request(state, ctx, id)?;
+    if req.user != me.id && req.created_by != me.id {
+        return Err(DomainError::forbidden("only the requester may escalate a request"));
+    }
+    require_open(req, ctx.now)?;
+    if req.emergency {
+        return Err(DomainError::conflict(
+            "request.already_emergency",
+            "the request is already an emergency request",
+        ));
+    }
+    let policy = effective_policy(state, &req.target, req.role, true)?;
+    let mut new = req.clone();
+    let given: Vec<Approval> = req.approvals.iter().filter(|a| !a.is_override).cloned().collect();
+    new.approvals.clear();
+    new.policy = policy;
+    let mut kept = Vec::new();
+    for a in given {
+        if let Some(step) = current_step(&new) {
+            if in_approver_set(state, &new.policy.steps[step].approvers, &new.target, a.by, ctx.now) {
+                new.approvals.push(Approval { step: step as u32, ..a.clone() });
+                kept.push(a.by);
+            }
+        }
+    }
+    let from_duration = new.duration;
+    new.duration = match (new.duration, new.policy.max_duration) {
+        (Some(d), Some(max)) => Some(d.min(max)),
+        (None, max) => max,
+        (d, None) => d,
+    };
+    new.emergency = true;
+    new.escalated_at = Some(ctx.now);
+    new.lapses_at = ctx.now.plus(new.policy.pending_ttl);
+    let emails = |ids: &[UserId]| -> Vec<String> {
+        ids.iter().filter_map(|u| state.user(*u)).map(|u| u.email.to_string()).collect()
+    };
+    let mut out = Changes::default();
+    out.events.push(request_event(
+        state,
+        ctx,
+        EventType::RequestEscalated,
+        &new,
+        json!({
+            "from_policy": describe(state, &req.policy),
+            "policy": describe(state, &new.policy),
+            "approvals_kept": emails(&kept),
+            "from_duration": from_duration.map(|d| d.to_string()),
+            "duration": new.duration.map(|d| d.to_string()),
+        }),
+    ));
+    finish(state, ctx, new, &mut out);
+    Ok(out)
+}
+
+/// Completes an emergency review. Workspace managers and the admin area may; the holder of the
+/// emergency access may not review it.
+pub fn complete_review(
+    state: &State,
+    ctx: &Ctx,
+    id: ReviewId,
+    outcome: ReviewOutcome,
+    notes: Option<String>,
+) -> Result<Changes, DomainError> {
+    let me = authz::acting_user(state, ctx)?;
+    let not_found = || DomainError::not_found("review.not_found", format!("review {id} not found"));
+    let review = state.review(id).ok_or_else(not_found)?;
+    let access = authz::workspace_access(state, me, review.target.workspace(), ctx.now);
+    if !access.see {
+        return Err(not_found());
+    }
+    if review.holder == me.id {
+        return Err(DomainError::Forbidden {
+            code: "review.own_access",
+            message: "the holder of emergency access cannot review it".into(),
+        });
+    }
+    if !(access.manage || is_admin_area(me)) {
+        return Err(DomainError::forbidden("only workspace managers and the admin area complete reviews"));
+    }
+    if !review.is_open() {
+        return Err(DomainError::conflict("review.completed", "the review is already completed"));
+    }
+    let notes = clean_text(notes, "notes")?;
+    let mut done = review.clone();
+    done.outcome = Some(outcome);
+    done.notes = notes.clone();
+    done.completed_by = Some(me.id);
+    done.completed_at = Some(ctx.now);
+    let holder = state.user(review.holder).map(|u| u.email.to_string());
+    let ev = event(
+        state,
+        ctx,
+        EventType::ReviewCompleted,
+        Some(&review.target),
+        holder,
+        json!({
+            "review_id": id.to_string(),
+            "request_id": review.request.to_string(),
+            "binding_id": review.binding.to_string(),
+            "role": review.role.as_str(),
+            "outcome": outcome.as_str(),
+            "notes": notes,
+        }),
+    );
+    Ok(Changes { changes: vec![Change::PutReview(done)], events: vec![ev] })
+}
+
+/// Records lapses: up to `max` pending requests past their pending time become `lapsed`.
+pub fn record_lapses(state: &State, ctx: &Ctx, max: usize) -> Changes {
+    let mut due: Vec<&AccessRequest> = state.pending_requests().filter(|r| r.lapses_at <= ctx.now).collect();
+    due.sort_by_key(|r| (r.lapses_at, r.id));
+    let mut out = Changes::default();
+    for r in due.into_iter().take(max) {
+        let mut r = r.clone();
+        r.state = RequestState::Lapsed;
+        r.decided_at = Some(ctx.now);
+        let ev = request_event(
+            state,
+            ctx,
+            EventType::RequestLapsed,
+            &r,
+            json!({"lapsed_at": r.lapses_at.to_rfc3339()}),
+        );
+        out.events.push(ev);
+        out.changes.push(Change::PutRequest(r));
+    }
+    out
+}
+
+/// A pending request the caller may act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Task {
+    /// The request.
+    pub request: RequestId,
+    /// The caller is in the current step's approver set.
+    pub can_approve: bool,
+    /// The caller may only approve it as an admin-area override.
+    pub override_only: bool,
+    /// No set of eligible approvers can complete it any more.
+    pub quorum_unreachable: bool,
+}
+
+/// The open requests `user` may approve or override, emergency ones first, then oldest first.
+pub fn tasks(state: &State, user: &User, now: Timestamp) -> Vec<Task> {
+    let admin_area = is_admin_area(user);
+    let mut found: Vec<(&AccessRequest, Task)> = state
+        .pending_requests()
+        .filter(|r| r.is_open(now) && r.user != user.id && !r.approvals.iter().any(|a| a.by == user.id))
+        .filter_map(|r| {
+            let step = current_step(r)?;
+            let can_approve =
+                in_approver_set(state, &r.policy.steps[step].approvers, &r.target, user.id, now);
+            (can_approve || admin_area).then(|| {
+                (
+                    r,
+                    Task {
+                        request: r.id,
+                        can_approve,
+                        override_only: !can_approve,
+                        quorum_unreachable: quorum_unreachable(state, r, now),
+                    },
+                )
+            })
+        })
+        .collect();
+    found.sort_by_key(|(r, _)| (!r.emergency, r.created_at, r.id));
+    found.into_iter().map(|(_, t)| t).collect()
+}
+
+/// May `user` see this request? The user it is for, whoever opened it, the workspace's managers,
+/// the admin area, and anyone in one of its policy's approver sets.
+pub fn can_see_request(state: &State, user: &User, r: &AccessRequest, now: Timestamp) -> bool {
+    if r.user == user.id || r.created_by == user.id {
+        return true;
+    }
+    let access = authz::workspace_access(state, user, r.target.workspace(), now);
+    access.read_history
+        || r.policy.steps.iter().any(|s| {
+            matches!(s.approvers, ApproverSet::Users(_))
+                && in_approver_set(state, &s.approvers, &r.target, user.id, now)
+        })
+        || (access.see
+            && r.policy.steps.iter().any(|s| in_approver_set(state, &s.approvers, &r.target, user.id, now)))
+}
+
+/// The request if the actor may see it; otherwise the same 404 as for one that does not exist.
+pub fn visible_request<'a>(
+    state: &'a State,
+    ctx: &Ctx,
+    id: RequestId,
+) -> Result<&'a AccessRequest, DomainError> {
+    let me = authz::acting_user(state, ctx)?;
+    state
+        .request(id)
+        .filter(|r| can_see_request(state, me, r, ctx.now))
+        .ok_or_else(|| DomainError::not_found("request.not_found", format!("request {id} not found")))
+}
+
+fn record_approval(
+    state: &State,
+    ctx: &Ctx,
+    req: &mut AccessRequest,
+    by: UserId,
+    step: usize,
+    is_override: bool,
+    out: &mut Changes,
+) {
+    req.approvals.push(Approval { by, step: step as u32, at: ctx.now, is_override });
+    let approver = state.user(by).map(|u| u.email.to_string());
+    let ev = request_event(
+        state,
+        ctx,
+        EventType::RequestApproved,
+        req,
+        json!({
+            "approver": approver,
+            "step": step + 1,
+            "steps": req.policy.steps.len(),
+            "override": is_override,
+        }),
+    );
+    out.events.push(ev);
+}
+
+/// Writes the request's new state, granting it first when nothing is left to approve.
+fn finish(state: &State, ctx: &Ctx, mut req: AccessRequest, out: &mut Changes) {
+    let complete = req.approvals.iter().any(|a| a.is_override) || current_step(&req).is_none();
+    if !complete {
+        out.changes.push(Change::PutRequest(req));
+        return;
+    }
+    // The request row first, so that the binding and review that refer to it can follow.
+    out.changes.push(Change::PutRequest(req.clone()));
+    grant(state, ctx, &mut req, out);
+}
+
+/// Grants an approved request: extends the user's existing grant of the same entitlement (of the
+/// same kind, normal or emergency) or creates a binding; opens a review for emergency access.
+fn grant(state: &State, ctx: &Ctx, req: &mut AccessRequest, out: &mut Changes) {
+    let expires_at = req.duration.map(|d| ctx.now.plus(d));
+    let emergency = req.emergency;
+    let existing = state.bindings_on(&req.target).find(|b| {
+        b.user == req.user
+            && b.role == req.role
+            && b.is_effective(ctx.now)
+            && b.expires_at.is_some()
+            && matches!(
+                b.source,
+                BindingSource::Request(_) | BindingSource::Emergency(_) | BindingSource::Grant
+            )
+            && b.source.is_emergency() == emergency
+    });
+    let (binding, extended) = match existing {
+        Some(b) => {
+            let new_expiry = match (b.expires_at, expires_at) {
+                (Some(a), Some(n)) => Some(a.max(n)),
+                _ => None,
+            };
+            if new_expiry != b.expires_at {
+                out.changes.push(Change::ExtendBinding { id: b.id, expires_at: new_expiry });
+            }
+            (b.id, true)
+        }
+        None => {
+            let b = Binding {
+                id: BindingId(ctx.next_id()),
+                user: req.user,
+                target: req.target.clone(),
+                role: req.role,
+                starts_at: ctx.now,
+                expires_at,
+                source: if emergency {
+                    BindingSource::Emergency(req.id)
+                } else {
+                    BindingSource::Request(req.id)
+                },
+                created_by: Some(req.created_by),
+                reason: req.justification.clone(),
+            };
+            let id = b.id;
+            out.changes.push(Change::CreateBinding(b));
+            (id, false)
+        }
+    };
+    req.state = RequestState::Granted;
+    req.decided_at = Some(ctx.now);
+    req.decided_by = req.approvals.last().map(|a| a.by).or(Some(req.created_by));
+    req.binding = Some(binding);
+    let final_expiry = match existing {
+        Some(b) => match (b.expires_at, expires_at) {
+            (Some(a), Some(n)) => Some(a.max(n)),
+            _ => None,
+        },
+        None => expires_at,
+    };
+    out.events.push(request_event(
+        state,
+        ctx,
+        EventType::AccessGranted,
+        req,
+        json!({
+            "binding_id": binding.to_string(),
+            "expires_at": time_json(final_expiry),
+            "emergency": emergency,
+            "extended": extended,
+        }),
+    ));
+    out.changes.push(Change::PutRequest(req.clone()));
+    if emergency {
+        let review = Review {
+            id: ReviewId(ctx.next_id()),
+            request: req.id,
+            binding,
+            holder: req.user,
+            target: req.target.clone(),
+            role: req.role,
+            opened_at: ctx.now,
+            outcome: None,
+            notes: None,
+            completed_by: None,
+            completed_at: None,
+        };
+        out.events.push(request_event(
+            state,
+            ctx,
+            EventType::ReviewOpened,
+            req,
+            json!({"review_id": review.id.to_string(), "binding_id": binding.to_string()}),
+        ));
+        out.changes.push(Change::PutReview(review));
+    }
+}
+
+fn request_event(
+    state: &State,
+    ctx: &Ctx,
+    ty: EventType,
+    req: &AccessRequest,
+    extra: Value,
+) -> crate::audit::NewEvent {
+    let mut details = json!({
+        "request_id": req.id.to_string(),
+        "role": req.role.as_str(),
+        "emergency": req.emergency,
+    });
+    if let (Value::Object(d), Value::Object(e)) = (&mut details, extra) {
+        d.extend(e);
+    }
+    let subject = state.user(req.user).map(|u| u.email.to_string());
+    event(state, ctx, ty, Some(&req.target), subject, details)
+}
+
+fn require_open(req: &AccessRequest, now: Timestamp) -> Result<(), DomainError> {
+    if req.state != RequestState::Pending {
+        return Err(DomainError::conflict(
+            "request.not_pending",
+            format!("the request is {} and cannot change any more", req.state.as_str()),
+        ));
+    }
+    if now >= req.lapses_at {
+        return Err(DomainError::conflict("request.lapsed", "the request lapsed without enough approvals"));
+    }
+    Ok(())
+}
+
+fn self_approval() -> DomainError {
+    DomainError::Forbidden {
+        code: "request.self_approval",
+        message: "nobody may approve a request for themselves".into(),
+    }
+}
+
+fn is_admin_area(u: &User) -> bool {
+    matches!(u.admin_role, AdminRole::Admin | AdminRole::Employee)
+}
+
+/// Refuses a target that does not exist or a role of the wrong kind.
+pub(crate) fn require_target(state: &State, target: &Target, role: Role) -> Result<(), DomainError> {
+    if let Target::Project(w, p) = target {
+        if state.project(w, p).is_none() {
+            return Err(DomainError::not_found(
+                "project.not_found",
+                format!("project '{p}' not found in '{w}'"),
+            ));
+        }
+    }
+    if target.is_project() != matches!(role, Role::Project(_)) {
+        let kind = if target.is_project() { "project" } else { "workspace" };
+        return Err(DomainError::invalid("input.unknown_role", format!("'{role}' is not a {kind} role")));
+    }
+    Ok(())
+}
+
+fn check_duration(policy: &Policy, duration: Option<Span>, by_requester: bool) -> Result<(), DomainError> {
+    match (duration, policy.max_duration) {
+        (None, _) if by_requester => {
+            Err(DomainError::invalid("request.duration_required", "a request needs a duration such as 2h"))
+        }
+        (None, Some(max)) => Err(DomainError::rule(
+            "request.duration_exceeds_max",
+            format!("standing access is not allowed here: the maximum for this entitlement is {max}"),
+        )),
+        (Some(d), Some(max)) if d > max => Err(DomainError::rule(
+            "request.duration_exceeds_max",
+            format!("{d} is longer than the maximum for this entitlement, {max} (policy '{}')", policy.name),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn clean_text(text: Option<String>, what: &str) -> Result<Option<String>, DomainError> {
+    let Some(t) = text else { return Ok(None) };
+    let t = t.trim().to_owned();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    if t.chars().count() > MAX_TEXT || t.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(DomainError::invalid(
+            "input.invalid_text",
+            format!("the {what} must be at most {MAX_TEXT} characters without control characters"),
+        ));
+    }
+    Ok(Some(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::access::Step;
+
+    #[test]
+    fn durations_are_checked_against_the_policy() {
+        let mut p = Policy::installation_default();
+        p.max_duration = Some(Span::hours(4));
+        assert!(check_duration(&p, Some(Span::hours(4)), true).is_ok());
+        let e = check_duration(&p, Some(Span::hours(5)), true).unwrap_err();
+        assert_eq!(e.code(), "request.duration_exceeds_max");
+        assert!(e.to_string().contains("4h"), "{e}");
+        assert_eq!(check_duration(&p, None, true).unwrap_err().code(), "request.duration_required");
+        assert_eq!(check_duration(&p, None, false).unwrap_err().code(), "request.duration_exceeds_max");
+        p.max_duration = None;
+        p.steps = vec![Step { approvers: ApproverSet::AdminArea, count: 1 }];
+        assert!(check_duration(&p, None, false).is_ok());
+    }
+}
