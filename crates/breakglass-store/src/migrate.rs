@@ -20,8 +20,10 @@ pub struct Migration {
 }
 
 /// The SQLite tree, `migrations/sqlite/NNNN_name.sql`, in version order.
-pub const SQLITE_MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") }];
+pub const SQLITE_MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") },
+    Migration { version: 2, name: "requests", sql: include_str!("../migrations/sqlite/0002_requests.sql") },
+];
 
 /// The migrations of `known` still to apply to a database that has `applied`, in order.
 ///

@@ -10,16 +10,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use breakglass_core::access::{
+    AccessRequest, Approval, ApproverSet, Entitlement, Policy, RequestState, Review, ReviewOutcome, Step,
+};
 use breakglass_core::audit::{self, AuditEvent, ChainHead, ChainVerifier, EventType, NewEvent};
 use breakglass_core::cmd::members::{self, NewGrant, SetMember};
 use breakglass_core::cmd::{sweep, tokens, users, workspaces};
-use breakglass_core::ident::{BindingId, Email, Name, Slug, UserId};
+use breakglass_core::ident::{BindingId, Email, Name, PolicyId, RequestId, ReviewId, Slug, UserId};
 use breakglass_core::model::{
     Binding, BindingSource, EndReason, PasswordHash, SecretHash, Target, User, UserStatus, Workspace,
     WorkspaceStatus,
 };
 use breakglass_core::role::{AdminRole, ProjectRole, Role, WorkspaceRole};
-use breakglass_core::time::Timestamp;
+use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::{Actor, Change, Changes, Ctx, State};
 use breakglass_store::{AuditFilter, SqliteStore, Store, StoreError};
 use serde_json::json;
@@ -277,6 +280,27 @@ fn assert_same_state(got: &State, want: &State) {
             assert_eq!(got.token_by_hash(&t.secret_hash), Some(t), "token by hash");
         }
     }
+    assert_eq!(got.policies(), want.policies(), "policies");
+    for ws in want.workspaces() {
+        let sorted = |s: &State| {
+            let mut v: Vec<Entitlement> = s.entitlements_in(&ws.id).cloned().collect();
+            v.sort_by(|a, b| (&a.target, a.role.as_str()).cmp(&(&b.target, b.role.as_str())));
+            v
+        };
+        assert_eq!(sorted(got), sorted(want), "entitlements in {}", ws.id);
+    }
+    let requests = |s: &State| {
+        let mut v: Vec<AccessRequest> = s.requests().cloned().collect();
+        v.sort_by_key(|r| r.id);
+        v
+    };
+    assert_eq!(requests(got), requests(want), "requests");
+    let reviews = |s: &State| {
+        let mut v: Vec<Review> = s.reviews().cloned().collect();
+        v.sort_by_key(|r| r.id);
+        v
+    };
+    assert_eq!(reviews(got), reviews(want), "reviews");
 }
 
 /// Everything a store can show, to prove a failed commit changed nothing.
@@ -346,6 +370,7 @@ async fn scenario(h: &dyn Harness) -> Scenario {
         email: email(who),
         role,
         expires_at: expires.map(at),
+        justification: None,
     };
     let member = Role::Workspace(WorkspaceRole::Member);
     let c = members::set_member(
@@ -865,6 +890,637 @@ async fn concurrent_commits_on_one_base_let_exactly_one_through(h: &dyn Harness)
 }
 
 // ---------------------------------------------------------------------------------------------
+// Access requests: policies, entitlements, requests, reviews
+
+fn policy_record(seed: u128, label: &str, ws: Option<&str>, steps: Vec<Step>) -> Policy {
+    Policy {
+        id: PolicyId(Uuid::from_u128(seed)),
+        name: name(label),
+        workspace: ws.map(slug),
+        steps,
+        max_duration: Some(Span::hours(8)),
+        justification_required: true,
+        pending_ttl: Span::days(2),
+        created_at: at(5),
+        updated_at: at(5),
+    }
+}
+
+fn request_record(seed: u128, user: UserId, target: Target, role: Role, policy: Policy) -> AccessRequest {
+    AccessRequest {
+        id: RequestId(Uuid::from_u128(seed)),
+        user,
+        created_by: user,
+        target,
+        role,
+        duration: Some(Span::hours(4)),
+        justification: Some("ticket \"OPS-7\" — on call ✓".into()),
+        emergency: false,
+        lapses_at: at(10).plus(policy.pending_ttl),
+        policy,
+        state: RequestState::Pending,
+        approvals: vec![],
+        created_at: at(10),
+        escalated_at: None,
+        decided_at: None,
+        decided_by: None,
+        deny_reason: None,
+        binding: None,
+    }
+}
+
+fn request_binding(seed: u128, r: &AccessRequest, source: BindingSource, starts: i64) -> Binding {
+    Binding {
+        id: BindingId(Uuid::from_u128(seed)),
+        user: r.user,
+        target: r.target.clone(),
+        role: r.role,
+        starts_at: at(starts),
+        expires_at: r.duration.map(|d| at(starts).plus(d)),
+        source,
+        created_by: r.decided_by,
+        reason: r.justification.clone(),
+    }
+}
+
+/// A world with three users, a workspace with a project, two policies, two entitlements, and
+/// requests in every shape: pending with an approval, granted with its binding, emergency
+/// granted with its review completed, denied; one binding extended, one made open-ended.
+struct Requests {
+    world: World,
+    alice: UserId,
+    bob: UserId,
+    carol: UserId,
+    workspace_policy: PolicyId,
+    global_policy: PolicyId,
+    pending: RequestId,
+    granted: RequestId,
+    emergency: RequestId,
+    denied: RequestId,
+    granted_binding: BindingId,
+    emergency_binding: BindingId,
+    review: ReviewId,
+}
+
+async fn requests_world(h: &dyn Harness) -> Requests {
+    let mut w = World::new(h).await;
+    let alice = w.user("alice@example.com", AdminRole::Admin, None, 1).await;
+    let bob = w.user("bob@example.com", AdminRole::None, None, 2).await;
+    let carol = w.user("carol@example.com", AdminRole::None, None, 3).await;
+    w.workspace("team-a", &["alice@example.com"], 3, 10).await;
+    w.project("team-a", "web", 20).await;
+
+    let workspace_policy = policy_record(
+        100,
+        "Two of us, then an owner — «prod»",
+        Some("team-a"),
+        vec![
+            Step { approvers: ApproverSet::Users(vec![alice, bob]), count: 2 },
+            Step { approvers: ApproverSet::WorkspaceOwners, count: 1 },
+        ],
+    );
+    let global_policy = Policy {
+        max_duration: None,
+        justification_required: false,
+        ..policy_record(
+            101,
+            "break glass",
+            None,
+            vec![
+                Step { approvers: ApproverSet::AdminArea, count: 1 },
+                Step { approvers: ApproverSet::WorkspaceManagers, count: 1 },
+            ],
+        )
+    };
+    let admin = Role::Project(ProjectRole::Admin);
+    let web = project_target("team-a", "web");
+    let member = Role::Workspace(WorkspaceRole::Member);
+    let settings = vec![
+        Change::PutEntitlement(Entitlement {
+            target: web.clone(),
+            role: admin,
+            request_policy: Some(workspace_policy.id),
+            emergency_enabled: true,
+            emergency_policy: Some(global_policy.id),
+            updated_at: at(6),
+        }),
+        Change::PutEntitlement(Entitlement {
+            target: ws_target("team-a"),
+            role: member,
+            request_policy: None,
+            emergency_enabled: false,
+            emergency_policy: None,
+            updated_at: at(6),
+        }),
+        // Entitlements first: references are checked at commit, not change by change.
+        Change::PutPolicy(workspace_policy.clone()),
+        Change::PutPolicy(global_policy.clone()),
+    ];
+    w.commit(Changes {
+        changes: settings,
+        events: vec![event(6, EventType::PolicyCreated, Some("team-a"), None)],
+    })
+    .await;
+
+    let mut pending = request_record(200, carol, web.clone(), admin, workspace_policy.clone());
+    pending.approvals = vec![Approval { by: bob, step: 0, at: at(11), is_override: false }];
+    let mut granted = request_record(201, carol, ws_target("team-a"), member, Policy::installation_default());
+    let mut emergency = request_record(202, bob, web.clone(), admin, global_policy.clone());
+    emergency.emergency = true;
+    emergency.duration = Some(Span::minutes(90));
+    emergency.escalated_at = Some(at(12));
+    let mut denied = request_record(203, bob, ws_target("team-a"), member, Policy::installation_default());
+    denied.justification = None;
+    denied.duration = None;
+    w.commit(Changes {
+        changes: [&pending, &granted, &emergency, &denied].map(|r| Change::PutRequest(r.clone())).to_vec(),
+        events: vec![event(10, EventType::AccessRequested, Some("team-a"), None)],
+    })
+    .await;
+
+    // Decisions: in one commit the request names its binding before the binding exists and
+    // the review comes before both.
+    granted.state = RequestState::Granted;
+    granted.approvals = vec![Approval { by: alice, step: 0, at: at(20), is_override: true }];
+    granted.decided_at = Some(at(20));
+    granted.decided_by = Some(alice);
+    let granted_binding = request_binding(300, &granted, BindingSource::Request(granted.id), 20);
+    granted.binding = Some(granted_binding.id);
+    emergency.state = RequestState::Granted;
+    emergency.approvals = vec![
+        Approval { by: alice, step: 0, at: at(21), is_override: false },
+        Approval { by: carol, step: 1, at: at(22), is_override: false },
+    ];
+    emergency.decided_at = Some(at(22));
+    emergency.decided_by = Some(carol);
+    let emergency_binding = request_binding(301, &emergency, BindingSource::Emergency(emergency.id), 22);
+    emergency.binding = Some(emergency_binding.id);
+    let review = Review {
+        id: ReviewId(Uuid::from_u128(400)),
+        request: emergency.id,
+        binding: emergency_binding.id,
+        holder: bob,
+        target: web.clone(),
+        role: admin,
+        opened_at: at(22),
+        outcome: None,
+        notes: None,
+        completed_by: None,
+        completed_at: None,
+    };
+    denied.state = RequestState::Denied;
+    denied.decided_at = Some(at(23));
+    denied.decided_by = Some(alice);
+    denied.deny_reason = Some("not during the freeze".into());
+    w.commit(Changes {
+        changes: vec![
+            Change::PutReview(review.clone()),
+            Change::PutRequest(granted.clone()),
+            Change::PutRequest(emergency.clone()),
+            Change::CreateBinding(granted_binding.clone()),
+            Change::CreateBinding(emergency_binding.clone()),
+            Change::PutRequest(denied.clone()),
+        ],
+        events: vec![event(20, EventType::AccessGranted, Some("team-a"), None)],
+    })
+    .await;
+
+    // Later: the review is completed, the granted binding extended, the emergency one made
+    // open-ended, a policy changed (the open request keeps its copy).
+    let completed = Review {
+        outcome: Some(ReviewOutcome::NotJustified),
+        notes: Some("no incident open at the time".into()),
+        completed_by: Some(alice),
+        completed_at: Some(at(30)),
+        ..review.clone()
+    };
+    let renamed = Policy { name: name("Two of us"), updated_at: at(31), ..workspace_policy.clone() };
+    w.commit(Changes {
+        changes: vec![
+            Change::PutReview(completed),
+            Change::ExtendBinding { id: granted_binding.id, expires_at: Some(at(90_000)) },
+            Change::ExtendBinding { id: emergency_binding.id, expires_at: None },
+            Change::PutPolicy(renamed),
+        ],
+        events: vec![event(30, EventType::ReviewCompleted, Some("team-a"), Some("web"))],
+    })
+    .await;
+
+    Requests {
+        world: w,
+        alice,
+        bob,
+        carol,
+        workspace_policy: workspace_policy.id,
+        global_policy: global_policy.id,
+        pending: pending.id,
+        granted: granted.id,
+        emergency: emergency.id,
+        denied: denied.id,
+        granted_binding: granted_binding.id,
+        emergency_binding: emergency_binding.id,
+        review: review.id,
+    }
+}
+
+/// How many rows `table` holds, counted through a no-op update (the harness returns only
+/// changed-row counts).
+async fn rows_in(h: &dyn Harness, table: &str, column: &str) -> u64 {
+    h.execute_raw(&format!("UPDATE {table} SET {column} = {column}")).await.unwrap()
+}
+
+async fn requests_and_their_settings_round_trip(h: &dyn Harness) {
+    let r = requests_world(h).await;
+    let want = &r.world.state;
+    let loaded = r.world.store.load_state(at(40)).await.unwrap();
+    assert_same_state(&loaded, want);
+
+    // Spot checks through the accessors, so the comparison above cannot pass vacuously.
+    let policy = loaded.policy(r.workspace_policy).unwrap();
+    assert_eq!(policy.name.as_str(), "Two of us");
+    assert_eq!(policy.updated_at, at(31));
+    assert_eq!(policy.steps[0].approvers, ApproverSet::Users(vec![r.alice, r.bob]));
+    let global = loaded.policy(r.global_policy).unwrap();
+    assert_eq!((global.workspace.as_ref(), global.max_duration), (None, None));
+    let settings =
+        loaded.entitlement(&project_target("team-a", "web"), Role::Project(ProjectRole::Admin)).unwrap();
+    assert_eq!(
+        (settings.request_policy, settings.emergency_enabled, settings.emergency_policy),
+        (Some(r.workspace_policy), true, Some(r.global_policy))
+    );
+    let member = loaded.entitlement(&ws_target("team-a"), Role::Workspace(WorkspaceRole::Member)).unwrap();
+    assert_eq!((member.request_policy, member.emergency_enabled), (None, false));
+
+    let pending = loaded.request(r.pending).unwrap();
+    assert_eq!(pending.state, RequestState::Pending);
+    assert_eq!(pending.policy.name.as_str(), "Two of us, then an owner — «prod»", "the copy stays");
+    assert_eq!(pending.approvals.len(), 1);
+    assert_eq!(pending.duration, Some(Span::hours(4)));
+    assert_eq!(loaded.pending_requests().count(), 1);
+    let granted = loaded.request(r.granted).unwrap();
+    assert_eq!((granted.state, granted.binding), (RequestState::Granted, Some(r.granted_binding)));
+    assert_eq!(granted.policy, Policy::installation_default());
+    assert!(granted.approvals[0].is_override);
+    let emergency = loaded.request(r.emergency).unwrap();
+    assert!(emergency.emergency);
+    assert_eq!(emergency.escalated_at, Some(at(12)));
+    assert_eq!(emergency.decided_by, Some(r.carol));
+    let denied = loaded.request(r.denied).unwrap();
+    assert_eq!(denied.deny_reason.as_deref(), Some("not during the freeze"));
+    assert_eq!((denied.duration, denied.justification.as_deref()), (None, None));
+
+    let review = loaded.review(r.review).unwrap();
+    assert_eq!(review.outcome, Some(ReviewOutcome::NotJustified));
+    assert_eq!(review.completed_by, Some(r.alice));
+    assert!(!review.is_open());
+
+    let b = loaded.binding(r.granted_binding).unwrap();
+    assert_eq!(b.source, BindingSource::Request(r.granted));
+    assert_eq!(b.expires_at, Some(at(90_000)), "extended");
+    let e = loaded.binding(r.emergency_binding).unwrap();
+    assert_eq!(e.source, BindingSource::Emergency(r.emergency));
+    assert_eq!(e.expires_at, None, "made open-ended");
+    // The expiry index follows the extensions: nothing is due before the new expiry.
+    assert!(loaded.expired_unrecorded(at(89_999)).is_empty());
+    assert_eq!(loaded.expired_unrecorded(at(90_000)).len(), 1);
+
+    // And all of it survives a restart.
+    if let Some(reopened) = h.reopen().await {
+        assert_same_state(&reopened.store().load_state(at(40)).await.unwrap(), want);
+    }
+}
+
+async fn extending_an_ended_or_unknown_binding_fails_and_writes_nothing(h: &dyn Harness) {
+    let s = scenario(h).await;
+    let store = s.world.store.clone();
+    let before = snapshot(store.as_ref()).await;
+    for id in [s.replaced, s.expired, BindingId(Uuid::from_u128(404))] {
+        // A valid change first: it must be undone too.
+        let changes = Changes {
+            changes: vec![
+                Change::PutPolicy(policy_record(100, "p", None, vec![])),
+                Change::ExtendBinding { id, expires_at: Some(at(1_000_000)) },
+            ],
+            events: vec![event(500, EventType::AccessGranted, None, None)],
+        };
+        let err = store.commit(before.head.seq, &changes).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Corrupt(m) if m.contains(&id.to_string())), "{err:?}");
+    }
+    assert_unchanged(&before, &snapshot(store.as_ref()).await);
+    assert!(store.load_state(at(0)).await.unwrap().policies().is_empty());
+    // A live one, even overdue, can be extended.
+    let changes = Changes {
+        changes: vec![Change::ExtendBinding { id: s.overdue, expires_at: Some(at(1_000_000)) }],
+        events: vec![event(500, EventType::AccessGranted, None, None)],
+    };
+    store.commit(before.head.seq, &changes).await.unwrap();
+    let loaded = store.load_state(at(400)).await.unwrap();
+    assert_eq!(loaded.binding(s.overdue).unwrap().expires_at, Some(at(1_000_000)));
+    assert!(loaded.expired_unrecorded(at(400)).is_empty());
+}
+
+async fn an_entitlement_put_twice_keeps_one_row(h: &dyn Harness) {
+    let mut w = World::new(h).await;
+    w.workspace("team-a", &[], 3, 10).await;
+    w.project("team-a", "web", 20).await;
+    let policy = policy_record(100, "p", Some("team-a"), vec![]);
+    let member = Role::Workspace(WorkspaceRole::Member);
+    let reader = Role::Project(ProjectRole::Reader);
+    let put = |target: Target, role: Role, enabled: bool, s: i64| {
+        Change::PutEntitlement(Entitlement {
+            target,
+            role,
+            request_policy: enabled.then_some(policy.id),
+            emergency_enabled: enabled,
+            emergency_policy: enabled.then_some(policy.id),
+            updated_at: at(s),
+        })
+    };
+    let ev = || vec![event(6, EventType::EntitlementUpdated, Some("team-a"), None)];
+    w.commit(Changes {
+        changes: vec![
+            Change::PutPolicy(policy.clone()),
+            put(ws_target("team-a"), member, false, 6),
+            put(project_target("team-a", "web"), reader, false, 6),
+        ],
+        events: ev(),
+    })
+    .await;
+    // Again, in two commits and twice within one: the workspace target has no project, and
+    // must still be one key.
+    w.commit(Changes { changes: vec![put(ws_target("team-a"), member, true, 7)], events: ev() }).await;
+    w.commit(Changes {
+        changes: vec![
+            put(project_target("team-a", "web"), reader, false, 8),
+            put(project_target("team-a", "web"), reader, true, 9),
+        ],
+        events: ev(),
+    })
+    .await;
+    assert_eq!(rows_in(h, "entitlements", "role").await, 2);
+    let loaded = w.store.load_state(at(10)).await.unwrap();
+    assert_same_state(&loaded, &w.state);
+    for target in [ws_target("team-a"), project_target("team-a", "web")] {
+        let role = if target.is_project() { reader } else { member };
+        let e = loaded.entitlement(&target, role).unwrap();
+        assert!(e.emergency_enabled, "{target}");
+        assert_eq!(e.request_policy, Some(policy.id));
+    }
+    assert_eq!(loaded.entitlement(&project_target("team-a", "web"), reader).unwrap().updated_at, at(9));
+}
+
+async fn a_request_put_twice_loads_as_the_latest(h: &dyn Harness) {
+    let mut w = World::new(h).await;
+    let alice = w.user("alice@example.com", AdminRole::Admin, None, 1).await;
+    let bob = w.user("bob@example.com", AdminRole::None, None, 2).await;
+    w.workspace("team-a", &[], 3, 10).await;
+    let member = Role::Workspace(WorkspaceRole::Member);
+    let mut request = request_record(200, bob, ws_target("team-a"), member, Policy::installation_default());
+    let ev = || vec![event(10, EventType::AccessRequested, Some("team-a"), None)];
+    w.commit(Changes { changes: vec![Change::PutRequest(request.clone())], events: ev() }).await;
+    assert_eq!(
+        w.store.load_state(at(10)).await.unwrap().request(request.id).unwrap().state,
+        RequestState::Pending
+    );
+
+    request.state = RequestState::Granted;
+    request.approvals.push(Approval { by: alice, step: 0, at: at(20), is_override: false });
+    request.decided_at = Some(at(20));
+    request.decided_by = Some(alice);
+    let binding = request_binding(300, &request, BindingSource::Request(request.id), 20);
+    request.binding = Some(binding.id);
+    w.commit(Changes {
+        changes: vec![Change::CreateBinding(binding.clone()), Change::PutRequest(request.clone())],
+        events: ev(),
+    })
+    .await;
+    assert_eq!(rows_in(h, "requests", "state").await, 1);
+    let loaded = w.store.load_state(at(20)).await.unwrap();
+    assert_eq!(loaded.request(request.id), Some(&request));
+    assert_eq!(loaded.binding(binding.id), Some(&binding));
+    assert_eq!(loaded.pending_requests().count(), 0);
+    assert_same_state(&loaded, &w.state);
+}
+
+/// References among the new records are checked when the transaction commits; a violation
+/// then must still roll everything back and leave the store usable.
+async fn a_request_referring_to_a_missing_record_is_refused_at_commit(h: &dyn Harness) {
+    let r = requests_world(h).await;
+    let store = r.world.store.clone();
+    let before = snapshot(store.as_ref()).await;
+    let head = before.head.seq;
+    let existing = before.state.request(r.pending).unwrap().clone();
+    let nobody = UserId(Uuid::from_u128(404));
+    let missing_request = RequestId(Uuid::from_u128(405));
+    let web = project_target("team-a", "web");
+    let review = before.state.review(r.review).unwrap().clone();
+    let cases: Vec<Change> = vec![
+        Change::PutRequest(AccessRequest { id: missing_request, user: nobody, ..existing.clone() }),
+        Change::PutRequest(AccessRequest {
+            binding: Some(BindingId(Uuid::from_u128(406))),
+            ..existing.clone()
+        }),
+        Change::PutRequest(AccessRequest { target: project_target("team-a", "nope"), ..existing.clone() }),
+        Change::PutReview(Review { id: ReviewId(Uuid::from_u128(407)), request: missing_request, ..review }),
+        Change::PutEntitlement(Entitlement {
+            target: web.clone(),
+            role: Role::Project(ProjectRole::User),
+            request_policy: Some(PolicyId(Uuid::from_u128(408))),
+            emergency_enabled: false,
+            emergency_policy: None,
+            updated_at: at(50),
+        }),
+        Change::PutPolicy(policy_record(409, "elsewhere", Some("team-z"), vec![])),
+        Change::CreateBinding(Binding {
+            id: BindingId(Uuid::from_u128(410)),
+            ..request_binding(0, &existing, BindingSource::Request(missing_request), 50)
+        }),
+    ];
+    for change in cases {
+        // A valid change alongside, which must be undone with it.
+        let changes = Changes {
+            changes: vec![
+                Change::PutRequest(AccessRequest { state: RequestState::Cancelled, ..existing.clone() }),
+                change.clone(),
+            ],
+            events: vec![event(50, EventType::RequestCancelled, Some("team-a"), None)],
+        };
+        let err = store.commit(head, &changes).await.unwrap_err();
+        assert!(matches!(err, StoreError::Database(_)), "{change:?}: {err:?}");
+        assert_unchanged(&before, &snapshot(store.as_ref()).await);
+    }
+    // The connection came back out of the failed transaction and commits again.
+    let cancelled = AccessRequest { state: RequestState::Cancelled, ..existing };
+    let changes = Changes {
+        changes: vec![Change::PutRequest(cancelled.clone())],
+        events: vec![event(50, EventType::RequestCancelled, Some("team-a"), None)],
+    };
+    store.commit(head, &changes).await.unwrap();
+    assert_eq!(store.load_state(at(50)).await.unwrap().request(cancelled.id), Some(&cancelled));
+}
+
+async fn unreadable_request_rows_are_reported_as_corrupt(h: &dyn Harness) {
+    let r = requests_world(h).await;
+    let store = r.world.store.clone();
+    let pending = r.pending.to_string();
+    let policy = r.workspace_policy.to_string();
+    let review = r.review.to_string();
+    let ent = "team-a/web".to_owned();
+    // (table, key column, key, column, bad value, column the error names). Each edit is made
+    // directly in the database and undone before the next.
+    let cases = [
+        ("requests", "id", &pending, "state", "'maybe'", "state"),
+        ("requests", "id", &pending, "policy", r#"'{"id": 1}'"#, "policy"),
+        ("requests", "id", &pending, "approvals", r#"'[{"by": "x"}]'"#, "approvals"),
+        ("requests", "id", &pending, "role", "'member'", "role"),
+        ("requests", "id", &pending, "decided_by", "'not-a-uuid'", "decided_by"),
+        ("policies", "id", &policy, "body", "json_set(body, '$.name', ' padded ')", "body"),
+        ("policies", "id", &policy, "body", "json_set(body, '$.workspace', 'Not A Slug')", "body"),
+        ("policies", "id", &policy, "body", "json_set(body, '$.pending_ttl', -1)", "body"),
+        ("policies", "id", &policy, "name", "'other'", "body"),
+        ("reviews", "id", &review, "outcome", "'meh'", "outcome"),
+        ("entitlements", "project_id", &"web".to_owned(), "request_policy_id", "'x'", "request_policy_id"),
+        ("entitlements", "project_id", &"web".to_owned(), "role", "'member'", "role"),
+    ];
+    for (table, key_column, key, column, bad, named) in cases {
+        let shown = if table == "entitlements" { &ent } else { key };
+        let row = format!("{table} WHERE {key_column} = '{key}'");
+        h.execute_raw(&format!(
+            "CREATE TEMP TABLE saved AS SELECT {column} AS v FROM {row};
+             PRAGMA foreign_keys = OFF;
+             UPDATE {table} SET {column} = {bad} WHERE {key_column} = '{key}';
+             PRAGMA foreign_keys = ON;"
+        ))
+        .await
+        .unwrap();
+        let err = store.load_state(at(40)).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt(m)
+                if m.contains(table) && m.contains(shown.as_str()) && m.contains(&format!("column {named}"))),
+            "{table}.{column} = {bad}: {err:?}"
+        );
+        h.execute_raw(&format!(
+            "UPDATE {table} SET {column} = (SELECT v FROM temp.saved) WHERE {key_column} = '{key}';
+             DROP TABLE temp.saved;"
+        ))
+        .await
+        .unwrap();
+        assert_same_state(&store.load_state(at(40)).await.unwrap(), &r.world.state);
+    }
+}
+
+/// The core's own commands, whose outcomes put a request more than once and reference records
+/// created in the same commit: after each one the store loads what the model holds.
+async fn requests_decided_by_the_core_round_trip(h: &dyn Harness) {
+    use breakglass_core::cmd::{policies, requests};
+    let mut w = World::new(h).await;
+    let alice = w.user("alice@example.com", AdminRole::Admin, None, 1).await;
+    let carol = w.user("carol@example.com", AdminRole::None, None, 3).await;
+    w.workspace("team-a", &["alice@example.com"], 3, 10).await;
+    w.project("team-a", "web", 20).await;
+    // Carol needs to see the workspace to ask for more in it.
+    let reader = SetMember {
+        target: project_target("team-a", "web"),
+        email: email("carol@example.com"),
+        role: Role::Project(ProjectRole::Reader),
+        expires_at: None,
+        justification: None,
+    };
+    let c = members::set_member(&w.state, &as_user(20, alice, 99), reader).unwrap();
+    w.commit(c).await;
+    async fn step(w: &mut World, changes: Changes, now: i64) {
+        w.commit(changes).await;
+        assert_same_state(&w.store.load_state(at(now)).await.unwrap(), &w.state);
+    }
+
+    let member = Role::Workspace(WorkspaceRole::Member);
+    let ask = |target: Target, role: Role, hours: i64, emergency: bool| requests::NewRequest {
+        target,
+        role,
+        duration: Span::hours(hours),
+        justification: Some("deploy".into()),
+        emergency,
+    };
+    // Under the installation default: one approval from an owner or manager.
+    let (c, first) = requests::create_request(
+        &w.state,
+        &as_user(30, carol, 100),
+        ask(ws_target("team-a"), member, 2, false),
+    )
+    .unwrap();
+    step(&mut w, c, 30).await;
+    let c = requests::approve(&w.state, &as_user(31, alice, 101), first, false).unwrap();
+    step(&mut w, c, 31).await;
+    let granted = w.state.request(first).unwrap().clone();
+    assert_eq!(granted.state, RequestState::Granted);
+    let binding = granted.binding.unwrap();
+    assert_eq!(w.state.binding(binding).unwrap().source, BindingSource::Request(first));
+
+    // A second request for the same entitlement extends that binding.
+    let (c, second) = requests::create_request(
+        &w.state,
+        &as_user(40, carol, 102),
+        ask(ws_target("team-a"), member, 8, false),
+    )
+    .unwrap();
+    step(&mut w, c, 40).await;
+    let c = requests::approve(&w.state, &as_user(41, alice, 103), second, false).unwrap();
+    assert!(c.changes.iter().any(|c| matches!(c, Change::ExtendBinding { .. })), "{c:?}");
+    step(&mut w, c, 41).await;
+    assert_eq!(w.state.request(second).unwrap().binding, Some(binding));
+    assert_eq!(w.state.binding(binding).unwrap().expires_at, Some(at(41).plus(Span::hours(8))));
+
+    // Emergency access under a policy of its own, then its review.
+    let input = policies::PolicyInput {
+        name: name("break glass"),
+        workspace: Some(slug("team-a")),
+        steps: vec![Step { approvers: ApproverSet::WorkspaceOwners, count: 1 }],
+        max_duration: Some(Span::hours(4)),
+        justification_required: true,
+        pending_ttl: Span::hours(1),
+    };
+    let (c, policy) = policies::create_policy(&w.state, &as_user(50, alice, 104), input).unwrap();
+    step(&mut w, c, 50).await;
+    let admin = Role::Project(ProjectRole::Admin);
+    let web = project_target("team-a", "web");
+    let c = policies::set_entitlement(
+        &w.state,
+        &as_user(51, alice, 105),
+        policies::SetEntitlement {
+            target: web.clone(),
+            role: admin,
+            request_policy: None,
+            emergency_enabled: true,
+            emergency_policy: Some(policy),
+        },
+    )
+    .unwrap();
+    step(&mut w, c, 51).await;
+    let (c, urgent) =
+        requests::create_request(&w.state, &as_user(60, carol, 106), ask(web.clone(), admin, 1, true))
+            .unwrap();
+    step(&mut w, c, 60).await;
+    let c = requests::approve(&w.state, &as_user(61, alice, 107), urgent, false).unwrap();
+    step(&mut w, c, 61).await;
+    let review = w.state.reviews().find(|r| r.request == urgent).unwrap().id;
+    let urgent_binding = w.state.request(urgent).unwrap().binding.unwrap();
+    assert_eq!(w.state.binding(urgent_binding).unwrap().source, BindingSource::Emergency(urgent));
+    let c = requests::complete_review(
+        &w.state,
+        &as_user(70, alice, 108),
+        review,
+        ReviewOutcome::Justified,
+        Some("incident 7".into()),
+    )
+    .unwrap();
+    step(&mut w, c, 70).await;
+    assert_eq!(
+        w.store.load_state(at(70)).await.unwrap().review(review).unwrap().outcome,
+        Some(ReviewOutcome::Justified)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Every case against every backend
 
 macro_rules! backends {
@@ -904,4 +1560,11 @@ backends!(sqlite_memory, sqlite_file; {
     unreadable_rows_are_reported_as_corrupt,
     data_survives_reopening,
     concurrent_commits_on_one_base_let_exactly_one_through,
+    requests_and_their_settings_round_trip,
+    extending_an_ended_or_unknown_binding_fails_and_writes_nothing,
+    an_entitlement_put_twice_keeps_one_row,
+    a_request_put_twice_loads_as_the_latest,
+    a_request_referring_to_a_missing_record_is_refused_at_commit,
+    unreadable_request_rows_are_reported_as_corrupt,
+    requests_decided_by_the_core_round_trip,
 });
