@@ -6,6 +6,11 @@
 //! the audit sequence it committed at (`Breakglass-Seq`); the client remembers the highest one
 //! it has seen, see [`Client::last_seq`].
 //!
+//! Assigning a role (a membership `PUT` or a grant) may not take effect at once: when the
+//! entitlement's policy wants more approvals than the caller's own, the server answers
+//! `202 Accepted` with the access request it opened instead. Those methods return an
+//! [`Assignment`], decided by the status code.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), breakglass_client::ClientError> {
 //! use breakglass_client::{api, Client};
@@ -32,9 +37,11 @@ use std::time::Duration;
 
 pub use breakglass_api as api;
 use breakglass_api::{
-    AuditEvent, AuditQuery, BatchCheckRequest, BatchCheckResponse, Binding, CheckRequest, CheckResponse,
-    CreateGrant, CreateProject, CreateToken, CreateUser, CreateWorkspace, CreatedToken, Health, Login, Me,
-    Page, PageQuery, Problem, Project, Session, SetMember, Token, User, VerifyReport, Workspace,
+    ApproveRequest, AuditEvent, AuditQuery, BatchCheckRequest, BatchCheckResponse, Binding, CheckRequest,
+    CheckResponse, CompleteReview, CreateGrant, CreateProject, CreateRequest, CreateToken, CreateUser,
+    CreateWorkspace, CreatedToken, DenyRequest, Entitlement, EntitlementBody, Health, Login, Me, Page,
+    PageQuery, Policy, PolicyBody, PolicyQuery, Problem, Project, Request, RequestQuery, Review, ReviewQuery,
+    Session, SetMember, Task, Token, User, VerifyReport, Workspace,
 };
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 pub use reqwest::{Method, Url};
@@ -152,6 +159,59 @@ pub fn decode_problem(status: u16, body: &[u8]) -> Problem {
     }
 }
 
+/// What assigning a role led to: a membership `PUT` or a grant `POST` either takes effect at
+/// once or, when the entitlement's policy needs more approvals than the caller's own, becomes an
+/// access request that already carries the caller's approval.
+///
+/// Serialises as the API's JSON of whichever it holds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a one-off answer, consumed at once; boxing would only make matching clumsier"
+)]
+pub enum Assignment {
+    /// The role was assigned (`200 OK` for a membership, `201 Created` for a grant).
+    Binding(Binding),
+    /// The assignment waits for approvals (`202 Accepted`): the request it opened.
+    Request(Request),
+}
+
+impl Assignment {
+    /// The binding, when the role was assigned at once.
+    pub fn binding(self) -> Option<Binding> {
+        match self {
+            Assignment::Binding(b) => Some(b),
+            Assignment::Request(_) => None,
+        }
+    }
+
+    /// The request, when the assignment waits for approvals.
+    pub fn request(self) -> Option<Request> {
+        match self {
+            Assignment::Binding(_) => None,
+            Assignment::Request(r) => Some(r),
+        }
+    }
+
+    /// The binding; panics (naming the request) when the assignment became a request. For tests
+    /// and callers that know no approval policy applies.
+    #[track_caller]
+    pub fn expect_binding(self) -> Binding {
+        match self {
+            Assignment::Binding(b) => b,
+            Assignment::Request(r) => {
+                panic!("expected a binding, got request {} ({}) waiting for approvals", r.id, r.state)
+            }
+        }
+    }
+
+    /// True when the assignment became a request waiting for approvals.
+    pub fn is_request(&self) -> bool {
+        matches!(self, Assignment::Request(_))
+    }
+}
+
 /// A connection to one Breakglass server, optionally acting as one caller (bearer token).
 ///
 /// Cheap to clone; clones share the connection pool and the [`Client::last_seq`] record.
@@ -238,7 +298,7 @@ impl Client {
 
     /// `POST /api/v1/auth/logout`: ends the session whose token this client sends.
     pub async fn logout(&self) -> Result<(), ClientError> {
-        let req = self.request(Method::POST, self.api(&["auth", "logout"])?)?;
+        let req = self.build(Method::POST, self.api(&["auth", "logout"])?)?;
         self.send_empty(req).await
     }
 
@@ -319,14 +379,17 @@ impl Client {
         self.all(self.api(&["workspaces", ws, "members"])?).await
     }
 
-    /// `PUT /api/v1/workspaces/{ws}/members/{email}`: sets the user's workspace membership.
+    /// `PUT /api/v1/workspaces/{ws}/members/{email}`: sets the user's workspace membership, or
+    /// (`202`) opens a request for it carrying the caller's approval when the entitlement's policy
+    /// needs more.
     pub async fn set_workspace_member(
         &self,
         ws: &str,
         email: &str,
         member: &SetMember,
-    ) -> Result<Binding, ClientError> {
-        self.put(self.api(&["workspaces", ws, "members", email])?, member).await
+    ) -> Result<Assignment, ClientError> {
+        let req = self.build(Method::PUT, self.api(&["workspaces", ws, "members", email])?)?.json(member);
+        self.send_assignment(req).await
     }
 
     /// `DELETE /api/v1/workspaces/{ws}/members/{email}`: ends the user's workspace membership.
@@ -373,16 +436,16 @@ impl Client {
     }
 
     /// `PUT /api/v1/workspaces/{ws}/projects/{p}/members/{email}`: sets the user's project
-    /// membership.
+    /// membership, or (`202`) opens a request for it, as [`Client::set_workspace_member`].
     pub async fn set_project_member(
         &self,
         ws: &str,
         project: &str,
         email: &str,
         member: &SetMember,
-    ) -> Result<Binding, ClientError> {
+    ) -> Result<Assignment, ClientError> {
         let url = self.api(&["workspaces", ws, "projects", project, "members", email])?;
-        self.put(url, member).await
+        self.send_assignment(self.build(Method::PUT, url)?.json(member)).await
     }
 
     /// `DELETE /api/v1/workspaces/{ws}/projects/{p}/members/{email}`: ends the user's project
@@ -399,14 +462,159 @@ impl Client {
 
     // ---- grants ----
 
-    /// `POST /api/v1/grants`: a temporary role on top of any membership.
-    pub async fn create_grant(&self, grant: &CreateGrant) -> Result<Binding, ClientError> {
-        self.post(self.api(&["grants"])?, grant).await
+    /// `POST /api/v1/grants`: a temporary role on top of any membership, or (`202`) a request
+    /// for it carrying the caller's approval when the entitlement's policy needs more.
+    pub async fn create_grant(&self, grant: &CreateGrant) -> Result<Assignment, ClientError> {
+        let req = self.build(Method::POST, self.api(&["grants"])?)?.json(grant);
+        self.send_assignment(req).await
     }
 
     /// `DELETE /api/v1/grants/{id}`: revokes a grant before it ends.
     pub async fn revoke_grant(&self, id: &str) -> Result<(), ClientError> {
         self.delete(self.api(&["grants", id])?).await
+    }
+
+    // ---- policies ----
+
+    /// `POST /api/v1/policies`: creates an approval policy (installation-wide ones: admins only).
+    pub async fn create_policy(&self, policy: &PolicyBody) -> Result<Policy, ClientError> {
+        self.post(self.api(&["policies"])?, policy).await
+    }
+
+    /// `GET /api/v1/policies`: one page of the policies matching `query`.
+    pub async fn list_policies(&self, query: &PolicyQuery) -> Result<Page<Policy>, ClientError> {
+        self.get(self.api(&["policies"])?, query).await
+    }
+
+    /// Every policy matching `query`, following cursors from `query.cursor`.
+    pub async fn all_policies(&self, query: &PolicyQuery) -> Result<Vec<Policy>, ClientError> {
+        self.all_from(self.api(&["policies"])?, query.clone(), |q| &mut q.cursor).await
+    }
+
+    /// `GET /api/v1/policies/{id}`: one policy.
+    pub async fn policy(&self, id: &str) -> Result<Policy, ClientError> {
+        self.get(self.api(&["policies", id])?, &()).await
+    }
+
+    /// `PUT /api/v1/policies/{id}`: replaces a policy's definition (its workspace cannot change).
+    /// Requests already open keep the copy they were opened with.
+    pub async fn update_policy(&self, id: &str, policy: &PolicyBody) -> Result<Policy, ClientError> {
+        self.put(self.api(&["policies", id])?, policy).await
+    }
+
+    // ---- entitlements ----
+
+    /// `GET /api/v1/workspaces/{ws}/entitlements`: one page of the effective settings of every
+    /// workspace role and every project role of the workspace.
+    pub async fn entitlements(&self, ws: &str, page: &PageQuery) -> Result<Page<Entitlement>, ClientError> {
+        self.get(self.api(&["workspaces", ws, "entitlements"])?, page).await
+    }
+
+    /// Every entitlement of the workspace (its projects' included), following cursors.
+    pub async fn all_entitlements(&self, ws: &str) -> Result<Vec<Entitlement>, ClientError> {
+        self.all(self.api(&["workspaces", ws, "entitlements"])?).await
+    }
+
+    /// `PUT /api/v1/workspaces/{ws}/entitlements/{role}`: sets how a workspace role is requested.
+    pub async fn set_workspace_entitlement(
+        &self,
+        ws: &str,
+        role: &str,
+        entitlement: &EntitlementBody,
+    ) -> Result<Entitlement, ClientError> {
+        self.put(self.api(&["workspaces", ws, "entitlements", role])?, entitlement).await
+    }
+
+    /// `PUT /api/v1/workspaces/{ws}/projects/{p}/entitlements/{role}`: sets how a project role
+    /// is requested.
+    pub async fn set_project_entitlement(
+        &self,
+        ws: &str,
+        project: &str,
+        role: &str,
+        entitlement: &EntitlementBody,
+    ) -> Result<Entitlement, ClientError> {
+        let url = self.api(&["workspaces", ws, "projects", project, "entitlements", role])?;
+        self.put(url, entitlement).await
+    }
+
+    // ---- access requests ----
+
+    /// `POST /api/v1/requests`: asks for an entitlement. The answer may already be `granted`
+    /// (a policy without steps, e.g. an emergency policy).
+    pub async fn create_request(&self, request: &CreateRequest) -> Result<Request, ClientError> {
+        self.post(self.api(&["requests"])?, request).await
+    }
+
+    /// `GET /api/v1/requests`: one page of the requests matching `query` (default scope: the
+    /// caller's own).
+    pub async fn list_requests(&self, query: &RequestQuery) -> Result<Page<Request>, ClientError> {
+        self.get(self.api(&["requests"])?, query).await
+    }
+
+    /// Every request matching `query`, following cursors from `query.cursor`.
+    pub async fn all_requests(&self, query: &RequestQuery) -> Result<Vec<Request>, ClientError> {
+        self.all_from(self.api(&["requests"])?, query.clone(), |q| &mut q.cursor).await
+    }
+
+    /// `GET /api/v1/requests/{id}`: one request.
+    pub async fn request(&self, id: &str) -> Result<Request, ClientError> {
+        self.get(self.api(&["requests", id])?, &()).await
+    }
+
+    /// `POST /api/v1/requests/{id}/approve`: approves the request's current step; with
+    /// `is_override`, an admin-area admin or employee grants it at once, recorded as an override.
+    pub async fn approve_request(&self, id: &str, is_override: bool) -> Result<Request, ClientError> {
+        let mut req = self.build(Method::POST, self.api(&["requests", id, "approve"])?)?;
+        if is_override {
+            req = req.json(&ApproveRequest { is_override });
+        }
+        self.send_json(req).await
+    }
+
+    /// `POST /api/v1/requests/{id}/deny`: denies the request, saying why.
+    pub async fn deny_request(&self, id: &str, reason: &str) -> Result<Request, ClientError> {
+        let body = DenyRequest { reason: reason.to_owned() };
+        self.post(self.api(&["requests", id, "deny"])?, &body).await
+    }
+
+    /// `POST /api/v1/requests/{id}/cancel`: the requester withdraws a pending request.
+    pub async fn cancel_request(&self, id: &str) -> Result<Request, ClientError> {
+        self.post_empty(self.api(&["requests", id, "cancel"])?).await
+    }
+
+    /// `POST /api/v1/requests/{id}/escalate`: the requester turns a pending request into an
+    /// emergency one; the entitlement's emergency policy then applies.
+    pub async fn escalate_request(&self, id: &str) -> Result<Request, ClientError> {
+        self.post_empty(self.api(&["requests", id, "escalate"])?).await
+    }
+
+    /// `GET /api/v1/tasks`: one page of the pending requests the caller may act on, emergency
+    /// ones first.
+    pub async fn tasks(&self, page: &PageQuery) -> Result<Page<Task>, ClientError> {
+        self.get(self.api(&["tasks"])?, page).await
+    }
+
+    /// Every task of the caller, following cursors.
+    pub async fn all_tasks(&self) -> Result<Vec<Task>, ClientError> {
+        self.all(self.api(&["tasks"])?).await
+    }
+
+    // ---- emergency reviews ----
+
+    /// `GET /api/v1/reviews`: one page of the emergency reviews matching `query` (default: open).
+    pub async fn reviews(&self, query: &ReviewQuery) -> Result<Page<Review>, ClientError> {
+        self.get(self.api(&["reviews"])?, query).await
+    }
+
+    /// Every emergency review matching `query`, following cursors from `query.cursor`.
+    pub async fn all_reviews(&self, query: &ReviewQuery) -> Result<Vec<Review>, ClientError> {
+        self.all_from(self.api(&["reviews"])?, query.clone(), |q| &mut q.cursor).await
+    }
+
+    /// `POST /api/v1/reviews/{id}/complete`: records a review's outcome (not by the holder).
+    pub async fn complete_review(&self, id: &str, review: &CompleteReview) -> Result<Review, ClientError> {
+        self.post(self.api(&["reviews", id, "complete"])?, review).await
     }
 
     // ---- checks ----
@@ -489,7 +697,7 @@ impl Client {
         segments: &[&str],
         body: Option<&serde_json::Value>,
     ) -> Result<T, ClientError> {
-        let mut req = self.request(method, self.api(segments)?)?;
+        let mut req = self.build(method, self.api(segments)?)?;
         if let Some(body) = body {
             req = req.json(body);
         }
@@ -520,7 +728,7 @@ impl Client {
         Ok(url)
     }
 
-    fn request(&self, method: Method, url: Url) -> Result<RequestBuilder, ClientError> {
+    fn build(&self, method: Method, url: Url) -> Result<RequestBuilder, ClientError> {
         let mut req = self.http.request(method, url).header(ACCEPT, "application/json");
         if let Some(token) = &self.token {
             let mut value =
@@ -532,22 +740,28 @@ impl Client {
     }
 
     async fn get<T: DeserializeOwned>(&self, url: Url, query: &impl Serialize) -> Result<T, ClientError> {
-        let req = self.request(Method::GET, url)?.query(query);
+        let req = self.build(Method::GET, url)?.query(query);
         self.send_json(req).await
     }
 
     async fn post<T: DeserializeOwned>(&self, url: Url, body: &impl Serialize) -> Result<T, ClientError> {
-        let req = self.request(Method::POST, url)?.json(body);
+        let req = self.build(Method::POST, url)?.json(body);
+        self.send_json(req).await
+    }
+
+    /// A POST without a body.
+    async fn post_empty<T: DeserializeOwned>(&self, url: Url) -> Result<T, ClientError> {
+        let req = self.build(Method::POST, url)?;
         self.send_json(req).await
     }
 
     async fn put<T: DeserializeOwned>(&self, url: Url, body: &impl Serialize) -> Result<T, ClientError> {
-        let req = self.request(Method::PUT, url)?.json(body);
+        let req = self.build(Method::PUT, url)?.json(body);
         self.send_json(req).await
     }
 
     async fn delete(&self, url: Url) -> Result<(), ClientError> {
-        let req = self.request(Method::DELETE, url)?;
+        let req = self.build(Method::DELETE, url)?;
         self.send_empty(req).await
     }
 
@@ -575,11 +789,18 @@ impl Client {
 
     async fn send_json<T: DeserializeOwned>(&self, req: RequestBuilder) -> Result<T, ClientError> {
         let resp = self.send(req).await?;
-        let what = format!("{} {}", resp.status().as_u16(), resp.url().path());
-        let body = resp.bytes().await.map_err(ClientError::Transport)?;
-        let body: &[u8] = if body.is_empty() { b"null" } else { &body };
-        serde_json::from_slice(body)
-            .map_err(|e| ClientError::Decode(format!("{what}: expected {}: {e}", std::any::type_name::<T>())))
+        decode_body(resp).await
+    }
+
+    /// An assignment's answer: `202 Accepted` carries a [`Request`], any other success a
+    /// [`Binding`].
+    async fn send_assignment(&self, req: RequestBuilder) -> Result<Assignment, ClientError> {
+        let resp = self.send(req).await?;
+        if resp.status() == StatusCode::ACCEPTED {
+            decode_body(resp).await.map(Assignment::Request)
+        } else {
+            decode_body(resp).await.map(Assignment::Binding)
+        }
     }
 
     async fn send_empty(&self, req: RequestBuilder) -> Result<(), ClientError> {
@@ -599,12 +820,28 @@ impl Client {
     }
 
     /// Follows cursors over an [`AuditQuery`] list, starting at `query.cursor`.
-    async fn all_audit_at(&self, url: Url, mut query: AuditQuery) -> Result<Vec<AuditEvent>, ClientError> {
-        let mut first = Some(query.cursor.take());
+    async fn all_audit_at(&self, url: Url, query: AuditQuery) -> Result<Vec<AuditEvent>, ClientError> {
+        self.all_from(url, query, |q| &mut q.cursor).await
+    }
+
+    /// Follows cursors over a list with filters `query`, starting at the cursor `cursor_of`
+    /// finds in it.
+    async fn all_from<Q, T>(
+        &self,
+        url: Url,
+        mut query: Q,
+        cursor_of: fn(&mut Q) -> &mut Option<String>,
+    ) -> Result<Vec<T>, ClientError>
+    where
+        Q: Serialize + Clone,
+        T: DeserializeOwned,
+    {
+        let mut first = Some(cursor_of(&mut query).take());
         collect_pages(|cursor| {
             let url = url.clone();
-            let query = AuditQuery { cursor: first.take().unwrap_or(cursor), ..query.clone() };
-            async move { self.get::<Page<AuditEvent>>(url, &query).await }
+            let mut query = query.clone();
+            *cursor_of(&mut query) = first.take().unwrap_or(cursor);
+            async move { self.get::<Page<T>>(url, &query).await }
         })
         .await
     }
@@ -630,6 +867,15 @@ where
             Some(next) => cursor = Some(next),
         }
     }
+}
+
+/// A successful answer's body as `T` (an empty body as JSON `null`).
+async fn decode_body<T: DeserializeOwned>(resp: Response) -> Result<T, ClientError> {
+    let what = format!("{} {}", resp.status().as_u16(), resp.url().path());
+    let body = resp.bytes().await.map_err(ClientError::Transport)?;
+    let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+    serde_json::from_slice(body)
+        .map_err(|e| ClientError::Decode(format!("{what}: expected {}: {e}", std::any::type_name::<T>())))
 }
 
 /// The history endpoints take the audit filters minus `workspace` and `project`.

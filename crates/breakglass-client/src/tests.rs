@@ -146,7 +146,7 @@ fn response(status: &str, headers: &[&str], body: &str) -> String {
 #[tokio::test]
 async fn calls_decode_answers_problems_and_sequence_numbers() {
     let workspace = r#"{"identifier":"acme","name":"Acme","status":"active",
-        "project_quota":2,"project_count":0,"created_at":"2026-01-01T00:00:00Z"}"#;
+        "project_quota":2,"project_count":0,"open_reviews":0,"created_at":"2026-01-01T00:00:00Z"}"#;
     let problem = r#"{"type":"about:blank","title":"Conflict","status":409,
         "detail":"workspace 'acme' exists","code":"workspace.exists"}"#;
     let (base, server) = canned(vec![
@@ -246,4 +246,194 @@ async fn an_unreachable_server_is_a_transport_error_on_one_line() {
     let line = err.to_string();
     assert!(line.starts_with("cannot reach http://127.0.0.1:1/healthz: "), "{line}");
     assert!(!line.contains('\n'));
+}
+
+const BINDING: &str = r#"{"id":"b1","user":"bob@x.io","workspace":"acme","role":"member",
+    "source":"direct","starts_at":"2026-01-01T00:00:00Z"}"#;
+
+/// A pending request for `bob@x.io` that carries one of two approvals.
+fn request_json(id: &str, state: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","user":"bob@x.io","created_by":"mia@x.io","workspace":"acme","role":"manager",
+        "emergency":false,"state":"{state}",
+        "policy":{{"id":"p1","name":"four eyes","steps":[{{"approvers":"workspace_managers","count":2}}],
+            "justification_required":true,"pending_ttl":"7d",
+            "created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}},
+        "approvals":[{{"by":"mia@x.io","step":1,"at":"2026-01-01T00:00:00Z","override":false}}],
+        "current_step":1,"quorum_unreachable":false,
+        "created_at":"2026-01-01T00:00:00Z","lapses_at":"2026-01-08T00:00:00Z"}}"#
+    )
+}
+
+#[tokio::test]
+async fn assignments_are_decided_by_the_status_code() {
+    let pending = request_json("r1", "pending");
+    let (base, server) = canned(vec![
+        response("200 OK", &["breakglass-seq: 3"], BINDING),
+        response("202 Accepted", &["breakglass-seq: 4"], &pending),
+        response("201 Created", &[], BINDING),
+        response("202 Accepted", &[], &pending),
+        response("202 Accepted", &[], BINDING),
+        response(
+            "403 Forbidden",
+            &[],
+            r#"{"title":"Forbidden","status":403,"detail":"no","code":"authz.forbidden"}"#,
+        ),
+    ])
+    .await;
+    let c = client(&base);
+    let member =
+        SetMember { role: "manager".into(), justification: Some("on call".into()), ..Default::default() };
+
+    let a = c.set_workspace_member("acme", "bob@x.io", &member).await.unwrap();
+    assert!(!a.is_request());
+    assert_eq!(a.clone().binding().map(|b| b.id), Some("b1".into()));
+    assert_eq!(a.clone().request(), None);
+    assert_eq!(a.expect_binding().role, "member");
+
+    let a = c.set_project_member("acme", "web", "bob@x.io", &member).await.unwrap();
+    assert!(a.is_request());
+    assert_eq!(a.clone().binding(), None);
+    let r = a.request().unwrap();
+    assert_eq!((r.id.as_str(), r.state.as_str(), r.approvals.len()), ("r1", "pending", 1));
+    assert_eq!(c.last_seq(), Some(4), "a 202 carries the sequence of the request it opened");
+
+    let grant = CreateGrant {
+        user: "bob@x.io".into(),
+        workspace: "acme".into(),
+        role: "owner".into(),
+        expires_in: Some("1h".into()),
+        ..Default::default()
+    };
+    assert_eq!(c.create_grant(&grant).await.unwrap().expect_binding().id, "b1");
+    let a = c.create_grant(&grant).await.unwrap();
+    assert_eq!(
+        serde_json::to_value(&a).unwrap(),
+        serde_json::from_str::<serde_json::Value>(&pending).unwrap()
+    );
+
+    let err = c.create_grant(&grant).await.unwrap_err();
+    assert!(matches!(err, ClientError::Decode(_)), "a 202 must hold a request: {err}");
+    let err = c.set_workspace_member("acme", "bob@x.io", &member).await.unwrap_err();
+    assert_eq!(err.code(), Some("authz.forbidden"));
+
+    let seen = server.await.unwrap();
+    assert!(seen[0].starts_with("PUT /api/v1/workspaces/acme/members/bob@x.io HTTP/1.1"));
+    assert!(seen[0].ends_with(r#"{"role":"manager","justification":"on call"}"#), "{}", seen[0]);
+    assert!(seen[1].starts_with("PUT /api/v1/workspaces/acme/projects/web/members/bob@x.io HTTP/1.1"));
+    assert!(seen[2].starts_with("POST /api/v1/grants HTTP/1.1"));
+}
+
+#[test]
+#[should_panic(expected = "expected a binding, got request r9 (pending)")]
+fn expect_binding_names_the_request() {
+    let r: api::Request = serde_json::from_str(&request_json("r9", "pending")).unwrap();
+    Assignment::Request(r).expect_binding();
+}
+
+#[tokio::test]
+async fn request_verbs_send_the_right_bodies() {
+    let granted = request_json("r1", "granted");
+    let review = r#"{"id":"v1","request_id":"r1","binding_id":"b1","holder":"bob@x.io","workspace":"acme",
+        "role":"manager","opened_at":"2026-01-01T00:00:00Z","state":"completed","outcome":"justified"}"#;
+    let (base, server) = canned(vec![
+        response("200 OK", &[], &granted),
+        response("200 OK", &[], &granted),
+        response("200 OK", &[], &granted),
+        response("200 OK", &[], &granted),
+        response("200 OK", &[], &granted),
+        response("200 OK", &[], review),
+        response("201 Created", &[], &granted),
+    ])
+    .await;
+    let c = client(&base);
+    assert_eq!(c.approve_request("r1", false).await.unwrap().state, "granted");
+    c.approve_request("r1", true).await.unwrap();
+    c.deny_request("r1", "not now").await.unwrap();
+    c.cancel_request("r1").await.unwrap();
+    c.escalate_request("r/1").await.unwrap();
+    let done =
+        c.complete_review("v1", &CompleteReview { outcome: "justified".into(), notes: None }).await.unwrap();
+    assert_eq!(done.outcome.as_deref(), Some("justified"));
+    let body = CreateRequest {
+        workspace: "acme".into(),
+        role: "manager".into(),
+        duration: "1h".into(),
+        emergency: true,
+        ..Default::default()
+    };
+    c.create_request(&body).await.unwrap();
+
+    let seen = server.await.unwrap();
+    let no_body = |s: &str| s.ends_with("\r\n\r\n") && !s.to_ascii_lowercase().contains("content-type");
+    assert!(seen[0].starts_with("POST /api/v1/requests/r1/approve HTTP/1.1"));
+    assert!(no_body(&seen[0]), "a plain approval has no body: {}", seen[0]);
+    assert!(seen[1].ends_with(r#"{"override":true}"#), "{}", seen[1]);
+    assert!(seen[2].starts_with("POST /api/v1/requests/r1/deny HTTP/1.1"));
+    assert!(seen[2].ends_with(r#"{"reason":"not now"}"#));
+    assert!(seen[3].starts_with("POST /api/v1/requests/r1/cancel HTTP/1.1") && no_body(&seen[3]));
+    assert!(seen[4].starts_with("POST /api/v1/requests/r%2F1/escalate HTTP/1.1") && no_body(&seen[4]));
+    assert!(seen[5].starts_with("POST /api/v1/reviews/v1/complete HTTP/1.1"));
+    assert!(seen[5].ends_with(r#"{"outcome":"justified"}"#));
+    assert!(seen[6].starts_with("POST /api/v1/requests HTTP/1.1"));
+    assert!(
+        seen[6].ends_with(r#"{"workspace":"acme","role":"manager","duration":"1h","emergency":true}"#),
+        "{}",
+        seen[6]
+    );
+}
+
+#[tokio::test]
+async fn filtered_lists_follow_cursors_and_keep_their_filters() {
+    let page = |items: &str, next: Option<&str>| match next {
+        Some(n) => format!(r#"{{"items":[{items}],"next_cursor":"{n}"}}"#),
+        None => format!(r#"{{"items":[{items}]}}"#),
+    };
+    let pending = request_json("r1", "pending");
+    let (base, server) = canned(vec![
+        response("200 OK", &[], &page(&pending, Some("n1"))),
+        response("200 OK", &[], &page(&request_json("r2", "pending"), None)),
+        response("200 OK", &[], &page("", None)),
+        response(
+            "200 OK",
+            &[],
+            &page(&format!(r#"{{"request":{pending},"can_approve":true,"override_only":false}}"#), None),
+        ),
+        response("200 OK", &[], &page("", None)),
+    ])
+    .await;
+    let c = client(&base);
+    let query = RequestQuery {
+        scope: Some("visible".into()),
+        state: Some("pending".into()),
+        workspace: Some("acme".into()),
+        ..Default::default()
+    };
+    let all = c.all_requests(&query).await.unwrap();
+    assert_eq!(all.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["r1", "r2"]);
+    let reviews = c
+        .all_reviews(&ReviewQuery {
+            state: Some("all".into()),
+            cursor: Some("start".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(reviews.is_empty());
+    let tasks = c.all_tasks().await.unwrap();
+    assert!(tasks[0].can_approve && tasks[0].request.id == "r1");
+    assert!(c
+        .all_policies(&PolicyQuery { workspace: Some("acme".into()), ..Default::default() })
+        .await
+        .unwrap()
+        .is_empty());
+
+    let seen = server.await.unwrap();
+    assert!(seen[0].starts_with("GET /api/v1/requests?scope=visible&state=pending&workspace=acme HTTP/1.1"));
+    assert!(
+        seen[1].starts_with("GET /api/v1/requests?scope=visible&state=pending&workspace=acme&cursor=n1 HTTP")
+    );
+    assert!(seen[2].starts_with("GET /api/v1/reviews?state=all&cursor=start HTTP/1.1"), "{}", seen[2]);
+    assert!(seen[3].starts_with("GET /api/v1/tasks HTTP/1.1"));
+    assert!(seen[4].starts_with("GET /api/v1/policies?workspace=acme HTTP/1.1"));
 }

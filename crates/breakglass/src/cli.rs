@@ -91,6 +91,21 @@ pub enum Command {
     /// Give or revoke temporary roles on top of memberships.
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// Manage approval policies: who must approve a request, and its limits.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Show and set how each role of a workspace or project may be requested.
+    #[command(subcommand)]
+    Entitlement(EntitlementCommand),
+    /// Ask for access, normally or in an emergency, and follow your requests.
+    #[command(subcommand)]
+    Request(RequestCommand),
+    /// Requests waiting for your approval: approve, deny, escalate.
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// Emergency reviews: the look-back after every emergency grant.
+    #[command(subcommand)]
+    Review(ReviewCommand),
     /// Check whether a user holds a role now (exit 0 allowed, 3 denied).
     Check(CheckArgs),
     /// Read and verify the audit log.
@@ -295,6 +310,10 @@ pub enum MemberCommand {
         /// When the membership ends (default: standing).
         #[command(flatten)]
         expiry: Expiry,
+        /// Why; needed when the role's policy turns the assignment into a request that requires
+        /// a justification.
+        #[arg(long, value_name = "TEXT")]
+        justification: Option<String>,
     },
     /// Remove a member.
     Remove {
@@ -336,6 +355,242 @@ pub enum GrantCommand {
         /// Binding id of the grant.
         id: String,
     },
+}
+
+/// Definition flags shared by `policy create` and `policy update`.
+#[derive(Debug, Args)]
+pub struct PolicyFlags {
+    /// An approval step, in order (repeatable): `COUNT:SET`, where SET is workspace_managers,
+    /// workspace_owners, admin_area or users=EMAIL,EMAIL...; e.g. `2:workspace_managers`,
+    /// `1:users=alice@x.com,bob@x.com`. No steps: requests are granted at once.
+    #[arg(long = "step", value_name = "SPEC", value_parser = parse_step)]
+    pub steps: Vec<breakglass_api::PolicyStep>,
+    /// Longest access a request may ask for (`4h`, `30d`).
+    #[arg(long, value_name = "DURATION")]
+    pub max_duration: Option<String>,
+    /// Requests need no justification.
+    #[arg(long)]
+    pub no_justification: bool,
+    /// How long a request may wait for approvals (default 7d).
+    #[arg(long, value_name = "DURATION")]
+    pub pending_ttl: Option<String>,
+}
+
+/// `policy` verbs.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Create a policy.
+    #[command(after_help = "Example: breakglass policy create four-eyes --workspace acme \
+                            --step 2:workspace_managers --max-duration 8h")]
+    Create {
+        /// Display name.
+        name: String,
+        /// Owning workspace (default: installation-wide, admins only).
+        #[arg(long, value_name = "WS")]
+        workspace: Option<String>,
+        /// The definition.
+        #[command(flatten)]
+        flags: PolicyFlags,
+    },
+    /// List policies.
+    List {
+        /// Only this workspace's policies (and installation-wide ones).
+        #[arg(long, value_name = "WS")]
+        workspace: Option<String>,
+    },
+    /// Show one policy.
+    Show {
+        /// Policy id.
+        id: String,
+    },
+    /// Change a policy: the given flags replace those parts of its current definition.
+    /// Requests already open keep the version they were opened with.
+    Update {
+        /// Policy id.
+        id: String,
+        /// New display name.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// The flags to change; given --step flags replace all steps.
+        #[command(flatten)]
+        flags: PolicyFlags,
+        /// Remove every step (requests are granted at once).
+        #[arg(long, conflicts_with = "steps")]
+        no_steps: bool,
+        /// Remove the maximum duration.
+        #[arg(long, conflicts_with = "max_duration")]
+        no_max_duration: bool,
+        /// Requests must give a justification.
+        #[arg(long, conflicts_with = "no_justification")]
+        require_justification: bool,
+    },
+}
+
+/// `entitlement` verbs.
+#[derive(Debug, Subcommand)]
+pub enum EntitlementCommand {
+    /// List the effective settings of every role of a workspace and its projects.
+    List {
+        /// Workspace identifier.
+        workspace: String,
+    },
+    /// Change how a role may be requested; flags not given keep their current values.
+    #[command(after_help = "Example: breakglass entitlement set acme owner --emergency \
+                            --emergency-policy <ID>")]
+    Set {
+        /// Workspace identifier.
+        workspace: String,
+        /// The role: a workspace role or, with --project, a project role.
+        role: String,
+        /// A project of the workspace.
+        #[arg(long, value_name = "PROJECT")]
+        project: Option<String>,
+        /// Policy for normal requests, or `default` for the installation's.
+        #[arg(long, value_name = "ID|default")]
+        policy: Option<String>,
+        /// Policy for emergency requests.
+        #[arg(long, value_name = "ID")]
+        emergency_policy: Option<String>,
+        /// Allow emergency requests.
+        #[arg(long, conflicts_with = "no_emergency")]
+        emergency: bool,
+        /// Refuse emergency requests.
+        #[arg(long)]
+        no_emergency: bool,
+    },
+}
+
+/// `request` verbs.
+#[derive(Debug, Subcommand)]
+pub enum RequestCommand {
+    /// Ask for a role for a while; with --emergency, under the emergency policy.
+    Create {
+        /// Workspace identifier.
+        #[arg(long, value_name = "WS")]
+        workspace: String,
+        /// A project of the workspace.
+        #[arg(long, value_name = "PROJECT")]
+        project: Option<String>,
+        /// The role.
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+        /// How long the access lasts once granted (`90m`, `2h`, `1d`, `PT2H`).
+        #[arg(long, value_name = "DURATION")]
+        duration: String,
+        /// Why.
+        #[arg(long, value_name = "TEXT")]
+        justification: Option<String>,
+        /// Emergency access: the role's emergency policy applies and the grant is reviewed.
+        #[arg(long)]
+        emergency: bool,
+    },
+    /// List your requests (with --all, every request you can see).
+    List {
+        /// Every request you can see, not just yours.
+        #[arg(long)]
+        all: bool,
+        /// Only requests in this state.
+        #[arg(long, value_name = "STATE",
+              value_parser = ["pending", "granted", "denied", "cancelled", "lapsed"])]
+        state: Option<String>,
+        /// Only requests of this workspace.
+        #[arg(long, value_name = "WS")]
+        workspace: Option<String>,
+    },
+    /// Show one request.
+    Show {
+        /// Request id.
+        id: String,
+    },
+    /// Withdraw your pending request.
+    Cancel {
+        /// Request id.
+        id: String,
+    },
+    /// Turn your pending request into an emergency one.
+    Escalate {
+        /// Request id.
+        id: String,
+    },
+}
+
+/// `task` verbs.
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// List the pending requests you may act on, emergency ones first.
+    List,
+    /// Approve a request's current step.
+    Approve {
+        /// Request id.
+        id: String,
+        /// As an admin-area admin or employee: grant it at once, recorded as an override.
+        #[arg(long = "override")]
+        is_override: bool,
+    },
+    /// Deny a request.
+    Deny {
+        /// Request id.
+        id: String,
+        /// Why, shown to the requester.
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Escalate your own pending request to emergency (as `request escalate`).
+    Escalate {
+        /// Request id.
+        id: String,
+    },
+}
+
+/// `review` verbs.
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// List emergency reviews.
+    List {
+        /// Which reviews.
+        #[arg(long, value_name = "STATE", default_value = "open",
+              value_parser = ["open", "completed", "all"])]
+        state: String,
+        /// Only reviews of this workspace.
+        #[arg(long, value_name = "WS")]
+        workspace: Option<String>,
+    },
+    /// Record the outcome of an emergency review (not for the access holder).
+    Complete {
+        /// Review id.
+        id: String,
+        /// Whether the emergency access was justified.
+        #[arg(long, value_name = "OUTCOME", value_parser = ["justified", "not_justified"])]
+        outcome: String,
+        /// Notes.
+        #[arg(long, value_name = "TEXT")]
+        notes: Option<String>,
+    },
+}
+
+/// Parses a policy step `COUNT:SET` (`2:workspace_managers`, `1:users=a@x.io,b@x.io`).
+pub fn parse_step(spec: &str) -> Result<breakglass_api::PolicyStep, String> {
+    let usage = "expected COUNT:SET, e.g. 2:workspace_managers or 1:users=alice@x.com,bob@x.com";
+    let (count, set) = spec.split_once(':').ok_or_else(|| format!("{spec:?}: {usage}"))?;
+    let count: u32 = match count.trim().parse() {
+        Ok(n) if n > 0 => n,
+        _ => return Err(format!("{spec:?}: the count must be a positive number; {usage}")),
+    };
+    let set = set.trim();
+    let (approvers, users) = match set.split_once('=') {
+        Some((name, list)) => {
+            let users: Vec<String> =
+                list.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect();
+            if name.trim() != "users" || users.is_empty() {
+                return Err(format!("{spec:?}: only `users=` takes a list, of at least one e-mail"));
+            }
+            ("users".to_owned(), users)
+        }
+        None if set == "users" => return Err(format!("{spec:?}: name the users, as users=EMAIL,EMAIL")),
+        None if set.is_empty() => return Err(format!("{spec:?}: {usage}")),
+        None => (set.to_owned(), Vec::new()),
+    };
+    Ok(breakglass_api::PolicyStep { approvers, users, count })
 }
 
 /// Arguments of `check`.
@@ -421,5 +676,85 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn policy_steps_parse() {
+        let step = |approvers: &str, users: &[&str], count| breakglass_api::PolicyStep {
+            approvers: approvers.into(),
+            users: users.iter().map(|u| u.to_string()).collect(),
+            count,
+        };
+        assert_eq!(parse_step("2:workspace_managers"), Ok(step("workspace_managers", &[], 2)));
+        assert_eq!(parse_step("1:admin_area"), Ok(step("admin_area", &[], 1)));
+        assert_eq!(
+            parse_step("1:users=alice@x.com, bob@x.com"),
+            Ok(step("users", &["alice@x.com", "bob@x.com"], 1))
+        );
+        for bad in [
+            "",
+            "2",
+            "x:admin_area",
+            "0:admin_area",
+            "-1:admin_area",
+            "1:",
+            "1:users",
+            "1:users=",
+            "1:owners=a@x.io",
+        ] {
+            assert!(parse_step(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("breakglass").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn access_request_commands_parse() {
+        let cli = parse(&[
+            "policy",
+            "create",
+            "p",
+            "--step",
+            "2:workspace_managers",
+            "--step",
+            "1:admin_area",
+            "--no-justification",
+            "--max-duration",
+            "1h",
+        ])
+        .unwrap();
+        let Command::Policy(PolicyCommand::Create { name, workspace, flags }) = cli.command else { panic!() };
+        assert_eq!((name.as_str(), workspace, flags.steps.len()), ("p", None, 2));
+        assert!(flags.no_justification);
+
+        let cli = parse(&["policy", "update", "p1", "--max-duration", "2h"]).unwrap();
+        let Command::Policy(PolicyCommand::Update { flags, no_steps, .. }) = cli.command else { panic!() };
+        assert!(flags.steps.is_empty() && !no_steps && flags.max_duration.as_deref() == Some("2h"));
+
+        let cli = parse(&["task", "approve", "r1", "--override"]).unwrap();
+        assert!(matches!(cli.command, Command::Task(TaskCommand::Approve { is_override: true, .. })));
+        let cli = parse(&["request", "list", "--all", "--state", "pending"]).unwrap();
+        assert!(matches!(cli.command, Command::Request(RequestCommand::List { all: true, .. })));
+        let cli = parse(&["review", "list"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Review(ReviewCommand::List { ref state, .. }) if state == "open")
+        );
+
+        for bad in [
+            &["policy", "create", "p", "--step", "two:admin_area"][..],
+            &["policy", "update", "p1", "--step", "1:admin_area", "--no-steps"][..],
+            &["policy", "update", "p1", "--no-justification", "--require-justification"][..],
+            &["entitlement", "set", "acme", "owner", "--emergency", "--no-emergency"][..],
+            &["request", "create", "--workspace", "acme", "--role", "owner"][..],
+            &["request", "list", "--state", "open"][..],
+            &["task", "deny", "r1"][..],
+            &["review", "complete", "v1", "--outcome", "fine"][..],
+            &["review", "list", "--state", "closed"][..],
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
+        }
     }
 }

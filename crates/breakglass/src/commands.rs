@@ -4,16 +4,18 @@
 use std::io::BufRead;
 
 use breakglass_api::{
-    AuditQuery, CheckRequest, CheckResponse, CreateGrant, CreateProject, CreateToken, CreateUser,
-    CreateWorkspace, Login, Page, SetMember, VerifyReport,
+    AuditQuery, CheckRequest, CheckResponse, CompleteReview, CreateGrant, CreateProject, CreateRequest,
+    CreateToken, CreateUser, CreateWorkspace, Entitlement, EntitlementBody, Login, Page, Policy, PolicyBody,
+    PolicyQuery, Request, RequestQuery, ReviewQuery, SetMember, VerifyReport,
 };
-use breakglass_client::{Client, ClientError};
+use breakglass_client::{Assignment, Client, ClientError};
 
 use crate::cli::{
-    AuditCommand, CheckArgs, Command, EventFilter, GrantCommand, HistoryArgs, LoginArgs, MemberCommand,
-    ProjectCommand, TokenCommand, UserCommand, WorkspaceCommand,
+    AuditCommand, CheckArgs, Command, EntitlementCommand, EventFilter, GrantCommand, HistoryArgs, LoginArgs,
+    MemberCommand, PolicyCommand, PolicyFlags, ProjectCommand, RequestCommand, ReviewCommand, TaskCommand,
+    TokenCommand, UserCommand, WorkspaceCommand,
 };
-use crate::output::{self, fields, json, until};
+use crate::output::{self, fields, json, target, until};
 
 /// What a command produced: text for standard output and how it ended.
 pub struct Done {
@@ -111,6 +113,11 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
         Command::Project(cmd) => project(ctx, cmd).await,
         Command::Member(cmd) => member(ctx, cmd).await,
         Command::Grant(cmd) => grant(ctx, cmd).await,
+        Command::Policy(cmd) => policy(ctx, cmd).await,
+        Command::Entitlement(cmd) => entitlement(ctx, cmd).await,
+        Command::Request(cmd) => request(ctx, cmd).await,
+        Command::Task(cmd) => task(ctx, cmd).await,
+        Command::Review(cmd) => review(ctx, cmd).await,
         Command::Check(args) => check(ctx, args).await,
         Command::Audit(AuditCommand::List { workspace, project, filter }) => {
             let all = filter.all;
@@ -227,13 +234,18 @@ async fn member(ctx: &Ctx, cmd: MemberCommand) -> Result<Done> {
             };
             Ok(ctx.show_all(items, output::bindings))
         }
-        MemberCommand::Add { workspace, email, role, project, expiry } => {
-            let body = SetMember { role, expires_in: expiry.expires_in, expires_at: expiry.expires_at };
-            let binding = match &project {
+        MemberCommand::Add { workspace, email, role, project, expiry, justification } => {
+            let body = SetMember {
+                role,
+                expires_in: expiry.expires_in,
+                expires_at: expiry.expires_at,
+                justification,
+            };
+            let assignment = match &project {
                 Some(p) => c.set_project_member(&workspace, p, &email, &body).await?,
                 None => c.set_workspace_member(&workspace, &email, &body).await?,
             };
-            Ok(ctx.show(&binding, output::binding))
+            Ok(ctx.show(&assignment, assignment_text))
         }
         MemberCommand::Remove { workspace, email, project } => {
             match &project {
@@ -258,7 +270,7 @@ async fn grant(ctx: &Ctx, cmd: GrantCommand) -> Result<Done> {
                 expires_in: expiry.expires_in,
                 reason,
             };
-            Ok(ctx.show(&c.create_grant(&body).await?, output::binding))
+            Ok(ctx.show(&c.create_grant(&body).await?, assignment_text))
         }
         GrantCommand::Revoke { id } => {
             c.revoke_grant(&id).await?;
@@ -296,14 +308,15 @@ fn check_text(request: &CheckRequest, answer: &CheckResponse) -> String {
     );
     for via in &answer.via {
         out.push_str(&format!(
-            "  via {} {}: {}, {}\n",
-            via.source,
+            "  via {} {}: {}, {}{}\n",
+            output::source(&via.source, via.emergency),
             via.binding_id,
             via.role,
             match &via.expires_at {
                 Some(t) => format!("until {t}"),
                 None => "no end".into(),
-            }
+            },
+            via.request_id.as_deref().map(|r| format!(" (request {r})")).unwrap_or_default(),
         ));
     }
     out
@@ -371,11 +384,222 @@ fn event_page(ctx: &Ctx, page: Page<breakglass_api::AuditEvent>) -> Done {
     })
 }
 
-/// `ws` or `ws/project`.
-fn target(workspace: &str, project: Option<&str>) -> String {
-    match project {
-        Some(p) => format!("{workspace}/{p}"),
-        None => workspace.to_owned(),
+/// A binding as a record, or for an assignment that became a request, a line saying what it
+/// waits for and the request.
+fn assignment_text(a: &Assignment) -> String {
+    match a {
+        Assignment::Binding(b) => output::binding(b),
+        Assignment::Request(r) => {
+            let mut out = format!(
+                "Not assigned yet: the policy needs more approvals. Request {} is waiting for {}.\n\n",
+                r.id,
+                output::more_approvals(output::remaining_approvals(r))
+            );
+            out.push_str(&output::request(r));
+            out
+        }
+    }
+}
+
+async fn policy(ctx: &Ctx, cmd: PolicyCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        PolicyCommand::Create { name, workspace, flags } => {
+            let body = PolicyBody {
+                name,
+                workspace,
+                steps: flags.steps,
+                max_duration: flags.max_duration,
+                justification_required: flags.no_justification.then_some(false),
+                pending_ttl: flags.pending_ttl,
+            };
+            Ok(ctx.show(&c.create_policy(&body).await?, output::policy))
+        }
+        PolicyCommand::List { workspace } => {
+            let query = PolicyQuery { workspace, ..Default::default() };
+            Ok(ctx.show_all(c.all_policies(&query).await?, output::policies))
+        }
+        PolicyCommand::Show { id } => Ok(ctx.show(&c.policy(&id).await?, output::policy)),
+        PolicyCommand::Update { id, name, flags, no_steps, no_max_duration, require_justification } => {
+            let current = c.policy(&id).await?;
+            let change = PolicyChange { name, flags, no_steps, no_max_duration, require_justification };
+            let body = updated_policy(current, change);
+            Ok(ctx.show(&c.update_policy(&id, &body).await?, output::policy))
+        }
+    }
+}
+
+/// What `policy update` changes.
+struct PolicyChange {
+    name: Option<String>,
+    flags: PolicyFlags,
+    no_steps: bool,
+    no_max_duration: bool,
+    require_justification: bool,
+}
+
+/// The full definition to `PUT`: the current policy with the given changes on top.
+fn updated_policy(current: Policy, change: PolicyChange) -> PolicyBody {
+    let PolicyChange { name, flags, no_steps, no_max_duration, require_justification } = change;
+    let steps = if no_steps {
+        Vec::new()
+    } else if flags.steps.is_empty() {
+        current.steps
+    } else {
+        flags.steps
+    };
+    let justification_required =
+        if flags.no_justification { false } else { require_justification || current.justification_required };
+    PolicyBody {
+        name: name.unwrap_or(current.name),
+        workspace: current.workspace,
+        steps,
+        max_duration: if no_max_duration { None } else { flags.max_duration.or(current.max_duration) },
+        justification_required: Some(justification_required),
+        pending_ttl: Some(flags.pending_ttl.unwrap_or(current.pending_ttl)),
+    }
+}
+
+async fn entitlement(ctx: &Ctx, cmd: EntitlementCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        EntitlementCommand::List { workspace } => {
+            Ok(ctx.show_all(c.all_entitlements(&workspace).await?, output::entitlements))
+        }
+        EntitlementCommand::Set {
+            workspace,
+            role,
+            project,
+            policy,
+            emergency_policy,
+            emergency,
+            no_emergency,
+        } => {
+            let all = c.all_entitlements(&workspace).await?;
+            let current = all.iter().find(|e| e.role == role && e.project == project);
+            let change = EntitlementChange {
+                policy,
+                emergency_policy,
+                emergency: match (emergency, no_emergency) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+            };
+            let body = updated_entitlement(current, change);
+            let set = match &project {
+                Some(p) => c.set_project_entitlement(&workspace, p, &role, &body).await?,
+                None => c.set_workspace_entitlement(&workspace, &role, &body).await?,
+            };
+            Ok(ctx.show(&set, output::entitlement))
+        }
+    }
+}
+
+/// What `entitlement set` changes.
+struct EntitlementChange {
+    /// A policy id, or `default`.
+    policy: Option<String>,
+    emergency_policy: Option<String>,
+    emergency: Option<bool>,
+}
+
+/// Id of the installation's default policy, as the server names it.
+const DEFAULT_POLICY_ID: &str = "00000000-0000-0000-0000-000000000000";
+
+/// The settings to `PUT`: the current effective ones (none set when the role is not listed)
+/// with the given changes on top.
+fn updated_entitlement(current: Option<&Entitlement>, change: EntitlementChange) -> EntitlementBody {
+    // A listed request policy counts as set unless the installation default applies.
+    let current_policy = current
+        .filter(|e| !e.default && e.request_policy.id != DEFAULT_POLICY_ID)
+        .map(|e| e.request_policy.id.clone());
+    let request_policy = match change.policy {
+        Some(p) if p.eq_ignore_ascii_case("default") => None,
+        Some(p) => Some(p),
+        None => current_policy,
+    };
+    EntitlementBody {
+        request_policy,
+        emergency_enabled: change.emergency.unwrap_or(current.is_some_and(|e| e.emergency_enabled)),
+        emergency_policy: change
+            .emergency_policy
+            .or_else(|| current.and_then(|e| e.emergency_policy.as_ref()).map(|p| p.id.clone())),
+    }
+}
+
+async fn request(ctx: &Ctx, cmd: RequestCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        RequestCommand::Create { workspace, project, role, duration, justification, emergency } => {
+            let body = CreateRequest { workspace, project, role, duration, justification, emergency };
+            Ok(ctx.show(&c.create_request(&body).await?, request_text))
+        }
+        RequestCommand::List { all, state, workspace } => {
+            let scope = Some(if all { "visible" } else { "mine" }.to_owned());
+            let query = RequestQuery { scope, state, workspace, ..Default::default() };
+            Ok(ctx.show_all(c.all_requests(&query).await?, output::requests))
+        }
+        RequestCommand::Show { id } => Ok(ctx.show(&c.request(&id).await?, output::request)),
+        RequestCommand::Cancel { id } => Ok(ctx.show(&c.cancel_request(&id).await?, request_text)),
+        RequestCommand::Escalate { id } => Ok(ctx.show(&c.escalate_request(&id).await?, request_text)),
+    }
+}
+
+/// A request after a change: a headline saying where it stands, then the record.
+fn request_text(r: &Request) -> String {
+    let mark = if r.emergency { format!(" {}", output::EMERGENCY) } else { String::new() };
+    let on = target(&r.workspace, r.project.as_deref());
+    let headline = match r.state.as_str() {
+        "granted" => format!(
+            "Granted{mark}: {} holds {} on {on}{}.",
+            r.user,
+            r.role,
+            r.duration.as_deref().map(|d| format!(" for {d}")).unwrap_or_default()
+        ),
+        "pending" => {
+            let mut line = format!(
+                "Pending{mark}: request {} is waiting for {}.",
+                r.id,
+                output::more_approvals(output::remaining_approvals(r))
+            );
+            if r.quorum_unreachable {
+                line.push_str(" Too few eligible approvers remain: an admin-area override is needed.");
+            }
+            line
+        }
+        state => format!("Request {} is {state}.", r.id),
+    };
+    format!("{headline}\n\n{}", output::request(r))
+}
+
+async fn task(ctx: &Ctx, cmd: TaskCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        TaskCommand::List => {
+            let mut tasks = c.all_tasks().await?;
+            tasks.sort_by_key(|t| !t.request.emergency);
+            Ok(ctx.show_all(tasks, output::tasks))
+        }
+        TaskCommand::Approve { id, is_override } => {
+            Ok(ctx.show(&c.approve_request(&id, is_override).await?, request_text))
+        }
+        TaskCommand::Deny { id, reason } => Ok(ctx.show(&c.deny_request(&id, &reason).await?, request_text)),
+        TaskCommand::Escalate { id } => Ok(ctx.show(&c.escalate_request(&id).await?, request_text)),
+    }
+}
+
+async fn review(ctx: &Ctx, cmd: ReviewCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        ReviewCommand::List { state, workspace } => {
+            let query = ReviewQuery { state: Some(state), workspace, ..Default::default() };
+            Ok(ctx.show_all(c.all_reviews(&query).await?, output::reviews))
+        }
+        ReviewCommand::Complete { id, outcome, notes } => {
+            let body = CompleteReview { outcome, notes };
+            Ok(ctx.show(&c.complete_review(&id, &body).await?, output::review))
+        }
     }
 }
 
@@ -426,18 +650,31 @@ mod tests {
         let allowed = CheckResponse {
             allowed: true,
             expires_at: Some("2026-01-01T10:00:00Z".into()),
-            via: vec![Via {
-                binding_id: "b1".into(),
-                role: "admin".into(),
-                source: "grant".into(),
-                expires_at: Some("2026-01-01T10:00:00Z".into()),
-            }],
+            via: vec![
+                Via {
+                    binding_id: "b1".into(),
+                    role: "admin".into(),
+                    source: "grant".into(),
+                    request_id: None,
+                    emergency: false,
+                    expires_at: Some("2026-01-01T10:00:00Z".into()),
+                },
+                Via {
+                    binding_id: "b2".into(),
+                    role: "user".into(),
+                    source: "emergency".into(),
+                    request_id: Some("r1".into()),
+                    emergency: true,
+                    expires_at: Some("2026-01-01T09:00:00Z".into()),
+                },
+            ],
             reason: None,
         };
         assert_eq!(
             check_text(&request, &allowed),
             "allowed: al@x.io holds user on acme/web until 2026-01-01T10:00:00Z\n  \
-             via grant b1: admin, until 2026-01-01T10:00:00Z\n"
+             via grant b1: admin, until 2026-01-01T10:00:00Z\n  \
+             via emergency ⚡ EMERGENCY b2: user, until 2026-01-01T09:00:00Z (request r1)\n"
         );
         let denied = CheckResponse {
             allowed: false,

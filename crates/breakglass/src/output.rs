@@ -1,11 +1,61 @@
 //! Text rendering of the command-line client: aligned tables, `key: value` records and pretty
-//! JSON. Times and other values are printed as the server gave them.
+//! JSON. Times and other values are printed as the server gave them. Emergency access is marked
+//! [`EMERGENCY`] wherever it appears.
 
-use breakglass_api::{AuditEvent, Binding, Project, Token, User, Workspace};
+use breakglass_api::{
+    AuditEvent, Binding, Entitlement, Policy, PolicyRef, PolicyStep, Project, Request, Review, Task, Token,
+    User, Workspace,
+};
 use serde::Serialize;
 
 /// Placeholder for an absent value in tables and records.
 pub const NONE: &str = "-";
+
+/// The mark of emergency access, requests and tasks.
+pub const EMERGENCY: &str = "⚡ EMERGENCY";
+
+/// The mark of a pending request that can no longer collect enough approvals.
+pub const UNREACHABLE: &str = "UNREACHABLE";
+
+/// Terminal columns a string takes: 2 for wide characters (CJK, most emoji such as ⚡), else 1.
+fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F
+            | 0x231A..=0x231B
+            | 0x23E9..=0x23EC
+            | 0x23F0
+            | 0x23F3
+            | 0x25FD..=0x25FE
+            | 0x2614..=0x2615
+            | 0x26A1
+            | 0x26AA..=0x26AB
+            | 0x26BD..=0x26BE
+            | 0x26D4
+            | 0x26EA
+            | 0x26F2..=0x26F5
+            | 0x26FA
+            | 0x26FD
+            | 0x2705
+            | 0x270A..=0x270B
+            | 0x274C
+            | 0x2753..=0x2755
+            | 0x2757
+            | 0x2E80..=0x303E
+            | 0x3041..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x1F300..=0x1F64F
+            | 0x1F680..=0x1F6FF
+            | 0x1F900..=0x1F9FF
+            | 0x20000..=0x3FFFD => 2,
+            _ => 1,
+        })
+        .sum()
+}
 
 /// Rows under a header, columns padded to their widest cell and separated by two spaces.
 pub struct Table {
@@ -28,10 +78,10 @@ impl Table {
     /// The table as text, one line per row, without trailing spaces.
     pub fn render(&self) -> String {
         let cell = |s: &str| s.replace(['\n', '\r', '\t'], " ");
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| width(h)).collect();
         for row in &self.rows {
             for (w, c) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell(c).chars().count());
+                *w = (*w).max(width(&cell(c)));
             }
         }
         let headers = self.headers.iter().map(|h| h.to_string()).collect();
@@ -43,7 +93,7 @@ impl Table {
                     line.push_str("  ");
                 }
                 let c = cell(c);
-                let pad = w - c.chars().count();
+                let pad = w - width(&c);
                 line.push_str(&c);
                 line.extend(std::iter::repeat_n(' ', pad));
             }
@@ -121,19 +171,30 @@ pub fn workspace(w: &Workspace) -> String {
         ("name", w.name.clone()),
         ("status", w.status.clone()),
         ("projects", format!("{} of {}", w.project_count, w.project_quota)),
+        ("open reviews", open_reviews(w.open_reviews)),
         ("created", w.created_at.clone()),
     ])
 }
 
+/// A count of open emergency reviews, marked when there are any.
+fn open_reviews(n: u32) -> String {
+    if n == 0 {
+        "0".into()
+    } else {
+        format!("{n} ⚡")
+    }
+}
+
 /// Workspaces as a table.
 pub fn workspaces(list: &[Workspace]) -> String {
-    let mut t = Table::new(&["WORKSPACE", "NAME", "STATUS", "PROJECTS", "CREATED"]);
+    let mut t = Table::new(&["WORKSPACE", "NAME", "STATUS", "PROJECTS", "OPEN REVIEWS", "CREATED"]);
     for w in list {
         t.row(vec![
             w.identifier.clone(),
             w.name.clone(),
             w.status.clone(),
             format!("{}/{}", w.project_count, w.project_quota),
+            open_reviews(w.open_reviews),
             w.created_at.clone(),
         ]);
     }
@@ -165,12 +226,11 @@ pub fn binding(b: &Binding) -> String {
     if let Some(p) = &b.project {
         pairs.push(("project", p.clone()));
     }
-    pairs.extend([
-        ("role", b.role.clone()),
-        ("source", b.source.clone()),
-        ("starts", b.starts_at.clone()),
-        ("expires", until(&b.expires_at)),
-    ]);
+    pairs.extend([("role", b.role.clone()), ("source", source(&b.source, b.emergency))]);
+    if let Some(r) = &b.request_id {
+        pairs.push(("request", r.clone()));
+    }
+    pairs.extend([("starts", b.starts_at.clone()), ("expires", until(&b.expires_at))]);
     if let Some(r) = &b.reason {
         pairs.push(("reason", r.clone()));
     }
@@ -186,7 +246,7 @@ pub fn bindings(list: &[Binding]) -> String {
             b.user.clone(),
             b.role.clone(),
             opt(&b.project),
-            b.source.clone(),
+            source(&b.source, b.emergency),
             b.starts_at.clone(),
             until(&b.expires_at),
             b.id.clone(),
@@ -194,6 +254,15 @@ pub fn bindings(list: &[Binding]) -> String {
         ]);
     }
     t.render()
+}
+
+/// A binding's source, marked when it is emergency access.
+pub fn source(source: &str, emergency: bool) -> String {
+    if emergency {
+        format!("{source} {EMERGENCY}")
+    } else {
+        source.to_owned()
+    }
 }
 
 /// Audit events as a table, details as compact JSON in the last column.
@@ -213,6 +282,346 @@ pub fn events(list: &[AuditEvent]) -> String {
             opt(&e.project),
             opt(&e.subject),
             e.details.to_string(),
+        ]);
+    }
+    t.render()
+}
+
+/// `ws` or `ws/project`.
+pub fn target(workspace: &str, project: Option<&str>) -> String {
+    match project {
+        Some(p) => format!("{workspace}/{p}"),
+        None => workspace.to_owned(),
+    }
+}
+
+/// A step as the command line writes it: `2:workspace_managers`, `1:users=a@x.io,b@x.io`.
+pub fn step(s: &PolicyStep) -> String {
+    if s.users.is_empty() {
+        format!("{}:{}", s.count, s.approvers)
+    } else {
+        format!("{}:{}={}", s.count, s.approvers, s.users.join(","))
+    }
+}
+
+/// A policy's steps in order, or that it needs none.
+pub fn steps(list: &[PolicyStep]) -> String {
+    if list.is_empty() {
+        "none (granted at once)".into()
+    } else {
+        list.iter().map(step).collect::<Vec<_>>().join(" then ")
+    }
+}
+
+/// A policy as a record.
+pub fn policy(p: &Policy) -> String {
+    fields(&[
+        ("policy", p.id.clone()),
+        ("name", p.name.clone()),
+        ("workspace", p.workspace.clone().unwrap_or_else(|| "(installation-wide)".into())),
+        ("steps", steps(&p.steps)),
+        ("max duration", p.max_duration.clone().unwrap_or_else(|| "none".into())),
+        ("justification", if p.justification_required { "required" } else { "optional" }.into()),
+        ("pending ttl", p.pending_ttl.clone()),
+        ("created", p.created_at.clone()),
+        ("updated", p.updated_at.clone()),
+    ])
+}
+
+/// Policies as a table.
+pub fn policies(list: &[Policy]) -> String {
+    let mut t =
+        Table::new(&["ID", "NAME", "WORKSPACE", "STEPS", "MAX DURATION", "JUSTIFICATION", "PENDING TTL"]);
+    for p in list {
+        t.row(vec![
+            p.id.clone(),
+            p.name.clone(),
+            opt(&p.workspace),
+            steps(&p.steps),
+            opt(&p.max_duration),
+            if p.justification_required { "required" } else { "optional" }.into(),
+            p.pending_ttl.clone(),
+        ]);
+    }
+    t.render()
+}
+
+/// `name (id)`.
+fn policy_ref(p: &PolicyRef) -> String {
+    format!("{} ({})", p.name, p.id)
+}
+
+/// Whether emergency requests are allowed, marked when they are.
+fn emergency_allowed(e: &Entitlement) -> String {
+    if e.emergency_enabled {
+        "⚡ allowed".into()
+    } else {
+        "no".into()
+    }
+}
+
+/// An entitlement as a record.
+pub fn entitlement(e: &Entitlement) -> String {
+    fields(&[
+        ("target", target(&e.workspace, e.project.as_deref())),
+        ("role", e.role.clone()),
+        ("request policy", policy_ref(&e.request_policy)),
+        ("emergency", emergency_allowed(e)),
+        ("emergency policy", e.emergency_policy.as_ref().map(policy_ref).unwrap_or_else(|| NONE.into())),
+        ("settings", if e.default { "installation default" } else { "set" }.into()),
+    ])
+}
+
+/// Entitlements as a table.
+pub fn entitlements(list: &[Entitlement]) -> String {
+    let mut t =
+        Table::new(&["TARGET", "ROLE", "REQUEST POLICY", "EMERGENCY", "EMERGENCY POLICY", "SETTINGS"]);
+    for e in list {
+        t.row(vec![
+            target(&e.workspace, e.project.as_deref()),
+            e.role.clone(),
+            policy_ref(&e.request_policy),
+            emergency_allowed(e),
+            e.emergency_policy.as_ref().map(policy_ref).unwrap_or_else(|| NONE.into()),
+            if e.default { "default" } else { "set" }.into(),
+        ]);
+    }
+    t.render()
+}
+
+/// Approvals a pending request still needs, over its current and later steps.
+pub fn remaining_approvals(r: &Request) -> u32 {
+    let Some(current) = r.current_step else { return 0 };
+    (current..)
+        .zip(r.policy.steps.iter().skip(current.saturating_sub(1) as usize))
+        .map(|(n, s)| s.count.saturating_sub(given(r, n)))
+        .sum()
+}
+
+/// Approvals given for step `n`.
+fn given(r: &Request, n: u32) -> u32 {
+    r.approvals.iter().filter(|a| a.step == n).count() as u32
+}
+
+/// `1 more approval`, `3 more approvals`.
+pub fn more_approvals(n: u32) -> String {
+    format!("{n} more approval{}", if n == 1 { "" } else { "s" })
+}
+
+/// The state of a request, and for a pending one what it waits for.
+pub fn request_state(r: &Request) -> String {
+    match (r.state.as_str(), r.current_step) {
+        ("pending", Some(n)) => {
+            let total = r.policy.steps.len();
+            let at = r.policy.steps.get((n as usize).wrapping_sub(1)).map(step).unwrap_or_default();
+            format!(
+                "pending: waiting for {} (step {n} of {total}: {at})",
+                more_approvals(remaining_approvals(r))
+            )
+        }
+        (state, _) => state.to_owned(),
+    }
+}
+
+/// An access request as a record.
+pub fn request(r: &Request) -> String {
+    let mut pairs = vec![("request", r.id.clone())];
+    if r.emergency {
+        pairs.push(("emergency", EMERGENCY.to_owned()));
+    }
+    pairs.push(("state", request_state(r)));
+    if r.quorum_unreachable {
+        pairs.push((
+            "quorum",
+            format!("{UNREACHABLE}: too few eligible approvers; an admin-area override is the way out"),
+        ));
+    }
+    pairs.push(("user", r.user.clone()));
+    if r.created_by != r.user {
+        pairs.push(("opened by", r.created_by.clone()));
+    }
+    pairs.extend([
+        ("target", target(&r.workspace, r.project.as_deref())),
+        ("role", r.role.clone()),
+        ("duration", r.duration.clone().unwrap_or_else(|| "standing".into())),
+        ("justification", opt(&r.justification)),
+        ("policy", format!("{} ({}): {}", r.policy.name, r.policy.id, steps(&r.policy.steps))),
+    ]);
+    let approvals: Vec<String> = r
+        .approvals
+        .iter()
+        .map(|a| {
+            let how = if a.is_override { "override".to_owned() } else { format!("step {}", a.step) };
+            format!("{} ({how}, {})", a.by, a.at)
+        })
+        .collect();
+    pairs.push(("approvals", if approvals.is_empty() { NONE.into() } else { approvals.join("; ") }));
+    pairs.push(("opened", r.created_at.clone()));
+    if r.state == "pending" {
+        pairs.push(("lapses", r.lapses_at.clone()));
+    }
+    if let Some(t) = &r.escalated_at {
+        pairs.push(("escalated", t.clone()));
+    }
+    if let Some(t) = &r.decided_at {
+        let by = r.decided_by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default();
+        pairs.push(("decided", format!("{t}{by}")));
+    }
+    if let Some(reason) = &r.deny_reason {
+        pairs.push(("deny reason", reason.clone()));
+    }
+    if let Some(b) = &r.binding_id {
+        pairs.push(("binding", b.clone()));
+    }
+    fields(&pairs)
+}
+
+/// The STEP, APPROVALS and QUORUM cells of a request: `current/steps`, `given/needed` for the
+/// current step (all approvals once decided), and the unreachable mark.
+fn progress(r: &Request) -> [String; 3] {
+    let quorum = if r.quorum_unreachable { UNREACHABLE.into() } else { NONE.into() };
+    match r.current_step.filter(|_| r.state == "pending") {
+        Some(n) => {
+            let need = r.policy.steps.get((n as usize).wrapping_sub(1)).map_or(0, |s| s.count);
+            [format!("{n}/{}", r.policy.steps.len()), format!("{}/{need}", given(r, n)), quorum]
+        }
+        None => [NONE.into(), r.approvals.len().to_string(), quorum],
+    }
+}
+
+fn emergency_cell(emergency: bool) -> String {
+    if emergency {
+        EMERGENCY.into()
+    } else {
+        NONE.into()
+    }
+}
+
+/// Access requests as a table.
+pub fn requests(list: &[Request]) -> String {
+    let mut t = Table::new(&[
+        "ID",
+        "USER",
+        "TARGET",
+        "ROLE",
+        "DURATION",
+        "STATE",
+        "EMERGENCY",
+        "STEP",
+        "APPROVALS",
+        "QUORUM",
+    ]);
+    for r in list {
+        let [step, approvals, quorum] = progress(r);
+        t.row(vec![
+            r.id.clone(),
+            r.user.clone(),
+            target(&r.workspace, r.project.as_deref()),
+            r.role.clone(),
+            r.duration.clone().unwrap_or_else(|| "standing".into()),
+            r.state.clone(),
+            emergency_cell(r.emergency),
+            step,
+            approvals,
+            quorum,
+        ]);
+    }
+    t.render()
+}
+
+/// Tasks as a table, emergency ones first (the server's order otherwise).
+pub fn tasks(list: &[Task]) -> String {
+    let mut sorted: Vec<&Task> = list.iter().collect();
+    sorted.sort_by_key(|t| !t.request.emergency);
+    let mut t = Table::new(&[
+        "ID",
+        "USER",
+        "TARGET",
+        "ROLE",
+        "DURATION",
+        "EMERGENCY",
+        "STEP",
+        "APPROVALS",
+        "QUORUM",
+        "YOU MAY",
+        "JUSTIFICATION",
+    ]);
+    for task in sorted {
+        let r = &task.request;
+        let [step, approvals, quorum] = progress(r);
+        let you = if task.can_approve {
+            "approve"
+        } else if task.override_only {
+            "override"
+        } else {
+            NONE
+        };
+        t.row(vec![
+            r.id.clone(),
+            r.user.clone(),
+            target(&r.workspace, r.project.as_deref()),
+            r.role.clone(),
+            r.duration.clone().unwrap_or_else(|| "standing".into()),
+            emergency_cell(r.emergency),
+            step,
+            approvals,
+            quorum,
+            you.into(),
+            opt(&r.justification),
+        ]);
+    }
+    t.render()
+}
+
+/// An emergency review as a record.
+pub fn review(v: &Review) -> String {
+    let mut pairs = vec![
+        ("review", v.id.clone()),
+        ("state", v.state.clone()),
+        ("holder", v.holder.clone()),
+        ("target", target(&v.workspace, v.project.as_deref())),
+        ("role", v.role.clone()),
+        ("request", format!("{} {EMERGENCY}", v.request_id)),
+        ("binding", v.binding_id.clone()),
+        ("opened", v.opened_at.clone()),
+    ];
+    if let Some(o) = &v.outcome {
+        pairs.push(("outcome", o.clone()));
+    }
+    if let Some(n) = &v.notes {
+        pairs.push(("notes", n.clone()));
+    }
+    if let Some(t) = &v.completed_at {
+        let by = v.completed_by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default();
+        pairs.push(("completed", format!("{t}{by}")));
+    }
+    fields(&pairs)
+}
+
+/// Emergency reviews as a table.
+pub fn reviews(list: &[Review]) -> String {
+    let mut t = Table::new(&[
+        "ID",
+        "HOLDER",
+        "TARGET",
+        "ROLE",
+        "OPENED",
+        "STATE",
+        "OUTCOME",
+        "COMPLETED BY",
+        "REQUEST",
+    ]);
+    for v in list {
+        t.row(vec![
+            v.id.clone(),
+            v.holder.clone(),
+            target(&v.workspace, v.project.as_deref()),
+            v.role.clone(),
+            v.opened_at.clone(),
+            v.state.clone(),
+            opt(&v.outcome),
+            opt(&v.completed_by),
+            v.request_id.clone(),
         ]);
     }
     t.render()

@@ -522,7 +522,8 @@ async fn every_write_reports_its_audit_sequence_in_breakglass_seq() {
             ..Default::default()
         }),
         "GRANTED"
-    );
+    )
+    .expect_binding();
     write!(admin(), revoke_grant(&grant.id), "GRANT_REVOKED");
     write!(admin(), remove_project_member("alpha", "web", "bob@example.com"), "PROJECT_USER_REMOVED");
     write!(admin(), remove_workspace_member("alpha", "bob@example.com"), "USER_REMOVED");

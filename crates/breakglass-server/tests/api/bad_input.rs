@@ -372,6 +372,7 @@ async fn an_expiry_in_the_past_is_refused() {
                 role: "member".into(),
                 expires_at: Some(rfc(now.plus(Span::hours(1)))),
                 expires_in: Some("1h".into()),
+                justification: None,
             },
             "input.conflicting_fields",
         ),

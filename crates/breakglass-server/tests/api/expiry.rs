@@ -24,7 +24,7 @@ async fn check(c: &Client, user: &str, ws: &str, project: Option<&str>, role: &s
 }
 
 fn role_until(role: &str, t: Timestamp) -> SetMember {
-    SetMember { role: role.into(), expires_at: Some(rfc(t)), expires_in: None }
+    SetMember { role: role.into(), expires_at: Some(rfc(t)), expires_in: None, justification: None }
 }
 
 fn grant(user: &str, ws: &str, project: Option<&str>, role: &str, t: Timestamp) -> CreateGrant {
@@ -52,11 +52,18 @@ async fn a_binding_counts_until_the_microsecond_before_its_expiry_and_not_at_it(
     let bob = t.user("bob@example.com").await;
     let end = t.now().plus(Span::hours(1));
 
-    let b = admin.set_workspace_member("alpha", "bob@example.com", &role_until("member", end)).await.unwrap();
+    let b = admin
+        .set_workspace_member("alpha", "bob@example.com", &role_until("member", end))
+        .await
+        .unwrap()
+        .expect_binding();
     assert_eq!(b.expires_at.as_deref().map(ts), Some(end));
     assert_eq!((b.role.as_str(), b.source.as_str()), ("member", "direct"));
-    let pb =
-        admin.set_project_member("alpha", "web", "bob@example.com", &role_until("user", end)).await.unwrap();
+    let pb = admin
+        .set_project_member("alpha", "web", "bob@example.com", &role_until("user", end))
+        .await
+        .unwrap()
+        .expect_binding();
     assert_eq!(pb.expires_at.as_deref().map(ts), Some(end));
 
     // The last instant it counts.
@@ -119,7 +126,8 @@ async fn a_binding_counts_until_the_microsecond_before_its_expiry_and_not_at_it(
             &SetMember { role: "member".into(), expires_in: Some("90m".into()), ..Default::default() },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .expect_binding();
     assert_eq!(b.expires_at.as_deref().map(ts), Some(now.plus(Span::minutes(90))));
     t.stop().await;
 }
@@ -131,7 +139,11 @@ async fn a_grant_expires_at_its_exact_instant_too() {
     t.workspace("alpha", &[]).await;
     t.user("bob@example.com").await;
     let end = t.now().plus(Span::minutes(15));
-    let g = admin.create_grant(&grant("bob@example.com", "alpha", None, "manager", end)).await.unwrap();
+    let g = admin
+        .create_grant(&grant("bob@example.com", "alpha", None, "manager", end))
+        .await
+        .unwrap()
+        .expect_binding();
     assert_eq!((g.source.as_str(), g.role.as_str()), ("grant", "manager"));
     assert_eq!(g.reason.as_deref(), Some("on-call incident INC-42"));
     let ev = t.last_event().await;
@@ -162,9 +174,16 @@ async fn overlapping_bindings_hold_the_role_until_the_later_one_ends() {
     let t2 = t0.plus(Span::hours(2));
 
     // A membership until t2 and a grant of the same role until t1.
-    let direct =
-        admin.set_project_member("alpha", "web", "bob@example.com", &role_until("user", t2)).await.unwrap();
-    let g = admin.create_grant(&grant("bob@example.com", "alpha", Some("web"), "user", t1)).await.unwrap();
+    let direct = admin
+        .set_project_member("alpha", "web", "bob@example.com", &role_until("user", t2))
+        .await
+        .unwrap()
+        .expect_binding();
+    let g = admin
+        .create_grant(&grant("bob@example.com", "alpha", Some("web"), "user", t1))
+        .await
+        .unwrap()
+        .expect_binding();
     let r = check(&admin, "bob@example.com", "alpha", Some("web"), "user").await;
     assert!(r.allowed);
     assert_eq!(exp(&r), Some(t2), "the role lasts until the later binding ends");
@@ -197,8 +216,16 @@ async fn revoking_one_of_two_overlapping_grants_leaves_the_other() {
     let t1 = t0.plus(Span::hours(1));
     let t2 = t0.plus(Span::hours(2));
 
-    let early = admin.create_grant(&grant("bob@example.com", "alpha", None, "manager", t1)).await.unwrap();
-    let late = admin.create_grant(&grant("bob@example.com", "alpha", None, "manager", t2)).await.unwrap();
+    let early = admin
+        .create_grant(&grant("bob@example.com", "alpha", None, "manager", t1))
+        .await
+        .unwrap()
+        .expect_binding();
+    let late = admin
+        .create_grant(&grant("bob@example.com", "alpha", None, "manager", t2))
+        .await
+        .unwrap()
+        .expect_binding();
     let r = check(&admin, "bob@example.com", "alpha", None, "manager").await;
     assert!(r.allowed);
     assert_eq!(exp(&r), Some(t2));
@@ -255,8 +282,13 @@ async fn a_grant_above_a_standing_membership_ends_without_touching_it() {
             &SetMember { role: "member".into(), ..Default::default() },
         )
         .await
-        .unwrap();
-    let g = admin.create_grant(&grant("bob@example.com", "alpha", None, "manager", end)).await.unwrap();
+        .unwrap()
+        .expect_binding();
+    let g = admin
+        .create_grant(&grant("bob@example.com", "alpha", None, "manager", end))
+        .await
+        .unwrap()
+        .expect_binding();
 
     let r = check(&admin, "bob@example.com", "alpha", None, "member").await;
     assert!(r.allowed);
@@ -286,13 +318,21 @@ async fn the_sweeper_records_each_expiry_once() {
     let t0 = t.now();
     let t1 = t0.plus(Span::hours(1));
     let t2 = t0.plus(Span::hours(2));
-    let bob =
-        admin.set_workspace_member("alpha", "bob@example.com", &role_until("member", t1)).await.unwrap();
-    let dave = admin.create_grant(&grant("dave@example.com", "alpha", None, "manager", t1)).await.unwrap();
+    let bob = admin
+        .set_workspace_member("alpha", "bob@example.com", &role_until("member", t1))
+        .await
+        .unwrap()
+        .expect_binding();
+    let dave = admin
+        .create_grant(&grant("dave@example.com", "alpha", None, "manager", t1))
+        .await
+        .unwrap()
+        .expect_binding();
     let carol = admin
         .set_project_member("alpha", "web", "carol@example.com", &role_until("reader", t2))
         .await
-        .unwrap();
+        .unwrap()
+        .expect_binding();
     let seq = t.seq().await;
 
     // Nothing is due yet.
@@ -373,7 +413,8 @@ async fn times_in_any_offset_and_every_duration_form_are_understood() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .expect_binding();
     assert_eq!(b.expires_at.as_deref(), Some("2030-01-01T01:00:00Z"));
     // Fractions of a second are kept to the microsecond.
     let b = admin
@@ -387,7 +428,8 @@ async fn times_in_any_offset_and_every_duration_form_are_understood() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .expect_binding();
     assert_eq!(b.expires_at.as_deref().map(ts), Some(plus_micros(now, 1)));
     assert!(check(&admin, "bob@example.com", "alpha", None, "member").await.allowed);
     t.set_time(plus_micros(now, 1));
@@ -412,7 +454,8 @@ async fn times_in_any_offset_and_every_duration_form_are_understood() {
                 ..Default::default()
             })
             .await
-            .unwrap_or_else(|e| panic!("{d}: {e}"));
+            .unwrap_or_else(|e| panic!("{d}: {e}"))
+            .expect_binding();
         assert_eq!(g.expires_at.as_deref().map(ts), Some(now.plus(span)), "{d}");
     }
     t.stop().await;
@@ -425,7 +468,11 @@ async fn expiries_not_yet_recorded_are_recorded_after_a_restart() {
     t.workspace("alpha", &[]).await;
     t.user("bob@example.com").await;
     let end = t.now().plus(Span::hours(1));
-    let b = admin.set_workspace_member("alpha", "bob@example.com", &role_until("member", end)).await.unwrap();
+    let b = admin
+        .set_workspace_member("alpha", "bob@example.com", &role_until("member", end))
+        .await
+        .unwrap()
+        .expect_binding();
     t.set_time(end.plus(Span::minutes(5)));
     assert!(!check(&admin, "bob@example.com", "alpha", None, "member").await.allowed);
 
@@ -569,6 +616,7 @@ async fn a_duration_beyond_the_representable_range_is_refused() {
             Err(e) if e.status() == Some(422) => {}
             Err(e) => wrong.push(format!("PUT member expires_in {d}: {e}")),
             Ok(b) => {
+                let b = b.expect_binding();
                 let shown = b.expires_at.as_deref().map(ts);
                 if shown.is_none_or(|s| s <= t.now()) {
                     wrong.push(format!("PUT member expires_in {d}: 200 with expires_at {:?}", b.expires_at));
@@ -597,7 +645,11 @@ async fn bindings_ended_before_their_expiry_are_not_recorded_as_expired() {
         .set_workspace_member("alpha", "bob@example.com", &role_until("manager", end.plus(Span::hours(1))))
         .await
         .unwrap();
-    let g = admin.create_grant(&grant("carol@example.com", "alpha", None, "manager", end)).await.unwrap();
+    let g = admin
+        .create_grant(&grant("carol@example.com", "alpha", None, "manager", end))
+        .await
+        .unwrap()
+        .expect_binding();
     admin.revoke_grant(&g.id).await.unwrap();
     admin.set_project_member("alpha", "web", "dave@example.com", &role_until("user", end)).await.unwrap();
     admin.remove_project_member("alpha", "web", "dave@example.com").await.unwrap();

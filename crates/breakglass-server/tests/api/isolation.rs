@@ -129,7 +129,8 @@ async fn a_user_outside_a_workspace_gets_404_for_everything_in_it() {
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .expect_binding();
     let before = t.snapshot().await;
 
     // Eve owns beta but is outside alpha. Every call about alpha is a 404 that names no more

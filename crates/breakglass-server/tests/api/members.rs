@@ -30,13 +30,21 @@ async fn a_second_put_replaces_the_membership() {
     t.workspace("alpha", &[]).await;
     t.user("bob@example.com").await;
 
-    let first = admin.set_workspace_member("alpha", "bob@example.com", &role("member")).await.unwrap();
+    let first = admin
+        .set_workspace_member("alpha", "bob@example.com", &role("member"))
+        .await
+        .unwrap()
+        .expect_binding();
     let ev = t.last_event().await;
     assert_eq!((ev.event_type.as_str(), ev.subject.as_deref()), ("USER_ASSIGNED", Some("bob@example.com")));
     assert_eq!(ev.details["role"], "member");
     assert_eq!(ev.details["binding_id"], first.id.as_str());
 
-    let second = admin.set_workspace_member("alpha", "Bob@Example.com", &role("manager")).await.unwrap();
+    let second = admin
+        .set_workspace_member("alpha", "Bob@Example.com", &role("manager"))
+        .await
+        .unwrap()
+        .expect_binding();
     assert_ne!(second.id, first.id);
     assert_eq!((second.user.as_str(), second.role.as_str()), ("bob@example.com", "manager"));
     let ev = t.last_event().await;
@@ -68,7 +76,11 @@ async fn a_second_put_replaces_the_membership() {
 
     // The same membership again changes nothing and answers the live binding.
     let seq = t.seq().await;
-    let again = admin.set_workspace_member("alpha", "bob@example.com", &role("manager")).await.unwrap();
+    let again = admin
+        .set_workspace_member("alpha", "bob@example.com", &role("manager"))
+        .await
+        .unwrap()
+        .expect_binding();
     assert_eq!(again.id, second.id);
     assert_eq!(t.seq().await, seq);
 
@@ -83,7 +95,8 @@ async fn a_second_put_replaces_the_membership() {
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .expect_binding();
     let third = admin
         .set_workspace_member(
             "alpha",
@@ -91,7 +104,8 @@ async fn a_second_put_replaces_the_membership() {
             &SetMember { role: "manager".into(), expires_at: Some(rfc(end)), ..Default::default() },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .expect_binding();
     let ev = t.last_event().await;
     assert_eq!(ev.event_type, "USER_ROLE_CHANGED");
     assert_eq!(
@@ -115,9 +129,17 @@ async fn a_second_put_replaces_the_membership() {
 
     // The same on a project.
     t.project("alpha", "web").await;
-    let p1 = admin.set_project_member("alpha", "web", "bob@example.com", &role("reader")).await.unwrap();
+    let p1 = admin
+        .set_project_member("alpha", "web", "bob@example.com", &role("reader"))
+        .await
+        .unwrap()
+        .expect_binding();
     assert_eq!(t.last_event().await.event_type, "PROJECT_USER_ASSIGNED");
-    let p2 = admin.set_project_member("alpha", "web", "bob@example.com", &role("admin")).await.unwrap();
+    let p2 = admin
+        .set_project_member("alpha", "web", "bob@example.com", &role("admin"))
+        .await
+        .unwrap()
+        .expect_binding();
     let ev = t.last_event().await;
     assert_eq!(ev.event_type, "PROJECT_USER_ROLE_CHANGED");
     assert_eq!((ev.workspace.as_deref(), ev.project.as_deref()), (Some("alpha"), Some("web")));
@@ -242,7 +264,8 @@ async fn managers_manage_members_and_projects_but_only_owners_manage_managers() 
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .expect_binding();
     mike.revoke_grant(&g.id).await.unwrap();
     mike.remove_project_member("alpha", "web", "carol@example.com").await.unwrap();
     assert!(!mike.all_history("alpha", None, &Default::default()).await.unwrap().is_empty());
@@ -340,7 +363,8 @@ async fn managers_manage_members_and_projects_but_only_owners_manage_managers() 
             ..Default::default()
         })
         .await
-        .unwrap();
+        .unwrap()
+        .expect_binding();
     bob.revoke_grant(&g.id).await.unwrap();
     let ev = t.last_event().await;
     assert_eq!((ev.event_type.as_str(), ev.actor.as_str()), ("GRANT_REVOKED", "bob@example.com"));
