@@ -632,6 +632,133 @@ mod tests {
     use super::*;
     use breakglass_api::Via;
 
+    use crate::output::fixtures;
+    use breakglass_api::{PolicyRef, PolicyStep};
+
+    fn no_flags() -> PolicyFlags {
+        PolicyFlags { steps: vec![], max_duration: None, no_justification: false, pending_ttl: None }
+    }
+
+    fn change(flags: PolicyFlags) -> PolicyChange {
+        PolicyChange {
+            name: None,
+            flags,
+            no_steps: false,
+            no_max_duration: false,
+            require_justification: false,
+        }
+    }
+
+    #[test]
+    fn policy_updates_apply_flags_on_the_current_definition() {
+        let current = fixtures::policy(&[(2, "workspace_managers")]);
+        let body = updated_policy(
+            current.clone(),
+            change(PolicyFlags { max_duration: Some("2h".into()), ..no_flags() }),
+        );
+        assert_eq!(body.name, "four eyes");
+        assert_eq!(body.workspace.as_deref(), Some("acme"));
+        assert_eq!(body.steps, current.steps);
+        assert_eq!(body.max_duration.as_deref(), Some("2h"));
+        assert_eq!((body.justification_required, body.pending_ttl.as_deref()), (Some(true), Some("7d")));
+
+        let step = PolicyStep { approvers: "admin_area".into(), users: vec![], count: 1 };
+        let body = updated_policy(
+            current.clone(),
+            PolicyChange {
+                name: Some("renamed".into()),
+                no_max_duration: true,
+                ..change(PolicyFlags { steps: vec![step.clone()], no_justification: true, ..no_flags() })
+            },
+        );
+        assert_eq!((body.name.as_str(), body.steps, body.max_duration), ("renamed", vec![step], None));
+        assert_eq!(body.justification_required, Some(false));
+
+        let mut optional = current;
+        optional.justification_required = false;
+        let body = updated_policy(
+            optional.clone(),
+            PolicyChange { no_steps: true, require_justification: true, ..change(no_flags()) },
+        );
+        assert!(body.steps.is_empty());
+        assert_eq!(body.justification_required, Some(true));
+        assert_eq!(updated_policy(optional, change(no_flags())).justification_required, Some(false));
+    }
+
+    #[test]
+    fn entitlement_settings_apply_flags_on_the_effective_ones() {
+        let pref = |id: &str| PolicyRef { id: id.into(), name: id.into() };
+        let default = Entitlement {
+            workspace: "acme".into(),
+            project: None,
+            role: "owner".into(),
+            request_policy: pref(DEFAULT_POLICY_ID),
+            emergency_enabled: false,
+            emergency_policy: None,
+            default: true,
+        };
+        let keep = || EntitlementChange { policy: None, emergency_policy: None, emergency: None };
+        assert_eq!(updated_entitlement(Some(&default), keep()), EntitlementBody::default());
+        assert_eq!(updated_entitlement(None, keep()), EntitlementBody::default());
+
+        let body = updated_entitlement(
+            Some(&default),
+            EntitlementChange { emergency_policy: Some("e1".into()), emergency: Some(true), ..keep() },
+        );
+        assert_eq!(
+            body,
+            EntitlementBody {
+                request_policy: None,
+                emergency_enabled: true,
+                emergency_policy: Some("e1".into())
+            }
+        );
+
+        let set = Entitlement {
+            request_policy: pref("p1"),
+            emergency_enabled: true,
+            emergency_policy: Some(pref("e1")),
+            default: false,
+            ..default.clone()
+        };
+        let same = EntitlementBody {
+            request_policy: Some("p1".into()),
+            emergency_enabled: true,
+            emergency_policy: Some("e1".into()),
+        };
+        assert_eq!(updated_entitlement(Some(&set), keep()), same);
+        let body = updated_entitlement(
+            Some(&set),
+            EntitlementChange { policy: Some("default".into()), emergency: Some(false), ..keep() },
+        );
+        assert_eq!(body, EntitlementBody { request_policy: None, emergency_enabled: false, ..same.clone() });
+        let only_emergency_set = Entitlement { request_policy: pref(DEFAULT_POLICY_ID), ..set };
+        assert_eq!(updated_entitlement(Some(&only_emergency_set), keep()).request_policy, None);
+    }
+
+    #[test]
+    fn an_assignment_waiting_for_approvals_says_so() {
+        let mut r = fixtures::request("r7");
+        r.created_by = "mia@x.io".into();
+        let text = assignment_text(&Assignment::Request(r.clone()));
+        assert!(
+            text.starts_with("Not assigned yet: the policy needs more approvals. Request r7 is waiting for 2 more approvals.\n"),
+            "{text}"
+        );
+        assert!(text.contains("opened by:      mia@x.io"), "{text}");
+        r.emergency = true;
+        r.quorum_unreachable = true;
+        let text = request_text(&r);
+        assert!(
+            text.starts_with("Pending ⚡ EMERGENCY: request r7 is waiting for 2 more approvals. Too few"),
+            "{text}"
+        );
+        r.state = "granted".into();
+        assert!(
+            request_text(&r).starts_with("Granted ⚡ EMERGENCY: bob@x.io holds admin on acme/web for 2h.\n")
+        );
+    }
+
     #[test]
     fn shell_quoting_keeps_tokens_one_word() {
         assert_eq!(shell_quote("bg_abc-123"), "bg_abc-123");
@@ -674,7 +801,7 @@ mod tests {
             check_text(&request, &allowed),
             "allowed: al@x.io holds user on acme/web until 2026-01-01T10:00:00Z\n  \
              via grant b1: admin, until 2026-01-01T10:00:00Z\n  \
-             via emergency ⚡ EMERGENCY b2: user, until 2026-01-01T09:00:00Z (request r1)\n"
+             via ⚡ EMERGENCY b2: user, until 2026-01-01T09:00:00Z (request r1)\n"
         );
         let denied = CheckResponse {
             allowed: false,

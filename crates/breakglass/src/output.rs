@@ -258,10 +258,10 @@ pub fn bindings(list: &[Binding]) -> String {
 
 /// A binding's source, marked when it is emergency access.
 pub fn source(source: &str, emergency: bool) -> String {
-    if emergency {
-        format!("{source} {EMERGENCY}")
-    } else {
-        source.to_owned()
+    match (emergency, source) {
+        (false, _) => source.to_owned(),
+        (true, "emergency") => EMERGENCY.to_owned(),
+        (true, _) => format!("{source} {EMERGENCY}"),
     }
 }
 
@@ -627,6 +627,63 @@ pub fn reviews(list: &[Review]) -> String {
     t.render()
 }
 
+/// Values for the tests of this crate.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use breakglass_api::{Approval, Policy, PolicyStep, Request};
+
+    /// A policy with these steps (`count`, approver set).
+    pub fn policy(steps: &[(u32, &str)]) -> Policy {
+        Policy {
+            id: "p1".into(),
+            name: "four eyes".into(),
+            workspace: Some("acme".into()),
+            steps: steps
+                .iter()
+                .map(|(count, set)| PolicyStep { approvers: (*set).into(), users: vec![], count: *count })
+                .collect(),
+            max_duration: Some("8h".into()),
+            justification_required: true,
+            pending_ttl: "7d".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    /// A pending request for `bob@x.io` under a two-step policy (2 managers, then 1 admin),
+    /// with one approval for step 1.
+    pub fn request(id: &str) -> Request {
+        Request {
+            id: id.into(),
+            user: "bob@x.io".into(),
+            created_by: "bob@x.io".into(),
+            workspace: "acme".into(),
+            project: Some("web".into()),
+            role: "admin".into(),
+            duration: Some("2h".into()),
+            justification: Some("deploy".into()),
+            emergency: false,
+            state: "pending".into(),
+            policy: policy(&[(2, "workspace_managers"), (1, "admin_area")]),
+            approvals: vec![Approval {
+                by: "mia@x.io".into(),
+                step: 1,
+                at: "2026-01-01T00:01:00Z".into(),
+                is_override: false,
+            }],
+            current_step: Some(1),
+            quorum_unreachable: false,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            lapses_at: "2026-01-08T00:00:00Z".into(),
+            escalated_at: None,
+            decided_at: None,
+            decided_by: None,
+            deny_reason: None,
+            binding_id: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -642,6 +699,69 @@ mod tests {
              wide cell  x\n\
              é          two lines  end\n"
         );
+    }
+
+    #[test]
+    fn wide_marks_keep_columns_aligned() {
+        let mut t = Table::new(&["A", "B"]);
+        t.row(vec![EMERGENCY.into(), "x".into()]);
+        t.row(vec!["-".into(), "y".into()]);
+        // ⚡ takes two columns on a terminal.
+        assert_eq!(t.render(), "A             B\n⚡ EMERGENCY  x\n-             y\n");
+    }
+
+    #[test]
+    fn requests_show_progress_and_marks() {
+        use super::fixtures::request as fixture;
+        let pending = fixture("r1");
+        assert_eq!(remaining_approvals(&pending), 2, "one more for step 1, one for step 2");
+        assert_eq!(
+            request_state(&pending),
+            "pending: waiting for 2 more approvals (step 1 of 2: 2:workspace_managers)"
+        );
+        let mut last = fixture("r2");
+        last.current_step = Some(2);
+        last.quorum_unreachable = true;
+        last.emergency = true;
+        assert_eq!(remaining_approvals(&last), 1);
+        assert!(request_state(&last).starts_with("pending: waiting for 1 more approval (step 2 of 2: "));
+        let mut granted = fixture("r3");
+        (granted.state, granted.current_step) = ("granted".into(), None);
+        assert_eq!(remaining_approvals(&granted), 0);
+
+        let table = requests(&[pending.clone(), last.clone(), granted]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].contains("EMERGENCY") && lines[0].contains("QUORUM"), "{table}");
+        assert!(lines[1].contains(" 1/2 ") && !lines[1].contains(EMERGENCY), "{table}");
+        assert!(lines[2].contains(EMERGENCY) && lines[2].ends_with(UNREACHABLE), "{table}");
+        assert!(lines[2].contains(" 2/2 ") && lines[2].contains(" 0/1 "), "{table}");
+        assert!(lines[3].contains(" granted "), "{table}");
+
+        let record = request(&last);
+        assert!(record.contains(&format!("emergency:      {EMERGENCY}")), "{record}");
+        assert!(record.contains("quorum:         UNREACHABLE"), "{record}");
+        assert!(record.contains("approvals:      mia@x.io (step 1, 2026-01-01T00:01:00Z)"), "{record}");
+
+        let task = |r: Request| Task { request: r, can_approve: false, override_only: true };
+        let table = tasks(&[task(pending), task(last)]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[1].starts_with("r2 ") && lines[1].contains(EMERGENCY), "emergency first:\n{table}");
+        assert!(lines[1].contains(" override "), "{table}");
+    }
+
+    #[test]
+    fn steps_read_as_the_command_line_writes_them() {
+        use super::fixtures::policy;
+        let mut p = policy(&[(2, "workspace_managers")]);
+        p.steps.push(PolicyStep {
+            approvers: "users".into(),
+            users: vec!["a@x.io".into(), "b@x.io".into()],
+            count: 1,
+        });
+        assert_eq!(steps(&p.steps), "2:workspace_managers then 1:users=a@x.io,b@x.io");
+        assert_eq!(steps(&[]), "none (granted at once)");
+        assert_eq!(source("emergency", true), EMERGENCY);
+        assert_eq!(source("request", false), "request");
     }
 
     #[test]

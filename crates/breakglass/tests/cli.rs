@@ -38,6 +38,11 @@ fn help_lists_the_nouns() {
         "project",
         "member",
         "grant",
+        "policy",
+        "entitlement",
+        "request",
+        "task",
+        "review",
         "check",
         "audit",
         "history",
@@ -61,10 +66,25 @@ fn usage_errors_exit_2() {
         &["audit", "list", "--project", "web"][..],
         &["serve", "--listen", "not-an-address"][..],
         &["grant", "create", "a@x.io", "--workspace", "acme", "--role", "user"][..],
+        &["policy", "create", "p", "--step", "2:"][..],
+        &["policy", "create", "p", "--step", "0:admin_area"][..],
+        &["policy", "update", "p1", "--no-steps", "--step", "1:admin_area"][..],
+        &["entitlement", "set", "acme", "owner", "--emergency", "--no-emergency"][..],
+        &["request", "create", "--workspace", "acme", "--role", "owner"][..],
+        &["task", "deny", "r1"][..],
+        &["review", "complete", "v1", "--outcome", "maybe"][..],
     ] {
         let out = breakglass(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
+}
+
+#[test]
+fn a_bad_policy_step_says_how_to_write_one() {
+    let out = breakglass(&["policy", "create", "p", "--step", "two:workspace_managers"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("COUNT:SET") && err.contains("2:workspace_managers"), "{err}");
 }
 
 #[test]

@@ -56,16 +56,47 @@ impl Server {
 
     /// Runs `args` with `-o json`, expecting success, and parses the output.
     fn json(&self, args: &[&str]) -> Value {
-        let out = self.run(&[&["-o", "json"], args].concat());
+        self.json_as(ADMIN_TOKEN, args)
+    }
+
+    fn json_as(&self, token: &str, args: &[&str]) -> Value {
+        let out = self.run_as(token, &[&["-o", "json"], args].concat());
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("JSON output")
     }
 
     /// Runs `args`, expecting success, and returns standard output.
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
+        self.ok_as(ADMIN_TOKEN, args)
+    }
+
+    fn ok_as(&self, token: &str, args: &[&str]) -> String {
+        let out = self.run_as(token, args);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out.stderr));
         text(&out.stdout)
+    }
+
+    /// Creates a user with a password (as the admin) and signs them in; returns their session.
+    fn user(&self, email: &str) -> String {
+        use std::io::Write;
+        let password = format!("correct horse battery {email}");
+        let mut child = clean(Command::new(env!("CARGO_BIN_EXE_breakglass")))
+            .args(["--server", &self.url, "--token", ADMIN_TOKEN, "user", "create", email])
+            .args(["--name", email, "--password-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("run breakglass");
+        child.stdin.take().unwrap().write_all(format!("{password}\n").as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success(), "user create {email}");
+        let login = clean(Command::new(env!("CARGO_BIN_EXE_breakglass")))
+            .args(["--server", &self.url, "-o", "json", "login", "--email", email])
+            .env("BREAKGLASS_PASSWORD", &password)
+            .output()
+            .unwrap();
+        assert_eq!(login.status.code(), Some(0), "login {email}: {}", text(&login.stderr));
+        let session: Value = serde_json::from_slice(&login.stdout).unwrap();
+        session["token"].as_str().unwrap().to_owned()
     }
 }
 
@@ -230,4 +261,193 @@ fn tokens_and_sessions_through_the_cli() {
     let (code, line) = failure(&wrong);
     assert_eq!(code, 1);
     assert!(!line.contains("breakglass login"), "{line}");
+}
+
+/// The `id` of a JSON answer.
+fn id(value: &Value) -> String {
+    value["id"].as_str().unwrap_or_else(|| panic!("no id in {value}")).to_owned()
+}
+
+/// The `items` of a JSON list.
+fn items(value: &Value) -> &Vec<Value> {
+    value["items"].as_array().unwrap_or_else(|| panic!("no items in {value}"))
+}
+
+#[test]
+fn emergency_access_through_the_cli() {
+    let s = Server::start();
+    let mia = s.user("mia@example.com");
+    let bob = s.user("bob@example.com");
+    s.user("carl@example.com");
+    s.ok(&["workspace", "create", "acme", "--name", "Acme"]); // the admin owns it
+    s.ok(&["project", "create", "acme", "web", "--name", "Web"]);
+    s.ok(&["member", "add", "acme", "mia@example.com", "--role", "manager"]);
+    s.ok(&["member", "add", "acme", "bob@example.com", "--role", "member"]);
+    let check = |role: &str, project: Option<&str>| {
+        let mut args = vec!["check", "--user", "bob@example.com", "--workspace", "acme", "--role", role];
+        if let Some(p) = project {
+            args.extend(["--project", p]);
+        }
+        s.run(&args)
+    };
+
+    // An installation-wide emergency policy: no approvals, at most an hour.
+    let policy = s.json(&["policy", "create", "break glass", "--max-duration", "1h"]);
+    assert_eq!((policy["steps"].as_array().unwrap().len(), policy["max_duration"].as_str()), (0, Some("1h")));
+    assert!(policy.get("workspace").is_none(), "{policy}");
+    let emergency = id(&policy);
+    assert!(s.ok(&["policy", "list"]).lines().any(|l| l.starts_with(&emergency)));
+    let e =
+        s.json(&["entitlement", "set", "acme", "manager", "--emergency", "--emergency-policy", &emergency]);
+    assert_eq!(e["emergency_enabled"], true);
+    assert_eq!(e["emergency_policy"]["id"].as_str(), Some(emergency.as_str()));
+    assert!(s.ok(&["entitlement", "list", "acme"]).contains("⚡ allowed"));
+
+    // The emergency path: granted at once, flagged, reviewed.
+    assert_eq!(check("manager", None).status.code(), Some(3));
+    let out = s.ok_as(
+        &bob,
+        &[
+            "request",
+            "create",
+            "--workspace",
+            "acme",
+            "--role",
+            "manager",
+            "--duration",
+            "30m",
+            "--justification",
+            "prod is down",
+            "--emergency",
+        ],
+    );
+    assert!(out.contains("Granted ⚡ EMERGENCY: bob@example.com holds manager on acme for 30m."), "{out}");
+    let allowed = check("manager", None);
+    assert_eq!(allowed.status.code(), Some(0), "{}", text(&allowed.stderr));
+    assert!(text(&allowed.stdout).contains("via ⚡ EMERGENCY "), "{}", text(&allowed.stdout));
+    let mine = s.ok_as(&bob, &["request", "list"]);
+    assert!(mine.lines().any(|l| l.contains(" granted ") && l.contains("⚡ EMERGENCY")), "{mine}");
+    assert!(s.ok(&["member", "list", "acme"]).contains("⚡ EMERGENCY"));
+
+    let open = s.json_as(&mia, &["review", "list"]);
+    assert_eq!(items(&open).len(), 1, "{open}");
+    let review = id(&items(&open)[0]);
+    assert_eq!(items(&open)[0]["holder"], "bob@example.com");
+    assert!(s
+        .ok_as(&mia, &["review", "list"])
+        .lines()
+        .any(|l| l.starts_with(&review) && l.contains(" open ")));
+    assert_eq!(s.json(&["workspace", "show", "acme"])["open_reviews"], 1);
+    let (code, _) = failure(&s.run_as(&bob, &["review", "complete", &review, "--outcome", "justified"]));
+    assert_eq!(code, 1, "the holder does not review their own emergency access");
+    let done = s.json_as(
+        &mia,
+        &["review", "complete", &review, "--outcome", "justified", "--notes", "matches incident 7"],
+    );
+    assert_eq!((done["state"].as_str(), done["outcome"].as_str()), (Some("completed"), Some("justified")));
+    assert!(items(&s.json_as(&mia, &["review", "list"])).is_empty());
+    assert_eq!(items(&s.json_as(&mia, &["review", "list", "--state", "all"])).len(), 1);
+
+    // The normal path needs a manager's approval, never the requester's own.
+    let normal = [
+        "request",
+        "create",
+        "--workspace",
+        "acme",
+        "--project",
+        "web",
+        "--role",
+        "admin",
+        "--duration",
+        "1h",
+        "--justification",
+        "deploy",
+    ];
+    let pending = s.json_as(&bob, &normal);
+    assert_eq!((pending["state"].as_str(), pending["emergency"].as_bool()), (Some("pending"), Some(false)));
+    let request = id(&pending);
+    let (code, line) = failure(&s.run_as(&bob, &["task", "approve", &request]));
+    assert_eq!(code, 1);
+    assert!(line.starts_with("error: request.self_approval: "), "{line}");
+    let tasks = s.ok_as(&mia, &["task", "list"]);
+    assert!(tasks.lines().any(|l| l.starts_with(&request) && l.contains(" approve ")), "{tasks}");
+    let approved = s.ok_as(&mia, &["task", "approve", &request]);
+    assert!(approved.starts_with("Granted: bob@example.com holds admin on acme/web for 1h."), "{approved}");
+    assert_eq!(check("admin", Some("web")).status.code(), Some(0));
+
+    // Escalation: the requester turns a pending request into an emergency one; the emergency
+    // policy's maximum duration applies.
+    s.ok(&["entitlement", "set", "acme", "owner", "--emergency", "--emergency-policy", &emergency]);
+    let slow = s.json_as(
+        &bob,
+        &[
+            "request",
+            "create",
+            "--workspace",
+            "acme",
+            "--role",
+            "owner",
+            "--duration",
+            "3h",
+            "--justification",
+            "on call",
+        ],
+    );
+    let slow = id(&slow);
+    let tasks = s.ok_as(&mia, &["task", "list"]);
+    let line = tasks.lines().find(|l| l.starts_with(&slow)).unwrap_or_else(|| panic!("{tasks}"));
+    assert!(!line.contains("EMERGENCY"), "{tasks}");
+    let (code, _) = failure(&s.run_as(&mia, &["task", "escalate", &slow]));
+    assert_eq!(code, 1, "only the requester escalates");
+    let escalated = s.json_as(&bob, &["task", "escalate", &slow]);
+    assert_eq!(
+        (escalated["state"].as_str(), escalated["emergency"].as_bool()),
+        (Some("granted"), Some(true))
+    );
+    assert_eq!(escalated["duration"].as_str(), Some("1h"), "{escalated}");
+    assert!(escalated["escalated_at"].is_string());
+    assert_eq!(check("owner", None).status.code(), Some(0));
+    assert_eq!(items(&s.json_as(&mia, &["review", "list"])).len(), 1);
+
+    // Under a four-eyes policy a manager's assignment becomes a request carrying their approval.
+    let four_eyes =
+        s.json(&["policy", "create", "four eyes", "--workspace", "acme", "--step", "2:workspace_managers"]);
+    let four_eyes = id(&four_eyes);
+    let updated = s.json(&["policy", "update", &four_eyes, "--max-duration", "8h"]);
+    assert_eq!(
+        (updated["max_duration"].as_str(), updated["steps"][0]["count"].as_u64()),
+        (Some("8h"), Some(2))
+    );
+    s.ok(&["entitlement", "set", "acme", "member", "--policy", &four_eyes]);
+    let out = s.ok_as(
+        &mia,
+        &[
+            "member",
+            "add",
+            "acme",
+            "carl@example.com",
+            "--role",
+            "member",
+            "--expires-in",
+            "4h",
+            "--justification",
+            "new hire",
+        ],
+    );
+    assert!(out.starts_with("Not assigned yet: "), "{out}");
+    assert!(out.contains("is waiting for 1 more approval."), "{out}");
+    let waiting = s.json_as(&mia, &["request", "list", "--all", "--state", "pending", "--workspace", "acme"]);
+    let waiting = items(&waiting)
+        .iter()
+        .find(|r| r["user"] == "carl@example.com")
+        .unwrap_or_else(|| panic!("{waiting}"))
+        .clone();
+    assert!(out.contains(&id(&waiting)), "{out}");
+    assert_eq!(waiting["approvals"][0]["by"], "mia@example.com");
+    let member = |user: &str| s.run(&["check", "--user", user, "--workspace", "acme", "--role", "member"]);
+    assert_eq!(member("carl@example.com").status.code(), Some(3));
+    s.ok(&["task", "approve", &id(&waiting)]);
+    assert_eq!(member("carl@example.com").status.code(), Some(0));
+
+    assert!(s.ok(&["audit", "verify"]).starts_with("ok: "));
 }
