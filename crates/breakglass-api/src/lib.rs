@@ -206,6 +206,7 @@ pub struct Workspace {
     /// Number of projects.
     pub project_count: u32,
     /// Emergency reviews still open in this workspace.
+    #[serde(default)]
     pub open_reviews: u32,
     /// When created.
     pub created_at: String,

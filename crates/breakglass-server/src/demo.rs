@@ -1,7 +1,10 @@
 //! The demo organisation: a realistic installation to explore, created through the same
 //! commands as everything else, so its history is in the audit log like any other.
 
+use breakglass_core::access::{ApproverSet, Step};
 use breakglass_core::cmd::members::{self, NewGrant, SetMember};
+use breakglass_core::cmd::policies::{self, PolicyInput, SetEntitlement};
+use breakglass_core::cmd::requests::{self, NewRequest};
 use breakglass_core::cmd::users::{self, NewUser};
 use breakglass_core::cmd::workspaces::{self, NewProject, NewWorkspace};
 use breakglass_core::ident::{Email, Name, Slug};
@@ -178,6 +181,73 @@ fn plan(state: &State, ctx: &Ctx, hash: &PasswordHash, quota: u32) -> Result<Cha
         )?;
         step(&mut scratch, c);
     }
+
+    // Four eyes on the ledger; break-glass on the ledger and checkout without waiting.
+    let (c, four_eyes) = policies::create_policy(
+        &scratch,
+        ctx,
+        PolicyInput {
+            name: Name::parse("Payments four eyes")?,
+            workspace: Some(Slug::parse("payments")?),
+            steps: vec![Step { approvers: ApproverSet::WorkspaceManagers, count: 2 }],
+            max_duration: Some(Span::hours(8)),
+            justification_required: true,
+            pending_ttl: Span::days(2),
+        },
+    )?;
+    step(&mut scratch, c);
+    let (c, emergency) = policies::create_policy(
+        &scratch,
+        ctx,
+        PolicyInput {
+            name: Name::parse("Emergency: immediate, at most 1h")?,
+            workspace: None,
+            steps: Vec::new(),
+            max_duration: Some(Span::hours(1)),
+            justification_required: true,
+            pending_ttl: Span::hours(1),
+        },
+    )?;
+    step(&mut scratch, c);
+    for (p, request_policy) in [("ledger", Some(four_eyes)), ("checkout", None)] {
+        let c = policies::set_entitlement(
+            &scratch,
+            ctx,
+            SetEntitlement {
+                target: target("payments", p)?,
+                role: Role::parse_project("admin")?,
+                request_policy,
+                emergency_enabled: true,
+                emergency_policy: Some(emergency),
+            },
+        )?;
+        step(&mut scratch, c);
+    }
+
+    // Carol waits for a manager to approve; an emergency last night left a review open.
+    let as_user = |scratch: &State, email: &str| -> Result<Ctx, DomainError> {
+        let user = scratch.user_by_email(&Email::parse(email)?).map(|u| u.id);
+        let user = user.ok_or_else(|| DomainError::not_found("user.not_found", email.to_owned()))?;
+        Ok(Ctx::new(ctx.now, Actor::User(user), ctx.next_id()))
+    };
+    for (email, p, emergency, duration, why) in [
+        ("carol@example.com", "fraud-ml", false, Span::hours(4), "Retrain the fraud model after the feature change"),
+        ("carol@example.com", "ledger", true, Span::minutes(30), "INC-4720: ledger writes failing, on-call manager unreachable"),
+    ] {
+        let user_ctx = as_user(&scratch, email)?;
+        let (c, _) = requests::create_request(
+            &scratch,
+            &user_ctx,
+            NewRequest {
+                target: target("payments", p)?,
+                role: Role::parse_project("admin")?,
+                duration,
+                justification: Some(why.to_owned()),
+                emergency,
+            },
+        )?;
+        step(&mut scratch, c);
+    }
     Ok(all)
 }
 
@@ -190,7 +260,8 @@ fn print_sign_in(config: &Config) {
     let server = format!("http://{}", config.listen);
     let token_file = config.data_dir.join(crate::ADMIN_TOKEN_FILE);
     println!(
-        "\nDemo organisation ready: workspaces payments, search, data-platform; some access expires in 3 to 30 minutes.\n\
+        "\nDemo organisation ready: workspaces payments, search, data-platform; some access expires in 3 to 30 minutes;\n\
+         carol@example.com waits for approval on payments/fraud-ml and holds emergency admin on payments/ledger (review open).\n\
          Sign in as any of these users with the password '{DEMO_PASSWORD}':\n  \
          alice@example.com (owner of payments), bob@example.com (manager of payments),\n  \
          dave@example.com (member; temporary admin on payments/ledger), oscar@example.com (employee), trent@example.com (auditor)\n\
@@ -199,7 +270,9 @@ fn print_sign_in(config: &Config) {
          export BREAKGLASS_SERVER={server}\n  \
          export BREAKGLASS_TOKEN=$(breakglass login --email bob@example.com --password-stdin <<< {DEMO_PASSWORD} -o json | jq -r .token)\n  \
          breakglass member list payments --project ledger\n  \
-         breakglass check --user dave@example.com --workspace payments --project ledger --role admin\n",
+         breakglass check --user dave@example.com --workspace payments --project ledger --role admin\n  \
+         breakglass task list                 # bob approves carol's request: breakglass task approve ID\n  \
+         breakglass review list               # the open emergency review: breakglass review complete ID --outcome justified\n",
         token_file.display()
     );
 }

@@ -291,7 +291,12 @@ fn four_eyes(
     if policy.required_approvals() <= 1 {
         return Ok(None);
     }
-    let duration = expires_at.map(|e| Span::from_micros(e.as_micros() - ctx.now.as_micros()));
+    // The expiry was computed from the caller's "now", a moment before this one: round up to
+    // whole seconds so that `expires_in: 1h` reads as 1h, not 59m59.99s (and is never zero).
+    let duration = expires_at.map(|e| {
+        let micros = e.as_micros() - ctx.now.as_micros();
+        Span::seconds((micros.max(1) + 999_999) / 1_000_000)
+    });
     let (changes, _) = requests::open(
         state,
         ctx,

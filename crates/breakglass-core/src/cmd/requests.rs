@@ -554,7 +554,8 @@ fn grant(state: &State, ctx: &Ctx, req: &mut AccessRequest, out: &mut Changes) {
     };
     req.state = RequestState::Granted;
     req.decided_at = Some(ctx.now);
-    req.decided_by = req.approvals.last().map(|a| a.by).or(Some(req.created_by));
+    // Granted by the last approval; a policy without steps grants with no decider at all.
+    req.decided_by = req.approvals.last().map(|a| a.by);
     req.binding = Some(binding);
     let final_expiry = match existing {
         Some(b) => match (b.expires_at, expires_at) {
