@@ -2,201 +2,31 @@
 //! changes are applied and their events sealed into an in-memory audit chain, and the tests
 //! assert on the events, the errors (kind and stable code) and the check decisions.
 
-use breakglass_core::audit::{self, AuditEvent, ChainHead, ChainVerifier};
+use breakglass_core::audit::{self, AuditEvent, ChainVerifier};
 use breakglass_core::check::{self, Decision, DenyReason};
-use breakglass_core::cmd::members::{self, NewGrant, SetMember};
-use breakglass_core::cmd::sweep;
+use breakglass_core::cmd::members::{self, NewGrant};
 use breakglass_core::cmd::tokens;
 use breakglass_core::cmd::users::{self, NewUser};
-use breakglass_core::cmd::workspaces::{self, NewProject, NewWorkspace};
-use breakglass_core::ident::{BindingId, Email, Name, Slug, TokenId, UserId};
+use breakglass_core::cmd::workspaces::{self, NewWorkspace};
+use breakglass_core::ident::{BindingId, TokenId, UserId};
 use breakglass_core::model::{
     Binding, BindingSource, EndReason, PasswordHash, Project, SecretHash, Target, Token, User, UserStatus,
     Workspace, WorkspaceStatus,
 };
 use breakglass_core::role::{AdminRole, Role, WorkspaceRole};
 use breakglass_core::time::{Span, Timestamp};
-use breakglass_core::{Actor, Change, Changes, Ctx, DomainError, State};
+use breakglass_core::{Actor, Change, DomainError, State};
 use serde_json::Value;
 use uuid::Uuid;
 
+mod common;
+use common::*;
+
 // ---------------------------------------------------------------------------------------------
-// Harness
+// Harness: table rows (the shared World lives in `common`)
 // ---------------------------------------------------------------------------------------------
-
-const START: &str = "2026-01-01T00:00:00Z";
-
-/// A State, a manual clock, an id-seed counter and the sealed audit log.
-struct World {
-    state: State,
-    now: Timestamp,
-    seeds: u128,
-    log: Vec<AuditEvent>,
-}
-
-/// What a successful command left behind.
-struct Done<T> {
-    value: T,
-    changes: Changes,
-    events: Vec<AuditEvent>,
-}
-
-impl<T> Done<T> {
-    fn types(&self) -> Vec<&str> {
-        self.events.iter().map(|e| e.event_type.as_str()).collect()
-    }
-}
-
-type Res<T> = Result<Done<T>, DomainError>;
-
-/// The shapes commands return: `Changes`, or `Changes` with a value.
-trait Outcome {
-    type Value;
-    fn into_parts(self) -> (Changes, Self::Value);
-}
-
-impl Outcome for Changes {
-    type Value = ();
-    fn into_parts(self) -> (Changes, ()) {
-        (self, ())
-    }
-}
-
-impl<T> Outcome for (Changes, T) {
-    type Value = T;
-    fn into_parts(self) -> (Changes, T) {
-        self
-    }
-}
 
 impl World {
-    fn new() -> Self {
-        Self { state: State::new(), now: at(START), seeds: 0, log: Vec::new() }
-    }
-
-    /// Runs a command as `actor` at the current instant; on success applies its changes and
-    /// seals its events after the chain head.
-    fn run<O: Outcome>(
-        &mut self,
-        actor: Actor,
-        cmd: impl FnOnce(&State, &Ctx) -> Result<O, DomainError>,
-    ) -> Res<O::Value> {
-        self.seeds += 1;
-        let ctx = Ctx::new(self.now, actor, Uuid::from_u128(self.seeds));
-        let (changes, value) = cmd(&self.state, &ctx)?.into_parts();
-        assert_eq!(
-            changes.changes.is_empty(),
-            changes.events.is_empty(),
-            "no state change without an event, and no event without a change: {changes:?}"
-        );
-        let mut head = self.state.head();
-        let mut events = Vec::new();
-        for ev in &changes.events {
-            assert_eq!(ev.time, self.now, "events carry the context's instant");
-            let sealed = audit::seal(head, ev);
-            head = ChainHead { seq: sealed.seq, hash: sealed.hash };
-            events.push(sealed);
-        }
-        self.state.apply_all(&changes, head);
-        self.log.extend(events.iter().cloned());
-        Ok(Done { value, changes, events })
-    }
-
-    fn as_user<O: Outcome>(
-        &mut self,
-        who: &str,
-        cmd: impl FnOnce(&State, &Ctx) -> Result<O, DomainError>,
-    ) -> Res<O::Value> {
-        let id = self.id(who);
-        self.run(Actor::User(id), cmd)
-    }
-
-    fn system<O: Outcome>(
-        &mut self,
-        cmd: impl FnOnce(&State, &Ctx) -> Result<O, DomainError>,
-    ) -> Res<O::Value> {
-        self.run(Actor::System, cmd)
-    }
-
-    fn advance(&mut self, span: Span) {
-        self.now = self.now.plus(span);
-    }
-
-    /// Moves the clock forward to `t` (never back).
-    fn set_time(&mut self, t: Timestamp) {
-        assert!(t >= self.now, "the manual clock only moves forward");
-        self.now = t;
-    }
-
-    fn id(&self, who: &str) -> UserId {
-        self.state.user_by_email(&email(who)).unwrap_or_else(|| panic!("no user {who}")).id
-    }
-
-    // -- shorthands for the commands the scenarios use ------------------------------------------
-
-    fn add_user(&mut self, who: &str, admin_role: AdminRole) -> UserId {
-        let new = NewUser { email: email(who), name: name(who), admin_role, password_hash: None };
-        ok(self.system(move |s, c| users::create_user(s, c, new))).value
-    }
-
-    fn create_workspace(&mut self, by: &str, id: &str, owners: &[&str], quota: u32) -> Res<()> {
-        let new = NewWorkspace {
-            id: slug(id),
-            name: name(id),
-            owners: owners.iter().map(|o| email(o)).collect(),
-            project_quota: quota,
-        };
-        self.as_user(by, move |s, c| workspaces::create_workspace(s, c, new))
-    }
-
-    fn create_project(&mut self, by: &str, ws: &str, id: &str) -> Res<()> {
-        let new = NewProject { workspace: slug(ws), id: slug(id), name: name(id) };
-        self.as_user(by, move |s, c| workspaces::create_project(s, c, new))
-    }
-
-    fn set(
-        &mut self,
-        by: &str,
-        target: &Target,
-        who: &str,
-        role: Role,
-        expires_at: Option<Timestamp>,
-    ) -> Res<()> {
-        let cmd =
-            SetMember { target: target.clone(), email: email(who), role, expires_at, justification: None };
-        self.as_user(by, move |s, c| members::set_member(s, c, cmd))
-    }
-
-    fn remove(&mut self, by: &str, target: &Target, who: &str) -> Res<()> {
-        let (target, who) = (target.clone(), email(who));
-        self.as_user(by, move |s, c| members::remove_member(s, c, &target, &who))
-    }
-
-    fn grant(
-        &mut self,
-        by: &str,
-        target: &Target,
-        who: &str,
-        role: Role,
-        until: Timestamp,
-    ) -> Res<BindingId> {
-        let cmd =
-            NewGrant { target: target.clone(), email: email(who), role, expires_at: until, reason: None };
-        self.as_user(by, move |s, c| members::grant(s, c, cmd).map(|(ch, a)| (ch, direct_binding(a))))
-    }
-
-    fn revoke(&mut self, by: &str, id: BindingId) -> Res<()> {
-        self.as_user(by, move |s, c| members::revoke_grant(s, c, id))
-    }
-
-    fn sweep(&mut self, max: usize) -> Done<()> {
-        ok(self.system(move |s, c| Ok(sweep::record_expiries(s, c, max))))
-    }
-
-    fn check(&self, who: &str, target: &Target, role: Role) -> Decision {
-        check::check(&self.state, self.id(who), target, role, self.now)
-    }
-
     /// Runs one table row's action as `by` and reduces the outcome to a `Want`.
     fn act(&mut self, by: &str, a: &Act) -> Want {
         let r = match a {
@@ -211,30 +41,6 @@ impl World {
             Act::CreateProject(ws, p) => self.create_project(by, ws, p),
         };
         want(&r)
-    }
-
-    /// A standard installation: admin-area users, workspace `team-a` (owner olivia, managers
-    /// mia and mike, members max and mo, projects web and api) and workspace `team-b` (owner
-    /// bella, member ben, project db). otto, oscar and alice belong nowhere.
-    fn team() -> Self {
-        let mut w = Self::new();
-        w.add_user("admin@corp.io", AdminRole::Admin);
-        w.add_user("emp@corp.io", AdminRole::Employee);
-        w.add_user("aud@corp.io", AdminRole::Auditor);
-        for u in ["olivia", "oscar", "mia", "mike", "max", "mo", "otto", "alice", "bella", "ben"] {
-            w.add_user(&format!("{u}@corp.io"), AdminRole::None);
-        }
-        ok(w.create_workspace("emp@corp.io", "team-a", &["olivia@corp.io"], 5));
-        ok(w.create_project("olivia@corp.io", "team-a", "web"));
-        ok(w.create_project("olivia@corp.io", "team-a", "api"));
-        let a = ws("team-a");
-        for (who, role) in [("mia", "manager"), ("mike", "manager"), ("max", "member"), ("mo", "member")] {
-            ok(w.set("olivia@corp.io", &a, &format!("{who}@corp.io"), wrole(role), None));
-        }
-        ok(w.create_workspace("emp@corp.io", "team-b", &["bella@corp.io"], 5));
-        ok(w.create_project("bella@corp.io", "team-b", "db"));
-        ok(w.set("bella@corp.io", &ws("team-b"), "ben@corp.io", wrole("member"), None));
-        w
     }
 }
 
@@ -271,50 +77,6 @@ fn want<T>(r: &Res<T>) -> Want {
         Err(DomainError::Conflict { code, .. }) => Want::Conflict(code),
         Err(DomainError::Rule { code, .. }) => Want::Rule(code),
     }
-}
-
-#[track_caller]
-fn ok<T>(r: Res<T>) -> Done<T> {
-    match r {
-        Ok(d) => d,
-        Err(e) => panic!("expected success, got {e:?}"),
-    }
-}
-
-fn at(s: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(s).unwrap()
-}
-
-fn micros_before(t: Timestamp, n: i64) -> Timestamp {
-    Timestamp::from_micros(t.as_micros() - n)
-}
-
-fn email(s: &str) -> Email {
-    Email::parse(s).unwrap()
-}
-
-fn name(s: &str) -> Name {
-    Name::parse(s).unwrap()
-}
-
-fn slug(s: &str) -> Slug {
-    Slug::parse(s).unwrap()
-}
-
-fn ws(s: &str) -> Target {
-    Target::Workspace(slug(s))
-}
-
-fn proj(w: &str, p: &str) -> Target {
-    Target::Project(slug(w), slug(p))
-}
-
-fn wrole(s: &str) -> Role {
-    Role::parse_workspace(s).unwrap()
-}
-
-fn prole(s: &str) -> Role {
-    Role::parse_project(s).unwrap()
 }
 
 fn sources(d: &Decision) -> Vec<BindingSource> {
@@ -1599,10 +1361,4 @@ fn a_temporary_owner_does_not_stand_in_for_the_last_standing_owner() {
     for (label, by, act, expected) in &steps {
         assert_eq!(w.act(by, act), *expected, "{label}");
     }
-}
-
-/// The binding a direct grant created; a grant under these tests' default policy (one approval)
-/// never becomes a request.
-fn direct_binding(a: members::Assigned) -> BindingId {
-    a.binding().expect("a grant under a one-approval policy creates its binding at once")
 }

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use crate::access::{in_approver_set, Policy};
 use crate::audit::EventType;
 use crate::authz;
 use crate::change::{Change, Changes};
@@ -265,9 +266,10 @@ pub fn opened_request(changes: &Changes) -> Option<RequestId> {
 }
 
 /// A manager's direct assignment may not bypass a policy that needs more than one approval:
-/// it becomes a request for the user that already carries the manager's approval. The admin
-/// area (which may override any request) and the system assign directly, and so does anyone
-/// lowering or keeping access the user already holds.
+/// it becomes a request for the user that already carries the manager's approval. Nor may it
+/// bypass a one-approval policy whose step the manager is no approver of (the admin area, named
+/// users): that becomes a request too. The admin area (which may override any request) and the
+/// system assign directly, and so does anyone lowering or keeping access the user already holds.
 fn four_eyes(
     state: &State,
     ctx: &Ctx,
@@ -288,7 +290,7 @@ fn four_eyes(
         return Ok(None);
     }
     let policy = effective_policy(state, target, role, false)?;
-    if policy.required_approvals() <= 1 {
+    if own_approval_completes(state, &policy, target, actor, ctx.now) {
         return Ok(None);
     }
     // The expiry was computed from the caller's "now", a moment before this one: round up to
@@ -313,6 +315,22 @@ fn four_eyes(
         },
     )?;
     Ok(Some(changes))
+}
+
+/// True when the assigner's approval is all the policy needs: it has no steps, or one step of
+/// one approval whose set the assigner belongs to.
+fn own_approval_completes(
+    state: &State,
+    policy: &Policy,
+    target: &Target,
+    actor: &User,
+    now: Timestamp,
+) -> bool {
+    match policy.steps.as_slice() {
+        [] => true,
+        [only] => only.count == 1 && in_approver_set(state, &only.approvers, target, actor.id, now),
+        _ => false,
+    }
 }
 
 /// Ends temporary access early: a grant, or access granted by a (possibly emergency) request.

@@ -264,11 +264,13 @@ pub fn cancel(state: &State, ctx: &Ctx, id: RequestId) -> Result<Changes, Domain
 
 /// Escalates an open normal request to emergency: the entitlement's emergency policy applies
 /// from now on, approvals already given still count where their givers belong to the new
-/// policy's steps, and the duration shrinks to the emergency maximum.
+/// policy's steps, and the duration shrinks to the emergency maximum. Only the user the request
+/// is for may escalate it: a manager who opened it for them would otherwise trade the four eyes
+/// of their own assignment for the emergency policy.
 pub fn escalate(state: &State, ctx: &Ctx, id: RequestId) -> Result<Changes, DomainError> {
     let me = authz::acting_user(state, ctx)?;
     let req = visible_request(state, ctx, id)?;
-    if req.user != me.id && req.created_by != me.id {
+    if req.user != me.id {
         return Err(DomainError::forbidden("only the requester may escalate a request"));
     }
     require_open(req, ctx.now)?;
