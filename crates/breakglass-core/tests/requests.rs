@@ -1602,3 +1602,56 @@ fn every_request_event_is_in_the_verified_audit_chain() {
         .collect();
     assert_eq!(granted, [true, false]);
 }
+
+#[test]
+fn assigning_oneself_is_requesting_and_needs_someone_else() {
+    // PRODUCT §2.1: one's own approval never counts, "through any path" — a manager's direct
+    // assignment of themselves included, even under the one-approval installation default.
+    let mut w = World::team();
+    let until = w.now.plus(Span::hours(2));
+    let standing = w.assign_member("mia@corp.io", &web(), "mia@corp.io", admin(), None, Some(WHY));
+    assert_eq!(want(&standing), Want::Rule("request.self_assignment"));
+    let opened = ok(w.assign_member("mia@corp.io", &web(), "mia@corp.io", admin(), Some(until), Some(WHY)))
+        .value
+        .expect("the self-assignment opens a request");
+    assert!(w.approvals(opened).is_empty(), "her own approval does not count");
+    assert_eq!(w.state_of(opened), RequestState::Pending);
+    assert!(!w.check("mia@corp.io", &web(), admin()).allowed);
+    assert_eq!(want(&w.approve("mia@corp.io", opened)), SELF_APPROVAL);
+    ok(w.approve("mike@corp.io", opened));
+    assert_eq!(w.state_of(opened), RequestState::Granted);
+    assert!(w.check("mia@corp.io", &web(), admin()).allowed);
+
+    // A policy without steps needs nobody's approval, so assigning oneself is direct there.
+    let open = w.team_policy("open", Vec::new(), None, Span::days(1));
+    w.govern(&api(), admin(), Some(open), None);
+    let direct = ok(w.assign_member("mia@corp.io", &api(), "mia@corp.io", admin(), None, None));
+    assert_eq!(direct.value, None);
+    assert!(w.check("mia@corp.io", &api(), admin()).allowed);
+}
+
+#[test]
+fn escalation_needs_the_justification_the_emergency_policy_requires() {
+    let mut w = World::team();
+    let lenient = ok(w.new_policy(
+        "olivia@corp.io",
+        PolicyInput {
+            justification_required: false,
+            ..policy("lenient", Some("team-a"), vec![managers(1)], None, Span::days(1))
+        },
+    ))
+    .value;
+    let strict = w.team_policy("strict emergency", Vec::new(), Some(Span::hours(1)), Span::hours(1));
+    w.govern(&web(), admin(), Some(lenient), Some(strict));
+    let new = NewRequest {
+        target: web(),
+        role: admin(),
+        duration: Span::hours(1),
+        justification: None,
+        emergency: false,
+    };
+    let id = ok(w.request_with("mo@corp.io", new)).value;
+    assert_eq!(want(&w.escalate("mo@corp.io", id)), Want::Invalid("request.justification_required"));
+    assert!(!w.req(id).emergency, "a refused escalation changes nothing");
+    assert_eq!(w.state_of(id), RequestState::Pending);
+}

@@ -591,8 +591,9 @@ fn the_sole_owners_project_roles_are_not_a_last_owner_matter() {
     // with `workspace.last_owner`, although the workspace keeps its owner.
     let mut w = World::team();
     let web = proj("team-a", "web");
-    ok(w.set("olivia@corp.io", &web, "olivia@corp.io", prole("reader"), None));
-    let d = ok(w.set("olivia@corp.io", &web, "olivia@corp.io", prole("admin"), None));
+    // The admin assigns: the owner assigning herself would be a request (see tests/requests.rs).
+    ok(w.set("admin@corp.io", &web, "olivia@corp.io", prole("reader"), None));
+    let d = ok(w.set("admin@corp.io", &web, "olivia@corp.io", prole("admin"), None));
     assert_eq!(d.types(), ["PROJECT_USER_ROLE_CHANGED"]);
     let d = ok(w.set("mia@corp.io", &web, "olivia@corp.io", prole("user"), None));
     assert_eq!(d.types(), ["PROJECT_USER_ROLE_CHANGED"]);

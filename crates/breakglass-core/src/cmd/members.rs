@@ -268,8 +268,9 @@ pub fn opened_request(changes: &Changes) -> Option<RequestId> {
 /// A manager's direct assignment may not bypass a policy that needs more than one approval:
 /// it becomes a request for the user that already carries the manager's approval. Nor may it
 /// bypass a one-approval policy whose step the manager is no approver of (the admin area, named
-/// users): that becomes a request too. The admin area (which may override any request) and the
-/// system assign directly, and so does anyone lowering or keeping access the user already holds.
+/// users): that becomes a request too, and so does a manager assigning themselves anything a
+/// policy with steps governs. The admin area (which may override any request) and the system
+/// assign directly, and so does anyone lowering or keeping access the user already holds.
 fn four_eyes(
     state: &State,
     ctx: &Ctx,
@@ -290,8 +291,22 @@ fn four_eyes(
         return Ok(None);
     }
     let policy = effective_policy(state, target, role, false)?;
-    if own_approval_completes(state, &policy, target, actor, ctx.now) {
+    // Assigning oneself is requesting: one's own approval never counts (PRODUCT §2.1, "through
+    // any path"), so only a policy without steps lets it through directly.
+    let for_self = actor.id == user.id;
+    if policy.steps.is_empty()
+        || (!for_self && own_approval_completes(state, &policy, target, actor, ctx.now))
+    {
         return Ok(None);
+    }
+    if for_self && expires_at.is_none() {
+        return Err(DomainError::rule(
+            "request.self_assignment",
+            format!(
+                "you cannot approve access for yourself: request {role} on '{target}' with a duration, \
+                 or ask another manager to assign it"
+            ),
+        ));
     }
     // The expiry was computed from the caller's "now", a moment before this one: round up to
     // whole seconds so that `expires_in: 1h` reads as 1h, not 59m59.99s (and is never zero).

@@ -281,6 +281,15 @@ pub fn escalate(state: &State, ctx: &Ctx, id: RequestId) -> Result<Changes, Doma
         ));
     }
     let policy = effective_policy(state, &req.target, req.role, true)?;
+    if policy.justification_required && req.justification.is_none() {
+        return Err(DomainError::invalid(
+            "request.justification_required",
+            format!(
+                "emergency policy '{}' requires a justification; open a new request with one",
+                policy.name
+            ),
+        ));
+    }
     let mut new = req.clone();
     let given: Vec<Approval> = req.approvals.iter().filter(|a| !a.is_override).cloned().collect();
     new.approvals.clear();
