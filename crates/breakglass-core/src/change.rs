@@ -3,6 +3,7 @@
 
 use crate::access::{AccessRequest, Entitlement, Policy, Review};
 use crate::audit::NewEvent;
+use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
 use crate::ident::{BindingId, TokenId, UserId};
 use crate::model::{Binding, EndReason, PasswordHash, Project, Token, User, Workspace};
 use crate::time::Timestamp;
@@ -67,6 +68,20 @@ pub enum Change {
     PutRequest(AccessRequest),
     /// An emergency review is created or replaced (completed).
     PutReview(Review),
+    /// A workspace's mutable fields change (name, status, quota, tags); its identifier never.
+    UpdateWorkspace(Workspace),
+    /// A project's mutable fields change (name, tags).
+    UpdateProject(crate::model::Project),
+    /// The installation settings are replaced.
+    PutSettings(Settings),
+    /// An invitation is created or replaced (accepted, declined, cancelled).
+    PutInvitation(Invitation),
+    /// A tag definition is created or replaced.
+    PutTagDefinition(TagDefinition),
+    /// A tag definition is removed (values already set stay as they are).
+    DeleteTagDefinition(TagKey),
+    /// A message is created or replaced (acknowledged).
+    PutMessage(Message),
 }
 
 /// A command's outcome: changes and the events explaining them, committed together or not at all.

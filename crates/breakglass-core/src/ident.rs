@@ -188,6 +188,16 @@ uuid_id!(
     ReviewId,
     "review"
 );
+uuid_id!(
+    /// Identity of an invitation.
+    InvitationId,
+    "invitation"
+);
+uuid_id!(
+    /// Identity of a message to a workspace's users.
+    MessageId,
+    "message"
+);
 
 #[cfg(test)]
 mod tests {

@@ -14,6 +14,7 @@ pub mod ctx;
 pub mod error;
 pub mod ident;
 pub mod model;
+pub mod org;
 pub mod role;
 pub mod state;
 pub mod time;

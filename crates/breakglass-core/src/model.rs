@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 use crate::ident::{BindingId, Email, Name, RequestId, Slug, TokenId, UserId};
+use crate::org::Tags;
 use crate::role::{AdminRole, Role};
 use crate::time::Timestamp;
 
@@ -64,6 +65,8 @@ pub enum WorkspaceStatus {
     Active,
     /// Every check for it is denied; data kept.
     Disabled,
+    /// Its registration was refused; usable by nobody, identifier kept.
+    Rejected,
 }
 
 impl WorkspaceStatus {
@@ -73,6 +76,7 @@ impl WorkspaceStatus {
             Self::PendingApproval => "pending_approval",
             Self::Active => "active",
             Self::Disabled => "disabled",
+            Self::Rejected => "rejected",
         }
     }
     /// Parses a stored status.
@@ -81,6 +85,7 @@ impl WorkspaceStatus {
             "pending_approval" => Ok(Self::PendingApproval),
             "active" => Ok(Self::Active),
             "disabled" => Ok(Self::Disabled),
+            "rejected" => Ok(Self::Rejected),
             _ => Err(DomainError::invalid("input.invalid_status", format!("unknown workspace status '{s}'"))),
         }
     }
@@ -97,6 +102,8 @@ pub struct Workspace {
     pub status: WorkspaceStatus,
     /// Maximum number of projects.
     pub project_quota: u32,
+    /// Tags (validated against their definitions when set).
+    pub tags: Tags,
     /// When it was created.
     pub created_at: Timestamp,
 }
@@ -110,6 +117,8 @@ pub struct Project {
     pub id: Slug,
     /// Display name.
     pub name: Name,
+    /// Tags (validated against their definitions when set).
+    pub tags: Tags,
     /// When it was created.
     pub created_at: Timestamp,
 }

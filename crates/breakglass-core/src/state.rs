@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::access::{AccessRequest, Entitlement, Policy, RequestState, Review};
 use crate::audit::ChainHead;
 use crate::change::{Change, Changes};
-use crate::ident::{BindingId, Email, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId};
+use crate::ident::{BindingId, Email, InvitationId, MessageId, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId};
+use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
 use crate::model::{Binding, Project, SecretHash, Target, Token, User, Workspace};
 use crate::role::{Role, WorkspaceRole};
 use crate::time::Timestamp;
@@ -31,6 +32,10 @@ pub struct State {
     entitlements: HashMap<(Target, Role), Entitlement>,
     requests: HashMap<RequestId, AccessRequest>,
     reviews: HashMap<ReviewId, Review>,
+    settings: Settings,
+    invitations: HashMap<InvitationId, Invitation>,
+    tag_definitions: BTreeMap<TagKey, TagDefinition>,
+    messages: HashMap<MessageId, Message>,
     head: ChainHead,
 }
 
@@ -100,6 +105,25 @@ impl State {
             }
             Change::PutReview(r) => {
                 self.reviews.insert(r.id, r.clone());
+            }
+            Change::UpdateWorkspace(ws) => {
+                self.workspaces.insert(ws.id.clone(), ws.clone());
+            }
+            Change::UpdateProject(p) => {
+                self.projects.insert((p.workspace.clone(), p.id.clone()), p.clone());
+            }
+            Change::PutSettings(settings) => self.settings = settings.clone(),
+            Change::PutInvitation(i) => {
+                self.invitations.insert(i.id, i.clone());
+            }
+            Change::PutTagDefinition(t) => {
+                self.tag_definitions.insert(t.key.clone(), t.clone());
+            }
+            Change::DeleteTagDefinition(key) => {
+                self.tag_definitions.remove(key);
+            }
+            Change::PutMessage(m) => {
+                self.messages.insert(m.id, m.clone());
             }
             Change::EndBinding { id, .. } => {
                 if let Some(b) = self.bindings.remove(id) {
@@ -280,6 +304,41 @@ impl State {
     /// Every review, in no particular order.
     pub fn reviews(&self) -> impl Iterator<Item = &Review> {
         self.reviews.values()
+    }
+
+    /// The installation settings (the defaults until an admin changes them).
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// An invitation by id.
+    pub fn invitation(&self, id: InvitationId) -> Option<&Invitation> {
+        self.invitations.get(&id)
+    }
+
+    /// Every invitation, in no particular order.
+    pub fn invitations(&self) -> impl Iterator<Item = &Invitation> {
+        self.invitations.values()
+    }
+
+    /// A tag definition by key.
+    pub fn tag_definition(&self, key: &TagKey) -> Option<&TagDefinition> {
+        self.tag_definitions.get(key)
+    }
+
+    /// Every tag definition, by key.
+    pub fn tag_definitions(&self) -> impl Iterator<Item = &TagDefinition> {
+        self.tag_definitions.values()
+    }
+
+    /// A message by id.
+    pub fn message(&self, id: MessageId) -> Option<&Message> {
+        self.messages.get(&id)
+    }
+
+    /// Every message, in no particular order.
+    pub fn messages(&self) -> impl Iterator<Item = &Message> {
+        self.messages.values()
     }
 
     /// Forgets tokens that can no longer authenticate; nothing to record, they simply lapsed.

@@ -54,6 +54,7 @@ pub fn create_workspace(state: &State, ctx: &Ctx, new: NewWorkspace) -> Result<C
         name: new.name,
         status: WorkspaceStatus::Active,
         project_quota: new.project_quota,
+        tags: Default::default(),
         created_at: ctx.now,
     };
     let target = Target::Workspace(new.id.clone());
@@ -126,8 +127,13 @@ pub fn create_project(state: &State, ctx: &Ctx, new: NewProject) -> Result<Chang
     if count >= ws.project_quota as usize {
         return Err(quota_exceeded(ws));
     }
-    let project =
-        Project { workspace: ws.id.clone(), id: new.id.clone(), name: new.name, created_at: ctx.now };
+    let project = Project {
+        workspace: ws.id.clone(),
+        id: new.id.clone(),
+        name: new.name,
+        tags: Default::default(),
+        created_at: ctx.now,
+    };
     let target = Target::Project(ws.id.clone(), new.id);
     Ok(Changes {
         events: vec![event(
@@ -160,6 +166,10 @@ pub(crate) fn require_active(ws: &Workspace) -> Result<(), DomainError> {
         WorkspaceStatus::PendingApproval => Err(DomainError::rule(
             "workspace.pending_approval",
             format!("workspace '{}' is waiting for approval", ws.id),
+        )),
+        WorkspaceStatus::Rejected => Err(DomainError::rule(
+            "workspace.rejected",
+            format!("the registration of workspace '{}' was rejected", ws.id),
         )),
     }
 }
