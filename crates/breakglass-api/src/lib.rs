@@ -4,6 +4,8 @@
 //! core's types by the server, so that a bad value gets a precise error with a stable code
 //! rather than a generic deserialisation failure. Request bodies refuse unknown fields.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -190,6 +192,76 @@ pub struct CreateWorkspace {
     /// Maximum number of projects (default: the installation's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project_quota: Option<u32>,
+    /// Further initial users and their workspace roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<InitialMember>,
+    /// Tags (mandatory ones must be given unless they have a default).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An initial user of a workspace created by the admin area.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InitialMember {
+    /// The user's e-mail.
+    pub email: String,
+    /// `member`, `manager` or `owner`.
+    pub role: String,
+}
+
+/// Body of `POST /api/v1/workspaces/register`: self-service registration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterWorkspace {
+    /// Immutable identifier.
+    pub identifier: String,
+    /// Display name.
+    pub name: String,
+    /// Tags.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Body of `PATCH /api/v1/workspaces/{ws}`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateWorkspace {
+    /// New display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Identifiers never change; giving a different one is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+}
+
+/// Body of the workspace lifecycle actions (approve, reject, disable, enable).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LifecycleAction {
+    /// Why, recorded in the audit log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Body of `PUT /api/v1/workspaces/{ws}/quota`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetQuota {
+    /// Maximum number of projects.
+    pub project_quota: u32,
+}
+
+/// Body of `POST /api/v1/workspaces/{ws}/members/me` (optional).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddMyself {
+    /// When the membership ends (default: the installation's "add myself" default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// How long it lasts from now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<String>,
 }
 
 /// A workspace.
@@ -208,6 +280,9 @@ pub struct Workspace {
     /// Emergency reviews still open in this workspace.
     #[serde(default)]
     pub open_reviews: u32,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
     /// When created.
     pub created_at: String,
 }
@@ -220,6 +295,9 @@ pub struct CreateProject {
     pub identifier: String,
     /// Display name.
     pub name: String,
+    /// Tags (mandatory ones must be given unless they have a default).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A project.
@@ -231,6 +309,9 @@ pub struct Project {
     pub identifier: String,
     /// Display name.
     pub name: String,
+    /// Tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
     /// When created.
     pub created_at: String,
 }
@@ -775,4 +856,170 @@ pub struct PolicyQuery {
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// Filters of `GET /api/v1/workspaces` and `GET .../projects`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only those with this status (`active`, `disabled`, `pending_approval`, `rejected`; workspaces only).
+    pub status: Option<String>,
+    /// Only those carrying this tag: `key` (any value) or `key:value`.
+    pub tag: Option<String>,
+    /// Maximum items per page (1 to 1000, default 100).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Installation settings (`GET`/`PATCH /api/v1/settings`; in a PATCH every field is optional).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `open`, `approval` or `closed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_registration: Option<String>,
+    /// `open`, `invited_only` or `closed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signup: Option<String>,
+    /// Days an invitation stays valid (1 to 365).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_ttl_days: Option<u32>,
+    /// Project quota of new workspaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_project_quota: Option<u32>,
+    /// "Add myself" assigns `member` instead of `manager`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restrict_admin_role_assignment: Option<bool>,
+    /// Default expiry of "add myself" (`8h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_myself_default_expiry: Option<String>,
+    /// Longest expiry of "add myself" (`7d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add_myself_max_expiry: Option<String>,
+}
+
+/// Body of `POST /api/v1/workspaces/{ws}/invitations`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitation {
+    /// The invitee's e-mail (they may have no account yet).
+    pub email: String,
+    /// `member`, `manager` or `owner`.
+    pub role: String,
+    /// When the resulting membership ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// How long the resulting membership lasts, counted from now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<String>,
+}
+
+/// An invitation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Invitation {
+    /// Invitation id.
+    pub id: String,
+    /// Workspace.
+    pub workspace: String,
+    /// Invitee's e-mail.
+    pub email: String,
+    /// The role accepting grants.
+    pub role: String,
+    /// When the resulting membership ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub membership_expires_at: Option<String>,
+    /// Who invited.
+    pub invited_by: String,
+    /// `pending`, `accepted`, `declined`, `cancelled` or `expired`.
+    pub state: String,
+    /// When created.
+    pub created_at: String,
+    /// Until when it can be accepted.
+    pub expires_at: String,
+}
+
+/// Body of `POST /api/v1/auth/signup`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Signup {
+    /// E-mail (an invited address when sign-up is `invited_only`).
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Password (at least 12 characters).
+    pub password: String,
+}
+
+/// A tag definition (`POST /api/v1/tags` creates or replaces by key).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagDefinition {
+    /// Key (`cost-center`).
+    pub key: String,
+    /// `workspace` or `project`.
+    pub target: String,
+    /// Only the admin area sets it.
+    #[serde(default)]
+    pub restricted: bool,
+    /// Allowed values (give this or `pattern`, or neither for any value).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+    /// A regular expression the whole value must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// Every workspace/project of the target kind must carry it.
+    #[serde(default)]
+    pub mandatory: bool,
+    /// Value used when none is given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+/// Body of `PUT .../tags/{key}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetTag {
+    /// The value.
+    pub value: String,
+}
+
+/// Body of `POST /api/v1/workspaces/{ws}/messages`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    /// The text.
+    pub text: String,
+    /// `all_must_read` (each user until they acknowledge) or `single_read` (gone for all once one does).
+    pub mode: String,
+}
+
+/// One acknowledgement of a message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Acknowledgement {
+    /// Who.
+    pub user: String,
+    /// When.
+    pub at: String,
+}
+
+/// A message to a workspace's users.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    /// Message id.
+    pub id: String,
+    /// Workspace.
+    pub workspace: String,
+    /// The text.
+    pub text: String,
+    /// `all_must_read` or `single_read`.
+    pub mode: String,
+    /// Who sent it.
+    pub sender: String,
+    /// When.
+    pub created_at: String,
+    /// Who acknowledged it (shown to the admin area).
+    #[serde(default)]
+    pub acknowledgements: Vec<Acknowledgement>,
 }

@@ -3,9 +3,9 @@
 
 use crate::access::{AccessRequest, Entitlement, Policy, Review};
 use crate::audit::NewEvent;
-use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
 use crate::ident::{BindingId, TokenId, UserId};
 use crate::model::{Binding, EndReason, PasswordHash, Project, Token, User, Workspace};
+use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
 use crate::time::Timestamp;
 
 /// One record-level change.

@@ -101,7 +101,12 @@ impl InvitationState {
             "accepted" => Self::Accepted,
             "declined" => Self::Declined,
             "cancelled" => Self::Cancelled,
-            _ => return Err(DomainError::invalid("input.invalid_state", format!("unknown invitation state '{s}'"))),
+            _ => {
+                return Err(DomainError::invalid(
+                    "input.invalid_state",
+                    format!("unknown invitation state '{s}'"),
+                ))
+            }
         })
     }
 }
@@ -162,7 +167,10 @@ impl TagTarget {
         match s {
             "workspace" => Ok(Self::Workspace),
             "project" => Ok(Self::Project),
-            _ => Err(DomainError::invalid("tag.invalid", format!("unknown tag target '{s}': use workspace or project"))),
+            _ => Err(DomainError::invalid(
+                "tag.invalid",
+                format!("unknown tag target '{s}': use workspace or project"),
+            )),
         }
     }
 }
@@ -202,7 +210,10 @@ impl TagDefinition {
     /// Checks a value against the rule.
     pub fn validate(&self, value: &str) -> Result<(), DomainError> {
         let bad = |why: String| {
-            DomainError::invalid("tag.invalid_value", format!("'{value}' is not a valid value of tag '{}': {why}", self.key))
+            DomainError::invalid(
+                "tag.invalid_value",
+                format!("'{value}' is not a valid value of tag '{}': {why}", self.key),
+            )
         };
         if value.is_empty() || value.chars().count() > 256 || value.chars().any(char::is_control) {
             return Err(bad("use 1 to 256 characters without control characters".into()));
@@ -236,7 +247,8 @@ impl TagKey {
         let b = s.as_bytes();
         let ok = (1..=63).contains(&b.len())
             && b[0].is_ascii_lowercase()
-            && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'));
+            && b.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'-' | b'_' | b'.'));
         if ok {
             Ok(Self(s.to_owned()))
         } else {

@@ -7,9 +7,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::access::{AccessRequest, Entitlement, Policy, RequestState, Review};
 use crate::audit::ChainHead;
 use crate::change::{Change, Changes};
-use crate::ident::{BindingId, Email, InvitationId, MessageId, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId};
-use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
+use crate::ident::{
+    BindingId, Email, InvitationId, MessageId, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId,
+};
 use crate::model::{Binding, Project, SecretHash, Target, Token, User, Workspace};
+use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
 use crate::role::{Role, WorkspaceRole};
 use crate::time::Timestamp;
 

@@ -323,7 +323,14 @@ fn workspace_owners_become_owner_bindings() {
     assert!(dec.allowed && dec.expires_at.is_none());
 
     // The system creating without owners leaves it ownerless (admins manage it).
-    let new = NewWorkspace { id: slug("seeded"), name: name("Seeded"), owners: vec![], project_quota: 1 };
+    let new = NewWorkspace {
+        id: slug("seeded"),
+        name: name("Seeded"),
+        owners: vec![],
+        members: vec![],
+        project_quota: 1,
+        tags: Default::default(),
+    };
     let d = ok(w.system(move |s, c| workspaces::create_workspace(s, c, new)));
     assert_eq!(d.types(), ["WORKSPACE_CREATED"]);
     assert_eq!(d.events[0].actor, "system");
@@ -1051,10 +1058,17 @@ fn put_workspace(w: &mut World, id: &str, status: WorkspaceStatus, who: &str, id
             name: name(id),
             status,
             project_quota: 3,
+            tags: Default::default(),
             created_at: w.now,
         }),
         Change::CreateProject {
-            project: Project { workspace: slug(id), id: slug("p1"), name: name("p1"), created_at: w.now },
+            project: Project {
+                workspace: slug(id),
+                id: slug("p1"),
+                name: name("p1"),
+                tags: Default::default(),
+                created_at: w.now,
+            },
             quota: 3,
         },
         binding(ids, ws(id), wrole("owner")),

@@ -64,8 +64,6 @@ pub struct App {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// The clock.
     pub clock: Clock,
-    /// Project quota of new workspaces.
-    pub default_project_quota: u32,
 }
 
 /// The outcome of a committed command.
@@ -82,18 +80,13 @@ const MAX_ATTEMPTS: usize = 5;
 
 impl App {
     /// Loads the model from `store` and wraps it.
-    pub async fn load(
-        store: Arc<dyn Store>,
-        clock: Clock,
-        default_project_quota: u32,
-    ) -> Result<Self, StoreError> {
+    pub async fn load(store: Arc<dyn Store>, clock: Clock) -> Result<Self, StoreError> {
         let state = store.load_state(clock.now()).await?;
         Ok(Self {
             store,
             state: Arc::new(RwLock::new(state)),
             writer: Arc::new(tokio::sync::Mutex::new(())),
             clock,
-            default_project_quota,
         })
     }
 

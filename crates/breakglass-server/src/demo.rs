@@ -140,7 +140,9 @@ fn plan(state: &State, ctx: &Ctx, hash: &PasswordHash, quota: u32) -> Result<Cha
                 id: Slug::parse(ws)?,
                 name: Name::parse(name)?,
                 owners: owners.iter().map(|e| Email::parse(e)).collect::<Result<_, _>>()?,
+                members: Vec::new(),
                 project_quota: quota,
+                tags: Default::default(),
             },
         )?;
         step(&mut scratch, c);
@@ -148,7 +150,12 @@ fn plan(state: &State, ctx: &Ctx, hash: &PasswordHash, quota: u32) -> Result<Cha
             let c = workspaces::create_project(
                 &scratch,
                 ctx,
-                NewProject { workspace: Slug::parse(ws)?, id: Slug::parse(p)?, name: Name::parse(pname)? },
+                NewProject {
+                    workspace: Slug::parse(ws)?,
+                    id: Slug::parse(p)?,
+                    name: Name::parse(pname)?,
+                    tags: Default::default(),
+                },
             )?;
             step(&mut scratch, c);
         }
@@ -231,8 +238,20 @@ fn plan(state: &State, ctx: &Ctx, hash: &PasswordHash, quota: u32) -> Result<Cha
         Ok(Ctx::new(ctx.now, Actor::User(user), ctx.next_id()))
     };
     for (email, p, emergency, duration, why) in [
-        ("carol@example.com", "fraud-ml", false, Span::hours(4), "Retrain the fraud model after the feature change"),
-        ("carol@example.com", "ledger", true, Span::minutes(30), "INC-4720: ledger writes failing, on-call manager unreachable"),
+        (
+            "carol@example.com",
+            "fraud-ml",
+            false,
+            Span::hours(4),
+            "Retrain the fraud model after the feature change",
+        ),
+        (
+            "carol@example.com",
+            "ledger",
+            true,
+            Span::minutes(30),
+            "INC-4720: ledger writes failing, on-call manager unreachable",
+        ),
     ] {
         let user_ctx = as_user(&scratch, email)?;
         let (c, _) = requests::create_request(

@@ -46,7 +46,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Bearer token for the first admin (`BREAKGLASS_ADMIN_TOKEN`), used only when no admin exists.
     pub admin_token: Option<String>,
-    /// Project quota of new workspaces.
+    /// Project quota of new workspaces, applied as the initial setting of a new database (later
+    /// the `default_project_quota` setting governs).
     pub default_project_quota: u32,
     /// Where time comes from (tests use a manual clock).
     pub clock: Clock,
@@ -133,11 +134,21 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let store = open_store(&config).await?;
     let app = Arc::new(
-        App::load(store, config.clock.clone(), config.default_project_quota)
-            .await
-            .context("cannot load the model from the database")?,
+        App::load(store, config.clock.clone()).await.context("cannot load the model from the database")?,
     );
+    let fresh = app.head().seq == 0;
     bootstrap_admin(&app, &config).await?;
+    if fresh && config.default_project_quota != app.state().settings().default_project_quota {
+        let settings = breakglass_core::org::Settings {
+            default_project_quota: config.default_project_quota,
+            ..app.state().settings().clone()
+        };
+        app.execute(Actor::System, |state, ctx| {
+            Ok((breakglass_core::cmd::admin::update_settings(state, ctx, settings.clone())?, ()))
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot apply the initial project quota: {}", e.detail))?;
+    }
     if config.demo {
         demo::seed(&app, &config).await.context("cannot seed the demo organisation")?;
     }

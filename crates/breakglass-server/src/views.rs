@@ -6,6 +6,7 @@ use breakglass_core::audit::AuditEvent;
 use breakglass_core::check::Decision;
 use breakglass_core::ident::UserId;
 use breakglass_core::model::{Binding, Project, Token, User, Workspace};
+use breakglass_core::org::{Invitation, Message, Settings, TagDefinition, TagRule, Tags};
 use breakglass_core::time::Timestamp;
 use breakglass_core::State;
 
@@ -37,6 +38,7 @@ pub fn workspace(state: &State, w: &Workspace) -> api::Workspace {
             state.reviews().filter(|r| r.is_open() && r.target.workspace() == &w.id).count(),
         )
         .unwrap_or(u32::MAX),
+        tags: tags(&w.tags),
         created_at: w.created_at.to_rfc3339(),
     }
 }
@@ -47,8 +49,13 @@ pub fn project(p: &Project) -> api::Project {
         workspace: p.workspace.to_string(),
         identifier: p.id.to_string(),
         name: p.name.to_string(),
+        tags: tags(&p.tags),
         created_at: p.created_at.to_rfc3339(),
     }
+}
+
+fn tags(t: &Tags) -> std::collections::BTreeMap<String, String> {
+    t.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
 /// A binding on the wire.
@@ -200,5 +207,80 @@ pub fn review(state: &State, r: &Review) -> api::Review {
         notes: r.notes.clone(),
         completed_by: r.completed_by.map(|u| email(state, u)),
         completed_at: time(r.completed_at),
+    }
+}
+
+/// An invitation on the wire; a pending one past its expiry shows as `expired`.
+pub fn invitation(state: &State, i: &Invitation, now: Timestamp) -> api::Invitation {
+    let st = if i.state == breakglass_core::org::InvitationState::Pending && now >= i.expires_at {
+        "expired"
+    } else {
+        i.state.as_str()
+    };
+    api::Invitation {
+        id: i.id.to_string(),
+        workspace: i.workspace.to_string(),
+        email: i.email.to_string(),
+        role: breakglass_core::role::Role::Workspace(i.role).as_str().into(),
+        membership_expires_at: time(i.membership_expires_at),
+        invited_by: email(state, i.invited_by),
+        state: st.into(),
+        created_at: i.created_at.to_rfc3339(),
+        expires_at: i.expires_at.to_rfc3339(),
+    }
+}
+
+/// A message on the wire; acknowledgements only for those who may see them.
+pub fn message(state: &State, m: &Message, with_acks: bool) -> api::Message {
+    api::Message {
+        id: m.id.to_string(),
+        workspace: m.workspace.to_string(),
+        text: m.text.clone(),
+        mode: m.mode.as_str().into(),
+        sender: email(state, m.sender),
+        created_at: m.created_at.to_rfc3339(),
+        acknowledgements: if with_acks {
+            m.acks
+                .iter()
+                .map(|(u, at)| api::Acknowledgement { user: email(state, *u), at: at.to_rfc3339() })
+                .collect()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// A tag definition on the wire.
+pub fn tag_definition(d: &TagDefinition) -> api::TagDefinition {
+    let (values, pattern) = match &d.rule {
+        TagRule::Any => (Vec::new(), None),
+        TagRule::Values(v) => (v.clone(), None),
+        TagRule::Pattern(p) => (Vec::new(), Some(p.clone())),
+    };
+    api::TagDefinition {
+        key: d.key.to_string(),
+        target: d.target.as_str().into(),
+        restricted: d.restricted,
+        values,
+        pattern,
+        mandatory: d.mandatory,
+        default: d.default.clone(),
+    }
+}
+
+/// The settings on the wire, every field present.
+pub fn settings(s: &Settings) -> api::Settings {
+    let text = |v: serde_json::Value| v.as_str().map(str::to_owned);
+    api::Settings {
+        workspace_registration: text(serde_json::to_value(s.workspace_registration).unwrap_or_default()),
+        signup: text(serde_json::to_value(s.signup).unwrap_or_default()),
+        invitation_ttl_days: u32::try_from(
+            s.invitation_ttl.as_micros() / breakglass_core::time::Span::days(1).as_micros(),
+        )
+        .ok(),
+        default_project_quota: Some(s.default_project_quota),
+        restrict_admin_role_assignment: Some(s.restrict_admin_role_assignment),
+        add_myself_default_expiry: Some(s.add_myself_default_expiry.to_string()),
+        add_myself_max_expiry: Some(s.add_myself_max_expiry.to_string()),
     }
 }

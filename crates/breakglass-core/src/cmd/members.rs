@@ -387,7 +387,7 @@ pub fn revoke_grant(state: &State, ctx: &Ctx, id: BindingId) -> Result<Changes, 
 
 /// Checks that the actor may manage `target` and touch bindings with `roles`; returns the
 /// workspace. Invisible workspaces and unknown projects are 404, visible but unmanageable 403.
-fn authorize<'a>(
+pub(crate) fn authorize<'a>(
     state: &'a State,
     ctx: &Ctx,
     target: &Target,
@@ -442,7 +442,7 @@ fn holds_owner_elsewhere(
 
 /// Refuses a change that would leave a workspace that has a standing owner without one: the
 /// last standing owner cannot be removed, demoted, or given an expiry.
-fn guard_last_owner(
+pub(crate) fn guard_last_owner(
     state: &State,
     ws: &Workspace,
     user: &User,

@@ -1,10 +1,14 @@
 //! Commands: plain functions from (state, context, input) to `Changes` or a `DomainError`.
 //! They read the state, decide, and describe every change together with its audit events.
 
+pub mod admin;
+pub mod invitations;
 pub mod members;
+pub mod messages;
 pub mod policies;
 pub mod requests;
 pub mod sweep;
+pub mod tags;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;

@@ -6,10 +6,12 @@ use crate::audit::EventType;
 use crate::authz;
 use crate::change::{Change, Changes};
 use crate::cmd::event;
+use crate::cmd::tags::resolve_tags;
 use crate::ctx::Ctx;
 use crate::error::DomainError;
 use crate::ident::{BindingId, Email, Name, Slug};
 use crate::model::{Binding, BindingSource, Project, Target, Workspace, WorkspaceStatus};
+use crate::org::{TagTarget, Tags};
 use crate::role::{Role, WorkspaceRole};
 use crate::state::State;
 
@@ -20,10 +22,15 @@ pub struct NewWorkspace {
     pub id: Slug,
     /// Display name.
     pub name: Name,
-    /// Users who become its owners. Empty: the creating user becomes the owner.
+    /// Users who become its owners. Empty (and no owner among `members`): the creating user
+    /// becomes the owner.
     pub owners: Vec<Email>,
+    /// Further initial users and their roles.
+    pub members: Vec<(Email, WorkspaceRole)>,
     /// Maximum number of projects.
     pub project_quota: u32,
+    /// Tags (mandatory ones required unless they have a default).
+    pub tags: Tags,
 }
 
 /// Creates an active workspace with its initial owners. Admins and employees may.
@@ -37,29 +44,45 @@ pub fn create_workspace(state: &State, ctx: &Ctx, new: NewWorkspace) -> Result<C
             format!("a workspace with identifier '{}' already exists", new.id),
         ));
     }
-    let mut owners = Vec::new();
-    for email in &new.owners {
+    // Each initial user once, with the highest role they are given.
+    let mut initial: Vec<(crate::ident::UserId, WorkspaceRole)> = Vec::new();
+    let given =
+        new.owners.iter().map(|e| (e, WorkspaceRole::Owner)).chain(new.members.iter().map(|(e, r)| (e, *r)));
+    for (email, role) in given {
         let u = state.user_by_email(email).ok_or_else(|| user_not_found(email))?;
-        if !owners.contains(&u.id) {
-            owners.push(u.id);
+        match initial.iter_mut().find(|(id, _)| *id == u.id) {
+            Some(entry) => entry.1 = entry.1.max(role),
+            None => initial.push((u.id, role)),
         }
     }
-    if owners.is_empty() {
+    if !initial.iter().any(|(_, r)| *r == WorkspaceRole::Owner) {
         if let Some(me) = ctx.user() {
-            owners.push(me);
+            match initial.iter_mut().find(|(id, _)| *id == me) {
+                Some(entry) => entry.1 = WorkspaceRole::Owner,
+                None => initial.insert(0, (me, WorkspaceRole::Owner)),
+            }
         }
     }
+    let admin_area = authz::actor_admin_role(state, ctx)?.manages_workspaces();
+    let tags = resolve_tags(state, TagTarget::Workspace, &new.tags, admin_area)?;
     let ws = Workspace {
         id: new.id.clone(),
         name: new.name,
         status: WorkspaceStatus::Active,
         project_quota: new.project_quota,
-        tags: Default::default(),
+        tags,
         created_at: ctx.now,
     };
     let target = Target::Workspace(new.id.clone());
+    let email_of =
+        |id: crate::ident::UserId| state.user(id).map_or_else(|| id.to_string(), |u| u.email.to_string());
     let owner_emails: Vec<String> =
-        owners.iter().filter_map(|id| state.user(*id)).map(|u| u.email.to_string()).collect();
+        initial.iter().filter(|(_, r)| *r == WorkspaceRole::Owner).map(|(id, _)| email_of(*id)).collect();
+    let members: Vec<serde_json::Value> = initial
+        .iter()
+        .filter(|(_, r)| *r != WorkspaceRole::Owner)
+        .map(|(id, r)| json!({"user": email_of(*id), "role": Role::Workspace(*r).as_str()}))
+        .collect();
     let mut out = Changes::default();
     out.events.push(event(
         state,
@@ -67,15 +90,22 @@ pub fn create_workspace(state: &State, ctx: &Ctx, new: NewWorkspace) -> Result<C
         EventType::WorkspaceCreated,
         Some(&target),
         None,
-        json!({"name": ws.name.as_str(), "project_quota": ws.project_quota, "owners": owner_emails}),
+        json!({
+            "name": ws.name.as_str(),
+            "project_quota": ws.project_quota,
+            "owners": owner_emails,
+            "members": members,
+            "tags": ws.tags,
+        }),
     ));
     out.changes.push(Change::CreateWorkspace(ws));
-    for (user, email) in owners.into_iter().zip(owner_emails) {
+    for (user, role) in initial {
+        let email = email_of(user);
         let b = Binding {
             id: BindingId(ctx.next_id()),
             user,
             target: target.clone(),
-            role: Role::Workspace(WorkspaceRole::Owner),
+            role: Role::Workspace(role),
             starts_at: ctx.now,
             expires_at: None,
             source: BindingSource::Direct,
@@ -88,7 +118,7 @@ pub fn create_workspace(state: &State, ctx: &Ctx, new: NewWorkspace) -> Result<C
             EventType::UserAssigned,
             Some(&target),
             Some(email),
-            json!({"role": "owner", "expires_at": null, "binding_id": b.id.to_string()}),
+            json!({"role": Role::Workspace(role).as_str(), "expires_at": null, "binding_id": b.id.to_string()}),
         ));
         out.changes.push(Change::CreateBinding(b));
     }
@@ -104,6 +134,8 @@ pub struct NewProject {
     pub id: Slug,
     /// Display name.
     pub name: Name,
+    /// Tags (mandatory ones required unless they have a default).
+    pub tags: Tags,
 }
 
 /// Creates a project within the workspace's quota. Managers of the workspace, admins and
@@ -127,13 +159,10 @@ pub fn create_project(state: &State, ctx: &Ctx, new: NewProject) -> Result<Chang
     if count >= ws.project_quota as usize {
         return Err(quota_exceeded(ws));
     }
-    let project = Project {
-        workspace: ws.id.clone(),
-        id: new.id.clone(),
-        name: new.name,
-        tags: Default::default(),
-        created_at: ctx.now,
-    };
+    let admin_area = authz::actor_admin_role(state, ctx)?.manages_workspaces();
+    let tags = resolve_tags(state, TagTarget::Project, &new.tags, admin_area)?;
+    let project =
+        Project { workspace: ws.id.clone(), id: new.id.clone(), name: new.name, tags, created_at: ctx.now };
     let target = Target::Project(ws.id.clone(), new.id);
     Ok(Changes {
         events: vec![event(
@@ -142,7 +171,7 @@ pub fn create_project(state: &State, ctx: &Ctx, new: NewProject) -> Result<Chang
             EventType::ProjectCreated,
             Some(&target),
             None,
-            json!({"name": project.name.as_str()}),
+            json!({"name": project.name.as_str(), "tags": project.tags}),
         )],
         changes: vec![Change::CreateProject { project, quota: ws.project_quota }],
     })

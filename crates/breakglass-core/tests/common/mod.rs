@@ -152,13 +152,15 @@ impl World {
             id: slug(id),
             name: name(id),
             owners: owners.iter().map(|o| email(o)).collect(),
+            members: Vec::new(),
             project_quota: quota,
+            tags: Default::default(),
         };
         self.as_user(by, move |s, c| workspaces::create_workspace(s, c, new))
     }
 
     pub fn create_project(&mut self, by: &str, ws: &str, id: &str) -> Res<()> {
-        let new = NewProject { workspace: slug(ws), id: slug(id), name: name(id) };
+        let new = NewProject { workspace: slug(ws), id: slug(id), name: name(id), tags: Default::default() };
         self.as_user(by, move |s, c| workspaces::create_project(s, c, new))
     }
 

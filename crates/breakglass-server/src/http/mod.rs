@@ -1,10 +1,11 @@
 //! The HTTP API: routes, extractors that turn bad input into problem+json, and the OpenAPI
 //! document generated from the handlers' annotations.
 
+mod admin;
 mod audit;
 mod check;
 mod requests;
-mod session;
+pub(crate) mod session;
 mod users;
 mod workspaces;
 
@@ -104,6 +105,28 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(requests::list_tasks))
         .routes(routes!(requests::list_reviews))
         .routes(routes!(requests::complete_review))
+        .routes(routes!(admin::register_workspace))
+        .routes(routes!(admin::update_workspace))
+        .routes(routes!(admin::approve_workspace))
+        .routes(routes!(admin::reject_workspace))
+        .routes(routes!(admin::disable_workspace))
+        .routes(routes!(admin::enable_workspace))
+        .routes(routes!(admin::set_quota))
+        .routes(routes!(admin::add_myself, admin::leave_workspace))
+        .routes(routes!(admin::invite, admin::workspace_invitations))
+        .routes(routes!(admin::cancel_invitation))
+        .routes(routes!(admin::accept_invitation))
+        .routes(routes!(admin::decline_invitation))
+        .routes(routes!(admin::my_invitations))
+        .routes(routes!(admin::signup))
+        .routes(routes!(admin::list_tags, admin::define_tag))
+        .routes(routes!(admin::remove_tag_definition))
+        .routes(routes!(admin::set_workspace_tag, admin::remove_workspace_tag))
+        .routes(routes!(admin::set_project_tag, admin::remove_project_tag))
+        .routes(routes!(admin::send_message, admin::workspace_messages))
+        .routes(routes!(admin::my_messages))
+        .routes(routes!(admin::ack_message))
+        .routes(routes!(admin::get_settings, admin::update_settings))
 }
 
 /// The OpenAPI document, as generated from the handlers.

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::views;
 
 /// How long a session lasts.
-const SESSION_TTL: Span = Span::hours(12);
+pub(crate) const SESSION_TTL: Span = Span::hours(12);
 
 /// Liveness, and the audit sequence this server's index reflects.
 #[utoipa::path(get, path = "/healthz", tag = "system", security(()),

@@ -10,7 +10,8 @@ use breakglass_core::authz::{self, WorkspaceAccess};
 use breakglass_core::cmd::members::{self, Assigned, NewGrant, SetMember};
 use breakglass_core::cmd::workspaces::{self, NewProject, NewWorkspace};
 use breakglass_core::ident::{BindingId, Email, Name, Slug};
-use breakglass_core::model::{BindingSource, Target, Workspace};
+use breakglass_core::model::{BindingSource, Target, Workspace, WorkspaceStatus};
+use breakglass_core::org::{TagKey, Tags};
 use breakglass_core::role::{AdminRole, Role};
 use breakglass_core::{Ctx, DomainError, State as Model};
 use uuid::Uuid;
@@ -83,7 +84,19 @@ pub async fn create_workspace(
         id: Slug::parse(&body.identifier)?,
         name: Name::parse(&body.name)?,
         owners: body.owners.iter().map(|e| Email::parse(e)).collect::<Result<_, _>>()?,
-        project_quota: body.project_quota.unwrap_or(app.default_project_quota),
+        members: body
+            .members
+            .iter()
+            .map(|m| {
+                let role = match Role::parse_workspace(&m.role)? {
+                    Role::Workspace(r) => r,
+                    Role::Project(_) => unreachable!("parse_workspace returns workspace roles"),
+                };
+                Ok((Email::parse(&m.email)?, role))
+            })
+            .collect::<Result<_, DomainError>>()?,
+        project_quota: body.project_quota.unwrap_or(app.state().settings().default_project_quota),
+        tags: parse_tags(&body.tags)?,
     };
     let id = new.id.clone();
     let done = app
@@ -98,18 +111,23 @@ pub async fn create_workspace(
 
 /// Lists the workspaces the caller can see (all of them for the admin area).
 #[utoipa::path(get, path = "/api/v1/workspaces", tag = "workspaces",
-    params(api::PageQuery),
+    params(api::ListQuery),
     responses((status = 200, description = "Workspaces by identifier", body = api::Page<api::Workspace>)))]
 pub async fn list_workspaces(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiQuery(q): ApiQuery<api::PageQuery>,
+    ApiQuery(q): ApiQuery<api::ListQuery>,
 ) -> ApiResult<Json<api::Page<api::Workspace>>> {
+    let status = q.status.as_deref().map(WorkspaceStatus::parse).transpose()?;
+    let tag = q.tag.as_deref().map(TagFilter::parse).transpose()?;
     let now = app.now();
     let state = app.state();
     let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
+    let keep = |w: &&Workspace| {
+        status.is_none_or(|s| w.status == s) && tag.as_ref().is_none_or(|t| t.matches(&w.tags))
+    };
     let items: Vec<api::Workspace> = if me.admin_role != AdminRole::None {
-        state.workspaces().map(|w| views::workspace(&state, w)).collect()
+        state.workspaces().filter(keep).map(|w| views::workspace(&state, w)).collect()
     } else {
         let mut mine: Vec<&Slug> = state
             .bindings_of_user(me.id)
@@ -118,9 +136,14 @@ pub async fn list_workspaces(
             .collect();
         mine.sort();
         mine.dedup();
-        mine.into_iter().filter_map(|id| state.workspace(id)).map(|w| views::workspace(&state, w)).collect()
+        mine.into_iter()
+            .filter_map(|id| state.workspace(id))
+            .filter(keep)
+            .map(|w| views::workspace(&state, w))
+            .collect()
     };
-    Ok(Json(paginate(items, |w: &api::Workspace| w.identifier.clone(), &q)?))
+    let page = api::PageQuery { limit: q.limit, cursor: q.cursor.clone() };
+    Ok(Json(paginate(items, |w: &api::Workspace| w.identifier.clone(), &page)?))
 }
 
 /// One workspace.
@@ -297,6 +320,7 @@ pub async fn create_project(
         workspace: ws.clone(),
         id: Slug::parse(&body.identifier)?,
         name: Name::parse(&body.name)?,
+        tags: parse_tags(&body.tags)?,
     };
     let done = app
         .execute(caller.actor(), |state, ctx| Ok((workspaces::create_project(state, ctx, new.clone())?, ())))
@@ -308,7 +332,7 @@ pub async fn create_project(
 
 /// Lists a workspace's projects.
 #[utoipa::path(get, path = "/api/v1/workspaces/{ws}/projects", tag = "workspaces",
-    params(("ws" = String, Path, description = "Workspace identifier"), api::PageQuery),
+    params(("ws" = String, Path, description = "Workspace identifier"), api::ListQuery),
     responses(
         (status = 200, description = "Projects by identifier", body = api::Page<api::Project>),
         (status = 404, description = "Not found or not visible", body = api::Problem, content_type = "application/problem+json"),
@@ -317,14 +341,25 @@ pub async fn list_projects(
     State(app): State<Arc<App>>,
     caller: Caller,
     Path(ws): Path<String>,
-    ApiQuery(q): ApiQuery<api::PageQuery>,
+    ApiQuery(q): ApiQuery<api::ListQuery>,
 ) -> ApiResult<Json<api::Page<api::Project>>> {
     let ctx = read_ctx(&app, &caller);
     let state = app.state();
     let ws = ws_slug(&ws)?;
     visible(&state, &ctx, &ws)?;
-    let items = state.projects_of(&ws).map(views::project).collect();
-    Ok(Json(paginate(items, |p: &api::Project| p.identifier.clone(), &q)?))
+    if q.status.is_some() {
+        return Err(
+            DomainError::invalid("input.invalid_query", "projects have no status to filter on").into()
+        );
+    }
+    let tag = q.tag.as_deref().map(TagFilter::parse).transpose()?;
+    let items = state
+        .projects_of(&ws)
+        .filter(|p| tag.as_ref().is_none_or(|t| t.matches(&p.tags)))
+        .map(views::project)
+        .collect();
+    let page = api::PageQuery { limit: q.limit, cursor: q.cursor.clone() };
+    Ok(Json(paginate(items, |p: &api::Project| p.identifier.clone(), &page)?))
 }
 
 /// One project.
@@ -459,4 +494,31 @@ pub async fn revoke_grant(State(app): State<Arc<App>>, caller: Caller, Path(id):
     let done =
         app.execute(caller.actor(), |state, ctx| Ok((members::revoke_grant(state, ctx, id)?, ()))).await?;
     Ok(written_empty(done.seq))
+}
+
+/// Parses tags given on the wire; values are checked against their definitions by the core.
+pub fn parse_tags(given: &std::collections::BTreeMap<String, String>) -> Result<Tags, DomainError> {
+    given.iter().map(|(k, v)| Ok((TagKey::parse(k)?, v.clone()))).collect()
+}
+
+/// A `?tag=key` or `?tag=key:value` filter.
+pub struct TagFilter {
+    key: TagKey,
+    value: Option<String>,
+}
+
+impl TagFilter {
+    /// Parses the filter.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        let (k, v) = match s.split_once(':') {
+            Some((k, v)) => (k, Some(v.to_owned())),
+            None => (s, None),
+        };
+        Ok(Self { key: TagKey::parse(k)?, value: v })
+    }
+
+    /// True when `tags` carry the key (with the value, if one was given).
+    pub fn matches(&self, tags: &Tags) -> bool {
+        tags.get(&self.key).is_some_and(|v| self.value.as_ref().is_none_or(|want| want == v))
+    }
 }

@@ -143,6 +143,8 @@ async fn a_plain_user_cannot_use_the_admin_area() {
         name: "Bob's".into(),
         owners: vec![],
         project_quota: None,
+        members: Vec::new(),
+        tags: Default::default(),
     };
     expect_problem(bob.create_workspace(&new_ws).await, 403, "authz.forbidden");
     expect_problem(bob.list_users(&PageQuery::default()).await, 403, "authz.forbidden");
@@ -173,7 +175,12 @@ async fn a_plain_user_cannot_use_the_admin_area() {
         "authz.forbidden",
     );
     expect_problem(
-        audrey.create_project("alpha", &CreateProject { identifier: "web".into(), name: "Web".into() }).await,
+        audrey
+            .create_project(
+                "alpha",
+                &CreateProject { identifier: "web".into(), name: "Web".into(), tags: Default::default() },
+            )
+            .await,
         403,
         "authz.forbidden",
     );
@@ -480,7 +487,10 @@ async fn every_write_reports_its_audit_sequence_in_breakglass_seq() {
     );
     write!(
         admin(),
-        create_project("alpha", &CreateProject { identifier: "web".into(), name: "Web".into() }),
+        create_project(
+            "alpha",
+            &CreateProject { identifier: "web".into(), name: "Web".into(), tags: Default::default() }
+        ),
         "PROJECT_CREATED"
     );
     write!(

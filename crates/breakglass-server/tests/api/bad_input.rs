@@ -21,11 +21,13 @@ fn new_ws(id: &str) -> CreateWorkspace {
         name: format!("Workspace {id}"),
         owners: vec![],
         project_quota: None,
+        members: Vec::new(),
+        tags: Default::default(),
     }
 }
 
 fn new_project(id: &str) -> CreateProject {
-    CreateProject { identifier: id.into(), name: format!("Project {id}") }
+    CreateProject { identifier: id.into(), name: format!("Project {id}"), tags: Default::default() }
 }
 
 /// A server with workspace `alpha` (owner: the admin), project `alpha/web`, and bob, a member
@@ -603,7 +605,7 @@ async fn bad_names_passwords_and_reasons_are_refused() {
     for name in ["", "   ", long_name.as_str(), "tab\there", "line\nbreak"] {
         let ws = CreateWorkspace { name: name.into(), ..new_ws("gamma") };
         expect_problem(admin.create_workspace(&ws).await, 422, "input.invalid_name");
-        let p = CreateProject { identifier: "api".into(), name: name.into() };
+        let p = CreateProject { identifier: "api".into(), name: name.into(), tags: Default::default() };
         expect_problem(admin.create_project("alpha", &p).await, 422, "input.invalid_name");
         let u =
             CreateUser { email: "x@example.com".into(), name: name.into(), admin_role: None, password: None };

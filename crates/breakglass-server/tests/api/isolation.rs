@@ -50,15 +50,29 @@ async fn probe_all(
         (
             "POST project",
             done(
-                c.create_project(ws, &CreateProject { identifier: "sneaky".into(), name: "Sneaky".into() })
-                    .await,
+                c.create_project(
+                    ws,
+                    &CreateProject {
+                        identifier: "sneaky".into(),
+                        name: "Sneaky".into(),
+                        tags: Default::default(),
+                    },
+                )
+                .await,
             ),
         ),
         (
             "POST project (bad identifier)",
             done(
-                c.create_project(ws, &CreateProject { identifier: "Not A Slug".into(), name: "x".into() })
-                    .await,
+                c.create_project(
+                    ws,
+                    &CreateProject {
+                        identifier: "Not A Slug".into(),
+                        name: "x".into(),
+                        tags: Default::default(),
+                    },
+                )
+                .await,
             ),
         ),
         (

@@ -251,9 +251,12 @@ async fn managers_manage_members_and_projects_but_only_owners_manage_managers() 
     mike.set_workspace_member("alpha", "carol@example.com", &role("member")).await.unwrap();
     assert_eq!(t.last_event().await.actor, "mike@example.com");
     mike.set_project_member("alpha", "web", "carol@example.com", &role("admin")).await.unwrap();
-    mike.create_project("alpha", &CreateProject { identifier: "api".into(), name: "API".into() })
-        .await
-        .unwrap();
+    mike.create_project(
+        "alpha",
+        &CreateProject { identifier: "api".into(), name: "API".into(), tags: Default::default() },
+    )
+    .await
+    .unwrap();
     let g = mike
         .create_grant(&CreateGrant {
             user: "carol@example.com".into(),
@@ -325,7 +328,11 @@ async fn managers_manage_members_and_projects_but_only_owners_manage_managers() 
     );
     expect_problem(bob.remove_workspace_member("alpha", "carol@example.com").await, 403, "authz.forbidden");
     expect_problem(
-        bob.create_project("alpha", &CreateProject { identifier: "mine".into(), name: "Mine".into() }).await,
+        bob.create_project(
+            "alpha",
+            &CreateProject { identifier: "mine".into(), name: "Mine".into(), tags: Default::default() },
+        )
+        .await,
         403,
         "authz.forbidden",
     );

@@ -6,7 +6,7 @@ use breakglass_client::Client;
 use crate::common::*;
 
 fn new_project(id: &str) -> CreateProject {
-    CreateProject { identifier: id.into(), name: format!("Project {id}") }
+    CreateProject { identifier: id.into(), name: format!("Project {id}"), tags: Default::default() }
 }
 
 #[tokio::test]
@@ -36,6 +36,8 @@ async fn the_project_quota_is_enforced() {
                 name: id.into(),
                 owners: vec![],
                 project_quota: Some(quota),
+                members: Vec::new(),
+                tags: Default::default(),
             })
             .await
             .unwrap();

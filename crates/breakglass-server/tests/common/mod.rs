@@ -286,6 +286,8 @@ impl TestApp {
                 name: format!("Workspace {id}"),
                 owners: owners.iter().map(|s| (*s).to_owned()).collect(),
                 project_quota: None,
+                members: Vec::new(),
+                tags: Default::default(),
             })
             .await
             .unwrap_or_else(|e| panic!("create workspace {id}: {e}"))
@@ -294,7 +296,14 @@ impl TestApp {
     /// Creates a project as the admin.
     pub async fn project(&self, ws: &str, id: &str) -> Project {
         self.admin
-            .create_project(ws, &CreateProject { identifier: id.into(), name: format!("Project {id}") })
+            .create_project(
+                ws,
+                &CreateProject {
+                    identifier: id.into(),
+                    name: format!("Project {id}"),
+                    tags: Default::default(),
+                },
+            )
             .await
             .unwrap_or_else(|e| panic!("create project {ws}/{id}: {e}"))
     }
