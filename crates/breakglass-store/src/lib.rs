@@ -4,8 +4,9 @@
 //! one transaction, sealing each event into the hash chain; it loads the live model at start-up;
 //! it answers audit queries. It holds no business rules beyond the two guards that must hold
 //! even against a concurrent writer: the chain head a decision was based on, and a workspace's
-//! project quota. (It also refuses to extend a binding that is not live: that would be a bug,
-//! the model and the database disagreeing.)
+//! project quota. (It also refuses to extend a binding that is not live, to update a workspace
+//! or project that does not exist and to delete a tag definition that does not: each would be a
+//! bug, the model and the database disagreeing.)
 //!
 //! Code map: `migrate` holds the embedded, forward-only SQL trees and decides which versions a
 //! database still needs; `sqlite` is the embedded backend (`sqlite/load.rs` loads the model at
@@ -50,7 +51,9 @@ pub enum StoreError {
     #[error("duplicate: {0}")]
     Duplicate(String),
     /// A stored row cannot be read back into the model, or a change contradicts what is stored
-    /// (an `ExtendBinding` of a binding that is not live): either way a bug, not bad input.
+    /// (an `ExtendBinding` of a binding that is not live, an `UpdateWorkspace` or
+    /// `UpdateProject` of a row that does not exist, a `DeleteTagDefinition` of a key that is
+    /// not defined): either way a bug, not bad input.
     #[error("corrupt data: {0}")]
     Corrupt(String),
     /// The database failed or could not be reached.
@@ -84,15 +87,18 @@ pub trait Store: Send + Sync + 'static {
     /// Applies pending forward-only migrations.
     async fn migrate(&self) -> Result<(), StoreError>;
 
-    /// Loads the live model: users, workspaces, projects, policies, entitlements, every request
-    /// (terminal ones too) and review, bindings not yet ended, tokens neither revoked nor
-    /// expired at `now`, and the chain head.
+    /// Loads the live model: users, workspaces and projects with their tags, policies,
+    /// entitlements, every request (terminal ones too) and review, the settings (the core's
+    /// defaults when none were ever put), every invitation (decided ones too), tag definitions
+    /// and messages, bindings not yet ended, tokens neither revoked nor expired at `now`, and
+    /// the chain head.
     async fn load_state(&self, now: Timestamp) -> Result<State, StoreError>;
 
     /// Commits `changes` and seals their events after the current head, all or nothing.
     /// Fails with `HeadMoved` when the head is not `base_seq`, with `QuotaExceeded` when a
     /// project creation would exceed its quota, and with `Corrupt` when an `ExtendBinding`
-    /// names no live binding. Returns the new head.
+    /// names no live binding, an `UpdateWorkspace` or `UpdateProject` no existing row, or a
+    /// `DeleteTagDefinition` no defined key. Returns the new head.
     async fn commit(&self, base_seq: i64, changes: &Changes) -> Result<ChainHead, StoreError>;
 
     /// The current chain head.

@@ -23,6 +23,11 @@ pub struct Migration {
 pub const SQLITE_MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "init", sql: include_str!("../migrations/sqlite/0001_init.sql") },
     Migration { version: 2, name: "requests", sql: include_str!("../migrations/sqlite/0002_requests.sql") },
+    Migration {
+        version: 3,
+        name: "admin_area",
+        sql: include_str!("../migrations/sqlite/0003_admin_area.sql"),
+    },
 ];
 
 /// The migrations of `known` still to apply to a database that has `applied`, in order.

@@ -17,6 +17,8 @@ use breakglass_core::access::ReviewOutcome;
 use breakglass_core::audit::{self, AuditEvent, ChainHead};
 use breakglass_core::ident::{Slug, UserId};
 use breakglass_core::model::PasswordHash;
+use breakglass_core::org::Tags;
+use breakglass_core::role::Role;
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::{Change, Changes, State};
 use sqlx::error::ErrorKind;
@@ -179,7 +181,7 @@ impl Store for SqliteStore {
         // not cancel a commit whose outcome they apply to their model.
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         let head = write(&mut tx, base_seq, changes).await?;
-        // COMMIT itself checks the deferred foreign keys (schema version 2). When it refuses,
+        // COMMIT itself checks the deferred foreign keys (schema version 2 on). When it refuses,
         // SQLite keeps the transaction open; `tx`, still open, rolls it back as it drops.
         tx.commit().await?;
         Ok(head)
@@ -250,8 +252,11 @@ async fn write(
 ) -> Result<ChainHead, StoreError> {
     let mut head = read_head(conn).await?;
     check_base(base_seq, head)?;
+    // When the commit happened, for the rows that record it but whose record carries no time
+    // of its own (the settings): its first event's time, which the core took from its clock.
+    let now = changes.events.first().map_or_else(wall_clock_micros, |e| e.time.as_micros());
     for change in &changes.changes {
-        apply(conn, change).await?;
+        apply(conn, change, now).await?;
     }
     for event in &changes.events {
         let e = audit::seal(head, event);
@@ -285,10 +290,15 @@ fn check_base(base_seq: i64, head: ChainHead) -> Result<(), StoreError> {
     }
 }
 
-/// Applies one change. Users, tokens, workspaces, projects and bindings are inserted, then only
-/// their end/revocation columns set (and a live binding's expiry); policies, entitlements,
-/// requests and reviews are upserted whole. Nothing is ever deleted.
-async fn apply(conn: &mut SqliteConnection, change: &Change) -> Result<(), StoreError> {
+/// Applies one change at the commit time `now` (microseconds). Users, tokens and bindings are
+/// inserted, then only their end/revocation columns set (and a live binding's expiry);
+/// workspaces and projects are inserted, then their mutable columns updated (never their
+/// identifiers); policies, entitlements, requests, reviews, the settings, invitations, tag
+/// definitions and messages are upserted whole. Only tag definitions are ever deleted.
+///
+/// A change to a row that must exist and does not (an update, an extension, a deletion) fails
+/// the commit with `Corrupt`: the model and the database disagree.
+async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result<(), StoreError> {
     match change {
         Change::CreateUser { user, password_hash } => {
             let id = uuid_text(user.id.0);
@@ -351,17 +361,33 @@ async fn apply(conn: &mut SqliteConnection, change: &Change) -> Result<(), Store
         }
         Change::CreateWorkspace(ws) => {
             sqlx::query(
-                "INSERT INTO workspaces (id, name, status, project_quota, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO workspaces (id, name, status, project_quota, tags, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )
             .bind(ws.id.as_str())
             .bind(ws.name.as_str())
             .bind(ws.status.as_str())
             .bind(i64::from(ws.project_quota))
+            .bind(tags_json(&ws.tags, "workspaces", &ws.id)?)
             .bind(ws.created_at.as_micros())
             .execute(&mut *conn)
             .await
             .map_err(|e| duplicate(e, |_| format!("workspace '{}'", ws.id)))?;
+        }
+        Change::UpdateWorkspace(ws) => {
+            let done = sqlx::query(
+                "UPDATE workspaces SET name = ?1, status = ?2, project_quota = ?3, tags = ?4 WHERE id = ?5",
+            )
+            .bind(ws.name.as_str())
+            .bind(ws.status.as_str())
+            .bind(i64::from(ws.project_quota))
+            .bind(tags_json(&ws.tags, "workspaces", &ws.id)?)
+            .bind(ws.id.as_str())
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(missing("workspaces", &ws.id, "update", "workspace with this identifier"));
+            }
         }
         Change::CreateProject { project, quota } => {
             // Counted inside the transaction, under the write lock: two creations decided on
@@ -373,16 +399,34 @@ async fn apply(conn: &mut SqliteConnection, change: &Change) -> Result<(), Store
             if count >= i64::from(*quota) {
                 return Err(StoreError::QuotaExceeded { workspace: project.workspace.to_string() });
             }
-            sqlx::query("INSERT INTO projects (workspace_id, id, name, created_at) VALUES (?1, ?2, ?3, ?4)")
-                .bind(project.workspace.as_str())
-                .bind(project.id.as_str())
-                .bind(project.name.as_str())
-                .bind(project.created_at.as_micros())
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| {
-                    duplicate(e, |_| format!("project '{}' in workspace '{}'", project.id, project.workspace))
-                })?;
+            let key = format!("{}/{}", project.workspace, project.id);
+            sqlx::query(
+                "INSERT INTO projects (workspace_id, id, name, tags, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(project.workspace.as_str())
+            .bind(project.id.as_str())
+            .bind(project.name.as_str())
+            .bind(tags_json(&project.tags, "projects", &key)?)
+            .bind(project.created_at.as_micros())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                duplicate(e, |_| format!("project '{}' in workspace '{}'", project.id, project.workspace))
+            })?;
+        }
+        Change::UpdateProject(project) => {
+            let key = format!("{}/{}", project.workspace, project.id);
+            let done =
+                sqlx::query("UPDATE projects SET name = ?1, tags = ?2 WHERE workspace_id = ?3 AND id = ?4")
+                    .bind(project.name.as_str())
+                    .bind(tags_json(&project.tags, "projects", &key)?)
+                    .bind(project.workspace.as_str())
+                    .bind(project.id.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+            if done.rows_affected() == 0 {
+                return Err(missing("projects", &key, "update", "project with this identifier"));
+            }
         }
         Change::CreateBinding(b) => {
             sqlx::query(
@@ -426,13 +470,8 @@ async fn apply(conn: &mut SqliteConnection, change: &Change) -> Result<(), Store
                 .bind(uuid_text(id.0))
                 .execute(&mut *conn)
                 .await?;
-            // Unlike ending twice, which is harmless, extending what is not there would leave
-            // the model believing in access the database does not record.
             if done.rows_affected() == 0 {
-                return Err(StoreError::Corrupt(format!(
-                    "bindings '{id}': cannot extend: no live binding with this id (the model and the \
-                     database disagree)"
-                )));
+                return Err(missing("bindings", id, "extend", "live binding with this id"));
             }
         }
         Change::PutPolicy(p) => {
@@ -538,8 +577,95 @@ async fn apply(conn: &mut SqliteConnection, change: &Change) -> Result<(), Store
             .execute(&mut *conn)
             .await?;
         }
+        Change::PutSettings(settings) => {
+            sqlx::query(
+                "INSERT INTO settings (id, body, updated_at) VALUES (1, ?1, ?2) \
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+            )
+            .bind(serde_json::to_string(settings).map_err(|e| unencodable("settings", 1, e))?)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Change::PutInvitation(i) => {
+            sqlx::query(
+                "INSERT INTO invitations (id, workspace_id, email, role, membership_expires_at, \
+                 invited_by, created_at, expires_at, state, decided_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, \
+                 email = excluded.email, role = excluded.role, \
+                 membership_expires_at = excluded.membership_expires_at, \
+                 invited_by = excluded.invited_by, created_at = excluded.created_at, \
+                 expires_at = excluded.expires_at, state = excluded.state, \
+                 decided_at = excluded.decided_at",
+            )
+            .bind(uuid_text(i.id.0))
+            .bind(i.workspace.as_str())
+            .bind(i.email.as_str())
+            .bind(Role::Workspace(i.role).as_str())
+            .bind(i.membership_expires_at.map(Timestamp::as_micros))
+            .bind(uuid_text(i.invited_by.0))
+            .bind(i.created_at.as_micros())
+            .bind(i.expires_at.as_micros())
+            .bind(i.state.as_str())
+            .bind(i.decided_at.map(Timestamp::as_micros))
+            .execute(&mut *conn)
+            .await?;
+        }
+        Change::PutTagDefinition(t) => {
+            sqlx::query(
+                "INSERT INTO tag_definitions (key, body, created_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (key) DO UPDATE SET body = excluded.body, created_at = excluded.created_at",
+            )
+            .bind(t.key.as_str())
+            .bind(serde_json::to_string(t).map_err(|e| unencodable("tag_definitions", &t.key, e))?)
+            .bind(t.created_at.as_micros())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Change::DeleteTagDefinition(key) => {
+            let done = sqlx::query("DELETE FROM tag_definitions WHERE key = ?1")
+                .bind(key.as_str())
+                .execute(&mut *conn)
+                .await?;
+            if done.rows_affected() == 0 {
+                return Err(missing("tag_definitions", key, "delete", "tag definition with this key"));
+            }
+        }
+        Change::PutMessage(m) => {
+            sqlx::query(
+                "INSERT INTO messages (id, workspace_id, text, mode, sender, created_at, acks) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, \
+                 text = excluded.text, mode = excluded.mode, sender = excluded.sender, \
+                 created_at = excluded.created_at, acks = excluded.acks",
+            )
+            .bind(uuid_text(m.id.0))
+            .bind(m.workspace.as_str())
+            .bind(&m.text)
+            .bind(m.mode.as_str())
+            .bind(uuid_text(m.sender.0))
+            .bind(m.created_at.as_micros())
+            .bind(serde_json::to_string(&m.acks).map_err(|e| unencodable("messages", m.id, e))?)
+            .execute(&mut *conn)
+            .await?;
+        }
     }
     Ok(())
+}
+
+/// A change that needs the row `key` of `table`, which is not there (or, for a binding, no
+/// longer live). Unlike ending a binding twice, which is harmless, going on would leave the
+/// model believing in what the database does not record.
+fn missing(table: &str, key: impl std::fmt::Display, action: &str, what: &str) -> StoreError {
+    StoreError::Corrupt(format!(
+        "{table} '{key}': cannot {action}: no {what} (the model and the database disagree)"
+    ))
+}
+
+/// Tags as their JSON object of key to value.
+fn tags_json(tags: &Tags, table: &str, key: impl std::fmt::Display) -> Result<String, StoreError> {
+    serde_json::to_string(tags).map_err(|e| unencodable(table, key, e))
 }
 
 /// For a value kept whole as JSON that does not encode. The core's types always do; failing
@@ -567,7 +693,8 @@ fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
     StoreError::Database(sqlx::Error::Migrate(Box::new(e)))
 }
 
-/// `applied_at` is bookkeeping for operators, the one place the store reads the clock itself.
+/// `applied_at` is bookkeeping for operators, and so is `settings.updated_at` of a commit without
+/// events: the only places the store reads the clock itself.
 fn wall_clock_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -650,10 +777,16 @@ mod tests {
         assert_eq!(pragma(&store.reader, "journal_mode").await, "wal");
         assert_eq!(pragma(&store.reader, "query_only").await, "1");
         assert_eq!(pragma(&store.reader, "foreign_keys").await, "1");
-        let write = sqlx::query("INSERT INTO workspaces VALUES ('ws', 'W', 'active', 1, 0)")
-            .execute(&store.reader)
-            .await;
-        assert!(write.is_err(), "a reader connection accepted a write");
+        let write = sqlx::query(
+            "INSERT INTO workspaces (id, name, status, project_quota, created_at) \
+             VALUES ('ws', 'W', 'active', 1, 0)",
+        )
+        .execute(&store.reader)
+        .await;
+        assert!(
+            matches!(&write, Err(sqlx::Error::Database(e)) if e.message().contains("readonly")),
+            "a reader connection accepted a write: {write:?}"
+        );
 
         store.close().await;
         let _ = std::fs::remove_dir_all(&dir);
@@ -693,5 +826,103 @@ mod tests {
             .bindings_on(&breakglass_core::model::Target::Workspace(Slug::parse("ws-a").unwrap()))
             .next();
         assert_eq!(b.unwrap().source, breakglass_core::model::BindingSource::Grant);
+    }
+
+    /// A database written by version 2, with rows in the tables version 3 alters and in those
+    /// it leaves alone, takes version 3 and loads: no tags, the default settings, and nothing
+    /// of the admin area yet. Then it takes the new changes. Run on a file too, where the
+    /// migration commits to disk.
+    #[tokio::test]
+    async fn a_version_2_database_upgrades_with_its_rows() {
+        use breakglass_core::access::Policy;
+        use breakglass_core::model::{Project, Target, Workspace, WorkspaceStatus};
+        use breakglass_core::org::{Settings, TagKey};
+        use breakglass_core::Changes;
+
+        let dir = std::env::temp_dir().join(format!("breakglass-store-v2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for store in [
+            SqliteStore::open_in_memory().await.unwrap(),
+            SqliteStore::open(&dir.join("v2.db")).await.unwrap(),
+        ] {
+            let policy = Policy::installation_default();
+            let body = serde_json::to_string(&policy).unwrap().replace('\'', "''");
+            let user = "00000000-0000-4000-8000-000000000001";
+            store
+                .execute_raw(&format!(
+                    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                                                     applied_at INTEGER NOT NULL);
+                     {}
+                     {}
+                     INSERT INTO schema_migrations VALUES (1, 'init', 0), (2, 'requests', 0);
+                     INSERT INTO users (id, email, name, admin_role, status, created_at)
+                     VALUES ('{user}', 'a@example.com', 'A', 'none', 'active', 0);
+                     INSERT INTO workspaces VALUES ('ws-a', 'A', 'disabled', 10, 0);
+                     INSERT INTO projects VALUES ('ws-a', 'web', 'Web', 0);
+                     INSERT INTO bindings (id, user_id, workspace_id, project_id, role, starts_at, source)
+                     VALUES ('00000000-0000-4000-9000-000000000001', '{user}', 'ws-a', 'web', 'reader', 0,
+                             'direct');
+                     INSERT INTO policies VALUES ('{}', NULL, '{}', '{body}', 0, 0);",
+                    SQLITE_MIGRATIONS[0].sql, SQLITE_MIGRATIONS[1].sql, policy.id, policy.name,
+                ))
+                .await
+                .unwrap();
+            store.migrate().await.unwrap();
+            let versions: Vec<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version")
+                    .fetch_all(&store.reader)
+                    .await
+                    .unwrap();
+            assert_eq!(versions, (1..=SQLITE_MIGRATIONS.len() as i64).collect::<Vec<_>>());
+            assert!(versions.contains(&3));
+
+            let state = store.load_state(Timestamp::from_micros(0)).await.unwrap();
+            let ws = slug("ws-a");
+            let workspace = state.workspace(&ws).unwrap().clone();
+            assert_eq!((workspace.status, workspace.tags.len()), (WorkspaceStatus::Disabled, 0));
+            let project = state.project(&ws, &slug("web")).unwrap().clone();
+            assert!(project.tags.is_empty());
+            assert_eq!(state.binding_count(), 1);
+            assert_eq!(state.policies(), vec![&policy]);
+            assert_eq!(state.settings(), &Settings::default());
+            assert_eq!(state.invitations().count() + state.messages().count(), 0);
+            assert_eq!(state.tag_definitions().count(), 0);
+
+            // The status column (never under a CHECK) takes the new status, the new columns tags.
+            let tagged = |tags: &[(&str, &str)]| {
+                tags.iter().map(|(k, v)| (TagKey::parse(k).unwrap(), (*v).to_owned())).collect()
+            };
+            let workspace = Workspace {
+                status: WorkspaceStatus::Rejected,
+                tags: tagged(&[("cost-center", "42")]),
+                ..workspace
+            };
+            let project = Project { tags: tagged(&[("tier", "gold")]), ..project };
+            let changes = Changes {
+                changes: vec![
+                    Change::UpdateWorkspace(workspace.clone()),
+                    Change::UpdateProject(project.clone()),
+                ],
+                events: vec![],
+            };
+            store.commit(0, &changes).await.unwrap();
+            let state = store.load_state(Timestamp::from_micros(0)).await.unwrap();
+            assert_eq!(state.workspace(&ws), Some(&workspace));
+            assert_eq!(state.project(&ws, &slug("web")), Some(&project));
+            assert_eq!(
+                state.bindings_on(&Target::Project(ws.clone(), slug("web"))).count(),
+                1,
+                "the binding still refers to its project"
+            );
+            let broken: Vec<(String, Option<i64>, String, i64)> =
+                sqlx::query_as("PRAGMA foreign_key_check").fetch_all(&store.reader).await.unwrap();
+            assert!(broken.is_empty(), "{broken:?}");
+            store.close().await;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn slug(s: &str) -> Slug {
+        Slug::parse(s).unwrap()
     }
 }

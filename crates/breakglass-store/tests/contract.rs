@@ -16,10 +16,16 @@ use breakglass_core::access::{
 use breakglass_core::audit::{self, AuditEvent, ChainHead, ChainVerifier, EventType, NewEvent};
 use breakglass_core::cmd::members::{self, NewGrant, SetMember};
 use breakglass_core::cmd::{sweep, tokens, users, workspaces};
-use breakglass_core::ident::{BindingId, Email, Name, PolicyId, RequestId, ReviewId, Slug, UserId};
+use breakglass_core::ident::{
+    BindingId, Email, InvitationId, MessageId, Name, PolicyId, RequestId, ReviewId, Slug, UserId,
+};
 use breakglass_core::model::{
     Binding, BindingSource, EndReason, PasswordHash, SecretHash, Target, User, UserStatus, Workspace,
     WorkspaceStatus,
+};
+use breakglass_core::org::{
+    Invitation, InvitationState, Message, MessageMode, Registration, Settings, Signup, TagDefinition, TagKey,
+    TagRule, TagTarget, Tags,
 };
 use breakglass_core::role::{AdminRole, ProjectRole, Role, WorkspaceRole};
 use breakglass_core::time::{Span, Timestamp};
@@ -202,7 +208,9 @@ impl World {
             id: slug(id),
             name: name(&format!("Workspace {id}")),
             owners: owners.iter().map(|o| email(o)).collect(),
+            members: vec![],
             project_quota: quota,
+            tags: Tags::new(),
         };
         let changes = workspaces::create_workspace(&self.state, &system(1, seed), new).unwrap();
         self.commit(changes).await;
@@ -214,7 +222,8 @@ impl World {
     }
 
     fn project_changes(&self, ws: &str, id: &str, seed: u128) -> Changes {
-        let new = workspaces::NewProject { workspace: slug(ws), id: slug(id), name: name(id) };
+        let new =
+            workspaces::NewProject { workspace: slug(ws), id: slug(id), name: name(id), tags: Tags::new() };
         workspaces::create_project(&self.state, &system(2, seed), new).unwrap()
     }
 }
@@ -237,6 +246,7 @@ fn workspace_record(id: &str, quota: u32) -> Workspace {
         name: name(id),
         status: WorkspaceStatus::Active,
         project_quota: quota,
+        tags: Tags::new(),
         created_at: at(0),
     }
 }
@@ -301,6 +311,24 @@ fn assert_same_state(got: &State, want: &State) {
         v
     };
     assert_eq!(reviews(got), reviews(want), "reviews");
+    assert_eq!(got.settings(), want.settings(), "settings");
+    let invitations = |s: &State| {
+        let mut v: Vec<Invitation> = s.invitations().cloned().collect();
+        v.sort_by_key(|i| i.id);
+        v
+    };
+    assert_eq!(invitations(got), invitations(want), "invitations");
+    assert_eq!(
+        got.tag_definitions().collect::<Vec<_>>(),
+        want.tag_definitions().collect::<Vec<_>>(),
+        "tag definitions"
+    );
+    let messages = |s: &State| {
+        let mut v: Vec<Message> = s.messages().cloned().collect();
+        v.sort_by_key(|m| m.id);
+        v
+    };
+    assert_eq!(messages(got), messages(want), "messages");
 }
 
 /// Everything a store can show, to prove a failed commit changed nothing.
@@ -575,7 +603,14 @@ async fn a_stale_base_is_refused_and_writes_nothing(h: &dyn Harness) {
     let changes = workspaces::create_workspace(
         &stale,
         &as_user(5, alice, 11),
-        workspaces::NewWorkspace { id: slug("team-b"), name: name("B"), owners: vec![], project_quota: 1 },
+        workspaces::NewWorkspace {
+            id: slug("team-b"),
+            name: name("B"),
+            owners: vec![],
+            members: vec![],
+            project_quota: 1,
+            tags: Tags::new(),
+        },
     )
     .unwrap();
     let err = w.store.commit(stale.head().seq, &changes).await.unwrap_err();
@@ -627,6 +662,7 @@ async fn a_quota_of_zero_refuses_the_first_project(h: &dyn Harness) {
         workspace: ws.id.clone(),
         id: slug("p1"),
         name: name("p1"),
+        tags: Tags::new(),
         created_at: at(0),
     };
     let changes = Changes {
@@ -725,6 +761,7 @@ async fn a_change_referring_to_a_missing_record_is_refused(h: &dyn Harness) {
         workspace: slug(ws),
         id: slug("web"),
         name: name("web"),
+        tags: Tags::new(),
         created_at: at(0),
     };
     for change in [
@@ -1521,6 +1558,446 @@ async fn requests_decided_by_the_core_round_trip(h: &dyn Harness) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The admin area: tags, settings, invitations, tag definitions, messages
+
+fn tags(pairs: &[(&str, &str)]) -> Tags {
+    pairs.iter().map(|(k, v)| (TagKey::parse(k).unwrap(), (*v).to_owned())).collect()
+}
+
+fn invitation_record(seed: u128, ws: &str, addr: &str, by: UserId) -> Invitation {
+    Invitation {
+        id: InvitationId(Uuid::from_u128(seed)),
+        workspace: slug(ws),
+        email: email(addr),
+        role: WorkspaceRole::Member,
+        membership_expires_at: None,
+        invited_by: by,
+        created_at: at(10),
+        expires_at: at(10 + 7 * 86_400),
+        state: InvitationState::Pending,
+        decided_at: None,
+    }
+}
+
+/// An invitation of an address that belongs to nobody yet, with a membership expiry.
+fn pending_invitation(seed: u128, by: UserId) -> Invitation {
+    Invitation {
+        role: WorkspaceRole::Manager,
+        membership_expires_at: Some(at(90 * 86_400)),
+        ..invitation_record(seed, "team-a", "New.Person@Example.org", by)
+    }
+}
+
+fn tag_definition_record(key: &str, target: TagTarget, rule: TagRule) -> TagDefinition {
+    TagDefinition {
+        key: TagKey::parse(key).unwrap(),
+        target,
+        restricted: false,
+        rule,
+        mandatory: false,
+        default: None,
+        created_at: at(5),
+    }
+}
+
+fn message_record(seed: u128, ws: &str, sender: UserId, mode: MessageMode) -> Message {
+    Message {
+        id: MessageId(Uuid::from_u128(seed)),
+        workspace: slug(ws),
+        text: "Maintenance on Friday, 18:00 — «prod» is read-only.\nPlease plan ahead.".into(),
+        mode,
+        sender,
+        created_at: at(20),
+        acks: vec![],
+    }
+}
+
+/// A world where every admin-area change kind was committed, several of them twice.
+struct AdminArea {
+    world: World,
+    alice: UserId,
+    bob: UserId,
+    accepted: InvitationId,
+    pending: InvitationId,
+    acknowledged: MessageId,
+    unread: MessageId,
+}
+
+async fn admin_world(h: &dyn Harness) -> AdminArea {
+    let mut w = World::new(h).await;
+    let alice = w.user("alice@example.com", AdminRole::Admin, None, 1).await;
+    let bob = w.user("bob@example.com", AdminRole::None, None, 2).await;
+    w.workspace("team-a", &["alice@example.com"], 3, 10).await;
+    w.project("team-a", "web", 20).await;
+    let commit = |changes: Vec<Change>, ty: EventType| Changes {
+        changes,
+        events: vec![event(30, ty, Some("team-a"), None)],
+    };
+
+    // Tags written at creation, and a workspace updated in every mutable field.
+    let tagged = Workspace {
+        status: WorkspaceStatus::PendingApproval,
+        tags: tags(&[("cost-center", "4711"), ("owner.team", "Platform \"Core\" ✓")]),
+        ..workspace_record("team-t", 2)
+    };
+    let tagged_project = breakglass_core::model::Project {
+        workspace: slug("team-t"),
+        id: slug("db"),
+        name: name("Database"),
+        tags: tags(&[("tier", "gold")]),
+        created_at: at(3),
+    };
+    w.commit(commit(
+        vec![
+            Change::CreateWorkspace(tagged.clone()),
+            Change::CreateProject { project: tagged_project, quota: 2 },
+        ],
+        EventType::WorkspaceRegistered,
+    ))
+    .await;
+    let mut ws = w.state.workspace(&slug("team-a")).unwrap().clone();
+    ws.name = name("Team A, renamed");
+    ws.status = WorkspaceStatus::Disabled;
+    ws.project_quota = 7;
+    ws.tags = tags(&[("cost-center", "42")]);
+    let rejected = Workspace { status: WorkspaceStatus::Rejected, tags: Tags::new(), ..tagged };
+    let mut web = w.state.project(&slug("team-a"), &slug("web")).unwrap().clone();
+    web.name = name("Web shop");
+    web.tags = tags(&[("tier", "silver"), ("x_1.y-z", "a")]);
+    w.commit(commit(
+        vec![Change::UpdateWorkspace(ws), Change::UpdateWorkspace(rejected), Change::UpdateProject(web)],
+        EventType::WorkspaceUpdated,
+    ))
+    .await;
+
+    // Settings, replaced once.
+    let settings = Settings {
+        workspace_registration: Registration::Open,
+        signup: Signup::Closed,
+        invitation_ttl: Span::days(3),
+        default_project_quota: 5,
+        restrict_admin_role_assignment: true,
+        add_myself_default_expiry: Span::hours(2),
+        add_myself_max_expiry: Span::days(1),
+    };
+    w.commit(commit(vec![Change::PutSettings(Settings::default())], EventType::SettingsChanged)).await;
+    w.commit(commit(vec![Change::PutSettings(settings)], EventType::SettingsChanged)).await;
+
+    // Invitations: one accepted (put twice), one pending to an address nobody has yet.
+    let invited = invitation_record(100, "team-a", "bob@example.com", alice);
+    let pending = pending_invitation(101, alice);
+    w.commit(commit(
+        vec![Change::PutInvitation(invited.clone()), Change::PutInvitation(pending.clone())],
+        EventType::UserInvited,
+    ))
+    .await;
+    let accepted = Invitation { state: InvitationState::Accepted, decided_at: Some(at(40)), ..invited };
+    w.commit(commit(vec![Change::PutInvitation(accepted.clone())], EventType::UserAcceptedInvitation)).await;
+
+    // Tag definitions of every rule, one replaced and one removed.
+    let any = tag_definition_record("owner.team", TagTarget::Workspace, TagRule::Any);
+    let values = tag_definition_record(
+        "tier",
+        TagTarget::Project,
+        TagRule::Values(vec!["gold".into(), "silver".into()]),
+    );
+    let pattern = TagDefinition {
+        restricted: true,
+        mandatory: true,
+        default: Some("0000".into()),
+        ..tag_definition_record("cost-center", TagTarget::Workspace, TagRule::Pattern(r"\d{2,4}".into()))
+    };
+    let doomed = tag_definition_record("legacy", TagTarget::Project, TagRule::Any);
+    w.commit(commit(
+        vec![
+            Change::PutTagDefinition(any.clone()),
+            Change::PutTagDefinition(values),
+            Change::PutTagDefinition(pattern),
+            Change::PutTagDefinition(doomed.clone()),
+        ],
+        EventType::TagDefined,
+    ))
+    .await;
+    let any = TagDefinition { restricted: true, default: Some("nobody".into()), ..any };
+    w.commit(commit(vec![Change::PutTagDefinition(any)], EventType::TagDefined)).await;
+    w.commit(commit(vec![Change::DeleteTagDefinition(doomed.key)], EventType::TagDefinitionRemoved)).await;
+
+    // Messages: one acknowledged by two users (put three times), one nobody read yet.
+    let mut read = message_record(200, "team-a", alice, MessageMode::AllMustRead);
+    let unread = message_record(201, "team-a", alice, MessageMode::SingleRead);
+    w.commit(commit(
+        vec![Change::PutMessage(read.clone()), Change::PutMessage(unread.clone())],
+        EventType::MessageSent,
+    ))
+    .await;
+    read.acks.push((bob, at(50)));
+    w.commit(commit(vec![Change::PutMessage(read.clone())], EventType::MessageAcknowledged)).await;
+    read.acks.push((alice, at(51)));
+    w.commit(commit(vec![Change::PutMessage(read.clone())], EventType::MessageAcknowledged)).await;
+
+    AdminArea {
+        world: w,
+        alice,
+        bob,
+        accepted: accepted.id,
+        pending: pending.id,
+        acknowledged: read.id,
+        unread: unread.id,
+    }
+}
+
+async fn admin_area_records_round_trip(h: &dyn Harness) {
+    let a = admin_world(h).await;
+    let want = &a.world.state;
+    let loaded = a.world.store.load_state(at(60)).await.unwrap();
+    assert_same_state(&loaded, want);
+
+    // Spot checks through the accessors, so the comparison above cannot pass vacuously.
+    let ws = loaded.workspace(&slug("team-a")).unwrap();
+    assert_eq!(
+        (ws.name.as_str(), ws.status, ws.project_quota),
+        ("Team A, renamed", WorkspaceStatus::Disabled, 7)
+    );
+    assert_eq!(ws.tags, tags(&[("cost-center", "42")]));
+    let rejected = loaded.workspace(&slug("team-t")).unwrap();
+    assert_eq!((rejected.status, rejected.tags.len()), (WorkspaceStatus::Rejected, 0));
+    assert_eq!((rejected.name.as_str(), rejected.created_at), ("team-t", at(0)));
+    let web = loaded.project(&slug("team-a"), &slug("web")).unwrap();
+    assert_eq!((web.name.as_str(), &web.tags), ("Web shop", &tags(&[("tier", "silver"), ("x_1.y-z", "a")])));
+    let db = loaded.project(&slug("team-t"), &slug("db")).unwrap();
+    assert_eq!(db.tags, tags(&[("tier", "gold")]));
+
+    let settings = loaded.settings();
+    assert_ne!(settings, &Settings::default());
+    assert_eq!((settings.workspace_registration, settings.signup), (Registration::Open, Signup::Closed));
+    assert_eq!((settings.invitation_ttl, settings.default_project_quota), (Span::days(3), 5));
+    assert!(settings.restrict_admin_role_assignment);
+
+    let accepted = loaded.invitation(a.accepted).unwrap();
+    assert_eq!((accepted.state, accepted.decided_at), (InvitationState::Accepted, Some(at(40))));
+    assert_eq!((accepted.invited_by, accepted.email.as_str()), (a.alice, "bob@example.com"));
+    let pending = loaded.invitation(a.pending).unwrap();
+    assert_eq!(pending.email.as_str(), "new.person@example.org");
+    assert_eq!(
+        (pending.role, pending.membership_expires_at),
+        (WorkspaceRole::Manager, Some(at(90 * 86_400)))
+    );
+    assert!(pending.is_open(at(60)));
+    assert_eq!(loaded.invitations().count(), 2);
+
+    let key = |k: &str| TagKey::parse(k).unwrap();
+    let any = loaded.tag_definition(&key("owner.team")).unwrap();
+    assert_eq!(
+        (any.rule.clone(), any.restricted, any.default.as_deref()),
+        (TagRule::Any, true, Some("nobody"))
+    );
+    assert_eq!(
+        loaded.tag_definition(&key("tier")).unwrap().rule,
+        TagRule::Values(vec!["gold".into(), "silver".into()])
+    );
+    let pattern = loaded.tag_definition(&key("cost-center")).unwrap();
+    assert_eq!(pattern.rule, TagRule::Pattern(r"\d{2,4}".into()));
+    assert!(pattern.validate("42").is_ok() && pattern.validate("42a").is_err());
+    assert!(loaded.tag_definition(&key("legacy")).is_none(), "deleted");
+    assert_eq!(loaded.tag_definitions().count(), 3);
+
+    let read = loaded.message(a.acknowledged).unwrap();
+    assert_eq!(read.acks, vec![(a.bob, at(50)), (a.alice, at(51))], "in order");
+    assert!(!read.unread_by(a.bob));
+    assert_eq!(read.text, message_record(0, "team-a", a.alice, MessageMode::SingleRead).text);
+    let unread = loaded.message(a.unread).unwrap();
+    assert_eq!((unread.mode, unread.acks.len()), (MessageMode::SingleRead, 0));
+    assert!(unread.unread_by(a.bob));
+
+    // One row each, however often it was put.
+    assert_eq!(rows_in(h, "settings", "body").await, 1);
+    assert_eq!(rows_in(h, "invitations", "state").await, 2);
+    assert_eq!(rows_in(h, "messages", "acks").await, 2);
+    assert_eq!(rows_in(h, "tag_definitions", "body").await, 3);
+
+    // And all of it survives a restart.
+    if let Some(reopened) = h.reopen().await {
+        assert_same_state(&reopened.store().load_state(at(60)).await.unwrap(), want);
+    }
+}
+
+/// Records of the admin area created in one commit together with what they refer to load like
+/// the others, whatever the order of the changes (the references are checked at COMMIT).
+async fn admin_area_records_may_precede_what_they_refer_to(h: &dyn Harness) {
+    let mut w = World::new(h).await;
+    let alice = new_user("alice@example.com", 1);
+    let invitation = invitation_record(100, "team-n", "bob@example.com", alice.id);
+    let message = message_record(200, "team-n", alice.id, MessageMode::AllMustRead);
+    w.commit(Changes {
+        changes: vec![
+            Change::PutMessage(message.clone()),
+            Change::PutInvitation(invitation.clone()),
+            Change::CreateWorkspace(workspace_record("team-n", 1)),
+            Change::CreateUser { user: alice, password_hash: None },
+        ],
+        events: vec![event(1, EventType::WorkspaceRegistered, Some("team-n"), None)],
+    })
+    .await;
+    let loaded = w.store.load_state(at(1)).await.unwrap();
+    assert_same_state(&loaded, &w.state);
+    assert_eq!(loaded.invitation(invitation.id), Some(&invitation));
+    assert_eq!(loaded.message(message.id), Some(&message));
+    assert_eq!(loaded.settings(), &Settings::default(), "no settings row: the defaults");
+}
+
+async fn updating_an_unknown_workspace_or_project_fails_and_writes_nothing(h: &dyn Harness) {
+    let a = admin_world(h).await;
+    let store = a.world.store.clone();
+    let before = snapshot(store.as_ref()).await;
+    let web = before.state.project(&slug("team-a"), &slug("web")).unwrap().clone();
+    let cases: Vec<(Change, &str)> = vec![
+        (Change::UpdateWorkspace(workspace_record("team-z", 1)), "'team-z'"),
+        (
+            Change::UpdateProject(breakglass_core::model::Project { id: slug("nope"), ..web.clone() }),
+            "'team-a/nope'",
+        ),
+        (
+            Change::UpdateProject(breakglass_core::model::Project { workspace: slug("team-z"), ..web }),
+            "'team-z/web'",
+        ),
+    ];
+    for (change, mentions) in cases {
+        // Valid changes first: they must be undone too.
+        let changes = Changes {
+            changes: vec![
+                Change::PutSettings(Settings { default_project_quota: 99, ..Settings::default() }),
+                Change::UpdateWorkspace(Workspace {
+                    project_quota: 99,
+                    ..before.state.workspace(&slug("team-a")).unwrap().clone()
+                }),
+                change.clone(),
+            ],
+            events: vec![event(500, EventType::WorkspaceUpdated, None, None)],
+        };
+        let err = store.commit(before.head.seq, &changes).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Corrupt(m) if m.contains(mentions)), "{change:?}: {err:?}");
+        assert_unchanged(&before, &snapshot(store.as_ref()).await);
+    }
+    assert_eq!(rows_in(h, "workspaces", "name").await, 2, "no workspace was created by an update");
+    assert_eq!(store.load_state(at(0)).await.unwrap().settings().default_project_quota, 5);
+}
+
+async fn deleting_an_unknown_tag_definition_fails_and_writes_nothing(h: &dyn Harness) {
+    let a = admin_world(h).await;
+    let store = a.world.store.clone();
+    let before = snapshot(store.as_ref()).await;
+    // "legacy" existed and was deleted; "never" never existed.
+    for key in ["legacy", "never"] {
+        let changes = Changes {
+            changes: vec![
+                Change::PutTagDefinition(tag_definition_record("fresh", TagTarget::Project, TagRule::Any)),
+                Change::DeleteTagDefinition(TagKey::parse(key).unwrap()),
+            ],
+            events: vec![event(500, EventType::TagDefinitionRemoved, None, None)],
+        };
+        let err = store.commit(before.head.seq, &changes).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt(m) if m.contains("tag_definitions") && m.contains(key)),
+            "{err:?}"
+        );
+        assert_unchanged(&before, &snapshot(store.as_ref()).await);
+    }
+    // An existing one goes, and its values stay on the workspaces that carry them.
+    let changes = Changes {
+        changes: vec![Change::DeleteTagDefinition(TagKey::parse("cost-center").unwrap())],
+        events: vec![event(500, EventType::TagDefinitionRemoved, None, None)],
+    };
+    store.commit(before.head.seq, &changes).await.unwrap();
+    let loaded = store.load_state(at(0)).await.unwrap();
+    assert!(loaded.tag_definition(&TagKey::parse("cost-center").unwrap()).is_none());
+    assert_eq!(loaded.workspace(&slug("team-a")).unwrap().tags, tags(&[("cost-center", "42")]));
+}
+
+async fn admin_area_records_referring_to_missing_records_are_refused_at_commit(h: &dyn Harness) {
+    let a = admin_world(h).await;
+    let store = a.world.store.clone();
+    let before = snapshot(store.as_ref()).await;
+    let nobody = UserId(Uuid::from_u128(404));
+    let cases: Vec<Change> = vec![
+        Change::PutInvitation(invitation_record(300, "team-z", "x@example.com", a.alice)),
+        Change::PutInvitation(invitation_record(301, "team-a", "x@example.com", nobody)),
+        Change::PutMessage(message_record(302, "team-z", a.alice, MessageMode::SingleRead)),
+        Change::PutMessage(message_record(303, "team-a", nobody, MessageMode::SingleRead)),
+    ];
+    for change in cases {
+        let changes = Changes {
+            changes: vec![Change::PutSettings(Settings::default()), change.clone()],
+            events: vec![event(500, EventType::UserInvited, Some("team-a"), None)],
+        };
+        let err = store.commit(before.head.seq, &changes).await.unwrap_err();
+        assert!(matches!(err, StoreError::Database(_)), "{change:?}: {err:?}");
+        assert_unchanged(&before, &snapshot(store.as_ref()).await);
+    }
+}
+
+async fn unreadable_admin_area_rows_are_reported_as_corrupt(h: &dyn Harness) {
+    let a = admin_world(h).await;
+    let store = a.world.store.clone();
+    let accepted = a.accepted.to_string();
+    let message = a.acknowledged.to_string();
+    let (ws, web) = ("team-a".to_owned(), "web".to_owned());
+    let (cost, one) = ("cost-center".to_owned(), "1".to_owned());
+    // (table, key column, key, column, bad value, the key the error shows, column it names).
+    // Each edit is made directly in the database and undone before the next.
+    let cases = [
+        ("workspaces", "id", &ws, "tags", r#"'{"Cost Center": "x"}'"#, "team-a", "tags"),
+        ("workspaces", "id", &ws, "tags", r#"'{"cost-center": 42}'"#, "team-a", "tags"),
+        ("projects", "id", &web, "tags", r#"'{"": "x"}'"#, "team-a/web", "tags"),
+        ("settings", "id", &one, "body", "json_set(body, '$.invitation_ttl', -1)", "1", "body"),
+        ("settings", "id", &one, "body", "json_set(body, '$.signup', 'sometimes')", "1", "body"),
+        ("invitations", "id", &accepted, "email", "'not-an-email'", accepted.as_str(), "email"),
+        ("invitations", "id", &accepted, "invited_by", "'x'", accepted.as_str(), "invited_by"),
+        ("tag_definitions", "key", &cost, "body", "json_set(body, '$.key', 'Cost')", "cost-center", "body"),
+        ("tag_definitions", "key", &cost, "body", "json_set(body, '$.key', 'tier')", "cost-center", "body"),
+        ("tag_definitions", "key", &cost, "created_at", "created_at + 1", "cost-center", "body"),
+        ("messages", "id", &message, "acks", r#"'[["not-a-uuid", 1]]'"#, message.as_str(), "acks"),
+        ("messages", "id", &message, "sender", "'x'", message.as_str(), "sender"),
+    ];
+    for (table, key_column, key, column, bad, shown, named) in cases {
+        let row = format!("{table} WHERE {key_column} = '{key}'");
+        h.execute_raw(&format!(
+            "CREATE TEMP TABLE saved AS SELECT {column} AS v FROM {row};
+             PRAGMA foreign_keys = OFF;
+             UPDATE {table} SET {column} = {bad} WHERE {key_column} = '{key}';
+             PRAGMA foreign_keys = ON;"
+        ))
+        .await
+        .unwrap();
+        let err = store.load_state(at(60)).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt(m) if m.contains(table)
+                && m.contains(&format!("'{shown}'"))
+                && m.contains(&format!("column {named}"))),
+            "{table}.{column} = {bad}: {err:?}"
+        );
+        h.execute_raw(&format!(
+            "UPDATE {table} SET {column} = (SELECT v FROM temp.saved) WHERE {key_column} = '{key}';
+             DROP TABLE temp.saved;"
+        ))
+        .await
+        .unwrap();
+        assert_same_state(&store.load_state(at(60)).await.unwrap(), &a.world.state);
+    }
+    // What the schema itself refuses never gets that far.
+    for sql in [
+        "UPDATE workspaces SET tags = '[]' WHERE id = 'team-a'",
+        "UPDATE projects SET tags = 'not json' WHERE id = 'web'",
+        "UPDATE invitations SET state = 'expired'",
+        "UPDATE invitations SET role = 'reader'",
+        "UPDATE messages SET mode = 'loud'",
+        "UPDATE messages SET acks = '{}'",
+        "INSERT INTO settings (id, body, updated_at) VALUES (2, '{}', 0)",
+    ] {
+        h.execute_raw(sql).await.expect_err(sql);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Every case against every backend
 
 macro_rules! backends {
@@ -1567,4 +2044,10 @@ backends!(sqlite_memory, sqlite_file; {
     a_request_referring_to_a_missing_record_is_refused_at_commit,
     unreadable_request_rows_are_reported_as_corrupt,
     requests_decided_by_the_core_round_trip,
+    admin_area_records_round_trip,
+    admin_area_records_may_precede_what_they_refer_to,
+    updating_an_unknown_workspace_or_project_fails_and_writes_nothing,
+    deleting_an_unknown_tag_definition_fails_and_writes_nothing,
+    admin_area_records_referring_to_missing_records_are_refused_at_commit,
+    unreadable_admin_area_rows_are_reported_as_corrupt,
 });
