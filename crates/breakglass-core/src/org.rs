@@ -36,7 +36,9 @@ pub enum Signup {
 }
 
 /// Installation-wide settings, changed by admins only.
+// `default` lets settings stored by an older version load after a field is added.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// Self-service workspace registration.
     pub workspace_registration: Registration,
