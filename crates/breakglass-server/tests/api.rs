@@ -20,3 +20,5 @@ mod isolation;
 mod members;
 #[path = "api/quota.rs"]
 mod quota;
+#[path = "api/requests.rs"]
+mod requests;
