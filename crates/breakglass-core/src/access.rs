@@ -354,17 +354,53 @@ pub fn eligible_approvers(
         .collect()
 }
 
-/// True when a pending request can never complete its steps with the people there are now:
-/// some step needs more approvals than there are eligible approvers left. The way out is an
-/// admin-area override; the request never approves itself.
+/// True when a pending request can never complete its steps with the people there are now.
+/// One person counts once per request, so the remaining approvals of all remaining steps must
+/// be given by distinct eligible people: a matching of open approval slots to people. The way
+/// out is an admin-area override; the request never approves itself.
 pub fn quorum_unreachable(state: &State, request: &AccessRequest, now: Timestamp) -> bool {
     if request.state != RequestState::Pending {
         return false;
     }
     let Some(first) = current_step(request) else { return false };
-    request.policy.steps.iter().enumerate().skip(first).any(|(i, step)| {
+    // One entry per approval still needed, listing who could give it.
+    let mut slots: Vec<Vec<UserId>> = Vec::new();
+    for (i, step) in request.policy.steps.iter().enumerate().skip(first) {
         let given = request.approvals.iter().filter(|a| !a.is_override && a.step as usize == i).count();
         let needed = (step.count as usize).saturating_sub(given);
-        eligible_approvers(state, request, i, now).len() < needed
-    })
+        let eligible = eligible_approvers(state, request, i, now);
+        if eligible.len() < needed {
+            return true;
+        }
+        slots.extend(std::iter::repeat_n(eligible, needed));
+    }
+    !all_slots_filled(&slots)
+}
+
+/// Bipartite matching (augmenting paths): can every slot get a distinct person from its list?
+fn all_slots_filled(slots: &[Vec<UserId>]) -> bool {
+    fn augment(
+        slot: usize,
+        slots: &[Vec<UserId>],
+        seen: &mut Vec<UserId>,
+        taken: &mut std::collections::HashMap<UserId, usize>,
+    ) -> bool {
+        for &person in &slots[slot] {
+            if seen.contains(&person) {
+                continue;
+            }
+            seen.push(person);
+            let free = match taken.get(&person) {
+                None => true,
+                Some(&other) => augment(other, slots, seen, taken),
+            };
+            if free {
+                taken.insert(person, slot);
+                return true;
+            }
+        }
+        false
+    }
+    let mut taken = std::collections::HashMap::new();
+    (0..slots.len()).all(|slot| augment(slot, slots, &mut Vec::new(), &mut taken))
 }
