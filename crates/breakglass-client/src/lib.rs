@@ -22,6 +22,8 @@
 //!         name: "Acme".into(),
 //!         owners: vec![],
 //!         project_quota: None,
+//!         members: vec![],
+//!         tags: Default::default(),
 //!     })
 //!     .await?;
 //! let seq = admin.last_seq(); // the audit sequence of that write
@@ -37,11 +39,13 @@ use std::time::Duration;
 
 pub use breakglass_api as api;
 use breakglass_api::{
-    ApproveRequest, AuditEvent, AuditQuery, BatchCheckRequest, BatchCheckResponse, Binding, CheckRequest,
-    CheckResponse, CompleteReview, CreateGrant, CreateProject, CreateRequest, CreateToken, CreateUser,
-    CreateWorkspace, CreatedToken, DenyRequest, Entitlement, EntitlementBody, Health, Login, Me, Page,
-    PageQuery, Policy, PolicyBody, PolicyQuery, Problem, Project, Request, RequestQuery, Review, ReviewQuery,
-    Session, SetMember, Task, Token, User, VerifyReport, Workspace,
+    AddMyself, ApproveRequest, AuditEvent, AuditQuery, BatchCheckRequest, BatchCheckResponse, Binding,
+    CheckRequest, CheckResponse, CompleteReview, CreateGrant, CreateInvitation, CreateProject, CreateRequest,
+    CreateToken, CreateUser, CreateWorkspace, CreatedToken, DenyRequest, Entitlement, EntitlementBody,
+    Health, Invitation, LifecycleAction, ListQuery, Login, Me, Message, Page, PageQuery, Policy, PolicyBody,
+    PolicyQuery, Problem, Project, RegisterWorkspace, Request, RequestQuery, Review, ReviewQuery,
+    SendMessage, Session, SetMember, SetQuota, SetTag, Settings, Signup, TagDefinition, Task, Token,
+    UpdateWorkspace, User, VerifyReport, Workspace,
 };
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 pub use reqwest::{Method, Url};
@@ -296,6 +300,12 @@ impl Client {
         self.post(self.api(&["auth", "login"])?, login).await
     }
 
+    /// `POST /api/v1/auth/signup`: creates an account for oneself and signs it in (no token
+    /// needed). Refused unless the installation's `signup` setting allows the e-mail.
+    pub async fn signup(&self, signup: &Signup) -> Result<Session, ClientError> {
+        self.post(self.api(&["auth", "signup"])?, signup).await
+    }
+
     /// `POST /api/v1/auth/logout`: ends the session whose token this client sends.
     pub async fn logout(&self) -> Result<(), ClientError> {
         let req = self.build(Method::POST, self.api(&["auth", "logout"])?)?;
@@ -364,9 +374,81 @@ impl Client {
         self.all(self.api(&["workspaces"])?).await
     }
 
+    /// `GET /api/v1/workspaces?status=&tag=`: one page of the visible workspaces matching
+    /// `query` (`tag` is `key` or `key:value`).
+    pub async fn list_workspaces_filtered(&self, query: &ListQuery) -> Result<Page<Workspace>, ClientError> {
+        self.get(self.api(&["workspaces"])?, query).await
+    }
+
+    /// Every visible workspace matching `query`, following cursors from `query.cursor`.
+    pub async fn all_workspaces_filtered(&self, query: &ListQuery) -> Result<Vec<Workspace>, ClientError> {
+        self.all_from(self.api(&["workspaces"])?, query.clone(), |q| &mut q.cursor).await
+    }
+
+    /// `POST /api/v1/workspaces/register`: self-service registration; the caller becomes its
+    /// owner. The answer's `status` is `active` or, when the installation wants approval,
+    /// `pending_approval`.
+    pub async fn register_workspace(&self, workspace: &RegisterWorkspace) -> Result<Workspace, ClientError> {
+        self.post(self.api(&["workspaces", "register"])?, workspace).await
+    }
+
     /// `GET /api/v1/workspaces/{ws}`: one workspace.
     pub async fn workspace(&self, ws: &str) -> Result<Workspace, ClientError> {
         self.get(self.api(&["workspaces", ws])?, &()).await
+    }
+
+    /// `PATCH /api/v1/workspaces/{ws}`: changes the given fields (the name; an identifier
+    /// other than the current one is refused with `workspace.identifier_immutable`).
+    pub async fn update_workspace(
+        &self,
+        ws: &str,
+        update: &UpdateWorkspace,
+    ) -> Result<Workspace, ClientError> {
+        let req = self.build(Method::PATCH, self.api(&["workspaces", ws])?)?.json(update);
+        self.send_json(req).await
+    }
+
+    /// `POST /api/v1/workspaces/{ws}/approve`: the admin area approves a registration waiting
+    /// for it; the workspace becomes `active`.
+    pub async fn approve_workspace(&self, ws: &str, reason: Option<&str>) -> Result<Workspace, ClientError> {
+        self.lifecycle(ws, "approve", reason).await
+    }
+
+    /// `POST /api/v1/workspaces/{ws}/reject`: the admin area rejects a registration waiting for
+    /// it.
+    pub async fn reject_workspace(&self, ws: &str, reason: Option<&str>) -> Result<Workspace, ClientError> {
+        self.lifecycle(ws, "reject", reason).await
+    }
+
+    /// `POST /api/v1/workspaces/{ws}/disable`: the admin area disables a workspace; every check
+    /// on it is denied until it is enabled again.
+    pub async fn disable_workspace(&self, ws: &str, reason: Option<&str>) -> Result<Workspace, ClientError> {
+        self.lifecycle(ws, "disable", reason).await
+    }
+
+    /// `POST /api/v1/workspaces/{ws}/enable`: the admin area enables a disabled workspace.
+    pub async fn enable_workspace(&self, ws: &str, reason: Option<&str>) -> Result<Workspace, ClientError> {
+        self.lifecycle(ws, "enable", reason).await
+    }
+
+    /// A lifecycle action; the body (`{"reason": ...}`) is sent only with a reason.
+    async fn lifecycle(
+        &self,
+        ws: &str,
+        action: &str,
+        reason: Option<&str>,
+    ) -> Result<Workspace, ClientError> {
+        let mut req = self.build(Method::POST, self.api(&["workspaces", ws, action])?)?;
+        if let Some(reason) = reason {
+            req = req.json(&LifecycleAction { reason: Some(reason.to_owned()) });
+        }
+        self.send_json(req).await
+    }
+
+    /// `PUT /api/v1/workspaces/{ws}/quota`: the admin area sets the maximum number of projects
+    /// (one below the current count only stops new projects).
+    pub async fn set_quota(&self, ws: &str, project_quota: u32) -> Result<Workspace, ClientError> {
+        self.put(self.api(&["workspaces", ws, "quota"])?, &SetQuota { project_quota }).await
     }
 
     /// `GET /api/v1/workspaces/{ws}/members`: one page of the workspace's bindings.
@@ -397,6 +479,24 @@ impl Client {
         self.delete(self.api(&["workspaces", ws, "members", email])?).await
     }
 
+    /// `POST /api/v1/workspaces/{ws}/members/me`: an admin-area admin or employee adds
+    /// themselves to the workspace (as manager, or member when the installation restricts it),
+    /// always until an expiry: the installation's default when `me` gives none. The body is sent
+    /// only when it sets something.
+    pub async fn add_myself(&self, ws: &str, me: &AddMyself) -> Result<Binding, ClientError> {
+        let mut req = self.build(Method::POST, self.api(&["workspaces", ws, "members", "me"])?)?;
+        if *me != AddMyself::default() {
+            req = req.json(me);
+        }
+        self.send_json(req).await
+    }
+
+    /// `DELETE /api/v1/workspaces/{ws}/members/me`: the caller leaves the workspace; every role
+    /// they hold in it and its projects ends. The last owner cannot leave.
+    pub async fn leave_workspace(&self, ws: &str) -> Result<(), ClientError> {
+        self.delete(self.api(&["workspaces", ws, "members", "me"])?).await
+    }
+
     // ---- projects ----
 
     /// `POST /api/v1/workspaces/{ws}/projects`: creates a project.
@@ -412,6 +512,27 @@ impl Client {
     /// Every project of the workspace, following cursors.
     pub async fn all_projects(&self, ws: &str) -> Result<Vec<Project>, ClientError> {
         self.all(self.api(&["workspaces", ws, "projects"])?).await
+    }
+
+    /// `GET /api/v1/workspaces/{ws}/projects?tag=`: one page of the workspace's projects matching
+    /// `query`. `query.status` is ignored (projects have none).
+    pub async fn list_projects_filtered(
+        &self,
+        ws: &str,
+        query: &ListQuery,
+    ) -> Result<Page<Project>, ClientError> {
+        self.get(self.api(&["workspaces", ws, "projects"])?, &project_query(query)).await
+    }
+
+    /// Every project of the workspace matching `query`, following cursors from `query.cursor`.
+    /// `query.status` is ignored.
+    pub async fn all_projects_filtered(
+        &self,
+        ws: &str,
+        query: &ListQuery,
+    ) -> Result<Vec<Project>, ClientError> {
+        let url = self.api(&["workspaces", ws, "projects"])?;
+        self.all_from(url, project_query(query), |q| &mut q.cursor).await
     }
 
     /// `GET /api/v1/workspaces/{ws}/projects/{p}`: one project.
@@ -458,6 +579,53 @@ impl Client {
     ) -> Result<(), ClientError> {
         let url = self.api(&["workspaces", ws, "projects", project, "members", email])?;
         self.delete(url).await
+    }
+
+    // ---- invitations ----
+
+    /// `POST /api/v1/workspaces/{ws}/invitations`: invites an e-mail (with or without an
+    /// account) to the workspace with a role; accepting it creates the membership.
+    pub async fn invite(&self, ws: &str, invitation: &CreateInvitation) -> Result<Invitation, ClientError> {
+        self.post(self.api(&["workspaces", ws, "invitations"])?, invitation).await
+    }
+
+    /// `GET /api/v1/workspaces/{ws}/invitations`: one page of the workspace's invitations.
+    pub async fn workspace_invitations(
+        &self,
+        ws: &str,
+        page: &PageQuery,
+    ) -> Result<Page<Invitation>, ClientError> {
+        self.get(self.api(&["workspaces", ws, "invitations"])?, page).await
+    }
+
+    /// Every invitation of the workspace, following cursors.
+    pub async fn all_workspace_invitations(&self, ws: &str) -> Result<Vec<Invitation>, ClientError> {
+        self.all(self.api(&["workspaces", ws, "invitations"])?).await
+    }
+
+    /// `DELETE /api/v1/invitations/{id}`: withdraws a pending invitation.
+    pub async fn cancel_invitation(&self, id: &str) -> Result<(), ClientError> {
+        self.delete(self.api(&["invitations", id])?).await
+    }
+
+    /// `POST /api/v1/invitations/{id}/accept`: the invitee accepts; the membership starts.
+    pub async fn accept_invitation(&self, id: &str) -> Result<Invitation, ClientError> {
+        self.post_empty(self.api(&["invitations", id, "accept"])?).await
+    }
+
+    /// `POST /api/v1/invitations/{id}/decline`: the invitee declines.
+    pub async fn decline_invitation(&self, id: &str) -> Result<Invitation, ClientError> {
+        self.post_empty(self.api(&["invitations", id, "decline"])?).await
+    }
+
+    /// `GET /api/v1/me/invitations`: one page of the caller's pending invitations.
+    pub async fn my_invitations(&self, page: &PageQuery) -> Result<Page<Invitation>, ClientError> {
+        self.get(self.api(&["me", "invitations"])?, page).await
+    }
+
+    /// Every pending invitation of the caller, following cursors.
+    pub async fn all_my_invitations(&self) -> Result<Vec<Invitation>, ClientError> {
+        self.all(self.api(&["me", "invitations"])?).await
     }
 
     // ---- grants ----
@@ -615,6 +783,119 @@ impl Client {
     /// `POST /api/v1/reviews/{id}/complete`: records a review's outcome (not by the holder).
     pub async fn complete_review(&self, id: &str, review: &CompleteReview) -> Result<Review, ClientError> {
         self.post(self.api(&["reviews", id, "complete"])?, review).await
+    }
+
+    // ---- tags ----
+
+    /// `GET /api/v1/tags`: one page of tag definitions.
+    pub async fn tag_definitions(&self, page: &PageQuery) -> Result<Page<TagDefinition>, ClientError> {
+        self.get(self.api(&["tags"])?, page).await
+    }
+
+    /// Every tag definition, following cursors.
+    pub async fn all_tag_definitions(&self) -> Result<Vec<TagDefinition>, ClientError> {
+        self.all(self.api(&["tags"])?).await
+    }
+
+    /// `POST /api/v1/tags`: defines a tag, replacing any definition with the same key.
+    pub async fn define_tag(&self, definition: &TagDefinition) -> Result<TagDefinition, ClientError> {
+        self.post(self.api(&["tags"])?, definition).await
+    }
+
+    /// `DELETE /api/v1/tags/{key}`: removes a tag definition.
+    pub async fn remove_tag_definition(&self, key: &str) -> Result<(), ClientError> {
+        self.delete(self.api(&["tags", key])?).await
+    }
+
+    /// `PUT /api/v1/workspaces/{ws}/tags/{key}`: sets a workspace's tag value.
+    pub async fn set_workspace_tag(
+        &self,
+        ws: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Workspace, ClientError> {
+        let body = SetTag { value: value.to_owned() };
+        self.put(self.api(&["workspaces", ws, "tags", key])?, &body).await
+    }
+
+    /// `DELETE /api/v1/workspaces/{ws}/tags/{key}`: removes a workspace's tag (not a mandatory
+    /// one); answers the workspace.
+    pub async fn remove_workspace_tag(&self, ws: &str, key: &str) -> Result<Workspace, ClientError> {
+        let req = self.build(Method::DELETE, self.api(&["workspaces", ws, "tags", key])?)?;
+        self.send_json(req).await
+    }
+
+    /// `PUT /api/v1/workspaces/{ws}/projects/{p}/tags/{key}`: sets a project's tag value.
+    pub async fn set_project_tag(
+        &self,
+        ws: &str,
+        project: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<Project, ClientError> {
+        let body = SetTag { value: value.to_owned() };
+        self.put(self.api(&["workspaces", ws, "projects", project, "tags", key])?, &body).await
+    }
+
+    /// `DELETE /api/v1/workspaces/{ws}/projects/{p}/tags/{key}`: removes a project's tag (not a
+    /// mandatory one); answers the project.
+    pub async fn remove_project_tag(
+        &self,
+        ws: &str,
+        project: &str,
+        key: &str,
+    ) -> Result<Project, ClientError> {
+        let url = self.api(&["workspaces", ws, "projects", project, "tags", key])?;
+        self.send_json(self.build(Method::DELETE, url)?).await
+    }
+
+    // ---- messages ----
+
+    /// `POST /api/v1/workspaces/{ws}/messages`: the admin area sends a message to the
+    /// workspace's users.
+    pub async fn send_message(&self, ws: &str, message: &SendMessage) -> Result<Message, ClientError> {
+        self.post(self.api(&["workspaces", ws, "messages"])?, message).await
+    }
+
+    /// `GET /api/v1/workspaces/{ws}/messages`: one page of the workspace's messages with their
+    /// acknowledgements (admin area).
+    pub async fn workspace_messages(&self, ws: &str, page: &PageQuery) -> Result<Page<Message>, ClientError> {
+        self.get(self.api(&["workspaces", ws, "messages"])?, page).await
+    }
+
+    /// Every message of the workspace, following cursors.
+    pub async fn all_workspace_messages(&self, ws: &str) -> Result<Vec<Message>, ClientError> {
+        self.all(self.api(&["workspaces", ws, "messages"])?).await
+    }
+
+    /// `GET /api/v1/me/messages`: one page of the messages the caller has still to read.
+    pub async fn my_messages(&self, page: &PageQuery) -> Result<Page<Message>, ClientError> {
+        self.get(self.api(&["me", "messages"])?, page).await
+    }
+
+    /// Every message the caller has still to read, following cursors.
+    pub async fn all_my_messages(&self) -> Result<Vec<Message>, ClientError> {
+        self.all(self.api(&["me", "messages"])?).await
+    }
+
+    /// `POST /api/v1/messages/{id}/ack`: the caller acknowledges a message.
+    pub async fn ack_message(&self, id: &str) -> Result<(), ClientError> {
+        let req = self.build(Method::POST, self.api(&["messages", id, "ack"])?)?;
+        self.send_empty(req).await
+    }
+
+    // ---- settings ----
+
+    /// `GET /api/v1/settings`: the installation settings, every field present.
+    pub async fn settings(&self) -> Result<Settings, ClientError> {
+        self.get(self.api(&["settings"])?, &()).await
+    }
+
+    /// `PATCH /api/v1/settings`: changes the fields `change` sets, keeps the others (admins
+    /// only); answers all settings.
+    pub async fn update_settings(&self, change: &Settings) -> Result<Settings, ClientError> {
+        let req = self.build(Method::PATCH, self.api(&["settings"])?)?.json(change);
+        self.send_json(req).await
     }
 
     // ---- checks ----
@@ -881,6 +1162,11 @@ async fn decode_body<T: DeserializeOwned>(resp: Response) -> Result<T, ClientErr
 /// The history endpoints take the audit filters minus `workspace` and `project`.
 fn history_query(query: &AuditQuery) -> AuditQuery {
     AuditQuery { workspace: None, project: None, ..query.clone() }
+}
+
+/// The project lists take the workspace filters minus `status`.
+fn project_query(query: &ListQuery) -> ListQuery {
+    ListQuery { status: None, ..query.clone() }
 }
 
 fn parse_base(base_url: &str) -> Result<Url, ClientError> {

@@ -165,6 +165,8 @@ async fn calls_decode_answers_problems_and_sequence_numbers() {
         name: "Acme".into(),
         owners: vec![],
         project_quota: Some(2),
+        members: vec![],
+        tags: Default::default(),
     };
     let ws = c.create_workspace(&body).await.unwrap();
     assert_eq!((ws.identifier.as_str(), ws.project_quota), ("acme", 2));
@@ -436,4 +438,246 @@ async fn filtered_lists_follow_cursors_and_keep_their_filters() {
     assert!(seen[2].starts_with("GET /api/v1/reviews?state=all&cursor=start HTTP/1.1"), "{}", seen[2]);
     assert!(seen[3].starts_with("GET /api/v1/tasks HTTP/1.1"));
     assert!(seen[4].starts_with("GET /api/v1/policies?workspace=acme HTTP/1.1"));
+}
+
+const WORKSPACE: &str = r#"{"identifier":"acme","name":"Acme","status":"pending_approval",
+    "project_quota":2,"project_count":0,"open_reviews":0,"tags":{"cost-center":"42"},
+    "created_at":"2026-01-01T00:00:00Z"}"#;
+const PROJECT: &str = r#"{"workspace":"acme","identifier":"web","name":"Web","tags":{"env":"prod"},
+    "created_at":"2026-01-01T00:00:00Z"}"#;
+const INVITATION: &str = r#"{"id":"i1","workspace":"acme","email":"new@x.io","role":"member",
+    "invited_by":"mia@x.io","state":"pending","created_at":"2026-01-01T00:00:00Z",
+    "expires_at":"2026-01-08T00:00:00Z"}"#;
+const MESSAGE: &str = r#"{"id":"m1","workspace":"acme","text":"patch day","mode":"single_read",
+    "sender":"admin@localhost","created_at":"2026-01-01T00:00:00Z",
+    "acknowledgements":[{"user":"bob@x.io","at":"2026-01-01T01:00:00Z"}]}"#;
+
+/// The request line of a request head.
+fn request_line(seen: &str) -> &str {
+    seen.lines().next().unwrap_or_default()
+}
+
+/// The body of a request (after the head), empty when there is none.
+fn body(seen: &str) -> &str {
+    seen.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn workspace_lifecycle_calls_use_their_paths_and_bodies() {
+    let ws = || response("200 OK", &[], WORKSPACE);
+    let (base, server) = canned(vec![
+        response("201 Created", &[], WORKSPACE),
+        response("200 OK", &[], &format!(r#"{{"items":[{WORKSPACE}],"next_cursor":"n 1"}}"#)),
+        response("200 OK", &[], r#"{"items":[]}"#),
+        ws(),
+        ws(),
+        ws(),
+        ws(),
+        ws(),
+        ws(),
+        response("201 Created", &[], BINDING),
+        response("201 Created", &[], BINDING),
+        response("204 No Content", &[], ""),
+        response("200 OK", &[], &format!(r#"{{"items":[{PROJECT}]}}"#)),
+    ])
+    .await;
+    let c = client(&base);
+    let mut tags = std::collections::BTreeMap::new();
+    tags.insert("cost-center".to_owned(), "42".to_owned());
+    let registered = c
+        .register_workspace(&RegisterWorkspace { identifier: "acme".into(), name: "Acme".into(), tags })
+        .await
+        .unwrap();
+    assert_eq!(registered.status, "pending_approval");
+    assert_eq!(registered.tags.get("cost-center").map(String::as_str), Some("42"));
+
+    let query = ListQuery {
+        status: Some("pending_approval".into()),
+        tag: Some("cost-center:42".into()),
+        ..Default::default()
+    };
+    let all = c.all_workspaces_filtered(&query).await.unwrap();
+    assert_eq!(all.len(), 1);
+
+    c.update_workspace("acme", &UpdateWorkspace { name: Some("Acme Corp".into()), identifier: None })
+        .await
+        .unwrap();
+    c.approve_workspace("acme", None).await.unwrap();
+    c.reject_workspace("acme", Some("spam")).await.unwrap();
+    c.disable_workspace("acme", Some("no payment")).await.unwrap();
+    c.enable_workspace("acme", None).await.unwrap();
+    c.set_quota("acme", 5).await.unwrap();
+    c.add_myself("acme", &AddMyself::default()).await.unwrap();
+    c.add_myself("acme", &AddMyself { expires_in: Some("2h".into()), expires_at: None }).await.unwrap();
+    c.leave_workspace("acme").await.unwrap();
+    let projects = c
+        .all_projects_filtered(
+            "acme",
+            &ListQuery { status: Some("active".into()), tag: Some("env".into()), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(projects[0].tags.get("env").map(String::as_str), Some("prod"));
+
+    let seen = server.await.unwrap();
+    let lines: Vec<&str> = seen.iter().map(|s| request_line(s)).collect();
+    assert_eq!(
+        lines,
+        [
+            "POST /api/v1/workspaces/register HTTP/1.1",
+            "GET /api/v1/workspaces?status=pending_approval&tag=cost-center%3A42 HTTP/1.1",
+            "GET /api/v1/workspaces?status=pending_approval&tag=cost-center%3A42&cursor=n+1 HTTP/1.1",
+            "PATCH /api/v1/workspaces/acme HTTP/1.1",
+            "POST /api/v1/workspaces/acme/approve HTTP/1.1",
+            "POST /api/v1/workspaces/acme/reject HTTP/1.1",
+            "POST /api/v1/workspaces/acme/disable HTTP/1.1",
+            "POST /api/v1/workspaces/acme/enable HTTP/1.1",
+            "PUT /api/v1/workspaces/acme/quota HTTP/1.1",
+            "POST /api/v1/workspaces/acme/members/me HTTP/1.1",
+            "POST /api/v1/workspaces/acme/members/me HTTP/1.1",
+            "DELETE /api/v1/workspaces/acme/members/me HTTP/1.1",
+            "GET /api/v1/workspaces/acme/projects?tag=env HTTP/1.1",
+        ]
+    );
+    let bodies: Vec<&str> = seen.iter().map(|s| body(s)).collect();
+    assert_eq!(
+        bodies,
+        [
+            r#"{"identifier":"acme","name":"Acme","tags":{"cost-center":"42"}}"#,
+            "",
+            "",
+            r#"{"name":"Acme Corp"}"#,
+            "",
+            r#"{"reason":"spam"}"#,
+            r#"{"reason":"no payment"}"#,
+            "",
+            r#"{"project_quota":5}"#,
+            "",
+            r#"{"expires_in":"2h"}"#,
+            "",
+            "",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn invitation_tag_message_and_settings_calls_use_their_paths_and_bodies() {
+    let session = r#"{"token":"s1","expires_at":"2026-01-02T00:00:00Z","user":{"id":"u1",
+        "email":"new@x.io","name":"New","admin_role":"none","status":"active",
+        "created_at":"2026-01-01T00:00:00Z"}}"#;
+    let definition = r#"{"key":"cost-center","target":"workspace","restricted":true,
+        "pattern":"[0-9]+","mandatory":true,"default":"0"}"#;
+    let settings = r#"{"workspace_registration":"approval","signup":"invited_only",
+        "invitation_ttl_days":7,"default_project_quota":20,"restrict_admin_role_assignment":false,
+        "add_myself_default_expiry":"8h","add_myself_max_expiry":"7d"}"#;
+    let page = |item: &str| format!(r#"{{"items":[{item}]}}"#);
+    let (base, server) = canned(vec![
+        response("201 Created", &[], INVITATION),
+        response("200 OK", &[], &page(INVITATION)),
+        response("204 No Content", &[], ""),
+        response("200 OK", &[], INVITATION),
+        response("200 OK", &[], INVITATION),
+        response("200 OK", &[], &page(INVITATION)),
+        response("201 Created", &[], session),
+        response("200 OK", &[], definition),
+        response("200 OK", &[], &page(definition)),
+        response("204 No Content", &[], ""),
+        response("200 OK", &[], WORKSPACE),
+        response("200 OK", &[], WORKSPACE),
+        response("200 OK", &[], PROJECT),
+        response("200 OK", &[], PROJECT),
+        response("201 Created", &[], MESSAGE),
+        response("200 OK", &[], &page(MESSAGE)),
+        response("200 OK", &[], &page(MESSAGE)),
+        response("204 No Content", &[], ""),
+        response("200 OK", &[], settings),
+        response("200 OK", &[], settings),
+    ])
+    .await;
+    let c = client(&base);
+    let inv = c
+        .invite(
+            "acme",
+            &CreateInvitation {
+                email: "new@x.io".into(),
+                role: "member".into(),
+                expires_in: Some("30d".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((inv.id.as_str(), inv.state.as_str()), ("i1", "pending"));
+    assert_eq!(c.all_workspace_invitations("acme").await.unwrap().len(), 1);
+    c.cancel_invitation("i1").await.unwrap();
+    c.accept_invitation("i1").await.unwrap();
+    c.decline_invitation("i/1").await.unwrap();
+    assert_eq!(c.all_my_invitations().await.unwrap()[0].email, "new@x.io");
+    let signed_up = c
+        .signup(&Signup { email: "new@x.io".into(), name: "New".into(), password: "a long password".into() })
+        .await
+        .unwrap();
+    assert_eq!(signed_up.token, "s1");
+
+    let def: TagDefinition = serde_json::from_str(definition).unwrap();
+    assert_eq!(c.define_tag(&def).await.unwrap(), def);
+    assert_eq!(c.all_tag_definitions().await.unwrap(), [def]);
+    c.remove_tag_definition("cost-center").await.unwrap();
+    c.set_workspace_tag("acme", "cost-center", "42").await.unwrap();
+    assert_eq!(c.remove_workspace_tag("acme", "owner team").await.unwrap().identifier, "acme");
+    c.set_project_tag("acme", "web", "env", "prod").await.unwrap();
+    assert_eq!(c.remove_project_tag("acme", "web", "env").await.unwrap().identifier, "web");
+
+    let sent = c
+        .send_message("acme", &SendMessage { text: "patch day".into(), mode: "single_read".into() })
+        .await
+        .unwrap();
+    assert_eq!(sent.acknowledgements[0].user, "bob@x.io");
+    assert_eq!(c.all_workspace_messages("acme").await.unwrap().len(), 1);
+    assert_eq!(c.all_my_messages().await.unwrap()[0].id, "m1");
+    c.ack_message("m1").await.unwrap();
+    assert_eq!(c.settings().await.unwrap().invitation_ttl_days, Some(7));
+    let change = Settings { signup: Some("open".into()), invitation_ttl_days: Some(3), ..Default::default() };
+    c.update_settings(&change).await.unwrap();
+
+    let seen = server.await.unwrap();
+    let lines: Vec<&str> = seen.iter().map(|s| request_line(s)).collect();
+    assert_eq!(
+        lines,
+        [
+            "POST /api/v1/workspaces/acme/invitations HTTP/1.1",
+            "GET /api/v1/workspaces/acme/invitations HTTP/1.1",
+            "DELETE /api/v1/invitations/i1 HTTP/1.1",
+            "POST /api/v1/invitations/i1/accept HTTP/1.1",
+            "POST /api/v1/invitations/i%2F1/decline HTTP/1.1",
+            "GET /api/v1/me/invitations HTTP/1.1",
+            "POST /api/v1/auth/signup HTTP/1.1",
+            "POST /api/v1/tags HTTP/1.1",
+            "GET /api/v1/tags HTTP/1.1",
+            "DELETE /api/v1/tags/cost-center HTTP/1.1",
+            "PUT /api/v1/workspaces/acme/tags/cost-center HTTP/1.1",
+            "DELETE /api/v1/workspaces/acme/tags/owner%20team HTTP/1.1",
+            "PUT /api/v1/workspaces/acme/projects/web/tags/env HTTP/1.1",
+            "DELETE /api/v1/workspaces/acme/projects/web/tags/env HTTP/1.1",
+            "POST /api/v1/workspaces/acme/messages HTTP/1.1",
+            "GET /api/v1/workspaces/acme/messages HTTP/1.1",
+            "GET /api/v1/me/messages HTTP/1.1",
+            "POST /api/v1/messages/m1/ack HTTP/1.1",
+            "GET /api/v1/settings HTTP/1.1",
+            "PATCH /api/v1/settings HTTP/1.1",
+        ]
+    );
+    let with_body = |i: usize, want: &str| assert_eq!(body(&seen[i]), want, "{}", lines[i]);
+    with_body(0, r#"{"email":"new@x.io","role":"member","expires_in":"30d"}"#);
+    with_body(3, "");
+    with_body(6, r#"{"email":"new@x.io","name":"New","password":"a long password"}"#);
+    with_body(
+        7,
+        r#"{"key":"cost-center","target":"workspace","restricted":true,"pattern":"[0-9]+","mandatory":true,"default":"0"}"#,
+    );
+    with_body(10, r#"{"value":"42"}"#);
+    with_body(12, r#"{"value":"prod"}"#);
+    with_body(14, r#"{"text":"patch day","mode":"single_read"}"#);
+    with_body(17, "");
+    with_body(19, r#"{"signup":"open","invitation_ttl_days":3}"#);
 }

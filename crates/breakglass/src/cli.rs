@@ -69,6 +69,8 @@ pub enum Command {
     Health,
     /// Sign in with e-mail and password; prints a session token.
     Login(LoginArgs),
+    /// Create your own account (as the installation's sign-up setting allows) and sign in.
+    Signup(SignupArgs),
     /// End the session whose token is in use.
     Logout,
     /// Show who you are and your workspaces.
@@ -88,6 +90,18 @@ pub enum Command {
     /// Manage memberships of a workspace or project.
     #[command(subcommand)]
     Member(MemberCommand),
+    /// Invite people to a workspace; accept or decline your invitations.
+    #[command(subcommand)]
+    Invitation(InvitationCommand),
+    /// Define tags and set them on workspaces and projects.
+    #[command(subcommand)]
+    Tag(TagCommand),
+    /// Messages from the admin area to a workspace's users.
+    #[command(subcommand)]
+    Message(MessageCommand),
+    /// Show and change the installation settings (admins).
+    #[command(subcommand)]
+    Settings(SettingsCommand),
     /// Give or revoke temporary roles on top of memberships.
     #[command(subcommand)]
     Grant(GrantCommand),
@@ -164,6 +178,24 @@ pub struct LoginArgs {
     pub password_stdin: bool,
 }
 
+/// Arguments of `signup`.
+#[derive(Debug, Args)]
+#[command(after_help = "Without --password-stdin the password is read from BREAKGLASS_PASSWORD. \
+                        With sign-up `invited_only`, use the e-mail an invitation was sent to.")]
+pub struct SignupArgs {
+    /// Your e-mail.
+    #[arg(long, value_name = "EMAIL")]
+    pub email: String,
+
+    /// Your display name.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+
+    /// Read the password (at least 12 characters) from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
 /// `user` verbs.
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -229,10 +261,13 @@ pub enum TokenCommand {
     },
 }
 
+/// Workspace statuses, as `--status` takes them.
+const WORKSPACE_STATUSES: [&str; 4] = ["active", "disabled", "pending_approval", "rejected"];
+
 /// `workspace` verbs.
 #[derive(Debug, Subcommand)]
 pub enum WorkspaceCommand {
-    /// Create a workspace.
+    /// Create a workspace (the admin area; restricted tags too).
     Create {
         /// Immutable identifier (lowercase letters, digits, dashes).
         id: String,
@@ -242,16 +277,90 @@ pub enum WorkspaceCommand {
         /// Initial owner (repeatable; default: you).
         #[arg(long = "owner", value_name = "EMAIL")]
         owners: Vec<String>,
+        /// Further initial user with a workspace role: member, manager or owner (repeatable).
+        #[arg(long = "member", value_name = "EMAIL=ROLE", value_parser = parse_member)]
+        members: Vec<breakglass_api::InitialMember>,
         /// Maximum number of projects (default: the server's).
         #[arg(long, value_name = "N")]
         quota: Option<u32>,
+        /// A tag (repeatable); mandatory tags with a default may be left out.
+        #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+        tags: Vec<(String, String)>,
+    },
+    /// Register a workspace yourself; you become its owner. Depending on the installation it is
+    /// active at once or waits for the admin area's approval.
+    Register {
+        /// Immutable identifier (lowercase letters, digits, dashes).
+        id: String,
+        /// Display name.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// A tag (repeatable); mandatory tags with a default may be left out.
+        #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+        tags: Vec<(String, String)>,
     },
     /// List the workspaces you can see.
-    List,
+    List {
+        /// Only workspaces with this status.
+        #[arg(long, value_name = "STATUS", value_parser = WORKSPACE_STATUSES)]
+        status: Option<String>,
+        /// Only workspaces carrying this tag: KEY (any value) or KEY:VALUE.
+        #[arg(long, value_name = "KEY[:VALUE]", value_parser = parse_tag_filter)]
+        tag: Option<String>,
+    },
+    /// List the registrations waiting for approval (as `list --status pending_approval`).
+    Pending,
     /// Show one workspace.
     Show {
         /// Workspace identifier.
         id: String,
+    },
+    /// Change a workspace's display name (its identifier never changes).
+    Rename {
+        /// Workspace identifier.
+        id: String,
+        /// The new display name.
+        name: String,
+    },
+    /// Approve a registration waiting for approval (admin area).
+    Approve {
+        /// Workspace identifier.
+        id: String,
+        /// Why, recorded in the audit log.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Reject a registration waiting for approval (admin area).
+    Reject {
+        /// Workspace identifier.
+        id: String,
+        /// Why, recorded in the audit log.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Disable a workspace: every check on it is denied until it is enabled (admin area).
+    Disable {
+        /// Workspace identifier.
+        id: String,
+        /// Why, recorded in the audit log.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Enable a disabled workspace again (admin area).
+    Enable {
+        /// Workspace identifier.
+        id: String,
+        /// Why, recorded in the audit log.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// Set the maximum number of projects (admin area); a quota below the current count only
+    /// stops new projects.
+    Quota {
+        /// Workspace identifier.
+        id: String,
+        /// The new quota.
+        quota: u32,
     },
 }
 
@@ -267,11 +376,17 @@ pub enum ProjectCommand {
         /// Display name.
         #[arg(long, value_name = "NAME")]
         name: String,
+        /// A tag (repeatable); mandatory tags with a default may be left out.
+        #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+        tags: Vec<(String, String)>,
     },
     /// List the projects of a workspace.
     List {
         /// Workspace identifier.
         workspace: String,
+        /// Only projects carrying this tag: KEY (any value) or KEY:VALUE.
+        #[arg(long, value_name = "KEY[:VALUE]", value_parser = parse_tag_filter)]
+        tag: Option<String>,
     },
     /// Show one project.
     Show {
@@ -325,6 +440,184 @@ pub enum MemberCommand {
         #[arg(long, value_name = "PROJECT")]
         project: Option<String>,
     },
+    /// Add yourself to a workspace as an admin-area admin or employee: as manager (or member,
+    /// as the installation says), always until an expiry.
+    AddMyself {
+        /// Workspace identifier.
+        workspace: String,
+        /// When it ends (default: the installation's "add myself" default; never beyond its
+        /// maximum).
+        #[command(flatten)]
+        expiry: Expiry,
+    },
+    /// Leave a workspace: every role you hold in it and its projects ends.
+    Leave {
+        /// Workspace identifier.
+        workspace: String,
+    },
+}
+
+/// `invitation` verbs.
+#[derive(Debug, Subcommand)]
+pub enum InvitationCommand {
+    /// Invite someone (with or without an account) to a workspace with a role.
+    Create {
+        /// Workspace identifier.
+        workspace: String,
+        /// The invitee's e-mail.
+        email: String,
+        /// Workspace role: member, manager or owner.
+        #[arg(long, value_name = "ROLE")]
+        role: String,
+        /// When the membership ends once accepted (default: standing).
+        #[command(flatten)]
+        expiry: Expiry,
+    },
+    /// List a workspace's invitations.
+    List {
+        /// Workspace identifier.
+        workspace: String,
+    },
+    /// Withdraw a pending invitation.
+    Cancel {
+        /// Invitation id.
+        id: String,
+    },
+    /// List the invitations waiting for you.
+    Mine,
+    /// Accept an invitation: the membership starts.
+    Accept {
+        /// Invitation id.
+        id: String,
+    },
+    /// Decline an invitation.
+    Decline {
+        /// Invitation id.
+        id: String,
+    },
+}
+
+/// `tag` verbs.
+#[derive(Debug, Subcommand)]
+pub enum TagCommand {
+    /// Define a tag, replacing any definition with the same key (admin area).
+    #[command(after_help = "Example: breakglass tag define cost-center --target workspace \
+                            --pattern '[0-9]{4}' --mandatory --default 0000")]
+    Define {
+        /// The key (e.g. cost-center).
+        key: String,
+        /// What carries the tag.
+        #[arg(long, value_name = "KIND", value_parser = ["workspace", "project"])]
+        target: String,
+        /// Only the admin area sets it.
+        #[arg(long)]
+        restricted: bool,
+        /// An allowed value (repeatable; default: any value).
+        #[arg(long = "value", value_name = "V")]
+        values: Vec<String>,
+        /// A regular expression the whole value must match.
+        #[arg(long, value_name = "RE", conflicts_with = "values")]
+        pattern: Option<String>,
+        /// Every workspace or project must carry it.
+        #[arg(long)]
+        mandatory: bool,
+        /// The value used when none is given.
+        #[arg(long, value_name = "V")]
+        default: Option<String>,
+    },
+    /// List tag definitions.
+    List,
+    /// Remove a tag definition.
+    Remove {
+        /// The key.
+        key: String,
+    },
+    /// Set a tag on a workspace or, with --project, on a project.
+    Set {
+        /// Workspace identifier.
+        workspace: String,
+        /// A project of the workspace.
+        #[arg(long, value_name = "PROJECT")]
+        project: Option<String>,
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+    },
+    /// Remove a tag from a workspace or, with --project, from a project (not a mandatory one).
+    Unset {
+        /// Workspace identifier.
+        workspace: String,
+        /// A project of the workspace.
+        #[arg(long, value_name = "PROJECT")]
+        project: Option<String>,
+        /// The key.
+        key: String,
+    },
+}
+
+/// `message` verbs.
+#[derive(Debug, Subcommand)]
+pub enum MessageCommand {
+    /// Send a message to a workspace's users (admin area).
+    Send {
+        /// Workspace identifier.
+        workspace: String,
+        /// all_must_read: each user sees it until they acknowledge it; single_read: gone for
+        /// everyone once one user acknowledges it.
+        #[arg(long, value_name = "MODE", value_parser = ["all_must_read", "single_read"])]
+        mode: String,
+        /// The text.
+        text: String,
+    },
+    /// List a workspace's messages with who acknowledged them (admin area).
+    List {
+        /// Workspace identifier.
+        workspace: String,
+    },
+    /// List the messages you have still to read.
+    Inbox,
+    /// Acknowledge a message.
+    Ack {
+        /// Message id.
+        id: String,
+    },
+}
+
+/// `settings` verbs.
+#[derive(Debug, Subcommand)]
+pub enum SettingsCommand {
+    /// Show the installation settings.
+    Show,
+    /// Change the given settings; the others stay (admins).
+    Set(SettingsChange),
+}
+
+/// The settings `settings set` changes: at least one.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
+pub struct SettingsChange {
+    /// Self-service workspace registration.
+    #[arg(long, value_name = "MODE", value_parser = ["open", "approval", "closed"])]
+    pub workspace_registration: Option<String>,
+    /// Self-service sign-up.
+    #[arg(long, value_name = "MODE", value_parser = ["open", "invited_only", "closed"])]
+    pub signup: Option<String>,
+    /// Days an invitation stays valid (1 to 365).
+    #[arg(long, value_name = "N")]
+    pub invitation_ttl_days: Option<u32>,
+    /// Project quota of new workspaces.
+    #[arg(long, value_name = "N")]
+    pub default_project_quota: Option<u32>,
+    /// "Add myself" assigns member instead of manager.
+    #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub restrict_admin_role_assignment: Option<bool>,
+    /// Expiry of "add myself" when none is asked for (`8h`).
+    #[arg(long, value_name = "DURATION")]
+    pub add_myself_default_expiry: Option<String>,
+    /// Longest expiry of "add myself" (`7d`).
+    #[arg(long, value_name = "DURATION")]
+    pub add_myself_max_expiry: Option<String>,
 }
 
 /// `grant` verbs.
@@ -568,6 +861,38 @@ pub enum ReviewCommand {
     },
 }
 
+/// Parses a tag `KEY=VALUE` (the value may be empty or hold `=`).
+pub fn parse_tag(spec: &str) -> Result<(String, String), String> {
+    match spec.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
+        _ => Err(format!("{spec:?}: expected KEY=VALUE, e.g. cost-center=4711")),
+    }
+}
+
+/// Parses a tag filter `KEY` or `KEY:VALUE`; `KEY=VALUE` is read as `KEY:VALUE`.
+pub fn parse_tag_filter(spec: &str) -> Result<String, String> {
+    let spec = spec.trim();
+    let key_end = spec.find([':', '=']).unwrap_or(spec.len());
+    if key_end == 0 {
+        return Err(format!("{spec:?}: expected KEY or KEY:VALUE, e.g. cost-center:4711"));
+    }
+    let (key, rest) = spec.split_at(key_end);
+    Ok(match rest.strip_prefix(['=', ':']) {
+        Some(value) => format!("{key}:{value}"),
+        None => key.to_owned(),
+    })
+}
+
+/// Parses an initial member `EMAIL=ROLE`.
+pub fn parse_member(spec: &str) -> Result<breakglass_api::InitialMember, String> {
+    match spec.rsplit_once('=') {
+        Some((email, role)) if !email.trim().is_empty() && !role.trim().is_empty() => {
+            Ok(breakglass_api::InitialMember { email: email.trim().to_owned(), role: role.trim().to_owned() })
+        }
+        _ => Err(format!("{spec:?}: expected EMAIL=ROLE, e.g. alice@example.com=manager")),
+    }
+}
+
 /// Parses a policy step `COUNT:SET` (`2:workspace_managers`, `1:users=a@x.io,b@x.io`).
 pub fn parse_step(spec: &str) -> Result<breakglass_api::PolicyStep, String> {
     let usage = "expected COUNT:SET, e.g. 2:workspace_managers or 1:users=alice@x.com,bob@x.com";
@@ -752,6 +1077,113 @@ mod tests {
             &["task", "deny", "r1"][..],
             &["review", "complete", "v1", "--outcome", "fine"][..],
             &["review", "list", "--state", "closed"][..],
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
+        }
+    }
+    #[test]
+    fn tags_members_and_filters_parse() {
+        let pair = |k: &str, v: &str| Ok((k.to_owned(), v.to_owned()));
+        assert_eq!(parse_tag("cost-center=4711"), pair("cost-center", "4711"));
+        assert_eq!(parse_tag("note=a=b"), pair("note", "a=b"));
+        assert_eq!(parse_tag("empty="), pair("empty", ""));
+        for bad in ["", "=x", "novalue", " =x"] {
+            assert!(parse_tag(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_tag_filter("env"), Ok("env".into()));
+        assert_eq!(parse_tag_filter("env:prod"), Ok("env:prod".into()));
+        assert_eq!(parse_tag_filter("env=prod"), Ok("env:prod".into()));
+        assert_eq!(parse_tag_filter("url:http://x"), Ok("url:http://x".into()));
+        for bad in ["", ":prod", "=prod"] {
+            assert!(parse_tag_filter(bad).is_err(), "{bad:?}");
+        }
+        let member = parse_member("a=b@x.io=manager").unwrap();
+        assert_eq!((member.email.as_str(), member.role.as_str()), ("a=b@x.io", "manager"));
+        for bad in ["bob@x.io", "bob@x.io=", "=owner"] {
+            assert!(parse_member(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn admin_area_commands_parse() {
+        let cli = parse(&[
+            "workspace",
+            "create",
+            "acme",
+            "--name",
+            "Acme",
+            "--member",
+            "bob@x.io=manager",
+            "--member",
+            "eve@x.io=member",
+            "--tag",
+            "cost-center=42",
+        ])
+        .unwrap();
+        let Command::Workspace(WorkspaceCommand::Create { members, tags, owners, .. }) = cli.command else {
+            panic!()
+        };
+        assert_eq!((members.len(), members[1].role.as_str(), owners.len()), (2, "member", 0));
+        assert_eq!(tags, [("cost-center".to_owned(), "42".to_owned())]);
+
+        let cli = parse(&["workspace", "list", "--status", "pending_approval", "--tag", "env=prod"]).unwrap();
+        let Command::Workspace(WorkspaceCommand::List { status, tag }) = cli.command else { panic!() };
+        assert_eq!((status.as_deref(), tag.as_deref()), (Some("pending_approval"), Some("env:prod")));
+
+        let cli = parse(&["workspace", "quota", "acme", "7"]).unwrap();
+        assert!(matches!(cli.command, Command::Workspace(WorkspaceCommand::Quota { quota: 7, .. })));
+        let cli = parse(&["workspace", "disable", "acme", "--reason", "unpaid"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Workspace(WorkspaceCommand::Disable { reason: Some(ref r), .. }) if r == "unpaid"
+        ));
+
+        let cli = parse(&["member", "add-myself", "acme", "--expires-in", "2h"]).unwrap();
+        let Command::Member(MemberCommand::AddMyself { workspace, expiry }) = cli.command else { panic!() };
+        assert_eq!((workspace.as_str(), expiry.expires_in.as_deref()), ("acme", Some("2h")));
+
+        let cli = parse(&["tag", "set", "acme", "--project", "web", "env", "prod"]).unwrap();
+        let Command::Tag(TagCommand::Set { project, key, value, .. }) = cli.command else { panic!() };
+        assert_eq!((project.as_deref(), key.as_str(), value.as_str()), (Some("web"), "env", "prod"));
+        let cli =
+            parse(&["tag", "define", "env", "--target", "project", "--value", "dev", "--value", "prod"])
+                .unwrap();
+        let Command::Tag(TagCommand::Define { values, pattern, mandatory, .. }) = cli.command else {
+            panic!()
+        };
+        assert_eq!((values.len(), pattern, mandatory), (2, None, false));
+
+        let cli = parse(&["settings", "set", "--signup", "open", "--restrict-admin-role-assignment", "true"])
+            .unwrap();
+        let Command::Settings(SettingsCommand::Set(change)) = cli.command else { panic!() };
+        assert_eq!(change.signup.as_deref(), Some("open"));
+        assert_eq!(change.restrict_admin_role_assignment, Some(true));
+        assert_eq!(change.workspace_registration, None);
+
+        let cli = parse(&["message", "send", "acme", "--mode", "single_read", "patch day"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Message(MessageCommand::Send { ref text, .. }) if text == "patch day")
+        );
+
+        for bad in [
+            &["workspace", "create", "acme", "--name", "A", "--member", "bob@x.io"][..],
+            &["workspace", "create", "acme", "--name", "A", "--tag", "novalue"][..],
+            &["workspace", "register", "acme"][..],
+            &["workspace", "list", "--status", "archived"][..],
+            &["workspace", "list", "--tag", ":x"][..],
+            &["workspace", "quota", "acme", "many"][..],
+            &["workspace", "rename", "acme"][..],
+            &["member", "add-myself", "acme", "--expires-in", "1h", "--expires-at", "2030-01-01T00:00:00Z"][..],
+            &["invitation", "create", "acme", "a@x.io"][..],
+            &["tag", "define", "k", "--target", "user"][..],
+            &["tag", "define", "k", "--target", "workspace", "--value", "a", "--pattern", "b"][..],
+            &["message", "send", "acme", "hello"][..],
+            &["message", "send", "acme", "--mode", "sometimes", "hello"][..],
+            &["settings", "set"][..],
+            &["settings", "set", "--signup", "invited"][..],
+            &["settings", "set", "--restrict-admin-role-assignment", "maybe"][..],
+            &["signup", "--email", "a@x.io"][..],
         ] {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");

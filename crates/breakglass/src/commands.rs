@@ -3,16 +3,21 @@
 
 use std::io::BufRead;
 
+use std::collections::BTreeMap;
+
 use breakglass_api::{
-    AuditQuery, CheckRequest, CheckResponse, CompleteReview, CreateGrant, CreateProject, CreateRequest,
-    CreateToken, CreateUser, CreateWorkspace, Entitlement, EntitlementBody, Login, Page, Policy, PolicyBody,
-    PolicyQuery, Request, RequestQuery, ReviewQuery, SetMember, VerifyReport,
+    AddMyself, AuditQuery, CheckRequest, CheckResponse, CompleteReview, CreateGrant, CreateInvitation,
+    CreateProject, CreateRequest, CreateToken, CreateUser, CreateWorkspace, Entitlement, EntitlementBody,
+    Invitation, ListQuery, Login, Page, Policy, PolicyBody, PolicyQuery, RegisterWorkspace, Request,
+    RequestQuery, ReviewQuery, SendMessage, Session, SetMember, Settings, Signup, TagDefinition,
+    UpdateWorkspace, VerifyReport, Workspace,
 };
 use breakglass_client::{Assignment, Client, ClientError};
 
 use crate::cli::{
-    AuditCommand, CheckArgs, Command, EntitlementCommand, EventFilter, GrantCommand, HistoryArgs, LoginArgs,
-    MemberCommand, PolicyCommand, PolicyFlags, ProjectCommand, RequestCommand, ReviewCommand, TaskCommand,
+    AuditCommand, CheckArgs, Command, EntitlementCommand, EventFilter, GrantCommand, HistoryArgs,
+    InvitationCommand, LoginArgs, MemberCommand, MessageCommand, PolicyCommand, PolicyFlags, ProjectCommand,
+    RequestCommand, ReviewCommand, SettingsChange, SettingsCommand, SignupArgs, TagCommand, TaskCommand,
     TokenCommand, UserCommand, WorkspaceCommand,
 };
 use crate::output::{self, fields, json, target, until};
@@ -90,6 +95,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
             Ok(ctx.show(&health, |h| fields(&[("status", h.status.clone()), ("seq", h.seq.to_string())])))
         }
         Command::Login(args) => login(ctx, args).await,
+        Command::Signup(args) => signup(ctx, args).await,
         Command::Logout => {
             c.logout().await?;
             Ok(ctx.done("Signed out.".into()))
@@ -112,6 +118,10 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
         Command::Workspace(cmd) => workspace(ctx, cmd).await,
         Command::Project(cmd) => project(ctx, cmd).await,
         Command::Member(cmd) => member(ctx, cmd).await,
+        Command::Invitation(cmd) => invitation(ctx, cmd).await,
+        Command::Tag(cmd) => tag(ctx, cmd).await,
+        Command::Message(cmd) => message(ctx, cmd).await,
+        Command::Settings(cmd) => settings(ctx, cmd).await,
         Command::Grant(cmd) => grant(ctx, cmd).await,
         Command::Policy(cmd) => policy(ctx, cmd).await,
         Command::Entitlement(cmd) => entitlement(ctx, cmd).await,
@@ -134,29 +144,71 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
 }
 
 async fn login(ctx: &Ctx, args: LoginArgs) -> Result<Done> {
-    let password = if args.password_stdin {
-        read_stdin_line()?
-    } else {
-        match std::env::var("BREAKGLASS_PASSWORD") {
-            Ok(p) if !p.is_empty() => p,
-            _ => {
-                return Err(Fail::Usage(
-                    "no password: pass --password-stdin and write it to standard input, \
-                     or set BREAKGLASS_PASSWORD"
-                        .into(),
-                ))
-            }
-        }
-    };
+    let password = password(args.password_stdin)?;
     let session = ctx.client.anonymous().login(&Login { email: args.email, password }).await?;
-    Ok(ctx.show(&session, |s| {
-        format!(
-            "# Signed in as {} until {}. Use the session with:\nexport BREAKGLASS_TOKEN={}\n",
-            s.user.email,
-            s.expires_at,
-            shell_quote(&s.token)
-        )
-    }))
+    let waiting = if ctx.json { Waiting::default() } else { waiting(ctx, &session).await };
+    Ok(ctx.show(&session, |s| session_text("Signed in", s, &waiting)))
+}
+
+async fn signup(ctx: &Ctx, args: SignupArgs) -> Result<Done> {
+    let password = password(args.password_stdin)?;
+    let body = Signup { email: args.email, name: args.name, password };
+    let session = ctx.client.anonymous().signup(&body).await?;
+    let waiting = if ctx.json { Waiting::default() } else { waiting(ctx, &session).await };
+    Ok(ctx.show(&session, |s| session_text("Signed up and signed in", s, &waiting)))
+}
+
+/// The password of `login` and `signup`: from standard input or `BREAKGLASS_PASSWORD`.
+fn password(from_stdin: bool) -> Result<String> {
+    if from_stdin {
+        return read_stdin_line();
+    }
+    match std::env::var("BREAKGLASS_PASSWORD") {
+        Ok(p) if !p.is_empty() => Ok(p),
+        _ => Err(Fail::Usage(
+            "no password: pass --password-stdin and write it to standard input, \
+             or set BREAKGLASS_PASSWORD"
+                .into(),
+        )),
+    }
+}
+
+/// What waits for a user who just signed in: unread messages and pending invitations.
+#[derive(Default)]
+struct Waiting {
+    messages: usize,
+    invitations: usize,
+}
+
+/// Counts what waits for the session's user. Only a hint: a failure counts as nothing.
+async fn waiting(ctx: &Ctx, session: &Session) -> Waiting {
+    let me = ctx.client.with_token(session.token.clone());
+    let (messages, invitations) = tokio::join!(me.all_my_messages(), me.all_my_invitations());
+    Waiting {
+        messages: messages.map(|m| m.len()).unwrap_or(0),
+        invitations: invitations.map(|i| i.len()).unwrap_or(0),
+    }
+}
+
+/// A new session as shell lines: comments (who, until when, what waits) and the export.
+fn session_text(what: &str, s: &Session, waiting: &Waiting) -> String {
+    let mut out = format!("# {what} as {} until {}.\n", s.user.email, s.expires_at);
+    if waiting.messages > 0 {
+        out.push_str(&format!(
+            "# {} unread message{}: breakglass message inbox\n",
+            waiting.messages,
+            if waiting.messages == 1 { "" } else { "s" }
+        ));
+    }
+    if waiting.invitations > 0 {
+        out.push_str(&format!(
+            "# {} invitation{} waiting for you: breakglass invitation mine\n",
+            waiting.invitations,
+            if waiting.invitations == 1 { "" } else { "s" }
+        ));
+    }
+    out.push_str(&format!("# Use the session with:\nexport BREAKGLASS_TOKEN={}\n", shell_quote(&s.token)));
+    out
 }
 
 async fn user(ctx: &Ctx, cmd: UserCommand) -> Result<Done> {
@@ -198,25 +250,100 @@ async fn token(ctx: &Ctx, cmd: TokenCommand) -> Result<Done> {
 
 async fn workspace(ctx: &Ctx, cmd: WorkspaceCommand) -> Result<Done> {
     let c = &ctx.client;
+    let list = |status: Option<&str>, tag| ListQuery {
+        status: status.map(str::to_owned),
+        tag,
+        ..Default::default()
+    };
     match cmd {
-        WorkspaceCommand::Create { id, name, owners, quota } => {
-            let body = CreateWorkspace { identifier: id, name, owners, project_quota: quota };
+        WorkspaceCommand::Create { id, name, owners, members, quota, tags } => {
+            let body = CreateWorkspace {
+                identifier: id,
+                name,
+                owners,
+                project_quota: quota,
+                members,
+                tags: tag_map(tags)?,
+            };
             Ok(ctx.show(&c.create_workspace(&body).await?, output::workspace))
         }
-        WorkspaceCommand::List => Ok(ctx.show_all(c.all_workspaces().await?, output::workspaces)),
+        WorkspaceCommand::Register { id, name, tags } => {
+            let body = RegisterWorkspace { identifier: id, name, tags: tag_map(tags)? };
+            Ok(ctx.show(&c.register_workspace(&body).await?, registered_text))
+        }
+        WorkspaceCommand::List { status, tag } => {
+            let items = if status.is_none() && tag.is_none() {
+                c.all_workspaces().await?
+            } else {
+                c.all_workspaces_filtered(&list(status.as_deref(), tag)).await?
+            };
+            Ok(ctx.show_all(items, output::workspaces))
+        }
+        WorkspaceCommand::Pending => {
+            let items = c.all_workspaces_filtered(&list(Some(PENDING_APPROVAL), None)).await?;
+            Ok(ctx.show_all(items, output::workspaces))
+        }
         WorkspaceCommand::Show { id } => Ok(ctx.show(&c.workspace(&id).await?, output::workspace)),
+        WorkspaceCommand::Rename { id, name } => {
+            let body = UpdateWorkspace { name: Some(name), identifier: None };
+            Ok(ctx.show(&c.update_workspace(&id, &body).await?, output::workspace))
+        }
+        WorkspaceCommand::Approve { id, reason } => {
+            Ok(ctx.show(&c.approve_workspace(&id, reason.as_deref()).await?, output::workspace))
+        }
+        WorkspaceCommand::Reject { id, reason } => {
+            Ok(ctx.show(&c.reject_workspace(&id, reason.as_deref()).await?, output::workspace))
+        }
+        WorkspaceCommand::Disable { id, reason } => {
+            Ok(ctx.show(&c.disable_workspace(&id, reason.as_deref()).await?, output::workspace))
+        }
+        WorkspaceCommand::Enable { id, reason } => {
+            Ok(ctx.show(&c.enable_workspace(&id, reason.as_deref()).await?, output::workspace))
+        }
+        WorkspaceCommand::Quota { id, quota } => {
+            Ok(ctx.show(&c.set_quota(&id, quota).await?, output::workspace))
+        }
     }
+}
+
+/// The status of a registration waiting for the admin area.
+const PENDING_APPROVAL: &str = "pending_approval";
+
+/// A registered workspace: a headline saying whether it is ready, then the record.
+fn registered_text(w: &Workspace) -> String {
+    let headline = if w.status == PENDING_APPROVAL {
+        format!("Registered {}: it waits for approval by the admin area.", w.identifier)
+    } else {
+        format!("Registered {}: it is {} and you own it.", w.identifier, w.status)
+    };
+    format!("{headline}\n\n{}", output::workspace(w))
+}
+
+/// Tags from `--tag KEY=VALUE` flags; a key given twice is a usage error.
+fn tag_map(pairs: Vec<(String, String)>) -> Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for (key, value) in pairs {
+        if map.contains_key(&key) {
+            return Err(Fail::Usage(format!("--tag {key}: given more than once")));
+        }
+        map.insert(key, value);
+    }
+    Ok(map)
 }
 
 async fn project(ctx: &Ctx, cmd: ProjectCommand) -> Result<Done> {
     let c = &ctx.client;
     match cmd {
-        ProjectCommand::Create { workspace, id, name } => {
-            let body = CreateProject { identifier: id, name };
+        ProjectCommand::Create { workspace, id, name, tags } => {
+            let body = CreateProject { identifier: id, name, tags: tag_map(tags)? };
             Ok(ctx.show(&c.create_project(&workspace, &body).await?, output::project))
         }
-        ProjectCommand::List { workspace } => {
+        ProjectCommand::List { workspace, tag: None } => {
             Ok(ctx.show_all(c.all_projects(&workspace).await?, output::projects))
+        }
+        ProjectCommand::List { workspace, tag } => {
+            let query = ListQuery { tag, ..Default::default() };
+            Ok(ctx.show_all(c.all_projects_filtered(&workspace, &query).await?, output::projects))
         }
         ProjectCommand::Show { workspace, id } => {
             Ok(ctx.show(&c.project(&workspace, &id).await?, output::project))
@@ -254,6 +381,115 @@ async fn member(ctx: &Ctx, cmd: MemberCommand) -> Result<Done> {
             }
             Ok(ctx.done(format!("Removed {email} from {}.", target(&workspace, project.as_deref()))))
         }
+        MemberCommand::AddMyself { workspace, expiry } => {
+            let body = AddMyself { expires_at: expiry.expires_at, expires_in: expiry.expires_in };
+            Ok(ctx.show(&c.add_myself(&workspace, &body).await?, output::binding))
+        }
+        MemberCommand::Leave { workspace } => {
+            c.leave_workspace(&workspace).await?;
+            Ok(ctx.done(format!("You left {workspace}.")))
+        }
+    }
+}
+
+async fn invitation(ctx: &Ctx, cmd: InvitationCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        InvitationCommand::Create { workspace, email, role, expiry } => {
+            let body = CreateInvitation {
+                email,
+                role,
+                expires_at: expiry.expires_at,
+                expires_in: expiry.expires_in,
+            };
+            Ok(ctx.show(&c.invite(&workspace, &body).await?, output::invitation))
+        }
+        InvitationCommand::List { workspace } => {
+            Ok(ctx.show_all(c.all_workspace_invitations(&workspace).await?, output::invitations))
+        }
+        InvitationCommand::Cancel { id } => {
+            c.cancel_invitation(&id).await?;
+            Ok(ctx.done(format!("Cancelled invitation {id}.")))
+        }
+        InvitationCommand::Mine => Ok(ctx.show_all(c.all_my_invitations().await?, output::invitations)),
+        InvitationCommand::Accept { id } => Ok(ctx.show(&c.accept_invitation(&id).await?, accepted_text)),
+        InvitationCommand::Decline { id } => {
+            Ok(ctx.show(&c.decline_invitation(&id).await?, output::invitation))
+        }
+    }
+}
+
+/// An accepted invitation: a headline naming the new membership, then the record.
+fn accepted_text(i: &Invitation) -> String {
+    let ends = i.membership_expires_at.as_deref().map(|t| format!(" until {t}")).unwrap_or_default();
+    format!("Accepted: you are {} of {}{ends}.\n\n{}", i.role, i.workspace, output::invitation(i))
+}
+
+async fn tag(ctx: &Ctx, cmd: TagCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        TagCommand::Define { key, target, restricted, values, pattern, mandatory, default } => {
+            let body = TagDefinition { key, target, restricted, values, pattern, mandatory, default };
+            Ok(ctx.show(&c.define_tag(&body).await?, output::tag_definition))
+        }
+        TagCommand::List => Ok(ctx.show_all(c.all_tag_definitions().await?, output::tag_definitions)),
+        TagCommand::Remove { key } => {
+            c.remove_tag_definition(&key).await?;
+            Ok(ctx.done(format!("Removed the definition of tag {key}.")))
+        }
+        TagCommand::Set { workspace, project: Some(p), key, value } => {
+            Ok(ctx.show(&c.set_project_tag(&workspace, &p, &key, &value).await?, output::project))
+        }
+        TagCommand::Set { workspace, project: None, key, value } => {
+            Ok(ctx.show(&c.set_workspace_tag(&workspace, &key, &value).await?, output::workspace))
+        }
+        TagCommand::Unset { workspace, project: Some(p), key } => {
+            Ok(ctx.show(&c.remove_project_tag(&workspace, &p, &key).await?, output::project))
+        }
+        TagCommand::Unset { workspace, project: None, key } => {
+            Ok(ctx.show(&c.remove_workspace_tag(&workspace, &key).await?, output::workspace))
+        }
+    }
+}
+
+async fn message(ctx: &Ctx, cmd: MessageCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        MessageCommand::Send { workspace, mode, text } => {
+            let body = SendMessage { text, mode };
+            Ok(ctx.show(&c.send_message(&workspace, &body).await?, output::message))
+        }
+        MessageCommand::List { workspace } => {
+            Ok(ctx.show_all(c.all_workspace_messages(&workspace).await?, output::messages))
+        }
+        MessageCommand::Inbox => Ok(ctx.show_all(c.all_my_messages().await?, output::messages)),
+        MessageCommand::Ack { id } => {
+            c.ack_message(&id).await?;
+            Ok(ctx.done(format!("Acknowledged message {id}.")))
+        }
+    }
+}
+
+async fn settings(ctx: &Ctx, cmd: SettingsCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        SettingsCommand::Show => Ok(ctx.show(&c.settings().await?, output::settings)),
+        SettingsCommand::Set(change) => {
+            Ok(ctx.show(&c.update_settings(&settings_change(change)).await?, output::settings))
+        }
+    }
+}
+
+/// The `PATCH` body: only the settings given.
+fn settings_change(s: SettingsChange) -> Settings {
+    Settings {
+        workspace_registration: s.workspace_registration,
+        signup: s.signup,
+        invitation_ttl_days: s.invitation_ttl_days,
+        default_project_quota: s.default_project_quota,
+        restrict_admin_role_assignment: s.restrict_admin_role_assignment,
+        add_myself_default_expiry: s.add_myself_default_expiry,
+        add_myself_max_expiry: s.add_myself_max_expiry,
     }
 }
 
@@ -813,5 +1049,76 @@ mod tests {
             check_text(&request, &denied),
             "denied: al@x.io does not hold user on acme/web (no_binding)\n"
         );
+    }
+    #[test]
+    fn tag_flags_become_a_map_and_repeated_keys_are_refused() {
+        let pairs = vec![("b".to_owned(), "2".to_owned()), ("a".to_owned(), "1".to_owned())];
+        let map = tag_map(pairs).unwrap();
+        assert_eq!(map.into_iter().collect::<Vec<_>>(), [("a".into(), "1".into()), ("b".into(), "2".into())]);
+        let twice = vec![("a".to_owned(), "1".to_owned()), ("a".to_owned(), "2".to_owned())];
+        assert!(matches!(tag_map(twice), Err(Fail::Usage(m)) if m == "--tag a: given more than once"));
+    }
+
+    #[test]
+    fn settings_set_sends_only_the_given_settings() {
+        let change = SettingsChange {
+            workspace_registration: Some("approval".into()),
+            signup: None,
+            invitation_ttl_days: Some(3),
+            default_project_quota: None,
+            restrict_admin_role_assignment: Some(false),
+            add_myself_default_expiry: None,
+            add_myself_max_expiry: None,
+        };
+        let body = serde_json::to_value(settings_change(change)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "workspace_registration": "approval",
+                "invitation_ttl_days": 3,
+                "restrict_admin_role_assignment": false
+            })
+        );
+    }
+
+    #[test]
+    fn registrations_invitations_and_sessions_read_as_sentences() {
+        let mut w = fixtures::workspace();
+        w.status = PENDING_APPROVAL.into();
+        assert!(
+            registered_text(&w).starts_with("Registered acme: it waits for approval by the admin area.\n\n")
+        );
+        w.status = "active".into();
+        assert!(registered_text(&w).starts_with("Registered acme: it is active and you own it.\n\n"));
+
+        let mut i = fixtures::invitation();
+        i.state = "accepted".into();
+        assert!(
+            accepted_text(&i).starts_with("Accepted: you are manager of acme.\n\n"),
+            "{}",
+            accepted_text(&i)
+        );
+        i.membership_expires_at = Some("2026-02-01T00:00:00Z".into());
+        assert!(
+            accepted_text(&i).starts_with("Accepted: you are manager of acme until 2026-02-01T00:00:00Z.\n")
+        );
+
+        let session: Session = serde_json::from_value(serde_json::json!({
+            "token": "bg s1",
+            "expires_at": "2026-01-02T00:00:00Z",
+            "user": {"id": "u1", "email": "new@x.io", "name": "New", "admin_role": "none",
+                     "status": "active", "created_at": "2026-01-01T00:00:00Z"}
+        }))
+        .unwrap();
+        assert_eq!(
+            session_text("Signed in", &session, &Waiting::default()),
+            "# Signed in as new@x.io until 2026-01-02T00:00:00Z.\n\
+             # Use the session with:\nexport BREAKGLASS_TOKEN='bg s1'\n"
+        );
+        let text =
+            session_text("Signed up and signed in", &session, &Waiting { messages: 1, invitations: 2 });
+        assert!(text.contains("\n# 1 unread message: breakglass message inbox\n"), "{text}");
+        assert!(text.contains("\n# 2 invitations waiting for you: breakglass invitation mine\n"), "{text}");
+        assert!(text.lines().all(|l| l.starts_with('#') || l.starts_with("export ")), "eval-safe: {text}");
     }
 }

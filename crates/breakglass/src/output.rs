@@ -2,9 +2,11 @@
 //! JSON. Times and other values are printed as the server gave them. Emergency access is marked
 //! [`EMERGENCY`] wherever it appears.
 
+use std::collections::BTreeMap;
+
 use breakglass_api::{
-    AuditEvent, Binding, Entitlement, Policy, PolicyRef, PolicyStep, Project, Request, Review, Task, Token,
-    User, Workspace,
+    AuditEvent, Binding, Entitlement, Invitation, Message, Policy, PolicyRef, PolicyStep, Project, Request,
+    Review, Settings, TagDefinition, Task, Token, User, Workspace,
 };
 use serde::Serialize;
 
@@ -164,6 +166,14 @@ pub fn tokens(list: &[Token]) -> String {
     t.render()
 }
 
+/// Tags as `key=value` pairs in key order, comma-separated, or [`NONE`].
+pub fn tags(tags: &BTreeMap<String, String>) -> String {
+    if tags.is_empty() {
+        return NONE.into();
+    }
+    tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+}
+
 /// A workspace as a record.
 pub fn workspace(w: &Workspace) -> String {
     fields(&[
@@ -172,6 +182,7 @@ pub fn workspace(w: &Workspace) -> String {
         ("status", w.status.clone()),
         ("projects", format!("{} of {}", w.project_count, w.project_quota)),
         ("open reviews", open_reviews(w.open_reviews)),
+        ("tags", tags(&w.tags)),
         ("created", w.created_at.clone()),
     ])
 }
@@ -187,7 +198,7 @@ fn open_reviews(n: u32) -> String {
 
 /// Workspaces as a table.
 pub fn workspaces(list: &[Workspace]) -> String {
-    let mut t = Table::new(&["WORKSPACE", "NAME", "STATUS", "PROJECTS", "OPEN REVIEWS", "CREATED"]);
+    let mut t = Table::new(&["WORKSPACE", "NAME", "STATUS", "PROJECTS", "OPEN REVIEWS", "TAGS", "CREATED"]);
     for w in list {
         t.row(vec![
             w.identifier.clone(),
@@ -195,6 +206,7 @@ pub fn workspaces(list: &[Workspace]) -> String {
             w.status.clone(),
             format!("{}/{}", w.project_count, w.project_quota),
             open_reviews(w.open_reviews),
+            tags(&w.tags),
             w.created_at.clone(),
         ]);
     }
@@ -207,17 +219,158 @@ pub fn project(p: &Project) -> String {
         ("workspace", p.workspace.clone()),
         ("project", p.identifier.clone()),
         ("name", p.name.clone()),
+        ("tags", tags(&p.tags)),
         ("created", p.created_at.clone()),
     ])
 }
 
 /// Projects as a table.
 pub fn projects(list: &[Project]) -> String {
-    let mut t = Table::new(&["PROJECT", "NAME", "CREATED"]);
+    let mut t = Table::new(&["PROJECT", "NAME", "TAGS", "CREATED"]);
     for p in list {
-        t.row(vec![p.identifier.clone(), p.name.clone(), p.created_at.clone()]);
+        t.row(vec![p.identifier.clone(), p.name.clone(), tags(&p.tags), p.created_at.clone()]);
     }
     t.render()
+}
+
+/// An invitation as a record.
+pub fn invitation(i: &Invitation) -> String {
+    fields(&[
+        ("invitation", i.id.clone()),
+        ("workspace", i.workspace.clone()),
+        ("email", i.email.clone()),
+        ("role", i.role.clone()),
+        ("state", i.state.clone()),
+        ("membership ends", until(&i.membership_expires_at)),
+        ("invited by", i.invited_by.clone()),
+        ("created", i.created_at.clone()),
+        ("valid until", i.expires_at.clone()),
+    ])
+}
+
+/// Invitations as a table.
+pub fn invitations(list: &[Invitation]) -> String {
+    let mut t = Table::new(&[
+        "ID",
+        "WORKSPACE",
+        "EMAIL",
+        "ROLE",
+        "STATE",
+        "MEMBERSHIP ENDS",
+        "INVITED BY",
+        "VALID UNTIL",
+    ]);
+    for i in list {
+        t.row(vec![
+            i.id.clone(),
+            i.workspace.clone(),
+            i.email.clone(),
+            i.role.clone(),
+            i.state.clone(),
+            until(&i.membership_expires_at),
+            i.invited_by.clone(),
+            i.expires_at.clone(),
+        ]);
+    }
+    t.render()
+}
+
+/// What values a tag takes: the allowed list, the pattern, or any.
+fn tag_values(d: &TagDefinition) -> String {
+    match (&d.pattern, d.values.is_empty()) {
+        (Some(p), _) => format!("matching {p}"),
+        (None, false) => d.values.join(" | "),
+        (None, true) => "any".into(),
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
+}
+
+/// A tag definition as a record.
+pub fn tag_definition(d: &TagDefinition) -> String {
+    fields(&[
+        ("tag", d.key.clone()),
+        ("target", d.target.clone()),
+        ("values", tag_values(d)),
+        ("mandatory", yes_no(d.mandatory)),
+        ("default", opt(&d.default)),
+        ("restricted", if d.restricted { "yes (admin area only)" } else { "no" }.into()),
+    ])
+}
+
+/// Tag definitions as a table.
+pub fn tag_definitions(list: &[TagDefinition]) -> String {
+    let mut t = Table::new(&["KEY", "TARGET", "VALUES", "MANDATORY", "DEFAULT", "RESTRICTED"]);
+    for d in list {
+        t.row(vec![
+            d.key.clone(),
+            d.target.clone(),
+            tag_values(d),
+            yes_no(d.mandatory),
+            opt(&d.default),
+            yes_no(d.restricted),
+        ]);
+    }
+    t.render()
+}
+
+/// Who acknowledged a message, or [`NONE`].
+fn read_by(m: &Message) -> String {
+    if m.acknowledgements.is_empty() {
+        return NONE.into();
+    }
+    m.acknowledgements.iter().map(|a| a.user.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// A message as a record.
+pub fn message(m: &Message) -> String {
+    let mut pairs = vec![
+        ("message", m.id.clone()),
+        ("workspace", m.workspace.clone()),
+        ("mode", m.mode.clone()),
+        ("from", m.sender.clone()),
+        ("sent", m.created_at.clone()),
+    ];
+    let acks: Vec<String> = m.acknowledgements.iter().map(|a| format!("{} ({})", a.user, a.at)).collect();
+    pairs.push(("read by", if acks.is_empty() { NONE.into() } else { acks.join("; ") }));
+    pairs.push(("text", m.text.clone()));
+    fields(&pairs)
+}
+
+/// Messages as a table, the text last.
+pub fn messages(list: &[Message]) -> String {
+    let mut t = Table::new(&["ID", "WORKSPACE", "MODE", "FROM", "SENT", "READ BY", "TEXT"]);
+    for m in list {
+        t.row(vec![
+            m.id.clone(),
+            m.workspace.clone(),
+            m.mode.clone(),
+            m.sender.clone(),
+            m.created_at.clone(),
+            read_by(m),
+            m.text.clone(),
+        ]);
+    }
+    t.render()
+}
+
+/// The installation settings as a record.
+pub fn settings(s: &Settings) -> String {
+    let num = |n: Option<u32>| n.map(|n| n.to_string()).unwrap_or_else(|| NONE.into());
+    fields(&[
+        ("workspace registration", opt(&s.workspace_registration)),
+        ("signup", opt(&s.signup)),
+        ("invitation ttl days", num(s.invitation_ttl_days)),
+        ("default project quota", num(s.default_project_quota)),
+        (
+            "restrict admin role assignment",
+            s.restrict_admin_role_assignment.map(|b| b.to_string()).unwrap_or_else(|| NONE.into()),
+        ),
+        ("add myself default expiry", opt(&s.add_myself_default_expiry)),
+        ("add myself max expiry", opt(&s.add_myself_max_expiry)),
+    ])
 }
 
 /// A binding as a record.
@@ -630,7 +783,54 @@ pub fn reviews(list: &[Review]) -> String {
 /// Values for the tests of this crate.
 #[cfg(test)]
 pub(crate) mod fixtures {
-    use breakglass_api::{Approval, Policy, PolicyStep, Request};
+    use breakglass_api::{
+        Acknowledgement, Approval, Invitation, Message, Policy, PolicyStep, Request, Workspace,
+    };
+
+    /// An active workspace `acme` with one tag.
+    pub fn workspace() -> Workspace {
+        Workspace {
+            identifier: "acme".into(),
+            name: "Acme".into(),
+            status: "active".into(),
+            project_quota: 5,
+            project_count: 1,
+            open_reviews: 0,
+            tags: [("cost-center".to_owned(), "42".to_owned())].into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    /// A pending invitation of `new@x.io` to `acme` as manager.
+    pub fn invitation() -> Invitation {
+        Invitation {
+            id: "i1".into(),
+            workspace: "acme".into(),
+            email: "new@x.io".into(),
+            role: "manager".into(),
+            membership_expires_at: None,
+            invited_by: "mia@x.io".into(),
+            state: "pending".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            expires_at: "2026-01-08T00:00:00Z".into(),
+        }
+    }
+
+    /// A single-read message to `acme`, acknowledged by `bob@x.io`.
+    pub fn message() -> Message {
+        Message {
+            id: "m1".into(),
+            workspace: "acme".into(),
+            text: "patch day".into(),
+            mode: "single_read".into(),
+            sender: "admin@localhost".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            acknowledgements: vec![Acknowledgement {
+                user: "bob@x.io".into(),
+                at: "2026-01-01T01:00:00Z".into(),
+            }],
+        }
+    }
 
     /// A policy with these steps (`count`, approver set).
     pub fn policy(steps: &[(u32, &str)]) -> Policy {
@@ -767,5 +967,51 @@ mod tests {
     #[test]
     fn fields_align_values() {
         assert_eq!(fields(&[("id", "1".into()), ("status", "ok".into())]), "id:      1\nstatus:  ok\n");
+    }
+    #[test]
+    fn admin_area_records_and_tables_show_status_tags_and_acknowledgements() {
+        let mut w = fixtures::workspace();
+        w.tags.insert("env".into(), "prod".into());
+        let table = workspaces(std::slice::from_ref(&w));
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].contains(" STATUS ") && lines[0].contains(" TAGS "), "{table}");
+        assert!(lines[1].contains(" active ") && lines[1].contains(" cost-center=42, env=prod "), "{table}");
+        assert!(workspace(&w).contains("tags:          cost-center=42, env=prod\n"), "{}", workspace(&w));
+        w.tags.clear();
+        assert!(workspace(&w).contains("tags:          -\n"));
+
+        let list = invitations(&[fixtures::invitation()]);
+        let cells: Vec<&str> = list.lines().nth(1).unwrap().split_whitespace().collect();
+        assert_eq!(cells[..6], ["i1", "acme", "new@x.io", "manager", "pending", "never"], "{list}");
+
+        let m = fixtures::message();
+        let table = messages(std::slice::from_ref(&m));
+        assert!(table.lines().nth(1).unwrap().ends_with("  bob@x.io  patch day"), "{table}");
+        assert!(message(&m).contains("read by:    bob@x.io (2026-01-01T01:00:00Z)\n"), "{}", message(&m));
+
+        let mut d = TagDefinition {
+            key: "env".into(),
+            target: "project".into(),
+            restricted: false,
+            values: vec!["dev".into(), "prod".into()],
+            pattern: None,
+            mandatory: true,
+            default: Some("dev".into()),
+        };
+        let table = tag_definitions(std::slice::from_ref(&d));
+        assert_eq!(table.lines().nth(1), Some("env  project  dev | prod  yes        dev      no"), "{table}");
+        (d.values, d.pattern) = (vec![], Some("[a-z]+".into()));
+        assert!(tag_definition(&d).contains("values:      matching [a-z]+\n"), "{}", tag_definition(&d));
+
+        let s = Settings {
+            workspace_registration: Some("approval".into()),
+            invitation_ttl_days: Some(7),
+            restrict_admin_role_assignment: Some(false),
+            ..Default::default()
+        };
+        let text = settings(&s);
+        assert!(text.starts_with("workspace registration:"), "{text}");
+        assert!(text.contains(" approval\n") && text.contains(" 7\n") && text.contains(" false\n"), "{text}");
+        assert!(text.contains("signup:") && text.lines().count() == 7, "{text}");
     }
 }

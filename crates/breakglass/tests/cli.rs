@@ -30,6 +30,7 @@ fn help_lists_the_nouns() {
         "serve",
         "migrate",
         "login",
+        "signup",
         "logout",
         "me",
         "user",
@@ -37,6 +38,10 @@ fn help_lists_the_nouns() {
         "workspace",
         "project",
         "member",
+        "invitation",
+        "tag",
+        "message",
+        "settings",
         "grant",
         "policy",
         "entitlement",
@@ -73,6 +78,23 @@ fn usage_errors_exit_2() {
         &["request", "create", "--workspace", "acme", "--role", "owner"][..],
         &["task", "deny", "r1"][..],
         &["review", "complete", "v1", "--outcome", "maybe"][..],
+        &["workspace", "register", "acme"][..],
+        &["workspace", "create", "acme", "--name", "A", "--member", "bob@x.io"][..],
+        &["workspace", "create", "acme", "--name", "A", "--tag", "cost-center"][..],
+        &["workspace", "list", "--status", "archived"][..],
+        &["workspace", "quota", "acme"][..],
+        &["workspace", "approve"][..],
+        &["member", "leave"][..],
+        &["invitation", "create", "acme", "a@x.io"][..],
+        &["invitation", "accept"][..],
+        &["tag", "define", "env"][..],
+        &["tag", "define", "env", "--target", "workspace", "--value", "a", "--pattern", "[a-z]+"][..],
+        &["tag", "set", "acme", "env"][..],
+        &["message", "send", "acme", "--mode", "twice", "hi"][..],
+        &["settings", "set"][..],
+        &["settings", "set", "--workspace-registration", "maybe"][..],
+        &["settings", "set", "--restrict-admin-role-assignment", "yes"][..],
+        &["signup", "--name", "Al"][..],
     ] {
         let out = breakglass(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
@@ -124,6 +146,29 @@ fn expires_in_and_expires_at_together_exit_2() {
 }
 
 #[test]
+fn a_tag_given_twice_is_a_usage_error_before_any_call() {
+    for args in [
+        &["workspace", "register", "acme", "--name", "A", "--tag", "a=1", "--tag", "a=2"][..],
+        &["project", "create", "acme", "web", "--name", "Web", "--tag", "a=1", "--tag", "a=1"][..],
+    ] {
+        let mut full = vec!["--server", "http://127.0.0.1:1"];
+        full.extend_from_slice(args);
+        let out = breakglass(&full);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(stderr(&out), "error: --tag a: given more than once\n");
+    }
+}
+
+#[test]
+fn signup_without_a_password_source_is_a_usage_error() {
+    let out = breakglass(&["--server", "http://127.0.0.1:1", "signup", "--email", "a@x.io", "--name", "Al"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--password-stdin") && err.contains("BREAKGLASS_PASSWORD"));
+}
+
+#[test]
 fn login_without_a_password_source_is_a_usage_error() {
     let out = breakglass(&["--server", "http://127.0.0.1:1", "login", "--email", "a@x.io"]);
     assert_eq!(out.status.code(), Some(2));
@@ -146,6 +191,10 @@ fn an_unreachable_server_exits_1_with_one_line() {
         &["-o", "json", "workspace", "list"][..],
         &["check", "--user", "a@x.io", "--workspace", "acme", "--role", "member"][..],
         &["audit", "verify"][..],
+        &["workspace", "pending"][..],
+        &["settings", "show"][..],
+        &["message", "inbox"][..],
+        &["-o", "json", "invitation", "mine"][..],
     ] {
         let mut full = vec!["--server", "http://127.0.0.1:1", "--token", "sekrit"];
         full.extend_from_slice(args);

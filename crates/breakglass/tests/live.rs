@@ -78,11 +78,17 @@ impl Server {
 
     /// Creates a user with a password (as the admin) and signs them in; returns their session.
     fn user(&self, email: &str) -> String {
+        self.user_with(email, &[])
+    }
+
+    /// Like [`Server::user`], with further `user create` flags (e.g. `--admin-role`).
+    fn user_with(&self, email: &str, flags: &[&str]) -> String {
         use std::io::Write;
         let password = format!("correct horse battery {email}");
         let mut child = clean(Command::new(env!("CARGO_BIN_EXE_breakglass")))
             .args(["--server", &self.url, "--token", ADMIN_TOKEN, "user", "create", email])
             .args(["--name", email, "--password-stdin"])
+            .args(flags)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -97,6 +103,15 @@ impl Server {
         assert_eq!(login.status.code(), Some(0), "login {email}: {}", text(&login.stderr));
         let session: Value = serde_json::from_slice(&login.stdout).unwrap();
         session["token"].as_str().unwrap().to_owned()
+    }
+
+    /// `breakglass signup` (table output) with the password in the environment.
+    fn signup(&self, email: &str, password: &str) -> Output {
+        clean(Command::new(env!("CARGO_BIN_EXE_breakglass")))
+            .args(["--server", &self.url, "signup", "--email", email, "--name", email])
+            .env("BREAKGLASS_PASSWORD", password)
+            .output()
+            .expect("run breakglass")
     }
 }
 
@@ -448,6 +463,255 @@ fn emergency_access_through_the_cli() {
     assert_eq!(member("carl@example.com").status.code(), Some(3));
     s.ok(&["task", "approve", &id(&waiting)]);
     assert_eq!(member("carl@example.com").status.code(), Some(0));
+
+    assert!(s.ok(&["audit", "verify"]).starts_with("ok: "));
+}
+
+/// The identifiers of a JSON list of workspaces.
+fn identifiers(value: &Value) -> Vec<&str> {
+    items(value).iter().map(|w| w["identifier"].as_str().unwrap()).collect()
+}
+
+/// The first line of a table that starts with `first` (its first cell), or a panic showing the
+/// table.
+fn row<'a>(table: &'a str, first: &str) -> &'a str {
+    table
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(first))
+        .unwrap_or_else(|| panic!("no row {first} in:\n{table}"))
+}
+
+#[test]
+fn settings_registration_and_the_workspace_lifecycle_through_the_cli() {
+    let s = Server::start();
+    let rita = s.user("rita@example.com");
+
+    // Settings: every field shown; a change keeps the others; only admins change them.
+    let before = s.json(&["settings", "show"]);
+    assert!(before.as_object().unwrap().values().all(|v| !v.is_null()), "{before}");
+    let after =
+        s.json(&["settings", "set", "--workspace-registration", "approval", "--invitation-ttl-days", "3"]);
+    assert_eq!(
+        (after["workspace_registration"].as_str(), after["invitation_ttl_days"].as_u64()),
+        (Some("approval"), Some(3))
+    );
+    assert_eq!(after["default_project_quota"], before["default_project_quota"]);
+    assert!(s
+        .ok(&["settings", "show"])
+        .lines()
+        .any(|l| l.starts_with("workspace registration:") && l.ends_with(" approval")));
+    let (code, line) = failure(&s.run_as(&rita, &["settings", "set", "--signup", "open"]));
+    assert_eq!(code, 1);
+    assert!(line.starts_with("error: authz."), "{line}");
+
+    // A registration waits for the admin area, which approves it.
+    let out = s.ok_as(&rita, &["workspace", "register", "rita-lab", "--name", "Rita's lab"]);
+    assert!(out.starts_with("Registered rita-lab: it waits for approval by the admin area.\n"), "{out}");
+    assert_eq!(identifiers(&s.json(&["workspace", "pending"])), ["rita-lab"]);
+    assert!(row(&s.ok(&["workspace", "pending"]), "rita-lab").contains(" pending_approval "));
+    let approved = s.json(&["workspace", "approve", "rita-lab", "--reason", "known team"]);
+    assert_eq!(approved["status"], "active");
+    assert!(items(&s.json(&["workspace", "pending"])).is_empty());
+    assert_eq!(identifiers(&s.json(&["workspace", "list", "--status", "active"])), ["rita-lab"]);
+    let (code, line) = failure(&s.run(&["workspace", "approve", "rita-lab"]));
+    assert_eq!(code, 1);
+    assert!(line.starts_with("error: workspace.not_pending: "), "{line}");
+
+    // The owner renames it; the admin area sets its quota, disables and enables it.
+    let renamed = s.json_as(&rita, &["workspace", "rename", "rita-lab", "Rita's Lab"]);
+    assert_eq!(
+        (renamed["identifier"].as_str(), renamed["name"].as_str()),
+        (Some("rita-lab"), Some("Rita's Lab"))
+    );
+    assert_eq!(s.json(&["workspace", "quota", "rita-lab", "1"])["project_quota"], 1);
+    s.ok_as(&rita, &["project", "create", "rita-lab", "web", "--name", "Web"]);
+    let (_, line) = failure(&s.run_as(&rita, &["project", "create", "rita-lab", "api", "--name", "API"]));
+    assert!(line.starts_with("error: workspace.quota_exceeded: "), "{line}");
+    let (code, _) = failure(&s.run_as(&rita, &["workspace", "quota", "rita-lab", "5"]));
+    assert_eq!(code, 1, "only the admin area sets quotas");
+
+    let owner =
+        || s.run(&["check", "--user", "rita@example.com", "--workspace", "rita-lab", "--role", "owner"]);
+    assert_eq!(owner().status.code(), Some(0));
+    let disabled = s.ok(&["workspace", "disable", "rita-lab", "--reason", "unpaid"]);
+    assert!(disabled.lines().any(|l| l.starts_with("status:") && l.ends_with(" disabled")), "{disabled}");
+    assert_eq!(owner().status.code(), Some(3), "a disabled workspace denies every check");
+    assert_eq!(identifiers(&s.json(&["workspace", "list", "--status", "disabled"])), ["rita-lab"]);
+    assert_eq!(s.json(&["workspace", "enable", "rita-lab"])["status"], "active");
+    assert_eq!(owner().status.code(), Some(0));
+
+    // Rejected registrations; closed registration.
+    s.ok_as(&rita, &["workspace", "register", "rita-spam", "--name", "Spam"]);
+    assert_eq!(s.json(&["workspace", "reject", "rita-spam", "--reason", "duplicate"])["status"], "rejected");
+    assert_eq!(identifiers(&s.json(&["workspace", "list", "--status", "rejected"])), ["rita-spam"]);
+    s.ok(&["settings", "set", "--workspace-registration", "closed"]);
+    let (code, line) = failure(&s.run_as(&rita, &["workspace", "register", "rita-two", "--name", "Two"]));
+    assert_eq!(code, 1);
+    assert!(line.starts_with("error: workspace.registration_closed: "), "{line}");
+    s.ok(&["settings", "set", "--workspace-registration", "open"]);
+    let out = s.ok_as(&rita, &["workspace", "register", "rita-two", "--name", "Two"]);
+    assert!(out.starts_with("Registered rita-two: it is active and you own it.\n"), "{out}");
+
+    let history = s.json(&["history", "rita-lab", "--all"]);
+    let types: Vec<&str> = items(&history).iter().map(|e| e["type"].as_str().unwrap()).collect();
+    for ty in [
+        "WORKSPACE_REGISTERED",
+        "WORKSPACE_APPROVED",
+        "WORKSPACE_UPDATED",
+        "WORKSPACE_QUOTA_EDITED",
+        "WORKSPACE_STATUS_CHANGED",
+    ] {
+        assert!(types.contains(&ty), "{ty} missing from {types:?}");
+    }
+    assert!(s.ok(&["audit", "verify"]).starts_with("ok: "));
+}
+
+#[test]
+fn invitations_add_myself_and_messages_through_the_cli() {
+    let s = Server::start();
+    let rita = s.user("rita@example.com");
+    s.ok(&["workspace", "create", "acme", "--name", "Acme"]); // the admin owns it
+    s.ok(&["settings", "set", "--signup", "invited_only"]);
+
+    // Invite an e-mail without an account; they sign up with it and accept.
+    let inv = s.json(&[
+        "invitation",
+        "create",
+        "acme",
+        "newbie@example.com",
+        "--role",
+        "member",
+        "--expires-in",
+        "30d",
+    ]);
+    assert_eq!((inv["state"].as_str(), inv["role"].as_str()), (Some("pending"), Some("member")));
+    assert!(inv["membership_expires_at"].is_string(), "{inv}");
+    let invitation = id(&inv);
+    assert!(row(&s.ok(&["invitation", "list", "acme"]), &invitation).contains(" newbie@example.com "));
+
+    let (code, line) = failure(&s.signup("stranger@example.com", "correct horse battery staple"));
+    assert_eq!(code, 1);
+    assert!(line.starts_with("error: auth.signup_closed: "), "{line}");
+    let out = s.signup("newbie@example.com", "correct horse battery staple");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = text(&out.stdout);
+    assert!(out.starts_with("# Signed up and signed in as newbie@example.com until "), "{out}");
+    assert!(out.contains("\n# 1 invitation waiting for you: breakglass invitation mine\n"), "{out}");
+    let newbie = out
+        .lines()
+        .find_map(|l| l.strip_prefix("export BREAKGLASS_TOKEN="))
+        .expect("an export line")
+        .to_owned();
+
+    let mine = s.json_as(&newbie, &["invitation", "mine"]);
+    assert_eq!(items(&mine).iter().map(id).collect::<Vec<_>>(), std::slice::from_ref(&invitation));
+    let accepted = s.ok_as(&newbie, &["invitation", "accept", &invitation]);
+    assert!(accepted.starts_with("Accepted: you are member of acme until "), "{accepted}");
+    assert!(items(&s.json_as(&newbie, &["invitation", "mine"])).is_empty());
+    assert!(row(&s.ok(&["member", "list", "acme"]), "newbie@example.com").contains(" member "));
+
+    // Cancel one invitation; the invitee declines another.
+    let later = id(&s.json(&["invitation", "create", "acme", "later@example.com", "--role", "manager"]));
+    assert_eq!(s.ok(&["invitation", "cancel", &later]), format!("Cancelled invitation {later}.\n"));
+    let declined = id(&s.json(&["invitation", "create", "acme", "rita@example.com", "--role", "member"]));
+    assert_eq!(s.json_as(&rita, &["invitation", "decline", &declined])["state"], "declined");
+    let list = s.ok(&["invitation", "list", "acme"]);
+    assert!(row(&list, &later).contains(" cancelled "), "{list}");
+    assert!(row(&list, &declined).contains(" declined "), "{list}");
+
+    // An admin-area employee adds themselves for a while, then leaves.
+    let emma = s.user_with("emma@example.com", &["--admin-role", "employee"]);
+    let (code, line) = failure(&s.run_as(&emma, &["member", "add-myself", "acme", "--expires-in", "30d"]));
+    assert_eq!(code, 1);
+    assert!(line.starts_with("error: add_myself.expiry_too_long: "), "{line}");
+    let (code, _) = failure(&s.run_as(&rita, &["member", "add-myself", "acme"]));
+    assert_eq!(code, 1, "only the admin area adds itself");
+    let b = s.json_as(&emma, &["member", "add-myself", "acme", "--expires-in", "2h"]);
+    assert_eq!((b["user"].as_str(), b["role"].as_str()), (Some("emma@example.com"), Some("manager")));
+    assert!(b["expires_at"].is_string(), "{b}");
+    let manager =
+        || s.run(&["check", "--user", "emma@example.com", "--workspace", "acme", "--role", "manager"]);
+    assert_eq!(manager().status.code(), Some(0));
+    assert!(!row(&s.ok(&["member", "list", "acme"]), "emma@example.com").contains(" never "));
+    assert_eq!(s.ok_as(&emma, &["member", "leave", "acme"]), "You left acme.\n");
+    assert_eq!(manager().status.code(), Some(3));
+
+    // A single-read message: gone for everyone once one recipient acknowledges it.
+    s.ok(&["member", "add", "acme", "rita@example.com", "--role", "member"]);
+    let m = s.json(&["message", "send", "acme", "--mode", "single_read", "Rotate the deploy keys"]);
+    let message = id(&m);
+    assert!(row(&s.ok_as(&rita, &["message", "inbox"]), &message).ends_with("Rotate the deploy keys"));
+    assert_eq!(items(&s.json_as(&newbie, &["message", "inbox"])).len(), 1);
+    assert_eq!(s.ok_as(&rita, &["message", "ack", &message]), format!("Acknowledged message {message}.\n"));
+    assert!(items(&s.json_as(&rita, &["message", "inbox"])).is_empty());
+    assert!(
+        items(&s.json_as(&newbie, &["message", "inbox"])).is_empty(),
+        "single_read: read by one, gone for all"
+    );
+    let sent = s.json(&["message", "list", "acme"]);
+    assert_eq!(items(&sent)[0]["acknowledgements"][0]["user"], "rita@example.com");
+    assert!(row(&s.ok(&["message", "list", "acme"]), &message).contains(" rita@example.com "));
+
+    assert!(s.ok(&["audit", "verify"]).starts_with("ok: "));
+}
+
+#[test]
+fn tags_through_the_cli() {
+    let s = Server::start();
+    s.ok(&["workspace", "create", "acme", "--name", "Acme"]);
+
+    // A mandatory workspace tag with a default: new workspaces get it.
+    let def = s.json(&[
+        "tag",
+        "define",
+        "cost-center",
+        "--target",
+        "workspace",
+        "--pattern",
+        "[0-9]{4}",
+        "--mandatory",
+        "--default",
+        "0000",
+    ]);
+    assert_eq!((def["mandatory"].as_bool(), def["default"].as_str()), (Some(true), Some("0000")));
+    s.ok(&["tag", "define", "env", "--target", "project", "--value", "dev", "--value", "prod"]);
+    let list = s.ok(&["tag", "list"]);
+    assert!(row(&list, "cost-center").contains("matching [0-9]{4}"), "{list}");
+    assert!(row(&list, "env").contains("dev | prod"), "{list}");
+
+    let beta = s.json(&["workspace", "create", "beta", "--name", "Beta"]);
+    assert_eq!(beta["tags"]["cost-center"], "0000");
+    let gamma = s.json(&["workspace", "create", "gamma", "--name", "Gamma", "--tag", "cost-center=4711"]);
+    assert_eq!(gamma["tags"]["cost-center"], "4711");
+    assert!(row(&s.ok(&["workspace", "list"]), "beta").contains(" cost-center=0000 "));
+
+    assert_eq!(s.json(&["tag", "set", "beta", "cost-center", "1234"])["tags"]["cost-center"], "1234");
+    let (code, line) = failure(&s.run(&["tag", "set", "beta", "cost-center", "abc"]));
+    assert_eq!(code, 1);
+    assert!(line.starts_with("error: tag."), "{line}");
+    let (code, line) = failure(&s.run(&["tag", "unset", "beta", "cost-center"]));
+    assert_eq!(code, 1);
+    assert!(line.starts_with("error: tag.mandatory: "), "{line}");
+
+    assert_eq!(identifiers(&s.json(&["workspace", "list", "--tag", "cost-center:4711"])), ["gamma"]);
+    assert_eq!(identifiers(&s.json(&["workspace", "list", "--tag", "cost-center=1234"])), ["beta"]);
+    let tagged = s.json(&["workspace", "list", "--tag", "cost-center"]);
+    assert!(identifiers(&tagged).contains(&"beta") && identifiers(&tagged).contains(&"gamma"), "{tagged}");
+
+    // Project tags.
+    let web = s.json(&["project", "create", "beta", "web", "--name", "Web", "--tag", "env=prod"]);
+    assert_eq!(web["tags"]["env"], "prod");
+    s.ok(&["project", "create", "beta", "api", "--name", "API"]);
+    let prod = s.json(&["project", "list", "beta", "--tag", "env:prod"]);
+    assert_eq!(items(&prod).iter().map(|p| p["identifier"].as_str().unwrap()).collect::<Vec<_>>(), ["web"]);
+    assert!(row(&s.ok(&["project", "list", "beta"]), "web").contains(" env=prod "));
+    assert_eq!(s.json(&["tag", "set", "beta", "--project", "api", "env", "dev"])["tags"]["env"], "dev");
+    let (code, _) = failure(&s.run(&["tag", "set", "beta", "--project", "api", "env", "staging"]));
+    assert_eq!(code, 1, "not an allowed value");
+    let unset = s.json(&["tag", "unset", "beta", "--project", "web", "env"]);
+    assert!(unset["tags"].as_object().unwrap().is_empty(), "{unset}");
+    assert_eq!(s.ok(&["tag", "remove", "env"]), "Removed the definition of tag env.\n");
+    assert!(!s.ok(&["tag", "list"]).contains("env "));
 
     assert!(s.ok(&["audit", "verify"]).starts_with("ok: "));
 }
