@@ -179,7 +179,7 @@ pub struct CreatedToken {
 }
 
 /// Body of `POST /api/v1/workspaces`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkspace {
     /// Immutable identifier (`^[a-z0-9][a-z0-9-]{1,62}$`).
@@ -211,7 +211,7 @@ pub struct InitialMember {
 }
 
 /// Body of `POST /api/v1/workspaces/register`: self-service registration.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterWorkspace {
     /// Immutable identifier.
@@ -288,7 +288,7 @@ pub struct Workspace {
 }
 
 /// Body of `POST /api/v1/workspaces/{ws}/projects`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
     /// Immutable identifier, unique in the workspace.
