@@ -152,6 +152,19 @@ fn staff_workspace<'a>(state: &'a State, ctx: &Ctx, ws: &Slug) -> Result<&'a Wor
     Ok(w)
 }
 
+/// Refuses a reason the audit log should not carry, by the same rule as a grant's reason.
+fn check_reason(reason: Option<&str>) -> Result<(), DomainError> {
+    match reason {
+        Some(r) if r.chars().count() > 1000 || r.chars().any(|c| c.is_control() && c != '\n') => {
+            Err(DomainError::invalid(
+                "input.invalid_reason",
+                "a reason must be at most 1000 characters without control characters",
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Approves or rejects a workspace waiting for approval (admins and employees).
 pub fn decide_registration(
     state: &State,
@@ -161,6 +174,7 @@ pub fn decide_registration(
     reason: Option<String>,
 ) -> Result<Changes, DomainError> {
     let w = staff_workspace(state, ctx, ws)?;
+    check_reason(reason.as_deref())?;
     if w.status != WorkspaceStatus::PendingApproval {
         return Err(DomainError::conflict(
             "workspace.not_pending",
@@ -190,6 +204,7 @@ pub fn set_workspace_enabled(
     reason: Option<String>,
 ) -> Result<Changes, DomainError> {
     let w = staff_workspace(state, ctx, ws)?;
+    check_reason(reason.as_deref())?;
     let to = if enabled { WorkspaceStatus::Active } else { WorkspaceStatus::Disabled };
     if !matches!(w.status, WorkspaceStatus::Active | WorkspaceStatus::Disabled) {
         return Err(DomainError::conflict(

@@ -5,6 +5,7 @@ use serde_json::json;
 use crate::audit::EventType;
 use crate::authz;
 use crate::change::{Change, Changes};
+use crate::cmd::admin::MAX_QUOTA;
 use crate::cmd::event;
 use crate::cmd::tags::resolve_tags;
 use crate::ctx::Ctx;
@@ -33,10 +34,14 @@ pub struct NewWorkspace {
     pub tags: Tags,
 }
 
-/// Creates an active workspace with its initial owners. Admins and employees may.
+/// Creates an active workspace with its initial owners. Admins and employees may; the quota is at
+/// most [`MAX_QUOTA`], as for [`crate::cmd::admin::set_quota`].
 pub fn create_workspace(state: &State, ctx: &Ctx, new: NewWorkspace) -> Result<Changes, DomainError> {
     if !authz::actor_admin_role(state, ctx)?.manages_workspaces() {
         return Err(DomainError::forbidden("only admins and employees may create workspaces"));
+    }
+    if new.project_quota > MAX_QUOTA {
+        return Err(DomainError::invalid("input.invalid_quota", format!("a quota is at most {MAX_QUOTA}")));
     }
     if state.workspace(&new.id).is_some() {
         return Err(DomainError::conflict(
