@@ -1338,18 +1338,31 @@ fn accepting_never_lowers_a_higher_standing_role_and_declining_grants_nothing() 
     );
     assert_eq!(w.invitation_state(id), InvitationState::Accepted);
 
-    // Invited as manager while holding a lower membership: the invitation's role and expiry.
+    // Invited as manager for a while, holding a standing lower membership: the invited role and
+    // expiry come on top as a grant, and the standing membership is still there afterwards.
     let until = w.now.plus(Span::days(3));
     let id = ok(w.invite(OWNER, "team-a", "oscar@corp.io", "manager", Some(until))).value;
     ok(w.set(MANAGER, &a, "oscar@corp.io", wrole("member"), None));
     let lower = w.membership("oscar@corp.io", "team-a");
     ok(w.accept("oscar@corp.io", id));
-    assert!(w.state.binding(lower).is_none(), "the lower membership was replaced");
+    assert!(w.state.binding(lower).is_some(), "the standing membership is kept");
     assert_eq!(
         w.holders("team-a").into_iter().filter(|h| h.0 == "oscar@corp.io").collect::<Vec<_>>(),
-        [held("oscar@corp.io", "manager", Some(until))]
+        [held("oscar@corp.io", "member", None)]
     );
+    let oscar = w.id("oscar@corp.io");
+    let grants: Vec<_> = w
+        .state
+        .bindings_on(&a)
+        .filter(|b| b.user == oscar && b.source == BindingSource::Grant)
+        .map(|b| (b.role, b.expires_at))
+        .collect();
+    assert_eq!(grants, [(wrole("manager"), Some(until))], "the invited role as a grant on top");
+    assert!(w.check("oscar@corp.io", &a, wrole("manager")).allowed);
     assert!(!w.check("oscar@corp.io", &a, wrole("owner")).allowed);
+    w.set_time(until);
+    assert!(!w.check("oscar@corp.io", &a, wrole("manager")).allowed, "the invited role ends at its expiry");
+    assert!(w.check("oscar@corp.io", &a, wrole("member")).allowed, "the standing membership remains");
 
     // Declining: recorded, nothing granted, and it cannot be accepted afterwards.
     let id = ok(w.invite(MANAGER, "team-a", "ben@corp.io", "member", None)).value;
@@ -2056,4 +2069,25 @@ fn every_admin_area_event_names_its_actor_and_details_and_the_chain_verifies() {
         ]
     );
     w.verify_chain();
+}
+
+#[test]
+fn a_request_opened_before_the_workspace_was_disabled_cannot_be_granted_while_it_is() {
+    let mut w = World::team();
+    let web = proj("team-a", "web");
+    let new = NewRequest {
+        target: web.clone(),
+        role: prole("admin"),
+        duration: Span::hours(1),
+        justification: Some("before the freeze".into()),
+        emergency: false,
+    };
+    let id: RequestId = ok(w.as_user("max@corp.io", move |s, c| requests::create_request(s, c, new))).value;
+    ok(w.set_enabled("emp@corp.io", "team-a", false));
+    let approve = |w: &mut World| w.as_user("mia@corp.io", move |s, c| requests::approve(s, c, id, false));
+    assert_eq!(want(&approve(&mut w)), Want::Rule("workspace.disabled"));
+    assert!(w.state.request(id).is_some_and(|r| r.approvals.is_empty()), "the refusal recorded nothing");
+    ok(w.set_enabled("emp@corp.io", "team-a", true));
+    ok(approve(&mut w));
+    assert!(w.check("max@corp.io", &web, prole("admin")).allowed);
 }

@@ -120,6 +120,24 @@ pub fn accept(state: &State, ctx: &Ctx, id: InvitationId) -> Result<Changes, Dom
     let mut changes = Vec::new();
     let binding = match current {
         Some(b) if b.role.implies(role) && b.expires_at.is_none() => b.id,
+        // A higher role for a while on top of a standing lower membership: a temporary grant, so
+        // that the standing membership is still there when the invited one ends.
+        Some(b) if b.expires_at.is_none() && inv.membership_expires_at.is_some() => {
+            let g = Binding {
+                id: BindingId(ctx.next_id()),
+                user: me.id,
+                target: target.clone(),
+                role,
+                starts_at: ctx.now,
+                expires_at: inv.membership_expires_at,
+                source: BindingSource::Grant,
+                created_by: Some(inv.invited_by),
+                reason: Some(format!("invitation {} on top of the standing {} membership", inv.id, b.role)),
+            };
+            let id = g.id;
+            changes.push(Change::CreateBinding(g));
+            id
+        }
         _ => {
             if let Some(old) = current {
                 changes.push(Change::EndBinding {

@@ -171,6 +171,7 @@ pub fn approve(
     let me = authz::acting_user(state, ctx)?;
     let req = visible_request(state, ctx, id)?;
     require_open(req, ctx.now)?;
+    require_usable_workspace(state, req)?;
     if req.user == me.id {
         return Err(self_approval());
     }
@@ -282,6 +283,7 @@ pub fn escalate(state: &State, ctx: &Ctx, id: RequestId) -> Result<Changes, Doma
             "the request is already an emergency request",
         ));
     }
+    require_usable_workspace(state, req)?;
     let policy = effective_policy(state, &req.target, req.role, true)?;
     if policy.justification_required && req.justification.is_none() {
         return Err(DomainError::invalid(
@@ -645,6 +647,15 @@ fn require_open(req: &AccessRequest, now: Timestamp) -> Result<(), DomainError> 
         return Err(DomainError::conflict("request.lapsed", "the request lapsed without enough approvals"));
     }
     Ok(())
+}
+
+/// A request can only be granted in an active workspace: approving (or escalating into an
+/// immediate grant) in a disabled or pending one would create access it refuses.
+fn require_usable_workspace(state: &State, req: &AccessRequest) -> Result<(), DomainError> {
+    match state.workspace(req.target.workspace()) {
+        Some(ws) => require_active(ws),
+        None => Err(DomainError::not_found("request.not_found", format!("request {} not found", req.id))),
+    }
 }
 
 fn self_approval() -> DomainError {
