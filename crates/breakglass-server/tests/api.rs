@@ -6,6 +6,8 @@
 
 mod common;
 
+#[path = "api/admin_area.rs"]
+mod admin_area;
 #[path = "api/audit.rs"]
 mod audit;
 #[path = "api/auth.rs"]
