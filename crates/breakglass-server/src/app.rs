@@ -122,10 +122,22 @@ impl App {
         let mut writer = self.writer.clone().lock_owned().await;
         for _ in 0..MAX_ATTEMPTS {
             let ctx = Ctx::new(self.now(), actor, Uuid::new_v4());
-            let (changes, value, base) = {
+            let (decided, base) = {
                 let state = self.state();
-                let (changes, value) = decide(&state, &ctx)?;
-                (changes, value, state.head().seq)
+                (decide(&state, &ctx), state.head().seq)
+            };
+            let (changes, value) = match decided {
+                Ok(outcome) => outcome,
+                Err(refusal) => {
+                    // A refusal decided on a model another process has moved past may be wrong
+                    // (a quota raised, a request approved elsewhere): check, and decide again.
+                    let head = self.store.head().await?;
+                    if head.seq != base {
+                        self.reload().await?;
+                        continue;
+                    }
+                    return Err(refusal.into());
+                }
             };
             if changes.is_empty() {
                 return Ok(Committed { value, seq: base });
@@ -157,6 +169,19 @@ impl App {
             }
         }
         Err(StoreError::HeadMoved { expected: -1, actual: -1 }.into())
+    }
+
+    /// Catches the model up with changes other processes committed to the same database: a
+    /// cheap head comparison, and a reload when it moved. Holds the writer so that no commit of
+    /// this process is applied in between.
+    pub async fn sync(&self) -> Result<bool, StoreError> {
+        let _writer = self.writer.lock().await;
+        let head = self.store.head().await?;
+        if head == self.head() {
+            return Ok(false);
+        }
+        self.reload().await?;
+        Ok(true)
     }
 
     /// Rebuilds the model from the store.

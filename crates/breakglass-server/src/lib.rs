@@ -53,6 +53,8 @@ pub struct Config {
     pub clock: Clock,
     /// How often the sweeper records expiries.
     pub sweep_every: Duration,
+    /// How often to look for changes other processes committed to the same database.
+    pub sync_every: Duration,
 }
 
 impl Config {
@@ -68,6 +70,7 @@ impl Config {
             default_project_quota: 20,
             clock: Clock::System,
             sweep_every: Duration::from_secs(1),
+            sync_every: Duration::from_millis(500),
         }
     }
 }
@@ -80,7 +83,7 @@ pub struct Running {
     pub app: Arc<App>,
     shutdown: Option<oneshot::Sender<()>>,
     server: JoinHandle<std::io::Result<()>>,
-    sweeper: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -94,7 +97,7 @@ impl Running {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.sweeper.abort();
+        self.background.iter().for_each(JoinHandle::abort);
         (&mut self.server).await??;
         Ok(())
     }
@@ -102,7 +105,7 @@ impl Running {
     /// Waits until the server stops (after a signal).
     pub async fn wait(self) -> anyhow::Result<()> {
         self.server.await??;
-        self.sweeper.abort();
+        self.background.iter().for_each(JoinHandle::abort);
         Ok(())
     }
 }
@@ -168,8 +171,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             })
             .await
     });
-    let sweeper = tokio::spawn(sweeper::run(app.clone(), config.sweep_every));
-    Ok(Running { addr, app, shutdown: Some(tx), server, sweeper })
+    let background = vec![
+        tokio::spawn(sweeper::run(app.clone(), config.sweep_every)),
+        tokio::spawn(sweeper::follow(app.clone(), config.sync_every)),
+    ];
+    Ok(Running { addr, app, shutdown: Some(tx), server, background })
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.

@@ -13,6 +13,20 @@ use crate::app::App;
 /// Most expiries recorded in one transaction, so that a backlog cannot hold the writer long.
 const BATCH: usize = 500;
 
+/// Follows changes other processes commit to the same database, every `every`, forever.
+pub async fn follow(app: Arc<App>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match app.sync().await {
+            Ok(true) => tracing::debug!(seq = app.head().seq, "caught up with changes from another process"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot follow the database's changes"),
+        }
+    }
+}
+
 /// Records expiries every `every`, forever.
 pub async fn run(app: Arc<App>, every: Duration) {
     let mut tick = tokio::time::interval(every);
