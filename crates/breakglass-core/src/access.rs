@@ -287,11 +287,14 @@ impl Review {
     }
 }
 
-/// True when `user` belongs to `set` for a request on `target` at `now` (ignoring who it is for).
+/// True when `user` belongs to `set` for a request of `role` on `target` at `now` (ignoring who
+/// it is for). Nobody approves what they could not assign: for the workspace roles `manager` and
+/// `owner`, the set "workspace managers" means the workspace's owners.
 pub fn in_approver_set(
     state: &State,
     set: &ApproverSet,
     target: &Target,
+    role: Role,
     user: UserId,
     now: Timestamp,
 ) -> bool {
@@ -299,13 +302,12 @@ pub fn in_approver_set(
     if u.status != UserStatus::Active {
         return false;
     }
+    let managing_managers = role.implies(Role::Workspace(WorkspaceRole::Manager));
+    let ws_role = || state.workspace_role(user, target.workspace(), now);
     match set {
-        ApproverSet::WorkspaceManagers => {
-            state.workspace_role(user, target.workspace(), now).is_some_and(|r| r >= WorkspaceRole::Manager)
-        }
-        ApproverSet::WorkspaceOwners => {
-            state.workspace_role(user, target.workspace(), now) == Some(WorkspaceRole::Owner)
-        }
+        ApproverSet::WorkspaceManagers if managing_managers => ws_role() == Some(WorkspaceRole::Owner),
+        ApproverSet::WorkspaceManagers => ws_role().is_some_and(|r| r >= WorkspaceRole::Manager),
+        ApproverSet::WorkspaceOwners => ws_role() == Some(WorkspaceRole::Owner),
         ApproverSet::AdminArea => matches!(u.admin_role, AdminRole::Admin | AdminRole::Employee),
         ApproverSet::Users(users) => users.contains(&user),
     }
@@ -350,7 +352,7 @@ pub fn eligible_approvers(
     candidates
         .into_iter()
         .filter(|u| *u != request.user && !counted(*u))
-        .filter(|u| in_approver_set(state, &s.approvers, &request.target, *u, now))
+        .filter(|u| in_approver_set(state, &s.approvers, &request.target, request.role, *u, now))
         .collect()
 }
 

@@ -531,7 +531,7 @@ fn the_installation_default_applies_where_nothing_is_set() {
     assert_eq!(b.source, BindingSource::Request(id));
     assert!(!b.source.is_emergency());
     assert_eq!((b.starts_at, b.expires_at), (w.now, Some(w.now.plus(Span::hours(2)))));
-    assert_eq!(b.reason.as_deref(), Some(WHY));
+    assert_eq!(b.reason, None, "the justification stays with the request, not on the binding members see");
     assert_eq!(granted["binding_id"], b.id.to_string());
     assert_eq!(granted["expires_at"], w.now.plus(Span::hours(2)).to_rfc3339());
     let c = w.check("mo@corp.io", &web(), prole("user"));

@@ -79,6 +79,9 @@ pub struct Registering {
 /// `workspace_registration` it is active at once, waits for the admin area, or is refused.
 pub fn register_workspace(state: &State, ctx: &Ctx, reg: Registering) -> Result<Changes, DomainError> {
     let me = authz::acting_user(state, ctx)?;
+    if me.admin_role == AdminRole::Auditor {
+        return Err(DomainError::forbidden("auditors read; they do not register workspaces"));
+    }
     let status = match state.settings().workspace_registration {
         Registration::Open => WorkspaceStatus::Active,
         Registration::Approval => WorkspaceStatus::PendingApproval,

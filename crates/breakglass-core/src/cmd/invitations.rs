@@ -5,10 +5,11 @@ use serde_json::json;
 use crate::audit::{EventType, NewEvent};
 use crate::authz;
 use crate::change::{Change, Changes};
-use crate::cmd::members::authorize;
+use crate::cmd::members::{authorize, own_approval_completes};
+use crate::cmd::policies::effective_policy;
 use crate::cmd::workspaces::require_active;
 use crate::cmd::{event, require_future, time_json};
-use crate::ctx::Ctx;
+use crate::ctx::{Actor, Ctx};
 use crate::error::DomainError;
 use crate::ident::{BindingId, Email, InvitationId, Name, Slug, UserId};
 use crate::model::{Binding, BindingSource, EndReason, PasswordHash, Target, User, UserStatus};
@@ -32,6 +33,30 @@ pub fn invite(
     let w = authorize(state, ctx, &target, &[Role::Workspace(role)])?;
     require_active(w)?;
     require_future(membership_expires_at, ctx.now)?;
+    if email == me.email {
+        return Err(DomainError::Forbidden {
+            code: "invitation.self",
+            message: "nobody invites themselves; the admin area uses add myself, others request access"
+                .into(),
+        });
+    }
+    // An invitation grants on acceptance with the inviter's approval alone, so it may not carry a
+    // role whose policy needs more than that (the admin area may override requests anyway).
+    if !me.admin_role.manages_workspaces() {
+        let policy = effective_policy(state, &target, Role::Workspace(role), false)?;
+        if !policy.steps.is_empty()
+            && !own_approval_completes(state, &policy, &target, Role::Workspace(role), me, ctx.now)
+        {
+            return Err(DomainError::rule(
+                "invitation.needs_approval",
+                format!(
+                    "the {} role of '{ws}' needs approvals under policy '{}': invite with a lower role and let them request it",
+                    Role::Workspace(role),
+                    policy.name
+                ),
+            ));
+        }
+    }
     if let Some(open) =
         state.invitations().find(|i| &i.workspace == ws && i.email == email && i.is_open(ctx.now))
     {
@@ -106,6 +131,16 @@ pub fn accept(state: &State, ctx: &Ctx, id: InvitationId) -> Result<Changes, Dom
     require_open(inv, ctx.now)?;
     let ws = state.workspace(&inv.workspace).ok_or_else(|| not_found(id))?;
     require_active(ws)?;
+    // The invitation carries the inviter's authority: it must still be theirs.
+    let inviter = Ctx::new(ctx.now, Actor::User(inv.invited_by), uuid::Uuid::nil());
+    if authorize(state, &inviter, &Target::Workspace(inv.workspace.clone()), &[Role::Workspace(inv.role)])
+        .is_err()
+    {
+        return Err(DomainError::conflict(
+            "invitation.inviter_lost_rights",
+            "whoever invited you may no longer grant this role; ask for a new invitation",
+        ));
+    }
     if inv.membership_expires_at.is_some_and(|e| e <= ctx.now) {
         return Err(DomainError::rule(
             "invitation.expired",

@@ -281,21 +281,40 @@ fn four_eyes(
     justification: Option<String>,
 ) -> Result<Option<Changes>, DomainError> {
     let Some(actor) = ctx.user().and_then(|id| state.user(id)) else { return Ok(None) };
+    let for_self = actor.id == user.id;
     if actor.admin_role.manages_workspaces() {
+        if for_self {
+            // The admin area joins a workspace only through "add myself": bounded in time,
+            // restricted by the installation's setting, and recorded as USER_ASSIGNED_HIMSELF.
+            return Err(DomainError::Forbidden {
+                code: "member.use_add_myself",
+                message: "the admin area adds itself with POST /workspaces/{ws}/members/me (breakglass member add-myself)"
+                    .into(),
+            });
+        }
         return Ok(None);
     }
-    let held = state
-        .bindings_of_user(user.id)
-        .any(|b| &b.target == target && b.is_effective(ctx.now) && b.role.implies(role));
+    // Lowering or keeping what someone already holds needs no approval — but only access at
+    // least as strong in role and duration counts, so temporary (even emergency) access never
+    // becomes a standing assignment, least of all one's own.
+    let held = state.bindings_of_user(user.id).any(|b| {
+        &b.target == target
+            && b.is_effective(ctx.now)
+            && b.role.implies(role)
+            && match (b.expires_at, expires_at) {
+                (None, _) => true,
+                (Some(held_until), Some(wanted)) => held_until >= wanted,
+                (Some(_), None) => false,
+            }
+    });
     if held {
         return Ok(None);
     }
     let policy = effective_policy(state, target, role, false)?;
     // Assigning oneself is requesting: one's own approval never counts (PRODUCT §2.1, "through
     // any path"), so only a policy without steps lets it through directly.
-    let for_self = actor.id == user.id;
     if policy.steps.is_empty()
-        || (!for_self && own_approval_completes(state, &policy, target, actor, ctx.now))
+        || (!for_self && own_approval_completes(state, &policy, target, role, actor, ctx.now))
     {
         return Ok(None);
     }
@@ -334,16 +353,17 @@ fn four_eyes(
 
 /// True when the assigner's approval is all the policy needs: it has no steps, or one step of
 /// one approval whose set the assigner belongs to.
-fn own_approval_completes(
+pub(crate) fn own_approval_completes(
     state: &State,
     policy: &Policy,
     target: &Target,
+    role: Role,
     actor: &User,
     now: Timestamp,
 ) -> bool {
     match policy.steps.as_slice() {
         [] => true,
-        [only] => only.count == 1 && in_approver_set(state, &only.approvers, target, actor.id, now),
+        [only] => only.count == 1 && in_approver_set(state, &only.approvers, target, role, actor.id, now),
         _ => false,
     }
 }
@@ -364,6 +384,12 @@ pub fn revoke_grant(state: &State, ctx: &Ctx, id: BindingId) -> Result<Changes, 
             DomainError::NotFound { .. } => not_found(),
             other => other,
         })?;
+    }
+    if let (Target::Workspace(_), Some(ws)) = (&b.target, state.workspace(b.target.workspace())) {
+        // A request-granted owner role without expiry counts as a standing owner: revoking it
+        // must not leave the workspace without one.
+        let still_owner = holds_owner_elsewhere(state, holder, &b.target, b.id, ctx.now);
+        guard_last_owner(state, ws, holder, still_owner, ctx.now)?;
     }
     Ok(Changes {
         events: vec![event(

@@ -52,6 +52,14 @@ pub fn create_request(
 ) -> Result<(Changes, RequestId), DomainError> {
     let me = authz::acting_user(state, ctx)?;
     let (ws, _) = authz::visible_workspace(state, ctx, new.target.workspace())?;
+    // Seeing a workspace from the admin area (auditors) is no reason to hold access in it:
+    // requesters are its users, or admins and employees.
+    if !me.admin_role.manages_workspaces() && !state.has_any_binding_in(me.id, &ws.id, ctx.now) {
+        return Err(DomainError::forbidden(format!(
+            "only users of '{}' (or admins and employees) request access in it",
+            ws.id
+        )));
+    }
     require_target(state, &new.target, new.role)?;
     require_active(ws)?;
     let policy = effective_policy(state, &new.target, new.role, new.emergency)?;
@@ -149,7 +157,14 @@ pub(crate) fn open(state: &State, ctx: &Ctx, o: Opening<'_>) -> Result<(Changes,
     ));
     if o.first_approval && o.created_by != o.user.id {
         if let Some(step) = current_step(&req) {
-            if in_approver_set(state, &req.policy.steps[step].approvers, &req.target, o.created_by, ctx.now) {
+            if in_approver_set(
+                state,
+                &req.policy.steps[step].approvers,
+                &req.target,
+                req.role,
+                o.created_by,
+                ctx.now,
+            ) {
                 record_approval(state, ctx, &mut req, o.created_by, step, false, &mut out);
             }
         }
@@ -189,7 +204,8 @@ pub fn approve(
     // of an unreachable quorum, which a plain approval would not end.
     if is_admin_area(me) && allow_override {
         record_approval(state, ctx, &mut req, me.id, step, true, &mut out);
-    } else if in_approver_set(state, &req.policy.steps[step].approvers, &req.target, me.id, ctx.now) {
+    } else if in_approver_set(state, &req.policy.steps[step].approvers, &req.target, req.role, me.id, ctx.now)
+    {
         record_approval(state, ctx, &mut req, me.id, step, false, &mut out);
     } else if is_admin_area(me) {
         return Err(DomainError::Forbidden {
@@ -227,7 +243,7 @@ pub fn deny(state: &State, ctx: &Ctx, id: RequestId, reason: String) -> Result<C
         .policy
         .steps
         .get(step)
-        .is_some_and(|s| in_approver_set(state, &s.approvers, &req.target, me.id, ctx.now));
+        .is_some_and(|s| in_approver_set(state, &s.approvers, &req.target, req.role, me.id, ctx.now));
     if !approver && !is_admin_area(me) {
         return Err(DomainError::Forbidden {
             code: "request.not_an_approver",
@@ -301,7 +317,8 @@ pub fn escalate(state: &State, ctx: &Ctx, id: RequestId) -> Result<Changes, Doma
     let mut kept = Vec::new();
     for a in given {
         if let Some(step) = current_step(&new) {
-            if in_approver_set(state, &new.policy.steps[step].approvers, &new.target, a.by, ctx.now) {
+            if in_approver_set(state, &new.policy.steps[step].approvers, &new.target, new.role, a.by, ctx.now)
+            {
                 new.approvals.push(Approval { step: step as u32, ..a.clone() });
                 kept.push(a.by);
             }
@@ -310,8 +327,15 @@ pub fn escalate(state: &State, ctx: &Ctx, id: RequestId) -> Result<Changes, Doma
     let from_duration = new.duration;
     new.duration = match (new.duration, new.policy.max_duration) {
         (Some(d), Some(max)) => Some(d.min(max)),
-        (None, max) => max,
-        (d, None) => d,
+        (None, Some(max)) => Some(max),
+        (Some(d), None) => Some(d),
+        (None, None) => {
+            // Emergency access always ends.
+            return Err(DomainError::invalid(
+                "request.duration_required",
+                "emergency access needs a duration and the emergency policy sets no maximum: open a new request with one",
+            ));
+        }
     };
     new.emergency = true;
     new.escalated_at = Some(ctx.now);
@@ -434,7 +458,7 @@ pub fn tasks(state: &State, user: &User, now: Timestamp) -> Vec<Task> {
         .filter_map(|r| {
             let step = current_step(r)?;
             let can_approve =
-                in_approver_set(state, &r.policy.steps[step].approvers, &r.target, user.id, now);
+                in_approver_set(state, &r.policy.steps[step].approvers, &r.target, r.role, user.id, now);
             (can_approve || admin_area).then(|| {
                 (
                     r,
@@ -462,10 +486,13 @@ pub fn can_see_request(state: &State, user: &User, r: &AccessRequest, now: Times
     access.read_history
         || r.policy.steps.iter().any(|s| {
             matches!(s.approvers, ApproverSet::Users(_))
-                && in_approver_set(state, &s.approvers, &r.target, user.id, now)
+                && in_approver_set(state, &s.approvers, &r.target, r.role, user.id, now)
         })
         || (access.see
-            && r.policy.steps.iter().any(|s| in_approver_set(state, &s.approvers, &r.target, user.id, now)))
+            && r.policy
+                .steps
+                .iter()
+                .any(|s| in_approver_set(state, &s.approvers, &r.target, r.role, user.id, now)))
 }
 
 /// The request if the actor may see it; otherwise the same 404 as for one that does not exist.
@@ -529,10 +556,9 @@ fn grant(state: &State, ctx: &Ctx, req: &mut AccessRequest, out: &mut Changes) {
             && b.role == req.role
             && b.is_effective(ctx.now)
             && b.expires_at.is_some()
-            && matches!(
-                b.source,
-                BindingSource::Request(_) | BindingSource::Emergency(_) | BindingSource::Grant
-            )
+            // Only access granted by requests is extended: merging into someone's grant would let
+            // revoking that grant take this approval's access with it.
+            && matches!(b.source, BindingSource::Request(_) | BindingSource::Emergency(_))
             && b.source.is_emergency() == emergency
     });
     let (binding, extended) = match existing {
@@ -560,7 +586,9 @@ fn grant(state: &State, ctx: &Ctx, req: &mut AccessRequest, out: &mut Changes) {
                     BindingSource::Request(req.id)
                 },
                 created_by: Some(req.created_by),
-                reason: req.justification.clone(),
+                // The justification stays with the request, visible to those who may see it; the
+                // binding only points at the request.
+                reason: None,
             };
             let id = b.id;
             out.changes.push(Change::CreateBinding(b));
