@@ -282,18 +282,6 @@ fn four_eyes(
 ) -> Result<Option<Changes>, DomainError> {
     let Some(actor) = ctx.user().and_then(|id| state.user(id)) else { return Ok(None) };
     let for_self = actor.id == user.id;
-    if actor.admin_role.manages_workspaces() {
-        if for_self {
-            // The admin area joins a workspace only through "add myself": bounded in time,
-            // restricted by the installation's setting, and recorded as USER_ASSIGNED_HIMSELF.
-            return Err(DomainError::Forbidden {
-                code: "member.use_add_myself",
-                message: "the admin area adds itself with POST /workspaces/{ws}/members/me (breakglass member add-myself)"
-                    .into(),
-            });
-        }
-        return Ok(None);
-    }
     // Lowering or keeping what someone already holds needs no approval — but only access at
     // least as strong in role and duration counts, so temporary (even emergency) access never
     // becomes a standing assignment, least of all one's own.
@@ -308,6 +296,18 @@ fn four_eyes(
             }
     });
     if held {
+        return Ok(None);
+    }
+    if actor.admin_role.manages_workspaces() {
+        if for_self {
+            // The admin area joins a workspace only through "add myself": bounded in time,
+            // restricted by the installation's setting, and recorded as USER_ASSIGNED_HIMSELF.
+            return Err(DomainError::Forbidden {
+                code: "member.use_add_myself",
+                message: "the admin area adds itself with POST /workspaces/{ws}/members/me (breakglass member add-myself)"
+                    .into(),
+            });
+        }
         return Ok(None);
     }
     let policy = effective_policy(state, target, role, false)?;
