@@ -73,22 +73,22 @@ impl Span {
 
     /// A span of whole seconds.
     pub const fn seconds(s: i64) -> Self {
-        Self(s * 1_000_000)
+        Self(s.saturating_mul(1_000_000))
     }
 
     /// A span of whole minutes.
     pub const fn minutes(m: i64) -> Self {
-        Self::seconds(m * 60)
+        Self::seconds(m.saturating_mul(60))
     }
 
     /// A span of whole hours.
     pub const fn hours(h: i64) -> Self {
-        Self::minutes(h * 60)
+        Self::minutes(h.saturating_mul(60))
     }
 
     /// A span of whole days.
     pub const fn days(d: i64) -> Self {
-        Self::hours(d * 24)
+        Self::hours(d.saturating_mul(24))
     }
 
     /// A span of `micros` microseconds.

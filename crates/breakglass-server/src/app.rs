@@ -131,12 +131,14 @@ impl App {
                 Err(refusal) => {
                     // A refusal decided on a model another process has moved past may be wrong
                     // (a quota raised, a request approved elsewhere): check, and decide again.
-                    let head = self.store.head().await?;
-                    if head.seq != base {
-                        self.reload().await?;
-                        continue;
+                    // If the store cannot be asked, the refusal stands as decided.
+                    match self.store.head().await {
+                        Ok(head) if head.seq != base => {
+                            self.reload().await?;
+                            continue;
+                        }
+                        _ => return Err(refusal.into()),
                     }
-                    return Err(refusal.into());
                 }
             };
             if changes.is_empty() {

@@ -50,8 +50,18 @@ pub fn validate_password(password: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// At most this many argon2 computations (about 19 MiB each) run at once, so that a flood of
+/// sign-ins queues instead of exhausting memory and the blocking thread pool.
+const CONCURRENT_HASHES: usize = 4;
+
+fn hashing() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(CONCURRENT_HASHES))
+}
+
 /// Hashes a password with argon2id on a blocking thread (it is deliberately slow).
 pub async fn hash_password(password: String) -> Result<PasswordHash, ApiError> {
+    let _permit = hashing().acquire().await.map_err(|_| ApiError::internal())?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| PasswordHash(h.to_string()))
@@ -79,6 +89,7 @@ fn dummy_hash() -> &'static str {
 
 /// Verifies a password against a stored hash (or against a dummy one when there is none).
 pub async fn verify_password(password: String, hash: Option<PasswordHash>) -> Result<bool, ApiError> {
+    let _permit = hashing().acquire().await.map_err(|_| ApiError::internal())?;
     let known = hash.is_some();
     let stored = hash.map_or_else(|| dummy_hash().to_owned(), |h| h.0);
     tokio::task::spawn_blocking(move || {

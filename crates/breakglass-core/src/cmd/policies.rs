@@ -125,7 +125,7 @@ pub fn visible_policy<'a>(state: &'a State, ctx: &Ctx, id: PolicyId) -> Result<&
 }
 
 /// Admins may manage any policy scope; workspace owners their workspace's.
-fn authorize_scope(state: &State, ctx: &Ctx, ws: Option<&Slug>) -> Result<(), DomainError> {
+pub fn authorize_scope(state: &State, ctx: &Ctx, ws: Option<&Slug>) -> Result<(), DomainError> {
     let admin = authz::actor_admin_role(state, ctx)? == AdminRole::Admin;
     match ws {
         None if admin => Ok(()),

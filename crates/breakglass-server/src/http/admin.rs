@@ -758,6 +758,9 @@ pub async fn update_settings(
         };
     }
     if let Some(d) = body.invitation_ttl_days {
+        if !(1..=365).contains(&d) {
+            return Err(DomainError::invalid("settings.invalid", "invitation_ttl_days must be between 1 and 365").into());
+        }
         new.invitation_ttl = Span::days(i64::from(d));
     }
     if let Some(q) = body.default_project_quota {

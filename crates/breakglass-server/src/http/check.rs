@@ -45,7 +45,10 @@ fn decide(
         return Err(authz::workspace_not_found(&ws));
     }
     let Some(user) = state.user_by_email(&email) else {
-        return Ok(deny(DenyReason::UnknownTarget));
+        // Only the admin area learns that an address belongs to nobody; for anyone else an
+        // unknown user looks like a user without the role.
+        let reason = if caller.admin_role.reads_everything() { DenyReason::UnknownTarget } else { DenyReason::NoBinding };
+        return Ok(deny(reason));
     };
     let target = match project {
         Some(p) => Target::Project(ws, p),

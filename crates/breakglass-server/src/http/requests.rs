@@ -35,6 +35,17 @@ fn not_found(code: &'static str, what: &str, id: &str) -> DomainError {
     DomainError::not_found(code, format!("{what} {id} not found"))
 }
 
+/// Authorises the policy's scope before its approvers' e-mails are resolved, so that nobody
+/// learns which addresses or workspaces exist from the errors.
+fn authorize_policy_body(app: &App, caller: &Caller, body: &api::PolicyBody) -> Result<(), DomainError> {
+    let ws = body
+        .workspace
+        .as_deref()
+        .map(|w| Slug::parse(w).map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{w}' not found"))))
+        .transpose()?;
+    policies::authorize_scope(&app.state(), &read_ctx(app, caller), ws.as_ref())
+}
+
 fn policy_input(state: &Model, body: &api::PolicyBody) -> Result<PolicyInput, DomainError> {
     let mut steps = Vec::new();
     for (i, s) in body.steps.iter().enumerate() {
@@ -94,6 +105,7 @@ pub async fn create_policy(
     caller: Caller,
     ApiJson(body): ApiJson<api::PolicyBody>,
 ) -> ApiResult {
+    authorize_policy_body(&app, &caller, &body)?;
     let input = policy_input(&app.state(), &body)?;
     let done =
         app.execute(caller.actor(), |state, ctx| policies::create_policy(state, ctx, input.clone())).await?;
@@ -197,6 +209,7 @@ pub async fn update_policy(
         )
         .into());
     }
+    authorize_policy_body(&app, &caller, &body)?;
     let input = policy_input(&app.state(), &body)?;
     let done = app
         .execute(caller.actor(), |state, ctx| {
