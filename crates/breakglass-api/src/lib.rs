@@ -938,6 +938,18 @@ pub struct Invitation {
     pub created_at: String,
     /// Until when it can be accepted.
     pub expires_at: String,
+    /// The secret the invitee needs to accept (and to sign up by invitation). Present only in the
+    /// answer that created the invitation: pass it on out of band.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// Body of `POST /api/v1/invitations/{id}/accept`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitation {
+    /// The invitation's secret, from whoever invited you.
+    pub token: String,
 }
 
 /// Body of `POST /api/v1/auth/signup`.
@@ -950,6 +962,9 @@ pub struct Signup {
     pub name: String,
     /// Password (at least 12 characters).
     pub password: String,
+    /// The secret of a pending invitation for this e-mail (required when sign-up is `invited_only`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_token: Option<String>,
 }
 
 /// A tag definition (`POST /api/v1/tags` creates or replaces by key).

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 use crate::ident::{Email, InvitationId, MessageId, Slug, UserId};
+use crate::model::SecretHash;
 use crate::role::WorkspaceRole;
 use crate::time::{Span, Timestamp};
 
@@ -136,6 +137,8 @@ pub struct Invitation {
     pub state: InvitationState,
     /// When it left `pending`.
     pub decided_at: Option<Timestamp>,
+    /// Digest of the secret the invitee must present to accept (and to sign up by invitation).
+    pub token_hash: SecretHash,
 }
 
 impl Invitation {

@@ -22,6 +22,8 @@ use crate::error::ApiError;
 pub const API_TOKEN_PREFIX: &str = "bgt_";
 /// Prefix of session secrets.
 pub const SESSION_PREFIX: &str = "bgs_";
+/// Prefix of invitation secrets.
+pub const INVITATION_PREFIX: &str = "bgi_";
 
 /// A new random bearer secret (256 bits) with `prefix`.
 pub fn new_secret(prefix: &str) -> String {

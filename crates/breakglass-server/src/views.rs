@@ -227,6 +227,7 @@ pub fn invitation(state: &State, i: &Invitation, now: Timestamp) -> api::Invitat
         state: st.into(),
         created_at: i.created_at.to_rfc3339(),
         expires_at: i.expires_at.to_rfc3339(),
+        token: None,
     }
 }
 

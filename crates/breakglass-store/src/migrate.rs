@@ -28,6 +28,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "admin_area",
         sql: include_str!("../migrations/sqlite/0003_admin_area.sql"),
     },
+    Migration {
+        version: 4,
+        name: "invitation_tokens",
+        sql: include_str!("../migrations/sqlite/0004_invitation_tokens.sql"),
+    },
 ];
 
 /// The migrations of `known` still to apply to a database that has `applied`, in order.

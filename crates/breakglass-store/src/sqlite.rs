@@ -590,14 +590,14 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
         Change::PutInvitation(i) => {
             sqlx::query(
                 "INSERT INTO invitations (id, workspace_id, email, role, membership_expires_at, \
-                 invited_by, created_at, expires_at, state, decided_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 invited_by, created_at, expires_at, state, decided_at, token_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
                  ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, \
                  email = excluded.email, role = excluded.role, \
                  membership_expires_at = excluded.membership_expires_at, \
                  invited_by = excluded.invited_by, created_at = excluded.created_at, \
                  expires_at = excluded.expires_at, state = excluded.state, \
-                 decided_at = excluded.decided_at",
+                 decided_at = excluded.decided_at, token_hash = excluded.token_hash",
             )
             .bind(uuid_text(i.id.0))
             .bind(i.workspace.as_str())
@@ -609,6 +609,7 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             .bind(i.expires_at.as_micros())
             .bind(i.state.as_str())
             .bind(i.decided_at.map(Timestamp::as_micros))
+            .bind(&i.token_hash.0[..])
             .execute(&mut *conn)
             .await?;
         }

@@ -12,7 +12,7 @@ use crate::cmd::{event, require_future, time_json};
 use crate::ctx::{Actor, Ctx};
 use crate::error::DomainError;
 use crate::ident::{BindingId, Email, InvitationId, Name, Slug, UserId};
-use crate::model::{Binding, BindingSource, EndReason, PasswordHash, Target, User, UserStatus};
+use crate::model::{Binding, BindingSource, EndReason, PasswordHash, SecretHash, Target, User, UserStatus};
 use crate::org::{Invitation, InvitationState, Signup};
 use crate::role::{AdminRole, Role, WorkspaceRole};
 use crate::state::State;
@@ -27,6 +27,7 @@ pub fn invite(
     email: Email,
     role: WorkspaceRole,
     membership_expires_at: Option<Timestamp>,
+    token_hash: SecretHash,
 ) -> Result<(Changes, InvitationId), DomainError> {
     let me = authz::acting_user(state, ctx)?;
     let target = Target::Workspace(ws.clone());
@@ -84,6 +85,7 @@ pub fn invite(
         expires_at: ctx.now.plus(state.settings().invitation_ttl),
         state: InvitationState::Pending,
         decided_at: None,
+        token_hash,
     };
     let id = inv.id;
     let ev = event(
@@ -123,11 +125,18 @@ pub fn cancel(state: &State, ctx: &Ctx, id: InvitationId) -> Result<Changes, Dom
     )
 }
 
-/// Accepts an invitation addressed to the acting user's e-mail: they get exactly the invited role
-/// (with the invited expiry), never more; a higher membership they already hold is kept.
-pub fn accept(state: &State, ctx: &Ctx, id: InvitationId) -> Result<Changes, DomainError> {
+/// Accepts an invitation addressed to the acting user's e-mail, with its secret (nobody verified
+/// the address, so the address alone proves nothing): they get exactly the invited role (with the
+/// invited expiry), never more; a higher membership they already hold is kept.
+pub fn accept(state: &State, ctx: &Ctx, id: InvitationId, token_hash: SecretHash) -> Result<Changes, DomainError> {
     let me = authz::acting_user(state, ctx)?;
     let inv = own_invitation(state, me, id)?;
+    if inv.token_hash != token_hash {
+        return Err(DomainError::Forbidden {
+            code: "invitation.invalid_token",
+            message: "the invitation's secret does not match; ask whoever invited you for it".into(),
+        });
+    }
     require_open(inv, ctx.now)?;
     let ws = state.workspace(&inv.workspace).ok_or_else(|| not_found(id))?;
     require_active(ws)?;
@@ -238,21 +247,27 @@ pub fn pending_for(state: &State, email: &Email, now: Timestamp) -> Vec<Invitati
 }
 
 /// Signs a person up with e-mail and password, as the setting `signup` allows: `open`, or
-/// `invited_only` when a pending invitation names the address. Returns the new user's id.
+/// `invited_only` with the secret of a pending invitation for the address. Returns the new
+/// user's id.
 pub fn sign_up(
     state: &State,
     ctx: &Ctx,
     email: Email,
     name: Name,
     password_hash: PasswordHash,
+    invitation_token: Option<SecretHash>,
 ) -> Result<(Changes, UserId), DomainError> {
     let closed = |m: &str| DomainError::Forbidden { code: "auth.signup_closed", message: m.to_owned() };
     match state.settings().signup {
         Signup::Closed => return Err(closed("sign-up is closed; ask an admin for an account")),
-        Signup::InvitedOnly if pending_for(state, &email, ctx.now).is_empty() => {
-            return Err(closed("sign-up needs a pending invitation for this e-mail address"))
+        Signup::InvitedOnly => {
+            let invited = invitation_token
+                .is_some_and(|t| pending_for(state, &email, ctx.now).iter().any(|i| i.token_hash == t));
+            if !invited {
+                return Err(closed("sign-up needs the secret of a pending invitation for this e-mail address"));
+            }
         }
-        Signup::Open | Signup::InvitedOnly => {}
+        Signup::Open => {}
     }
     if state.user_by_email(&email).is_some() {
         return Err(DomainError::conflict(

@@ -263,10 +263,15 @@ pub async fn invite(
         Role::Project(_) => WorkspaceRole::Member,
     };
     let until = expiry(body.expires_at.as_deref(), body.expires_in.as_deref(), app.now())?;
+    let secret = auth::new_secret(auth::INVITATION_PREFIX);
+    let digest = auth::secret_hash(&secret);
     let done = app
-        .execute(caller.actor(), |s, c| invitations::invite(s, c, &ws, email.clone(), role, until))
+        .execute(caller.actor(), |s, c| invitations::invite(s, c, &ws, email.clone(), role, until, digest))
         .await?;
-    invitation_answer(&app, StatusCode::CREATED, done.seq, done.value)
+    let state = app.state();
+    let i = state.invitation(done.value).ok_or_else(ApiError::internal)?;
+    let shown = api::Invitation { token: Some(secret), ..views::invitation(&state, i, app.now()) };
+    Ok(written(StatusCode::CREATED, done.seq, &shown))
 }
 
 /// A workspace's invitations (its managers and the admin area), newest first.
@@ -335,10 +340,12 @@ pub async fn cancel_invitation(
     Ok(written_empty(done.seq))
 }
 
-/// Accepts an invitation addressed to the caller: grants exactly the invited role.
+/// Accepts an invitation addressed to the caller, with its secret: grants exactly the invited role.
 #[utoipa::path(post, path = "/api/v1/invitations/{id}/accept", tag = "workspaces",
     params(("id" = String, Path, description = "Invitation id")),
+    request_body = api::AcceptInvitation,
     responses(
+        (status = 403, description = "Wrong secret", body = api::Problem, content_type = "application/problem+json"),
         (status = 200, description = "The accepted invitation", body = api::Invitation),
         (status = 404, description = "Not found, or addressed to someone else", body = api::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not pending any more, or expired", body = api::Problem, content_type = "application/problem+json"),
@@ -348,9 +355,11 @@ pub async fn accept_invitation(
     State(app): State<Arc<App>>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiJson(body): ApiJson<api::AcceptInvitation>,
 ) -> ApiResult {
     let id = parse_invitation(&id)?;
-    let done = app.execute(caller.actor(), |s, c| Ok((invitations::accept(s, c, id)?, ()))).await?;
+    let digest = auth::secret_hash(body.token.trim());
+    let done = app.execute(caller.actor(), |s, c| Ok((invitations::accept(s, c, id, digest)?, ()))).await?;
     invitation_answer(&app, StatusCode::OK, done.seq, id)
 }
 
@@ -409,16 +418,17 @@ pub async fn signup(State(app): State<Arc<App>>, ApiJson(body): ApiJson<api::Sig
     let email = Email::parse(&body.email)?;
     let name = Name::parse(&body.name)?;
     auth::validate_password(&body.password)?;
+    let invitation = body.invitation_token.as_deref().map(|t| auth::secret_hash(t.trim()));
     {
         // Refuse before the slow hash.
         let state = app.state();
         let ctx = Ctx::new(app.now(), Actor::System, Uuid::nil());
         let probe = breakglass_core::model::PasswordHash(String::new());
-        invitations::sign_up(&state, &ctx, email.clone(), name.clone(), probe)?;
+        invitations::sign_up(&state, &ctx, email.clone(), name.clone(), probe, invitation)?;
     }
     let hash = auth::hash_password(body.password).await?;
     let done = app
-        .execute(Actor::System, |s, c| invitations::sign_up(s, c, email.clone(), name.clone(), hash.clone()))
+        .execute(Actor::System, |s, c| invitations::sign_up(s, c, email.clone(), name.clone(), hash.clone(), invitation))
         .await?;
     let user = done.value;
     let secret = auth::new_secret(auth::SESSION_PREFIX);

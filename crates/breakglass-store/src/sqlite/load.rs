@@ -146,7 +146,7 @@ pub(super) async fn live_records(
         conn,
         "invitations",
         "id, workspace_id, email, role, membership_expires_at, invited_by, created_at, expires_at, \
-         state, decided_at",
+         state, decided_at, token_hash",
         page,
         |row| {
             state.apply(&Change::PutInvitation(invitation(row)?));
@@ -632,6 +632,11 @@ fn invitation(row: &SqliteRow) -> Result<Invitation, StoreError> {
         expires_at: c.time("expires_at")?,
         state: c.at.parse("state", c.get("state")?, InvitationState::parse)?,
         decided_at: c.opt_time("decided_at")?,
+        // Invitations from before tokens existed get a digest no secret hashes to.
+        token_hash: match c.get::<Option<Vec<u8>>>("token_hash")? {
+            None => SecretHash([0; 32]),
+            Some(bytes) => SecretHash(bytes.try_into().map_err(|_| c.at.corrupt("token_hash", "not 32 bytes"))?),
+        },
     })
 }
 
