@@ -39,13 +39,13 @@ use std::time::Duration;
 
 pub use breakglass_api as api;
 use breakglass_api::{
-    AddMyself, ApproveRequest, AuditEvent, AuditQuery, BatchCheckRequest, BatchCheckResponse, Binding,
-    CheckRequest, CheckResponse, CompleteReview, CreateGrant, CreateInvitation, CreateProject, CreateRequest,
-    CreateToken, CreateUser, CreateWorkspace, CreatedToken, DenyRequest, Entitlement, EntitlementBody,
-    Health, Invitation, LifecycleAction, ListQuery, Login, Me, Message, Page, PageQuery, Policy, PolicyBody,
-    PolicyQuery, Problem, Project, RegisterWorkspace, Request, RequestQuery, Review, ReviewQuery,
-    SendMessage, Session, SetMember, SetQuota, SetTag, Settings, Signup, TagDefinition, Task, Token,
-    UpdateWorkspace, User, VerifyReport, Workspace,
+    AcceptInvitation, AddMyself, ApproveRequest, AuditEvent, AuditQuery, BatchCheckRequest,
+    BatchCheckResponse, Binding, CheckRequest, CheckResponse, CompleteReview, CreateGrant, CreateInvitation,
+    CreateProject, CreateRequest, CreateToken, CreateUser, CreateWorkspace, CreatedToken, DenyRequest,
+    Entitlement, EntitlementBody, Health, Invitation, LifecycleAction, ListQuery, Login, Me, Message, Page,
+    PageQuery, Policy, PolicyBody, PolicyQuery, Problem, Project, RegisterWorkspace, Request, RequestQuery,
+    Review, ReviewQuery, SendMessage, Session, SetMember, SetQuota, SetTag, Settings, Signup, TagDefinition,
+    Task, Token, UpdateWorkspace, User, VerifyReport, Workspace,
 };
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 pub use reqwest::{Method, Url};
@@ -301,7 +301,8 @@ impl Client {
     }
 
     /// `POST /api/v1/auth/signup`: creates an account for oneself and signs it in (no token
-    /// needed). Refused unless the installation's `signup` setting allows the e-mail.
+    /// needed). Refused unless the installation's `signup` setting allows the e-mail: when it is
+    /// `invited_only`, `invitation_token` must be the secret of a pending invitation for it.
     pub async fn signup(&self, signup: &Signup) -> Result<Session, ClientError> {
         self.post(self.api(&["auth", "signup"])?, signup).await
     }
@@ -584,7 +585,8 @@ impl Client {
     // ---- invitations ----
 
     /// `POST /api/v1/workspaces/{ws}/invitations`: invites an e-mail (with or without an
-    /// account) to the workspace with a role; accepting it creates the membership.
+    /// account) to the workspace with a role; accepting it creates the membership. The answer's
+    /// `token` is the invitation's secret, shown only here: pass it on to the invitee.
     pub async fn invite(&self, ws: &str, invitation: &CreateInvitation) -> Result<Invitation, ClientError> {
         self.post(self.api(&["workspaces", ws, "invitations"])?, invitation).await
     }
@@ -608,9 +610,11 @@ impl Client {
         self.delete(self.api(&["invitations", id])?).await
     }
 
-    /// `POST /api/v1/invitations/{id}/accept`: the invitee accepts; the membership starts.
-    pub async fn accept_invitation(&self, id: &str) -> Result<Invitation, ClientError> {
-        self.post_empty(self.api(&["invitations", id, "accept"])?).await
+    /// `POST /api/v1/invitations/{id}/accept`: the invitee accepts with the invitation's secret
+    /// (`token`, which the inviter passed on); the membership starts.
+    pub async fn accept_invitation(&self, id: &str, token: &str) -> Result<Invitation, ClientError> {
+        let body = AcceptInvitation { token: token.to_owned() };
+        self.post(self.api(&["invitations", id, "accept"])?, &body).await
     }
 
     /// `POST /api/v1/invitations/{id}/decline`: the invitee declines.

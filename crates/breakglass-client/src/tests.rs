@@ -571,8 +571,9 @@ async fn invitation_tag_message_and_settings_calls_use_their_paths_and_bodies() 
         "invitation_ttl_days":7,"default_project_quota":20,"restrict_admin_role_assignment":false,
         "add_myself_default_expiry":"8h","add_myself_max_expiry":"7d"}"#;
     let page = |item: &str| format!(r#"{{"items":[{item}]}}"#);
+    let created = INVITATION.replace(r#""state":"pending","#, r#""state":"pending","token":"bgi_s3cret","#);
     let (base, server) = canned(vec![
-        response("201 Created", &[], INVITATION),
+        response("201 Created", &[], &created),
         response("200 OK", &[], &page(INVITATION)),
         response("204 No Content", &[], ""),
         response("200 OK", &[], INVITATION),
@@ -608,13 +609,21 @@ async fn invitation_tag_message_and_settings_calls_use_their_paths_and_bodies() 
         .await
         .unwrap();
     assert_eq!((inv.id.as_str(), inv.state.as_str()), ("i1", "pending"));
-    assert_eq!(c.all_workspace_invitations("acme").await.unwrap().len(), 1);
+    let secret = inv.token.expect("the secret comes with the invitation that created it");
+    assert_eq!(secret, "bgi_s3cret");
+    let listed = c.all_workspace_invitations("acme").await.unwrap();
+    assert_eq!((listed.len(), listed[0].token.as_deref()), (1, None), "lists carry no secret");
     c.cancel_invitation("i1").await.unwrap();
-    c.accept_invitation("i1").await.unwrap();
+    assert_eq!(c.accept_invitation("i1", &secret).await.unwrap().token, None);
     c.decline_invitation("i/1").await.unwrap();
     assert_eq!(c.all_my_invitations().await.unwrap()[0].email, "new@x.io");
     let signed_up = c
-        .signup(&Signup { email: "new@x.io".into(), name: "New".into(), password: "a long password".into() })
+        .signup(&Signup {
+            email: "new@x.io".into(),
+            name: "New".into(),
+            password: "a long password".into(),
+            invitation_token: Some(secret.clone()),
+        })
         .await
         .unwrap();
     assert_eq!(signed_up.token, "s1");
@@ -669,8 +678,13 @@ async fn invitation_tag_message_and_settings_calls_use_their_paths_and_bodies() 
     );
     let with_body = |i: usize, want: &str| assert_eq!(body(&seen[i]), want, "{}", lines[i]);
     with_body(0, r#"{"email":"new@x.io","role":"member","expires_in":"30d"}"#);
-    with_body(3, "");
-    with_body(6, r#"{"email":"new@x.io","name":"New","password":"a long password"}"#);
+    with_body(3, r#"{"token":"bgi_s3cret"}"#);
+    assert!(seen[3].to_ascii_lowercase().contains("content-type: application/json"), "{}", seen[3]);
+    with_body(4, "");
+    with_body(
+        6,
+        r#"{"email":"new@x.io","name":"New","password":"a long password","invitation_token":"bgi_s3cret"}"#,
+    );
     with_body(
         7,
         r#"{"key":"cost-center","target":"workspace","restricted":true,"pattern":"[0-9]+","mandatory":true,"default":"0"}"#,

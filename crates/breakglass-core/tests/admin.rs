@@ -204,11 +204,31 @@ impl World {
         membership_until: Option<Timestamp>,
     ) -> Res<InvitationId> {
         let (id, who, role) = (slug(id), email(who), wr(role));
-        self.as_user(by, move |s, c| invitations::invite(s, c, &id, who, role, membership_until))
+        // A fresh secret per invitation, as the server draws one; only its digest is stored.
+        let secret = format!("bgi_secret-{}", self.invitation_secrets.len() + 1);
+        let digest = secret_hash(&secret);
+        let r =
+            self.as_user(by, move |s, c| invitations::invite(s, c, &id, who, role, membership_until, digest));
+        if let Ok(d) = &r {
+            self.invitation_secrets.insert(d.value, secret);
+        }
+        r
     }
 
+    /// The secret handed out with invitation `id` (what the inviter passes on).
+    fn secret(&self, id: InvitationId) -> String {
+        self.invitation_secrets.get(&id).cloned().expect("an invitation issued through `invite`")
+    }
+
+    /// Accepts with the invitation's own secret.
     fn accept(&mut self, by: &str, id: InvitationId) -> Res<()> {
-        self.as_user(by, move |s, c| invitations::accept(s, c, id))
+        let secret = self.secret(id);
+        self.accept_with(by, id, &secret)
+    }
+
+    fn accept_with(&mut self, by: &str, id: InvitationId, secret: &str) -> Res<()> {
+        let digest = secret_hash(secret);
+        self.as_user(by, move |s, c| invitations::accept(s, c, id, digest))
     }
 
     fn decline(&mut self, by: &str, id: InvitationId) -> Res<()> {
@@ -228,10 +248,14 @@ impl World {
         self.state.invitation(id).expect("the invitation exists").state
     }
 
-    /// Signs `who` up with a password; nobody is signed in yet, so the system carries it.
-    fn sign_up(&mut self, who: &str) -> Res<UserId> {
+    /// Signs `who` up with a password and, if given, an invitation's secret; nobody is signed in
+    /// yet, so the system carries it.
+    fn sign_up(&mut self, who: &str, invitation_secret: Option<&str>) -> Res<UserId> {
         let (e, n) = (email(who), name(who));
-        self.system(move |s, c| invitations::sign_up(s, c, e, n, PasswordHash(PASSWORD_HASH.to_owned())))
+        let token = invitation_secret.map(secret_hash);
+        self.system(move |s, c| {
+            invitations::sign_up(s, c, e, n, PasswordHash(PASSWORD_HASH.to_owned()), token)
+        })
     }
 
     fn define(&mut self, by: &str, def: TagDefinition) -> Res<()> {
@@ -1174,14 +1198,30 @@ fn an_invitation_of_an_unknown_address_is_accepted_after_sign_up_with_exactly_it
     // The same address may be invited into another workspace meanwhile.
     w.advance(Span::minutes(1));
     let other = ok(w.invite("bella@corp.io", "team-b", guest, "member", None)).value;
+    assert_ne!(w.secret(id), w.secret(other), "every invitation has its own secret");
 
-    ok(w.sign_up(guest));
+    // Sign-up is invited-only by default: the address alone (nobody verified it) is not enough.
+    let closed = Want::Forbidden("auth.signup_closed");
+    assert_eq!(want(&w.sign_up(guest, None)), closed, "no secret");
+    assert_eq!(want(&w.sign_up(guest, Some("bgi_guessed"))), closed, "a wrong secret");
+    let log = w.log.len();
+    ok(w.sign_up(guest, Some(&w.secret(id))));
+    assert_eq!(w.log.len(), log + 1, "only the successful sign-up is recorded");
     assert_eq!(w.pending(guest), [id, other], "the new user sees their pending invitations");
-    // Only the addressee may accept; to anyone else the invitation does not exist.
+    // Only the addressee may accept, secret or not; to anyone else the invitation does not exist.
     for by in [MANAGER, OWNER, ADMIN, EMP, STRANGER] {
         assert_eq!(want(&w.accept(by, id)), Want::NotFound("invitation.not_found"), "{by}");
         assert_eq!(want(&w.decline(by, id)), Want::NotFound("invitation.not_found"), "{by}");
     }
+    // The addressee needs the invitation's own secret: not a wrong one, nor another invitation's.
+    let log = w.log.len();
+    let invalid = Want::Forbidden("invitation.invalid_token");
+    assert_eq!(want(&w.accept_with(guest, id, "bgi_guessed")), invalid);
+    assert_eq!(want(&w.accept_with(guest, id, "")), invalid);
+    assert_eq!(want(&w.accept_with(guest, id, &w.secret(other))), invalid);
+    assert_eq!(w.log.len(), log, "a refused accept records nothing");
+    assert_eq!(w.invitation_state(id), InvitationState::Pending);
+    assert!(!w.check(guest, &a, wrole("member")).allowed);
     w.advance(Span::hours(1));
     let d = ok(w.accept(guest, id));
     let ev = one(&d);
@@ -1386,26 +1426,47 @@ fn sign_up_follows_the_signup_setting_and_records_no_secret() {
         Pending,
         Expired,
     }
+    // The invitation secret presented: none, the invitation's own, a made-up one, or the secret of
+    // an invitation for another address.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Key {
+        Absent,
+        Right,
+        Wrong,
+        Others,
+    }
     let closed = Want::Forbidden("auth.signup_closed");
+    let (open, invited_only) = (Signup::Open, Signup::InvitedOnly);
+    let sam = "sam@example.org";
     let rows = [
-        ("open, uninvited", Signup::Open, Inv::None, "sam@example.org", Want::Ok),
-        ("open, existing user", Signup::Open, Inv::None, "Max@Corp.io", Want::Conflict("user.exists")),
-        ("invited only, uninvited", Signup::InvitedOnly, Inv::None, "sam@example.org", closed),
-        ("invited only, invited", Signup::InvitedOnly, Inv::Pending, "sam@example.org", Want::Ok),
-        ("invited only, invitation expired", Signup::InvitedOnly, Inv::Expired, "sam@example.org", closed),
-        ("closed, invited", Signup::Closed, Inv::Pending, "sam@example.org", closed),
+        ("open, uninvited", open, Inv::None, Key::Absent, sam, Want::Ok),
+        ("open, a wrong secret does not matter", open, Inv::None, Key::Wrong, sam, Want::Ok),
+        ("open, existing user", open, Inv::None, Key::Absent, "Max@Corp.io", Want::Conflict("user.exists")),
+        ("invited only, uninvited", invited_only, Inv::None, Key::Absent, sam, closed),
+        ("invited only, uninvited with a secret", invited_only, Inv::None, Key::Others, sam, closed),
+        ("invited only, invited", invited_only, Inv::Pending, Key::Right, sam, Want::Ok),
+        ("invited only, invited, no secret", invited_only, Inv::Pending, Key::Absent, sam, closed),
+        ("invited only, invited, wrong secret", invited_only, Inv::Pending, Key::Wrong, sam, closed),
+        ("invited only, invited, another's secret", invited_only, Inv::Pending, Key::Others, sam, closed),
+        ("invited only, invitation expired", invited_only, Inv::Expired, Key::Right, sam, closed),
+        ("closed, invited", Signup::Closed, Inv::Pending, Key::Right, sam, closed),
     ];
-    for (label, setting, inv, who, expected) in rows {
+    for (label, setting, inv, secret, who, expected) in rows {
         let mut w = World::team();
         w.configure(|s| s.signup = setting);
-        if inv != Inv::None {
-            ok(w.invite(MANAGER, "team-a", who, "member", None));
-        }
+        let mine = (inv != Inv::None).then(|| ok(w.invite(MANAGER, "team-a", who, "member", None)).value);
+        let theirs = ok(w.invite("bella@corp.io", "team-b", "tom@example.org", "member", None)).value;
         if inv == Inv::Expired {
             w.advance(Span::days(7));
         }
+        let secret = match secret {
+            Key::Absent => None,
+            Key::Right => Some(w.secret(mine.unwrap_or_else(|| panic!("{label}: no invitation")))),
+            Key::Wrong => Some("bgi_guessed".to_owned()),
+            Key::Others => Some(w.secret(theirs)),
+        };
         let users = w.state.user_count();
-        let r = w.sign_up(who);
+        let r = w.sign_up(who, secret.as_deref());
         assert_eq!(want(&r), expected, "{label}");
         let Ok(d) = r else {
             assert_eq!(w.state.user_count(), users, "{label}: nobody created");
@@ -1436,7 +1497,8 @@ fn sign_up_follows_the_signup_setting_and_records_no_secret() {
         )));
         // Signing up does not accept anything.
         assert!(!w.check(&address, &ws("team-a"), wrole("member")).allowed);
-        assert_eq!(want(&w.sign_up(who)), Want::Conflict("user.exists"), "{label}: once");
+        assert!(!format!("{ev:?}").contains("bgi_"), "{label}: no invitation secret in the event");
+        assert_eq!(want(&w.sign_up(who, secret.as_deref())), Want::Conflict("user.exists"), "{label}: once");
         w.verify_chain();
     }
 }
@@ -2002,7 +2064,7 @@ fn every_admin_area_event_names_its_actor_and_details_and_the_chain_verifies() {
     ok(w.tag(MANAGER, &ws("lab"), "tier", Some("gold")));
     ok(w.tag(MANAGER, &ws("lab"), "tier", None));
     let i1 = ok(w.invite(MANAGER, "lab", "sam@example.org", "member", None)).value;
-    ok(w.sign_up("sam@example.org"));
+    ok(w.sign_up("sam@example.org", None));
     ok(w.accept("sam@example.org", i1));
     let i2 = ok(w.invite(MANAGER, "lab", MEMBER, "member", None)).value;
     ok(w.cancel_invitation(MANAGER, i2));

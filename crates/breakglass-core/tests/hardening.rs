@@ -120,7 +120,8 @@ fn the_admin_area_joins_a_workspace_only_through_add_myself() {
         "member.use_add_myself"
     );
     let invite_self = w.as_user("emp@corp.io", |s, c| {
-        invitations::invite(s, c, &slug("team-b"), email("emp@corp.io"), WorkspaceRole::Owner, None)
+        let digest = secret_hash("bgi_self");
+        invitations::invite(s, c, &slug("team-b"), email("emp@corp.io"), WorkspaceRole::Owner, None, digest)
     });
     assert_eq!(code(&invite_self), "invitation.self");
     ok(w.as_user("emp@corp.io", |s, c| Ok((admin::add_myself(s, c, &slug("team-b"), None)?, ()))));
@@ -140,16 +141,36 @@ fn invitations_carry_no_more_than_the_inviter_could_grant() {
     );
     entitle(&mut w, &a, wrole("manager"), Some(two_owners), None);
     let r = w.as_user("olivia@corp.io", |s, c| {
-        invitations::invite(s, c, &slug("team-a"), email("oscar@corp.io"), WorkspaceRole::Manager, None)
+        let digest = secret_hash("bgi_oscar");
+        invitations::invite(
+            s,
+            c,
+            &slug("team-a"),
+            email("oscar@corp.io"),
+            WorkspaceRole::Manager,
+            None,
+            digest,
+        )
     });
     assert_eq!(code(&r), "invitation.needs_approval");
     // An invitation whose inviter lost the right to grant it can no longer be accepted.
     let id = ok(w.as_user("mia@corp.io", |s, c| {
-        invitations::invite(s, c, &slug("team-a"), email("alice@corp.io"), WorkspaceRole::Member, None)
+        let digest = secret_hash("bgi_alice");
+        invitations::invite(
+            s,
+            c,
+            &slug("team-a"),
+            email("alice@corp.io"),
+            WorkspaceRole::Member,
+            None,
+            digest,
+        )
     }))
     .value;
     ok(w.remove("olivia@corp.io", &a, "mia@corp.io"));
-    let accept = w.as_user("alice@corp.io", move |s, c| Ok((invitations::accept(s, c, id)?, ())));
+    let accept = w.as_user("alice@corp.io", move |s, c| {
+        Ok((invitations::accept(s, c, id, secret_hash("bgi_alice"))?, ()))
+    });
     assert_eq!(code(&accept), "invitation.inviter_lost_rights");
 }
 

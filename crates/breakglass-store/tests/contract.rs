@@ -1564,6 +1564,11 @@ fn tags(pairs: &[(&str, &str)]) -> Tags {
     pairs.iter().map(|(k, v)| (TagKey::parse(k).unwrap(), (*v).to_owned())).collect()
 }
 
+/// A digest of an invitation's secret, different for every seed (and with every byte value).
+fn invitation_token(seed: u128) -> SecretHash {
+    SecretHash(std::array::from_fn(|i| (seed as u8).wrapping_mul(37).wrapping_add(8 * i as u8)))
+}
+
 fn invitation_record(seed: u128, ws: &str, addr: &str, by: UserId) -> Invitation {
     Invitation {
         id: InvitationId(Uuid::from_u128(seed)),
@@ -1576,6 +1581,7 @@ fn invitation_record(seed: u128, ws: &str, addr: &str, by: UserId) -> Invitation
         expires_at: at(10 + 7 * 86_400),
         state: InvitationState::Pending,
         decided_at: None,
+        token_hash: invitation_token(seed),
     }
 }
 
@@ -1776,8 +1782,11 @@ async fn admin_area_records_round_trip(h: &dyn Harness) {
     let accepted = loaded.invitation(a.accepted).unwrap();
     assert_eq!((accepted.state, accepted.decided_at), (InvitationState::Accepted, Some(at(40))));
     assert_eq!((accepted.invited_by, accepted.email.as_str()), (a.alice, "bob@example.com"));
+    assert_eq!(accepted.token_hash, invitation_token(100), "the secret's digest survives a re-put");
     let pending = loaded.invitation(a.pending).unwrap();
     assert_eq!(pending.email.as_str(), "new.person@example.org");
+    assert_eq!(pending.token_hash, invitation_token(101));
+    assert_ne!(pending.token_hash, accepted.token_hash);
     assert_eq!(
         (pending.role, pending.membership_expires_at),
         (WorkspaceRole::Manager, Some(at(90 * 86_400)))
@@ -1841,6 +1850,7 @@ async fn admin_area_records_may_precede_what_they_refer_to(h: &dyn Harness) {
     let loaded = w.store.load_state(at(1)).await.unwrap();
     assert_same_state(&loaded, &w.state);
     assert_eq!(loaded.invitation(invitation.id), Some(&invitation));
+    assert_eq!(loaded.invitation(invitation.id).unwrap().token_hash, invitation_token(100));
     assert_eq!(loaded.message(message.id), Some(&message));
     assert_eq!(loaded.settings(), &Settings::default(), "no settings row: the defaults");
 }
@@ -1935,6 +1945,26 @@ async fn admin_area_records_referring_to_missing_records_are_refused_at_commit(h
     }
 }
 
+/// An invitation from before invitations had secrets (schema version 4) has no digest: it loads
+/// with one no secret hashes to, and it keeps the digest of a later put.
+async fn an_invitation_without_a_secret_loads_with_a_digest_nothing_matches(h: &dyn Harness) {
+    let a = admin_world(h).await;
+    let store = a.world.store.clone();
+    h.execute_raw(&format!("UPDATE invitations SET token_hash = NULL WHERE id = '{}'", a.pending))
+        .await
+        .unwrap();
+    let loaded = store.load_state(at(60)).await.unwrap();
+    let pending = loaded.invitation(a.pending).unwrap();
+    assert_eq!(pending.token_hash, SecretHash([0; 32]));
+    let want = a.world.state.invitation(a.pending).unwrap();
+    assert_eq!(Invitation { token_hash: want.token_hash, ..pending.clone() }, *want, "the rest is unchanged");
+    assert_eq!(
+        loaded.invitation(a.accepted).unwrap().token_hash,
+        invitation_token(100),
+        "others keep theirs"
+    );
+}
+
 async fn unreadable_admin_area_rows_are_reported_as_corrupt(h: &dyn Harness) {
     let a = admin_world(h).await;
     let store = a.world.store.clone();
@@ -1989,6 +2019,8 @@ async fn unreadable_admin_area_rows_are_reported_as_corrupt(h: &dyn Harness) {
         "UPDATE projects SET tags = 'not json' WHERE id = 'web'",
         "UPDATE invitations SET state = 'expired'",
         "UPDATE invitations SET role = 'reader'",
+        "UPDATE invitations SET token_hash = x'00'",
+        "UPDATE invitations SET token_hash = zeroblob(33)",
         "UPDATE messages SET mode = 'loud'",
         "UPDATE messages SET acks = '{}'",
         "INSERT INTO settings (id, body, updated_at) VALUES (2, '{}', 0)",
@@ -2050,4 +2082,5 @@ backends!(sqlite_memory, sqlite_file; {
     deleting_an_unknown_tag_definition_fails_and_writes_nothing,
     admin_area_records_referring_to_missing_records_are_refused_at_commit,
     unreadable_admin_area_rows_are_reported_as_corrupt,
+    an_invitation_without_a_secret_loads_with_a_digest_nothing_matches,
 });

@@ -181,7 +181,8 @@ pub struct LoginArgs {
 /// Arguments of `signup`.
 #[derive(Debug, Args)]
 #[command(after_help = "Without --password-stdin the password is read from BREAKGLASS_PASSWORD. \
-                        With sign-up `invited_only`, use the e-mail an invitation was sent to.")]
+                        With sign-up `invited_only`, use the e-mail an invitation was sent to and \
+                        pass that invitation's secret with --invitation-token.")]
 pub struct SignupArgs {
     /// Your e-mail.
     #[arg(long, value_name = "EMAIL")]
@@ -190,6 +191,11 @@ pub struct SignupArgs {
     /// Your display name.
     #[arg(long, value_name = "NAME")]
     pub name: String,
+
+    /// The secret of an invitation for your e-mail, from whoever invited you (needed when
+    /// sign-up is `invited_only`).
+    #[arg(long, value_name = "SECRET")]
+    pub invitation_token: Option<String>,
 
     /// Read the password (at least 12 characters) from the first line of standard input.
     #[arg(long)]
@@ -460,7 +466,8 @@ pub enum MemberCommand {
 /// `invitation` verbs.
 #[derive(Debug, Subcommand)]
 pub enum InvitationCommand {
-    /// Invite someone (with or without an account) to a workspace with a role.
+    /// Invite someone (with or without an account) to a workspace with a role. Prints the
+    /// invitation's secret, once: pass it on to the invitee.
     Create {
         /// Workspace identifier.
         workspace: String,
@@ -485,10 +492,14 @@ pub enum InvitationCommand {
     },
     /// List the invitations waiting for you.
     Mine,
-    /// Accept an invitation: the membership starts.
+    /// Accept an invitation with its secret: the membership starts.
     Accept {
         /// Invitation id.
         id: String,
+        /// The invitation's secret, from whoever invited you. (`--token` stays the global
+        /// bearer token; an argument named `token` here would overwrite it.)
+        #[arg(long, value_name = "SECRET")]
+        invitation_token: String,
     },
     /// Decline an invitation.
     Decline {
@@ -1161,6 +1172,25 @@ mod tests {
         assert_eq!(change.restrict_admin_role_assignment, Some(true));
         assert_eq!(change.workspace_registration, None);
 
+        // The invitation's secret has its own flag; the global --token is the bearer token.
+        let cli =
+            parse(&["--token", "bgs_me", "invitation", "accept", "i1", "--invitation-token", "bgi_s3cret"])
+                .unwrap();
+        assert_eq!(cli.token.as_deref(), Some("bgs_me"));
+        let Command::Invitation(InvitationCommand::Accept { id, invitation_token }) = cli.command else {
+            panic!()
+        };
+        assert_eq!((id.as_str(), invitation_token.as_str()), ("i1", "bgi_s3cret"));
+        let signup = ["signup", "--email", "a@x.io", "--name", "Al"];
+        let Command::Signup(args) = parse(&signup).unwrap().command else { panic!() };
+        assert_eq!(args.invitation_token, None);
+        let Command::Signup(args) =
+            parse(&[&signup[..], &["--invitation-token", "bgi_s3cret"]].concat()).unwrap().command
+        else {
+            panic!()
+        };
+        assert_eq!((args.email.as_str(), args.invitation_token.as_deref()), ("a@x.io", Some("bgi_s3cret")));
+
         let cli = parse(&["message", "send", "acme", "--mode", "single_read", "patch day"]).unwrap();
         assert!(
             matches!(cli.command, Command::Message(MessageCommand::Send { ref text, .. }) if text == "patch day")
@@ -1176,6 +1206,8 @@ mod tests {
             &["workspace", "rename", "acme"][..],
             &["member", "add-myself", "acme", "--expires-in", "1h", "--expires-at", "2030-01-01T00:00:00Z"][..],
             &["invitation", "create", "acme", "a@x.io"][..],
+            &["invitation", "accept", "i1"][..],
+            &["invitation", "accept", "i1", "--invitation-token"][..],
             &["tag", "define", "k", "--target", "user"][..],
             &["tag", "define", "k", "--target", "workspace", "--value", "a", "--pattern", "b"][..],
             &["message", "send", "acme", "hello"][..],

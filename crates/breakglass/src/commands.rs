@@ -152,7 +152,8 @@ async fn login(ctx: &Ctx, args: LoginArgs) -> Result<Done> {
 
 async fn signup(ctx: &Ctx, args: SignupArgs) -> Result<Done> {
     let password = password(args.password_stdin)?;
-    let body = Signup { email: args.email, name: args.name, password };
+    let body =
+        Signup { email: args.email, name: args.name, password, invitation_token: args.invitation_token };
     let session = ctx.client.anonymous().signup(&body).await?;
     let waiting = if ctx.json { Waiting::default() } else { waiting(ctx, &session).await };
     Ok(ctx.show(&session, |s| session_text("Signed up and signed in", s, &waiting)))
@@ -402,7 +403,7 @@ async fn invitation(ctx: &Ctx, cmd: InvitationCommand) -> Result<Done> {
                 expires_at: expiry.expires_at,
                 expires_in: expiry.expires_in,
             };
-            Ok(ctx.show(&c.invite(&workspace, &body).await?, output::invitation))
+            Ok(ctx.show(&c.invite(&workspace, &body).await?, created_text))
         }
         InvitationCommand::List { workspace } => {
             Ok(ctx.show_all(c.all_workspace_invitations(&workspace).await?, output::invitations))
@@ -412,11 +413,31 @@ async fn invitation(ctx: &Ctx, cmd: InvitationCommand) -> Result<Done> {
             Ok(ctx.done(format!("Cancelled invitation {id}.")))
         }
         InvitationCommand::Mine => Ok(ctx.show_all(c.all_my_invitations().await?, output::invitations)),
-        InvitationCommand::Accept { id } => Ok(ctx.show(&c.accept_invitation(&id).await?, accepted_text)),
+        InvitationCommand::Accept { id, invitation_token } => {
+            Ok(ctx.show(&c.accept_invitation(&id, &invitation_token).await?, accepted_text))
+        }
         InvitationCommand::Decline { id } => {
             Ok(ctx.show(&c.decline_invitation(&id).await?, output::invitation))
         }
     }
+}
+
+/// A new invitation: the record, then its secret (shown only this once) and how the invitee
+/// uses it.
+fn created_text(i: &Invitation) -> String {
+    let mut out = output::invitation(i);
+    if let Some(secret) = &i.token {
+        out.push_str(&format!(
+            "\nThe invitation's secret is shown only this once. Pass it on to {email} yourself:\n\n    \
+             {secret}\n\n\
+             They accept with: breakglass invitation accept {id} --invitation-token SECRET\n\
+             Without an account they first sign up with: \
+             breakglass signup --email {email} --name NAME --invitation-token SECRET\n",
+            email = i.email,
+            id = i.id,
+        ));
+    }
+    out
 }
 
 /// An accepted invitation: a headline naming the new membership, then the record.
@@ -1102,6 +1123,17 @@ mod tests {
         assert!(
             accepted_text(&i).starts_with("Accepted: you are manager of acme until 2026-02-01T00:00:00Z.\n")
         );
+
+        // A new invitation shows its secret once, with how to pass it on and use it.
+        let mut i = fixtures::invitation();
+        assert_eq!(created_text(&i), output::invitation(&i), "no secret, nothing to pass on");
+        i.token = Some("bgi_s3cret".into());
+        let text = created_text(&i);
+        assert!(text.starts_with(&output::invitation(&i)), "{text}");
+        assert_eq!(text.matches("bgi_s3cret").count(), 1, "{text}");
+        assert!(text.contains("Pass it on to new@x.io yourself:\n\n    bgi_s3cret\n"), "{text}");
+        assert!(text.contains("breakglass invitation accept i1 --invitation-token SECRET\n"), "{text}");
+        assert!(text.contains("--email new@x.io --name NAME --invitation-token SECRET\n"), "{text}");
 
         let session: Session = serde_json::from_value(serde_json::json!({
             "token": "bg s1",

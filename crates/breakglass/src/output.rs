@@ -813,6 +813,7 @@ pub(crate) mod fixtures {
             state: "pending".into(),
             created_at: "2026-01-01T00:00:00Z".into(),
             expires_at: "2026-01-08T00:00:00Z".into(),
+            token: None,
         }
     }
 

@@ -87,6 +87,7 @@ fn usage_errors_exit_2() {
         &["member", "leave"][..],
         &["invitation", "create", "acme", "a@x.io"][..],
         &["invitation", "accept"][..],
+        &["invitation", "accept", "i1"][..],
         &["tag", "define", "env"][..],
         &["tag", "define", "env", "--target", "workspace", "--value", "a", "--pattern", "[a-z]+"][..],
         &["tag", "set", "acme", "env"][..],

@@ -105,10 +105,12 @@ impl Server {
         session["token"].as_str().unwrap().to_owned()
     }
 
-    /// `breakglass signup` (table output) with the password in the environment.
-    fn signup(&self, email: &str, password: &str) -> Output {
+    /// `breakglass signup` (table output) with the password in the environment and, if given,
+    /// an invitation's secret.
+    fn signup(&self, email: &str, password: &str, invitation_token: Option<&str>) -> Output {
         clean(Command::new(env!("CARGO_BIN_EXE_breakglass")))
             .args(["--server", &self.url, "signup", "--email", email, "--name", email])
+            .args(invitation_token.map(|t| ["--invitation-token", t]).into_iter().flatten())
             .env("BREAKGLASS_PASSWORD", password)
             .output()
             .expect("run breakglass")
@@ -409,7 +411,10 @@ fn emergency_access_through_the_cli() {
         ],
     );
     let slow = id(&slow);
+    // Owner requests wait for the owners (here the admin), not for a manager such as mia.
     let tasks = s.ok_as(&mia, &["task", "list"]);
+    assert!(!tasks.lines().any(|l| l.starts_with(&slow)), "{tasks}");
+    let tasks = s.ok(&["task", "list"]);
     let line = tasks.lines().find(|l| l.starts_with(&slow)).unwrap_or_else(|| panic!("{tasks}"));
     assert!(!line.contains("EMERGENCY"), "{tasks}");
     let (code, _) = failure(&s.run_as(&mia, &["task", "escalate", &slow]));
@@ -587,12 +592,28 @@ fn invitations_add_myself_and_messages_through_the_cli() {
     assert_eq!((inv["state"].as_str(), inv["role"].as_str()), (Some("pending"), Some("member")));
     assert!(inv["membership_expires_at"].is_string(), "{inv}");
     let invitation = id(&inv);
-    assert!(row(&s.ok(&["invitation", "list", "acme"]), &invitation).contains(" newbie@example.com "));
+    // The secret comes once, with the answer that created the invitation; lists never show it.
+    let secret = inv["token"].as_str().unwrap_or_else(|| panic!("no token in {inv}")).to_owned();
+    assert!(secret.len() > 20, "{secret}");
+    let list = s.ok(&["invitation", "list", "acme"]);
+    assert!(row(&list, &invitation).contains(" newbie@example.com "));
+    assert!(!list.contains(&secret), "{list}");
+    let listed = s.json(&["invitation", "list", "acme"]);
+    assert!(items(&listed).iter().all(|i| i.get("token").is_none()), "{listed}");
 
-    let (code, line) = failure(&s.signup("stranger@example.com", "correct horse battery staple"));
-    assert_eq!(code, 1);
-    assert!(line.starts_with("error: auth.signup_closed: "), "{line}");
-    let out = s.signup("newbie@example.com", "correct horse battery staple");
+    // Sign-up is invited-only: it needs the invitation's secret, not just the invited address.
+    let password = "correct horse battery staple";
+    for (who, token) in [
+        ("stranger@example.com", None),
+        ("stranger@example.com", Some(secret.as_str())),
+        ("newbie@example.com", None),
+        ("newbie@example.com", Some("bgi_guessed")),
+    ] {
+        let (code, line) = failure(&s.signup(who, password, token));
+        assert_eq!(code, 1, "{who} {token:?}");
+        assert!(line.starts_with("error: auth.signup_closed: "), "{who} {token:?}: {line}");
+    }
+    let out = s.signup("newbie@example.com", password, Some(&secret));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let out = text(&out.stdout);
     assert!(out.starts_with("# Signed up and signed in as newbie@example.com until "), "{out}");
@@ -605,13 +626,32 @@ fn invitations_add_myself_and_messages_through_the_cli() {
 
     let mine = s.json_as(&newbie, &["invitation", "mine"]);
     assert_eq!(items(&mine).iter().map(id).collect::<Vec<_>>(), std::slice::from_ref(&invitation));
-    let accepted = s.ok_as(&newbie, &["invitation", "accept", &invitation]);
+    // Accepting needs the secret too: without it is a usage error, a wrong one is refused.
+    let out = s.run_as(&newbie, &["invitation", "accept", &invitation]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let (code, line) =
+        failure(&s.run_as(&newbie, &["invitation", "accept", &invitation, "--invitation-token", "bgi_x"]));
+    assert_eq!(code, 1);
+    assert!(line.starts_with("error: invitation.invalid_token: "), "{line}");
+    assert_eq!(items(&s.json_as(&newbie, &["invitation", "mine"])).len(), 1, "still pending");
+    let accepted = s.ok_as(&newbie, &["invitation", "accept", &invitation, "--invitation-token", &secret]);
     assert!(accepted.starts_with("Accepted: you are member of acme until "), "{accepted}");
+    assert!(!accepted.contains(&secret), "{accepted}");
     assert!(items(&s.json_as(&newbie, &["invitation", "mine"])).is_empty());
     assert!(row(&s.ok(&["member", "list", "acme"]), "newbie@example.com").contains(" member "));
 
+    // In table output a new invitation shows its secret once, with how to pass it on.
+    let created = s.ok(&["invitation", "create", "acme", "later@example.com", "--role", "manager"]);
+    assert!(created.contains("Pass it on to later@example.com yourself:\n\n    bgi_"), "{created}");
+    assert!(created.contains(" --invitation-token SECRET\n"), "{created}");
+    let later = created
+        .lines()
+        .find_map(|l| l.strip_prefix("invitation:"))
+        .unwrap_or_else(|| panic!("no id in {created}"))
+        .trim()
+        .to_owned();
+
     // Cancel one invitation; the invitee declines another.
-    let later = id(&s.json(&["invitation", "create", "acme", "later@example.com", "--role", "manager"]));
     assert_eq!(s.ok(&["invitation", "cancel", &later]), format!("Cancelled invitation {later}.\n"));
     let declined = id(&s.json(&["invitation", "create", "acme", "rita@example.com", "--role", "member"]));
     assert_eq!(s.json_as(&rita, &["invitation", "decline", &declined])["state"], "declined");

@@ -128,7 +128,12 @@ pub fn cancel(state: &State, ctx: &Ctx, id: InvitationId) -> Result<Changes, Dom
 /// Accepts an invitation addressed to the acting user's e-mail, with its secret (nobody verified
 /// the address, so the address alone proves nothing): they get exactly the invited role (with the
 /// invited expiry), never more; a higher membership they already hold is kept.
-pub fn accept(state: &State, ctx: &Ctx, id: InvitationId, token_hash: SecretHash) -> Result<Changes, DomainError> {
+pub fn accept(
+    state: &State,
+    ctx: &Ctx,
+    id: InvitationId,
+    token_hash: SecretHash,
+) -> Result<Changes, DomainError> {
     let me = authz::acting_user(state, ctx)?;
     let inv = own_invitation(state, me, id)?;
     if inv.token_hash != token_hash {
@@ -264,7 +269,9 @@ pub fn sign_up(
             let invited = invitation_token
                 .is_some_and(|t| pending_for(state, &email, ctx.now).iter().any(|i| i.token_hash == t));
             if !invited {
-                return Err(closed("sign-up needs the secret of a pending invitation for this e-mail address"));
+                return Err(closed(
+                    "sign-up needs the secret of a pending invitation for this e-mail address",
+                ));
             }
         }
         Signup::Open => {}

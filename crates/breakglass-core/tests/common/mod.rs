@@ -9,21 +9,26 @@ use breakglass_core::cmd::members::{self, NewGrant, SetMember};
 use breakglass_core::cmd::sweep;
 use breakglass_core::cmd::users::{self, NewUser};
 use breakglass_core::cmd::workspaces::{self, NewProject, NewWorkspace};
-use breakglass_core::ident::{BindingId, Email, Name, Slug, UserId};
-use breakglass_core::model::Target;
+use std::collections::HashMap;
+
+use breakglass_core::ident::{BindingId, Email, InvitationId, Name, Slug, UserId};
+use breakglass_core::model::{SecretHash, Target};
 use breakglass_core::role::{AdminRole, Role};
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::{Actor, Changes, Ctx, DomainError, State};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 pub const START: &str = "2026-01-01T00:00:00Z";
 
-/// A State, a manual clock, an id-seed counter and the sealed audit log.
+/// A State, a manual clock, an id-seed counter, the sealed audit log and the secrets handed out
+/// with invitations (what an inviter passes on to the invitee; the state keeps only digests).
 pub struct World {
     pub state: State,
     pub now: Timestamp,
     pub seeds: u128,
     pub log: Vec<AuditEvent>,
+    pub invitation_secrets: HashMap<InvitationId, String>,
 }
 
 /// What a successful command left behind.
@@ -63,7 +68,13 @@ impl<T> Outcome for (Changes, T) {
 
 impl World {
     pub fn new() -> Self {
-        Self { state: State::new(), now: at(START), seeds: 0, log: Vec::new() }
+        Self {
+            state: State::new(),
+            now: at(START),
+            seeds: 0,
+            log: Vec::new(),
+            invitation_secrets: HashMap::new(),
+        }
     }
 
     /// Runs a command as `actor` at the current instant; on success applies its changes and
@@ -238,6 +249,11 @@ pub fn ok<T>(r: Res<T>) -> Done<T> {
         Ok(d) => d,
         Err(e) => panic!("expected success, got {e:?}"),
     }
+}
+
+/// The digest kept of a bearer secret (an invitation's): SHA-256, as the server computes it.
+pub fn secret_hash(secret: &str) -> SecretHash {
+    SecretHash(Sha256::digest(secret.as_bytes()).into())
 }
 
 pub fn at(s: &str) -> Timestamp {

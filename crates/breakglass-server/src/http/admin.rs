@@ -428,7 +428,9 @@ pub async fn signup(State(app): State<Arc<App>>, ApiJson(body): ApiJson<api::Sig
     }
     let hash = auth::hash_password(body.password).await?;
     let done = app
-        .execute(Actor::System, |s, c| invitations::sign_up(s, c, email.clone(), name.clone(), hash.clone(), invitation))
+        .execute(Actor::System, |s, c| {
+            invitations::sign_up(s, c, email.clone(), name.clone(), hash.clone(), invitation)
+        })
         .await?;
     let user = done.value;
     let secret = auth::new_secret(auth::SESSION_PREFIX);
@@ -769,7 +771,11 @@ pub async fn update_settings(
     }
     if let Some(d) = body.invitation_ttl_days {
         if !(1..=365).contains(&d) {
-            return Err(DomainError::invalid("settings.invalid", "invitation_ttl_days must be between 1 and 365").into());
+            return Err(DomainError::invalid(
+                "settings.invalid",
+                "invitation_ttl_days must be between 1 and 365",
+            )
+            .into());
         }
         new.invitation_ttl = Span::days(i64::from(d));
     }

@@ -47,7 +47,11 @@ fn decide(
     let Some(user) = state.user_by_email(&email) else {
         // Only the admin area learns that an address belongs to nobody; for anyone else an
         // unknown user looks like a user without the role.
-        let reason = if caller.admin_role.reads_everything() { DenyReason::UnknownTarget } else { DenyReason::NoBinding };
+        let reason = if caller.admin_role.reads_everything() {
+            DenyReason::UnknownTarget
+        } else {
+            DenyReason::NoBinding
+        };
         return Ok(deny(reason));
     };
     let target = match project {

@@ -41,7 +41,11 @@ fn authorize_policy_body(app: &App, caller: &Caller, body: &api::PolicyBody) -> 
     let ws = body
         .workspace
         .as_deref()
-        .map(|w| Slug::parse(w).map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{w}' not found"))))
+        .map(|w| {
+            Slug::parse(w).map_err(|_| {
+                DomainError::not_found("workspace.not_found", format!("workspace '{w}' not found"))
+            })
+        })
         .transpose()?;
     policies::authorize_scope(&app.state(), &read_ctx(app, caller), ws.as_ref())
 }

@@ -64,7 +64,29 @@ fn invitation(email: &str, role: &str) -> CreateInvitation {
 }
 
 fn signup(email: &str) -> Signup {
-    Signup { email: email.into(), name: format!("Signed up {email}"), password: password_for(email) }
+    Signup {
+        email: email.into(),
+        name: format!("Signed up {email}"),
+        password: password_for(email),
+        invitation_token: None,
+    }
+}
+
+/// A sign-up presenting an invitation's secret.
+fn invited_signup(email: &str, secret: &str) -> Signup {
+    Signup { invitation_token: Some(secret.into()), ..signup(email) }
+}
+
+/// The secret that came with a new invitation (the answer to creating it, and nothing else,
+/// carries it).
+#[track_caller]
+fn secret(i: &Invitation) -> &str {
+    i.token.as_deref().unwrap_or_else(|| panic!("no secret with {i:?}"))
+}
+
+/// An invitation as every later answer shows it: without its secret.
+fn without_secret(i: &Invitation) -> Invitation {
+    Invitation { token: None, ..i.clone() }
 }
 
 fn ask(ws: &str, role: &str) -> CreateRequest {
@@ -555,7 +577,11 @@ async fn a_disabled_workspace_denies_every_check_refuses_new_access_and_keeps_it
     expect_problem(alice.create_grant(&grant(BOB, "alpha", "manager")).await, 422, "workspace.disabled");
     expect_problem(bob.create_request(&ask("alpha", "manager")).await, 422, "workspace.disabled");
     expect_problem(alice.invite("alpha", &invitation(ERIN, "manager")).await, 422, "workspace.disabled");
-    expect_problem(erin.accept_invitation(&pending_invitation.id).await, 422, "workspace.disabled");
+    expect_problem(
+        erin.accept_invitation(&pending_invitation.id, secret(&pending_invitation)).await,
+        422,
+        "workspace.disabled",
+    );
     // Only the admin area disables or enables.
     expect_problem(alice.disable_workspace("alpha", None).await, 403, "authz.forbidden");
     expect_problem(alice.enable_workspace("alpha", None).await, 403, "authz.forbidden");
@@ -589,7 +615,7 @@ async fn a_disabled_workspace_denies_every_check_refuses_new_access_and_keeps_it
     let alice = t.login(ALICE).await;
     alice.create_project("alpha", &project("api")).await.unwrap();
     let erin = t.login(ERIN).await;
-    erin.accept_invitation(&pending_invitation.id).await.unwrap();
+    erin.accept_invitation(&pending_invitation.id, secret(&pending_invitation)).await.unwrap();
     allowed(&admin, ERIN, "alpha", None, "member").await;
     verify(&t).await;
     t.stop().await;
@@ -1017,13 +1043,43 @@ async fn an_invited_address_signs_up_and_accepts_exactly_what_was_offered() {
     assert_eq!(ev.details["role"], "manager");
     assert_eq!(ev.details["registered"], false);
     assert_eq!(ev.details["membership_expires_at"].as_str(), at(until).as_deref());
-    assert_eq!(olivia.all_workspace_invitations("alpha").await.unwrap(), vec![inv.clone()]);
+    // The secret comes with this answer only: the lists never show it.
+    let token = secret(&inv).to_owned();
+    assert!(token.starts_with("bgi_") && token.len() > 40, "{token}");
+    assert_eq!(olivia.all_workspace_invitations("alpha").await.unwrap(), vec![without_secret(&inv)]);
+    let listed = t.raw("GET", "/api/v1/workspaces/alpha/invitations", olivia.token(), Body::None).await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    assert!(listed.body["items"][0].get("token").is_none(), "{listed:?}");
+    assert!(!listed.text.contains(&token), "{listed:?}");
+    // Another address's invitation, whose secret opens nothing for the first.
+    let other = olivia.invite("alpha", &invitation("other@example.com", "member")).await.unwrap();
+    assert_ne!(secret(&other), token, "every invitation has its own secret");
 
-    // Sign-up is `invited_only`: a stranger is refused, the invitee is let in.
+    // Sign-up is `invited_only`: a stranger is refused, and so is the invited address without
+    // the invitation's secret (nobody verified that address); with it the invitee is let in.
     let before = everything(&t).await;
     expect_problem(t.anonymous().signup(&signup("stranger@example.com")).await, 403, "auth.signup_closed");
+    for (label, attempt) in [
+        ("a stranger with a secret", invited_signup("stranger@example.com", &token)),
+        ("no secret", signup(NEWBIE)),
+        ("a wrong secret", invited_signup(NEWBIE, "bgi_guessed")),
+        ("an empty secret", invited_signup(NEWBIE, "")),
+        ("another address's secret", invited_signup(NEWBIE, secret(&other))),
+    ] {
+        let p = expect_problem(t.anonymous().signup(&attempt).await, 403, "auth.signup_closed");
+        assert!(!p.detail.contains(&token), "{label}: {p:?}");
+    }
+    let r = t
+        .raw(
+            "POST",
+            "/api/v1/auth/signup",
+            None,
+            Body::Json(&json!({"email": NEWBIE, "name": "N", "password": password_for(NEWBIE)})),
+        )
+        .await;
+    r.assert_problem(403, "auth.signup_closed");
     assert_same(&t, &before, "an uninvited sign-up").await;
-    let session = t.anonymous().signup(&signup(NEWBIE)).await.unwrap();
+    let session = t.anonymous().signup(&invited_signup(NEWBIE, &token)).await.unwrap();
     assert_eq!((session.user.email.as_str(), session.user.admin_role.as_str()), (NEWBIE, "none"));
     let ev = last_of(&t, "USER_SIGNED_UP").await;
     assert_eq!((ev.actor.as_str(), ev.subject.as_deref()), (NEWBIE, Some(NEWBIE)));
@@ -1034,10 +1090,38 @@ async fn an_invited_address_signs_up_and_accepts_exactly_what_was_offered() {
     expect_problem(newbie.workspace("alpha").await, 404, "workspace.not_found");
     denied(&admin, NEWBIE, "alpha", None, "member", "no_binding").await;
 
-    // The invitee sees the invitation and accepts it.
+    // The invitee sees the invitation (without its secret)...
     let mine = newbie.all_my_invitations().await.unwrap();
-    assert_eq!(mine, vec![inv.clone()]);
-    let accepted = newbie.accept_invitation(&inv.id).await.unwrap();
+    assert_eq!(mine, vec![without_secret(&inv)]);
+    let listed = t.raw("GET", "/api/v1/me/invitations", newbie.token(), Body::None).await;
+    assert_eq!(listed.status, 200, "{listed:?}");
+    assert!(listed.body["items"][0].get("token").is_none(), "{listed:?}");
+    assert!(!listed.text.contains(&token), "{listed:?}");
+
+    // ... and cannot accept it without the secret: the body is required, and a wrong secret
+    // (or another invitation's) is refused, changing nothing.
+    let before = everything(&t).await;
+    let accept = format!("/api/v1/invitations/{}/accept", inv.id);
+    t.raw("POST", &accept, newbie.token(), Body::None)
+        .await
+        .assert_problem(415, "input.unsupported_media_type");
+    t.raw("POST", &accept, newbie.token(), Body::Json(&json!({})))
+        .await
+        .assert_problem(400, "input.missing_field");
+    t.raw("POST", &accept, newbie.token(), Body::Json(&json!({"token": null})))
+        .await
+        .assert_problem(400, "input.invalid_field");
+    for wrong in ["bgi_guessed", "", secret(&other)] {
+        let p =
+            expect_problem(newbie.accept_invitation(&inv.id, wrong).await, 403, "invitation.invalid_token");
+        assert!(!p.detail.contains(&token), "{p:?}");
+    }
+    assert_same(&t, &before, "accepting without the right secret").await;
+    denied(&admin, NEWBIE, "alpha", None, "member", "no_binding").await;
+
+    // With it, the invitee accepts exactly what was offered.
+    let accepted = newbie.accept_invitation(&inv.id, &token).await.unwrap();
+    assert_eq!(accepted.token, None, "the secret is shown once");
     assert_eq!((accepted.id.as_str(), accepted.state.as_str()), (inv.id.as_str(), "accepted"));
     let memberships: Vec<_> = admin
         .all_workspace_members("alpha")
@@ -1061,12 +1145,25 @@ async fn an_invited_address_signs_up_and_accepts_exactly_what_was_offered() {
     assert_eq!(ev.details["binding_id"], b.id.as_str());
     assert!(newbie.all_my_invitations().await.unwrap().is_empty());
 
-    // Accepted once; the address is taken now.
+    // Accepted once; the address is taken now, and the secret opens nothing any more.
     let before = everything(&t).await;
-    expect_problem(newbie.accept_invitation(&inv.id).await, 409, "invitation.not_pending");
+    expect_problem(newbie.accept_invitation(&inv.id, &token).await, 409, "invitation.not_pending");
     expect_problem(newbie.decline_invitation(&inv.id).await, 409, "invitation.not_pending");
-    expect_problem(t.anonymous().signup(&signup(NEWBIE)).await, 403, "auth.signup_closed");
+    expect_problem(t.anonymous().signup(&invited_signup(NEWBIE, &token)).await, 403, "auth.signup_closed");
     assert_same(&t, &before, "accepting twice").await;
+
+    // The secret and its digest never reach the audit log.
+    let digest: String =
+        breakglass_server::auth::secret_hash(&token).0.iter().map(|b| format!("{b:02x}")).collect();
+    let log = serde_json::to_string(&t.events().await).unwrap();
+    assert!(!log.contains(&token), "the secret is in the audit log");
+    assert!(!log.contains(&digest), "the secret's digest is in the audit log");
+    assert!(!log.contains(secret(&other)), "a secret is in the audit log");
+    for ty in ["USER_INVITED", "USER_SIGNED_UP", "USER_ACCEPTED_INVITATION"] {
+        for e in t.events_of(ty).await {
+            assert!(e.details.get("token").is_none() && e.details.get("token_hash").is_none(), "{e:?}");
+        }
+    }
     set_settings(&t, Settings { signup: Some("open".into()), ..Default::default() }).await;
     let before = everything(&t).await;
     expect_problem(t.anonymous().signup(&signup("NEWBIE@example.com")).await, 409, "user.exists");
@@ -1091,13 +1188,13 @@ async fn accepting_never_grants_more_than_the_invitation_said() {
     // A registered user; whatever the accepting request carries, the invitation decides.
     let inv = olivia.invite("alpha", &invitation(BOB, "member")).await.unwrap();
     assert_eq!(last_of(&t, "USER_INVITED").await.details["registered"], true);
-    assert_eq!(bob.all_my_invitations().await.unwrap(), vec![inv.clone()]);
+    assert_eq!(bob.all_my_invitations().await.unwrap(), vec![without_secret(&inv)]);
     let r = t
         .raw(
             "POST",
             &format!("/api/v1/invitations/{}/accept", inv.id),
             bob.token(),
-            Body::Json(&json!({"role": "owner", "expires_at": null})),
+            Body::Json(&json!({"token": secret(&inv), "role": "owner", "expires_at": null})),
         )
         .await;
     assert!(r.status == 200 || r.status == 400, "{r:?}");
@@ -1105,7 +1202,7 @@ async fn accepting_never_grants_more_than_the_invitation_said() {
         assert_eq!(r.body["state"], "accepted", "{r:?}");
     } else {
         r.assert_problem(400, "input.unknown_field");
-        bob.accept_invitation(&inv.id).await.unwrap();
+        bob.accept_invitation(&inv.id, secret(&inv)).await.unwrap();
     }
     let bobs: Vec<_> =
         admin.all_workspace_members("alpha").await.unwrap().into_iter().filter(|b| b.user == BOB).collect();
@@ -1119,7 +1216,7 @@ async fn accepting_never_grants_more_than_the_invitation_said() {
     let inv = olivia.invite("alpha", &invitation(CAROL, "member")).await.unwrap();
     let manager =
         olivia.set_workspace_member("alpha", CAROL, &role("manager")).await.unwrap().expect_binding();
-    assert_eq!(carol.accept_invitation(&inv.id).await.unwrap().state, "accepted");
+    assert_eq!(carol.accept_invitation(&inv.id, secret(&inv)).await.unwrap().state, "accepted");
     let carols: Vec<_> =
         admin.all_workspace_members("alpha").await.unwrap().into_iter().filter(|b| b.user == CAROL).collect();
     assert_eq!(carols, vec![manager.clone()]);
@@ -1146,18 +1243,26 @@ async fn invitations_are_refused_to_the_wrong_people_and_in_the_wrong_states() {
     let inv = mike.invite("alpha", &invitation(BOB, "member")).await.unwrap();
     let for_manager = olivia.invite("alpha", &invitation(DAVE, "manager")).await.unwrap();
     let before = everything(&t).await;
-    // Someone else's invitation is invisible.
+    // Someone else's invitation is invisible, its secret in hand or not.
     for c in [&carol, &oscar, &mary] {
-        expect_problem(c.accept_invitation(&inv.id).await, 404, "invitation.not_found");
+        expect_problem(c.accept_invitation(&inv.id, secret(&inv)).await, 404, "invitation.not_found");
+        expect_problem(c.accept_invitation(&inv.id, "bgi_guessed").await, 404, "invitation.not_found");
         expect_problem(c.decline_invitation(&inv.id).await, 404, "invitation.not_found");
     }
     assert!(carol.all_my_invitations().await.unwrap().is_empty());
     expect_problem(
-        bob.accept_invitation("00000000-0000-0000-0000-000000000000").await,
+        bob.accept_invitation("00000000-0000-0000-0000-000000000000", secret(&inv)).await,
         404,
         "invitation.not_found",
     );
-    expect_problem(bob.accept_invitation("not-an-id").await, 404, "invitation.not_found");
+    expect_problem(bob.accept_invitation("not-an-id", secret(&inv)).await, 404, "invitation.not_found");
+    // The addressee with a wrong secret, or the secret of another invitation.
+    expect_problem(bob.accept_invitation(&inv.id, "bgi_guessed").await, 403, "invitation.invalid_token");
+    expect_problem(
+        bob.accept_invitation(&inv.id, secret(&for_manager)).await,
+        403,
+        "invitation.invalid_token",
+    );
     // Who may invite: managers (members below manager), owners (any role).
     expect_problem(mary.invite("alpha", &invitation(CAROL, "member")).await, 403, "authz.forbidden");
     expect_problem(mike.invite("alpha", &invitation(CAROL, "manager")).await, 403, "authz.forbidden");
@@ -1228,7 +1333,7 @@ async fn invitations_are_refused_to_the_wrong_people_and_in_the_wrong_states() {
     assert_eq!(listed.iter().find(|i| i.id == inv.id).map(|i| i.state.as_str()), Some("cancelled"));
     assert!(bob.all_my_invitations().await.unwrap().is_empty());
     let before = everything(&t).await;
-    expect_problem(bob.accept_invitation(&inv.id).await, 409, "invitation.not_pending");
+    expect_problem(bob.accept_invitation(&inv.id, secret(&inv)).await, 409, "invitation.not_pending");
     expect_problem(bob.decline_invitation(&inv.id).await, 409, "invitation.not_pending");
     expect_problem(mike.cancel_invitation(&inv.id).await, 409, "invitation.not_pending");
     assert_same(&t, &before, "acting on a cancelled invitation").await;
@@ -1242,7 +1347,7 @@ async fn invitations_are_refused_to_the_wrong_people_and_in_the_wrong_states() {
     let ev = last_of(&t, "USER_DECLINED_INVITATION").await;
     assert_event(&ev, "USER_DECLINED_INVITATION", BOB, Some("alpha"));
     let before = everything(&t).await;
-    expect_problem(bob.accept_invitation(&again.id).await, 409, "invitation.not_pending");
+    expect_problem(bob.accept_invitation(&again.id, secret(&again)).await, 409, "invitation.not_pending");
     expect_problem(mike.cancel_invitation(&again.id).await, 409, "invitation.not_pending");
     assert_same(&t, &before, "acting on a declined invitation").await;
     denied(&admin, BOB, "alpha", None, "member", "no_binding").await;
@@ -1263,13 +1368,13 @@ async fn an_invitation_expires_after_the_configured_number_of_days() {
     let ends = t0.plus(Span::days(7));
     let for_bob = olivia.invite("alpha", &invitation(BOB, "member")).await.unwrap();
     let for_carol = olivia.invite("alpha", &invitation(CAROL, "member")).await.unwrap();
-    olivia.invite("alpha", &invitation("late@example.com", "member")).await.unwrap();
+    let late = olivia.invite("alpha", &invitation("late@example.com", "member")).await.unwrap();
     assert_eq!(for_bob.expires_at, rfc(ends));
 
     // At the last instant it still works.
     t.set_time(plus_micros(ends, -1));
     let carol = t.login(CAROL).await;
-    assert_eq!(carol.accept_invitation(&for_carol.id).await.unwrap().state, "accepted");
+    assert_eq!(carol.accept_invitation(&for_carol.id, secret(&for_carol)).await.unwrap().state, "accepted");
 
     // Seven days after it was sent, it is over.
     t.set_time(ends);
@@ -1279,12 +1384,17 @@ async fn an_invitation_expires_after_the_configured_number_of_days() {
     let listed = olivia.all_workspace_invitations("alpha").await.unwrap();
     assert_eq!(listed.iter().find(|i| i.id == for_bob.id).map(|i| i.state.as_str()), Some("expired"));
     let before = everything(&t).await;
-    let p = expect_problem(bob.accept_invitation(&for_bob.id).await, 409, "invitation.expired");
+    let p =
+        expect_problem(bob.accept_invitation(&for_bob.id, secret(&for_bob)).await, 409, "invitation.expired");
     assert!(p.detail.contains("expired"), "{p:?}");
     expect_problem(bob.decline_invitation(&for_bob.id).await, 409, "invitation.expired");
     expect_problem(olivia.cancel_invitation(&for_bob.id).await, 409, "invitation.expired");
-    // An expired invitation no longer opens sign-up.
-    expect_problem(t.anonymous().signup(&signup("late@example.com")).await, 403, "auth.signup_closed");
+    // An expired invitation no longer opens sign-up, its secret in hand or not.
+    expect_problem(
+        t.anonymous().signup(&invited_signup("late@example.com", secret(&late))).await,
+        403,
+        "auth.signup_closed",
+    );
     assert_same(&t, &before, "acting on an expired invitation").await;
     denied(&admin, BOB, "alpha", None, "member", "no_binding").await;
 
@@ -1306,7 +1416,7 @@ async fn an_invitation_expires_after_the_configured_number_of_days() {
     t.advance(Span::hours(2));
     let erin = t.login(ERIN).await;
     let before = everything(&t).await;
-    expect_problem(erin.accept_invitation(&brief.id).await, 422, "invitation.expired");
+    expect_problem(erin.accept_invitation(&brief.id, secret(&brief)).await, 422, "invitation.expired");
     assert_same(&t, &before, "accepting a membership that has already ended").await;
     verify(&t).await;
     t.stop().await;
@@ -1317,26 +1427,46 @@ async fn signup_follows_the_setting() {
     let t = TestApp::start().await;
     let olivia = t.user(OLIVIA).await;
     t.workspace("alpha", &[OLIVIA]).await;
-    olivia.invite("alpha", &invitation("invited@example.com", "member")).await.unwrap();
-    olivia.invite("alpha", &invitation("later@example.com", "member")).await.unwrap();
+    let invited = olivia.invite("alpha", &invitation("invited@example.com", "member")).await.unwrap();
+    let later = olivia.invite("alpha", &invitation("later@example.com", "member")).await.unwrap();
 
     // `closed`: nobody, invited or not.
     set_settings(&t, Settings { signup: Some("closed".into()), ..Default::default() }).await;
     let ev = last_of(&t, "SETTINGS_CHANGED").await;
     assert_eq!(ev.details["changed"]["signup"], json!({"from": "invited_only", "to": "closed"}));
     let before = everything(&t).await;
-    expect_problem(t.anonymous().signup(&signup("invited@example.com")).await, 403, "auth.signup_closed");
+    expect_problem(
+        t.anonymous().signup(&invited_signup("invited@example.com", secret(&invited))).await,
+        403,
+        "auth.signup_closed",
+    );
     expect_problem(t.anonymous().signup(&signup("stranger@example.com")).await, 403, "auth.signup_closed");
     assert_same(&t, &before, "signing up while sign-up is closed").await;
 
-    // `invited_only`: the invited only.
+    // `invited_only`: the invited only, with their invitation's secret.
     set_settings(&t, Settings { signup: Some("invited_only".into()), ..Default::default() }).await;
     let before = everything(&t).await;
     expect_problem(t.anonymous().signup(&signup("stranger@example.com")).await, 403, "auth.signup_closed");
+    expect_problem(
+        t.anonymous().signup(&invited_signup("stranger@example.com", secret(&invited))).await,
+        403,
+        "auth.signup_closed",
+    );
+    expect_problem(t.anonymous().signup(&signup("invited@example.com")).await, 403, "auth.signup_closed");
+    for wrong in ["bgi_guessed", secret(&later)] {
+        expect_problem(
+            t.anonymous().signup(&invited_signup("invited@example.com", wrong)).await,
+            403,
+            "auth.signup_closed",
+        );
+    }
     assert_same(&t, &before, "an uninvited sign-up").await;
     let s = t
         .anonymous()
-        .signup(&Signup { email: "Invited@Example.com".into(), ..signup("invited@example.com") })
+        .signup(&Signup {
+            email: "Invited@Example.com".into(),
+            ..invited_signup("invited@example.com", secret(&invited))
+        })
         .await
         .unwrap();
     assert_eq!(s.user.email, "invited@example.com");
@@ -1888,7 +2018,7 @@ async fn every_lifecycle_event_type_names_its_actor_and_details() {
     admin.enable_workspace("alpha", None).await.unwrap();
     emma.set_quota("alpha", 5).await.unwrap();
     let inv = alice.invite("alpha", &invitation(BOB, "member")).await.unwrap();
-    bob.accept_invitation(&inv.id).await.unwrap();
+    bob.accept_invitation(&inv.id, secret(&inv)).await.unwrap();
     let inv = alice.invite("alpha", &invitation(CAROL, "member")).await.unwrap();
     alice.cancel_invitation(&inv.id).await.unwrap();
     alice.set_workspace_member("alpha", BOB, &role("manager")).await.unwrap();

@@ -635,7 +635,9 @@ fn invitation(row: &SqliteRow) -> Result<Invitation, StoreError> {
         // Invitations from before tokens existed get a digest no secret hashes to.
         token_hash: match c.get::<Option<Vec<u8>>>("token_hash")? {
             None => SecretHash([0; 32]),
-            Some(bytes) => SecretHash(bytes.try_into().map_err(|_| c.at.corrupt("token_hash", "not 32 bytes"))?),
+            Some(bytes) => {
+                SecretHash(bytes.try_into().map_err(|_| c.at.corrupt("token_hash", "not 32 bytes"))?)
+            }
         },
     })
 }
