@@ -20,7 +20,9 @@ use breakglass_core::{Actor, Changes, Ctx, DomainError, State as Model};
 use uuid::Uuid;
 
 use super::workspaces::parse_tags;
-use super::{expiry, paginate, written, written_empty, ApiJson, ApiQuery, ApiResult, OptionalJson};
+use super::{
+    expiry, paginate, paginate_keyed, written, written_empty, ApiJson, ApiQuery, ApiResult, OptionalJson,
+};
 use crate::app::App;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
@@ -309,11 +311,7 @@ fn keyed_page<T>(
         .enumerate()
         .map(|(i, (t, v))| (format!("{:020}-{i:08}", i64::MAX - t.as_micros()), v))
         .collect();
-    let page = paginate(keyed, |(k, _)| k.clone(), q)?;
-    Ok(Json(api::Page {
-        items: page.items.into_iter().map(|(_, v)| v).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(paginate_keyed(keyed, q.limit, q.cursor.clone())?))
 }
 
 fn parse_invitation(id: &str) -> Result<InvitationId, DomainError> {
@@ -398,11 +396,7 @@ pub async fn my_invitations(
         .enumerate()
         .map(|(i, inv)| (format!("{i:08}"), views::invitation(&state, inv, now)))
         .collect();
-    let page = paginate(items, |(k, _)| k.clone(), &q)?;
-    Ok(Json(api::Page {
-        items: page.items.into_iter().map(|(_, v)| v).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(paginate_keyed(items, q.limit, q.cursor.clone())?))
 }
 
 /// Signs up with e-mail and password (as the setting `signup` allows) and opens a session.

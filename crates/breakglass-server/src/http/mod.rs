@@ -351,5 +351,16 @@ pub fn paginate<T>(items: Vec<T>, key: impl Fn(&T) -> String, q: &PageQuery) -> 
     Ok(Page { items: rest, next_cursor })
 }
 
+/// Pages `(key, item)` pairs sorted by their unique key (for lists whose order is not one of
+/// the items' own fields, e.g. newest first).
+pub fn paginate_keyed<T>(
+    items: Vec<(String, T)>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+) -> Result<Page<T>, DomainError> {
+    let page = paginate(items, |(k, _)| k.clone(), &PageQuery { limit, cursor })?;
+    Ok(Page { items: page.items.into_iter().map(|(_, v)| v).collect(), next_cursor: page.next_cursor })
+}
+
 /// Shorthand for handler results.
 pub type ApiResult<T = Response> = Result<T, ApiError>;

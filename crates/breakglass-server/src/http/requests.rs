@@ -17,7 +17,7 @@ use breakglass_core::time::Span;
 use breakglass_core::{Changes, Ctx, DomainError, State as Model};
 use uuid::Uuid;
 
-use super::{paginate, written, ApiJson, ApiQuery, ApiResult, OptionalJson};
+use super::{paginate, paginate_keyed, written, ApiJson, ApiQuery, ApiResult, OptionalJson};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -155,12 +155,7 @@ pub async fn list_policies(
     }
     let keyed: Vec<(String, api::Policy)> =
         items.into_iter().enumerate().map(|(i, p)| (format!("{i:08}"), p)).collect();
-    let page =
-        paginate(keyed, |(k, _)| k.clone(), &api::PageQuery { limit: q.limit, cursor: q.cursor.clone() })?;
-    Ok(Json(api::Page {
-        items: page.items.into_iter().map(|(_, p)| p).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(paginate_keyed(keyed, q.limit, q.cursor.clone())?))
 }
 
 fn parse_policy_id(id: &str) -> Result<PolicyId, DomainError> {
@@ -449,12 +444,7 @@ pub async fn list_requests(
             (format!("{:020}-{}", i64::MAX - r.created_at.as_micros(), r.id), views::request(&state, r, now))
         })
         .collect();
-    let page =
-        paginate(items, |(k, _)| k.clone(), &api::PageQuery { limit: q.limit, cursor: q.cursor.clone() })?;
-    Ok(Json(api::Page {
-        items: page.items.into_iter().map(|(_, r)| r).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(paginate_keyed(items, q.limit, q.cursor.clone())?))
 }
 
 fn parse_request_id(id: &str) -> Result<RequestId, DomainError> {
@@ -594,11 +584,7 @@ pub async fn list_tasks(
             ))
         })
         .collect();
-    let page = paginate(items, |(k, _)| k.clone(), &q)?;
-    Ok(Json(api::Page {
-        items: page.items.into_iter().map(|(_, t)| t).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(paginate_keyed(items, q.limit, q.cursor.clone())?))
 }
 
 /// Emergency reviews: those of workspaces whose history the caller may read, and their own.
@@ -638,12 +624,7 @@ pub async fn list_reviews(
         .into_iter()
         .map(|r| (format!("{:020}-{}", i64::MAX - r.opened_at.as_micros(), r.id), views::review(&state, r)))
         .collect();
-    let page =
-        paginate(items, |(k, _)| k.clone(), &api::PageQuery { limit: q.limit, cursor: q.cursor.clone() })?;
-    Ok(Json(api::Page {
-        items: page.items.into_iter().map(|(_, r)| r).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(paginate_keyed(items, q.limit, q.cursor.clone())?))
 }
 
 /// Completes an emergency review (workspace managers and the admin area; never the holder).
