@@ -1235,6 +1235,8 @@ fn an_invitation_of_an_unknown_address_is_accepted_after_sign_up_with_exactly_it
             "role": "member",
             "membership_expires_at": membership_until.to_rfc3339(),
             "binding_id": binding.to_string(),
+            "replaces_binding_id": null,
+            "from_role": null,
         })
     );
     let b = w.state.binding(binding).unwrap();

@@ -255,3 +255,25 @@ fn an_approved_request_does_not_ride_on_someone_elses_grant() {
         "revoking mia's grant leaves the approved access"
     );
 }
+
+#[test]
+fn a_user_holds_a_bounded_number_of_api_tokens() {
+    use breakglass_core::cmd::tokens::{self, MAX_API_TOKENS};
+    use breakglass_core::model::SecretHash;
+    let mut w = World::team();
+    let mint = |w: &mut World, n: usize| {
+        let mut digest = [0u8; 32];
+        digest[..8].copy_from_slice(&(n as u64).to_le_bytes());
+        w.as_user("max@corp.io", move |s, c| {
+            tokens::create_token(s, c, name("ci"), SecretHash(digest), None).map(|(ch, t)| (ch, t.id))
+        })
+    };
+    let mut last = None;
+    for n in 0..MAX_API_TOKENS {
+        last = Some(ok(mint(&mut w, n)).value);
+    }
+    assert_eq!(code(&mint(&mut w, MAX_API_TOKENS)), "token.limit_reached");
+    let id = last.expect("tokens were minted");
+    ok(w.as_user("max@corp.io", move |s, c| Ok((tokens::revoke_token(s, c, id)?, ()))));
+    ok(mint(&mut w, MAX_API_TOKENS + 1));
+}

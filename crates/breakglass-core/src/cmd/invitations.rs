@@ -167,6 +167,7 @@ pub fn accept(
         .bindings_on(&target)
         .find(|b| b.user == me.id && b.source == BindingSource::Direct && b.is_effective(ctx.now));
     let mut changes = Vec::new();
+    let mut replaced = None;
     let binding = match current {
         Some(b) if b.role.implies(role) && b.expires_at.is_none() => b.id,
         // A higher role for a while on top of a standing lower membership: a temporary grant, so
@@ -189,6 +190,7 @@ pub fn accept(
         }
         _ => {
             if let Some(old) = current {
+                replaced = Some((old.id, old.role));
                 changes.push(Change::EndBinding {
                     id: old.id,
                     at: ctx.now,
@@ -223,6 +225,8 @@ pub fn accept(
             "role": role.as_str(),
             "membership_expires_at": time_json(inv.membership_expires_at),
             "binding_id": binding.to_string(),
+            "replaces_binding_id": replaced.map(|(id, _)| id.to_string()),
+            "from_role": replaced.map(|(_, r)| r.as_str()),
         }),
     )
 }

@@ -14,6 +14,11 @@ use crate::role::AdminRole;
 use crate::state::State;
 use crate::time::Timestamp;
 
+/// Most live API tokens one user may hold.
+pub const MAX_API_TOKENS: usize = 100;
+/// Most live sessions one user may hold.
+pub const MAX_SESSIONS: usize = 50;
+
 /// Opens a session for the acting user, who has just proven their password.
 pub fn sign_in(
     state: &State,
@@ -45,6 +50,21 @@ fn issue(
 ) -> Result<(Changes, Token), DomainError> {
     let user = authz::acting_user(state, ctx)?;
     require_future(expires_at, ctx.now)?;
+    // Every live token costs memory in every process and an audited commit; a user needs few.
+    let live = state.tokens_of(user.id).into_iter().filter(|t| t.kind == kind && t.is_valid(ctx.now)).count();
+    let limit = match kind {
+        TokenKind::Api => MAX_API_TOKENS,
+        TokenKind::Session => MAX_SESSIONS,
+    };
+    if live >= limit {
+        return Err(DomainError::rule(
+            "token.limit_reached",
+            format!(
+                "at most {limit} live {} per user; revoke one first",
+                if kind == TokenKind::Api { "API tokens" } else { "sessions" }
+            ),
+        ));
+    }
     let token = Token {
         id: TokenId(ctx.next_id()),
         user: user.id,
