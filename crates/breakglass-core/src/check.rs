@@ -2,7 +2,7 @@
 //! Expiry is compared here, at the instant of the check; no background job is involved.
 
 use crate::ident::{BindingId, UserId};
-use crate::model::{BindingSource, Target, UserStatus, WorkspaceStatus};
+use crate::model::{BindingSource, Target};
 use crate::role::Role;
 use crate::state::State;
 use crate::time::Timestamp;
@@ -58,45 +58,8 @@ pub struct Decision {
     pub reason: Option<DenyReason>,
 }
 
-impl Decision {
-    fn deny(reason: DenyReason) -> Self {
-        Self { allowed: false, expires_at: None, via: Vec::new(), reason: Some(reason) }
-    }
-}
-
 /// Decides whether `user` holds `role` (or a higher one of the same kind) on `target` at `now`.
+/// Answered from the compact index (`index::CheckIndex`), which `State::apply` keeps in step.
 pub fn check(state: &State, user: UserId, target: &Target, role: Role, now: Timestamp) -> Decision {
-    let Some(u) = state.user(user) else {
-        return Decision::deny(DenyReason::UnknownTarget);
-    };
-    if u.status != UserStatus::Active {
-        return Decision::deny(DenyReason::UserDisabled);
-    }
-    let Some(ws) = state.workspace(target.workspace()) else {
-        return Decision::deny(DenyReason::UnknownTarget);
-    };
-    if let Target::Project(w, p) = target {
-        if state.project(w, p).is_none() {
-            return Decision::deny(DenyReason::UnknownTarget);
-        }
-    }
-    if ws.status != WorkspaceStatus::Active {
-        return Decision::deny(DenyReason::WorkspaceNotActive);
-    }
-    let mut via: Vec<Via> = state
-        .bindings_of_user(user)
-        .filter(|b| &b.target == target && b.role.implies(role) && b.is_effective(now))
-        .map(|b| Via { binding: b.id, role: b.role, source: b.source, expires_at: b.expires_at })
-        .collect();
-    if via.is_empty() {
-        return Decision::deny(DenyReason::NoBinding);
-    }
-    // `None` (never ends) sorts last in Option's order, so reverse puts it first.
-    via.sort_by(|a, b| {
-        let ka = a.expires_at.map_or(i64::MAX, Timestamp::as_micros);
-        let kb = b.expires_at.map_or(i64::MAX, Timestamp::as_micros);
-        kb.cmp(&ka).then(a.binding.cmp(&b.binding))
-    });
-    let expires_at = via[0].expires_at;
-    Decision { allowed: true, expires_at, via, reason: None }
+    state.check_index().check(user, target, role, now)
 }

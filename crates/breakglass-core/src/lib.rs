@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod ctx;
 pub mod error;
 pub mod ident;
+pub mod index;
 pub mod model;
 pub mod org;
 pub mod role;

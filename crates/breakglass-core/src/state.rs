@@ -10,6 +10,7 @@ use crate::change::{Change, Changes};
 use crate::ident::{
     BindingId, Email, InvitationId, MessageId, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId,
 };
+use crate::index::CheckIndex;
 use crate::model::{Binding, Project, SecretHash, Target, Token, User, Workspace};
 use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
 use crate::role::{Role, WorkspaceRole};
@@ -38,6 +39,7 @@ pub struct State {
     invitations: HashMap<InvitationId, Invitation>,
     tag_definitions: BTreeMap<TagKey, TagDefinition>,
     messages: HashMap<MessageId, Message>,
+    index: CheckIndex,
     head: ChainHead,
 }
 
@@ -59,6 +61,7 @@ impl State {
     pub fn apply(&mut self, change: &Change) {
         match change {
             Change::CreateUser { user, .. } => {
+                self.index.set_user(user.id, user.status == crate::model::UserStatus::Active);
                 self.user_by_email.insert(user.email.clone(), user.id);
                 self.users.insert(user.id, user.clone());
             }
@@ -71,13 +74,17 @@ impl State {
                     self.token_by_hash.remove(&t.secret_hash);
                 }
             }
-            Change::CreateWorkspace(ws) => {
+            Change::CreateWorkspace(ws) | Change::UpdateWorkspace(ws) => {
+                let active = ws.status == crate::model::WorkspaceStatus::Active;
+                self.index.set_workspace(&Target::Workspace(ws.id.clone()), active);
                 self.workspaces.insert(ws.id.clone(), ws.clone());
             }
             Change::CreateProject { project, .. } => {
+                self.index.add_project(&Target::Project(project.workspace.clone(), project.id.clone()));
                 self.projects.insert((project.workspace.clone(), project.id.clone()), project.clone());
             }
             Change::CreateBinding(b) => {
+                self.index.add_binding(b);
                 self.by_user.entry(b.user).or_default().push(b.id);
                 self.by_target.entry(b.target.clone()).or_default().push(b.id);
                 if let Some(e) = b.expires_at {
@@ -87,6 +94,7 @@ impl State {
             }
             Change::ExtendBinding { id, expires_at } => {
                 if let Some(b) = self.bindings.get_mut(id) {
+                    self.index.set_expiry(b.user, *id, *expires_at);
                     if let Some(old) = b.expires_at {
                         self.expiries.remove(&(old, *id));
                     }
@@ -108,9 +116,6 @@ impl State {
             Change::PutReview(r) => {
                 self.reviews.insert(r.id, r.clone());
             }
-            Change::UpdateWorkspace(ws) => {
-                self.workspaces.insert(ws.id.clone(), ws.clone());
-            }
             Change::UpdateProject(p) => {
                 self.projects.insert((p.workspace.clone(), p.id.clone()), p.clone());
             }
@@ -129,6 +134,7 @@ impl State {
             }
             Change::EndBinding { id, .. } => {
                 if let Some(b) = self.bindings.remove(id) {
+                    self.index.remove_binding(b.user, *id);
                     remove_id(&mut self.by_user, &b.user, *id);
                     remove_id(&mut self.by_target, &b.target, *id);
                     if let Some(e) = b.expires_at {
@@ -137,6 +143,11 @@ impl State {
                 }
             }
         }
+    }
+
+    /// The compact index behind the authorization check.
+    pub fn check_index(&self) -> &CheckIndex {
+        &self.index
     }
 
     /// The chain head this model reflects.
