@@ -4,7 +4,7 @@
 use crate::access::{AccessRequest, Entitlement, Policy, Review};
 use crate::audit::NewEvent;
 use crate::ident::{BindingId, TokenId, UserId};
-use crate::model::{Binding, EndReason, PasswordHash, Project, Token, User, Workspace};
+use crate::model::{Binding, EndReason, PasswordHash, Token, User, Workspace};
 use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
 use crate::time::Timestamp;
 
@@ -104,12 +104,4 @@ impl Changes {
         self.changes.extend(other.changes);
         self.events.extend(other.events);
     }
-}
-
-/// Convenience for tests and use cases: the project a `CreateProject` change carries.
-pub fn created_project(changes: &Changes) -> Option<&Project> {
-    changes.changes.iter().find_map(|c| match c {
-        Change::CreateProject { project, .. } => Some(project),
-        _ => None,
-    })
 }

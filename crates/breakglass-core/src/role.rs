@@ -71,6 +71,21 @@ pub enum WorkspaceRole {
     Owner,
 }
 
+impl WorkspaceRole {
+    /// Parses `member`, `manager` or `owner`.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        match s {
+            "member" => Ok(Self::Member),
+            "manager" => Ok(Self::Manager),
+            "owner" => Ok(Self::Owner),
+            _ => Err(DomainError::invalid(
+                "input.unknown_role",
+                format!("unknown workspace role '{s}': use member, manager or owner"),
+            )),
+        }
+    }
+}
+
 /// Role on a project, ranked `reader < user < admin`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,15 +111,7 @@ pub enum Role {
 impl Role {
     /// Parses a workspace role name.
     pub fn parse_workspace(s: &str) -> Result<Self, DomainError> {
-        match s {
-            "member" => Ok(Self::Workspace(WorkspaceRole::Member)),
-            "manager" => Ok(Self::Workspace(WorkspaceRole::Manager)),
-            "owner" => Ok(Self::Workspace(WorkspaceRole::Owner)),
-            _ => Err(DomainError::invalid(
-                "input.unknown_role",
-                format!("unknown workspace role '{s}': use member, manager or owner"),
-            )),
-        }
+        WorkspaceRole::parse(s).map(Self::Workspace)
     }
 
     /// Parses a project role name.

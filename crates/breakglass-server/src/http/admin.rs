@@ -14,7 +14,7 @@ use breakglass_core::model::{BindingSource, Target};
 use breakglass_core::org::{
     MessageMode, Registration, Settings, Signup, TagDefinition, TagKey, TagRule, TagTarget,
 };
-use breakglass_core::role::{AdminRole, Role, WorkspaceRole};
+use breakglass_core::role::{AdminRole, WorkspaceRole};
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::{Actor, Changes, Ctx, DomainError, State as Model};
 use uuid::Uuid;
@@ -260,10 +260,7 @@ pub async fn invite(
         authz::visible_workspace(&app.state(), &ctx, &ws)?;
     }
     let email = Email::parse(&body.email)?;
-    let role = match Role::parse_workspace(&body.role)? {
-        Role::Workspace(r) => r,
-        Role::Project(_) => WorkspaceRole::Member,
-    };
+    let role = WorkspaceRole::parse(&body.role)?;
     let until = expiry(body.expires_at.as_deref(), body.expires_in.as_deref(), app.now())?;
     let secret = auth::new_secret(auth::INVITATION_PREFIX);
     let digest = auth::secret_hash(&secret);

@@ -12,7 +12,7 @@ use breakglass_core::cmd::workspaces::{self, NewProject, NewWorkspace};
 use breakglass_core::ident::{BindingId, Email, Name, Slug};
 use breakglass_core::model::{BindingSource, Target, Workspace, WorkspaceStatus};
 use breakglass_core::org::{TagKey, Tags};
-use breakglass_core::role::{AdminRole, Role};
+use breakglass_core::role::{AdminRole, Role, WorkspaceRole};
 use breakglass_core::{Ctx, DomainError, State as Model};
 use uuid::Uuid;
 
@@ -87,13 +87,7 @@ pub async fn create_workspace(
         members: body
             .members
             .iter()
-            .map(|m| {
-                let role = match Role::parse_workspace(&m.role)? {
-                    Role::Workspace(r) => r,
-                    Role::Project(_) => unreachable!("parse_workspace returns workspace roles"),
-                };
-                Ok((Email::parse(&m.email)?, role))
-            })
+            .map(|m| Ok((Email::parse(&m.email)?, WorkspaceRole::parse(&m.role)?)))
             .collect::<Result<_, DomainError>>()?,
         project_quota: body.project_quota.unwrap_or(app.state().settings().default_project_quota),
         tags: parse_tags(&body.tags)?,

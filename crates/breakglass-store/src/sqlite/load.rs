@@ -30,7 +30,7 @@ use breakglass_core::model::{
 use breakglass_core::org::{
     Invitation, InvitationState, Message, MessageMode, Settings, TagDefinition, TagKey, Tags,
 };
-use breakglass_core::role::{AdminRole, Role};
+use breakglass_core::role::{AdminRole, Role, WorkspaceRole};
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::{Change, State};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
@@ -622,10 +622,7 @@ fn invitation(row: &SqliteRow) -> Result<Invitation, StoreError> {
         id: InvitationId(c.uuid("id")?),
         workspace: c.at.parse("workspace_id", c.get("workspace_id")?, Slug::parse)?,
         email: c.at.parse("email", c.get("email")?, Email::parse)?,
-        role: match c.at.parse("role", c.get("role")?, Role::parse_workspace)? {
-            Role::Workspace(role) => role,
-            Role::Project(_) => return Err(c.at.corrupt("role", "not a workspace role")),
-        },
+        role: c.at.parse("role", c.get("role")?, WorkspaceRole::parse)?,
         membership_expires_at: c.opt_time("membership_expires_at")?,
         invited_by: UserId(c.uuid("invited_by")?),
         created_at: c.time("created_at")?,
