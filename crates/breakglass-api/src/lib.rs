@@ -101,8 +101,20 @@ pub struct CreateUser {
 /// The caller, as `GET /api/v1/me` shows them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Me {
-    /// The signed-in user.
+    /// Whose rights are in use: the signed-in user, or the owner a delegate acts as.
     pub user: User,
+    /// When acting through a delegate access: the person acting (the credential's holder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegate: Option<String>,
+    /// The workspaces the credential is confined to; absent: not confined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
+    /// The credential may only read.
+    #[serde(default)]
+    pub read_only: bool,
+    /// Delegate accesses shared with the caller and waiting for an answer.
+    #[serde(default)]
+    pub pending_accesses: u32,
     /// Workspaces where the caller holds a role, with their highest workspace role (if any).
     pub workspaces: Vec<MyWorkspace>,
 }
@@ -150,6 +162,12 @@ pub struct CreateToken {
     /// How long it works from now (`90m`, `2h`, `30d`, `PT2H`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<String>,
+    /// The one workspace it is confined to; absent: wherever you may act.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// It may only read (every write answers 403 `token.read_only`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
 }
 
 /// A token as listed (never with its secret).
@@ -166,6 +184,18 @@ pub struct Token {
     /// When it stops working, if ever.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// The one workspace it is confined to; absent: not confined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// It may only read.
+    #[serde(default)]
+    pub read_only: bool,
+    /// When it last authenticated a request (recorded within a few seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
+    /// The access it was created as, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_id: Option<String>,
 }
 
 /// A token just created: the only time its secret is shown.
@@ -176,6 +206,133 @@ pub struct CreatedToken {
     pub token: Token,
     /// The bearer secret. Store it now; it cannot be shown again.
     pub secret: String,
+}
+
+/// Body of `POST /api/v1/accesses`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateAccess {
+    /// Your private label (recipients never see it).
+    pub name: String,
+    /// `api_token` (a bearer token acting as you) or `delegate` (named people act as you).
+    pub kind: String,
+    /// The one workspace it is confined to; absent: global.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// When it stops working (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// How long it works from now (`90m`, `2h`, `30d`, `PT2H`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<String>,
+    /// For an API token: it may only read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<bool>,
+    /// For a delegate access: the recipients' e-mail addresses (accounts not needed yet).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+}
+
+/// A recipient of a delegate access.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AccessRecipient {
+    /// Their address.
+    pub email: String,
+    /// `pending`, `accepted` or `declined`.
+    pub status: String,
+    /// When they were added.
+    pub added_at: String,
+    /// When they accepted or declined.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
+}
+
+/// An access as listed. Recipients see neither its name nor the other recipients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Access {
+    /// Access id.
+    pub id: String,
+    /// Whose rights it carries (e-mail).
+    pub owner: String,
+    /// `api_token` or `delegate`.
+    pub kind: String,
+    /// The owner's private label: shown to the owner and the admin area only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The one workspace it is confined to; absent: global.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// `active`, `revoked` or `expired`.
+    pub status: String,
+    /// When created.
+    pub created_at: String,
+    /// When it stops working, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// When it was revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// For a delegate access: its recipients (for a recipient: only themselves).
+    #[serde(default)]
+    pub recipients: Vec<AccessRecipient>,
+    /// For an API token access: the token's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+}
+
+/// The code a recipient needs to accept a delegate access; shown once, to the owner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RecipientCode {
+    /// The recipient's address.
+    pub email: String,
+    /// The acceptance code (`bga_...`). Pass it on to the recipient; it cannot be shown again.
+    pub code: String,
+}
+
+/// An access just created: the only time its secrets are shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedAccess {
+    /// The access.
+    #[serde(flatten)]
+    pub access: Access,
+    /// For an API token: the bearer secret. Store it now; it cannot be shown again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// For a delegate access: each recipient's acceptance code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub codes: Vec<RecipientCode>,
+}
+
+/// Body of `POST /api/v1/accesses/{id}/recipients`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddRecipient {
+    /// The address to share with.
+    pub email: String,
+}
+
+/// Body of `POST /api/v1/accesses/{id}/accept`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptAccess {
+    /// The acceptance code the owner passed on.
+    pub code: String,
+}
+
+/// Query of `GET /api/v1/accesses`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AccessQuery {
+    /// Whose accesses (e-mail); another user's only for the admin area. Default: yours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Page size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Cursor from the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 /// Body of `POST /api/v1/workspaces`.
@@ -677,6 +834,9 @@ pub struct Approval {
     /// An admin-area override.
     #[serde(rename = "override")]
     pub is_override: bool,
+    /// The delegate who gave it on the approver's behalf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
 }
 
 /// An access request.
@@ -688,6 +848,9 @@ pub struct Request {
     pub user: String,
     /// Who opened it (differs when a manager's assignment became a request).
     pub created_by: String,
+    /// The delegate who opened it on `created_by`'s behalf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_via: Option<String>,
     /// Workspace.
     pub workspace: String,
     /// Project, for a project role.

@@ -171,6 +171,17 @@ pub struct Approval {
     pub at: Timestamp,
     /// An admin-area override that granted the request regardless of the steps.
     pub is_override: bool,
+    /// The delegate who gave it on `by`'s behalf. One person counts once per request, whether
+    /// they approved as themselves or for someone else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<UserId>,
+}
+
+impl Approval {
+    /// True when `person` gave this approval, as themselves or as a delegate.
+    pub fn involves(&self, person: UserId) -> bool {
+        self.by == person || self.via == Some(person)
+    }
 }
 
 /// A user asking for an entitlement.
@@ -182,6 +193,8 @@ pub struct AccessRequest {
     pub user: UserId,
     /// Who opened it: the user, or a manager whose direct assignment became this request.
     pub created_by: UserId,
+    /// The delegate who opened it on `created_by`'s behalf: they count as its requester too.
+    pub requested_via: Option<UserId>,
     /// Where.
     pub target: Target,
     /// Which role.
@@ -330,7 +343,7 @@ pub fn eligible_approvers(
     now: Timestamp,
 ) -> Vec<UserId> {
     let Some(s) = request.policy.steps.get(step) else { return Vec::new() };
-    let counted = |u: UserId| request.approvals.iter().any(|a| a.by == u);
+    let counted = |u: UserId| request.approvals.iter().any(|a| a.involves(u));
     let candidates: Vec<UserId> = match &s.approvers {
         ApproverSet::Users(users) => users.clone(),
         ApproverSet::AdminArea => state
@@ -351,7 +364,7 @@ pub fn eligible_approvers(
     };
     candidates
         .into_iter()
-        .filter(|u| *u != request.user && !counted(*u))
+        .filter(|u| *u != request.user && Some(*u) != request.requested_via && !counted(*u))
         .filter(|u| in_approver_set(state, &s.approvers, &request.target, request.role, *u, now))
         .collect()
 }

@@ -49,11 +49,19 @@ pub fn workspace_access(state: &State, user: &User, ws: &Slug, now: Timestamp) -
     }
 }
 
-/// The rights of the context's actor in `ws`; the system has every right.
+/// The rights of the context's actor in `ws`, cut down to the credential's scope; the system has
+/// every right. Commands and handlers decide workspace rights only through this function (or
+/// [`visible_workspace`]), so a scoped token or a delegation can never reach further.
 pub fn actor_access(state: &State, ctx: &Ctx, ws: &Slug) -> Result<WorkspaceAccess, DomainError> {
     match ctx.actor {
         Actor::System => Ok(WorkspaceAccess::FULL),
-        Actor::User(_) => Ok(workspace_access(state, acting_user(state, ctx)?, ws, ctx.now)),
+        Actor::User(_) => {
+            let me = acting_user(state, ctx)?;
+            if !ctx.bounds.covers(ws) {
+                return Ok(WorkspaceAccess::default());
+            }
+            Ok(workspace_access(state, me, ws, ctx.now))
+        }
     }
 }
 
@@ -68,12 +76,36 @@ pub fn acting_user<'a>(state: &'a State, ctx: &Ctx) -> Result<&'a User, DomainEr
     }
 }
 
-/// The admin-area role of the actor; the system counts as admin.
+/// The admin-area role the actor may use; the system counts as admin. A credential confined to
+/// workspaces carries none: settings, users and the admin area's lists are outside any scope.
 pub fn actor_admin_role(state: &State, ctx: &Ctx) -> Result<AdminRole, DomainError> {
     match ctx.actor {
         Actor::System => Ok(AdminRole::Admin),
-        Actor::User(_) => Ok(acting_user(state, ctx)?.admin_role),
+        Actor::User(_) => {
+            let role = acting_user(state, ctx)?.admin_role;
+            Ok(if ctx.bounds.scope.is_some() { AdminRole::None } else { role })
+        }
     }
+}
+
+/// Refuses a credential that may not manage tokens and accesses: one used through a delegation,
+/// confined to a workspace, or read-only. Otherwise a delegate could mint themselves a token
+/// of the owner, or a scoped token an unscoped one.
+pub fn require_unbounded(ctx: &Ctx) -> Result<(), DomainError> {
+    if ctx.bounds.delegate.is_some() {
+        return Err(DomainError::Forbidden {
+            code: "delegation.not_allowed",
+            message: "tokens and accesses are managed by their owner only, never through a delegation"
+                .into(),
+        });
+    }
+    if !ctx.bounds.is_unbounded() {
+        return Err(DomainError::Forbidden {
+            code: "token.insufficient_scope",
+            message: "managing tokens and accesses needs a session or an unscoped, writable token".into(),
+        });
+    }
+    Ok(())
 }
 
 /// The workspace, if the actor may see it; otherwise the same 404 as for one that does not exist.
@@ -94,12 +126,12 @@ pub fn workspace_not_found(ws: &Slug) -> DomainError {
     DomainError::not_found("workspace.not_found", format!("workspace '{ws}' not found"))
 }
 
-/// May the user list all users of the installation?
-pub fn can_list_users(user: &User) -> bool {
-    user.status == UserStatus::Active && user.admin_role.reads_everything()
+/// May the actor list all users of the installation?
+pub fn can_list_users(state: &State, ctx: &Ctx) -> bool {
+    actor_admin_role(state, ctx).is_ok_and(|r| r.reads_everything())
 }
 
-/// May the user read the whole audit log and verify its chain?
-pub fn can_read_audit(user: &User) -> bool {
-    user.status == UserStatus::Active && user.admin_role.reads_everything()
+/// May the actor read the whole audit log and verify its chain?
+pub fn can_read_audit(state: &State, ctx: &Ctx) -> bool {
+    actor_admin_role(state, ctx).is_ok_and(|r| r.reads_everything())
 }

@@ -30,6 +30,8 @@ pub enum Change {
         /// When.
         at: Timestamp,
     },
+    /// An access is created or replaced (recipients added, removed, decided; revoked).
+    PutAccess(crate::delegation::Access),
     /// A new workspace.
     CreateWorkspace(Workspace),
     /// A new project. The store re-checks `quota` inside its transaction, so concurrent

@@ -174,6 +174,11 @@ uuid_id!(
     "token"
 );
 uuid_id!(
+    /// Identity of an access (an API token or a delegate access shared by its owner).
+    AccessId,
+    "access"
+);
+uuid_id!(
     /// Identity of an approval policy.
     PolicyId,
     "policy"

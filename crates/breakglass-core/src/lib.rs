@@ -11,6 +11,7 @@ pub mod change;
 pub mod check;
 pub mod cmd;
 pub mod ctx;
+pub mod delegation;
 pub mod error;
 pub mod ident;
 pub mod index;
@@ -21,6 +22,6 @@ pub mod state;
 pub mod time;
 
 pub use change::{Change, Changes};
-pub use ctx::{Actor, Ctx};
+pub use ctx::{Actor, Bounds, Ctx};
 pub use error::DomainError;
 pub use state::State;

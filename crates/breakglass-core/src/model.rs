@@ -338,6 +338,12 @@ pub struct Token {
     pub created_at: Timestamp,
     /// When it stops working (exclusive).
     pub expires_at: Option<Timestamp>,
+    /// The one workspace it is confined to; `None`: wherever its owner may act.
+    pub scope: Option<Slug>,
+    /// It may only read.
+    pub read_only: bool,
+    /// The access it was created as (kind `api_token`); revoking the access revokes it.
+    pub access: Option<crate::ident::AccessId>,
 }
 
 impl Token {

@@ -8,8 +8,10 @@ use crate::access::{AccessRequest, Entitlement, Policy, RequestState, Review};
 use crate::audit::ChainHead;
 use crate::change::{Change, Changes};
 use crate::ident::{
+    AccessId,
     BindingId, Email, InvitationId, MessageId, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId,
 };
+use crate::delegation::Access;
 use crate::index::CheckIndex;
 use crate::model::{Binding, Project, SecretHash, Target, Token, User, Workspace};
 use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
@@ -39,6 +41,9 @@ pub struct State {
     invitations: HashMap<InvitationId, Invitation>,
     tag_definitions: BTreeMap<TagKey, TagDefinition>,
     messages: HashMap<MessageId, Message>,
+    accesses: HashMap<AccessId, Access>,
+    /// Delegate accesses by recipient address: resolving `act as` must not scan them all.
+    accesses_by_recipient: HashMap<Email, Vec<AccessId>>,
     index: CheckIndex,
     head: ChainHead,
 }
@@ -131,6 +136,22 @@ impl State {
             }
             Change::PutMessage(m) => {
                 self.messages.insert(m.id, m.clone());
+            }
+            Change::PutAccess(a) => {
+                if let Some(old) = self.accesses.get(&a.id) {
+                    for r in &old.recipients {
+                        if let Some(v) = self.accesses_by_recipient.get_mut(&r.email) {
+                            v.retain(|x| *x != a.id);
+                            if v.is_empty() {
+                                self.accesses_by_recipient.remove(&r.email);
+                            }
+                        }
+                    }
+                }
+                for r in &a.recipients {
+                    self.accesses_by_recipient.entry(r.email.clone()).or_default().push(a.id);
+                }
+                self.accesses.insert(a.id, a.clone());
             }
             Change::EndBinding { id, .. } => {
                 if let Some(b) = self.bindings.remove(id) {
@@ -263,6 +284,31 @@ impl State {
     /// A live token by id.
     pub fn token(&self, id: TokenId) -> Option<&Token> {
         self.tokens.get(&id)
+    }
+
+    /// An access by id.
+    pub fn access(&self, id: AccessId) -> Option<&Access> {
+        self.accesses.get(&id)
+    }
+
+    /// The accesses a user created (revoked and expired ones too), newest first.
+    pub fn accesses_of(&self, owner: UserId) -> Vec<&Access> {
+        let mut v: Vec<&Access> = self.accesses.values().filter(|a| a.owner == owner).collect();
+        v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        v
+    }
+
+    /// The delegate accesses shared with an address (in any state), newest first.
+    pub fn accesses_shared_with(&self, email: &Email) -> Vec<&Access> {
+        let mut v: Vec<&Access> = self
+            .accesses_by_recipient
+            .get(email)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.accesses.get(id))
+            .collect();
+        v.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        v
     }
 
     /// A user's live tokens, newest first.

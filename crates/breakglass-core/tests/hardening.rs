@@ -265,7 +265,18 @@ fn a_user_holds_a_bounded_number_of_api_tokens() {
         let mut digest = [0u8; 32];
         digest[..8].copy_from_slice(&(n as u64).to_le_bytes());
         w.as_user("max@corp.io", move |s, c| {
-            tokens::create_token(s, c, name("ci"), SecretHash(digest), None).map(|(ch, t)| (ch, t.id))
+            tokens::create_token(
+                s,
+                c,
+                tokens::NewToken {
+                    name: name("ci"),
+                    secret_hash: SecretHash(digest),
+                    expires_at: None,
+                    scope: None,
+                    read_only: false,
+                },
+            )
+            .map(|(ch, t)| (ch, t.id))
         })
     };
     let mut last = None;

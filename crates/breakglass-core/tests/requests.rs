@@ -268,8 +268,7 @@ impl World {
     }
 
     fn tasks(&self, who: &str) -> Vec<Task> {
-        let user = self.state.user(self.id(who)).unwrap();
-        requests::tasks(&self.state, user, self.now)
+        requests::tasks(&self.state, &self.read_ctx(who, Default::default())).unwrap()
     }
 
     fn task_ids(&self, who: &str) -> Vec<RequestId> {
@@ -1449,7 +1448,6 @@ fn tasks_list_what_each_caller_may_act_on_emergency_first() {
     assert_eq!(w.task_ids("mike@corp.io"), [c]);
 
     // Visibility follows the same lines.
-    let user = |w: &World, who: &str| w.state.user(w.id(who)).unwrap().clone();
     let r = w.req(c).clone();
     for (who, sees) in [
         ("mo@corp.io", true),
@@ -1460,7 +1458,7 @@ fn tasks_list_what_each_caller_may_act_on_emergency_first() {
         ("otto@corp.io", false),
         ("bella@corp.io", false),
     ] {
-        assert_eq!(requests::can_see_request(&w.state, &user(&w, who), &r, w.now), sees, "{who}");
+        assert_eq!(requests::can_see_request(&w.state, &w.read_ctx(who, Default::default()), &r), sees, "{who}");
     }
 
     // A lapsed emergency request leaves the lists.

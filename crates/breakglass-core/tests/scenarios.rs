@@ -189,7 +189,7 @@ fn no_event_and_no_debug_output_contains_a_secret() {
     let session_id = session.value.id;
     all_changes.push(session.changes);
     let api =
-        ok(w.as_user("carol@corp.io", move |s, c| tokens::create_token(s, c, name("ci"), hashes[2], None)));
+        ok(w.as_user("carol@corp.io", move |s, c| tokens::create_token(s, c, tokens::NewToken::new(name("ci"), hashes[2], None))));
     let api_id = api.value.id;
     all_changes.push(api.changes);
     all_changes
@@ -1160,7 +1160,7 @@ fn check_says_why_it_denies() {
     }
     // A disabled user cannot act at all.
     let r =
-        w.as_user("gone@corp.io", |s, c| tokens::create_token(s, c, name("x"), SecretHash([1; 32]), None));
+        w.as_user("gone@corp.io", |s, c| tokens::create_token(s, c, tokens::NewToken::new(name("x"), SecretHash([1; 32]), None)));
     assert_eq!(want(&r), Want::Forbidden);
     assert_eq!(
         w.act("gone@corp.io", &Act::Set(proj("team-a", "web"), "otto@corp.io", prole("reader"), None)),
@@ -1180,7 +1180,7 @@ fn new_token(
     expires_at: Option<Timestamp>,
 ) -> Res<Token> {
     let label = name(label);
-    w.as_user(who, move |s, c| tokens::create_token(s, c, label, hash, expires_at))
+    w.as_user(who, move |s, c| tokens::create_token(s, c, tokens::NewToken::new(label, hash, expires_at)))
 }
 
 fn revoke_token(w: &mut World, by: &str, id: TokenId) -> Res<()> {

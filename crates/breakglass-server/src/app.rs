@@ -1,14 +1,17 @@
 //! The running application: the store, the in-memory model kept in step with it, the clock, and
 //! the single write path every use case goes through.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use breakglass_core::audit::ChainHead;
+use breakglass_core::ident::TokenId;
 use breakglass_core::time::Timestamp;
-use breakglass_core::{Actor, Changes, Ctx, DomainError, State};
+use breakglass_core::{Changes, Ctx, DomainError, State};
 use breakglass_store::{Store, StoreError};
 use uuid::Uuid;
 
+pub use crate::auth::Principal;
 use crate::error::ApiError;
 
 /// Where the server gets the time from. Tests use a manual clock to reach an instant exactly.
@@ -64,6 +67,8 @@ pub struct App {
     writer: Arc<tokio::sync::Mutex<()>>,
     /// The clock.
     pub clock: Clock,
+    /// Token uses not yet written to the store (see [`App::flush_token_use`]).
+    token_use: Mutex<HashMap<TokenId, Timestamp>>,
 }
 
 /// The outcome of a committed command.
@@ -87,6 +92,7 @@ impl App {
             state: Arc::new(RwLock::new(state)),
             writer: Arc::new(tokio::sync::Mutex::new(())),
             clock,
+            token_use: Mutex::new(HashMap::new()),
         })
     }
 
@@ -114,14 +120,25 @@ impl App {
     /// Commit and apply run in a task of their own that holds the writer lock: if the caller's
     /// future is dropped (the client hung up), a commit that reached the database is still
     /// applied to the model, so checks never answer from a state older than the database.
+    ///
+    /// A read-only credential is refused here, before anything is decided: this is the only
+    /// write path, so no command can slip past it.
     pub async fn execute<T>(
         &self,
-        actor: Actor,
+        principal: impl Into<Principal>,
         decide: impl Fn(&State, &Ctx) -> Result<(Changes, T), DomainError>,
     ) -> Result<Committed<T>, ApiError> {
+        let Principal { actor, bounds } = principal.into();
+        if bounds.read_only {
+            return Err(DomainError::Forbidden {
+                code: "token.read_only",
+                message: "this token is read-only; it cannot change anything".into(),
+            }
+            .into());
+        }
         let mut writer = self.writer.clone().lock_owned().await;
         for _ in 0..MAX_ATTEMPTS {
-            let ctx = Ctx::new(self.now(), actor, Uuid::new_v4());
+            let ctx = Ctx::new(self.now(), actor, Uuid::new_v4()).with_bounds(bounds.clone());
             let (decided, base) = {
                 let state = self.state();
                 (decide(&state, &ctx), state.head().seq)
@@ -190,6 +207,41 @@ impl App {
     pub async fn reload(&self) -> Result<(), StoreError> {
         let fresh = self.store.load_state(self.now()).await?;
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// Notes that a token authenticated a request at `at` (kept in memory until the next flush,
+    /// so that authentication never waits for the database).
+    pub fn note_token_use(&self, token: TokenId, at: Timestamp) {
+        self.token_use.lock().unwrap_or_else(|p| p.into_inner()).insert(token, at);
+    }
+
+    /// When each of `tokens` was last used: the unflushed uses of this process, else the store's.
+    pub async fn token_last_used(&self, tokens: &[TokenId]) -> Result<HashMap<TokenId, Timestamp>, StoreError> {
+        let mut out: HashMap<TokenId, Timestamp> = self.store.token_last_used(tokens).await?.into_iter().collect();
+        let pending = self.token_use.lock().unwrap_or_else(|p| p.into_inner());
+        for t in tokens {
+            if let Some(at) = pending.get(t) {
+                let e = out.entry(*t).or_insert(*at);
+                *e = (*e).max(*at);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes the noted token uses to the store. Last-use times are bookkeeping, not audited
+    /// state: a crash loses at most one flush interval of them.
+    pub async fn flush_token_use(&self) -> Result<(), StoreError> {
+        let uses: Vec<(TokenId, Timestamp)> =
+            std::mem::take(&mut *self.token_use.lock().unwrap_or_else(|p| p.into_inner())).into_iter().collect();
+        if let Err(e) = self.store.record_token_use(&uses).await {
+            // Keep them for the next attempt, unless newer uses arrived meanwhile.
+            let mut pending = self.token_use.lock().unwrap_or_else(|p| p.into_inner());
+            for (t, at) in uses {
+                pending.entry(t).or_insert(at);
+            }
+            return Err(e);
+        }
         Ok(())
     }
 

@@ -9,9 +9,10 @@ use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use breakglass_core::ident::{TokenId, UserId};
+use breakglass_core::delegation;
+use breakglass_core::ident::{Email, TokenId, UserId};
 use breakglass_core::model::{PasswordHash, SecretHash, TokenKind, UserStatus};
-use breakglass_core::{Actor, DomainError};
+use breakglass_core::{Actor, Bounds, Ctx, DomainError};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -24,6 +25,8 @@ pub const API_TOKEN_PREFIX: &str = "bgt_";
 pub const SESSION_PREFIX: &str = "bgs_";
 /// Prefix of invitation secrets.
 pub const INVITATION_PREFIX: &str = "bgi_";
+/// Prefix of the codes that accept a delegate access.
+pub const ACCESS_CODE_PREFIX: &str = "bga_";
 
 /// A new random bearer secret (256 bits) with `prefix`.
 pub fn new_secret(prefix: &str) -> String {
@@ -104,21 +107,56 @@ pub async fn verify_password(password: String, hash: Option<PasswordHash>) -> Re
     .map_err(|_| ApiError::internal())
 }
 
+/// The request header a delegate sends to act as the owner of a delegate access.
+pub const ACT_AS_HEADER: &str = "x-breakglass-act-as";
+
 /// The authenticated caller of a request.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Caller {
-    /// Who.
+    /// Whose rights are in use: the credential's owner, or the owner a delegate acts as.
     pub user: UserId,
+    /// Whose credential it is (the delegate, when acting as someone).
+    pub holder: UserId,
     /// With which credential.
     pub token: TokenId,
     /// Session or API token.
     pub kind: TokenKind,
+    /// What the credential (and the delegation, if any) limits the rights to.
+    pub bounds: Bounds,
+}
+
+/// Who a command runs as: the actor and the limits of the credential in use.
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// Whose rights are in use.
+    pub actor: Actor,
+    /// Their limits.
+    pub bounds: Bounds,
+}
+
+impl From<Actor> for Principal {
+    fn from(actor: Actor) -> Self {
+        Self { actor, bounds: Bounds::default() }
+    }
 }
 
 impl Caller {
-    /// The caller as the core's actor.
-    pub fn actor(&self) -> Actor {
-        Actor::User(self.user)
+    /// The caller as the core's actor, with the credential's limits.
+    pub fn actor(&self) -> Principal {
+        Principal { actor: Actor::User(self.user), bounds: self.bounds.clone() }
+    }
+
+    /// The credential's own holder, unlimited by any delegation: for ending their own session.
+    pub fn holder(&self) -> Principal {
+        Principal {
+            actor: Actor::User(self.holder),
+            bounds: Bounds { delegate: None, ..self.bounds.clone() },
+        }
+    }
+
+    /// A context for reads at `now` (reads create no ids).
+    pub fn ctx(&self, now: breakglass_core::time::Timestamp) -> Ctx {
+        Ctx::new(now, Actor::User(self.user), uuid::Uuid::nil()).with_bounds(self.bounds.clone())
     }
 }
 
@@ -149,11 +187,57 @@ impl FromRequestParts<Arc<App>> for Caller {
         if !bool::from(token.secret_hash.0.ct_eq(&presented.0)) || !token.is_valid(now) {
             return Err(invalid());
         }
-        match state.user(token.user) {
-            Some(u) if u.status == UserStatus::Active => {
-                Ok(Caller { user: u.id, token: token.id, kind: token.kind })
-            }
-            _ => Err(invalid()),
+        // A token created as an access dies with it, whatever the token record says.
+        if token.access.is_some_and(|a| !state.access(a).is_some_and(|a| a.is_live(now))) {
+            return Err(invalid());
         }
+        let holder = match state.user(token.user) {
+            Some(u) if u.status == UserStatus::Active => u.id,
+            _ => return Err(invalid()),
+        };
+        app.note_token_use(token.id, now);
+        let mut caller = Caller {
+            user: holder,
+            holder,
+            token: token.id,
+            kind: token.kind,
+            bounds: Bounds {
+                delegate: None,
+                scope: token.scope.clone().map(|s| vec![s]),
+                read_only: token.read_only,
+            },
+        };
+        let mut act_as = parts.headers.get_all(ACT_AS_HEADER).iter();
+        if let Some(value) = act_as.next() {
+            if act_as.next().is_some() {
+                return Err(ApiError::bad_request(
+                    "delegation.invalid_header",
+                    "send X-Breakglass-Act-As at most once",
+                ));
+            }
+            let email = value
+                .to_str()
+                .ok()
+                .and_then(|v| Email::parse(v.trim()).ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "delegation.invalid_header",
+                        "X-Breakglass-Act-As must be the e-mail address of the user to act as",
+                    )
+                })?;
+            let d = delegation::resolve(&state, holder, &email, now)?;
+            let scope = delegation::intersect(caller.bounds.scope.take(), d.scope);
+            if scope.as_ref().is_some_and(Vec::is_empty) {
+                return Err(DomainError::Forbidden {
+                    code: "delegation.out_of_scope",
+                    message: "this token's workspace is outside the delegation's scope".into(),
+                }
+                .into());
+            }
+            caller.bounds.scope = scope;
+            caller.bounds.delegate = Some(holder);
+            caller.user = d.owner;
+        }
+        Ok(caller)
     }
 }

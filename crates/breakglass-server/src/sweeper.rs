@@ -37,6 +37,9 @@ pub async fn run(app: Arc<App>, every: Duration) {
             tracing::warn!(code = e.code, detail = %e.detail, "sweeper could not record expiries");
         }
         app.prune_tokens();
+        if let Err(e) = app.flush_token_use().await {
+            tracing::warn!(error = %e, "cannot record token use");
+        }
     }
 }
 

@@ -4,7 +4,8 @@ use breakglass_api as api;
 use breakglass_core::access::{current_step, quorum_unreachable, AccessRequest, ApproverSet, Policy, Review};
 use breakglass_core::audit::AuditEvent;
 use breakglass_core::check::Decision;
-use breakglass_core::ident::UserId;
+use breakglass_core::delegation::Access;
+use breakglass_core::ident::{Email, UserId};
 use breakglass_core::model::{Binding, Project, Token, User, Workspace};
 use breakglass_core::org::{Invitation, Message, Settings, TagDefinition, TagRule, Tags};
 use breakglass_core::time::Timestamp;
@@ -76,13 +77,45 @@ pub fn binding(state: &State, b: &Binding) -> api::Binding {
 }
 
 /// A token listing on the wire (never the secret).
-pub fn token(t: &Token) -> api::Token {
+pub fn token(t: &Token, last_used_at: Option<Timestamp>) -> api::Token {
     api::Token {
         id: t.id.to_string(),
         name: t.name.to_string(),
         kind: t.kind.as_str().into(),
         created_at: t.created_at.to_rfc3339(),
         expires_at: time(t.expires_at),
+        scope: t.scope.as_ref().map(ToString::to_string),
+        read_only: t.read_only,
+        last_used_at: time(last_used_at),
+        access_id: t.access.map(|a| a.to_string()),
+    }
+}
+
+/// An access on the wire. `full`: for its owner and the admin area (name and every recipient);
+/// otherwise for a recipient `viewer` (no name, only their own entry).
+pub fn access(state: &State, a: &Access, now: Timestamp, full: bool, viewer: &Email) -> api::Access {
+    api::Access {
+        id: a.id.to_string(),
+        owner: email(state, a.owner),
+        kind: a.kind.as_str().into(),
+        name: full.then(|| a.name.to_string()),
+        scope: a.scope.as_ref().map(ToString::to_string),
+        status: a.status(now).into(),
+        created_at: a.created_at.to_rfc3339(),
+        expires_at: time(a.expires_at),
+        revoked_at: time(a.revoked_at),
+        recipients: a
+            .recipients
+            .iter()
+            .filter(|r| full || &r.email == viewer)
+            .map(|r| api::AccessRecipient {
+                email: r.email.to_string(),
+                status: r.status.as_str().into(),
+                added_at: r.added_at.to_rfc3339(),
+                decided_at: time(r.decided_at),
+            })
+            .collect(),
+        token_id: a.token.map(|t| t.to_string()),
     }
 }
 
@@ -161,6 +194,7 @@ pub fn request(state: &State, r: &AccessRequest, now: Timestamp) -> api::Request
         id: r.id.to_string(),
         user: email(state, r.user),
         created_by: email(state, r.created_by),
+        requested_via: r.requested_via.map(|u| email(state, u)),
         workspace: r.target.workspace().to_string(),
         project: r.target.project().map(ToString::to_string),
         role: r.role.as_str().into(),
@@ -177,6 +211,7 @@ pub fn request(state: &State, r: &AccessRequest, now: Timestamp) -> api::Request
                 step: a.step + 1,
                 at: a.at.to_rfc3339(),
                 is_override: a.is_override,
+                via: a.via.map(|u| email(state, u)),
             })
             .collect(),
         current_step: if pending { current_step(r).and_then(|s| u32::try_from(s + 1).ok()) } else { None },

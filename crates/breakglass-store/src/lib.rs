@@ -21,7 +21,7 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 use breakglass_core::audit::{AuditEvent, ChainHead};
-use breakglass_core::ident::UserId;
+use breakglass_core::ident::{TokenId, UserId};
 use breakglass_core::model::PasswordHash;
 use breakglass_core::time::Timestamp;
 use breakglass_core::{Changes, State};
@@ -113,4 +113,11 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `limit` events with `seq > after_seq`, ascending: the raw chain, for verification
     /// and for following changes made by other replicas.
     async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Records when tokens were last used (bookkeeping outside the audit chain: it changes
+    /// nobody's rights). Keeps the later of the stored and the given instant.
+    async fn record_token_use(&self, uses: &[(TokenId, Timestamp)]) -> Result<(), StoreError>;
+
+    /// When each of `tokens` was last used, for those ever used.
+    async fn token_last_used(&self, tokens: &[TokenId]) -> Result<Vec<(TokenId, Timestamp)>, StoreError>;
 }

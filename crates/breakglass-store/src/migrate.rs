@@ -33,6 +33,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "invitation_tokens",
         sql: include_str!("../migrations/sqlite/0004_invitation_tokens.sql"),
     },
+    Migration {
+        version: 5,
+        name: "delegation",
+        sql: include_str!("../migrations/sqlite/0005_delegation.sql"),
+    },
 ];
 
 /// The migrations of `known` still to apply to a database that has `applied`, in order.

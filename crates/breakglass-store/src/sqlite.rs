@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use breakglass_core::access::ReviewOutcome;
 use breakglass_core::audit::{self, AuditEvent, ChainHead};
-use breakglass_core::ident::{Slug, UserId};
+use breakglass_core::ident::{Slug, TokenId, UserId};
 use breakglass_core::model::PasswordHash;
 use breakglass_core::org::Tags;
 use breakglass_core::role::Role;
@@ -200,6 +200,45 @@ impl Store for SqliteStore {
         Ok(hash.map(PasswordHash))
     }
 
+    async fn record_token_use(&self, uses: &[(TokenId, Timestamp)]) -> Result<(), StoreError> {
+        if uses.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
+        for (id, at) in uses {
+            sqlx::query(
+                "UPDATE tokens SET last_used_at = max(coalesce(last_used_at, ?1), ?1) WHERE id = ?2",
+            )
+            .bind(at.as_micros())
+            .bind(uuid_text(id.0))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn token_last_used(&self, tokens: &[TokenId]) -> Result<Vec<(TokenId, Timestamp)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in tokens.chunks(500) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT id, last_used_at FROM tokens WHERE last_used_at IS NOT NULL AND id IN (",
+            );
+            let mut list = q.separated(", ");
+            for t in chunk {
+                list.push_bind(uuid_text(t.0));
+            }
+            q.push(")");
+            let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(&self.reader).await?;
+            for (id, at) in rows {
+                let id = Uuid::from_str(&id)
+                    .map_err(|e| StoreError::Corrupt(format!("tokens '{id}': bad id: {e}")))?;
+                out.push((TokenId(id), Timestamp::from_micros(at)));
+            }
+        }
+        Ok(out)
+    }
+
     async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, StoreError> {
         let mut q = QueryBuilder::<Sqlite>::new(AUDIT_COLUMNS);
         q.push(" WHERE 1 = 1");
@@ -330,8 +369,9 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
         }
         Change::CreateToken(t) => {
             sqlx::query(
-                "INSERT INTO tokens (id, user_id, kind, name, secret_hash, created_at, expires_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO tokens (id, user_id, kind, name, secret_hash, created_at, expires_at, \
+                 scope, read_only, access_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .bind(uuid_text(t.id.0))
             .bind(uuid_text(t.user.0))
@@ -340,6 +380,9 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             .bind(&t.secret_hash.0[..])
             .bind(t.created_at.as_micros())
             .bind(t.expires_at.map(Timestamp::as_micros))
+            .bind(t.scope.as_ref().map(Slug::as_str))
+            .bind(t.read_only)
+            .bind(t.access.map(|a| uuid_text(a.0)))
             .execute(&mut *conn)
             .await
             .map_err(|e| {
@@ -515,9 +558,9 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             sqlx::query(
                 "INSERT INTO requests (id, user_id, created_by, workspace_id, project_id, role, \
                  duration, justification, emergency, policy, state, approvals, created_at, lapses_at, \
-                 escalated_at, decided_at, decided_by, deny_reason, binding_id) \
+                 escalated_at, decided_at, decided_by, deny_reason, binding_id, requested_via) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                 ?18, ?19) \
+                 ?18, ?19, ?20) \
                  ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
                  created_by = excluded.created_by, workspace_id = excluded.workspace_id, \
                  project_id = excluded.project_id, role = excluded.role, duration = excluded.duration, \
@@ -526,7 +569,7 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
                  created_at = excluded.created_at, lapses_at = excluded.lapses_at, \
                  escalated_at = excluded.escalated_at, decided_at = excluded.decided_at, \
                  decided_by = excluded.decided_by, deny_reason = excluded.deny_reason, \
-                 binding_id = excluded.binding_id",
+                 binding_id = excluded.binding_id, requested_via = excluded.requested_via",
             )
             .bind(uuid_text(r.id.0))
             .bind(uuid_text(r.user.0))
@@ -547,6 +590,32 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             .bind(r.decided_by.map(|u| uuid_text(u.0)))
             .bind(r.deny_reason.as_deref())
             .bind(r.binding.map(|b| uuid_text(b.0)))
+            .bind(r.requested_via.map(|u| uuid_text(u.0)))
+            .execute(&mut *conn)
+            .await?;
+        }
+        Change::PutAccess(a) => {
+            sqlx::query(
+                "INSERT INTO accesses (id, owner_id, name, kind, scope, created_at, expires_at, \
+                 revoked_at, revoked_by, recipients, token_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                 ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id, name = excluded.name, \
+                 kind = excluded.kind, scope = excluded.scope, created_at = excluded.created_at, \
+                 expires_at = excluded.expires_at, revoked_at = excluded.revoked_at, \
+                 revoked_by = excluded.revoked_by, recipients = excluded.recipients, \
+                 token_id = excluded.token_id",
+            )
+            .bind(uuid_text(a.id.0))
+            .bind(uuid_text(a.owner.0))
+            .bind(a.name.as_str())
+            .bind(a.kind.as_str())
+            .bind(a.scope.as_ref().map(Slug::as_str))
+            .bind(a.created_at.as_micros())
+            .bind(a.expires_at.map(Timestamp::as_micros))
+            .bind(a.revoked_at.map(Timestamp::as_micros))
+            .bind(a.revoked_by.map(|u| uuid_text(u.0)))
+            .bind(load::encode_recipients(&a.recipients).map_err(|e| unencodable("accesses", a.id, e))?)
+            .bind(a.token.map(|t| uuid_text(t.0)))
             .execute(&mut *conn)
             .await?;
         }

@@ -456,9 +456,12 @@ async fn scenario(h: &dyn Harness) -> Scenario {
         tokens::create_token(
             &w.state,
             &as_user(20, user, seed),
-            name(label),
-            SecretHash([secret; 32]),
-            expires.map(at),
+            tokens::NewToken {
+                // Confined, read-only tokens round-trip with their limits.
+                scope: (label == "deploy").then(|| Slug::parse("team-a").unwrap()),
+                read_only: label == "deploy",
+                ..tokens::NewToken::new(name(label), SecretHash([secret; 32]), expires.map(at))
+            },
         )
         .unwrap()
     };
@@ -948,6 +951,7 @@ fn request_record(seed: u128, user: UserId, target: Target, role: Role, policy: 
         id: RequestId(Uuid::from_u128(seed)),
         user,
         created_by: user,
+        requested_via: None,
         target,
         role,
         duration: Some(Span::hours(4)),
@@ -1060,7 +1064,7 @@ async fn requests_world(h: &dyn Harness) -> Requests {
     .await;
 
     let mut pending = request_record(200, carol, web.clone(), admin, workspace_policy.clone());
-    pending.approvals = vec![Approval { by: bob, step: 0, at: at(11), is_override: false }];
+    pending.approvals = vec![Approval { by: bob, step: 0, at: at(11), is_override: false, via: None }];
     let mut granted = request_record(201, carol, ws_target("team-a"), member, Policy::installation_default());
     let mut emergency = request_record(202, bob, web.clone(), admin, global_policy.clone());
     emergency.emergency = true;
@@ -1078,15 +1082,15 @@ async fn requests_world(h: &dyn Harness) -> Requests {
     // Decisions: in one commit the request names its binding before the binding exists and
     // the review comes before both.
     granted.state = RequestState::Granted;
-    granted.approvals = vec![Approval { by: alice, step: 0, at: at(20), is_override: true }];
+    granted.approvals = vec![Approval { by: alice, step: 0, at: at(20), is_override: true, via: None }];
     granted.decided_at = Some(at(20));
     granted.decided_by = Some(alice);
     let granted_binding = request_binding(300, &granted, BindingSource::Request(granted.id), 20);
     granted.binding = Some(granted_binding.id);
     emergency.state = RequestState::Granted;
     emergency.approvals = vec![
-        Approval { by: alice, step: 0, at: at(21), is_override: false },
-        Approval { by: carol, step: 1, at: at(22), is_override: false },
+        Approval { by: alice, step: 0, at: at(21), is_override: false, via: None },
+        Approval { by: carol, step: 1, at: at(22), is_override: false, via: None },
     ];
     emergency.decided_at = Some(at(22));
     emergency.decided_by = Some(carol);
@@ -1321,7 +1325,7 @@ async fn a_request_put_twice_loads_as_the_latest(h: &dyn Harness) {
     );
 
     request.state = RequestState::Granted;
-    request.approvals.push(Approval { by: alice, step: 0, at: at(20), is_override: false });
+    request.approvals.push(Approval { by: alice, step: 0, at: at(20), is_override: false, via: None });
     request.decided_at = Some(at(20));
     request.decided_by = Some(alice);
     let binding = request_binding(300, &request, BindingSource::Request(request.id), 20);

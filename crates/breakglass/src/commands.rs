@@ -228,7 +228,12 @@ async fn token(ctx: &Ctx, cmd: TokenCommand) -> Result<Done> {
     let c = &ctx.client;
     match cmd {
         TokenCommand::Create { name, expiry } => {
-            let body = CreateToken { name, expires_in: expiry.expires_in, expires_at: expiry.expires_at };
+            let body = CreateToken {
+                name,
+                expires_in: expiry.expires_in,
+                expires_at: expiry.expires_at,
+                ..Default::default()
+            };
             let created = c.create_token(&body).await?;
             Ok(ctx.show(&created, |t| {
                 format!(

@@ -99,7 +99,12 @@ pub fn register_workspace(state: &State, ctx: &Ctx, reg: Registering) -> Result<
             format!("a workspace with identifier '{}' already exists", reg.id),
         ));
     }
-    let tags = resolve_tags(state, TagTarget::Workspace, &reg.tags, me.admin_role.manages_workspaces())?;
+    let tags = resolve_tags(
+        state,
+        TagTarget::Workspace,
+        &reg.tags,
+        authz::actor_admin_role(state, ctx)?.manages_workspaces(),
+    )?;
     let ws = Workspace {
         id: reg.id.clone(),
         name: reg.name,
@@ -289,7 +294,7 @@ pub fn add_myself(
     expires_at: Option<Timestamp>,
 ) -> Result<Changes, DomainError> {
     let me = authz::acting_user(state, ctx)?;
-    if !me.admin_role.manages_workspaces() {
+    if !authz::actor_admin_role(state, ctx)?.manages_workspaces() {
         return Err(DomainError::forbidden("only admins and employees may add themselves to a workspace"));
     }
     let (w, _) = authz::visible_workspace(state, ctx, ws)?;

@@ -43,10 +43,10 @@ pub fn invite(
     }
     // An invitation grants on acceptance with the inviter's approval alone, so it may not carry a
     // role whose policy needs more than that (the admin area may override requests anyway).
-    if !me.admin_role.manages_workspaces() {
+    if !authz::actor_admin_role(state, ctx)?.manages_workspaces() {
         let policy = effective_policy(state, &target, Role::Workspace(role), false)?;
         if !policy.steps.is_empty()
-            && !own_approval_completes(state, &policy, &target, Role::Workspace(role), me, ctx.now)
+            && !own_approval_completes(state, ctx, &policy, &target, Role::Workspace(role), me)
         {
             return Err(DomainError::rule(
                 "invitation.needs_approval",
@@ -270,11 +270,13 @@ pub fn sign_up(
     match state.settings().signup {
         Signup::Closed => return Err(closed("sign-up is closed; ask an admin for an account")),
         Signup::InvitedOnly => {
-            let invited = invitation_token
-                .is_some_and(|t| pending_for(state, &email, ctx.now).iter().any(|i| i.token_hash == t));
+            let invited = invitation_token.is_some_and(|t| {
+                pending_for(state, &email, ctx.now).iter().any(|i| i.token_hash == t)
+                    || crate::cmd::accesses::pending_code_matches(state, &email, &t, ctx.now)
+            });
             if !invited {
                 return Err(closed(
-                    "sign-up needs the secret of a pending invitation for this e-mail address",
+                    "sign-up needs the secret of a pending invitation or the code of an access shared with this e-mail address",
                 ));
             }
         }

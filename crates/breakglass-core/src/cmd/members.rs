@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::access::{in_approver_set, Policy};
+use crate::access::{in_approver_set, ApproverSet, Policy};
 use crate::audit::EventType;
 use crate::authz;
 use crate::change::{Change, Changes};
@@ -298,7 +298,7 @@ fn four_eyes(
     if held {
         return Ok(None);
     }
-    if actor.admin_role.manages_workspaces() {
+    if authz::actor_admin_role(state, ctx)?.manages_workspaces() {
         if for_self {
             // The admin area joins a workspace only through "add myself": bounded in time,
             // restricted by the installation's setting, and recorded as USER_ASSIGNED_HIMSELF.
@@ -314,7 +314,7 @@ fn four_eyes(
     // Assigning oneself is requesting: one's own approval never counts (PRODUCT §2.1, "through
     // any path"), so only a policy without steps lets it through directly.
     if policy.steps.is_empty()
-        || (!for_self && own_approval_completes(state, &policy, target, role, actor, ctx.now))
+        || (!for_self && own_approval_completes(state, ctx, &policy, target, role, actor))
     {
         return Ok(None);
     }
@@ -355,15 +355,21 @@ fn four_eyes(
 /// one approval whose set the assigner belongs to.
 pub(crate) fn own_approval_completes(
     state: &State,
+    ctx: &Ctx,
     policy: &Policy,
     target: &Target,
     role: Role,
     actor: &User,
-    now: Timestamp,
 ) -> bool {
+    // A scoped credential carries no admin-area membership (see `authz::actor_admin_role`).
+    let reaches = |set: &ApproverSet| ctx.bounds.scope.is_none() || !matches!(set, ApproverSet::AdminArea);
     match policy.steps.as_slice() {
         [] => true,
-        [only] => only.count == 1 && in_approver_set(state, &only.approvers, target, role, actor.id, now),
+        [only] => {
+            only.count == 1
+                && reaches(&only.approvers)
+                && in_approver_set(state, &only.approvers, target, role, actor.id, ctx.now)
+        }
         _ => false,
     }
 }

@@ -27,7 +27,7 @@ pub fn send(
 ) -> Result<(Changes, MessageId), DomainError> {
     let me = authz::acting_user(state, ctx)?;
     authz::visible_workspace(state, ctx, ws)?;
-    if !me.admin_role.manages_workspaces() {
+    if !authz::actor_admin_role(state, ctx)?.manages_workspaces() {
         return Err(DomainError::forbidden("only admins and employees send messages to workspaces"));
     }
     let text = text.trim().to_owned();

@@ -1,6 +1,7 @@
 //! Commands: plain functions from (state, context, input) to `Changes` or a `DomainError`.
 //! They read the state, decide, and describe every change together with its audit events.
 
+pub mod accesses;
 pub mod admin;
 pub mod invitations;
 pub mod members;
@@ -24,10 +25,23 @@ use crate::time::Timestamp;
 
 /// The name an event records for the actor: their e-mail, or `system`.
 pub(crate) fn actor_name(state: &State, ctx: &Ctx) -> String {
-    match ctx.actor {
-        Actor::System => "system".to_owned(),
-        Actor::User(id) => state.user(id).map_or_else(|| id.to_string(), |u| u.email.to_string()),
+    match (ctx.bounds.delegate, ctx.actor) {
+        (Some(delegate), _) => user_name(state, delegate),
+        (None, Actor::System) => "system".to_owned(),
+        (None, Actor::User(id)) => user_name(state, id),
     }
+}
+
+/// Whose rights the actor used when acting through a delegation: the event's `on_behalf_of`.
+pub(crate) fn on_behalf_of(state: &State, ctx: &Ctx) -> Option<String> {
+    match (ctx.bounds.delegate, ctx.actor) {
+        (Some(_), Actor::User(owner)) => Some(user_name(state, owner)),
+        _ => None,
+    }
+}
+
+fn user_name(state: &State, id: crate::ident::UserId) -> String {
+    state.user(id).map_or_else(|| id.to_string(), |u| u.email.to_string())
 }
 
 /// Builds an event stamped with the context's time and actor.
@@ -43,7 +57,7 @@ pub(crate) fn event(
         time: ctx.now,
         event_type,
         actor: actor_name(state, ctx),
-        on_behalf_of: None,
+        on_behalf_of: on_behalf_of(state, ctx),
         workspace: target.map(|t| t.workspace().to_string()),
         project: target.and_then(|t| t.project()).map(ToString::to_string),
         subject,

@@ -54,7 +54,7 @@ pub fn create_request(
     let (ws, _) = authz::visible_workspace(state, ctx, new.target.workspace())?;
     // Seeing a workspace from the admin area (auditors) is no reason to hold access in it:
     // requesters are its users, or admins and employees.
-    if !me.admin_role.manages_workspaces() && !state.has_any_binding_in(me.id, &ws.id, ctx.now) {
+    if !admin_area(state, ctx)? && !state.has_any_binding_in(me.id, &ws.id, ctx.now) {
         return Err(DomainError::forbidden(format!(
             "only users of '{}' (or admins and employees) request access in it",
             ws.id
@@ -121,6 +121,7 @@ pub(crate) fn open(state: &State, ctx: &Ctx, o: Opening<'_>) -> Result<(Changes,
         id: RequestId(ctx.next_id()),
         user: o.user.id,
         created_by: o.created_by,
+        requested_via: ctx.bounds.delegate,
         target: o.target,
         role: o.role,
         duration: o.duration,
@@ -187,27 +188,29 @@ pub fn approve(
     let req = visible_request(state, ctx, id)?;
     require_open(req, ctx.now)?;
     require_usable_workspace(state, req)?;
-    if req.user == me.id {
+    if is_own_request(req, ctx) {
         return Err(self_approval());
     }
-    if req.approvals.iter().any(|a| a.by == me.id) {
+    // One person counts once: as themselves, or as a delegate of someone else.
+    let people = [Some(me.id), ctx.bounds.delegate];
+    if req.approvals.iter().any(|a| people.iter().flatten().any(|p| a.involves(*p))) {
         return Err(DomainError::conflict(
             "request.already_approved",
-            "you have already approved this request",
+            "you have already approved this request (yourself or on someone's behalf)",
         ));
     }
     let step = current_step(req)
         .ok_or_else(|| DomainError::conflict("request.not_pending", "nothing left to approve"))?;
     let mut req = req.clone();
     let mut out = Changes::default();
+    let admin = admin_area(state, ctx)?;
     // An explicit override wins even when the admin is also in the step's set: it is the way out
     // of an unreachable quorum, which a plain approval would not end.
-    if is_admin_area(me) && allow_override {
+    if admin && allow_override {
         record_approval(state, ctx, &mut req, me.id, step, true, &mut out);
-    } else if in_approver_set(state, &req.policy.steps[step].approvers, &req.target, req.role, me.id, ctx.now)
-    {
+    } else if approver_in(state, ctx, &req.policy.steps[step].approvers, &req.target, req.role, me.id) {
         record_approval(state, ctx, &mut req, me.id, step, false, &mut out);
-    } else if is_admin_area(me) {
+    } else if admin {
         return Err(DomainError::Forbidden {
             code: "request.not_an_approver",
             message: format!(
@@ -232,7 +235,7 @@ pub fn deny(state: &State, ctx: &Ctx, id: RequestId, reason: String) -> Result<C
     require_open(req, ctx.now)?;
     let reason = clean_text(Some(reason), "reason")?
         .ok_or_else(|| DomainError::invalid("input.reason_required", "a denial needs a reason"))?;
-    if req.user == me.id {
+    if is_own_request(req, ctx) {
         return Err(DomainError::Forbidden {
             code: "request.self_approval",
             message: "you cannot decide your own request; cancel it instead".into(),
@@ -243,8 +246,8 @@ pub fn deny(state: &State, ctx: &Ctx, id: RequestId, reason: String) -> Result<C
         .policy
         .steps
         .get(step)
-        .is_some_and(|s| in_approver_set(state, &s.approvers, &req.target, req.role, me.id, ctx.now));
-    if !approver && !is_admin_area(me) {
+        .is_some_and(|s| approver_in(state, ctx, &s.approvers, &req.target, req.role, me.id));
+    if !approver && !admin_area(state, ctx)? {
         return Err(DomainError::Forbidden {
             code: "request.not_an_approver",
             message: format!("you are not an approver of step {} of this request", step + 1),
@@ -373,17 +376,17 @@ pub fn complete_review(
     let me = authz::acting_user(state, ctx)?;
     let not_found = || DomainError::not_found("review.not_found", format!("review {id} not found"));
     let review = state.review(id).ok_or_else(not_found)?;
-    let access = authz::workspace_access(state, me, review.target.workspace(), ctx.now);
+    let access = authz::actor_access(state, ctx, review.target.workspace())?;
     if !access.see {
         return Err(not_found());
     }
-    if review.holder == me.id {
+    if review.holder == me.id || ctx.bounds.delegate == Some(review.holder) {
         return Err(DomainError::Forbidden {
             code: "review.own_access",
             message: "the holder of emergency access cannot review it".into(),
         });
     }
-    if !(access.manage || is_admin_area(me)) {
+    if !(access.manage || admin_area(state, ctx)?) {
         return Err(DomainError::forbidden("only workspace managers and the admin area complete reviews"));
     }
     if !review.is_open() {
@@ -449,16 +452,25 @@ pub struct Task {
     pub quorum_unreachable: bool,
 }
 
-/// The open requests `user` may approve or override, emergency ones first, then oldest first.
-pub fn tasks(state: &State, user: &User, now: Timestamp) -> Vec<Task> {
-    let admin_area = is_admin_area(user);
+/// The open requests the actor may approve or override, emergency ones first, then oldest
+/// first.
+pub fn tasks(state: &State, ctx: &Ctx) -> Result<Vec<Task>, DomainError> {
+    let user = authz::acting_user(state, ctx)?;
+    let now = ctx.now;
+    let admin_area = admin_area(state, ctx)?;
+    let people = [Some(user.id), ctx.bounds.delegate];
     let mut found: Vec<(&AccessRequest, Task)> = state
         .pending_requests()
-        .filter(|r| r.is_open(now) && r.user != user.id && !r.approvals.iter().any(|a| a.by == user.id))
+        .filter(|r| {
+            r.is_open(now)
+                && ctx.bounds.covers(r.target.workspace())
+                && !is_own_request(r, ctx)
+                && !r.approvals.iter().any(|a| people.iter().flatten().any(|p| a.involves(*p)))
+        })
         .filter_map(|r| {
             let step = current_step(r)?;
             let can_approve =
-                in_approver_set(state, &r.policy.steps[step].approvers, &r.target, r.role, user.id, now);
+                approver_in(state, ctx, &r.policy.steps[step].approvers, &r.target, r.role, user.id);
             (can_approve || admin_area).then(|| {
                 (
                     r,
@@ -473,26 +485,27 @@ pub fn tasks(state: &State, user: &User, now: Timestamp) -> Vec<Task> {
         })
         .collect();
     found.sort_by_key(|(r, _)| (!r.emergency, r.created_at, r.id));
-    found.into_iter().map(|(_, t)| t).collect()
+    Ok(found.into_iter().map(|(_, t)| t).collect())
 }
 
 /// May `user` see this request? The user it is for, whoever opened it, the workspace's managers,
 /// the admin area, and anyone in one of its policy's approver sets.
-pub fn can_see_request(state: &State, user: &User, r: &AccessRequest, now: Timestamp) -> bool {
+pub fn can_see_request(state: &State, ctx: &Ctx, r: &AccessRequest) -> bool {
+    let Ok(user) = authz::acting_user(state, ctx) else { return false };
+    if !ctx.bounds.covers(r.target.workspace()) {
+        return false;
+    }
     if r.user == user.id || r.created_by == user.id {
         return true;
     }
-    let access = authz::workspace_access(state, user, r.target.workspace(), now);
+    let Ok(access) = authz::actor_access(state, ctx, r.target.workspace()) else { return false };
     access.read_history
         || r.policy.steps.iter().any(|s| {
             matches!(s.approvers, ApproverSet::Users(_))
-                && in_approver_set(state, &s.approvers, &r.target, r.role, user.id, now)
+                && approver_in(state, ctx, &s.approvers, &r.target, r.role, user.id)
         })
         || (access.see
-            && r.policy
-                .steps
-                .iter()
-                .any(|s| in_approver_set(state, &s.approvers, &r.target, r.role, user.id, now)))
+            && r.policy.steps.iter().any(|s| approver_in(state, ctx, &s.approvers, &r.target, r.role, user.id)))
 }
 
 /// The request if the actor may see it; otherwise the same 404 as for one that does not exist.
@@ -501,10 +514,9 @@ pub fn visible_request<'a>(
     ctx: &Ctx,
     id: RequestId,
 ) -> Result<&'a AccessRequest, DomainError> {
-    let me = authz::acting_user(state, ctx)?;
     state
         .request(id)
-        .filter(|r| can_see_request(state, me, r, ctx.now))
+        .filter(|r| can_see_request(state, ctx, r))
         .ok_or_else(|| DomainError::not_found("request.not_found", format!("request {id} not found")))
 }
 
@@ -517,7 +529,10 @@ fn record_approval(
     is_override: bool,
     out: &mut Changes,
 ) {
-    req.approvals.push(Approval { by, step: step as u32, at: ctx.now, is_override });
+    // Only the acting person's own approval can be given through a delegation; a manager's
+    // approval carried by an assignment they made is theirs (`by` is the actor either way).
+    let via = ctx.bounds.delegate.filter(|_| ctx.user() == Some(by));
+    req.approvals.push(Approval { by, step: step as u32, at: ctx.now, is_override, via });
     let approver = state.user(by).map(|u| u.email.to_string());
     let ev = request_event(
         state,
@@ -693,8 +708,35 @@ fn self_approval() -> DomainError {
     }
 }
 
-fn is_admin_area(u: &User) -> bool {
-    matches!(u.admin_role, AdminRole::Admin | AdminRole::Employee)
+/// May the actor use the admin area's powers (admins and employees, not through a scoped
+/// credential)?
+fn admin_area(state: &State, ctx: &Ctx) -> Result<bool, DomainError> {
+    Ok(matches!(authz::actor_admin_role(state, ctx)?, AdminRole::Admin | AdminRole::Employee))
+}
+
+/// Is `user` (the actor) in an approver set, as far as the credential in use reaches? A scoped
+/// credential carries no admin-area membership and nothing outside its workspaces.
+fn approver_in(
+    state: &State,
+    ctx: &Ctx,
+    set: &ApproverSet,
+    target: &Target,
+    role: Role,
+    user: UserId,
+) -> bool {
+    if !ctx.bounds.covers(target.workspace())
+        || (ctx.bounds.scope.is_some() && matches!(set, ApproverSet::AdminArea))
+    {
+        return false;
+    }
+    in_approver_set(state, set, target, role, user, ctx.now)
+}
+
+/// Is the request the acting person's own: for them or opened by them, as themselves or as a
+/// delegate? Nobody decides those.
+fn is_own_request(r: &AccessRequest, ctx: &Ctx) -> bool {
+    let people = [ctx.user(), ctx.bounds.delegate];
+    people.iter().flatten().any(|p| r.user == *p || r.requested_via == Some(*p))
 }
 
 /// Refuses a target that does not exist or a role of the wrong kind.

@@ -8,7 +8,7 @@ use crate::change::{Change, Changes};
 use crate::cmd::{event, require_future, time_json};
 use crate::ctx::Ctx;
 use crate::error::DomainError;
-use crate::ident::{Name, TokenId};
+use crate::ident::{Name, Slug, TokenId};
 use crate::model::{SecretHash, Token, TokenKind};
 use crate::role::AdminRole;
 use crate::state::State;
@@ -29,18 +29,59 @@ pub fn sign_in(
     issue(state, ctx, TokenKind::Session, Name::parse("session")?, secret_hash, Some(expires_at))
 }
 
-/// Creates an API token for the acting user.
-pub fn create_token(
-    state: &State,
-    ctx: &Ctx,
-    name: Name,
-    secret_hash: SecretHash,
-    expires_at: Option<Timestamp>,
-) -> Result<(Changes, Token), DomainError> {
-    issue(state, ctx, TokenKind::Api, name, secret_hash, expires_at)
+/// What a new API token is to be.
+#[derive(Clone, Debug)]
+pub struct NewToken {
+    /// The owner's label.
+    pub name: Name,
+    /// Digest of the secret the server generated.
+    pub secret_hash: SecretHash,
+    /// When it stops working.
+    pub expires_at: Option<Timestamp>,
+    /// The one workspace it is confined to.
+    pub scope: Option<Slug>,
+    /// It may only read.
+    pub read_only: bool,
 }
 
-fn issue(
+impl NewToken {
+    /// An unconfined, writable token.
+    pub fn new(name: Name, secret_hash: SecretHash, expires_at: Option<Timestamp>) -> Self {
+        Self { name, secret_hash, expires_at, scope: None, read_only: false }
+    }
+}
+
+/// Creates an API token for the acting user. Only an unbounded credential may (a scoped or
+/// delegated one could otherwise mint a broader token), and the scope must be a workspace the
+/// owner can see.
+pub fn create_token(state: &State, ctx: &Ctx, new: NewToken) -> Result<(Changes, Token), DomainError> {
+    authz::require_unbounded(ctx)?;
+    if let Some(ws) = &new.scope {
+        authz::visible_workspace(state, ctx, ws)?;
+    }
+    let (changes, token) = issue(state, ctx, TokenKind::Api, new.name, new.secret_hash, new.expires_at)?;
+    let token = Token { scope: new.scope, read_only: new.read_only, ..token };
+    Ok((with_token(changes, &token), token))
+}
+
+/// Replaces the token a `Changes` from [`issue`] creates (and describes) with `token`.
+pub(crate) fn with_token(mut changes: Changes, token: &Token) -> Changes {
+    for c in &mut changes.changes {
+        if let Change::CreateToken(t) = c {
+            *t = token.clone();
+        }
+    }
+    for e in &mut changes.events {
+        if e.event_type == EventType::TokenCreated {
+            e.details["scope"] = json!(token.scope.as_ref().map(Slug::as_str));
+            e.details["read_only"] = json!(token.read_only);
+            e.details["access_id"] = json!(token.access.map(|a| a.to_string()));
+        }
+    }
+    changes
+}
+
+pub(crate) fn issue(
     state: &State,
     ctx: &Ctx,
     kind: TokenKind,
@@ -73,6 +114,9 @@ fn issue(
         secret_hash,
         created_at: ctx.now,
         expires_at,
+        scope: None,
+        read_only: false,
+        access: None,
     };
     let (ty, details) = match kind {
         TokenKind::Session => (
@@ -93,13 +137,18 @@ fn issue(
 }
 
 /// Revokes a token. Its owner may; so may an admin (to cut off a compromised account).
-/// Anyone else gets the same 404 as for a token that does not exist.
+/// Anyone else gets the same 404 as for a token that does not exist. A token created as an
+/// access revokes its access with it.
 pub fn revoke_token(state: &State, ctx: &Ctx, id: TokenId) -> Result<Changes, DomainError> {
+    authz::require_unbounded(ctx)?;
     let actor = authz::acting_user(state, ctx)?;
     let not_found = || DomainError::not_found("token.not_found", format!("token {id} not found"));
     let token = state.token(id).ok_or_else(not_found)?;
-    if token.user != actor.id && actor.admin_role != AdminRole::Admin {
+    if token.user != actor.id && authz::actor_admin_role(state, ctx)? != AdminRole::Admin {
         return Err(not_found());
+    }
+    if let Some(access) = token.access.and_then(|a| state.access(a)).filter(|a| a.revoked_at.is_none()) {
+        return crate::cmd::accesses::revoke(state, ctx, access.id);
     }
     let owner = state.user(token.user).map(|u| u.email.to_string());
     let (ty, details) = match token.kind {

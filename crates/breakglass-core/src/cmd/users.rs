@@ -98,6 +98,9 @@ pub fn bootstrap_admin(
             secret_hash,
             created_at: ctx.now,
             expires_at: None,
+            scope: None,
+            read_only: false,
+            access: None,
         };
         changes.events.push(event(
             state,

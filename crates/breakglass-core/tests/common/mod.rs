@@ -15,7 +15,7 @@ use breakglass_core::ident::{BindingId, Email, InvitationId, Name, Slug, UserId}
 use breakglass_core::model::{SecretHash, Target};
 use breakglass_core::role::{AdminRole, Role};
 use breakglass_core::time::{Span, Timestamp};
-use breakglass_core::{Actor, Changes, Ctx, DomainError, State};
+use breakglass_core::{Actor, Bounds, Changes, Ctx, DomainError, State};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -29,6 +29,8 @@ pub struct World {
     pub seeds: u128,
     pub log: Vec<AuditEvent>,
     pub invitation_secrets: HashMap<InvitationId, String>,
+    /// The credential limits the next commands run under (default: none).
+    pub bounds: Bounds,
 }
 
 /// What a successful command left behind.
@@ -74,6 +76,7 @@ impl World {
             seeds: 0,
             log: Vec::new(),
             invitation_secrets: HashMap::new(),
+            bounds: Bounds::default(),
         }
     }
 
@@ -96,7 +99,7 @@ impl World {
         cmd: impl FnOnce(&State, &Ctx) -> Result<O, DomainError>,
     ) -> Result<(Changes, O::Value), DomainError> {
         self.seeds += 1;
-        let ctx = Ctx::new(self.now, actor, Uuid::from_u128(self.seeds));
+        let ctx = Ctx::new(self.now, actor, Uuid::from_u128(self.seeds)).with_bounds(self.bounds.clone());
         let (changes, value) = cmd(&self.state, &ctx)?.into_parts();
         assert_eq!(
             changes.changes.is_empty(),
@@ -128,6 +131,25 @@ impl World {
     ) -> Res<O::Value> {
         let id = self.id(who);
         self.run(Actor::User(id), cmd)
+    }
+
+    /// Runs a command as `owner` under `bounds` (a scoped token, a delegation, ...).
+    pub fn bounded<O: Outcome>(
+        &mut self,
+        owner: &str,
+        bounds: Bounds,
+        cmd: impl FnOnce(&State, &Ctx) -> Result<O, DomainError>,
+    ) -> Res<O::Value> {
+        let id = self.id(owner);
+        let saved = std::mem::replace(&mut self.bounds, bounds);
+        let out = self.run(Actor::User(id), cmd);
+        self.bounds = saved;
+        out
+    }
+
+    /// A context for reads as `who` under `bounds`.
+    pub fn read_ctx(&self, who: &str, bounds: Bounds) -> Ctx {
+        Ctx::new(self.now, Actor::User(self.id(who)), Uuid::nil()).with_bounds(bounds)
     }
 
     pub fn system<O: Outcome>(

@@ -29,7 +29,7 @@ use crate::error::ApiError;
 use crate::views;
 
 fn read_ctx(app: &App, caller: &Caller) -> Ctx {
-    Ctx::new(app.now(), caller.actor(), Uuid::nil())
+    caller.ctx(app.now())
 }
 
 fn ws_slug(s: &str) -> Result<Slug, DomainError> {
@@ -666,8 +666,7 @@ pub async fn workspace_messages(
     let ctx = read_ctx(&app, &caller);
     let state = app.state();
     authz::visible_workspace(&state, &ctx, &ws)?;
-    let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
-    if me.admin_role == AdminRole::None {
+    if authz::actor_admin_role(&state, &ctx)? == AdminRole::None {
         return Err(DomainError::forbidden("only the admin area sees sent messages").into());
     }
     let mut found: Vec<_> = state.messages().filter(|m| m.workspace == ws).collect();
@@ -707,8 +706,7 @@ pub async fn ack_message(State(app): State<Arc<App>>, caller: Caller, Path(id): 
 
 fn require_admin(app: &App, caller: &Caller) -> Result<(), ApiError> {
     let state = app.state();
-    let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
-    if me.admin_role == AdminRole::Admin {
+    if authz::actor_admin_role(&state, &caller.ctx(app.now()))? == AdminRole::Admin {
         Ok(())
     } else {
         Err(DomainError::forbidden("only admins see and change settings").into())

@@ -9,9 +9,8 @@ use breakglass_core::audit::{BrokenLink, ChainVerifier, EventType};
 use breakglass_core::authz;
 use breakglass_core::ident::Slug;
 use breakglass_core::time::Timestamp;
-use breakglass_core::{Ctx, DomainError};
+use breakglass_core::DomainError;
 use breakglass_store::AuditFilter;
-use uuid::Uuid;
 
 use super::{page_limit, ApiQuery, ApiResult};
 use crate::app::App;
@@ -71,8 +70,7 @@ async fn page(app: &App, f: AuditFilter, limit: usize) -> ApiResult<Json<api::Pa
 
 fn require_audit_reader(app: &App, caller: &Caller) -> Result<(), ApiError> {
     let state = app.state();
-    let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
-    if authz::can_read_audit(me) {
+    if authz::can_read_audit(&state, &caller.ctx(app.now())) {
         Ok(())
     } else {
         Err(DomainError::forbidden("only the admin area may read the whole audit log").into())
@@ -118,7 +116,7 @@ fn history_access(
     }
     let ws = Slug::parse(ws)
         .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{ws}' not found")))?;
-    let ctx = Ctx::new(app.now(), caller.actor(), Uuid::nil());
+    let ctx = caller.ctx(app.now());
     let state = app.state();
     let (_, access) = authz::visible_workspace(&state, &ctx, &ws)?;
     if let Some(p) = project {

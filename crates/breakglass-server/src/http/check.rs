@@ -8,10 +8,9 @@ use breakglass_api as api;
 use breakglass_core::authz;
 use breakglass_core::check::{self, Decision, DenyReason};
 use breakglass_core::ident::{Email, Slug};
-use breakglass_core::model::{Target, User};
+use breakglass_core::model::Target;
 use breakglass_core::role::Role;
-use breakglass_core::time::Timestamp;
-use breakglass_core::{DomainError, State as Model};
+use breakglass_core::{Ctx, DomainError, State as Model};
 
 use super::{ApiJson, ApiResult};
 use crate::app::App;
@@ -25,17 +24,13 @@ pub const MAX_BATCH: usize = 10_000;
 /// Answers one check for `caller`. Anyone may check themselves; checking someone else needs
 /// sight of the workspace (else 404, as if it did not exist). A self-check on a workspace the
 /// caller cannot see answers "no binding" whether or not it exists, so nothing leaks.
-fn decide(
-    state: &Model,
-    caller: &User,
-    now: Timestamp,
-    req: &api::CheckRequest,
-) -> Result<Decision, DomainError> {
+fn decide(state: &Model, ctx: &Ctx, req: &api::CheckRequest) -> Result<Decision, DomainError> {
+    let (caller, now) = (authz::acting_user(state, ctx)?, ctx.now);
     let email = Email::parse(&req.user)?;
     let ws = Slug::parse(&req.workspace)?;
     let project = req.project.as_deref().map(Slug::parse).transpose()?;
     let role = Role::parse_for(&req.role, project.is_some())?;
-    let access = authz::workspace_access(state, caller, &ws, now);
+    let access = authz::actor_access(state, ctx, &ws)?;
     let deny = |reason| Decision { allowed: false, expires_at: None, via: Vec::new(), reason: Some(reason) };
     if email == caller.email {
         if !access.see {
@@ -47,7 +42,7 @@ fn decide(
     let Some(user) = state.user_by_email(&email) else {
         // Only the admin area learns that an address belongs to nobody; for anyone else an
         // unknown user looks like a user without the role.
-        let reason = if caller.admin_role.reads_everything() {
+        let reason = if authz::actor_admin_role(state, ctx)?.reads_everything() {
             DenyReason::UnknownTarget
         } else {
             DenyReason::NoBinding
@@ -74,10 +69,9 @@ pub async fn check(
     caller: Caller,
     ApiJson(req): ApiJson<api::CheckRequest>,
 ) -> ApiResult<Json<api::CheckResponse>> {
-    let now = app.now();
+    let ctx = caller.ctx(app.now());
     let state = app.state();
-    let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
-    let d = decide(&state, me, now, &req)?;
+    let d = decide(&state, &ctx, &req)?;
     Ok(Json(views::decision(&d)))
 }
 
@@ -101,15 +95,14 @@ pub async fn check_batch(
         )
         .into());
     }
-    let now = app.now();
+    let ctx = caller.ctx(app.now());
     let state = app.state();
-    let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
     let results = req
         .checks
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            decide(&state, me, now, c).map(|d| views::decision(&d)).map_err(|e| {
+            decide(&state, &ctx, c).map(|d| views::decision(&d)).map_err(|e| {
                 let mut err = ApiError::from(e);
                 err.detail = format!("checks[{i}]: {}", err.detail);
                 err

@@ -1,6 +1,7 @@
 //! The HTTP API: routes, extractors that turn bad input into problem+json, and the OpenAPI
 //! document generated from the handlers' annotations.
 
+mod accesses;
 mod admin;
 mod audit;
 mod check;
@@ -46,6 +47,7 @@ pub use breakglass_api::SEQ_HEADER;
         (name = "system", description = "Health and the API document"),
         (name = "auth", description = "Sign-in, sessions and the caller"),
         (name = "users", description = "User accounts and API tokens"),
+        (name = "accesses", description = "API tokens and delegate accesses shared by their owner"),
         (name = "workspaces", description = "Workspaces, projects and who holds which role"),
         (name = "check", description = "Authorization checks"),
         (name = "audit", description = "The hash-chained audit log"),
@@ -75,6 +77,13 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(users::create_user, users::list_users))
         .routes(routes!(users::create_token, users::list_tokens))
         .routes(routes!(users::revoke_token))
+        .routes(routes!(accesses::create_access, accesses::list_accesses))
+        .routes(routes!(accesses::received_accesses))
+        .routes(routes!(accesses::get_access, accesses::revoke_access))
+        .routes(routes!(accesses::add_recipient))
+        .routes(routes!(accesses::remove_recipient))
+        .routes(routes!(accesses::accept_access))
+        .routes(routes!(accesses::decline_access))
         .routes(routes!(workspaces::create_workspace, workspaces::list_workspaces))
         .routes(routes!(workspaces::get_workspace))
         .routes(routes!(workspaces::list_workspace_members))

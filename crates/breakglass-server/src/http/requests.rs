@@ -15,7 +15,6 @@ use breakglass_core::model::{Target, User};
 use breakglass_core::role::Role;
 use breakglass_core::time::Span;
 use breakglass_core::{Changes, Ctx, DomainError, State as Model};
-use uuid::Uuid;
 
 use super::{paginate, paginate_keyed, written, ApiJson, ApiQuery, ApiResult, OptionalJson};
 use crate::app::App;
@@ -24,7 +23,7 @@ use crate::error::ApiError;
 use crate::views;
 
 fn read_ctx(app: &App, caller: &Caller) -> Ctx {
-    Ctx::new(app.now(), caller.actor(), Uuid::nil())
+    caller.ctx(app.now())
 }
 
 fn me<'a>(state: &'a Model, caller: &Caller) -> Result<&'a User, ApiError> {
@@ -413,6 +412,7 @@ pub async fn list_requests(
     let now = app.now();
     let state = app.state();
     let me = me(&state, &caller)?;
+    let ctx = caller.ctx(now);
     let visible = match q.scope.as_deref() {
         None | Some("mine") => false,
         Some("visible") => true,
@@ -429,9 +429,9 @@ pub async fn list_requests(
         .requests()
         .filter(|r| {
             if visible {
-                requests::can_see_request(&state, me, r, now)
+                requests::can_see_request(&state, &ctx, r)
             } else {
-                r.user == me.id || r.created_by == me.id
+                (r.user == me.id || r.created_by == me.id) && caller.bounds.covers(r.target.workspace())
             }
         })
         .filter(|r| wanted_state.is_none_or(|s| r.state == s))
@@ -568,8 +568,7 @@ pub async fn list_tasks(
 ) -> ApiResult<Json<api::Page<api::Task>>> {
     let now = app.now();
     let state = app.state();
-    let me = me(&state, &caller)?;
-    let items: Vec<(String, api::Task)> = requests::tasks(&state, me, now)
+    let items: Vec<(String, api::Task)> = requests::tasks(&state, &caller.ctx(now))?
         .into_iter()
         .enumerate()
         .filter_map(|(i, t)| {
@@ -599,6 +598,7 @@ pub async fn list_reviews(
     let now = app.now();
     let state = app.state();
     let me = me(&state, &caller)?;
+    let ctx = caller.ctx(now);
     let want_open = match q.state.as_deref() {
         None | Some("open") => Some(true),
         Some("completed") => Some(false),
@@ -616,7 +616,8 @@ pub async fn list_reviews(
         .filter(|r| want_open.is_none_or(|o| r.is_open() == o))
         .filter(|r| q.workspace.as_deref().is_none_or(|w| r.target.workspace().as_str() == w))
         .filter(|r| {
-            r.holder == me.id || authz::workspace_access(&state, me, r.target.workspace(), now).read_history
+            (r.holder == me.id && caller.bounds.covers(r.target.workspace()))
+                || authz::actor_access(&state, &ctx, r.target.workspace()).is_ok_and(|a| a.read_history)
         })
         .collect();
     found.sort_by_key(|r| (std::cmp::Reverse(r.opened_at), r.id));

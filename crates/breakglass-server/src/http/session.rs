@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use breakglass_api as api;
 use breakglass_core::cmd::tokens;
+use breakglass_core::delegation::RecipientStatus;
 use breakglass_core::ident::Email;
 use breakglass_core::model::{TokenKind, UserStatus};
 use breakglass_core::role::Role;
@@ -79,7 +80,9 @@ pub async fn logout(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
         ));
     }
     let done = app
-        .execute(caller.actor(), |state, ctx| Ok((tokens::revoke_token(state, ctx, caller.token)?, ())))
+        .execute(caller.holder(), |state, ctx| {
+            Ok((tokens::revoke_token(state, ctx, caller.token)?, ()))
+        })
         .await?;
     Ok(written_empty(done.seq))
 }
@@ -93,13 +96,26 @@ pub async fn me(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Json<a
     let user = state.user(caller.user).ok_or_else(ApiError::internal)?;
     let mut workspaces: Vec<&breakglass_core::ident::Slug> = state
         .bindings_of_user(caller.user)
-        .filter(|b| b.is_effective(now))
+        .filter(|b| b.is_effective(now) && caller.bounds.covers(b.target.workspace()))
         .map(|b| b.target.workspace())
         .collect();
     workspaces.sort();
     workspaces.dedup();
+    let holder = state.user(caller.holder).ok_or_else(ApiError::internal)?;
+    let pending_accesses = state
+        .accesses_shared_with(&holder.email)
+        .iter()
+        .filter(|a| {
+            a.is_live(now)
+                && a.recipient(&holder.email).is_some_and(|r| r.status == RecipientStatus::Pending)
+        })
+        .count();
     Ok(Json(api::Me {
         user: views::user(user),
+        delegate: caller.bounds.delegate.map(|_| holder.email.to_string()),
+        scope: caller.bounds.scope.as_ref().map(|s| s.iter().map(ToString::to_string).collect()),
+        read_only: caller.bounds.read_only,
+        pending_accesses: u32::try_from(pending_accesses).unwrap_or(u32::MAX),
         workspaces: workspaces
             .into_iter()
             .map(|ws| api::MyWorkspace {

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use breakglass_api as api;
 use breakglass_core::cmd::{tokens, users};
-use breakglass_core::ident::{Email, Name, TokenId};
+use breakglass_core::ident::{Email, Name, Slug, TokenId};
 use breakglass_core::role::AdminRole;
 use breakglass_core::DomainError;
 
@@ -40,7 +40,7 @@ pub async fn create_user(
     // Refuse before the slow hash, so that a forbidden caller cannot make the server hash.
     {
         let state = app.state();
-        let ctx = breakglass_core::Ctx::new(app.now(), caller.actor(), uuid::Uuid::nil());
+        let ctx = caller.ctx(app.now());
         users::create_user(&state, &ctx, new.clone())?;
     }
     let password_hash = match body.password {
@@ -67,8 +67,7 @@ pub async fn list_users(
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::User>>> {
     let state = app.state();
-    let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
-    if !breakglass_core::authz::can_list_users(me) {
+    if !breakglass_core::authz::can_list_users(&state, &caller.ctx(app.now())) {
         return Err(DomainError::forbidden("only the admin area may list users").into());
     }
     let items = state.users().into_iter().map(views::user).collect();
@@ -89,14 +88,15 @@ pub async fn create_token(
 ) -> ApiResult {
     let name = Name::parse(&body.name)?;
     let expires_at = expiry(body.expires_at.as_deref(), body.expires_in.as_deref(), app.now())?;
+    let scope = body.scope.as_deref().map(Slug::parse).transpose()?;
     let secret = auth::new_secret(auth::API_TOKEN_PREFIX);
-    let digest = auth::secret_hash(&secret);
-    let done = app
-        .execute(caller.actor(), |state, ctx| {
-            tokens::create_token(state, ctx, name.clone(), digest, expires_at)
-        })
-        .await?;
-    let created = api::CreatedToken { token: views::token(&done.value), secret };
+    let new = tokens::NewToken {
+        scope,
+        read_only: body.read_only.unwrap_or(false),
+        ..tokens::NewToken::new(name, auth::secret_hash(&secret), expires_at)
+    };
+    let done = app.execute(caller.actor(), |state, ctx| tokens::create_token(state, ctx, new.clone())).await?;
+    let created = api::CreatedToken { token: views::token(&done.value, None), secret };
     Ok(written(StatusCode::CREATED, done.seq, &created))
 }
 
@@ -109,10 +109,17 @@ pub async fn list_tokens(
     caller: Caller,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Token>>> {
+    refuse_delegate(&caller)?;
     let now = app.now();
+    let ids: Vec<TokenId> = app.state().tokens_of(caller.user).into_iter().map(|t| t.id).collect();
+    let used = app.token_last_used(&ids).await?;
     let state = app.state();
-    let mut items: Vec<api::Token> =
-        state.tokens_of(caller.user).into_iter().filter(|t| t.is_valid(now)).map(views::token).collect();
+    let mut items: Vec<api::Token> = state
+        .tokens_of(caller.user)
+        .into_iter()
+        .filter(|t| t.is_valid(now))
+        .map(|t| views::token(t, used.get(&t.id).copied()))
+        .collect();
     items.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Json(paginate(items, |t: &api::Token| t.id.clone(), &q)?))
 }
@@ -131,4 +138,17 @@ pub async fn revoke_token(State(app): State<Arc<App>>, caller: Caller, Path(id):
     let done =
         app.execute(caller.actor(), |state, ctx| Ok((tokens::revoke_token(state, ctx, id)?, ()))).await?;
     Ok(written_empty(done.seq))
+}
+
+/// Refuses a caller acting through a delegation: tokens and accesses are the owner's alone, to
+/// see as well as to change.
+pub(crate) fn refuse_delegate(caller: &Caller) -> Result<(), ApiError> {
+    if caller.bounds.delegate.is_some() {
+        return Err(DomainError::Forbidden {
+            code: "delegation.not_allowed",
+            message: "tokens and accesses are managed by their owner only, never through a delegation".into(),
+        }
+        .into());
+    }
+    Ok(())
 }

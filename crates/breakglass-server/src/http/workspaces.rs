@@ -14,7 +14,6 @@ use breakglass_core::model::{BindingSource, Target, Workspace, WorkspaceStatus};
 use breakglass_core::org::{TagKey, Tags};
 use breakglass_core::role::{AdminRole, Role, WorkspaceRole};
 use breakglass_core::{Ctx, DomainError, State as Model};
-use uuid::Uuid;
 
 use super::{expiry, paginate, written, written_empty, ApiJson, ApiQuery, ApiResult};
 use crate::app::App;
@@ -24,7 +23,7 @@ use crate::views;
 
 /// A context for read-only decisions (no ids are drawn).
 fn read_ctx(app: &App, caller: &Caller) -> Ctx {
-    Ctx::new(app.now(), caller.actor(), Uuid::nil())
+    caller.ctx(app.now())
 }
 
 /// Parses a workspace path segment; a malformed one names no workspace, so it is a 404.
@@ -118,9 +117,11 @@ pub async fn list_workspaces(
     let state = app.state();
     let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
     let keep = |w: &&Workspace| {
-        status.is_none_or(|s| w.status == s) && tag.as_ref().is_none_or(|t| t.matches(&w.tags))
+        caller.bounds.covers(&w.id)
+            && status.is_none_or(|s| w.status == s)
+            && tag.as_ref().is_none_or(|t| t.matches(&w.tags))
     };
-    let items: Vec<api::Workspace> = if me.admin_role != AdminRole::None {
+    let items: Vec<api::Workspace> = if authz::actor_admin_role(&state, &caller.ctx(now))? != AdminRole::None {
         state.workspaces().filter(keep).map(|w| views::workspace(&state, w)).collect()
     } else {
         let mut mine: Vec<&Slug> = state

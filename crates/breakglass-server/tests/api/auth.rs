@@ -414,6 +414,7 @@ async fn bad_token_requests_are_refused_and_change_nothing() {
                 name: "x".into(),
                 expires_at: Some(rfc(t.now().plus(Span::hours(1)))),
                 expires_in: Some("1h".into()),
+                ..Default::default()
             },
             422,
             "input.conflicting_fields",

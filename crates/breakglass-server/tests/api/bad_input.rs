@@ -160,7 +160,7 @@ async fn unknown_fields_are_refused_with_400() {
         ("POST", "/api/v1/workspaces", json!({"identifier": "gamma", "name": "Gamma", "colour": "red"})),
         ("POST", "/api/v1/workspaces", json!({"identifier": "gamma", "name": "Gamma", "status": "active"})),
         ("POST", "/api/v1/users", json!({"email": "x@example.com", "name": "X", "is_admin": true})),
-        ("POST", "/api/v1/tokens", json!({"name": "ci", "scope": "global"})),
+        ("POST", "/api/v1/tokens", json!({"name": "ci", "permissions": "all"})),
         (
             "PUT",
             "/api/v1/workspaces/alpha/members/bob@example.com",

@@ -20,8 +20,9 @@ use std::task::Poll;
 use breakglass_core::access::{
     AccessRequest, Approval, Entitlement, Policy, RequestState, Review, ReviewOutcome,
 };
+use breakglass_core::delegation::{Access, AccessKind, Recipient, RecipientStatus};
 use breakglass_core::ident::{
-    BindingId, Email, InvitationId, MessageId, Name, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId,
+    AccessId, BindingId, Email, InvitationId, MessageId, Name, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId,
 };
 use breakglass_core::model::{
     Binding, BindingSource, Project, SecretHash, Target, Token, TokenKind, User, UserStatus, Workspace,
@@ -110,7 +111,7 @@ pub(super) async fn live_records(
         "requests",
         "id, user_id, created_by, workspace_id, project_id, role, duration, justification, emergency, \
          policy, state, approvals, created_at, lapses_at, escalated_at, decided_at, decided_by, \
-         deny_reason, binding_id",
+         deny_reason, binding_id, requested_via",
         page,
         |row| {
             state.apply(&Change::PutRequest(request(row)?));
@@ -159,6 +160,18 @@ pub(super) async fn live_records(
         Ok(())
     })
     .await?;
+    rows(
+        conn,
+        "accesses",
+        "id, owner_id, name, kind, scope, created_at, expires_at, revoked_at, revoked_by, recipients, \
+         token_id",
+        page,
+        |row| {
+            state.apply(&Change::PutAccess(access(row)?));
+            Ok(())
+        },
+    )
+    .await?;
 
     let sql = page_sql(
         "bindings",
@@ -180,7 +193,7 @@ pub(super) async fn live_records(
     let sql = page_sql(
         "tokens",
         "AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?3)",
-        "id, user_id, kind, name, hex(secret_hash), created_at, expires_at",
+        "id, user_id, kind, name, hex(secret_hash), created_at, expires_at, scope, read_only, access_id",
     );
     scan(conn, &sql, page, Some(now.as_micros()), |text| {
         for row in
@@ -419,10 +432,11 @@ fn binding(row: BindingRow<'_>) -> Result<Binding, StoreError> {
     })
 }
 
-type TokenRow<'a> = (&'a str, &'a str, &'a str, String, &'a str, i64, Option<i64>);
+type TokenRow<'a> =
+    (&'a str, &'a str, &'a str, String, &'a str, i64, Option<i64>, Option<String>, i64, Option<&'a str>);
 
 fn token(
-    (id, user, kind, name, secret_hash, created_at, expires_at): TokenRow<'_>,
+    (id, user, kind, name, secret_hash, created_at, expires_at, scope, read_only, access): TokenRow<'_>,
 ) -> Result<Token, StoreError> {
     let at = At { table: "tokens", key: id };
     Ok(Token {
@@ -433,6 +447,9 @@ fn token(
         secret_hash: SecretHash(at.parse("secret_hash", secret_hash, digest_from_hex)?),
         created_at: Timestamp::from_micros(created_at),
         expires_at: expires_at.map(Timestamp::from_micros),
+        scope: scope.map(|s| at.parse("scope", &s, Slug::parse)).transpose()?,
+        read_only: read_only != 0,
+        access: access.map(|a| at.uuid("access_id", a)).transpose()?.map(AccessId),
     })
 }
 
@@ -568,6 +585,65 @@ fn request(row: &SqliteRow) -> Result<AccessRequest, StoreError> {
         decided_by: c.opt_uuid("decided_by")?.map(UserId),
         deny_reason: c.get("deny_reason")?,
         binding: c.opt_uuid("binding_id")?.map(BindingId),
+        requested_via: c.opt_uuid("requested_via")?.map(UserId),
+    })
+}
+
+/// A delegate access's recipient as stored in the `recipients` JSON array.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct RecipientRow {
+    email: String,
+    status: String,
+    code_hash: String,
+    added_at: i64,
+    decided_at: Option<i64>,
+}
+
+/// The JSON a delegate access's recipients are stored as (digests in hex).
+pub(super) fn encode_recipients(recipients: &[Recipient]) -> Result<String, serde_json::Error> {
+    let rows: Vec<RecipientRow> = recipients
+        .iter()
+        .map(|r| RecipientRow {
+            email: r.email.to_string(),
+            status: r.status.as_str().to_owned(),
+            code_hash: hex_digest(&r.code_hash.0),
+            added_at: r.added_at.as_micros(),
+            decided_at: r.decided_at.map(Timestamp::as_micros),
+        })
+        .collect();
+    serde_json::to_string(&rows)
+}
+
+fn hex_digest(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn access(row: &SqliteRow) -> Result<Access, StoreError> {
+    let c = Cols { row, at: At { table: "accesses", key: key(row, "accesses", "id")? } };
+    let rows: Vec<RecipientRow> =
+        serde_json::from_str(c.get("recipients")?).map_err(|e| c.at.corrupt("recipients", e))?;
+    let mut recipients = Vec::with_capacity(rows.len());
+    for r in rows {
+        recipients.push(Recipient {
+            email: c.at.parse("recipients", &r.email, Email::parse)?,
+            status: c.at.parse("recipients", &r.status, RecipientStatus::parse)?,
+            code_hash: SecretHash(c.at.parse("recipients", &r.code_hash, digest_from_hex)?),
+            added_at: Timestamp::from_micros(r.added_at),
+            decided_at: r.decided_at.map(Timestamp::from_micros),
+        });
+    }
+    Ok(Access {
+        id: AccessId(c.uuid("id")?),
+        owner: UserId(c.uuid("owner_id")?),
+        name: c.at.parse("name", c.get("name")?, Name::parse)?,
+        kind: c.at.parse("kind", c.get("kind")?, AccessKind::parse)?,
+        scope: c.get::<Option<&str>>("scope")?.map(|s| c.at.parse("scope", s, Slug::parse)).transpose()?,
+        created_at: c.time("created_at")?,
+        expires_at: c.opt_time("expires_at")?,
+        revoked_at: c.opt_time("revoked_at")?,
+        revoked_by: c.opt_uuid("revoked_by")?.map(UserId),
+        recipients,
+        token: c.opt_uuid("token_id")?.map(TokenId),
     })
 }
 
@@ -717,6 +793,7 @@ mod tests {
                 id: RequestId(Uuid::from_u128(100 + i)),
                 user: user(i % 3),
                 created_by: user(i % 3),
+                requested_via: None,
                 target: Target::Workspace(Slug::parse("ws-a").unwrap()),
                 role: Role::parse_workspace("member").unwrap(),
                 duration: None,
