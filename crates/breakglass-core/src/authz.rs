@@ -28,10 +28,14 @@ impl WorkspaceAccess {
 
 /// The rights of `user` in `ws` at `now`.
 pub fn workspace_access(state: &State, user: &User, ws: &Slug, now: Timestamp) -> WorkspaceAccess {
+    access_with(state, user, user.admin_role, ws, now)
+}
+
+fn access_with(state: &State, user: &User, admin_role: AdminRole, ws: &Slug, now: Timestamp) -> WorkspaceAccess {
     if user.status != UserStatus::Active {
         return WorkspaceAccess::default();
     }
-    match user.admin_role {
+    match admin_role {
         AdminRole::Admin | AdminRole::Employee => return WorkspaceAccess::FULL,
         AdminRole::Auditor => return WorkspaceAccess { see: true, read_history: true, ..Default::default() },
         AdminRole::None => {}
@@ -60,7 +64,7 @@ pub fn actor_access(state: &State, ctx: &Ctx, ws: &Slug) -> Result<WorkspaceAcce
             if !ctx.bounds.covers(ws) {
                 return Ok(WorkspaceAccess::default());
             }
-            Ok(workspace_access(state, me, ws, ctx.now))
+            Ok(access_with(state, me, actor_admin_role(state, ctx)?, ws, ctx.now))
         }
     }
 }
@@ -77,7 +81,8 @@ pub fn acting_user<'a>(state: &'a State, ctx: &Ctx) -> Result<&'a User, DomainEr
 }
 
 /// The admin-area role the actor may use; the system counts as admin. A credential confined to
-/// workspaces carries none: settings, users and the admin area's lists are outside any scope.
+/// workspaces carries none: it holds the owner's workspace roles there and nothing else (the
+/// admin area's settings, users, lists and its reach into workspaces need an unscoped one).
 pub fn actor_admin_role(state: &State, ctx: &Ctx) -> Result<AdminRole, DomainError> {
     match ctx.actor {
         Actor::System => Ok(AdminRole::Admin),
