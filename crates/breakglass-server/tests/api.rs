@@ -14,6 +14,8 @@ mod audit;
 mod auth;
 #[path = "api/bad_input.rs"]
 mod bad_input;
+#[path = "api/delegation.rs"]
+mod delegation;
 #[path = "api/expiry.rs"]
 mod expiry;
 #[path = "api/isolation.rs"]
