@@ -15,9 +15,11 @@ use breakglass_core::access::{
 };
 use breakglass_core::audit::{self, AuditEvent, ChainHead, ChainVerifier, EventType, NewEvent};
 use breakglass_core::cmd::members::{self, NewGrant, SetMember};
+use breakglass_core::cmd::accesses::{self, NewAccess};
 use breakglass_core::cmd::{sweep, tokens, users, workspaces};
+use breakglass_core::delegation::{AccessKind, RecipientStatus};
 use breakglass_core::ident::{
-    BindingId, Email, InvitationId, MessageId, Name, PolicyId, RequestId, ReviewId, Slug, UserId,
+    BindingId, Email, InvitationId, MessageId, Name, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId,
 };
 use breakglass_core::model::{
     Binding, BindingSource, EndReason, PasswordHash, SecretHash, Target, User, UserStatus, Workspace,
@@ -329,6 +331,15 @@ fn assert_same_state(got: &State, want: &State) {
         v
     };
     assert_eq!(messages(got), messages(want), "messages");
+    for u in want.users() {
+        assert_eq!(got.accesses_of(u.id), want.accesses_of(u.id), "accesses of {}", u.email);
+        assert_eq!(
+            got.accesses_shared_with(&u.email),
+            want.accesses_shared_with(&u.email),
+            "accesses shared with {}",
+            u.email
+        );
+    }
 }
 
 /// Everything a store can show, to prove a failed commit changed nothing.
@@ -1564,6 +1575,81 @@ async fn requests_decided_by_the_core_round_trip(h: &dyn Harness) {
 // ---------------------------------------------------------------------------------------------
 // The admin area: tags, settings, invitations, tag definitions, messages
 
+/// Accesses (a delegate access shared, accepted, re-shared; an API token access revoked with its
+/// token), a scoped read-only token, and a request opened and approved through a delegation.
+async fn delegation_records_round_trip(h: &dyn Harness) {
+    let s = scenario(h).await;
+    let mut w = s.world;
+    let code = |n: u8| SecretHash([n; 32]);
+    let new = NewAccess {
+        name: name("holiday cover"),
+        kind: AccessKind::Delegate,
+        scope: Some(slug("team-a")),
+        expires_at: Some(at(10_000)),
+        read_only: false,
+        recipients: vec![(email("bob@example.com"), code(7)), (email("nobody.yet@example.org"), code(8))],
+        token_hash: None,
+    };
+    let (c, shared, _) = accesses::create(&w.state, &as_user(40, s.alice, 400), new).unwrap();
+    w.commit(c).await;
+    let c = accesses::accept(&w.state, &as_user(41, s.bob, 401), shared.id, code(7)).unwrap();
+    w.commit(c).await;
+    let c = accesses::remove_recipient(&w.state, &as_user(42, s.alice, 402), shared.id, &email("nobody.yet@example.org"))
+        .unwrap();
+    w.commit(c).await;
+    let c = accesses::add_recipient(&w.state, &as_user(43, s.alice, 403), shared.id, email("carol@example.com"), code(9))
+        .unwrap();
+    w.commit(c).await;
+    let bot = NewAccess {
+        name: name("deploy bot"),
+        kind: AccessKind::ApiToken,
+        scope: None,
+        expires_at: None,
+        read_only: true,
+        recipients: vec![],
+        token_hash: Some(code(10)),
+    };
+    let (c, bot, token) = accesses::create(&w.state, &as_user(44, s.alice, 404), bot).unwrap();
+    w.commit(c).await;
+    assert!(w.state.token(token.unwrap().id).is_some());
+    let c = accesses::revoke(&w.state, &as_user(45, s.alice, 405), bot.id).unwrap();
+    w.commit(c).await;
+
+    let loaded = w.store.load_state(at(46)).await.unwrap();
+    assert_same_state(&loaded, &w.state);
+    let a = loaded.access(shared.id).unwrap();
+    assert_eq!((a.name.as_str(), a.kind, a.scope.as_ref().map(Slug::as_str)), ("holiday cover", AccessKind::Delegate, Some("team-a")));
+    assert_eq!(a.expires_at, Some(at(10_000)));
+    let who: Vec<(&str, RecipientStatus, SecretHash)> =
+        a.recipients.iter().map(|r| (r.email.as_str(), r.status, r.code_hash)).collect();
+    assert_eq!(
+        who,
+        vec![("bob@example.com", RecipientStatus::Accepted, code(7)), ("carol@example.com", RecipientStatus::Pending, code(9))]
+    );
+    assert_eq!(loaded.accesses_shared_with(&email("bob@example.com")).len(), 1);
+    assert!(loaded.accesses_shared_with(&email("nobody.yet@example.org")).is_empty());
+    let b = loaded.access(bot.id).unwrap();
+    assert_eq!((b.revoked_at, b.revoked_by, b.kind), (Some(at(45)), Some(s.alice), AccessKind::ApiToken));
+    assert!(b.token.is_some_and(|t| loaded.token(t).is_none()), "the revoked access's token is not loaded");
+    assert_eq!(loaded.accesses_of(s.alice).len(), 2);
+}
+
+async fn token_use_is_kept_outside_the_chain(h: &dyn Harness) {
+    let s = scenario(h).await;
+    let store = s.world.store.clone();
+    let tokens: Vec<TokenId> =
+        s.world.state.users().iter().flat_map(|u| s.world.state.tokens_of(u.id)).map(|t| t.id).collect();
+    assert!(!tokens.is_empty());
+    assert!(store.token_last_used(&tokens).await.unwrap().is_empty(), "never used");
+    let head = store.head().await.unwrap();
+    store.record_token_use(&[(tokens[0], at(50))]).await.unwrap();
+    // An older use never moves the time back.
+    store.record_token_use(&[(tokens[0], at(40))]).await.unwrap();
+    assert_eq!(store.token_last_used(&tokens).await.unwrap(), vec![(tokens[0], at(50))]);
+    assert_eq!(store.head().await.unwrap(), head, "bookkeeping, not an audited change");
+    store.record_token_use(&[]).await.unwrap();
+}
+
 fn tags(pairs: &[(&str, &str)]) -> Tags {
     pairs.iter().map(|(k, v)| (TagKey::parse(k).unwrap(), (*v).to_owned())).collect()
 }
@@ -2087,4 +2173,6 @@ backends!(sqlite_memory, sqlite_file; {
     admin_area_records_referring_to_missing_records_are_refused_at_commit,
     unreadable_admin_area_rows_are_reported_as_corrupt,
     an_invitation_without_a_secret_loads_with_a_digest_nothing_matches,
+    delegation_records_round_trip,
+    token_use_is_kept_outside_the_chain,
 });
