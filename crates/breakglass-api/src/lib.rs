@@ -278,6 +278,9 @@ pub struct Access {
     /// For an API token access: the token's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_id: Option<String>,
+    /// For an API token access: it may only read.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 /// The code a recipient needs to accept a delegate access; shown once, to the owner.

@@ -11,6 +11,10 @@
 //! `202 Accepted` with the access request it opened instead. Those methods return an
 //! [`Assignment`], decided by the status code.
 //!
+//! A delegate acts as the owner of a delegate access they accepted through
+//! [`Client::acting_as`]: the derived client sends `X-Breakglass-Act-As: <owner>` on every
+//! request, and the server answers with the owner's rights, cut to the delegation's scope.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), breakglass_client::ClientError> {
 //! use breakglass_client::{api, Client};
@@ -39,21 +43,26 @@ use std::time::Duration;
 
 pub use breakglass_api as api;
 use breakglass_api::{
-    AcceptInvitation, AddMyself, ApproveRequest, AuditEvent, AuditQuery, BatchCheckRequest,
-    BatchCheckResponse, Binding, CheckRequest, CheckResponse, CompleteReview, CreateGrant, CreateInvitation,
-    CreateProject, CreateRequest, CreateToken, CreateUser, CreateWorkspace, CreatedToken, DenyRequest,
-    Entitlement, EntitlementBody, Health, Invitation, LifecycleAction, ListQuery, Login, Me, Message, Page,
-    PageQuery, Policy, PolicyBody, PolicyQuery, Problem, Project, RegisterWorkspace, Request, RequestQuery,
-    Review, ReviewQuery, SendMessage, Session, SetMember, SetQuota, SetTag, Settings, Signup, TagDefinition,
-    Task, Token, UpdateWorkspace, User, VerifyReport, Workspace,
+    AcceptAccess, AcceptInvitation, Access, AccessQuery, AddMyself, AddRecipient, ApproveRequest, AuditEvent,
+    AuditQuery, BatchCheckRequest, BatchCheckResponse, Binding, CheckRequest, CheckResponse, CompleteReview,
+    CreateAccess, CreateGrant, CreateInvitation, CreateProject, CreateRequest, CreateToken, CreateUser,
+    CreateWorkspace, CreatedAccess, CreatedToken, DenyRequest, Entitlement, EntitlementBody, Health,
+    Invitation, LifecycleAction, ListQuery, Login, Me, Message, Page, PageQuery, Policy, PolicyBody,
+    PolicyQuery, Problem, Project, RecipientCode, RegisterWorkspace, Request, RequestQuery, Review,
+    ReviewQuery, SendMessage, Session, SetMember, SetQuota, SetTag, Settings, Signup, TagDefinition, Task,
+    Token, UpdateWorkspace, User, VerifyReport, Workspace,
 };
-use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
+use reqwest::header::{HeaderName, HeaderValue, ACCEPT, AUTHORIZATION};
 pub use reqwest::{Method, Url};
 use reqwest::{RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use breakglass_api::SEQ_HEADER;
+
+/// Request header naming the user a delegate acts as (see [`Client::acting_as`]). Header names
+/// are case-insensitive; it is usually written `X-Breakglass-Act-As`.
+pub const ACT_AS_HEADER: &str = "x-breakglass-act-as";
 
 /// `last_seq` value meaning "no write seen yet".
 const NO_SEQ: i64 = i64::MIN;
@@ -82,6 +91,10 @@ pub enum ClientError {
     /// The bearer token contains characters an HTTP header cannot carry.
     #[error("the token contains characters not allowed in an HTTP header")]
     InvalidToken,
+    /// The e-mail given to [`Client::acting_as`] is empty or has characters an HTTP header
+    /// cannot carry.
+    #[error("cannot act as {0:?}: expected the e-mail address of the user to act as")]
+    InvalidActAs(String),
 }
 
 impl ClientError {
@@ -216,7 +229,8 @@ impl Assignment {
     }
 }
 
-/// A connection to one Breakglass server, optionally acting as one caller (bearer token).
+/// A connection to one Breakglass server, optionally acting as one caller (bearer token), and
+/// optionally, as a delegate, with the rights of another user ([`Client::acting_as`]).
 ///
 /// Cheap to clone; clones share the connection pool and the [`Client::last_seq`] record.
 #[derive(Clone)]
@@ -224,6 +238,8 @@ pub struct Client {
     http: reqwest::Client,
     base: Url,
     token: Option<String>,
+    /// The owner whose rights a delegate uses: sent as [`ACT_AS_HEADER`].
+    act_as: Option<String>,
     last_seq: Arc<AtomicI64>,
 }
 
@@ -232,6 +248,7 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("base", &self.base.as_str())
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("act_as", &self.act_as)
             .finish()
     }
 }
@@ -255,17 +272,45 @@ impl Client {
         base_url: &str,
         token: Option<String>,
     ) -> Result<Client, ClientError> {
-        Ok(Client { http, base: parse_base(base_url)?, token, last_seq: Arc::new(AtomicI64::new(NO_SEQ)) })
+        Ok(Client {
+            http,
+            base: parse_base(base_url)?,
+            token,
+            act_as: None,
+            last_seq: Arc::new(AtomicI64::new(NO_SEQ)),
+        })
     }
 
-    /// The same server and connection pool, acting as the holder of `token`.
+    /// The same server and connection pool, acting as the holder of `token` with their own
+    /// rights (any [`Client::acting_as`] is dropped).
     pub fn with_token(&self, token: impl Into<String>) -> Client {
-        Client { token: Some(token.into()), ..self.clone() }
+        Client { token: Some(token.into()), act_as: None, ..self.clone() }
     }
 
-    /// The same server and connection pool, without a bearer token.
+    /// The same server and connection pool, without a bearer token (nor [`Client::acting_as`]).
     pub fn anonymous(&self) -> Client {
-        Client { token: None, ..self.clone() }
+        Client { token: None, act_as: None, ..self.clone() }
+    }
+
+    /// The same server, token and connection pool, acting as `owner_email`: every request
+    /// carries `X-Breakglass-Act-As: <owner_email>`, and the server answers with the owner's
+    /// rights, cut to the scope of the delegate access they shared with the token's holder
+    /// (`403 delegation.not_granted` when there is no accepted, live one).
+    ///
+    /// Refuses ([`ClientError::InvalidActAs`]) an empty value or one an HTTP header cannot
+    /// carry; whether it is an e-mail of someone who delegates to you is the server's call.
+    pub fn acting_as(&self, owner_email: &str) -> Result<Client, ClientError> {
+        let owner = owner_email.trim();
+        if owner.is_empty() || HeaderValue::from_str(owner).is_err() {
+            return Err(ClientError::InvalidActAs(owner_email.to_owned()));
+        }
+        Ok(Client { act_as: Some(owner.to_owned()), ..self.clone() })
+    }
+
+    /// The same server, token and connection pool, with the caller's own rights (no
+    /// [`Client::acting_as`]).
+    pub fn as_self(&self) -> Client {
+        Client { act_as: None, ..self.clone() }
     }
 
     /// The server's base URL.
@@ -276,6 +321,11 @@ impl Client {
     /// The bearer token this client sends, if any.
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
+    }
+
+    /// The owner this client acts as ([`Client::acting_as`]), if any.
+    pub fn act_as(&self) -> Option<&str> {
+        self.act_as.as_deref()
     }
 
     /// The highest `Breakglass-Seq` (audit sequence of a committed write) seen on any answer to
@@ -313,7 +363,8 @@ impl Client {
         self.send_empty(req).await
     }
 
-    /// `GET /api/v1/me`: the caller and their workspaces.
+    /// `GET /api/v1/me`: whose rights are in use (`user`), and when acting as someone, who acts
+    /// (`delegate`); the credential's limits, the pending accesses and the workspaces.
     pub async fn me(&self) -> Result<Me, ClientError> {
         self.get(self.api(&["me"])?, &()).await
     }
@@ -337,8 +388,9 @@ impl Client {
 
     // ---- tokens ----
 
-    /// `POST /api/v1/tokens`: creates an API token for the caller; the answer holds its secret,
-    /// shown only this once.
+    /// `POST /api/v1/tokens`: creates an API token for the caller, optionally confined to one
+    /// workspace (`scope`) or to reading (`read_only`); the answer holds its secret, shown only
+    /// this once.
     pub async fn create_token(&self, token: &CreateToken) -> Result<CreatedToken, ClientError> {
         self.post(self.api(&["tokens"])?, token).await
     }
@@ -356,6 +408,80 @@ impl Client {
     /// `DELETE /api/v1/tokens/{id}`: revokes a token.
     pub async fn revoke_token(&self, id: &str) -> Result<(), ClientError> {
         self.delete(self.api(&["tokens", id])?).await
+    }
+
+    // ---- accesses (delegation) ----
+
+    /// `POST /api/v1/accesses`: shares the caller's rights, as an API token (`kind`
+    /// `api_token`: the answer's `secret`) or with named people (`delegate`: the answer's
+    /// `codes`, one per recipient, which they need to accept). Both are shown only this once.
+    pub async fn create_access(&self, access: &CreateAccess) -> Result<CreatedAccess, ClientError> {
+        self.post(self.api(&["accesses"])?, access).await
+    }
+
+    /// `GET /api/v1/accesses?owner=`: one page of the caller's accesses, newest first (revoked
+    /// and expired ones too); the admin area lists another user's with `owner`.
+    pub async fn list_accesses(
+        &self,
+        owner: Option<&str>,
+        page: &PageQuery,
+    ) -> Result<Page<Access>, ClientError> {
+        self.get(self.api(&["accesses"])?, &access_query(owner, page.clone())).await
+    }
+
+    /// Every access of the caller (or, for the admin area, of `owner`), following cursors.
+    pub async fn all_accesses(&self, owner: Option<&str>) -> Result<Vec<Access>, ClientError> {
+        let query = access_query(owner, PageQuery::default());
+        self.all_from(self.api(&["accesses"])?, query, |q| &mut q.cursor).await
+    }
+
+    /// `GET /api/v1/accesses/received`: one page of the delegate accesses shared with the
+    /// caller, newest first (pending ones wait for [`Client::accept_access`]).
+    pub async fn received_accesses(&self, page: &PageQuery) -> Result<Page<Access>, ClientError> {
+        self.get(self.api(&["accesses", "received"])?, page).await
+    }
+
+    /// Every delegate access shared with the caller, following cursors.
+    pub async fn all_received_accesses(&self) -> Result<Vec<Access>, ClientError> {
+        self.all(self.api(&["accesses", "received"])?).await
+    }
+
+    /// `GET /api/v1/accesses/{id}`: one access (for its owner, its recipients and the admin
+    /// area).
+    pub async fn get_access(&self, id: &str) -> Result<Access, ClientError> {
+        self.get(self.api(&["accesses", id])?, &()).await
+    }
+
+    /// `DELETE /api/v1/accesses/{id}`: revokes an access at once: its token stops working and
+    /// its recipients stop acting as the owner.
+    pub async fn revoke_access(&self, id: &str) -> Result<(), ClientError> {
+        self.delete(self.api(&["accesses", id])?).await
+    }
+
+    /// `POST /api/v1/accesses/{id}/recipients`: shares a delegate access with one more address;
+    /// the answer holds their acceptance code, shown only this once.
+    pub async fn add_access_recipient(&self, id: &str, email: &str) -> Result<RecipientCode, ClientError> {
+        let body = AddRecipient { email: email.to_owned() };
+        self.post(self.api(&["accesses", id, "recipients"])?, &body).await
+    }
+
+    /// `DELETE /api/v1/accesses/{id}/recipients/{email}`: stops sharing a delegate access with
+    /// an address.
+    pub async fn remove_access_recipient(&self, id: &str, email: &str) -> Result<(), ClientError> {
+        self.delete(self.api(&["accesses", id, "recipients", email])?).await
+    }
+
+    /// `POST /api/v1/accesses/{id}/accept`: the recipient accepts a delegate access with the
+    /// code its owner passed on; from then on [`Client::acting_as`] the owner works.
+    pub async fn accept_access(&self, id: &str, code: &str) -> Result<Access, ClientError> {
+        let body = AcceptAccess { code: code.to_owned() };
+        self.post(self.api(&["accesses", id, "accept"])?, &body).await
+    }
+
+    /// `POST /api/v1/accesses/{id}/decline`: the recipient declines a delegate access (or gives
+    /// up one they accepted).
+    pub async fn decline_access(&self, id: &str) -> Result<Access, ClientError> {
+        self.post_empty(self.api(&["accesses", id, "decline"])?).await
     }
 
     // ---- workspaces ----
@@ -1021,6 +1147,10 @@ impl Client {
             value.set_sensitive(true);
             req = req.header(AUTHORIZATION, value);
         }
+        if let Some(owner) = &self.act_as {
+            let value = HeaderValue::from_str(owner).map_err(|_| ClientError::InvalidActAs(owner.clone()))?;
+            req = req.header(HeaderName::from_static(ACT_AS_HEADER), value);
+        }
         Ok(req)
     }
 
@@ -1166,6 +1296,11 @@ async fn decode_body<T: DeserializeOwned>(resp: Response) -> Result<T, ClientErr
 /// The history endpoints take the audit filters minus `workspace` and `project`.
 fn history_query(query: &AuditQuery) -> AuditQuery {
     AuditQuery { workspace: None, project: None, ..query.clone() }
+}
+
+/// The query of the access list: whose, and the paging.
+fn access_query(owner: Option<&str>, page: PageQuery) -> AccessQuery {
+    AccessQuery { owner: owner.map(str::to_owned), limit: page.limit, cursor: page.cursor }
 }
 
 /// The project lists take the workspace filters minus `status`.

@@ -695,3 +695,169 @@ async fn invitation_tag_message_and_settings_calls_use_their_paths_and_bodies() 
     with_body(17, "");
     with_body(19, r#"{"signup":"open","invitation_ttl_days":3}"#);
 }
+
+const ME: &str = r#"{"user":{"id":"u1","email":"owner@x.io","name":"Owner","admin_role":"none",
+    "status":"active","created_at":"2026-01-01T00:00:00Z"},"delegate":"bob@x.io","scope":["acme"],
+    "read_only":false,"pending_accesses":0,"workspaces":[{"workspace":"acme","role":"owner"}]}"#;
+const ACCESS: &str = r#"{"id":"a1","owner":"owner@x.io","kind":"delegate","name":"holiday","scope":"acme",
+    "status":"active","created_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-08T00:00:00Z",
+    "recipients":[{"email":"bob@x.io","status":"pending","added_at":"2026-01-01T00:00:00Z"}]}"#;
+
+/// The value of header `name` in a request head, if it was sent.
+fn header<'a>(seen: &'a str, name: &str) -> Option<&'a str> {
+    let head = seen.split_once("\r\n\r\n").map_or(seen, |(h, _)| h);
+    head.lines().skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[tokio::test]
+async fn acting_as_sends_the_header_on_every_request_and_derived_clients_drop_it() {
+    let (base, server) = canned(vec![
+        response("200 OK", &[], ME),
+        response("200 OK", &[], &format!(r#"{{"items":[{ACCESS}],"next_cursor":"n1"}}"#)),
+        response("200 OK", &[], r#"{"items":[]}"#),
+        response("201 Created", &[], BINDING),
+        response("204 No Content", &[], ""),
+        response("200 OK", &[], ME),
+        response("200 OK", &[], ME),
+        response("200 OK", &[], ME),
+        response("200 OK", &[], ME),
+    ])
+    .await;
+    let bob = Client::new(&base, Some("bob-token".into())).unwrap();
+    assert_eq!(bob.act_as(), None);
+    let as_owner = bob.acting_as(" owner@x.io ").unwrap();
+    assert_eq!(as_owner.act_as(), Some("owner@x.io"));
+    assert_eq!(as_owner.token(), Some("bob-token"), "the delegate's own credential");
+    assert!(format!("{as_owner:?}").contains("owner@x.io"));
+
+    let me = as_owner.me().await.unwrap();
+    assert_eq!((me.user.email.as_str(), me.delegate.as_deref()), ("owner@x.io", Some("bob@x.io")));
+    assert_eq!(me.scope, Some(vec!["acme".to_owned()]));
+    assert_eq!(as_owner.all_accesses(None).await.unwrap().len(), 1);
+    let grant = CreateGrant {
+        user: "carl@x.io".into(),
+        workspace: "acme".into(),
+        role: "member".into(),
+        expires_in: Some("1h".into()),
+        ..Default::default()
+    };
+    as_owner.create_grant(&grant).await.unwrap();
+    as_owner.clone().revoke_grant("b1").await.unwrap();
+    bob.me().await.unwrap();
+    as_owner.as_self().me().await.unwrap();
+    as_owner.with_token("other").me().await.unwrap();
+    as_owner.anonymous().me().await.unwrap();
+
+    let seen = server.await.unwrap();
+    let act_as: Vec<Option<&str>> = seen.iter().map(|s| header(s, ACT_AS_HEADER)).collect();
+    let owner = Some("owner@x.io");
+    assert_eq!(act_as, [owner, owner, owner, owner, owner, None, None, None, None], "{seen:#?}");
+    assert_eq!(header(&seen[0], "authorization"), Some("Bearer bob-token"));
+    assert_eq!(request_line(&seen[2]), "GET /api/v1/accesses?cursor=n1 HTTP/1.1");
+    assert_eq!(request_line(&seen[4]), "DELETE /api/v1/grants/b1 HTTP/1.1");
+    assert_eq!(header(&seen[7], "authorization"), Some("Bearer other"));
+    assert_eq!(header(&seen[8], "authorization"), None);
+}
+
+#[test]
+fn acting_as_refuses_values_a_header_cannot_carry() {
+    let c = client("http://h");
+    for bad in ["", "   ", "a@x.io\r\nx-evil: 1", "nul\0@x.io"] {
+        let err = c.acting_as(bad).unwrap_err();
+        assert!(matches!(err, ClientError::InvalidActAs(_)), "{bad:?}: {err}");
+        assert!(err.to_string().starts_with("cannot act as "), "{err}");
+    }
+    assert_eq!(c.acting_as("Owner@X.io").unwrap().act_as(), Some("Owner@X.io"));
+}
+
+#[tokio::test]
+async fn access_calls_use_their_paths_and_bodies() {
+    let created = ACCESS
+        .replace(r#""recipients":["#, r#""codes":[{"email":"bob@x.io","code":"bga_c0de"}],"recipients":["#);
+    let code = r#"{"email":"carl@x.io","code":"bga_c4rl"}"#;
+    let page = |items: &str| format!(r#"{{"items":[{items}]}}"#);
+    let (base, server) = canned(vec![
+        response("201 Created", &["breakglass-seq: 11"], &created),
+        response("200 OK", &[], &page(ACCESS)),
+        response("200 OK", &[], &page(ACCESS)),
+        response("200 OK", &[], &page(ACCESS)),
+        response("200 OK", &[], &page("")),
+        response("200 OK", &[], ACCESS),
+        response("201 Created", &[], code),
+        response("204 No Content", &[], ""),
+        response("200 OK", &[], ACCESS),
+        response("200 OK", &[], ACCESS),
+        response("204 No Content", &[], ""),
+        response(
+            "201 Created",
+            &[],
+            r#"{"id":"t1","name":"ci","kind":"api","created_at":"2026-01-01T00:00:00Z",
+                "scope":"acme","read_only":true,"secret":"bgt_s3cret"}"#,
+        ),
+    ])
+    .await;
+    let c = client(&base);
+    let access = CreateAccess {
+        name: "holiday".into(),
+        kind: "delegate".into(),
+        scope: Some("acme".into()),
+        expires_in: Some("7d".into()),
+        recipients: vec!["bob@x.io".into()],
+        ..Default::default()
+    };
+    let done = c.create_access(&access).await.unwrap();
+    assert_eq!((done.access.id.as_str(), done.secret), ("a1", None));
+    assert_eq!(done.codes, [RecipientCode { email: "bob@x.io".into(), code: "bga_c0de".into() }]);
+    assert_eq!(c.last_seq(), Some(11));
+    let listed = c.list_accesses(None, &PageQuery { limit: Some(5), cursor: None }).await.unwrap();
+    assert_eq!(listed.items[0].recipients[0].status, "pending");
+    c.all_accesses(Some("owner@x.io")).await.unwrap();
+    c.received_accesses(&PageQuery::default()).await.unwrap();
+    assert!(c.all_received_accesses().await.unwrap().is_empty());
+    assert_eq!(c.get_access("a1").await.unwrap().name.as_deref(), Some("holiday"));
+    assert_eq!(c.add_access_recipient("a1", "carl@x.io").await.unwrap().code, "bga_c4rl");
+    c.remove_access_recipient("a1", "carl@x.io").await.unwrap();
+    c.accept_access("a1", "bga_c0de").await.unwrap();
+    c.decline_access("a/1").await.unwrap();
+    c.revoke_access("a1").await.unwrap();
+    let token = CreateToken {
+        name: "ci".into(),
+        scope: Some("acme".into()),
+        read_only: Some(true),
+        ..Default::default()
+    };
+    let t = c.create_token(&token).await.unwrap();
+    assert_eq!((t.token.scope.as_deref(), t.token.read_only), (Some("acme"), true));
+
+    let seen = server.await.unwrap();
+    let lines: Vec<&str> = seen.iter().map(|s| request_line(s)).collect();
+    assert_eq!(
+        lines,
+        [
+            "POST /api/v1/accesses HTTP/1.1",
+            "GET /api/v1/accesses?limit=5 HTTP/1.1",
+            "GET /api/v1/accesses?owner=owner%40x.io HTTP/1.1",
+            "GET /api/v1/accesses/received HTTP/1.1",
+            "GET /api/v1/accesses/received HTTP/1.1",
+            "GET /api/v1/accesses/a1 HTTP/1.1",
+            "POST /api/v1/accesses/a1/recipients HTTP/1.1",
+            "DELETE /api/v1/accesses/a1/recipients/carl@x.io HTTP/1.1",
+            "POST /api/v1/accesses/a1/accept HTTP/1.1",
+            "POST /api/v1/accesses/a%2F1/decline HTTP/1.1",
+            "DELETE /api/v1/accesses/a1 HTTP/1.1",
+            "POST /api/v1/tokens HTTP/1.1",
+        ]
+    );
+    let with_body = |i: usize, want: &str| assert_eq!(body(&seen[i]), want, "{}", lines[i]);
+    with_body(
+        0,
+        r#"{"name":"holiday","kind":"delegate","scope":"acme","expires_in":"7d","recipients":["bob@x.io"]}"#,
+    );
+    with_body(6, r#"{"email":"carl@x.io"}"#);
+    with_body(8, r#"{"code":"bga_c0de"}"#);
+    with_body(9, "");
+    with_body(11, r#"{"name":"ci","scope":"acme","read_only":true}"#);
+}

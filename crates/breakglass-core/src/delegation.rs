@@ -112,6 +112,8 @@ pub struct Access {
     pub recipients: Vec<Recipient>,
     /// For an API token access: the token.
     pub token: Option<TokenId>,
+    /// For an API token access: it may only read.
+    pub read_only: bool,
 }
 
 impl Access {

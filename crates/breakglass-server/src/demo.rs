@@ -2,11 +2,13 @@
 //! commands as everything else, so its history is in the audit log like any other.
 
 use breakglass_core::access::{ApproverSet, Step};
+use breakglass_core::cmd::accesses::{self, NewAccess};
 use breakglass_core::cmd::members::{self, NewGrant, SetMember};
 use breakglass_core::cmd::policies::{self, PolicyInput, SetEntitlement};
 use breakglass_core::cmd::requests::{self, NewRequest};
 use breakglass_core::cmd::users::{self, NewUser};
 use breakglass_core::cmd::workspaces::{self, NewProject, NewWorkspace};
+use breakglass_core::delegation::AccessKind;
 use breakglass_core::ident::{Email, Name, Slug};
 use breakglass_core::model::{PasswordHash, Target};
 use breakglass_core::role::{AdminRole, Role};
@@ -267,6 +269,25 @@ fn plan(state: &State, ctx: &Ctx, hash: &PasswordHash, quota: u32) -> Result<Cha
         )?;
         step(&mut scratch, c);
     }
+
+    // Alice is away: Erin covers for her in payments through an accepted delegate access.
+    let code = auth::secret_hash(&auth::new_secret(auth::ACCESS_CODE_PREFIX));
+    let (c, access, _) = accesses::create(
+        &scratch,
+        &as_user(&scratch, "alice@example.com")?,
+        NewAccess {
+            name: Name::parse("Holiday cover")?,
+            kind: AccessKind::Delegate,
+            scope: Some(Slug::parse("payments")?),
+            expires_at: Some(ctx.now.plus(Span::days(14))),
+            read_only: false,
+            recipients: vec![(Email::parse("erin@example.com")?, code)],
+            token_hash: None,
+        },
+    )?;
+    step(&mut scratch, c);
+    let c = accesses::accept(&scratch, &as_user(&scratch, "erin@example.com")?, access.id, code)?;
+    step(&mut scratch, c);
     Ok(all)
 }
 
@@ -280,7 +301,8 @@ fn print_sign_in(config: &Config) {
     let token_file = config.data_dir.join(crate::ADMIN_TOKEN_FILE);
     println!(
         "\nDemo organisation ready: workspaces payments, search, data-platform; some access expires in 3 to 30 minutes;\n\
-         carol@example.com waits for approval on payments/fraud-ml and holds emergency admin on payments/ledger (review open).\n\
+         carol@example.com waits for approval on payments/fraud-ml and holds emergency admin on payments/ledger (review open);\n\
+         erin@example.com covers for alice in payments through a delegate access (breakglass --as alice@example.com ...).\n\
          Sign in as any of these users with the password '{DEMO_PASSWORD}':\n  \
          alice@example.com (owner of payments), bob@example.com (manager of payments),\n  \
          dave@example.com (member; temporary admin on payments/ledger), oscar@example.com (employee), trent@example.com (auditor)\n\

@@ -116,6 +116,7 @@ pub fn access(state: &State, a: &Access, now: Timestamp, full: bool, viewer: &Em
             })
             .collect(),
         token_id: a.token.map(|t| t.to_string()),
+        read_only: a.read_only,
     }
 }
 

@@ -597,13 +597,13 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
         Change::PutAccess(a) => {
             sqlx::query(
                 "INSERT INTO accesses (id, owner_id, name, kind, scope, created_at, expires_at, \
-                 revoked_at, revoked_by, recipients, token_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+                 revoked_at, revoked_by, recipients, token_id, read_only) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
                  ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id, name = excluded.name, \
                  kind = excluded.kind, scope = excluded.scope, created_at = excluded.created_at, \
                  expires_at = excluded.expires_at, revoked_at = excluded.revoked_at, \
                  revoked_by = excluded.revoked_by, recipients = excluded.recipients, \
-                 token_id = excluded.token_id",
+                 token_id = excluded.token_id, read_only = excluded.read_only",
             )
             .bind(uuid_text(a.id.0))
             .bind(uuid_text(a.owner.0))
@@ -616,6 +616,7 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             .bind(a.revoked_by.map(|u| uuid_text(u.0)))
             .bind(load::encode_recipients(&a.recipients).map_err(|e| unencodable("accesses", a.id, e))?)
             .bind(a.token.map(|t| uuid_text(t.0)))
+            .bind(a.read_only)
             .execute(&mut *conn)
             .await?;
         }

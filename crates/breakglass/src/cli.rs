@@ -33,6 +33,18 @@ pub struct Cli {
     )]
     pub token: Option<String>,
 
+    /// Act as this user, through a delegate access they shared with you and you accepted: every
+    /// call carries `X-Breakglass-Act-As` and uses their rights, cut to the access's scope.
+    #[arg(
+        long = "as",
+        global = true,
+        help_heading = "Global options",
+        env = "BREAKGLASS_ACT_AS",
+        value_name = "OWNER_EMAIL",
+        value_parser = parse_act_as
+    )]
+    pub act_as: Option<String>,
+
     /// Output format.
     #[arg(
         short,
@@ -73,7 +85,8 @@ pub enum Command {
     Signup(SignupArgs),
     /// End the session whose token is in use.
     Logout,
-    /// Show who you are and your workspaces.
+    /// Show who you are (and, with --as, whom you act as) and your workspaces.
+    #[command(visible_alias = "whoami")]
     Me,
     /// Manage user accounts (admins).
     #[command(subcommand)]
@@ -81,6 +94,10 @@ pub enum Command {
     /// Manage your API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Share your rights: API token accesses and delegate accesses; accept or decline the
+    /// accesses others share with you.
+    #[command(subcommand)]
+    Access(AccessCommand),
     /// Manage workspaces.
     #[command(subcommand)]
     Workspace(WorkspaceCommand),
@@ -257,12 +274,103 @@ pub enum TokenCommand {
         /// When it stops working (default: never).
         #[command(flatten)]
         expiry: Expiry,
+        /// Confine it to one workspace (default: wherever you may act).
+        #[arg(long, value_name = "WS")]
+        scope: Option<String>,
+        /// It may only read: every write with it is refused (`token.read_only`).
+        #[arg(long)]
+        read_only: bool,
     },
     /// List your tokens (never their secrets).
     List,
     /// Revoke a token.
     Revoke {
         /// Token id (from `token list`).
+        id: String,
+    },
+}
+
+/// Kinds of access, as `access create --kind` takes them.
+pub const ACCESS_KINDS: [&str; 2] = [API_TOKEN, DELEGATE];
+/// An access that is a bearer token acting as you.
+pub const API_TOKEN: &str = "api_token";
+/// An access through which named people act as you.
+pub const DELEGATE: &str = "delegate";
+
+/// `access` verbs.
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Share your rights: as an API token (its secret is printed once) or with named people
+    /// (each one's acceptance code is printed once; pass it on yourself).
+    #[command(after_help = "Examples:\n  \
+                            breakglass access create --name holiday --kind delegate --scope acme \
+                            --expires-in 14d --recipient deputy@example.com\n  \
+                            breakglass access create --name ci --kind api_token --scope acme \
+                            --read-only")]
+    Create {
+        /// Your private label (recipients never see it).
+        #[arg(long, value_name = "NAME")]
+        name: String,
+        /// api_token: a bearer token acting as you; delegate: the recipients act as you.
+        #[arg(long, value_name = "KIND", value_parser = ACCESS_KINDS)]
+        kind: String,
+        /// Confine it to one workspace (default: global).
+        #[arg(long, value_name = "WS")]
+        scope: Option<String>,
+        /// When it stops working (default: never).
+        #[command(flatten)]
+        expiry: Expiry,
+        /// An API token that may only read.
+        #[arg(long)]
+        read_only: bool,
+        /// Who may act as you, for a delegate access (repeatable; accounts not needed yet).
+        #[arg(long = "recipient", value_name = "EMAIL")]
+        recipients: Vec<String>,
+    },
+    /// List your accesses (revoked and expired ones too); the admin area lists anyone's.
+    List {
+        /// Whose accesses (admin area; default: yours).
+        #[arg(long, value_name = "EMAIL")]
+        owner: Option<String>,
+    },
+    /// List the delegate accesses shared with you.
+    Received,
+    /// Show one access.
+    Show {
+        /// Access id.
+        id: String,
+    },
+    /// Revoke an access at once: its token stops working, its recipients stop acting as you.
+    Revoke {
+        /// Access id.
+        id: String,
+    },
+    /// Share a delegate access with one more person; their acceptance code is printed once.
+    Share {
+        /// Access id.
+        id: String,
+        /// Their e-mail.
+        email: String,
+    },
+    /// Stop sharing a delegate access with someone.
+    Unshare {
+        /// Access id.
+        id: String,
+        /// Their e-mail.
+        email: String,
+    },
+    /// Accept a delegate access shared with you, with the code its owner passed on; then act
+    /// as them with `breakglass --as OWNER_EMAIL ...`.
+    Accept {
+        /// Access id (from `access received`).
+        id: String,
+        /// The acceptance code from the owner.
+        #[arg(long, value_name = "CODE")]
+        code: String,
+    },
+    /// Decline a delegate access shared with you (or give up one you accepted).
+    Decline {
+        /// Access id.
         id: String,
     },
 }
@@ -880,6 +988,16 @@ pub fn parse_tag(spec: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Checks the `--as` value: an address without characters an HTTP header cannot carry. An empty
+/// value (as `BREAKGLASS_ACT_AS=`) means acting as yourself, like an empty `--token` means none.
+pub fn parse_act_as(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    if value.chars().any(|c| c.is_control()) {
+        return Err(format!("{value:?}: an e-mail address has no control characters"));
+    }
+    Ok(value.to_owned())
+}
+
 /// Parses a tag filter `KEY` or `KEY:VALUE`; `KEY=VALUE` is read as `KEY:VALUE`.
 pub fn parse_tag_filter(spec: &str) -> Result<String, String> {
     let spec = spec.trim();
@@ -1093,6 +1211,78 @@ mod tests {
             assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
         }
     }
+    #[test]
+    fn delegation_commands_and_the_act_as_flag_parse() {
+        let cli = parse(&["--as", " olga@x.io ", "workspace", "list"]).unwrap();
+        assert_eq!(cli.act_as.as_deref(), Some("olga@x.io"));
+        let cli = parse(&["workspace", "list", "--as", "olga@x.io"]).unwrap();
+        assert_eq!(cli.act_as.as_deref(), Some("olga@x.io"), "global: after the verb too");
+        assert_eq!(parse(&["whoami"]).unwrap().act_as, None);
+        assert_eq!(parse(&["--as", " ", "me"]).unwrap().act_as.as_deref(), Some(""), "empty: yourself");
+        assert!(matches!(parse(&["whoami"]).unwrap().command, Command::Me));
+
+        let cli = parse(&["token", "create", "ci", "--scope", "acme", "--read-only"]).unwrap();
+        let Command::Token(TokenCommand::Create { scope, read_only, .. }) = cli.command else { panic!() };
+        assert_eq!((scope.as_deref(), read_only), (Some("acme"), true));
+
+        let cli = parse(&[
+            "access",
+            "create",
+            "--name",
+            "holiday",
+            "--kind",
+            "delegate",
+            "--scope",
+            "acme",
+            "--expires-in",
+            "14d",
+            "--recipient",
+            "a@x.io",
+            "--recipient",
+            "b@x.io",
+        ])
+        .unwrap();
+        let Command::Access(AccessCommand::Create { kind, recipients, expiry, read_only, .. }) = cli.command
+        else {
+            panic!()
+        };
+        assert_eq!((kind.as_str(), recipients.len(), read_only), ("delegate", 2, false));
+        assert_eq!(expiry.expires_in.as_deref(), Some("14d"));
+        let cli = parse(&["access", "accept", "a1", "--code", "bga_x"]).unwrap();
+        let Command::Access(AccessCommand::Accept { id, code }) = cli.command else { panic!() };
+        assert_eq!((id.as_str(), code.as_str()), ("a1", "bga_x"));
+        let cli = parse(&["access", "list", "--owner", "olga@x.io"]).unwrap();
+        assert!(matches!(cli.command, Command::Access(AccessCommand::List { owner: Some(_) })));
+
+        for bad in [
+            &["--as", "a@x.io\nx", "me"][..],
+            &["--as"][..],
+            &["access", "create", "--name", "n", "--kind", "robot"][..],
+            &["access", "create", "--kind", "delegate", "--recipient", "a@x.io"][..],
+            &["access", "create", "--name", "n"][..],
+            &[
+                "access",
+                "create",
+                "--name",
+                "n",
+                "--kind",
+                "api_token",
+                "--expires-in",
+                "1h",
+                "--expires-at",
+                "x",
+            ][..],
+            &["access", "accept", "a1"][..],
+            &["access", "share", "a1"][..],
+            &["access", "unshare", "a1"][..],
+            &["access", "show"][..],
+            &["token", "create", "ci", "--scope"][..],
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
+        }
+    }
+
     #[test]
     fn tags_members_and_filters_parse() {
         let pair = |k: &str, v: &str| Ok((k.to_owned(), v.to_owned()));

@@ -6,19 +6,19 @@ use std::io::BufRead;
 use std::collections::BTreeMap;
 
 use breakglass_api::{
-    AddMyself, AuditQuery, CheckRequest, CheckResponse, CompleteReview, CreateGrant, CreateInvitation,
-    CreateProject, CreateRequest, CreateToken, CreateUser, CreateWorkspace, Entitlement, EntitlementBody,
-    Invitation, ListQuery, Login, Page, Policy, PolicyBody, PolicyQuery, RegisterWorkspace, Request,
-    RequestQuery, ReviewQuery, SendMessage, Session, SetMember, Settings, Signup, TagDefinition,
-    UpdateWorkspace, VerifyReport, Workspace,
+    Access, AddMyself, AuditQuery, CheckRequest, CheckResponse, CompleteReview, CreateAccess, CreateGrant,
+    CreateInvitation, CreateProject, CreateRequest, CreateToken, CreateUser, CreateWorkspace, CreatedAccess,
+    Entitlement, EntitlementBody, Invitation, ListQuery, Login, Page, Policy, PolicyBody, PolicyQuery,
+    RecipientCode, RegisterWorkspace, Request, RequestQuery, ReviewQuery, SendMessage, Session, SetMember,
+    Settings, Signup, TagDefinition, UpdateWorkspace, VerifyReport, Workspace,
 };
 use breakglass_client::{Assignment, Client, ClientError};
 
 use crate::cli::{
-    AuditCommand, CheckArgs, Command, EntitlementCommand, EventFilter, GrantCommand, HistoryArgs,
-    InvitationCommand, LoginArgs, MemberCommand, MessageCommand, PolicyCommand, PolicyFlags, ProjectCommand,
-    RequestCommand, ReviewCommand, SettingsChange, SettingsCommand, SignupArgs, TagCommand, TaskCommand,
-    TokenCommand, UserCommand, WorkspaceCommand,
+    AccessCommand, AuditCommand, CheckArgs, Command, EntitlementCommand, EventFilter, Expiry, GrantCommand,
+    HistoryArgs, InvitationCommand, LoginArgs, MemberCommand, MessageCommand, PolicyCommand, PolicyFlags,
+    ProjectCommand, RequestCommand, ReviewCommand, SettingsChange, SettingsCommand, SignupArgs, TagCommand,
+    TaskCommand, TokenCommand, UserCommand, WorkspaceCommand, API_TOKEN, DELEGATE,
 };
 use crate::output::{self, fields, json, target, until};
 
@@ -85,7 +85,8 @@ impl Ctx {
     }
 }
 
-/// Runs a client command (anything but `serve` and `migrate`).
+
+/// Runs a client command (anything but `serve` and `migrate`); `--as` is already in the client.
 pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
     let c = &ctx.client;
     match command {
@@ -97,24 +98,14 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
         Command::Login(args) => login(ctx, args).await,
         Command::Signup(args) => signup(ctx, args).await,
         Command::Logout => {
-            c.logout().await?;
+            // Ends your own session, whoever you act as.
+            c.as_self().logout().await?;
             Ok(ctx.done("Signed out.".into()))
         }
-        Command::Me => {
-            let me = c.me().await?;
-            Ok(ctx.show(&me, |me| {
-                let mut out = output::user(&me.user);
-                let mut t = output::Table::new(&["WORKSPACE", "ROLE"]);
-                for w in &me.workspaces {
-                    t.row(vec![w.workspace.clone(), output::opt(&w.role)]);
-                }
-                out.push('\n');
-                out.push_str(&t.render());
-                out
-            }))
-        }
+        Command::Me => Ok(ctx.show(&c.me().await?, output::me)),
         Command::User(cmd) => user(ctx, cmd).await,
         Command::Token(cmd) => token(ctx, cmd).await,
+        Command::Access(cmd) => access(ctx, cmd).await,
         Command::Workspace(cmd) => workspace(ctx, cmd).await,
         Command::Project(cmd) => project(ctx, cmd).await,
         Command::Member(cmd) => member(ctx, cmd).await,
@@ -174,20 +165,25 @@ fn password(from_stdin: bool) -> Result<String> {
     }
 }
 
-/// What waits for a user who just signed in: unread messages and pending invitations.
+/// What waits for a user who just signed in: unread messages, pending invitations and
+/// delegate accesses shared with them that wait for an answer.
 #[derive(Default)]
 struct Waiting {
     messages: usize,
     invitations: usize,
+    accesses: usize,
 }
 
 /// Counts what waits for the session's user. Only a hint: a failure counts as nothing.
 async fn waiting(ctx: &Ctx, session: &Session) -> Waiting {
     let me = ctx.client.with_token(session.token.clone());
-    let (messages, invitations) = tokio::join!(me.all_my_messages(), me.all_my_invitations());
+    let (messages, invitations, accesses) =
+        tokio::join!(me.all_my_messages(), me.all_my_invitations(), me.all_received_accesses());
+    let pending = |a: &Access| a.status == "active" && a.recipients.iter().any(|r| r.status == "pending");
     Waiting {
         messages: messages.map(|m| m.len()).unwrap_or(0),
         invitations: invitations.map(|i| i.len()).unwrap_or(0),
+        accesses: accesses.map(|a| a.iter().filter(|a| pending(a)).count()).unwrap_or(0),
     }
 }
 
@@ -206,6 +202,14 @@ fn session_text(what: &str, s: &Session, waiting: &Waiting) -> String {
             "# {} invitation{} waiting for you: breakglass invitation mine\n",
             waiting.invitations,
             if waiting.invitations == 1 { "" } else { "s" }
+        ));
+    }
+    if waiting.accesses > 0 {
+        out.push_str(&format!(
+            "# {} delegate access{} shared with you wait{} for an answer: breakglass access received\n",
+            waiting.accesses,
+            if waiting.accesses == 1 { "" } else { "es" },
+            if waiting.accesses == 1 { "s" } else { "" }
         ));
     }
     out.push_str(&format!("# Use the session with:\nexport BREAKGLASS_TOKEN={}\n", shell_quote(&s.token)));
@@ -227,20 +231,22 @@ async fn user(ctx: &Ctx, cmd: UserCommand) -> Result<Done> {
 async fn token(ctx: &Ctx, cmd: TokenCommand) -> Result<Done> {
     let c = &ctx.client;
     match cmd {
-        TokenCommand::Create { name, expiry } => {
+        TokenCommand::Create { name, expiry, scope, read_only } => {
             let body = CreateToken {
                 name,
                 expires_in: expiry.expires_in,
                 expires_at: expiry.expires_at,
-                ..Default::default()
+                scope,
+                read_only: read_only.then_some(true),
             };
             let created = c.create_token(&body).await?;
             Ok(ctx.show(&created, |t| {
                 format!(
-                    "Created token {} (id {}, expires {}).\n\
+                    "Created token {} (id {}, {}, expires {}).\n\
                      Its secret is shown only this once; store it now:\n\n    {}\n",
                     t.token.name,
                     t.token.id,
+                    output::limits(t.token.scope.as_deref(), t.token.read_only),
                     until(&t.token.expires_at),
                     t.secret
                 )
@@ -252,6 +258,140 @@ async fn token(ctx: &Ctx, cmd: TokenCommand) -> Result<Done> {
             Ok(ctx.done(format!("Revoked token {id}.")))
         }
     }
+}
+
+async fn access(ctx: &Ctx, cmd: AccessCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        AccessCommand::Create { name, kind, scope, expiry, read_only, recipients } => {
+            let body = access_body(name, kind, scope, expiry, read_only, recipients)?;
+            let created = c.create_access(&body).await?;
+            Ok(ctx.show(&created, |created| created_access_text(created, read_only)))
+        }
+        AccessCommand::List { owner } => {
+            Ok(ctx.show_all(c.all_accesses(owner.as_deref()).await?, output::accesses))
+        }
+        AccessCommand::Received => {
+            Ok(ctx.show_all(c.all_received_accesses().await?, output::received_accesses))
+        }
+        AccessCommand::Show { id } => Ok(ctx.show(&c.get_access(&id).await?, output::access)),
+        AccessCommand::Revoke { id } => {
+            c.revoke_access(&id).await?;
+            Ok(ctx.done(format!("Revoked access {id}: its token and its recipients no longer act as you.")))
+        }
+        AccessCommand::Share { id, email } => {
+            let code = c.add_access_recipient(&id, &email).await?;
+            Ok(ctx.show(&code, |code| shared_text(&id, code)))
+        }
+        AccessCommand::Unshare { id, email } => {
+            c.remove_access_recipient(&id, &email).await?;
+            Ok(ctx.done(format!("Stopped sharing access {id} with {email}.")))
+        }
+        AccessCommand::Accept { id, code } => {
+            Ok(ctx.show(&c.accept_access(&id, &code).await?, accepted_access_text))
+        }
+        AccessCommand::Decline { id } => {
+            let a = c.decline_access(&id).await?;
+            Ok(ctx.show(&a, |a| format!("Declined access {} of {}.\n\n{}", a.id, a.owner, output::access(a))))
+        }
+    }
+}
+
+/// The body of `access create`; flags that do not fit the kind are usage errors, caught before
+/// any call.
+fn access_body(
+    name: String,
+    kind: String,
+    scope: Option<String>,
+    expiry: Expiry,
+    read_only: bool,
+    recipients: Vec<String>,
+) -> Result<CreateAccess> {
+    if kind == DELEGATE && read_only {
+        return Err(Fail::Usage(
+            "--read-only applies to --kind api_token; a delegate acts with your rights in the scope".into(),
+        ));
+    }
+    if kind == DELEGATE && recipients.is_empty() {
+        return Err(Fail::Usage("--kind delegate needs at least one --recipient EMAIL".into()));
+    }
+    if kind == API_TOKEN && !recipients.is_empty() {
+        return Err(Fail::Usage(
+            "--recipient applies to --kind delegate; an API token is a secret you hand out yourself".into(),
+        ));
+    }
+    Ok(CreateAccess {
+        name,
+        kind,
+        scope,
+        expires_at: expiry.expires_at,
+        expires_in: expiry.expires_in,
+        read_only: read_only.then_some(true),
+        recipients,
+    })
+}
+
+/// A new access: the record, then its secret or each recipient's code, shown only this once,
+/// and how they are used. `read_only`: the token was asked for as read-only.
+fn created_access_text(created: &CreatedAccess, read_only: bool) -> String {
+    let a = &created.access;
+    let mut out = output::access(a);
+    if let Some(secret) = &created.secret {
+        out.push_str(&format!(
+            "\nThe token's secret is shown only this once and cannot be shown again; store it now:\n\n    \
+             {secret}\n\n\
+             Whoever holds it acts as {owner} ({limits}) until you revoke it: \
+             breakglass access revoke {id}\n",
+            owner = a.owner,
+            limits = output::limits(a.scope.as_deref(), read_only),
+            id = a.id,
+        ));
+    }
+    if !created.codes.is_empty() {
+        let mut t = output::Table::new(&["RECIPIENT", "CODE"]);
+        for c in &created.codes {
+            t.row(vec![c.email.clone(), c.code.clone()]);
+        }
+        out.push_str(
+            "\nEach recipient's acceptance code is shown only this once and cannot be shown again. \
+             Pass it on to them yourself: they need it to accept.\n\n",
+        );
+        out.push_str(&t.render());
+        out.push_str(&how_to_accept(&a.id, &a.owner));
+    }
+    out
+}
+
+/// How a recipient uses their code: accept (after signing up, without an account), then act.
+fn how_to_accept(id: &str, owner: &str) -> String {
+    format!(
+        "\nThey accept with: breakglass access accept {id} --code CODE\n\
+         Without an account they first sign up with: \
+         breakglass signup --email EMAIL --name NAME --invitation-token CODE\n\
+         Then they act as you with: breakglass --as {owner} ...\n"
+    )
+}
+
+/// A delegate access shared with one more person: their code, shown only this once.
+fn shared_text(id: &str, code: &RecipientCode) -> String {
+    format!(
+        "Shared access {id} with {email}. The acceptance code is shown only this once and cannot be \
+         shown again; pass it on to {email} yourself, they need it to accept:\n\n    {code}\n{how}",
+        email = code.email,
+        code = code.code,
+        how = how_to_accept(id, "<your e-mail>"),
+    )
+}
+
+/// An accepted delegate access: a headline saying how to act as its owner, then the record.
+fn accepted_access_text(a: &Access) -> String {
+    let ends = a.expires_at.as_deref().map(|t| format!(" until {t}")).unwrap_or_default();
+    format!(
+        "Accepted: you may act as {owner} ({scope}){ends} with: breakglass --as {owner} ...\n\n{record}",
+        owner = a.owner,
+        scope = output::scope(a.scope.as_deref()),
+        record = output::access(a),
+    )
 }
 
 async fn workspace(ctx: &Ctx, cmd: WorkspaceCommand) -> Result<Done> {
@@ -1152,10 +1292,100 @@ mod tests {
             "# Signed in as new@x.io until 2026-01-02T00:00:00Z.\n\
              # Use the session with:\nexport BREAKGLASS_TOKEN='bg s1'\n"
         );
-        let text =
-            session_text("Signed up and signed in", &session, &Waiting { messages: 1, invitations: 2 });
+        let text = session_text(
+            "Signed up and signed in",
+            &session,
+            &Waiting { messages: 1, invitations: 2, accesses: 1 },
+        );
         assert!(text.contains("\n# 1 unread message: breakglass message inbox\n"), "{text}");
+        assert!(
+            text.contains(
+                "\n# 1 delegate access shared with you waits for an answer: breakglass access received\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains("\n# 2 invitations waiting for you: breakglass invitation mine\n"), "{text}");
         assert!(text.lines().all(|l| l.starts_with('#') || l.starts_with("export ")), "eval-safe: {text}");
+    }
+
+    #[test]
+    fn access_flags_that_do_not_fit_the_kind_are_usage_errors() {
+        let never = || Expiry { expires_in: None, expires_at: None };
+        let body = |kind: &str, read_only: bool, recipients: &[&str]| {
+            access_body(
+                "n".into(),
+                kind.into(),
+                Some("acme".into()),
+                never(),
+                read_only,
+                recipients.iter().map(|r| r.to_string()).collect(),
+            )
+        };
+        for (kind, read_only, recipients, want) in [
+            (DELEGATE, true, &["a@x.io"][..], "--read-only applies to --kind api_token"),
+            (DELEGATE, false, &[][..], "--kind delegate needs at least one --recipient EMAIL"),
+            (API_TOKEN, false, &["a@x.io"][..], "--recipient applies to --kind delegate"),
+        ] {
+            match body(kind, read_only, recipients) {
+                Err(Fail::Usage(m)) => assert!(m.starts_with(want), "{m}"),
+                other => panic!("{kind} {read_only} {recipients:?}: {:?}", other.map(|b| b.name)),
+            }
+        }
+        let token = body(API_TOKEN, true, &[]).unwrap();
+        assert_eq!(
+            serde_json::to_value(&token).unwrap(),
+            serde_json::json!({"name": "n", "kind": "api_token", "scope": "acme", "read_only": true})
+        );
+        let delegate = body(DELEGATE, false, &["a@x.io"]).unwrap();
+        assert_eq!((delegate.read_only, delegate.recipients.len()), (None, 1));
+    }
+
+    #[test]
+    fn new_access_secrets_are_shown_once_with_a_warning() {
+        let a = fixtures::access();
+        let created = CreatedAccess {
+            access: a.clone(),
+            secret: None,
+            codes: vec![
+                RecipientCode { email: "dave@x.io".into(), code: "bga_d4ve".into() },
+                RecipientCode { email: "carl@x.io".into(), code: "bga_c4rl".into() },
+            ],
+        };
+        let text = created_access_text(&created, false);
+        assert!(text.starts_with(&output::access(&a)), "{text}");
+        assert_eq!(text.matches("bga_d4ve").count(), 1, "{text}");
+        assert!(text.contains("shown only this once and cannot be shown again"), "{text}");
+        assert!(text.contains("they need it to accept"), "{text}");
+        assert!(text.contains("\ndave@x.io  bga_d4ve\ncarl@x.io  bga_c4rl\n"), "{text}");
+        assert!(text.contains("breakglass access accept a1 --code CODE\n"), "{text}");
+        assert!(text.contains("--invitation-token CODE\n"), "{text}");
+        assert!(text.contains("breakglass --as olga@x.io ...\n"), "{text}");
+
+        let mut token = a.clone();
+        (token.kind, token.recipients, token.token_id) = ("api_token".into(), vec![], Some("t1".into()));
+        let created = CreatedAccess { access: token, secret: Some("bgt_s3cret".into()), codes: vec![] };
+        let text = created_access_text(&created, true);
+        assert_eq!(text.matches("bgt_s3cret").count(), 1, "{text}");
+        assert!(text
+            .contains("shown only this once and cannot be shown again; store it now:\n\n    bgt_s3cret\n"));
+        assert!(text.contains("acts as olga@x.io (workspace acme, read-only) until you revoke it"), "{text}");
+        assert!(!text.contains("recipients:"), "{text}");
+
+        let code = RecipientCode { email: "erin@x.io".into(), code: "bga_3rin".into() };
+        let text = shared_text("a1", &code);
+        assert!(
+            text.starts_with("Shared access a1 with erin@x.io. The acceptance code is shown only this once")
+        );
+        assert!(text.contains(":\n\n    bga_3rin\n"), "{text}");
+        assert!(text.contains("breakglass access accept a1 --code CODE\n"), "{text}");
+
+        let text = accepted_access_text(&a);
+        assert!(
+            text.starts_with(
+                "Accepted: you may act as olga@x.io (workspace acme) until 2026-01-15T00:00:00Z with: \
+                 breakglass --as olga@x.io ...\n\n"
+            ),
+            "{text}"
+        );
     }
 }

@@ -52,6 +52,14 @@ fn main() -> ExitCode {
                 Ok(client) => client,
                 Err(e) => return fail(EXIT_USAGE, &format!("--server: {e}")),
             };
+            // `--as` (or BREAKGLASS_ACT_AS); empty means yourself, like an empty --token.
+            let client = match cli.act_as.filter(|o| !o.is_empty()) {
+                Some(owner) => match client.acting_as(&owner) {
+                    Ok(client) => client,
+                    Err(e) => return fail(EXIT_USAGE, &format!("--as: {e}")),
+                },
+                None => client,
+            };
             let ctx = Ctx { client, json: cli.output == Output::Json };
             // After a refused login, pointing at `login` helps nobody.
             let hint = !matches!(command, Command::Login(_)) && ctx.client.token().is_none();

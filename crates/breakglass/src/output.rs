@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 
 use breakglass_api::{
-    AuditEvent, Binding, Entitlement, Invitation, Message, Policy, PolicyRef, PolicyStep, Project, Request,
-    Review, Settings, TagDefinition, Task, Token, User, Workspace,
+    Access, AuditEvent, Binding, Entitlement, Invitation, Me, Message, Policy, PolicyRef, PolicyStep,
+    Project, Request, Review, Settings, TagDefinition, Task, Token, User, Workspace,
 };
 use serde::Serialize;
 
@@ -157,11 +157,155 @@ pub fn users(list: &[User]) -> String {
     t.render()
 }
 
+/// The caller as `me` shows them: who acts with whose rights and within which limits, what
+/// waits for them, the user record and their workspaces.
+pub fn me(me: &Me) -> String {
+    let mut out = match &me.delegate {
+        Some(delegate) => format!("Acting as {} (you are {delegate}).\n", me.user.email),
+        None => format!("Signed in as {}.\n", me.user.email),
+    };
+    if me.scope.is_some() || me.read_only {
+        let scope = me.scope.as_ref().map(|s| s.join(", "));
+        out.push_str(&format!("Limited to: {}.\n", limits(scope.as_deref(), me.read_only)));
+    }
+    if me.pending_accesses > 0 {
+        out.push_str(&format!(
+            "{} delegate access{} shared with you wait{} for an answer: breakglass access received\n",
+            me.pending_accesses,
+            if me.pending_accesses == 1 { "" } else { "es" },
+            if me.pending_accesses == 1 { "s" } else { "" },
+        ));
+    }
+    out.push('\n');
+    out.push_str(&user(&me.user));
+    let mut t = Table::new(&["WORKSPACE", "ROLE"]);
+    for w in &me.workspaces {
+        t.row(vec![w.workspace.clone(), opt(&w.role)]);
+    }
+    out.push('\n');
+    out.push_str(&t.render());
+    out
+}
+
+/// Where a credential or access reaches: one workspace, or `global`.
+pub fn scope(scope: Option<&str>) -> String {
+    match scope {
+        Some(ws) => format!("workspace {ws}"),
+        None => "global".into(),
+    }
+}
+
+/// A credential's limits in words: its scope and whether it only reads.
+pub fn limits(scope_of: Option<&str>, read_only: bool) -> String {
+    let reach = scope(scope_of);
+    if read_only {
+        format!("{reach}, read-only")
+    } else {
+        reach
+    }
+}
+
 /// Tokens as a table.
 pub fn tokens(list: &[Token]) -> String {
-    let mut t = Table::new(&["ID", "NAME", "KIND", "CREATED", "EXPIRES"]);
+    let mut t = Table::new(&[
+        "ID",
+        "NAME",
+        "KIND",
+        "SCOPE",
+        "READ-ONLY",
+        "CREATED",
+        "EXPIRES",
+        "LAST USED",
+        "ACCESS",
+    ]);
     for k in list {
-        t.row(vec![k.id.clone(), k.name.clone(), k.kind.clone(), k.created_at.clone(), until(&k.expires_at)]);
+        t.row(vec![
+            k.id.clone(),
+            k.name.clone(),
+            k.kind.clone(),
+            k.scope.clone().unwrap_or_else(|| "global".into()),
+            yes_no(k.read_only),
+            k.created_at.clone(),
+            until(&k.expires_at),
+            k.last_used_at.clone().unwrap_or_else(|| "never".into()),
+            opt(&k.access_id),
+        ]);
+    }
+    t.render()
+}
+
+/// A delegate access's recipients: `email (status)`, comma-separated, or [`NONE`].
+fn recipients(a: &Access) -> String {
+    if a.recipients.is_empty() {
+        return NONE.into();
+    }
+    a.recipients.iter().map(|r| format!("{} ({})", r.email, r.status)).collect::<Vec<_>>().join(", ")
+}
+
+/// An access as a record; one line per recipient.
+pub fn access(a: &Access) -> String {
+    let mut pairs = vec![("access", a.id.clone()), ("owner", a.owner.clone()), ("kind", a.kind.clone())];
+    if let Some(name) = &a.name {
+        pairs.push(("name", name.clone()));
+    }
+    pairs.extend([
+        ("scope", scope(a.scope.as_deref())),
+        ("status", a.status.clone()),
+        ("created", a.created_at.clone()),
+        ("expires", until(&a.expires_at)),
+    ]);
+    if let Some(t) = &a.revoked_at {
+        pairs.push(("revoked", t.clone()));
+    }
+    if let Some(t) = &a.token_id {
+        pairs.push(("token", t.clone()));
+        pairs.push(("read-only", if a.read_only { "yes" } else { "no" }.into()));
+    }
+    if a.kind == "delegate" || !a.recipients.is_empty() {
+        let lines: Vec<String> = a
+            .recipients
+            .iter()
+            .map(|r| {
+                let decided = r.decided_at.as_deref().map(|t| format!(" {t}")).unwrap_or_default();
+                format!("{} ({}{decided})", r.email, r.status)
+            })
+            .collect();
+        pairs.push(("recipients", if lines.is_empty() { NONE.into() } else { lines.join("; ") }));
+    }
+    fields(&pairs)
+}
+
+/// Your accesses as a table.
+pub fn accesses(list: &[Access]) -> String {
+    let mut t = Table::new(&["ID", "KIND", "NAME", "SCOPE", "STATUS", "EXPIRES", "RECIPIENTS", "CREATED"]);
+    for a in list {
+        t.row(vec![
+            a.id.clone(),
+            a.kind.clone(),
+            opt(&a.name),
+            a.scope.clone().unwrap_or_else(|| "global".into()),
+            a.status.clone(),
+            until(&a.expires_at),
+            recipients(a),
+            a.created_at.clone(),
+        ]);
+    }
+    t.render()
+}
+
+/// The accesses shared with you as a table: whose, where, and your answer.
+pub fn received_accesses(list: &[Access]) -> String {
+    let mut t = Table::new(&["ID", "OWNER", "SCOPE", "STATUS", "EXPIRES", "YOUR ANSWER"]);
+    for a in list {
+        let answer = a.recipients.first().map(|r| r.status.clone()).unwrap_or_else(|| NONE.into());
+        t.row(vec![
+            a.id.clone(),
+            a.owner.clone(),
+            a.scope.clone().unwrap_or_else(|| "global".into()),
+            a.status.clone(),
+            until(&a.expires_at),
+            answer,
+        ]);
     }
     t.render()
 }
@@ -784,8 +928,37 @@ pub fn reviews(list: &[Review]) -> String {
 #[cfg(test)]
 pub(crate) mod fixtures {
     use breakglass_api::{
-        Acknowledgement, Approval, Invitation, Message, Policy, PolicyStep, Request, Workspace,
+        Access, AccessRecipient, Acknowledgement, Approval, Invitation, Message, Policy, PolicyStep, Request,
+        Workspace,
     };
+
+    /// A live delegate access of `olga@x.io` to `acme`, shared with `dave@x.io` (accepted) and
+    /// `carl@x.io` (pending).
+    pub fn access() -> Access {
+        let recipient = |email: &str, status: &str, decided: Option<&str>| AccessRecipient {
+            email: email.into(),
+            status: status.into(),
+            added_at: "2026-01-01T00:00:00Z".into(),
+            decided_at: decided.map(Into::into),
+        };
+        Access {
+            id: "a1".into(),
+            owner: "olga@x.io".into(),
+            kind: "delegate".into(),
+            name: Some("holiday".into()),
+            scope: Some("acme".into()),
+            status: "active".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            expires_at: Some("2026-01-15T00:00:00Z".into()),
+            revoked_at: None,
+            recipients: vec![
+                recipient("dave@x.io", "accepted", Some("2026-01-02T00:00:00Z")),
+                recipient("carl@x.io", "pending", None),
+            ],
+            token_id: None,
+            read_only: false,
+        }
+    }
 
     /// An active workspace `acme` with one tag.
     pub fn workspace() -> Workspace {
@@ -1016,5 +1189,91 @@ mod tests {
         assert!(text.starts_with("workspace registration:"), "{text}");
         assert!(text.contains(" approval\n") && text.contains(" 7\n") && text.contains(" false\n"), "{text}");
         assert!(text.contains("signup:") && text.lines().count() == 7, "{text}");
+    }
+
+    #[test]
+    fn me_says_whose_rights_are_in_use() {
+        let user: User = serde_json::from_value(serde_json::json!({
+            "id": "u1", "email": "olga@x.io", "name": "Olga", "admin_role": "none",
+            "status": "active", "created_at": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        let mut m = Me {
+            user,
+            delegate: Some("dave@x.io".into()),
+            scope: Some(vec!["acme".into()]),
+            read_only: false,
+            pending_accesses: 0,
+            workspaces: vec![breakglass_api::MyWorkspace {
+                workspace: "acme".into(),
+                role: Some("owner".into()),
+            }],
+        };
+        let text = me(&m);
+        assert!(
+            text.starts_with("Acting as olga@x.io (you are dave@x.io).\nLimited to: workspace acme.\n\n"),
+            "{text}"
+        );
+        assert!(text.contains("email:       olga@x.io\n") && text.ends_with("acme       owner\n"), "{text}");
+        (m.delegate, m.scope, m.read_only, m.pending_accesses) = (None, None, true, 2);
+        let text = me(&m);
+        assert!(text.starts_with("Signed in as olga@x.io.\nLimited to: global, read-only.\n"), "{text}");
+        assert!(
+            text.contains(
+                "\n2 delegate accesses shared with you wait for an answer: breakglass access received\n"
+            ),
+            "{text}"
+        );
+        m.read_only = false;
+        m.pending_accesses = 1;
+        let text = me(&m);
+        assert!(!text.contains("Limited"), "{text}");
+        assert!(text.contains("\n1 delegate access shared with you waits for an answer"), "{text}");
+    }
+
+    #[test]
+    fn tokens_and_accesses_show_scope_limits_and_recipients() {
+        let token: Token = serde_json::from_value(serde_json::json!({
+            "id": "t1", "name": "ci", "kind": "api", "created_at": "2026-01-01T00:00:00Z",
+            "scope": "acme", "read_only": true, "last_used_at": "2026-01-02T00:00:00Z"
+        }))
+        .unwrap();
+        let table = tokens(&[token]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].contains(" SCOPE ")
+                && lines[0].contains(" READ-ONLY ")
+                && lines[0].contains(" LAST USED ")
+        );
+        let cells: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(
+            cells,
+            ["t1", "ci", "api", "acme", "yes", "2026-01-01T00:00:00Z", "never", "2026-01-02T00:00:00Z", "-"]
+        );
+
+        let a = fixtures::access();
+        let table = accesses(std::slice::from_ref(&a));
+        assert!(
+            table.lines().nth(1).unwrap().contains(" dave@x.io (accepted), carl@x.io (pending) "),
+            "{table}"
+        );
+        let record = access(&a);
+        assert!(record.contains("scope:       workspace acme\n"), "{record}");
+        assert!(
+            record.contains("recipients:  dave@x.io (accepted 2026-01-02T00:00:00Z); carl@x.io (pending)\n"),
+            "{record}"
+        );
+        let mut received = a.clone();
+        (received.name, received.scope) = (None, None);
+        received.recipients.truncate(1);
+        let table = received_accesses(&[received.clone()]);
+        assert_eq!(
+            table.lines().nth(1).unwrap().split_whitespace().collect::<Vec<_>>(),
+            ["a1", "olga@x.io", "global", "active", "2026-01-15T00:00:00Z", "accepted"],
+            "{table}"
+        );
+        assert!(!access(&received).contains("name:"), "{}", access(&received));
+        assert_eq!(limits(Some("acme"), true), "workspace acme, read-only");
+        assert_eq!(limits(None, false), "global");
     }
 }

@@ -67,6 +67,7 @@ pub fn create(state: &State, ctx: &Ctx, new: NewAccess) -> Result<(Changes, Acce
         revoked_by: None,
         recipients: Vec::new(),
         token: None,
+        read_only: new.read_only,
     };
     let mut out = Changes::default();
     let mut token = None;

@@ -39,7 +39,7 @@ pub use breakglass_api::SEQ_HEADER;
     info(
         title = "Breakglass API",
         version = "1",
-        description = "Access governance: who may do what, where, until when, and why."
+        description = "Access governance: who may do what, where, until when, and why.\n\nA recipient of an accepted delegate access acts as its owner by sending `X-Breakglass-Act-As: <owner e-mail>` with their own credential: the owner's current rights, cut down to the access's scope. Tokens and accesses are never managed through a delegation."
     ),
     modifiers(&BearerAuth),
     security(("bearer" = [])),

@@ -23,7 +23,8 @@ CREATE TABLE accesses (
     revoked_at  INTEGER,
     revoked_by  TEXT REFERENCES users (id),
     recipients  TEXT NOT NULL,
-    token_id    TEXT
+    token_id    TEXT,
+    read_only   INTEGER NOT NULL DEFAULT 0 CHECK (read_only IN (0, 1))
 ) STRICT;
 
 CREATE INDEX accesses_owner ON accesses (owner_id);

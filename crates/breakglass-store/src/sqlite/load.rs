@@ -164,7 +164,7 @@ pub(super) async fn live_records(
         conn,
         "accesses",
         "id, owner_id, name, kind, scope, created_at, expires_at, revoked_at, revoked_by, recipients, \
-         token_id",
+         token_id, read_only",
         page,
         |row| {
             state.apply(&Change::PutAccess(access(row)?));
@@ -644,6 +644,7 @@ fn access(row: &SqliteRow) -> Result<Access, StoreError> {
         revoked_by: c.opt_uuid("revoked_by")?.map(UserId),
         recipients,
         token: c.opt_uuid("token_id")?.map(TokenId),
+        read_only: c.get("read_only")?,
     })
 }
 
