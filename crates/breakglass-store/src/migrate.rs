@@ -33,6 +33,9 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "invitation_tokens",
         sql: include_str!("../migrations/sqlite/0004_invitation_tokens.sql"),
     },
+    // Version 5 is taken by a change under way on another branch (delegations and tokens); until
+    // it is merged, this list has a gap, which `each_tree_matches_its_directory` reports.
+    Migration { version: 6, name: "platforms", sql: include_str!("../migrations/sqlite/0006_platforms.sql") },
 ];
 
 /// The migrations of `known` still to apply to a database that has `applied`, in order.

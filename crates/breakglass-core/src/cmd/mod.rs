@@ -5,6 +5,7 @@ pub mod admin;
 pub mod invitations;
 pub mod members;
 pub mod messages;
+pub mod platforms;
 pub mod policies;
 pub mod requests;
 pub mod sweep;
