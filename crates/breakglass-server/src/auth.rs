@@ -24,6 +24,8 @@ pub const API_TOKEN_PREFIX: &str = "bgt_";
 pub const SESSION_PREFIX: &str = "bgs_";
 /// Prefix of invitation secrets.
 pub const INVITATION_PREFIX: &str = "bgi_";
+/// Prefix of service user secrets.
+pub const SERVICE_USER_PREFIX: &str = "bgu_";
 
 /// A new random bearer secret (256 bits) with `prefix`.
 pub fn new_secret(prefix: &str) -> String {
