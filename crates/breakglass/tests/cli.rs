@@ -219,3 +219,28 @@ fn the_token_from_the_environment_is_not_shown_in_help() {
     assert_eq!(out.status.code(), Some(0));
     assert!(!stdout(&out).contains("sekrit"));
 }
+
+#[test]
+fn platforms_tenants_and_service_users_have_their_nouns_and_usage_errors() {
+    let help = stdout(&breakglass(&["--help"]));
+    for noun in ["platform", "tenant", "service-user"] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(&format!("{noun} "))),
+            "{noun} missing from:\n{help}"
+        );
+    }
+    for args in [
+        &["platform"][..],
+        &["platform", "register", "aws", "--name", "AWS"][..],
+        &["tenant", "create", "--workspace", "acme", "--project", "web", "--external-id", "1"][..],
+        &["tenant", "list", "--project", "web"][..],
+        &["service-user", "create", "--workspace", "acme", "--project", "web", "--platform", "aws"][..],
+        &["service-user", "list", "--workspace", "acme", "--project", "web"][..],
+        &["service-user", "delete", "--workspace", "acme", "--project", "web", "--platform", "aws"][..],
+    ] {
+        let mut full = vec!["--server", "http://127.0.0.1:1"];
+        full.extend_from_slice(args);
+        let out = breakglass(&full);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+}
