@@ -1204,3 +1204,100 @@ pub struct Message {
     #[serde(default)]
     pub acknowledgements: Vec<Acknowledgement>,
 }
+
+// ---- Platforms, tenants, service users ----
+
+/// Body of `POST /api/v1/platforms`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterPlatform {
+    /// Immutable identifier (`^[a-z0-9][a-z0-9-]{1,62}$`), unique in the installation.
+    pub identifier: String,
+    /// What kind of place it is: 2 to 32 lowercase letters, digits or `-` (`aws`, `kubernetes`,
+    /// `postgres`).
+    pub kind: String,
+    /// Display name.
+    pub name: String,
+}
+
+/// A place where projects run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Platform {
+    /// Identifier.
+    pub identifier: String,
+    /// Kind (`aws`, `kubernetes`, ...).
+    pub kind: String,
+    /// Display name.
+    pub name: String,
+    /// When registered.
+    pub created_at: String,
+}
+
+/// Body of `POST /api/v1/workspaces/{ws}/projects/{p}/tenants`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    /// Identifier of a registered platform.
+    pub platform: String,
+    /// How the platform names the tenant (an account id, a namespace, ...): 1 to 256
+    /// characters, no control characters or surrounding spaces.
+    pub external_id: String,
+}
+
+/// A project's footprint on one platform.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Tenant {
+    /// Workspace.
+    pub workspace: String,
+    /// Project.
+    pub project: String,
+    /// Platform identifier.
+    pub platform: String,
+    /// The platform's kind.
+    pub platform_kind: String,
+    /// How the platform names the tenant.
+    pub external_id: String,
+    /// Who created it (`system` when nobody did).
+    pub created_by: String,
+    /// When.
+    pub created_at: String,
+}
+
+/// Body of `POST /api/v1/workspaces/{ws}/projects/{p}/tenants/{platform}/service-users`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceUser {
+    /// A label, unique among the tenant's service users.
+    pub name: String,
+}
+
+/// A service user as listed (never with its secret).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceUser {
+    /// Service user id (for deleting it).
+    pub id: String,
+    /// Workspace.
+    pub workspace: String,
+    /// Project.
+    pub project: String,
+    /// Platform identifier.
+    pub platform: String,
+    /// Label.
+    pub name: String,
+    /// The public half of the credential.
+    pub client_id: String,
+    /// Who created it.
+    pub created_by: String,
+    /// When.
+    pub created_at: String,
+}
+
+/// A service user just created: the only time its secret is shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedServiceUser {
+    /// The service user's listing.
+    #[serde(flatten)]
+    pub service_user: ServiceUser,
+    /// The secret. Store it now; it cannot be shown again.
+    pub secret: String,
+}

@@ -1096,6 +1096,103 @@ impl Client {
         self.get(self.api(&["audit", "verify"])?, &()).await
     }
 
+    // ---- platforms, tenants, service users ----
+
+    /// `POST /api/v1/platforms`: registers a platform (admins).
+    pub async fn register_platform(
+        &self,
+        platform: &api::RegisterPlatform,
+    ) -> Result<api::Platform, ClientError> {
+        self.post(self.api(&["platforms"])?, platform).await
+    }
+
+    /// `GET /api/v1/platforms`: one page of the registered platforms.
+    pub async fn list_platforms(&self, page: &PageQuery) -> Result<Page<api::Platform>, ClientError> {
+        self.get(self.api(&["platforms"])?, page).await
+    }
+
+    /// Every registered platform, following cursors.
+    pub async fn all_platforms(&self) -> Result<Vec<api::Platform>, ClientError> {
+        self.all(self.api(&["platforms"])?).await
+    }
+
+    /// `POST /api/v1/workspaces/{ws}/projects/{p}/tenants`: gives the project a tenant on a
+    /// platform.
+    pub async fn create_tenant(
+        &self,
+        ws: &str,
+        project: &str,
+        tenant: &api::CreateTenant,
+    ) -> Result<api::Tenant, ClientError> {
+        self.post(self.api(&["workspaces", ws, "projects", project, "tenants"])?, tenant).await
+    }
+
+    /// `GET /api/v1/workspaces/{ws}/projects/{p}/tenants`: one page of the project's tenants.
+    pub async fn list_tenants(
+        &self,
+        ws: &str,
+        project: &str,
+        page: &PageQuery,
+    ) -> Result<Page<api::Tenant>, ClientError> {
+        self.get(self.api(&["workspaces", ws, "projects", project, "tenants"])?, page).await
+    }
+
+    /// Every tenant of the project, following cursors.
+    pub async fn all_tenants(&self, ws: &str, project: &str) -> Result<Vec<api::Tenant>, ClientError> {
+        self.all(self.api(&["workspaces", ws, "projects", project, "tenants"])?).await
+    }
+
+    /// `POST /api/v1/workspaces/{ws}/projects/{p}/tenants/{platform}/service-users`: creates a
+    /// service user; the answer is the only place its secret appears.
+    pub async fn create_service_user(
+        &self,
+        ws: &str,
+        project: &str,
+        platform: &str,
+        name: &str,
+    ) -> Result<api::CreatedServiceUser, ClientError> {
+        let body = api::CreateServiceUser { name: name.to_owned() };
+        let url = self.api(&["workspaces", ws, "projects", project, "tenants", platform, "service-users"])?;
+        self.post(url, &body).await
+    }
+
+    /// `GET .../tenants/{platform}/service-users`: one page of the tenant's service users
+    /// (never their secrets).
+    pub async fn list_service_users(
+        &self,
+        ws: &str,
+        project: &str,
+        platform: &str,
+        page: &PageQuery,
+    ) -> Result<Page<api::ServiceUser>, ClientError> {
+        let url = self.api(&["workspaces", ws, "projects", project, "tenants", platform, "service-users"])?;
+        self.get(url, page).await
+    }
+
+    /// Every service user of the tenant, following cursors.
+    pub async fn all_service_users(
+        &self,
+        ws: &str,
+        project: &str,
+        platform: &str,
+    ) -> Result<Vec<api::ServiceUser>, ClientError> {
+        let url = self.api(&["workspaces", ws, "projects", project, "tenants", platform, "service-users"])?;
+        self.all(url).await
+    }
+
+    /// `DELETE .../tenants/{platform}/service-users/{id}`: deletes a service user.
+    pub async fn delete_service_user(
+        &self,
+        ws: &str,
+        project: &str,
+        platform: &str,
+        id: &str,
+    ) -> Result<(), ClientError> {
+        let url =
+            self.api(&["workspaces", ws, "projects", project, "tenants", platform, "service-users", id])?;
+        self.delete(url).await
+    }
+
     // ---- anything else ----
 
     /// Escape hatch for endpoints without a method of their own: `method` on

@@ -92,6 +92,10 @@ event_types! {
     TagRemoved => "TAG_REMOVED": "A tag was removed from a workspace or project.",
     MessageSent => "MESSAGE_SENT": "The admin area sent a message to a workspace's users.",
     MessageAcknowledged => "MESSAGE_ACKNOWLEDGED": "A user acknowledged a message.",
+    PlatformRegistered => "PLATFORM_REGISTERED": "An admin registered a platform.",
+    TenantCreated => "TENANT_CREATED": "A project got a tenant on a platform.",
+    ServiceUserCreated => "SERVICE_USER_CREATED": "A user created a service user for a project's tenant.",
+    ServiceUserDeleted => "SERVICE_USER_DELETED": "A service user was deleted.",
 }
 
 impl fmt::Display for EventType {

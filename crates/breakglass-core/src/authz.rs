@@ -31,7 +31,13 @@ pub fn workspace_access(state: &State, user: &User, ws: &Slug, now: Timestamp) -
     access_with(state, user, user.admin_role, ws, now)
 }
 
-fn access_with(state: &State, user: &User, admin_role: AdminRole, ws: &Slug, now: Timestamp) -> WorkspaceAccess {
+fn access_with(
+    state: &State,
+    user: &User,
+    admin_role: AdminRole,
+    ws: &Slug,
+    now: Timestamp,
+) -> WorkspaceAccess {
     if user.status != UserStatus::Active {
         return WorkspaceAccess::default();
     }
@@ -100,8 +106,7 @@ pub fn require_unbounded(ctx: &Ctx) -> Result<(), DomainError> {
     if ctx.bounds.delegate.is_some() {
         return Err(DomainError::Forbidden {
             code: "delegation.not_allowed",
-            message: "tokens and accesses are managed by their owner only, never through a delegation"
-                .into(),
+            message: "tokens and accesses are managed by their owner only, never through a delegation".into(),
         });
     }
     if !ctx.bounds.is_unbounded() {

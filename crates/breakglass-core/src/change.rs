@@ -6,6 +6,7 @@ use crate::audit::NewEvent;
 use crate::ident::{BindingId, TokenId, UserId};
 use crate::model::{Binding, EndReason, PasswordHash, Token, User, Workspace};
 use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
+use crate::platform::{Platform, ServiceUser, ServiceUserId, Tenant};
 use crate::time::Timestamp;
 
 /// One record-level change.
@@ -84,6 +85,21 @@ pub enum Change {
     DeleteTagDefinition(TagKey),
     /// A message is created or replaced (acknowledged).
     PutMessage(Message),
+    /// A new platform.
+    CreatePlatform(Platform),
+    /// A new tenant of a project on a platform.
+    CreateTenant(Tenant),
+    /// A new service user.
+    CreateServiceUser(ServiceUser),
+    /// A service user stops working; its record stays in the store.
+    DeleteServiceUser {
+        /// Which.
+        id: ServiceUserId,
+        /// When.
+        at: Timestamp,
+        /// Who deleted it (`None` for the system).
+        by: Option<UserId>,
+    },
 }
 
 /// A command's outcome: changes and the events explaining them, committed together or not at all.

@@ -169,12 +169,12 @@ pub fn resolve(
             "you act as yourself without X-Breakglass-Act-As",
         ));
     }
-    let owner = state.user_by_email(owner_email).filter(|u| u.status == UserStatus::Active).ok_or_else(refused)?;
+    let owner =
+        state.user_by_email(owner_email).filter(|u| u.status == UserStatus::Active).ok_or_else(refused)?;
     let mut scope: Option<Vec<Slug>> = Some(Vec::new());
     let mut found = false;
     for a in state.accesses_shared_with(&me.email) {
-        let accepted =
-            a.recipient(&me.email).is_some_and(|r| r.status == RecipientStatus::Accepted);
+        let accepted = a.recipient(&me.email).is_some_and(|r| r.status == RecipientStatus::Accepted);
         if a.owner != owner.id || a.kind != AccessKind::Delegate || !a.is_live(now) || !accepted {
             continue;
         }

@@ -17,6 +17,7 @@ pub mod ident;
 pub mod index;
 pub mod model;
 pub mod org;
+pub mod platform;
 pub mod role;
 pub mod state;
 pub mod time;

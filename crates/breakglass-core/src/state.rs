@@ -7,14 +7,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use crate::access::{AccessRequest, Entitlement, Policy, RequestState, Review};
 use crate::audit::ChainHead;
 use crate::change::{Change, Changes};
-use crate::ident::{
-    AccessId,
-    BindingId, Email, InvitationId, MessageId, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId,
-};
 use crate::delegation::Access;
+use crate::ident::{
+    AccessId, BindingId, Email, InvitationId, MessageId, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId,
+};
 use crate::index::CheckIndex;
 use crate::model::{Binding, Project, SecretHash, Target, Token, User, Workspace};
 use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
+use crate::platform::{Platform, ServiceUser, ServiceUserId, Tenant};
 use crate::role::{Role, WorkspaceRole};
 use crate::time::Timestamp;
 
@@ -46,6 +46,11 @@ pub struct State {
     accesses_by_recipient: HashMap<Email, Vec<AccessId>>,
     index: CheckIndex,
     head: ChainHead,
+    platforms: BTreeMap<Slug, Platform>,
+    /// By (workspace, project, platform).
+    tenants: BTreeMap<(Slug, Slug, Slug), Tenant>,
+    /// Only those not deleted.
+    service_users: HashMap<ServiceUserId, ServiceUser>,
 }
 
 impl State {
@@ -162,6 +167,21 @@ impl State {
                         self.expiries.remove(&(e, *id));
                     }
                 }
+            }
+            Change::CreatePlatform(p) => {
+                self.platforms.insert(p.id.clone(), p.clone());
+            }
+            Change::CreateTenant(t) => {
+                let key = (t.workspace.clone(), t.project.clone(), t.platform.clone());
+                self.tenants.insert(key, t.clone());
+            }
+            Change::CreateServiceUser(u) => {
+                if u.deleted_at.is_none() {
+                    self.service_users.insert(u.id, u.clone());
+                }
+            }
+            Change::DeleteServiceUser { id, .. } => {
+                self.service_users.remove(id);
             }
         }
     }
@@ -398,6 +418,59 @@ impl State {
     /// Every message, in no particular order.
     pub fn messages(&self) -> impl Iterator<Item = &Message> {
         self.messages.values()
+    }
+
+    /// A platform by identifier.
+    pub fn platform(&self, id: &Slug) -> Option<&Platform> {
+        self.platforms.get(id)
+    }
+
+    /// Every platform, in identifier order.
+    pub fn platforms(&self) -> impl Iterator<Item = &Platform> {
+        self.platforms.values()
+    }
+
+    /// The tenant of a project on a platform.
+    pub fn tenant(&self, ws: &Slug, project: &Slug, platform: &Slug) -> Option<&Tenant> {
+        self.tenants.get(&(ws.clone(), project.clone(), platform.clone()))
+    }
+
+    /// The tenants of a project, in platform order.
+    pub fn tenants_of<'a>(
+        &'a self,
+        ws: &'a Slug,
+        project: &'a Slug,
+    ) -> impl Iterator<Item = &'a Tenant> + 'a {
+        self.tenants
+            .range((ws.clone(), project.clone(), Slug::below_all())..)
+            .take_while(move |((w, p, _), _)| w == ws && p == project)
+            .map(|(_, t)| t)
+    }
+
+    /// Every tenant, by workspace, project and platform.
+    pub fn tenants(&self) -> impl Iterator<Item = &Tenant> {
+        self.tenants.values()
+    }
+
+    /// A service user not deleted, by id.
+    pub fn service_user(&self, id: ServiceUserId) -> Option<&ServiceUser> {
+        self.service_users.get(&id)
+    }
+
+    /// The service users of one tenant not deleted, oldest first.
+    pub fn service_users_of(&self, ws: &Slug, project: &Slug, platform: &Slug) -> Vec<&ServiceUser> {
+        let mut v: Vec<&ServiceUser> = self
+            .service_users
+            .values()
+            .filter(|u| &u.workspace == ws && &u.project == project && &u.platform == platform)
+            .collect();
+        v.sort_by_key(|u| (u.created_at, u.id));
+        v
+    }
+
+    /// Every service user not deleted, in no particular order.
+    pub fn service_users(&self) -> impl Iterator<Item = &ServiceUser> {
+        self.service_users.values()
     }
 
     /// Forgets tokens that can no longer authenticate; nothing to record, they simply lapsed.

@@ -64,7 +64,11 @@ fn delegated<O: Outcome>(
     w.bounded(owner, bounds, cmd)
 }
 
-fn add_member(target: Target, who: &str) -> impl FnOnce(&breakglass_core::State, &breakglass_core::Ctx) -> Result<breakglass_core::Changes, DomainError> {
+fn add_member(
+    target: Target,
+    who: &str,
+) -> impl FnOnce(&breakglass_core::State, &breakglass_core::Ctx) -> Result<breakglass_core::Changes, DomainError>
+{
     let cmd = breakglass_core::cmd::members::SetMember {
         target,
         email: email(who),
@@ -123,13 +127,17 @@ fn an_accepted_delegate_acts_with_the_owners_rights_and_the_audit_names_both() {
     // Pending: shared but not accepted, so not yet usable.
     assert_eq!(act_as(&w, "otto@corp.io", "mia@corp.io").unwrap_err().code(), "delegation.not_granted");
     ok(accept(&mut w, "otto@corp.io", id));
-    let done = ok(delegated(&mut w, "otto@corp.io", "mia@corp.io", add_member(ws("team-a"), "alice@corp.io")));
+    let done =
+        ok(delegated(&mut w, "otto@corp.io", "mia@corp.io", add_member(ws("team-a"), "alice@corp.io")));
     assert!(w.check("alice@corp.io", &ws("team-a"), wrole("member")).allowed);
     let ev = &done.events[0];
     assert_eq!(ev.actor, "otto@corp.io", "the person who acted");
     assert_eq!(ev.on_behalf_of.as_deref(), Some("mia@corp.io"), "whose rights they used");
     // Acting as themselves, otto still has no rights in team-a.
-    assert_eq!(code(&w.as_user("otto@corp.io", add_member(ws("team-a"), "oscar@corp.io"))), "workspace.not_found");
+    assert_eq!(
+        code(&w.as_user("otto@corp.io", add_member(ws("team-a"), "oscar@corp.io"))),
+        "workspace.not_found"
+    );
 }
 
 #[test]
@@ -170,7 +178,8 @@ fn a_scoped_delegation_reaches_only_its_workspace_and_no_admin_area_power() {
     assert_eq!(code(&r), "workspace.not_found", "outside the scope it is as if it did not exist");
     // Installation-wide powers are outside every workspace scope.
     let open = breakglass_core::org::Settings { signup: Signup::Open, ..w.state.settings().clone() };
-    let r = delegated(&mut w, "otto@corp.io", "admin@corp.io", move |s, c| admin::update_settings(s, c, open));
+    let r =
+        delegated(&mut w, "otto@corp.io", "admin@corp.io", move |s, c| admin::update_settings(s, c, open));
     assert_eq!(code(&r), "authz.forbidden");
     let ctx = w.read_ctx("admin@corp.io", act_as(&w, "otto@corp.io", "admin@corp.io").unwrap());
     assert!(!breakglass_core::authz::can_read_audit(&w.state, &ctx));
@@ -189,19 +198,25 @@ fn a_delegate_cannot_approve_the_owners_request_nor_their_own() {
     let web = proj("team-a", "web");
     // Mia's own request: her delegate (a manager himself) may not approve it as her...
     let mias = ok(request(&mut w, "mia@corp.io", &web, prole("admin"))).value;
-    let r = delegated(&mut w, "mike@corp.io", "mia@corp.io", move |s, c| requests::approve(s, c, mias, false));
+    let r =
+        delegated(&mut w, "mike@corp.io", "mia@corp.io", move |s, c| requests::approve(s, c, mias, false));
     assert_eq!(code(&r), "request.self_approval");
     // ...nor may mike approve his own request by acting as mia.
     let mikes = ok(request(&mut w, "mike@corp.io", &web, prole("admin"))).value;
-    let r = delegated(&mut w, "mike@corp.io", "mia@corp.io", move |s, c| requests::approve(s, c, mikes, false));
+    let r =
+        delegated(&mut w, "mike@corp.io", "mia@corp.io", move |s, c| requests::approve(s, c, mikes, false));
     assert_eq!(code(&r), "request.self_approval");
     // A request mike opened as mia is his too: he cannot approve it as himself.
     w.advance(Span::minutes(1));
     let new = new_request(&proj("team-a", "api"), prole("admin"));
     let opened =
-        ok(delegated(&mut w, "mike@corp.io", "mia@corp.io", move |s, c| requests::create_request(s, c, new))).value;
+        ok(delegated(&mut w, "mike@corp.io", "mia@corp.io", move |s, c| requests::create_request(s, c, new)))
+            .value;
     assert_eq!(w.state.request(opened).unwrap().requested_via, Some(w.id("mike@corp.io")));
-    assert_eq!(code(&w.as_user("mike@corp.io", move |s, c| requests::approve(s, c, opened, false))), "request.self_approval");
+    assert_eq!(
+        code(&w.as_user("mike@corp.io", move |s, c| requests::approve(s, c, opened, false))),
+        "request.self_approval"
+    );
     // Someone else approves it normally.
     ok(w.as_user("olivia@corp.io", move |s, c| requests::approve(s, c, opened, false)));
     assert!(w.check("mia@corp.io", &proj("team-a", "api"), prole("admin")).allowed);
@@ -221,11 +236,19 @@ fn one_person_counts_once_whether_as_themselves_or_as_a_delegate() {
     assert!(!w.check("max@corp.io", &proj("team-a", "web"), prole("admin")).allowed);
     // And the other way round: an approval given as mia blocks mike himself and mia herself.
     let req2 = ok(request(&mut w, "mo@corp.io", &proj("team-a", "web"), prole("admin"))).value;
-    let done = ok(delegated(&mut w, "mike@corp.io", "mia@corp.io", move |s, c| requests::approve(s, c, req2, false)));
+    let done = ok(delegated(&mut w, "mike@corp.io", "mia@corp.io", move |s, c| {
+        requests::approve(s, c, req2, false)
+    }));
     assert_eq!(done.events[0].actor, "mike@corp.io");
     assert_eq!(w.state.request(req2).unwrap().approvals[0].via, Some(w.id("mike@corp.io")));
-    assert_eq!(code(&w.as_user("mike@corp.io", move |s, c| requests::approve(s, c, req2, false))), "request.already_approved");
-    assert_eq!(code(&w.as_user("mia@corp.io", move |s, c| requests::approve(s, c, req2, false))), "request.already_approved");
+    assert_eq!(
+        code(&w.as_user("mike@corp.io", move |s, c| requests::approve(s, c, req2, false))),
+        "request.already_approved"
+    );
+    assert_eq!(
+        code(&w.as_user("mia@corp.io", move |s, c| requests::approve(s, c, req2, false))),
+        "request.already_approved"
+    );
     ok(w.as_user("olivia@corp.io", move |s, c| requests::approve(s, c, req2, false)));
     assert!(w.check("mo@corp.io", &proj("team-a", "web"), prole("admin")).allowed);
 }
@@ -235,12 +258,22 @@ fn a_delegate_cannot_touch_the_owners_tokens_or_accesses() {
     let mut w = World::team();
     let id = share(&mut w, "mia@corp.io", &["otto@corp.io"], None);
     ok(accept(&mut w, "otto@corp.io", id));
-    let t = ok(w.as_user("mia@corp.io", |s, c| tokens::create_token(s, c, NewToken::new(name("ci"), secret_hash("t1"), None)))).value;
+    let t = ok(w.as_user("mia@corp.io", |s, c| {
+        tokens::create_token(s, c, NewToken::new(name("ci"), secret_hash("t1"), None))
+    }))
+    .value;
     let attempts: Vec<(&str, Res<()>)> = vec![
-        ("create token", delegated(&mut w, "otto@corp.io", "mia@corp.io", |s, c| {
-            tokens::create_token(s, c, NewToken::new(name("mine"), secret_hash("t2"), None)).map(|(ch, _)| (ch, ()))
-        })),
-        ("revoke token", delegated(&mut w, "otto@corp.io", "mia@corp.io", move |s, c| tokens::revoke_token(s, c, t.id))),
+        (
+            "create token",
+            delegated(&mut w, "otto@corp.io", "mia@corp.io", |s, c| {
+                tokens::create_token(s, c, NewToken::new(name("mine"), secret_hash("t2"), None))
+                    .map(|(ch, _)| (ch, ()))
+            }),
+        ),
+        (
+            "revoke token",
+            delegated(&mut w, "otto@corp.io", "mia@corp.io", move |s, c| tokens::revoke_token(s, c, t.id)),
+        ),
         ("create access", {
             let new = NewAccess {
                 name: name("x"),
@@ -251,15 +284,26 @@ fn a_delegate_cannot_touch_the_owners_tokens_or_accesses() {
                 recipients: vec![(email("alice@corp.io"), secret_hash("c"))],
                 token_hash: None,
             };
-            delegated(&mut w, "otto@corp.io", "mia@corp.io", move |s, c| accesses::create(s, c, new).map(|(ch, _, _)| (ch, ())))
+            delegated(&mut w, "otto@corp.io", "mia@corp.io", move |s, c| {
+                accesses::create(s, c, new).map(|(ch, _, _)| (ch, ()))
+            })
         }),
-        ("share", delegated(&mut w, "otto@corp.io", "mia@corp.io", move |s, c| {
-            accesses::add_recipient(s, c, id, email("alice@corp.io"), secret_hash("c"))
-        })),
-        ("unshare", delegated(&mut w, "otto@corp.io", "mia@corp.io", move |s, c| {
-            accesses::remove_recipient(s, c, id, &email("otto@corp.io"))
-        })),
-        ("revoke access", delegated(&mut w, "otto@corp.io", "mia@corp.io", move |s, c| accesses::revoke(s, c, id))),
+        (
+            "share",
+            delegated(&mut w, "otto@corp.io", "mia@corp.io", move |s, c| {
+                accesses::add_recipient(s, c, id, email("alice@corp.io"), secret_hash("c"))
+            }),
+        ),
+        (
+            "unshare",
+            delegated(&mut w, "otto@corp.io", "mia@corp.io", move |s, c| {
+                accesses::remove_recipient(s, c, id, &email("otto@corp.io"))
+            }),
+        ),
+        (
+            "revoke access",
+            delegated(&mut w, "otto@corp.io", "mia@corp.io", move |s, c| accesses::revoke(s, c, id)),
+        ),
     ];
     for (what, r) in attempts {
         assert_eq!(code(&r), "delegation.not_allowed", "{what}");
@@ -293,7 +337,10 @@ fn revoked_expired_removed_and_declined_accesses_stop_at_once() {
     ok(w.as_user("mia@corp.io", move |s, c| accesses::remove_recipient(s, c, id, &email("oscar@corp.io"))));
     assert_eq!(act_as(&w, "oscar@corp.io", "mia@corp.io").unwrap_err().code(), "delegation.not_granted");
     ok(w.as_user("alice@corp.io", move |s, c| accesses::decline(s, c, id)));
-    assert_eq!(w.state.access(id).unwrap().recipient(&email("alice@corp.io")).unwrap().status, RecipientStatus::Declined);
+    assert_eq!(
+        w.state.access(id).unwrap().recipient(&email("alice@corp.io")).unwrap().status,
+        RecipientStatus::Declined
+    );
     assert_eq!(act_as(&w, "alice@corp.io", "mia@corp.io").unwrap_err().code(), "delegation.not_granted");
     ok(w.as_user("mia@corp.io", move |s, c| accesses::revoke(s, c, id)));
     assert_eq!(act_as(&w, "otto@corp.io", "mia@corp.io").unwrap_err().code(), "delegation.not_granted");
@@ -307,7 +354,11 @@ fn revoked_expired_removed_and_declined_accesses_stop_at_once() {
         recipients: vec![(email("otto@corp.io"), secret_hash("code-otto@corp.io"))],
         token_hash: None,
     };
-    let id2 = ok(w.as_user("mia@corp.io", move |s, c| accesses::create(s, c, expiring).map(|(ch, a, _)| (ch, a.id)))).value;
+    let id2 =
+        ok(w.as_user("mia@corp.io", move |s, c| {
+            accesses::create(s, c, expiring).map(|(ch, a, _)| (ch, a.id))
+        }))
+        .value;
     ok(accept(&mut w, "otto@corp.io", id2));
     act_as(&w, "otto@corp.io", "mia@corp.io").unwrap();
     w.advance(Span::hours(1));
@@ -320,10 +371,16 @@ fn accepting_needs_the_code_and_the_address() {
     let mut w = World::team();
     let id = share(&mut w, "mia@corp.io", &["otto@corp.io"], None);
     let wrong = secret_hash("guess");
-    assert_eq!(code(&w.as_user("otto@corp.io", move |s, c| accesses::accept(s, c, id, wrong))), "access.invalid_code");
+    assert_eq!(
+        code(&w.as_user("otto@corp.io", move |s, c| accesses::accept(s, c, id, wrong))),
+        "access.invalid_code"
+    );
     // Someone else holding the right code still is not the recipient.
     let right = secret_hash("code-otto@corp.io");
-    assert_eq!(code(&w.as_user("oscar@corp.io", move |s, c| accesses::accept(s, c, id, right))), "access.not_found");
+    assert_eq!(
+        code(&w.as_user("oscar@corp.io", move |s, c| accesses::accept(s, c, id, right))),
+        "access.not_found"
+    );
     ok(accept(&mut w, "otto@corp.io", id));
     assert_eq!(code(&accept(&mut w, "otto@corp.io", id)), "access.already_decided");
     // Nobody shares with themselves, nor twice with one address.
@@ -336,8 +393,13 @@ fn accepting_needs_the_code_and_the_address() {
         recipients: vec![(email("mia@corp.io"), secret_hash("x"))],
         token_hash: None,
     };
-    assert_eq!(code(&w.as_user("mia@corp.io", move |s, c| accesses::create(s, c, new).map(|(ch, _, _)| (ch, ())))), "access.self");
-    let r = w.as_user("mia@corp.io", move |s, c| accesses::add_recipient(s, c, id, email("otto@corp.io"), secret_hash("y")));
+    assert_eq!(
+        code(&w.as_user("mia@corp.io", move |s, c| accesses::create(s, c, new).map(|(ch, _, _)| (ch, ())))),
+        "access.self"
+    );
+    let r = w.as_user("mia@corp.io", move |s, c| {
+        accesses::add_recipient(s, c, id, email("otto@corp.io"), secret_hash("y"))
+    });
     assert_eq!(code(&r), "access.recipient_exists");
 }
 
@@ -348,7 +410,14 @@ fn an_unregistered_recipient_signs_up_with_the_code_and_accepts() {
     let id = share(&mut w, "mia@corp.io", &["newbie@corp.io"], Some("team-a"));
     let sign_up = |hash| {
         move |s: &breakglass_core::State, c: &breakglass_core::Ctx| {
-            invitations::sign_up(s, c, email("newbie@corp.io"), name("Newbie"), PasswordHash("$argon2id$x".into()), Some(hash))
+            invitations::sign_up(
+                s,
+                c,
+                email("newbie@corp.io"),
+                name("Newbie"),
+                PasswordHash("$argon2id$x".into()),
+                Some(hash),
+            )
         }
     };
     assert_eq!(code(&w.system(sign_up(secret_hash("guess")))), "auth.signup_closed");
@@ -361,17 +430,26 @@ fn an_unregistered_recipient_signs_up_with_the_code_and_accepts() {
 fn scoped_and_read_only_tokens_cannot_mint_broader_ones() {
     let mut w = World::team();
     // A scope must be a workspace the owner can see.
-    let hidden = NewToken { scope: Some(slug("team-b")), ..NewToken::new(name("b"), secret_hash("tb"), None) };
-    assert_eq!(code(&w.as_user("mia@corp.io", move |s, c| tokens::create_token(s, c, hidden))), "workspace.not_found");
+    let hidden =
+        NewToken { scope: Some(slug("team-b")), ..NewToken::new(name("b"), secret_hash("tb"), None) };
+    assert_eq!(
+        code(&w.as_user("mia@corp.io", move |s, c| tokens::create_token(s, c, hidden))),
+        "workspace.not_found"
+    );
     let scoped = Bounds { scope: Some(vec![slug("team-a")]), ..Bounds::default() };
     let r = w.bounded("mia@corp.io", scoped.clone(), |s, c| {
-        tokens::create_token(s, c, NewToken::new(name("global"), secret_hash("tg"), None)).map(|(ch, _)| (ch, ()))
+        tokens::create_token(s, c, NewToken::new(name("global"), secret_hash("tg"), None))
+            .map(|(ch, _)| (ch, ()))
     });
     assert_eq!(code(&r), "token.insufficient_scope");
     // Within its scope the token carries the owner's rights; outside, nothing.
     ok(w.bounded("mia@corp.io", scoped.clone(), add_member(ws("team-a"), "alice@corp.io")));
     // An admin's scoped token carries no admin-area power.
-    let r = w.bounded("admin@corp.io", Bounds { scope: Some(vec![slug("team-a")]), ..Bounds::default() }, add_member(ws("team-b"), "alice@corp.io"));
+    let r = w.bounded(
+        "admin@corp.io",
+        Bounds { scope: Some(vec![slug("team-a")]), ..Bounds::default() },
+        add_member(ws("team-b"), "alice@corp.io"),
+    );
     assert_eq!(code(&r), "workspace.not_found");
     let api = NewAccess {
         name: name("deploy bot"),
@@ -382,9 +460,14 @@ fn scoped_and_read_only_tokens_cannot_mint_broader_ones() {
         recipients: vec![],
         token_hash: Some(secret_hash("bot")),
     };
-    let (access, token) = ok(w.as_user("mia@corp.io", move |s, c| accesses::create(s, c, api).map(|(ch, a, t)| (ch, (a, t))))).value;
+    let (access, token) =
+        ok(w.as_user("mia@corp.io", move |s, c| accesses::create(s, c, api).map(|(ch, a, t)| (ch, (a, t)))))
+            .value;
     let token = token.unwrap();
-    assert_eq!((token.scope.as_ref().map(|s| s.as_str()), token.read_only, token.access), (Some("team-a"), true, Some(access.id)));
+    assert_eq!(
+        (token.scope.as_ref().map(|s| s.as_str()), token.read_only, token.access),
+        (Some("team-a"), true, Some(access.id))
+    );
     // Revoking the access revokes its token in the same change.
     ok(w.as_user("mia@corp.io", move |s, c| accesses::revoke(s, c, access.id)));
     assert!(w.state.token(token.id).is_none());

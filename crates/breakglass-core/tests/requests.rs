@@ -1458,7 +1458,11 @@ fn tasks_list_what_each_caller_may_act_on_emergency_first() {
         ("otto@corp.io", false),
         ("bella@corp.io", false),
     ] {
-        assert_eq!(requests::can_see_request(&w.state, &w.read_ctx(who, Default::default()), &r), sees, "{who}");
+        assert_eq!(
+            requests::can_see_request(&w.state, &w.read_ctx(who, Default::default()), &r),
+            sees,
+            "{who}"
+        );
     }
 
     // A lapsed emergency request leaves the lists.

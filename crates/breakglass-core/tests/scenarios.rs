@@ -188,8 +188,9 @@ fn no_event_and_no_debug_output_contains_a_secret() {
     let session = ok(w.as_user("carol@corp.io", move |s, c| tokens::sign_in(s, c, hashes[1], until)));
     let session_id = session.value.id;
     all_changes.push(session.changes);
-    let api =
-        ok(w.as_user("carol@corp.io", move |s, c| tokens::create_token(s, c, tokens::NewToken::new(name("ci"), hashes[2], None))));
+    let api = ok(w.as_user("carol@corp.io", move |s, c| {
+        tokens::create_token(s, c, tokens::NewToken::new(name("ci"), hashes[2], None))
+    }));
     let api_id = api.value.id;
     all_changes.push(api.changes);
     all_changes
@@ -1159,8 +1160,9 @@ fn check_says_why_it_denies() {
         assert_eq!(w.act("admin@corp.io", act), *expected, "{act:?}");
     }
     // A disabled user cannot act at all.
-    let r =
-        w.as_user("gone@corp.io", |s, c| tokens::create_token(s, c, tokens::NewToken::new(name("x"), SecretHash([1; 32]), None)));
+    let r = w.as_user("gone@corp.io", |s, c| {
+        tokens::create_token(s, c, tokens::NewToken::new(name("x"), SecretHash([1; 32]), None))
+    });
     assert_eq!(want(&r), Want::Forbidden);
     assert_eq!(
         w.act("gone@corp.io", &Act::Set(proj("team-a", "web"), "otto@corp.io", prole("reader"), None)),

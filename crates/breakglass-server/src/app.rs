@@ -217,8 +217,12 @@ impl App {
     }
 
     /// When each of `tokens` was last used: the unflushed uses of this process, else the store's.
-    pub async fn token_last_used(&self, tokens: &[TokenId]) -> Result<HashMap<TokenId, Timestamp>, StoreError> {
-        let mut out: HashMap<TokenId, Timestamp> = self.store.token_last_used(tokens).await?.into_iter().collect();
+    pub async fn token_last_used(
+        &self,
+        tokens: &[TokenId],
+    ) -> Result<HashMap<TokenId, Timestamp>, StoreError> {
+        let mut out: HashMap<TokenId, Timestamp> =
+            self.store.token_last_used(tokens).await?.into_iter().collect();
         let pending = self.token_use.lock().unwrap_or_else(|p| p.into_inner());
         for t in tokens {
             if let Some(at) = pending.get(t) {
@@ -233,7 +237,9 @@ impl App {
     /// state: a crash loses at most one flush interval of them.
     pub async fn flush_token_use(&self) -> Result<(), StoreError> {
         let uses: Vec<(TokenId, Timestamp)> =
-            std::mem::take(&mut *self.token_use.lock().unwrap_or_else(|p| p.into_inner())).into_iter().collect();
+            std::mem::take(&mut *self.token_use.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .collect();
         if let Err(e) = self.store.record_token_use(&uses).await {
             // Keep them for the next attempt, unless newer uses arrived meanwhile.
             let mut pending = self.token_use.lock().unwrap_or_else(|p| p.into_inner());

@@ -27,6 +27,8 @@ pub const SESSION_PREFIX: &str = "bgs_";
 pub const INVITATION_PREFIX: &str = "bgi_";
 /// Prefix of the codes that accept a delegate access.
 pub const ACCESS_CODE_PREFIX: &str = "bga_";
+/// Prefix of service user secrets.
+pub const SERVICE_USER_PREFIX: &str = "bgu_";
 
 /// A new random bearer secret (256 bits) with `prefix`.
 pub fn new_secret(prefix: &str) -> String {
@@ -215,16 +217,12 @@ impl FromRequestParts<Arc<App>> for Caller {
                     "send X-Breakglass-Act-As at most once",
                 ));
             }
-            let email = value
-                .to_str()
-                .ok()
-                .and_then(|v| Email::parse(v.trim()).ok())
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "delegation.invalid_header",
-                        "X-Breakglass-Act-As must be the e-mail address of the user to act as",
-                    )
-                })?;
+            let email = value.to_str().ok().and_then(|v| Email::parse(v.trim()).ok()).ok_or_else(|| {
+                ApiError::bad_request(
+                    "delegation.invalid_header",
+                    "X-Breakglass-Act-As must be the e-mail address of the user to act as",
+                )
+            })?;
             let d = delegation::resolve(&state, holder, &email, now)?;
             let scope = delegation::intersect(caller.bounds.scope.take(), d.scope);
             if scope.as_ref().is_some_and(Vec::is_empty) {

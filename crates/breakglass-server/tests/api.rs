@@ -22,6 +22,8 @@ mod expiry;
 mod isolation;
 #[path = "api/members.rs"]
 mod members;
+#[path = "api/platforms.rs"]
+mod platforms;
 #[path = "api/quota.rs"]
 mod quota;
 #[path = "api/requests.rs"]

@@ -91,7 +91,7 @@ pub trait Store: Send + Sync + 'static {
     /// entitlements, every request (terminal ones too) and review, the settings (the core's
     /// defaults when none were ever put), every invitation (decided ones too), tag definitions
     /// and messages, bindings not yet ended, tokens neither revoked nor expired at `now`, and
-    /// the chain head.
+    /// the chain head. Also platforms, tenants and service users not deleted.
     async fn load_state(&self, now: Timestamp) -> Result<State, StoreError>;
 
     /// Commits `changes` and seals their events after the current head, all or nothing.

@@ -38,6 +38,7 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "delegation",
         sql: include_str!("../migrations/sqlite/0005_delegation.sql"),
     },
+    Migration { version: 6, name: "platforms", sql: include_str!("../migrations/sqlite/0006_platforms.sql") },
 ];
 
 /// The migrations of `known` still to apply to a database that has `applied`, in order.

@@ -206,13 +206,11 @@ impl Store for SqliteStore {
         }
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
         for (id, at) in uses {
-            sqlx::query(
-                "UPDATE tokens SET last_used_at = max(coalesce(last_used_at, ?1), ?1) WHERE id = ?2",
-            )
-            .bind(at.as_micros())
-            .bind(uuid_text(id.0))
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("UPDATE tokens SET last_used_at = max(coalesce(last_used_at, ?1), ?1) WHERE id = ?2")
+                .bind(at.as_micros())
+                .bind(uuid_text(id.0))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -334,6 +332,8 @@ fn check_base(base_seq: i64, head: ChainHead) -> Result<(), StoreError> {
 /// workspaces and projects are inserted, then their mutable columns updated (never their
 /// identifiers); policies, entitlements, requests, reviews, the settings, invitations, tag
 /// definitions and messages are upserted whole. Only tag definitions are ever deleted.
+/// Platforms and tenants are inserted only; service users are inserted, then only their
+/// deletion columns set (the row stays).
 ///
 /// A change to a row that must exist and does not (an update, an extension, a deletion) fails
 /// the commit with `Corrupt`: the model and the database disagree.
@@ -721,6 +721,79 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             .execute(&mut *conn)
             .await?;
         }
+        Change::CreatePlatform(p) => {
+            sqlx::query(
+                "INSERT INTO platforms (id, kind, name, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .bind(p.id.as_str())
+            .bind(p.kind.as_str())
+            .bind(p.name.as_str())
+            .bind(p.created_by.map(|u| uuid_text(u.0)))
+            .bind(p.created_at.as_micros())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| duplicate(e, |_| format!("platform '{}'", p.id)))?;
+        }
+        Change::CreateTenant(t) => {
+            sqlx::query(
+                "INSERT INTO tenants (workspace_id, project_id, platform_id, external_id, created_by, \
+                 created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .bind(t.workspace.as_str())
+            .bind(t.project.as_str())
+            .bind(t.platform.as_str())
+            .bind(t.external_id.as_str())
+            .bind(t.created_by.map(|u| uuid_text(u.0)))
+            .bind(t.created_at.as_micros())
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                duplicate(e, |column| match column {
+                    "external_id" => format!("external id '{}' on platform '{}'", t.external_id, t.platform),
+                    _ => format!("tenant of '{}/{}' on platform '{}'", t.workspace, t.project, t.platform),
+                })
+            })?;
+        }
+        Change::CreateServiceUser(u) => {
+            sqlx::query(
+                "INSERT INTO service_users (id, workspace_id, project_id, platform_id, name, client_id, \
+                 secret_hash, created_by, created_at, deleted_at, deleted_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .bind(uuid_text(u.id.0))
+            .bind(u.workspace.as_str())
+            .bind(u.project.as_str())
+            .bind(u.platform.as_str())
+            .bind(u.name.as_str())
+            .bind(&u.client_id)
+            .bind(&u.secret_hash.0[..])
+            .bind(uuid_text(u.created_by.0))
+            .bind(u.created_at.as_micros())
+            .bind(u.deleted_at.map(Timestamp::as_micros))
+            .bind(u.deleted_by.map(|b| uuid_text(b.0)))
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| {
+                duplicate(e, |column| match column {
+                    "client_id" => format!("service user client id '{}'", u.client_id),
+                    "secret_hash" => "service user secret".to_owned(),
+                    _ => format!("service user id {}", u.id),
+                })
+            })?;
+        }
+        Change::DeleteServiceUser { id, at, by } => {
+            let done = sqlx::query(
+                "UPDATE service_users SET deleted_at = ?1, deleted_by = ?2 WHERE id = ?3 AND deleted_at IS NULL",
+            )
+            .bind(at.as_micros())
+            .bind(by.map(|u| uuid_text(u.0)))
+            .bind(uuid_text(id.0))
+            .execute(&mut *conn)
+            .await?;
+            if done.rows_affected() == 0 {
+                tracing::warn!(service_user = %id, "deleted a service user that was missing or already deleted");
+            }
+        }
     }
     Ok(())
 }
@@ -890,7 +963,7 @@ mod tests {
             .fetch_all(&store.reader)
             .await
             .unwrap();
-        assert_eq!(versions, (1..=SQLITE_MIGRATIONS.len() as i64).collect::<Vec<_>>());
+        assert_eq!(versions, SQLITE_MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
         let state = store.load_state(Timestamp::from_micros(0)).await.unwrap();
         assert_eq!(state.binding_count(), 1);
         let b = state
@@ -944,7 +1017,7 @@ mod tests {
                     .fetch_all(&store.reader)
                     .await
                     .unwrap();
-            assert_eq!(versions, (1..=SQLITE_MIGRATIONS.len() as i64).collect::<Vec<_>>());
+            assert_eq!(versions, SQLITE_MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
             assert!(versions.contains(&3));
 
             let state = store.load_state(Timestamp::from_micros(0)).await.unwrap();

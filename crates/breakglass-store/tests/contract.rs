@@ -14,8 +14,8 @@ use breakglass_core::access::{
     AccessRequest, Approval, ApproverSet, Entitlement, Policy, RequestState, Review, ReviewOutcome, Step,
 };
 use breakglass_core::audit::{self, AuditEvent, ChainHead, ChainVerifier, EventType, NewEvent};
-use breakglass_core::cmd::members::{self, NewGrant, SetMember};
 use breakglass_core::cmd::accesses::{self, NewAccess};
+use breakglass_core::cmd::members::{self, NewGrant, SetMember};
 use breakglass_core::cmd::{sweep, tokens, users, workspaces};
 use breakglass_core::delegation::{AccessKind, RecipientStatus};
 use breakglass_core::ident::{
@@ -29,6 +29,7 @@ use breakglass_core::org::{
     Invitation, InvitationState, Message, MessageMode, Registration, Settings, Signup, TagDefinition, TagKey,
     TagRule, TagTarget, Tags,
 };
+use breakglass_core::platform::{ExternalId, Platform, PlatformKind, ServiceUser, ServiceUserId, Tenant};
 use breakglass_core::role::{AdminRole, ProjectRole, Role, WorkspaceRole};
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::{Actor, Change, Changes, Ctx, State};
@@ -340,6 +341,14 @@ fn assert_same_state(got: &State, want: &State) {
             u.email
         );
     }
+    assert_eq!(got.platforms().collect::<Vec<_>>(), want.platforms().collect::<Vec<_>>(), "platforms");
+    assert_eq!(got.tenants().collect::<Vec<_>>(), want.tenants().collect::<Vec<_>>(), "tenants");
+    let service_users = |s: &State| {
+        let mut v: Vec<ServiceUser> = s.service_users().cloned().collect();
+        v.sort_by_key(|u| u.id);
+        v
+    };
+    assert_eq!(service_users(got), service_users(want), "service users");
 }
 
 /// Everything a store can show, to prove a failed commit changed nothing.
@@ -1594,11 +1603,22 @@ async fn delegation_records_round_trip(h: &dyn Harness) {
     w.commit(c).await;
     let c = accesses::accept(&w.state, &as_user(41, s.bob, 401), shared.id, code(7)).unwrap();
     w.commit(c).await;
-    let c = accesses::remove_recipient(&w.state, &as_user(42, s.alice, 402), shared.id, &email("nobody.yet@example.org"))
-        .unwrap();
+    let c = accesses::remove_recipient(
+        &w.state,
+        &as_user(42, s.alice, 402),
+        shared.id,
+        &email("nobody.yet@example.org"),
+    )
+    .unwrap();
     w.commit(c).await;
-    let c = accesses::add_recipient(&w.state, &as_user(43, s.alice, 403), shared.id, email("carol@example.com"), code(9))
-        .unwrap();
+    let c = accesses::add_recipient(
+        &w.state,
+        &as_user(43, s.alice, 403),
+        shared.id,
+        email("carol@example.com"),
+        code(9),
+    )
+    .unwrap();
     w.commit(c).await;
     let bot = NewAccess {
         name: name("deploy bot"),
@@ -1618,13 +1638,19 @@ async fn delegation_records_round_trip(h: &dyn Harness) {
     let loaded = w.store.load_state(at(46)).await.unwrap();
     assert_same_state(&loaded, &w.state);
     let a = loaded.access(shared.id).unwrap();
-    assert_eq!((a.name.as_str(), a.kind, a.scope.as_ref().map(Slug::as_str)), ("holiday cover", AccessKind::Delegate, Some("team-a")));
+    assert_eq!(
+        (a.name.as_str(), a.kind, a.scope.as_ref().map(Slug::as_str)),
+        ("holiday cover", AccessKind::Delegate, Some("team-a"))
+    );
     assert_eq!(a.expires_at, Some(at(10_000)));
     let who: Vec<(&str, RecipientStatus, SecretHash)> =
         a.recipients.iter().map(|r| (r.email.as_str(), r.status, r.code_hash)).collect();
     assert_eq!(
         who,
-        vec![("bob@example.com", RecipientStatus::Accepted, code(7)), ("carol@example.com", RecipientStatus::Pending, code(9))]
+        vec![
+            ("bob@example.com", RecipientStatus::Accepted, code(7)),
+            ("carol@example.com", RecipientStatus::Pending, code(9))
+        ]
     );
     assert_eq!(loaded.accesses_shared_with(&email("bob@example.com")).len(), 1);
     assert!(loaded.accesses_shared_with(&email("nobody.yet@example.org")).is_empty());
@@ -2120,6 +2146,304 @@ async fn unreadable_admin_area_rows_are_reported_as_corrupt(h: &dyn Harness) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Platforms, tenants, service users
+
+/// A digest of a service user's secret, different for every seed.
+fn service_user_secret(seed: u128) -> SecretHash {
+    SecretHash(std::array::from_fn(|i| (seed as u8).wrapping_mul(53).wrapping_add(3 * i as u8)))
+}
+
+/// A world with two platforms, tenants of two projects, and service users: two live, one
+/// deleted. Built by the core's own commands.
+struct Platforms {
+    world: World,
+    live: ServiceUserId,
+    deleted: ServiceUserId,
+}
+
+async fn platforms_world(h: &dyn Harness) -> Platforms {
+    use breakglass_core::cmd::platforms::{self, NewPlatform, NewServiceUser, NewTenant};
+    let mut w = World::new(h).await;
+    let alice = w.user("alice@example.com", AdminRole::Admin, None, 1).await;
+    let bob = w.user("bob@example.com", AdminRole::None, None, 2).await;
+    w.workspace("team-a", &["alice@example.com"], 3, 10).await;
+    w.project("team-a", "web", 20).await;
+    w.project("team-a", "api", 21).await;
+    w.project("team-a", "db", 22).await;
+    let c = members::set_member(
+        &w.state,
+        &as_user(3, alice, 30),
+        SetMember {
+            target: project_target("team-a", "web"),
+            email: email("bob@example.com"),
+            role: Role::Project(ProjectRole::User),
+            expires_at: None,
+            justification: None,
+        },
+    )
+    .unwrap();
+    w.commit(c).await;
+
+    for (id, kind, seed) in [("aws", "aws", 40), ("k8s", "kubernetes", 41)] {
+        let new = NewPlatform {
+            id: slug(id),
+            kind: PlatformKind::parse(kind).unwrap(),
+            name: name(&format!("Platform “{id}”")),
+        };
+        let c = platforms::register_platform(&w.state, &as_user(4, alice, seed), new).unwrap();
+        w.commit(c).await;
+    }
+    for (p, platform, external, seed) in [
+        ("web", "aws", "123456789012", 50),
+        ("web", "k8s", "ns/web ✓", 51),
+        ("api", "aws", "210987654321", 52),
+    ] {
+        let new = NewTenant {
+            workspace: slug("team-a"),
+            project: slug(p),
+            platform: slug(platform),
+            external_id: ExternalId::parse(external).unwrap(),
+        };
+        let c = platforms::create_tenant(&w.state, &as_user(5, alice, seed), new).unwrap();
+        w.commit(c).await;
+    }
+    let mut ids = Vec::new();
+    for (by, label, seed) in [(bob, "deploy", 60u128), (alice, "backup \"nightly\"", 61), (bob, "old", 62)] {
+        let new = NewServiceUser {
+            workspace: slug("team-a"),
+            project: slug("web"),
+            platform: slug("aws"),
+            name: name(label),
+            secret_hash: service_user_secret(seed),
+        };
+        let (c, id) = platforms::create_service_user(&w.state, &as_user(6, by, seed), new).unwrap();
+        w.commit(c).await;
+        ids.push(id);
+    }
+    let c = platforms::delete_service_user(
+        &w.state,
+        &as_user(7, bob, 70),
+        &slug("team-a"),
+        &slug("web"),
+        &slug("aws"),
+        ids[2],
+    )
+    .unwrap();
+    w.commit(c).await;
+    Platforms { world: w, live: ids[0], deleted: ids[2] }
+}
+
+async fn platforms_tenants_and_service_users_round_trip(h: &dyn Harness) {
+    let p = platforms_world(h).await;
+    let want = &p.world.state;
+    let loaded = p.world.store.load_state(at(10)).await.unwrap();
+    assert_same_state(&loaded, want);
+
+    // Spot checks, so that the comparison above cannot pass vacuously.
+    let aws = loaded.platform(&slug("aws")).unwrap();
+    assert_eq!((aws.kind.as_str(), aws.name.as_str(), aws.created_at), ("aws", "Platform “aws”", at(4)));
+    assert!(aws.created_by.is_some());
+    assert_eq!(loaded.platforms().count(), 2);
+    let k8s = loaded.tenant(&slug("team-a"), &slug("web"), &slug("k8s")).unwrap();
+    assert_eq!((k8s.external_id.as_str(), k8s.created_at), ("ns/web ✓", at(5)));
+    assert_eq!(loaded.tenants().count(), 3);
+    let live = loaded.service_user(p.live).unwrap();
+    assert_eq!((live.name.as_str(), live.created_at, live.deleted_at), ("deploy", at(6), None));
+    assert_eq!(live.secret_hash, service_user_secret(60), "the digest survives");
+    assert!(live.client_id.starts_with("svc-"));
+    assert!(loaded.service_user(p.deleted).is_none(), "a deleted service user is not loaded");
+    assert_eq!(loaded.service_users_of(&slug("team-a"), &slug("web"), &slug("aws")).len(), 2);
+
+    // The deleted one stays as a record, with when and by whom.
+    assert_eq!(rows_in(h, "service_users", "name").await, 3);
+    let kept = h
+        .execute_raw(&format!(
+            "UPDATE service_users SET name = name WHERE id = '{}' AND deleted_at = {} AND deleted_by IS NOT NULL",
+            p.deleted,
+            at(7).as_micros()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(kept, 1);
+
+    if let Some(reopened) = h.reopen().await {
+        assert_same_state(&reopened.store().load_state(at(10)).await.unwrap(), want);
+    }
+}
+
+async fn platform_records_keep_their_unique_keys_and_references(h: &dyn Harness) {
+    let p = platforms_world(h).await;
+    let store = p.world.store.clone();
+    let state = &p.world.state;
+    let before = snapshot(store.as_ref()).await;
+    let live = state.service_user(p.live).unwrap().clone();
+    let tenant = state.tenant(&slug("team-a"), &slug("web"), &slug("aws")).unwrap().clone();
+    let platform = state.platform(&slug("aws")).unwrap().clone();
+
+    let duplicates: Vec<(Change, &str)> = vec![
+        (Change::CreatePlatform(Platform { name: name("Again"), ..platform.clone() }), "platform 'aws'"),
+        (
+            Change::CreateTenant(Tenant {
+                external_id: ExternalId::parse("other").unwrap(),
+                ..tenant.clone()
+            }),
+            "tenant of 'team-a/web' on platform 'aws'",
+        ),
+        (
+            Change::CreateTenant(Tenant { project: slug("db"), ..tenant.clone() }),
+            "external id '123456789012'",
+        ),
+        (
+            Change::CreateServiceUser(ServiceUser {
+                id: ServiceUserId(Uuid::from_u128(900)),
+                secret_hash: service_user_secret(900),
+                ..live.clone()
+            }),
+            "client id",
+        ),
+        (
+            Change::CreateServiceUser(ServiceUser {
+                id: ServiceUserId(Uuid::from_u128(901)),
+                client_id: "svc-0000".into(),
+                ..live.clone()
+            }),
+            "secret",
+        ),
+    ];
+    for (change, mentions) in duplicates {
+        let changes = Changes {
+            changes: vec![change.clone()],
+            events: vec![event(500, EventType::TenantCreated, None, None)],
+        };
+        let err = store.commit(before.head.seq, &changes).await.unwrap_err();
+        assert!(matches!(&err, StoreError::Duplicate(m) if m.contains(mentions)), "{change:?}: {err:?}");
+        assert_unchanged(&before, &snapshot(store.as_ref()).await);
+    }
+
+    // References are checked when the transaction commits.
+    let nobody = UserId(Uuid::from_u128(404));
+    let fresh = |n: u128| ServiceUser {
+        id: ServiceUserId(Uuid::from_u128(n)),
+        client_id: format!("svc-{n}"),
+        secret_hash: service_user_secret(n),
+        ..live.clone()
+    };
+    let dangling: Vec<Change> = vec![
+        Change::CreateTenant(Tenant {
+            project: slug("nope"),
+            external_id: ExternalId::parse("n").unwrap(),
+            ..tenant.clone()
+        }),
+        Change::CreateTenant(Tenant {
+            platform: slug("gcp"),
+            external_id: ExternalId::parse("x").unwrap(),
+            ..tenant.clone()
+        }),
+        Change::CreatePlatform(Platform { id: slug("gcp"), created_by: Some(nobody), ..platform.clone() }),
+        Change::CreateServiceUser(ServiceUser { project: slug("api"), platform: slug("k8s"), ..fresh(910) }),
+        Change::CreateServiceUser(ServiceUser { created_by: nobody, ..fresh(911) }),
+    ];
+    for change in dangling {
+        let changes = Changes {
+            changes: vec![change.clone()],
+            events: vec![event(500, EventType::TenantCreated, None, None)],
+        };
+        let err = store.commit(before.head.seq, &changes).await.unwrap_err();
+        assert!(matches!(err, StoreError::Database(_)), "{change:?}: {err:?}");
+        assert_unchanged(&before, &snapshot(store.as_ref()).await);
+    }
+
+    // A new tenant, its platform and a service user for it may come in one commit, in any order.
+    let gcp = Platform { id: slug("gcp"), ..platform.clone() };
+    let gcp_tenant =
+        Tenant { platform: slug("gcp"), external_id: ExternalId::parse("g-1").unwrap(), ..tenant };
+    let gcp_user = ServiceUser { platform: slug("gcp"), ..fresh(920) };
+    let changes = Changes {
+        changes: vec![
+            Change::CreateServiceUser(gcp_user.clone()),
+            Change::CreateTenant(gcp_tenant.clone()),
+            Change::CreatePlatform(gcp),
+        ],
+        events: vec![event(500, EventType::TenantCreated, Some("team-a"), Some("web"))],
+    };
+    store.commit(before.head.seq, &changes).await.unwrap();
+    let loaded = store.load_state(at(10)).await.unwrap();
+    assert_eq!(loaded.service_user(gcp_user.id), Some(&gcp_user));
+    assert_eq!(loaded.tenant(&slug("team-a"), &slug("web"), &slug("gcp")), Some(&gcp_tenant));
+
+    // Deleting twice is harmless; the first deletion's record stands.
+    let head = loaded.head().seq;
+    let again = Changes {
+        changes: vec![Change::DeleteServiceUser { id: p.deleted, at: at(99), by: None }],
+        events: vec![event(501, EventType::ServiceUserDeleted, Some("team-a"), Some("web"))],
+    };
+    store.commit(head, &again).await.unwrap();
+    let still = h
+        .execute_raw(&format!(
+            "UPDATE service_users SET name = name WHERE id = '{}' AND deleted_at = {}",
+            p.deleted,
+            at(7).as_micros()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(still, 1);
+}
+
+async fn unreadable_platform_rows_are_reported_as_corrupt(h: &dyn Harness) {
+    let p = platforms_world(h).await;
+    let store = p.world.store.clone();
+    let live = p.live.to_string();
+    let aws = "aws".to_owned();
+    let web = "web".to_owned();
+    // (table, key column, key, column, bad value, the key the error shows, column it names).
+    let cases = [
+        ("platforms", "id", &aws, "kind", "'AWS'", "aws", "kind"),
+        ("platforms", "id", &aws, "name", "''", "aws", "name"),
+        ("tenants", "project_id", &web, "external_id", "' padded'", "team-a/web on aws", "external_id"),
+        ("service_users", "id", &live, "client_id", "'bgu_oops'", live.as_str(), "client_id"),
+        ("service_users", "id", &live, "created_by", "'x'", live.as_str(), "created_by"),
+    ];
+    for (table, key_column, key, column, bad, shown, named) in cases {
+        let only_one = if table == "tenants" { " AND platform_id = 'aws'" } else { "" };
+        let row = format!("{table} WHERE {key_column} = '{key}'{only_one}");
+        h.execute_raw(&format!(
+            "CREATE TEMP TABLE saved AS SELECT {column} AS v FROM {row};
+             PRAGMA foreign_keys = OFF;
+             UPDATE {row_update} SET {column} = {bad} WHERE {key_column} = '{key}'{only_one};
+             PRAGMA foreign_keys = ON;",
+            row_update = table
+        ))
+        .await
+        .unwrap();
+        let err = store.load_state(at(10)).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Corrupt(m) if m.contains(table)
+                && m.contains(&format!("'{shown}'"))
+                && m.contains(&format!("column {named}"))),
+            "{table}.{column} = {bad}: {err:?}"
+        );
+        h.execute_raw(&format!(
+            "PRAGMA foreign_keys = OFF;
+             UPDATE {table} SET {column} = (SELECT v FROM temp.saved) WHERE {key_column} = '{key}'{only_one};
+             PRAGMA foreign_keys = ON;
+             DROP TABLE temp.saved;"
+        ))
+        .await
+        .unwrap();
+        assert_same_state(&store.load_state(at(10)).await.unwrap(), &p.world.state);
+    }
+    // What the schema itself refuses never gets that far.
+    for sql in [
+        "UPDATE service_users SET secret_hash = x'00'",
+        "UPDATE service_users SET secret_hash = zeroblob(33)",
+        "UPDATE service_users SET deleted_by = created_by, deleted_at = NULL",
+        "UPDATE platforms SET created_at = 'yesterday'",
+    ] {
+        h.execute_raw(sql).await.expect_err(sql);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Every case against every backend
 
 macro_rules! backends {
@@ -2175,4 +2499,7 @@ backends!(sqlite_memory, sqlite_file; {
     an_invitation_without_a_secret_loads_with_a_digest_nothing_matches,
     delegation_records_round_trip,
     token_use_is_kept_outside_the_chain,
+    platforms_tenants_and_service_users_round_trip,
+    platform_records_keep_their_unique_keys_and_references,
+    unreadable_platform_rows_are_reported_as_corrupt,
 });

@@ -144,6 +144,15 @@ pub enum Command {
     Audit(AuditCommand),
     /// Show the audit history of a workspace or project.
     History(HistoryArgs),
+    /// Register and list platforms: where projects run (registering: admins).
+    #[command(subcommand)]
+    Platform(PlatformCommand),
+    /// Give a project a tenant on a platform, and list a project's tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Create, list and delete service users: credentials for a project's tenant.
+    #[command(subcommand)]
+    ServiceUser(ServiceUserCommand),
 }
 
 /// Where the database is.
@@ -1122,6 +1131,93 @@ pub struct HistoryArgs {
     pub filter: EventFilter,
 }
 
+/// `platform` verbs.
+#[derive(Debug, Subcommand)]
+pub enum PlatformCommand {
+    /// Register a platform (admins).
+    Register {
+        /// Immutable identifier (lowercase letters, digits, dashes).
+        id: String,
+        /// What kind of place it is, e.g. aws, kubernetes, postgres.
+        #[arg(long, value_name = "KIND")]
+        kind: String,
+        /// Display name.
+        #[arg(long, value_name = "NAME")]
+        name: String,
+    },
+    /// List the registered platforms.
+    List,
+}
+
+/// The project a tenant or service user command is about.
+#[derive(Debug, Args)]
+pub struct ProjectRef {
+    /// Workspace identifier.
+    #[arg(long, value_name = "WORKSPACE")]
+    pub workspace: String,
+    /// Project identifier.
+    #[arg(long, value_name = "PROJECT")]
+    pub project: String,
+}
+
+/// The tenant a service user command is about: a project and a platform.
+#[derive(Debug, Args)]
+pub struct TenantRef {
+    /// The project.
+    #[command(flatten)]
+    pub project: ProjectRef,
+    /// Platform identifier.
+    #[arg(long, value_name = "PLATFORM")]
+    pub platform: String,
+}
+
+/// `tenant` verbs.
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Give a project a tenant on a platform (workspace managers and the admin area).
+    Create {
+        /// The tenant: project and platform.
+        #[command(flatten)]
+        tenant: TenantRef,
+        /// How the platform names the tenant: an account id, a namespace, a database.
+        #[arg(long, value_name = "ID")]
+        external_id: String,
+    },
+    /// List a project's tenants.
+    List {
+        /// The project.
+        #[command(flatten)]
+        project: ProjectRef,
+    },
+}
+
+/// `service-user` verbs.
+#[derive(Debug, Subcommand)]
+pub enum ServiceUserCommand {
+    /// Create a service user for a project's tenant; its secret is printed once.
+    Create {
+        /// The tenant: project and platform.
+        #[command(flatten)]
+        tenant: TenantRef,
+        /// A label, unique among the tenant's service users.
+        name: String,
+    },
+    /// List a tenant's service users (never their secrets).
+    List {
+        /// The tenant: project and platform.
+        #[command(flatten)]
+        tenant: TenantRef,
+    },
+    /// Delete a service user (its creator or the workspace's managers).
+    Delete {
+        /// The tenant: project and platform.
+        #[command(flatten)]
+        tenant: TenantRef,
+        /// Service user id (from `service-user list`).
+        id: String,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1406,6 +1502,41 @@ mod tests {
             &["settings", "set", "--signup", "invited"][..],
             &["settings", "set", "--restrict-admin-role-assignment", "maybe"][..],
             &["signup", "--email", "a@x.io"][..],
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn platform_commands_parse() {
+        let cli =
+            parse(&["platform", "register", "aws-prod", "--kind", "aws", "--name", "AWS prod"]).unwrap();
+        let Command::Platform(PlatformCommand::Register { id, kind, name }) = cli.command else { panic!() };
+        assert_eq!((id.as_str(), kind.as_str(), name.as_str()), ("aws-prod", "aws", "AWS prod"));
+
+        let tenant = ["--workspace", "acme", "--project", "web", "--platform", "aws-prod"];
+        let cli = parse(&[&["tenant", "create"][..], &tenant, &["--external-id", "1234"]].concat()).unwrap();
+        let Command::Tenant(TenantCommand::Create { tenant: t, external_id }) = cli.command else { panic!() };
+        assert_eq!((t.project.workspace.as_str(), t.project.project.as_str()), ("acme", "web"));
+        assert_eq!((t.platform.as_str(), external_id.as_str()), ("aws-prod", "1234"));
+
+        let cli = parse(&[&["service-user", "create"][..], &tenant, &["ci bot"]].concat()).unwrap();
+        let Command::ServiceUser(ServiceUserCommand::Create { name, .. }) = cli.command else { panic!() };
+        assert_eq!(name, "ci bot");
+        let cli = parse(&[&["service-user", "delete"][..], &tenant, &["s1"]].concat()).unwrap();
+        assert!(
+            matches!(cli.command, Command::ServiceUser(ServiceUserCommand::Delete { ref id, .. }) if id == "s1")
+        );
+
+        for bad in [
+            &["platform", "register", "aws"][..],
+            &["platform", "register", "aws", "--kind", "aws"][..],
+            &["tenant", "create", "--workspace", "acme", "--project", "web", "--platform", "aws"][..],
+            &["tenant", "list", "--workspace", "acme"][..],
+            &["service-user", "create", "--workspace", "acme", "--project", "web", "bot"][..],
+            &["service-user", "list", "--workspace", "acme", "--platform", "aws"][..],
+            &["service-user", "delete", "--workspace", "acme", "--project", "web", "--platform", "aws"][..],
         ] {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}: {err}");

@@ -12,6 +12,7 @@ use breakglass_api::{
     RecipientCode, RegisterWorkspace, Request, RequestQuery, ReviewQuery, SendMessage, Session, SetMember,
     Settings, Signup, TagDefinition, UpdateWorkspace, VerifyReport, Workspace,
 };
+use breakglass_api::{CreateTenant, CreatedServiceUser, RegisterPlatform};
 use breakglass_client::{Assignment, Client, ClientError};
 
 use crate::cli::{
@@ -20,6 +21,7 @@ use crate::cli::{
     ProjectCommand, RequestCommand, ReviewCommand, SettingsChange, SettingsCommand, SignupArgs, TagCommand,
     TaskCommand, TokenCommand, UserCommand, WorkspaceCommand, API_TOKEN, DELEGATE,
 };
+use crate::cli::{PlatformCommand, ServiceUserCommand, TenantCommand};
 use crate::output::{self, fields, json, target, until};
 
 /// What a command produced: text for standard output and how it ended.
@@ -85,7 +87,6 @@ impl Ctx {
     }
 }
 
-
 /// Runs a client command (anything but `serve` and `migrate`); `--as` is already in the client.
 pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
     let c = &ctx.client;
@@ -131,6 +132,9 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
         }
         Command::Audit(AuditCommand::Verify) => verify(ctx).await,
         Command::History(args) => history(ctx, args).await,
+        Command::Platform(cmd) => platform(ctx, cmd).await,
+        Command::Tenant(cmd) => tenant(ctx, cmd).await,
+        Command::ServiceUser(cmd) => service_user(ctx, cmd).await,
     }
 }
 
@@ -1029,6 +1033,59 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
+async fn platform(ctx: &Ctx, cmd: PlatformCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        PlatformCommand::Register { id, kind, name } => {
+            let body = RegisterPlatform { identifier: id, kind, name };
+            Ok(ctx.show(&c.register_platform(&body).await?, output::platform))
+        }
+        PlatformCommand::List => Ok(ctx.show_all(c.all_platforms().await?, output::platforms)),
+    }
+}
+
+async fn tenant(ctx: &Ctx, cmd: TenantCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        TenantCommand::Create { tenant: t, external_id } => {
+            let body = CreateTenant { platform: t.platform, external_id };
+            let created = c.create_tenant(&t.project.workspace, &t.project.project, &body).await?;
+            Ok(ctx.show(&created, output::tenant))
+        }
+        TenantCommand::List { project: p } => {
+            Ok(ctx.show_all(c.all_tenants(&p.workspace, &p.project).await?, output::tenants))
+        }
+    }
+}
+
+async fn service_user(ctx: &Ctx, cmd: ServiceUserCommand) -> Result<Done> {
+    let c = &ctx.client;
+    match cmd {
+        ServiceUserCommand::Create { tenant: t, name } => {
+            let (ws, p) = (&t.project.workspace, &t.project.project);
+            let created = c.create_service_user(ws, p, &t.platform, &name).await?;
+            Ok(ctx.show(&created, created_service_user_text))
+        }
+        ServiceUserCommand::List { tenant: t } => {
+            let (ws, p) = (&t.project.workspace, &t.project.project);
+            Ok(ctx.show_all(c.all_service_users(ws, p, &t.platform).await?, output::service_users))
+        }
+        ServiceUserCommand::Delete { tenant: t, id } => {
+            c.delete_service_user(&t.project.workspace, &t.project.project, &t.platform, &id).await?;
+            Ok(ctx.done(format!("Deleted service user {id}.")))
+        }
+    }
+}
+
+/// A new service user: the record, then its secret, which is shown only this once.
+fn created_service_user_text(u: &CreatedServiceUser) -> String {
+    format!(
+        "{}\nIts secret is shown only this once and cannot be shown again; store it now:\n\n    {}\n",
+        output::service_user(&u.service_user),
+        u.secret
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1387,5 +1444,28 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_new_service_user_shows_its_secret_once_with_a_warning() {
+        let created = CreatedServiceUser {
+            service_user: breakglass_api::ServiceUser {
+                id: "s1".into(),
+                workspace: "acme".into(),
+                project: "web".into(),
+                platform: "aws".into(),
+                name: "ci".into(),
+                client_id: "svc-0123".into(),
+                created_by: "dev@x.io".into(),
+                created_at: "2026-01-01T00:00:00Z".into(),
+            },
+            secret: "bgu_s3cret".into(),
+        };
+        let text = created_service_user_text(&created);
+        assert!(text.starts_with(&output::service_user(&created.service_user)), "{text}");
+        assert_eq!(text.matches("bgu_s3cret").count(), 1, "{text}");
+        assert!(text.contains("shown only this once and cannot be shown again"), "{text}");
+        assert!(text.ends_with("\n\n    bgu_s3cret\n"), "{text}");
+        assert!(output::service_user(&created.service_user).contains("svc-0123"));
     }
 }

@@ -8,6 +8,7 @@ use breakglass_api::{
     Access, AuditEvent, Binding, Entitlement, Invitation, Me, Message, Policy, PolicyRef, PolicyStep,
     Project, Request, Review, Settings, TagDefinition, Task, Token, User, Workspace,
 };
+use breakglass_api::{Platform, ServiceUser, Tenant};
 use serde::Serialize;
 
 /// Placeholder for an absent value in tables and records.
@@ -919,6 +920,80 @@ pub fn reviews(list: &[Review]) -> String {
             opt(&v.outcome),
             opt(&v.completed_by),
             v.request_id.clone(),
+        ]);
+    }
+    t.render()
+}
+
+/// A platform as a record.
+pub fn platform(p: &Platform) -> String {
+    fields(&[
+        ("platform", p.identifier.clone()),
+        ("kind", p.kind.clone()),
+        ("name", p.name.clone()),
+        ("created", p.created_at.clone()),
+    ])
+}
+
+/// Platforms as a table.
+pub fn platforms(list: &[Platform]) -> String {
+    let mut t = Table::new(&["PLATFORM", "KIND", "NAME", "CREATED"]);
+    for p in list {
+        t.row(vec![p.identifier.clone(), p.kind.clone(), p.name.clone(), p.created_at.clone()]);
+    }
+    t.render()
+}
+
+/// A tenant as a record.
+pub fn tenant(t: &Tenant) -> String {
+    fields(&[
+        ("project", target(&t.workspace, Some(&t.project))),
+        ("platform", format!("{} ({})", t.platform, t.platform_kind)),
+        ("external id", t.external_id.clone()),
+        ("created by", t.created_by.clone()),
+        ("created", t.created_at.clone()),
+    ])
+}
+
+/// Tenants as a table.
+pub fn tenants(list: &[Tenant]) -> String {
+    let mut t = Table::new(&["PLATFORM", "KIND", "EXTERNAL ID", "PROJECT", "CREATED BY", "CREATED"]);
+    for x in list {
+        t.row(vec![
+            x.platform.clone(),
+            x.platform_kind.clone(),
+            x.external_id.clone(),
+            target(&x.workspace, Some(&x.project)),
+            x.created_by.clone(),
+            x.created_at.clone(),
+        ]);
+    }
+    t.render()
+}
+
+/// A service user as a record (never with a secret).
+pub fn service_user(u: &ServiceUser) -> String {
+    fields(&[
+        ("service user", u.id.clone()),
+        ("name", u.name.clone()),
+        ("client id", u.client_id.clone()),
+        ("tenant", format!("{} on {}", target(&u.workspace, Some(&u.project)), u.platform)),
+        ("created by", u.created_by.clone()),
+        ("created", u.created_at.clone()),
+    ])
+}
+
+/// Service users as a table.
+pub fn service_users(list: &[ServiceUser]) -> String {
+    let mut t = Table::new(&["ID", "NAME", "CLIENT ID", "PLATFORM", "CREATED BY", "CREATED"]);
+    for u in list {
+        t.row(vec![
+            u.id.clone(),
+            u.name.clone(),
+            u.client_id.clone(),
+            u.platform.clone(),
+            u.created_by.clone(),
+            u.created_at.clone(),
         ]);
     }
     t.render()

@@ -552,3 +552,28 @@ fn a_scoped_read_only_token_reads_its_workspace_and_writes_nothing() {
     let line = s.refused(&bot, &["project", "create", "acme", "web", "--name", "Web"]);
     assert!(line.starts_with("error: token.read_only: "), "{line}");
 }
+
+#[test]
+fn platforms_tenants_and_service_users_have_their_nouns_and_usage_errors() {
+    let help = stdout(&breakglass(&["--help"]));
+    for noun in ["platform", "tenant", "service-user"] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(&format!("{noun} "))),
+            "{noun} missing from:\n{help}"
+        );
+    }
+    for args in [
+        &["platform"][..],
+        &["platform", "register", "aws", "--name", "AWS"][..],
+        &["tenant", "create", "--workspace", "acme", "--project", "web", "--external-id", "1"][..],
+        &["tenant", "list", "--project", "web"][..],
+        &["service-user", "create", "--workspace", "acme", "--project", "web", "--platform", "aws"][..],
+        &["service-user", "list", "--workspace", "acme", "--project", "web"][..],
+        &["service-user", "delete", "--workspace", "acme", "--project", "web", "--platform", "aws"][..],
+    ] {
+        let mut full = vec!["--server", "http://127.0.0.1:1"];
+        full.extend_from_slice(args);
+        let out = breakglass(&full);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+    }
+}

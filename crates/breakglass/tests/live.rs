@@ -755,3 +755,69 @@ fn tags_through_the_cli() {
 
     assert!(s.ok(&["audit", "verify"]).starts_with("ok: "));
 }
+
+#[test]
+fn platforms_tenants_and_service_users_through_the_cli() {
+    let s = Server::start();
+    let dev = s.user("dev@example.com");
+    let mia = s.user("mia@example.com");
+    s.ok(&["workspace", "create", "acme", "--name", "Acme"]);
+    s.ok(&["project", "create", "acme", "web", "--name", "Web"]);
+    s.ok(&["member", "add", "acme", "mia@example.com", "--role", "manager"]);
+    s.ok(&["member", "add", "acme", "dev@example.com", "--project", "web", "--role", "user"]);
+
+    // The admin registers a platform; everyone sees it; nobody else registers one.
+    let p = s.json(&["platform", "register", "aws-prod", "--kind", "aws", "--name", "AWS production"]);
+    assert_eq!((p["identifier"].as_str(), p["kind"].as_str()), (Some("aws-prod"), Some("aws")));
+    assert!(row(&s.ok_as(&dev, &["platform", "list"]), "aws-prod").contains(" aws "));
+    let (code, line) =
+        failure(&s.run_as(&dev, &["platform", "register", "gcp", "--kind", "gcp", "--name", "G"]));
+    assert_eq!(code, 1);
+    assert!(line.starts_with("error: authz.forbidden: "), "{line}");
+
+    // A manager gives the project a tenant; the developer sees it.
+    let tenant = ["--workspace", "acme", "--project", "web", "--platform", "aws-prod"];
+    let created =
+        s.ok_as(&mia, &[&["tenant", "create"][..], &tenant, &["--external-id", "123456789012"]].concat());
+    assert!(created.contains("123456789012") && created.contains("aws-prod (aws)"), "{created}");
+    let listed = s.ok_as(&dev, &["tenant", "list", "--workspace", "acme", "--project", "web"]);
+    assert!(row(&listed, "aws-prod").contains(" 123456789012 "), "{listed}");
+
+    // The developer, assigned to the project, creates service users: the secret comes once,
+    // with a warning in table output and as `secret` in JSON.
+    let out = s.ok_as(&dev, &[&["service-user", "create"][..], &tenant, &["deploy bot"]].concat());
+    assert!(out.contains("cannot be shown again"), "{out}");
+    let secret = out.lines().map(str::trim).find(|l| l.starts_with("bgu_")).expect("the secret").to_owned();
+    assert_eq!(out.matches(secret.as_str()).count(), 1, "{out}");
+    assert!(out.contains("client id:") && out.contains("svc-"), "{out}");
+    let backup = s.json_as(&dev, &[&["service-user", "create"][..], &tenant, &["backup"]].concat());
+    let backup_secret = backup["secret"].as_str().expect("a secret").to_owned();
+    assert!(backup_secret.starts_with("bgu_"));
+    let backup_id = id(&backup);
+
+    let list = s.ok_as(&mia, &[&["service-user", "list"][..], &tenant].concat());
+    assert!(row(&list, &backup_id).contains(" backup "), "{list}");
+    assert!(!list.contains(&secret) && !list.contains(&backup_secret), "{list}");
+    let listed = s.json_as(&dev, &[&["service-user", "list"][..], &tenant].concat());
+    assert_eq!(items(&listed).len(), 2);
+    assert!(items(&listed).iter().all(|u| u.get("secret").is_none()), "{listed}");
+
+    // Deleting once works; a second time, it is gone.
+    let deleted = s.ok_as(&dev, &[&["service-user", "delete"][..], &tenant, &[backup_id.as_str()]].concat());
+    assert_eq!(deleted, format!("Deleted service user {backup_id}.\n"));
+    let (code, line) =
+        failure(&s.run_as(&dev, &[&["service-user", "delete"][..], &tenant, &[backup_id.as_str()]].concat()));
+    assert_eq!(code, 1);
+    assert!(line.starts_with("error: service_user.not_found: "), "{line}");
+    assert_eq!(items(&s.json_as(&dev, &[&["service-user", "list"][..], &tenant].concat())).len(), 1);
+
+    // The project's history tells the story, without a secret.
+    let history = s.json(&["history", "acme", "--project", "web", "--all"]);
+    let types: Vec<&str> = items(&history).iter().map(|e| e["type"].as_str().unwrap()).collect();
+    for ty in ["TENANT_CREATED", "SERVICE_USER_CREATED", "SERVICE_USER_DELETED"] {
+        assert!(types.contains(&ty), "no {ty} in {types:?}");
+    }
+    let text = history.to_string();
+    assert!(!text.contains(&secret) && !text.contains(&backup_secret));
+    assert!(s.ok(&["audit", "verify"]).starts_with("ok: "));
+}

@@ -42,7 +42,11 @@ pub struct NewAccess {
 }
 
 /// Creates an access for the acting user. Returns it and, for an API token, the token.
-pub fn create(state: &State, ctx: &Ctx, new: NewAccess) -> Result<(Changes, Access, Option<Token>), DomainError> {
+pub fn create(
+    state: &State,
+    ctx: &Ctx,
+    new: NewAccess,
+) -> Result<(Changes, Access, Option<Token>), DomainError> {
     authz::require_unbounded(ctx)?;
     let me = authz::acting_user(state, ctx)?;
     require_future(new.expires_at, ctx.now)?;
@@ -99,8 +103,10 @@ pub fn create(state: &State, ctx: &Ctx, new: NewAccess) -> Result<(Changes, Acce
             let hash = new.token_hash.ok_or_else(|| {
                 DomainError::invalid("access.invalid_field", "an API token access needs a token secret")
             })?;
-            let (changes, t) = issue(state, ctx, TokenKind::Api, access.name.clone(), hash, access.expires_at)?;
-            let t = Token { scope: access.scope.clone(), read_only: new.read_only, access: Some(access.id), ..t };
+            let (changes, t) =
+                issue(state, ctx, TokenKind::Api, access.name.clone(), hash, access.expires_at)?;
+            let t =
+                Token { scope: access.scope.clone(), read_only: new.read_only, access: Some(access.id), ..t };
             access.token = Some(t.id);
             out.extend(with_token(changes, &t));
             token = Some(t);
@@ -127,7 +133,13 @@ pub fn create(state: &State, ctx: &Ctx, new: NewAccess) -> Result<(Changes, Acce
     Ok((out, access, token))
 }
 
-fn add(access: &mut Access, owner: &User, email: Email, code: SecretHash, now: Timestamp) -> Result<(), DomainError> {
+fn add(
+    access: &mut Access,
+    owner: &User,
+    email: Email,
+    code: SecretHash,
+    now: Timestamp,
+) -> Result<(), DomainError> {
     if email == owner.email {
         return Err(DomainError::invalid("access.self", "nobody shares access with themselves"));
     }
@@ -218,7 +230,12 @@ pub fn add_recipient(
 }
 
 /// Removes a recipient; if they were acting as the owner, their next call is refused.
-pub fn remove_recipient(state: &State, ctx: &Ctx, id: AccessId, email: &Email) -> Result<Changes, DomainError> {
+pub fn remove_recipient(
+    state: &State,
+    ctx: &Ctx,
+    id: AccessId,
+    email: &Email,
+) -> Result<Changes, DomainError> {
     let (a, me) = owned(state, ctx, id)?;
     let Some(r) = a.recipient(email) else {
         return Err(DomainError::not_found(
@@ -354,6 +371,7 @@ fn decide(
 pub fn pending_code_matches(state: &State, email: &Email, code: &SecretHash, now: Timestamp) -> bool {
     state.accesses_shared_with(email).iter().any(|a| {
         a.is_live(now)
-            && a.recipient(email).is_some_and(|r| r.status == RecipientStatus::Pending && &r.code_hash == code)
+            && a.recipient(email)
+                .is_some_and(|r| r.status == RecipientStatus::Pending && &r.code_hash == code)
     })
 }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod invitations;
 pub mod members;
 pub mod messages;
+pub mod platforms;
 pub mod policies;
 pub mod requests;
 pub mod sweep;

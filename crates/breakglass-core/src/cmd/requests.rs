@@ -505,7 +505,10 @@ pub fn can_see_request(state: &State, ctx: &Ctx, r: &AccessRequest) -> bool {
                 && approver_in(state, ctx, &s.approvers, &r.target, r.role, user.id)
         })
         || (access.see
-            && r.policy.steps.iter().any(|s| approver_in(state, ctx, &s.approvers, &r.target, r.role, user.id)))
+            && r.policy
+                .steps
+                .iter()
+                .any(|s| approver_in(state, ctx, &s.approvers, &r.target, r.role, user.id)))
 }
 
 /// The request if the actor may see it; otherwise the same 404 as for one that does not exist.

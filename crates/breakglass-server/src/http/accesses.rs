@@ -249,7 +249,11 @@ pub async fn accept_access(
         (status = 404, description = "Not shared with you", body = api::Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already declined", body = api::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn decline_access(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> ApiResult {
+pub async fn decline_access(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult {
     let id = access_id(&id)?;
     let done = app.execute(caller.actor(), |s, c| Ok((accesses::decline(s, c, id)?, ()))).await?;
     Ok(written(StatusCode::OK, done.seq, &view(&app, &caller, id)?))

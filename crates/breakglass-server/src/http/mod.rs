@@ -5,6 +5,7 @@ mod accesses;
 mod admin;
 mod audit;
 mod check;
+mod platforms;
 mod requests;
 pub(crate) mod session;
 mod users;
@@ -51,7 +52,8 @@ pub use breakglass_api::SEQ_HEADER;
         (name = "workspaces", description = "Workspaces, projects and who holds which role"),
         (name = "check", description = "Authorization checks"),
         (name = "audit", description = "The hash-chained audit log"),
-        (name = "requests", description = "Access requests, approval policies, entitlements and emergency reviews")
+        (name = "requests", description = "Access requests, approval policies, entitlements and emergency reviews"),
+        (name = "platforms", description = "Platforms, the tenants projects have on them, and service users")
     )
 )]
 struct ApiDoc;
@@ -136,6 +138,10 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(admin::my_messages))
         .routes(routes!(admin::ack_message))
         .routes(routes!(admin::get_settings, admin::update_settings))
+        .routes(routes!(platforms::register_platform, platforms::list_platforms))
+        .routes(routes!(platforms::create_tenant, platforms::list_tenants))
+        .routes(routes!(platforms::create_service_user, platforms::list_service_users))
+        .routes(routes!(platforms::delete_service_user))
 }
 
 /// The OpenAPI document, as generated from the handlers.

@@ -80,9 +80,7 @@ pub async fn logout(State(app): State<Arc<App>>, caller: Caller) -> ApiResult {
         ));
     }
     let done = app
-        .execute(caller.holder(), |state, ctx| {
-            Ok((tokens::revoke_token(state, ctx, caller.token)?, ()))
-        })
+        .execute(caller.holder(), |state, ctx| Ok((tokens::revoke_token(state, ctx, caller.token)?, ())))
         .await?;
     Ok(written_empty(done.seq))
 }
@@ -106,8 +104,7 @@ pub async fn me(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Json<a
         .accesses_shared_with(&holder.email)
         .iter()
         .filter(|a| {
-            a.is_live(now)
-                && a.recipient(&holder.email).is_some_and(|r| r.status == RecipientStatus::Pending)
+            a.is_live(now) && a.recipient(&holder.email).is_some_and(|r| r.status == RecipientStatus::Pending)
         })
         .count();
     Ok(Json(api::Me {

@@ -95,7 +95,8 @@ pub async fn create_token(
         read_only: body.read_only.unwrap_or(false),
         ..tokens::NewToken::new(name, auth::secret_hash(&secret), expires_at)
     };
-    let done = app.execute(caller.actor(), |state, ctx| tokens::create_token(state, ctx, new.clone())).await?;
+    let done =
+        app.execute(caller.actor(), |state, ctx| tokens::create_token(state, ctx, new.clone())).await?;
     let created = api::CreatedToken { token: views::token(&done.value, None), secret };
     Ok(written(StatusCode::CREATED, done.seq, &created))
 }

@@ -121,7 +121,8 @@ pub async fn list_workspaces(
             && status.is_none_or(|s| w.status == s)
             && tag.as_ref().is_none_or(|t| t.matches(&w.tags))
     };
-    let items: Vec<api::Workspace> = if authz::actor_admin_role(&state, &caller.ctx(now))? != AdminRole::None {
+    let items: Vec<api::Workspace> = if authz::actor_admin_role(&state, &caller.ctx(now))? != AdminRole::None
+    {
         state.workspaces().filter(keep).map(|w| views::workspace(&state, w)).collect()
     } else {
         let mut mine: Vec<&Slug> = state

@@ -108,7 +108,11 @@ async fn share_with_an_unregistered_address_sign_up_accept_act_as_revoke() {
 
     owen.revoke_access(&created.access.id).await.unwrap();
     expect_problem(as_owen.me().await, 403, "delegation.not_granted");
-    expect_problem(as_owen.set_workspace_member("ops", CHAIN, &member("manager")).await, 403, "delegation.not_granted");
+    expect_problem(
+        as_owen.set_workspace_member("ops", CHAIN, &member("manager")).await,
+        403,
+        "delegation.not_granted",
+    );
     assert_eq!(t.events_of("ACCESS_REVOKED").await.len(), 1);
     t.stop().await;
 }
@@ -148,10 +152,18 @@ async fn a_delegate_cannot_manage_the_owners_tokens_or_accesses() {
     let token = owen.create_token(&CreateToken { name: "ci".into(), ..Default::default() }).await.unwrap();
     let as_owen = manny.acting_as(OWEN).unwrap();
     let before = t.snapshot().await;
-    expect_problem(as_owen.create_token(&CreateToken { name: "mine".into(), ..Default::default() }).await, 403, "delegation.not_allowed");
+    expect_problem(
+        as_owen.create_token(&CreateToken { name: "mine".into(), ..Default::default() }).await,
+        403,
+        "delegation.not_allowed",
+    );
     expect_problem(as_owen.list_tokens(&PageQuery::default()).await, 403, "delegation.not_allowed");
     expect_problem(as_owen.revoke_token(&token.token.id).await, 403, "delegation.not_allowed");
-    expect_problem(as_owen.create_access(&delegate("more", &[CHAIN], None)).await, 403, "delegation.not_allowed");
+    expect_problem(
+        as_owen.create_access(&delegate("more", &[CHAIN], None)).await,
+        403,
+        "delegation.not_allowed",
+    );
     expect_problem(as_owen.all_accesses(None).await, 403, "delegation.not_allowed");
     expect_problem(as_owen.add_access_recipient(&id, CHAIN).await, 403, "delegation.not_allowed");
     expect_problem(as_owen.remove_access_recipient(&id, MANAGER).await, 403, "delegation.not_allowed");
@@ -181,17 +193,31 @@ async fn no_chains_and_no_more_than_the_scope_or_the_owners_current_rights() {
     // Manny as Owen: lab only; ops (where Owen is owner too) is out of scope.
     let as_owen = manny.acting_as(OWEN).unwrap();
     as_owen.set_workspace_member("lab", MEMBER, &member("member")).await.unwrap();
-    expect_problem(as_owen.set_workspace_member("ops", MEMBER, &member("manager")).await, 404, "workspace.not_found");
-    let listed: Vec<String> = as_owen.all_workspaces().await.unwrap().into_iter().map(|w| w.identifier).collect();
+    expect_problem(
+        as_owen.set_workspace_member("ops", MEMBER, &member("manager")).await,
+        404,
+        "workspace.not_found",
+    );
+    let listed: Vec<String> =
+        as_owen.all_workspaces().await.unwrap().into_iter().map(|w| w.identifier).collect();
     assert_eq!(listed, vec!["lab".to_owned()]);
-    let check = |ws: &str| CheckRequest { user: MEMBER.into(), workspace: ws.into(), project: None, role: "member".into() };
+    let check = |ws: &str| CheckRequest {
+        user: MEMBER.into(),
+        workspace: ws.into(),
+        project: None,
+        role: "member".into(),
+    };
     expect_problem(as_owen.check(&check("ops")).await, 404, "workspace.not_found");
 
     // Owen loses ownership of lab: his delegate loses it with him, at once.
     let admin = t.admin();
     admin.set_workspace_member("lab", MEMBER, &member("owner")).await.unwrap();
     mel.remove_workspace_member("lab", OWEN).await.unwrap();
-    expect_problem(as_owen.set_workspace_member("lab", CHAIN, &member("member")).await, 404, "workspace.not_found");
+    expect_problem(
+        as_owen.set_workspace_member("lab", CHAIN, &member("member")).await,
+        404,
+        "workspace.not_found",
+    );
 
     // Headers that make no sense are refused plainly.
     expect_problem(owen.acting_as("not an email").unwrap().me().await, 400, "delegation.invalid_header");
@@ -204,15 +230,26 @@ async fn removed_declined_and_expired_delegations_stop_at_once() {
     let t = TestApp::start().await;
     let (owen, manny, mel) = setup(&t).await;
     let created = owen
-        .create_access(&CreateAccess { expires_in: Some("2h".into()), ..delegate("short", &[MANAGER, MEMBER], None) })
+        .create_access(&CreateAccess {
+            expires_in: Some("2h".into()),
+            ..delegate("short", &[MANAGER, MEMBER], None)
+        })
         .await
         .unwrap();
     let code_of = |e: &str| created.codes.iter().find(|c| c.email == e).unwrap().code.clone();
     // The wrong code, or the right code from the wrong account, accepts nothing.
     expect_problem(manny.accept_access(&created.access.id, "bga_wrong").await, 403, "access.invalid_code");
-    expect_problem(mel.accept_access(&created.access.id, &code_of(MANAGER)).await, 403, "access.invalid_code");
+    expect_problem(
+        mel.accept_access(&created.access.id, &code_of(MANAGER)).await,
+        403,
+        "access.invalid_code",
+    );
     let stranger = t.user(CHAIN).await;
-    expect_problem(stranger.accept_access(&created.access.id, &code_of(MANAGER)).await, 404, "access.not_found");
+    expect_problem(
+        stranger.accept_access(&created.access.id, &code_of(MANAGER)).await,
+        404,
+        "access.not_found",
+    );
     expect_problem(stranger.get_access(&created.access.id).await, 404, "access.not_found");
     manny.accept_access(&created.access.id, &code_of(MANAGER)).await.unwrap();
     mel.accept_access(&created.access.id, &code_of(MEMBER)).await.unwrap();
@@ -249,8 +286,16 @@ async fn scoped_read_only_and_access_tokens() {
     reader.workspace("lab").await.unwrap();
     expect_problem(reader.workspace("ops").await, 404, "workspace.not_found");
     let before = t.snapshot().await;
-    expect_problem(reader.set_workspace_member("lab", MEMBER, &member("member")).await, 403, "token.read_only");
-    expect_problem(reader.create_token(&CreateToken { name: "x".into(), ..Default::default() }).await, 403, "token.read_only");
+    expect_problem(
+        reader.set_workspace_member("lab", MEMBER, &member("member")).await,
+        403,
+        "token.read_only",
+    );
+    expect_problem(
+        reader.create_token(&CreateToken { name: "x".into(), ..Default::default() }).await,
+        403,
+        "token.read_only",
+    );
     t.assert_unchanged(&before, "writes with a read-only token").await;
     let listed = owen.list_tokens(&PageQuery::default()).await.unwrap();
     let row = listed.items.iter().find(|x| x.id == scoped.token.id).unwrap();
@@ -263,19 +308,29 @@ async fn scoped_read_only_and_access_tokens() {
         .unwrap();
     let lab = t.client(&lab.secret);
     lab.set_workspace_member("lab", MEMBER, &member("member")).await.unwrap();
-    expect_problem(lab.create_token(&CreateToken { name: "x".into(), ..Default::default() }).await, 403, "token.insufficient_scope");
+    expect_problem(
+        lab.create_token(&CreateToken { name: "x".into(), ..Default::default() }).await,
+        403,
+        "token.insufficient_scope",
+    );
     expect_problem(lab.create_access(&delegate("x", &[CHAIN], None)).await, 403, "token.insufficient_scope");
     // A scope must be a workspace the owner sees.
     let mel = t.user(CHAIN).await;
     expect_problem(
-        mel.create_token(&CreateToken { name: "x".into(), scope: Some("ops".into()), ..Default::default() }).await,
+        mel.create_token(&CreateToken { name: "x".into(), scope: Some("ops".into()), ..Default::default() })
+            .await,
         404,
         "workspace.not_found",
     );
 
     // An API token access: its secret works until the access is revoked.
     let access = owen
-        .create_access(&CreateAccess { name: "deploy bot".into(), kind: "api_token".into(), scope: Some("ops".into()), ..Default::default() })
+        .create_access(&CreateAccess {
+            name: "deploy bot".into(),
+            kind: "api_token".into(),
+            scope: Some("ops".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     let bot = t.client(access.secret.as_deref().unwrap());
@@ -313,14 +368,21 @@ async fn oversight_lists_everyones_accesses_and_secrets_never_leak() {
         delegate("x", &["not-an-email"], None),
         CreateAccess { read_only: Some(true), ..delegate("x", &[MANAGER], None) },
         CreateAccess { expires_in: Some("-1h".into()), ..delegate("x", &[MANAGER], None) },
-        CreateAccess { name: "x".into(), kind: "api_token".into(), recipients: vec![MANAGER.into()], ..Default::default() },
+        CreateAccess {
+            name: "x".into(),
+            kind: "api_token".into(),
+            recipients: vec![MANAGER.into()],
+            ..Default::default()
+        },
     ] {
         let r = owen.create_access(&bad).await;
-        assert!(matches!(r, Err(ref e) if e.status() == Some(422) || e.status() == Some(400)), "{bad:?}: {r:?}");
+        assert!(
+            matches!(r, Err(ref e) if e.status() == Some(422) || e.status() == Some(400)),
+            "{bad:?}: {r:?}"
+        );
     }
-    let raw = t
-        .raw("POST", "/api/v1/accesses", None, Body::Json(&json!({"name": "x", "kind": "delegate"})))
-        .await;
+    let raw =
+        t.raw("POST", "/api/v1/accesses", None, Body::Json(&json!({"name": "x", "kind": "delegate"}))).await;
     raw.assert_problem(401, "auth.missing_token");
     t.assert_unchanged(&before, "bad access input").await;
     // No secret or code appears in any event.

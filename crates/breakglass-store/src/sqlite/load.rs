@@ -11,6 +11,7 @@
 //! Policies, entitlements, requests, reviews, invitations, tag definitions and messages are
 //! read row by row ([`rows`]), still in keyset pages: they are far fewer, have more columns than
 //! a tuple can take, and carry JSON columns of their own. The settings are one row, if any.
+//! Platforms, tenants and service users are read row by row too.
 
 use std::fmt::Display;
 use std::future::{poll_fn, Future};
@@ -22,7 +23,8 @@ use breakglass_core::access::{
 };
 use breakglass_core::delegation::{Access, AccessKind, Recipient, RecipientStatus};
 use breakglass_core::ident::{
-    AccessId, BindingId, Email, InvitationId, MessageId, Name, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId,
+    AccessId, BindingId, Email, InvitationId, MessageId, Name, PolicyId, RequestId, ReviewId, Slug, TokenId,
+    UserId,
 };
 use breakglass_core::model::{
     Binding, BindingSource, Project, SecretHash, Target, Token, TokenKind, User, UserStatus, Workspace,
@@ -31,6 +33,7 @@ use breakglass_core::model::{
 use breakglass_core::org::{
     Invitation, InvitationState, Message, MessageMode, Settings, TagDefinition, TagKey, Tags,
 };
+use breakglass_core::platform::{ExternalId, Platform, PlatformKind, ServiceUser, ServiceUserId, Tenant};
 use breakglass_core::role::{AdminRole, Role, WorkspaceRole};
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::{Change, State};
@@ -47,8 +50,8 @@ pub(super) const PAGE: i64 = 20_000;
 /// Adds every live record to `state`: all users, workspaces, projects, policies, entitlements,
 /// requests (terminal ones too), reviews, invitations (decided ones too), tag definitions and
 /// messages, the settings if they were ever put, bindings not ended (including those past
-/// their expiry that the sweeper has not recorded yet), and tokens neither revoked nor expired
-/// at `now`. `conn` must be inside a read transaction, so that all tables come from one snapshot.
+/// their expiry that the sweeper has not recorded yet), tokens neither revoked nor expired
+/// at `now`, platforms, tenants, and service users not deleted. `conn` must be inside a read transaction, so that all tables come from one snapshot.
 /// Pages hold `page` rows ([`PAGE`] outside tests).
 pub(super) async fn live_records(
     conn: &mut SqliteConnection,
@@ -168,6 +171,39 @@ pub(super) async fn live_records(
         page,
         |row| {
             state.apply(&Change::PutAccess(access(row)?));
+            Ok(())
+        },
+    )
+    .await?;
+
+    // Platforms, tenants, and the service users not deleted.
+    rows(conn, "platforms", "id, kind, name, created_by, created_at", page, |row| {
+        state.apply(&Change::CreatePlatform(platform(row)?));
+        Ok(())
+    })
+    .await?;
+    rows(
+        conn,
+        "tenants",
+        "workspace_id, project_id, platform_id, external_id, created_by, created_at",
+        page,
+        |row| {
+            state.apply(&Change::CreateTenant(tenant(row)?));
+            Ok(())
+        },
+    )
+    .await?;
+    rows(
+        conn,
+        "service_users",
+        "id, workspace_id, project_id, platform_id, name, client_id, secret_hash, created_by, created_at, \
+         deleted_at, deleted_by",
+        page,
+        |row| {
+            let u = service_user(row)?;
+            if u.deleted_at.is_none() {
+                state.apply(&Change::CreateServiceUser(u));
+            }
             Ok(())
         },
     )
@@ -728,6 +764,57 @@ fn message(row: &SqliteRow) -> Result<Message, StoreError> {
         sender: UserId(c.uuid("sender")?),
         created_at: c.time("created_at")?,
         acks,
+    })
+}
+
+fn platform(row: &SqliteRow) -> Result<Platform, StoreError> {
+    let c = Cols { row, at: At { table: "platforms", key: key(row, "platforms", "id")? } };
+    Ok(Platform {
+        id: c.at.parse("id", c.get("id")?, Slug::parse)?,
+        kind: c.at.parse("kind", c.get("kind")?, PlatformKind::parse)?,
+        name: c.at.parse("name", c.get("name")?, Name::parse)?,
+        created_by: c.opt_uuid("created_by")?.map(UserId),
+        created_at: c.time("created_at")?,
+    })
+}
+
+fn tenant(row: &SqliteRow) -> Result<Tenant, StoreError> {
+    let key = format!(
+        "{}/{} on {}",
+        key(row, "tenants", "workspace_id")?,
+        key(row, "tenants", "project_id")?,
+        key(row, "tenants", "platform_id")?
+    );
+    let c = Cols { row, at: At { table: "tenants", key: &key } };
+    Ok(Tenant {
+        workspace: c.at.parse("workspace_id", c.get("workspace_id")?, Slug::parse)?,
+        project: c.at.parse("project_id", c.get("project_id")?, Slug::parse)?,
+        platform: c.at.parse("platform_id", c.get("platform_id")?, Slug::parse)?,
+        external_id: c.at.parse("external_id", c.get("external_id")?, ExternalId::parse)?,
+        created_by: c.opt_uuid("created_by")?.map(UserId),
+        created_at: c.time("created_at")?,
+    })
+}
+
+fn service_user(row: &SqliteRow) -> Result<ServiceUser, StoreError> {
+    let c = Cols { row, at: At { table: "service_users", key: key(row, "service_users", "id")? } };
+    let client_id: String = c.get("client_id")?;
+    if !client_id.starts_with("svc-") {
+        return Err(c.at.corrupt("client_id", "not a service user client id"));
+    }
+    let digest: Vec<u8> = c.get("secret_hash")?;
+    Ok(ServiceUser {
+        id: ServiceUserId(c.uuid("id")?),
+        workspace: c.at.parse("workspace_id", c.get("workspace_id")?, Slug::parse)?,
+        project: c.at.parse("project_id", c.get("project_id")?, Slug::parse)?,
+        platform: c.at.parse("platform_id", c.get("platform_id")?, Slug::parse)?,
+        name: c.at.parse("name", c.get("name")?, Name::parse)?,
+        client_id,
+        secret_hash: SecretHash(digest.try_into().map_err(|_| c.at.corrupt("secret_hash", "not 32 bytes"))?),
+        created_by: UserId(c.uuid("created_by")?),
+        created_at: c.time("created_at")?,
+        deleted_at: c.opt_time("deleted_at")?,
+        deleted_by: c.opt_uuid("deleted_by")?.map(UserId),
     })
 }
 
