@@ -70,7 +70,13 @@ pub fn actor_access(state: &State, ctx: &Ctx, ws: &Slug) -> Result<WorkspaceAcce
             if !ctx.bounds.covers(ws) {
                 return Ok(WorkspaceAccess::default());
             }
-            Ok(access_with(state, me, actor_admin_role(state, ctx)?, ws, ctx.now))
+            // An auditor stays an auditor under a scope (reading, never managing), even where they
+            // hold a workspace role: their bindings never count for more than reading.
+            let role = match me.admin_role {
+                AdminRole::Auditor => AdminRole::Auditor,
+                _ => actor_admin_role(state, ctx)?,
+            };
+            Ok(access_with(state, me, role, ws, ctx.now))
         }
     }
 }

@@ -472,3 +472,18 @@ fn scoped_and_read_only_tokens_cannot_mint_broader_ones() {
     ok(w.as_user("mia@corp.io", move |s, c| accesses::revoke(s, c, access.id)));
     assert!(w.state.token(token.id).is_none());
 }
+
+#[test]
+fn an_auditor_stays_read_only_under_a_scope() {
+    let mut w = World::team();
+    // Even holding a manager role, an auditor manages nothing; a scope must not change that.
+    ok(w.set("olivia@corp.io", &ws("team-a"), "aud@corp.io", wrole("manager"), None));
+    assert_eq!(code(&w.as_user("aud@corp.io", add_member(ws("team-a"), "alice@corp.io"))), "authz.forbidden");
+    let scoped = Bounds { scope: Some(vec![slug("team-a")]), ..Bounds::default() };
+    let r = w.bounded("aud@corp.io", scoped.clone(), add_member(ws("team-a"), "alice@corp.io"));
+    assert_eq!(code(&r), "authz.forbidden");
+    let ctx = w.read_ctx("aud@corp.io", scoped);
+    assert!(breakglass_core::authz::actor_access(&w.state, &ctx, &slug("team-a")).unwrap().read_history);
+    assert!(!breakglass_core::authz::actor_access(&w.state, &ctx, &slug("team-b")).unwrap().see);
+    assert!(!breakglass_core::authz::can_read_audit(&w.state, &ctx), "the whole log is outside any scope");
+}

@@ -309,7 +309,9 @@ fn assigned_to_project(state: &State, ctx: &Ctx, me: UserId, ws: &Slug, project:
 }
 
 fn refuse_auditors(state: &State, ctx: &Ctx) -> Result<(), DomainError> {
-    if authz::actor_admin_role(state, ctx)? == AdminRole::Auditor {
+    // The user's own role, not the credential's: a scoped credential hides the admin-area role,
+    // and must not thereby let an auditor change anything.
+    if authz::acting_user(state, ctx)?.admin_role == AdminRole::Auditor {
         return Err(DomainError::forbidden("auditors read everything and change nothing"));
     }
     Ok(())
