@@ -62,6 +62,10 @@ pub struct Health {
     pub status: String,
     /// Sequence number of the last audit event applied to this server's index.
     pub seq: i64,
+    /// True when this server could not reach the database at its last attempt: it still answers
+    /// checks from its index (as of `seq`), and refuses writes with 503.
+    #[serde(default)]
+    pub stale: bool,
 }
 
 /// A user account.
@@ -565,6 +569,11 @@ pub struct CheckRequest {
     pub project: Option<String>,
     /// The role asked for; any higher role of the same kind also answers yes.
     pub role: String,
+    /// Answer only from a state that includes this audit sequence number (the `Breakglass-Seq`
+    /// of an earlier write): the server waits briefly to catch up, else answers 503
+    /// `consistency.behind`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_seq: Option<i64>,
 }
 
 /// A binding that makes a check succeed.
@@ -609,6 +618,10 @@ pub struct CheckResponse {
 pub struct BatchCheckRequest {
     /// Up to 10,000 checks, answered in order.
     pub checks: Vec<CheckRequest>,
+    /// Answer only from a state that includes this audit sequence number (see
+    /// `CheckRequest::min_seq`; the highest of this and the checks' own applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_seq: Option<i64>,
 }
 
 /// Answers of a batch, in the order asked.

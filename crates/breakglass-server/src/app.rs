@@ -2,6 +2,7 @@
 //! the single write path every use case goes through.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use breakglass_core::audit::ChainHead;
@@ -69,6 +70,8 @@ pub struct App {
     pub clock: Clock,
     /// Token uses not yet written to the store (see [`App::flush_token_use`]).
     token_use: Mutex<HashMap<TokenId, Timestamp>>,
+    /// The last attempt to compare with the database failed (see [`App::is_stale`]).
+    stale: AtomicBool,
 }
 
 /// The outcome of a committed command.
@@ -93,6 +96,7 @@ impl App {
             writer: Arc::new(tokio::sync::Mutex::new(())),
             clock,
             token_use: Mutex::new(HashMap::new()),
+            stale: AtomicBool::new(false),
         })
     }
 
@@ -195,12 +199,45 @@ impl App {
     /// this process is applied in between.
     pub async fn sync(&self) -> Result<bool, StoreError> {
         let _writer = self.writer.lock().await;
-        let head = self.store.head().await?;
+        let head = match self.store.head().await {
+            Ok(head) => head,
+            Err(e) => {
+                self.stale.store(true, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        self.stale.store(false, Ordering::Relaxed);
         if head == self.head() {
             return Ok(false);
         }
         self.reload().await?;
         Ok(true)
+    }
+
+    /// True when the last attempt to reach the database failed: checks still answer from the
+    /// index, writes fail with 503 until it is back.
+    pub fn is_stale(&self) -> bool {
+        self.stale.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the model includes audit sequence `seq`, catching up with the database, for at
+    /// most `patience`. Returns the head reached when it is still behind.
+    pub async fn wait_for_seq(&self, seq: i64, patience: std::time::Duration) -> Result<(), i64> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            if self.head().seq >= seq {
+                return Ok(());
+            }
+            // Another process may have committed it: look (a failure leaves us behind).
+            let _ = self.sync().await;
+            if self.head().seq >= seq {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(self.head().seq);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// Rebuilds the model from the store.

@@ -22,7 +22,9 @@ pub async fn follow(app: Arc<App>, every: Duration) {
         match app.sync().await {
             Ok(true) => tracing::debug!(seq = app.head().seq, "caught up with changes from another process"),
             Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "cannot follow the database's changes"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot follow the database's changes; answering from the index")
+            }
         }
     }
 }

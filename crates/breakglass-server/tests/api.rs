@@ -26,5 +26,7 @@ mod members;
 mod platforms;
 #[path = "api/quota.rs"]
 mod quota;
+#[path = "api/replicas.rs"]
+mod replicas;
 #[path = "api/requests.rs"]
 mod requests;

@@ -1071,6 +1071,9 @@ pub struct CheckArgs {
     /// The role asked for; any higher role of the same kind also counts.
     #[arg(long, value_name = "ROLE")]
     pub role: String,
+    /// Answer only from a state including this audit sequence (a write's Breakglass-Seq).
+    #[arg(long, value_name = "SEQ")]
+    pub min_seq: Option<i64>,
 }
 
 /// Filters and paging shared by `audit list` and `history`.

@@ -686,8 +686,13 @@ async fn grant(ctx: &Ctx, cmd: GrantCommand) -> Result<Done> {
 }
 
 async fn check(ctx: &Ctx, args: CheckArgs) -> Result<Done> {
-    let request =
-        CheckRequest { user: args.user, workspace: args.workspace, project: args.project, role: args.role };
+    let request = CheckRequest {
+        user: args.user,
+        workspace: args.workspace,
+        project: args.project,
+        role: args.role,
+        min_seq: args.min_seq,
+    };
     let answer = ctx.client.check(&request).await?;
     let mut done = ctx.show(&answer, |a| check_text(&request, a));
     if !answer.allowed {
@@ -1232,6 +1237,7 @@ mod tests {
             workspace: "acme".into(),
             project: Some("web".into()),
             role: "user".into(),
+            min_seq: None,
         };
         let allowed = CheckResponse {
             allowed: true,

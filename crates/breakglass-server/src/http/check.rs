@@ -69,6 +69,7 @@ pub async fn check(
     caller: Caller,
     ApiJson(req): ApiJson<api::CheckRequest>,
 ) -> ApiResult<Json<api::CheckResponse>> {
+    catch_up(&app, req.min_seq).await?;
     let ctx = caller.ctx(app.now());
     let state = app.state();
     let d = decide(&state, &ctx, &req)?;
@@ -95,6 +96,7 @@ pub async fn check_batch(
         )
         .into());
     }
+    catch_up(&app, req.checks.iter().filter_map(|c| c.min_seq).chain(req.min_seq).max()).await?;
     let ctx = caller.ctx(app.now());
     let state = app.state();
     let results = req
@@ -110,4 +112,22 @@ pub async fn check_batch(
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     Ok(Json(api::BatchCheckResponse { results }))
+}
+
+/// How long a check with `min_seq` waits for this server to catch up before giving up.
+const CATCH_UP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Makes sure the model includes audit sequence `min_seq` (a write's `Breakglass-Seq`), so a
+/// check never answers from a state older than a change the client already saw committed.
+async fn catch_up(app: &App, min_seq: Option<i64>) -> Result<(), ApiError> {
+    let Some(wanted) = min_seq else { return Ok(()) };
+    app.wait_for_seq(wanted, CATCH_UP_PATIENCE).await.map_err(|reached| {
+        ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "consistency.behind",
+            format!(
+                "this server has applied changes up to seq {reached}, not yet {wanted}; retry, or ask another replica"
+            ),
+        )
+    })
 }

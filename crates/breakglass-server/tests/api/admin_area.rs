@@ -139,6 +139,7 @@ async fn check(c: &Client, user: &str, ws: &str, project: Option<&str>, role: &s
         workspace: ws.into(),
         project: project.map(Into::into),
         role: role.into(),
+        min_seq: None,
     })
     .await
     .unwrap_or_else(|e| panic!("check {user} {role} on {ws}/{project:?}: {e}"))
@@ -542,8 +543,10 @@ async fn a_disabled_workspace_denies_every_check_refuses_new_access_and_keeps_it
                     workspace: "alpha".into(),
                     project: p.map(Into::into),
                     role: (*r).into(),
+                    min_seq: None,
                 })
                 .collect(),
+            min_seq: None,
         })
         .await
         .unwrap();

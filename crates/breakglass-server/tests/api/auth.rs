@@ -574,6 +574,7 @@ async fn every_write_reports_its_audit_sequence_in_breakglass_seq() {
                     workspace: "alpha".into(),
                     project: None,
                     role: "owner".into(),
+                    min_seq: None,
                 })
                 .unwrap(),
             ),
@@ -615,6 +616,7 @@ async fn state_and_audit_chain_survive_a_restart() {
             workspace: "alpha".into(),
             project: Some("web".into()),
             role: "user".into(),
+            min_seq: None,
         })
         .await
         .unwrap();

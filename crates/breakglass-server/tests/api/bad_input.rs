@@ -285,6 +285,7 @@ async fn bad_emails_are_refused() {
             workspace: "alpha".into(),
             project: None,
             role: "member".into(),
+            min_seq: None,
         };
         expect_problem(admin.check(&check).await, 422, "input.invalid_email");
         if !email.is_empty() {
@@ -417,6 +418,7 @@ async fn unknown_roles_are_refused() {
             workspace: "alpha".into(),
             project: None,
             role: r.into(),
+            min_seq: None,
         };
         expect_problem(admin.check(&check).await, 422, "input.unknown_role");
     }

@@ -206,6 +206,7 @@ async fn no_chains_and_no_more_than_the_scope_or_the_owners_current_rights() {
         workspace: ws.into(),
         project: None,
         role: "member".into(),
+        min_seq: None,
     };
     expect_problem(as_owen.check(&check("ops")).await, 404, "workspace.not_found");
 

@@ -14,6 +14,7 @@ fn check_req(user: &str, ws: &str, project: Option<&str>, role: &str) -> CheckRe
         workspace: ws.into(),
         project: project.map(Into::into),
         role: role.into(),
+        min_seq: None,
     }
 }
 
@@ -105,6 +106,7 @@ async fn a_binding_counts_until_the_microsecond_before_its_expiry_and_not_at_it(
                 check_req(ADMIN_EMAIL, "alpha", None, "owner"),
                 check_req("bob@example.com", "alpha", Some("web"), "user"),
             ],
+            min_seq: None,
         })
         .await
         .unwrap();
@@ -535,7 +537,8 @@ async fn checks_explain_denials_and_batches_answer_in_order() {
         check_req(ADMIN_EMAIL, "alpha", None, "manager"),
         check_req("ghost@example.com", "alpha", None, "member"),
     ];
-    let batch = admin.check_batch(&BatchCheckRequest { checks: checks.clone() }).await.unwrap();
+    let batch =
+        admin.check_batch(&BatchCheckRequest { checks: checks.clone(), min_seq: None }).await.unwrap();
     let got: Vec<(bool, Option<&str>)> =
         batch.results.iter().map(|r| (r.allowed, r.reason.as_deref())).collect();
     assert_eq!(
@@ -545,20 +548,25 @@ async fn checks_explain_denials_and_batches_answer_in_order() {
     for (one, c) in batch.results.iter().zip(&checks) {
         assert_eq!(one, &admin.check(c).await.unwrap(), "a batch answers as single checks do");
     }
-    assert!(admin.check_batch(&BatchCheckRequest { checks: vec![] }).await.unwrap().results.is_empty());
+    assert!(admin
+        .check_batch(&BatchCheckRequest { checks: vec![], min_seq: None })
+        .await
+        .unwrap()
+        .results
+        .is_empty());
 
     // One bad check refuses the batch and names it.
     let mut bad = checks.clone();
     bad.insert(2, check_req("bob@example.com", "alpha", None, "emperor"));
     let p = expect_problem(
-        admin.check_batch(&BatchCheckRequest { checks: bad }).await,
+        admin.check_batch(&BatchCheckRequest { checks: bad, min_seq: None }).await,
         422,
         "input.unknown_role",
     );
     assert!(p.detail.contains("checks[2]"), "{p:?}");
     let too_many = vec![check_req("bob@example.com", "alpha", None, "member"); 10_001];
     expect_problem(
-        admin.check_batch(&BatchCheckRequest { checks: too_many }).await,
+        admin.check_batch(&BatchCheckRequest { checks: too_many, min_seq: None }).await,
         422,
         "input.batch_too_large",
     );

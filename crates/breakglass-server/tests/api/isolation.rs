@@ -18,6 +18,7 @@ fn check(user: &str, ws: &str, project: Option<&str>, role: &str) -> CheckReques
         workspace: ws.into(),
         project: project.map(Into::into),
         role: role.into(),
+        min_seq: None,
     }
 }
 
@@ -107,7 +108,11 @@ async fn probe_all(
         (
             "POST check/batch (another user)",
             done(
-                c.check_batch(&BatchCheckRequest { checks: vec![check(subject, ws, None, "member")] }).await,
+                c.check_batch(&BatchCheckRequest {
+                    checks: vec![check(subject, ws, None, "member")],
+                    min_seq: None,
+                })
+                .await,
             ),
         ),
     ]

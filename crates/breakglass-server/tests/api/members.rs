@@ -17,6 +17,7 @@ async fn allowed(c: &Client, user: &str, ws: &str, project: Option<&str>, role: 
         workspace: ws.into(),
         project: project.map(Into::into),
         role: role.into(),
+        min_seq: None,
     })
     .await
     .unwrap()
@@ -68,6 +69,7 @@ async fn a_second_put_replaces_the_membership() {
             workspace: "alpha".into(),
             project: None,
             role: "member".into(),
+            min_seq: None,
         })
         .await
         .unwrap();

@@ -143,6 +143,7 @@ async fn check(t: &TestApp, user: &str, role: &str) -> CheckResponse {
             workspace: WS.into(),
             project: Some(P.into()),
             role: role.into(),
+            min_seq: None,
         })
         .await
         .expect("check")

@@ -1,0 +1,62 @@
+//! Several servers on one database: a write on one is visible on another, and a check with
+//! `min_seq` never answers from a state older than a write the client already saw committed.
+
+use breakglass_client::api::{BatchCheckRequest, CheckRequest, SetMember};
+
+use crate::common::*;
+
+const BOB: &str = "bob@example.com";
+
+fn check(user: &str, ws: &str, min_seq: Option<i64>) -> CheckRequest {
+    CheckRequest { user: user.into(), workspace: ws.into(), project: None, role: "member".into(), min_seq }
+}
+
+#[tokio::test]
+async fn a_revocation_on_one_server_is_seen_by_another_when_the_check_demands_its_seq() {
+    let a = TestApp::start().await;
+    a.user(BOB).await;
+    a.workspace("alpha", &[]).await;
+    let admin_a = a.admin();
+    admin_a
+        .set_workspace_member("alpha", BOB, &SetMember { role: "member".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let b = a.second_server().await;
+    let admin_b = b.admin();
+    assert!(admin_b.check(&check(BOB, "alpha", admin_a.last_seq())).await.unwrap().allowed);
+
+    // Revoke on A; B, asked with A's answer's sequence number, must already deny. No sleeping:
+    // the background sync runs only every 500 ms, so an answer here proves `min_seq` caught up.
+    for round in 0..5 {
+        admin_a.remove_workspace_member("alpha", BOB).await.unwrap();
+        let seq = admin_a.last_seq().expect("a write answers with Breakglass-Seq");
+        let r = admin_b.check(&check(BOB, "alpha", Some(seq))).await.unwrap();
+        assert!(!r.allowed, "round {round}: B answered from before seq {seq}: {r:?}");
+        admin_a
+            .set_workspace_member("alpha", BOB, &SetMember { role: "member".into(), ..Default::default() })
+            .await
+            .unwrap();
+        let seq = admin_a.last_seq().unwrap();
+        let batch = BatchCheckRequest { checks: vec![check(BOB, "alpha", None)], min_seq: Some(seq) };
+        assert!(admin_b.check_batch(&batch).await.unwrap().results[0].allowed, "round {round}");
+    }
+    let health = b.admin().health().await.unwrap();
+    assert!(health.seq >= admin_a.last_seq().unwrap());
+    assert!(!health.stale);
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_check_demanding_a_future_seq_fails_clearly_instead_of_answering_from_the_past() {
+    let t = TestApp::start().await;
+    t.user(BOB).await;
+    t.workspace("alpha", &[]).await;
+    let head = t.seq().await;
+    let started = std::time::Instant::now();
+    expect_problem(t.admin().check(&check(BOB, "alpha", Some(head + 1000))).await, 503, "consistency.behind");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "it waits only briefly");
+    // A seq already reached answers at once.
+    assert!(!t.admin().check(&check(BOB, "alpha", Some(head))).await.unwrap().allowed);
+    t.stop().await;
+}
