@@ -98,7 +98,7 @@ impl Policy {
 }
 
 /// The settings of one entitlement: a role on a workspace or project that can be requested.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entitlement {
     /// Where.
     pub target: Target,
@@ -185,7 +185,7 @@ impl Approval {
 }
 
 /// A user asking for an entitlement.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AccessRequest {
     /// Identity.
     pub id: RequestId,
@@ -267,7 +267,7 @@ impl ReviewOutcome {
 }
 
 /// The look-back after an emergency grant.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Review {
     /// Identity.
     pub id: ReviewId,

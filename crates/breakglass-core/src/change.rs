@@ -13,13 +13,15 @@ use crate::time::Timestamp;
 // A change lives for one command: built, committed, applied, dropped. Boxing the large request
 // variant would buy nothing but an allocation.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Change {
     /// A new user, with a password hash when they may sign in with one.
     CreateUser {
         /// The user.
         user: User,
-        /// Argon2 hash of the initial password.
+        /// Argon2 hash of the initial password. Never serialised: the model does not keep it,
+        /// and a change feed has no reason to carry it.
+        #[serde(skip)]
         password_hash: Option<PasswordHash>,
     },
     /// A new session or API token.

@@ -9,7 +9,7 @@ use crate::state::State;
 use crate::time::Timestamp;
 
 /// What an access shares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum AccessKind {
     /// A bearer token that acts as the owner.
     ApiToken,
@@ -40,7 +40,7 @@ impl AccessKind {
 }
 
 /// Where a recipient stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RecipientStatus {
     /// Shared, not yet accepted: the recipient cannot act yet.
     Pending,
@@ -72,7 +72,7 @@ impl RecipientStatus {
 }
 
 /// One person a delegate access is shared with, by e-mail (they may have no account yet).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Recipient {
     /// Their address.
     pub email: Email,
@@ -88,7 +88,7 @@ pub struct Recipient {
 }
 
 /// An API token or a delegate access shared by its owner.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Access {
     /// Identity.
     pub id: AccessId,
@@ -140,7 +140,7 @@ impl Access {
 }
 
 /// Whose rights a delegate uses and where: the result of resolving `X-Breakglass-Act-As`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Delegation {
     /// The owner the delegate acts as.
     pub owner: UserId,

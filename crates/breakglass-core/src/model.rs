@@ -39,7 +39,7 @@ impl UserStatus {
 }
 
 /// A person.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct User {
     /// Stable identity.
     pub id: UserId,
@@ -92,7 +92,7 @@ impl WorkspaceStatus {
 }
 
 /// A team's container of projects.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Workspace {
     /// Immutable identifier.
     pub id: Slug,
@@ -109,7 +109,7 @@ pub struct Workspace {
 }
 
 /// A unit of cloud work inside one workspace.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Project {
     /// Owning workspace.
     pub workspace: Slug,
@@ -124,7 +124,7 @@ pub struct Project {
 }
 
 /// What a binding grants a role on.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Target {
     /// A whole workspace.
     Workspace(Slug),
@@ -162,7 +162,7 @@ impl fmt::Display for Target {
 }
 
 /// Where a binding came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum BindingSource {
     /// The standing membership set by a manager (`PUT .../members/{email}`); at most one per
     /// user and target.
@@ -220,7 +220,7 @@ impl BindingSource {
 }
 
 /// A user holding a role on a target, possibly until an instant.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Binding {
     /// Identity.
     pub id: BindingId,
@@ -250,7 +250,7 @@ impl Binding {
 }
 
 /// Why a binding stopped counting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum EndReason {
     /// Its `expires_at` passed (recorded by the sweeper).
     Expired,
@@ -285,7 +285,7 @@ impl EndReason {
 }
 
 /// What a token is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum TokenKind {
     /// Issued by `POST /auth/login`; short-lived.
     Session,
@@ -312,7 +312,7 @@ impl TokenKind {
 }
 
 /// The SHA-256 digest of a bearer secret. The secret itself is never stored or kept.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct SecretHash(pub [u8; 32]);
 
 impl fmt::Debug for SecretHash {
@@ -322,7 +322,7 @@ impl fmt::Debug for SecretHash {
 }
 
 /// A bearer credential: a session or an API token.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Token {
     /// Identity (safe to show).
     pub id: TokenId,
@@ -354,7 +354,7 @@ impl Token {
 }
 
 /// An argon2 PHC string. Opaque to the core; `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PasswordHash(pub String);
 
 impl fmt::Debug for PasswordHash {

@@ -115,7 +115,7 @@ impl InvitationState {
 }
 
 /// An invitation of an e-mail address (which may belong to nobody yet) into a workspace.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Invitation {
     /// Identity.
     pub id: InvitationId,
@@ -312,7 +312,7 @@ impl MessageMode {
 }
 
 /// A notice from the admin area to a workspace's users.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Message {
     /// Identity.
     pub id: MessageId,

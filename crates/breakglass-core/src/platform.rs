@@ -119,7 +119,7 @@ impl fmt::Display for ServiceUserId {
 }
 
 /// A place where projects run: a cloud, a cluster, a database server.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Platform {
     /// Immutable identifier, unique in the installation.
     pub id: Slug,
@@ -135,7 +135,7 @@ pub struct Platform {
 
 /// A project's footprint on one platform. At most one per project and platform, and an external
 /// id belongs to at most one project on a platform.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Tenant {
     /// The project's workspace.
     pub workspace: Slug,
@@ -153,7 +153,7 @@ pub struct Tenant {
 
 /// A non-human credential for one tenant. Deleting it keeps the record (with `deleted_at`) in
 /// the store; the live model holds only those not deleted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceUser {
     /// Identity.
     pub id: ServiceUserId,

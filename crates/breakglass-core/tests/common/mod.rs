@@ -111,6 +111,18 @@ impl World {
 
     /// Commits a decided outcome: seals its events after the chain head and applies its changes.
     pub fn commit<T>(&mut self, changes: Changes, value: T) -> Done<T> {
+        // Every change survives the change feed's JSON (a password hash is never carried).
+        for c in &changes.changes {
+            let json = serde_json::to_string(c).expect("a change serialises");
+            let back: breakglass_core::Change = serde_json::from_str(&json).expect("and reads back");
+            let want = match c.clone() {
+                breakglass_core::Change::CreateUser { user, .. } => {
+                    breakglass_core::Change::CreateUser { user, password_hash: None }
+                }
+                other => other,
+            };
+            assert_eq!(back, want, "change feed round trip: {json}");
+        }
         let mut head = self.state.head();
         let mut events = Vec::new();
         for ev in &changes.events {
