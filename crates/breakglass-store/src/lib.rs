@@ -16,6 +16,7 @@
 //! transaction, after checking the chain head under the write lock; the audit table refuses
 //! UPDATE and DELETE in the database itself.
 
+mod codec;
 pub mod migrate;
 pub mod sqlite;
 
@@ -120,4 +121,21 @@ pub trait Store: Send + Sync + 'static {
 
     /// When each of `tokens` was last used, for those ever used.
     async fn token_last_used(&self, tokens: &[TokenId]) -> Result<Vec<(TokenId, Timestamp)>, StoreError>;
+}
+
+/// Refuses a commit decided on `base_seq` when the head is elsewhere.
+pub(crate) fn check_base(base_seq: i64, head: ChainHead) -> Result<(), StoreError> {
+    if head.seq == base_seq {
+        Ok(())
+    } else {
+        Err(StoreError::HeadMoved { expected: base_seq, actual: head.seq })
+    }
+}
+
+/// `applied_at` is bookkeeping for operators, and so is `settings.updated_at` of a commit without
+/// events: the only places the store reads the clock itself.
+pub(crate) fn wall_clock_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }

@@ -10,29 +10,29 @@
 
 use std::path::Path;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use breakglass_core::access::ReviewOutcome;
 use breakglass_core::audit::{self, AuditEvent, ChainHead};
 use breakglass_core::ident::{Slug, TokenId, UserId};
 use breakglass_core::model::PasswordHash;
-use breakglass_core::org::Tags;
 use breakglass_core::role::Role;
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::{Change, Changes, State};
 use sqlx::error::ErrorKind;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
 };
-use sqlx::{Column, Executor, QueryBuilder, Row, Sqlite};
+use sqlx::{Executor, QueryBuilder, Sqlite};
 use uuid::Uuid;
 
 mod load;
 
+use crate::codec::{self, missing, tags_json, unencodable, uuid_text};
 use crate::migrate::{self, SQLITE_MIGRATIONS};
-use crate::{AuditFilter, Store, StoreError};
+use crate::{check_base, wall_clock_micros, AuditFilter, Store, StoreError};
 
 /// How long a connection waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -265,7 +265,7 @@ impl Store for SqliteStore {
         }
         q.push(" ORDER BY seq LIMIT ").push_bind(i64::from(filter.limit));
         let rows = q.build().fetch_all(&self.reader).await?;
-        rows.iter().map(event_row).collect()
+        rows.iter().map(|r| codec::event(r)).collect()
     }
 
     async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
@@ -274,7 +274,7 @@ impl Store for SqliteStore {
             .bind(i64::from(limit))
             .fetch_all(&self.reader)
             .await?;
-        rows.iter().map(event_row).collect()
+        rows.iter().map(|r| codec::event(r)).collect()
     }
 }
 
@@ -317,14 +317,6 @@ async fn write(
         head = ChainHead { seq: e.seq, hash: e.hash };
     }
     Ok(head)
-}
-
-fn check_base(base_seq: i64, head: ChainHead) -> Result<(), StoreError> {
-    if head.seq == base_seq {
-        Ok(())
-    } else {
-        Err(StoreError::HeadMoved { expected: base_seq, actual: head.seq })
-    }
 }
 
 /// Applies one change at the commit time `now` (microseconds). Users, tokens and bindings are
@@ -614,7 +606,7 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             .bind(a.expires_at.map(Timestamp::as_micros))
             .bind(a.revoked_at.map(Timestamp::as_micros))
             .bind(a.revoked_by.map(|u| uuid_text(u.0)))
-            .bind(load::encode_recipients(&a.recipients).map_err(|e| unencodable("accesses", a.id, e))?)
+            .bind(codec::encode_recipients(&a.recipients).map_err(|e| unencodable("accesses", a.id, e))?)
             .bind(a.token.map(|t| uuid_text(t.0)))
             .bind(a.read_only)
             .execute(&mut *conn)
@@ -798,26 +790,6 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
     Ok(())
 }
 
-/// A change that needs the row `key` of `table`, which is not there (or, for a binding, no
-/// longer live). Unlike ending a binding twice, which is harmless, going on would leave the
-/// model believing in what the database does not record.
-fn missing(table: &str, key: impl std::fmt::Display, action: &str, what: &str) -> StoreError {
-    StoreError::Corrupt(format!(
-        "{table} '{key}': cannot {action}: no {what} (the model and the database disagree)"
-    ))
-}
-
-/// Tags as their JSON object of key to value.
-fn tags_json(tags: &Tags, table: &str, key: impl std::fmt::Display) -> Result<String, StoreError> {
-    serde_json::to_string(tags).map_err(|e| unencodable(table, key, e))
-}
-
-/// For a value kept whole as JSON that does not encode. The core's types always do; failing
-/// here would mean a value that could not be read back either.
-fn unencodable(table: &str, key: impl std::fmt::Display, e: serde_json::Error) -> StoreError {
-    StoreError::Corrupt(format!("{table} '{key}': cannot encode as JSON: {e}"))
-}
-
 /// Turns a unique-key violation into `Duplicate` naming the key that exists, as `describe`
 /// words it from the column that collided (the part after the dot in SQLite's "UNIQUE
 /// constraint failed: table.column"). The raw message names tables, so it is only logged.
@@ -835,18 +807,6 @@ fn duplicate(e: sqlx::Error, describe: impl FnOnce(&str) -> String) -> StoreErro
 
 fn migrate_error(e: sqlx::migrate::MigrateError) -> StoreError {
     StoreError::Database(sqlx::Error::Migrate(Box::new(e)))
-}
-
-/// `applied_at` is bookkeeping for operators, and so is `settings.updated_at` of a commit without
-/// events: the only places the store reads the clock itself.
-fn wall_clock_micros() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
-
-fn uuid_text(id: Uuid) -> String {
-    id.hyphenated().to_string()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -868,34 +828,10 @@ async fn read_head(conn: &mut SqliteConnection) -> Result<ChainHead, StoreError>
     }
 }
 
-/// Decodes an audit event, naming its `seq` and the column in any error.
-fn event_row(row: &SqliteRow) -> Result<AuditEvent, StoreError> {
-    let seq: i64 = row.try_get(0)?;
-    let corrupt = |col: usize, why: &dyn std::fmt::Display| {
-        StoreError::Corrupt(format!("audit_events {seq}: column {}: {why}", row.column(col).name()))
-    };
-    let get_digest = |col: usize| -> Result<[u8; 32], StoreError> {
-        let bytes: &[u8] = row.try_get(col).map_err(|e| corrupt(col, &e))?;
-        bytes.try_into().map_err(|_| corrupt(col, &"not 32 bytes"))
-    };
-    let details: &str = row.try_get(8).map_err(|e| corrupt(8, &e))?;
-    Ok(AuditEvent {
-        seq,
-        time: Timestamp::from_micros(row.try_get(1).map_err(|e| corrupt(1, &e))?),
-        event_type: row.try_get(2).map_err(|e| corrupt(2, &e))?,
-        actor: row.try_get(3).map_err(|e| corrupt(3, &e))?,
-        on_behalf_of: row.try_get(4).map_err(|e| corrupt(4, &e))?,
-        workspace: row.try_get(5).map_err(|e| corrupt(5, &e))?,
-        project: row.try_get(6).map_err(|e| corrupt(6, &e))?,
-        subject: row.try_get(7).map_err(|e| corrupt(7, &e))?,
-        details: serde_json::from_str(details).map_err(|e| corrupt(8, &e))?,
-        prev_hash: get_digest(9)?,
-        hash: get_digest(10)?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
+    use sqlx::Row;
+
     use super::*;
 
     /// The settings durability and integrity depend on are in force on the connections.
