@@ -8,16 +8,26 @@
 //! or project that does not exist and to delete a tag definition that does not: each would be a
 //! bug, the model and the database disagreeing.)
 //!
-//! Code map: `migrate` holds the embedded, forward-only SQL trees and decides which versions a
+//! Code map: `migrate` holds the embedded, forward-only SQL trees (`migrations/sqlite/` and
+//! `migrations/postgres/`, the same versions in each dialect) and decides which versions a
 //! database still needs; `sqlite` is the embedded backend (`sqlite/load.rs` loads the model at
-//! start-up); `tests/contract.rs` is the one suite every backend passes.
+//! start-up); `postgres` is the backend several replicas share (`postgres/load.rs` streams the
+//! model in at start-up); `codec` is how both store records in columns and read them back, so
+//! a row means the same in either; `tests/contract.rs` is the one suite every backend passes,
+//! PostgreSQL's when `BREAKGLASS_TEST_DATABASE_URL` names a server.
+//!
+//! Backends differ only in how they make a commit atomic against other writers: SQLite takes
+//! the database's write lock (`BEGIN IMMEDIATE`), PostgreSQL a transaction-scoped advisory lock
+//! before reading the head. Either way the head check, the quota count and the writes happen
+//! under that lock.
 //!
 //! Architecture Invariant: a change and the audit events explaining it are written in one
 //! transaction, after checking the chain head under the write lock; the audit table refuses
-//! UPDATE and DELETE in the database itself.
+//! UPDATE and DELETE in the database itself (and TRUNCATE in PostgreSQL).
 
 mod codec;
 pub mod migrate;
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -27,6 +37,7 @@ use breakglass_core::model::PasswordHash;
 use breakglass_core::time::Timestamp;
 use breakglass_core::{Changes, State};
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// Why the store could not do what was asked.

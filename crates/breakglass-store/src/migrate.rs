@@ -1,10 +1,12 @@
 //! Forward-only schema migrations: the embedded SQL trees and the backend-neutral decision of
 //! which versions to apply.
 //!
-//! Each backend has its own tree under `migrations/<backend>/`, with the same version numbers
-//! (a test keeps the lists and the files in step). A backend's runner records applied versions
-//! in `schema_migrations(version, name, applied_at)` and applies each missing version in its own
-//! transaction; [`plan`] decides which ones, and refuses a database this binary is too old for.
+//! Each backend has its own tree under `migrations/<backend>/`, with the same versions and
+//! names: a schema change is one version written in both dialects (tests keep the lists, the
+//! files and the two trees in step). A backend's runner records applied versions in
+//! `schema_migrations(version, name, applied_at)` and applies each missing version in its own
+//! transaction, holding a lock that keeps two processes from migrating at once; [`plan`]
+//! decides which versions, and refuses a database this binary is too old for.
 
 use sqlx::migrate::MigrateError;
 
@@ -39,6 +41,33 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0005_delegation.sql"),
     },
     Migration { version: 6, name: "platforms", sql: include_str!("../migrations/sqlite/0006_platforms.sql") },
+];
+
+/// The PostgreSQL tree, `migrations/postgres/NNNN_name.sql`: the same versions and names as
+/// [`SQLITE_MIGRATIONS`], in PostgreSQL's dialect.
+pub const POSTGRES_MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "init", sql: include_str!("../migrations/postgres/0001_init.sql") },
+    Migration { version: 2, name: "requests", sql: include_str!("../migrations/postgres/0002_requests.sql") },
+    Migration {
+        version: 3,
+        name: "admin_area",
+        sql: include_str!("../migrations/postgres/0003_admin_area.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "invitation_tokens",
+        sql: include_str!("../migrations/postgres/0004_invitation_tokens.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "delegation",
+        sql: include_str!("../migrations/postgres/0005_delegation.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "platforms",
+        sql: include_str!("../migrations/postgres/0006_platforms.sql"),
+    },
 ];
 
 /// The migrations of `known` still to apply to a database that has `applied`, in order.
@@ -86,11 +115,10 @@ mod tests {
         assert!(matches!(plan(KNOWN, &[1, 3]), Err(MigrateError::VersionTooOld(2, 3))));
     }
 
-    /// Every tree lists exactly its files, numbered 1, 2, 3, ... When the PostgreSQL tree
-    /// arrives, it joins this loop and must hold the same versions and names.
+    /// Every tree lists exactly its files, numbered 1, 2, 3, ...
     #[test]
     fn each_tree_matches_its_directory() {
-        for (dir, list) in [("sqlite", SQLITE_MIGRATIONS)] {
+        for (dir, list) in [("sqlite", SQLITE_MIGRATIONS), ("postgres", POSTGRES_MIGRATIONS)] {
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
             let mut files: Vec<String> = std::fs::read_dir(&path)
                 .unwrap()
@@ -105,5 +133,13 @@ mod tests {
                 assert_eq!(m.version, i as i64 + 1, "migrations/{dir}: versions must run 1, 2, 3, ...");
             }
         }
+    }
+
+    /// Both backends hold the same schema versions under the same names, so a database of
+    /// either kind at version N has the same tables, and a change never lands in one tree only.
+    #[test]
+    fn both_trees_hold_the_same_versions() {
+        let pairs = |list: &[Migration]| list.iter().map(|m| (m.version, m.name)).collect::<Vec<_>>();
+        assert_eq!(pairs(POSTGRES_MIGRATIONS), pairs(SQLITE_MIGRATIONS));
     }
 }

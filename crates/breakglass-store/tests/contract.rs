@@ -2,8 +2,10 @@
 //! functions over a [`Harness`] and run against every backend by `backends!` at the bottom.
 //!
 //! Each case gets a fresh, migrated database of its own, so cases run in parallel. A new
-//! backend adds one harness factory and one line to `backends!`; PostgreSQL's will run when
-//! `BREAKGLASS_TEST_DATABASE_URL` is set and skip otherwise.
+//! backend adds one harness factory and one line to `backends!`. PostgreSQL's cases run when
+//! `BREAKGLASS_TEST_DATABASE_URL` names a server (e.g. `postgres://postgres@127.0.0.1/test`):
+//! each creates a database of its own there and drops it afterwards. Unset, they are skipped
+//! with a note, except under CI (`CI=true`), where unset or unreachable fails them.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,7 +35,8 @@ use breakglass_core::platform::{ExternalId, Platform, PlatformKind, ServiceUser,
 use breakglass_core::role::{AdminRole, ProjectRole, Role, WorkspaceRole};
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::{Actor, Change, Changes, Ctx, State};
-use breakglass_store::{AuditFilter, SqliteStore, Store, StoreError};
+use breakglass_store::migrate::POSTGRES_MIGRATIONS;
+use breakglass_store::{AuditFilter, PgStore, SqliteStore, Store, StoreError};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -53,6 +56,55 @@ trait Harness: Send + Sync {
     /// Another store on the same database, as a second process would open it; `None` when the
     /// backend cannot share its database.
     async fn second(&self) -> Option<Arc<dyn Store>>;
+    /// The SQL `execute_raw` takes.
+    fn dialect(&self) -> Dialect;
+}
+
+/// The SQL a harness's database speaks, for the few cases that edit it directly: the same
+/// edit in each backend's words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// `sql` run with references unchecked, so that a row can be made to point nowhere.
+    fn unchecked(self, sql: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("PRAGMA foreign_keys = OFF; {sql}; PRAGMA foreign_keys = ON;"),
+            // The reference checks are triggers, which the replica role skips (the audit log's
+            // triggers fire always, so this opens no way around them).
+            Dialect::Postgres => {
+                format!("BEGIN; SET LOCAL session_replication_role = replica; {sql}; COMMIT;")
+            }
+        }
+    }
+
+    /// The JSON text in `column` with the top-level `key` set to the JSON value `value`.
+    fn json_set(self, column: &str, key: &str, value: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_set({column}, '$.{key}', json('{value}'))"),
+            Dialect::Postgres => format!("jsonb_set({column}::jsonb, '{{{key}}}', '{value}')::text"),
+        }
+    }
+
+    /// A byte string of `n` zero bytes.
+    fn zero_bytes(self, n: usize) -> String {
+        match self {
+            Dialect::Sqlite => format!("zeroblob({n})"),
+            Dialect::Postgres => format!("decode(repeat('00', {n}), 'hex')"),
+        }
+    }
+
+    /// Where [`spoil`] keeps the values it replaced. A pooled PostgreSQL store runs each call
+    /// on any of its connections, so a temporary table (one connection's) will not do.
+    fn saved(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "temp.saved",
+            Dialect::Postgres => "saved",
+        }
+    }
 }
 
 struct SqliteMemory(SqliteStore);
@@ -71,12 +123,15 @@ impl Harness for SqliteMemory {
     async fn second(&self) -> Option<Arc<dyn Store>> {
         None
     }
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
 }
 
-async fn sqlite_memory() -> Box<dyn Harness> {
+async fn sqlite_memory() -> Option<Box<dyn Harness>> {
     let store = SqliteStore::open_in_memory().await.unwrap();
     store.migrate().await.unwrap();
-    Box::new(SqliteMemory(store))
+    Some(Box::new(SqliteMemory(store)))
 }
 
 /// A directory removed when the last harness using it is dropped.
@@ -117,9 +172,12 @@ impl Harness for SqliteFile {
     async fn second(&self) -> Option<Arc<dyn Store>> {
         Some(SqliteFile::open(self.dir.clone()).await.store())
     }
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
 }
 
-async fn sqlite_file() -> Box<dyn Harness> {
+async fn sqlite_file() -> Option<Box<dyn Harness>> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!(
         "breakglass-store-contract-{}-{}",
@@ -127,7 +185,136 @@ async fn sqlite_file() -> Box<dyn Harness> {
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
     let _ = std::fs::remove_dir_all(&dir);
-    Box::new(SqliteFile::open(Arc::new(TempDir(dir))).await)
+    Some(Box::new(SqliteFile::open(Arc::new(TempDir(dir))).await))
+}
+
+/// A database of one case's own on the PostgreSQL server, dropped (closing any connection still
+/// open to it) when the last harness using it is dropped, even after a failure.
+struct TestDatabase {
+    /// The server's URL as given, for creating and dropping.
+    server: String,
+    name: String,
+    /// The URL of this database.
+    url: String,
+}
+
+impl TestDatabase {
+    async fn create(server: String) -> Self {
+        use sqlx::Connection;
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!("bg_contract_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let mut conn = sqlx::PgConnection::connect(&server).await.unwrap_or_else(|e| {
+            panic!("BREAKGLASS_TEST_DATABASE_URL is set, but PostgreSQL cannot be reached there: {e}")
+        });
+        // A leftover of an earlier run whose process had the same id.
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+        conn.close().await.unwrap();
+        let url = with_database(&server, &name);
+        Self { server, name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        // Drop runs inside the case's runtime, which cannot block on a future: a thread with a
+        // runtime of its own does the dropping, and is waited for.
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&server).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await?;
+                conn.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test database {}: {dropped:?}", self.name);
+        }
+    }
+}
+
+/// `url` with its database replaced by `name` (and its parameters kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let base = base[authority..].find('/').map_or(base, |i| &base[..authority + i]);
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+struct Postgres {
+    store: PgStore,
+    db: Arc<TestDatabase>,
+}
+
+impl Postgres {
+    async fn open(db: Arc<TestDatabase>) -> Self {
+        let store = PgStore::connect(&db.url).await.unwrap();
+        store.migrate().await.unwrap();
+        Self { store, db }
+    }
+}
+
+#[async_trait]
+impl Harness for Postgres {
+    fn store(&self) -> Arc<dyn Store> {
+        Arc::new(self.store.clone())
+    }
+    async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
+        self.store.execute_raw(sql).await
+    }
+    async fn reopen(&self) -> Option<Box<dyn Harness>> {
+        self.store.close().await;
+        Some(Box::new(Postgres::open(self.db.clone()).await))
+    }
+    async fn second(&self) -> Option<Arc<dyn Store>> {
+        Some(Postgres::open(self.db.clone()).await.store())
+    }
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+}
+
+/// A fresh database on the server `BREAKGLASS_TEST_DATABASE_URL` names; `None` (the case is
+/// skipped) when it names none, except under CI, which must run every case.
+async fn postgres() -> Option<Box<dyn Harness>> {
+    let db = Arc::new(TestDatabase::create(postgres_server()?).await);
+    Some(Box::new(Postgres::open(db).await))
+}
+
+/// The server `BREAKGLASS_TEST_DATABASE_URL` names; `None` when it names none, which fails
+/// under CI.
+fn postgres_server() -> Option<String> {
+    let server = std::env::var("BREAKGLASS_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty());
+    if server.is_none() {
+        assert!(
+            std::env::var("CI").map_or(true, |ci| ci != "true"),
+            "CI=true: the PostgreSQL cases must run, but BREAKGLASS_TEST_DATABASE_URL is not set"
+        );
+        eprintln!("note: BREAKGLASS_TEST_DATABASE_URL is not set, so this PostgreSQL case is skipped");
+    }
+    server
+}
+
+#[test]
+fn a_database_url_takes_another_database() {
+    assert_eq!(with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
+    assert_eq!(
+        with_database("postgres://u:p@h/test?sslmode=disable", "x"),
+        "postgres://u:p@h/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+    assert_eq!(with_database("postgres://h?application_name=a", "x"), "postgres://h/x?application_name=a");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -676,6 +863,43 @@ async fn the_project_quota_holds_against_a_concurrent_decision(h: &dyn Harness) 
         .await
         .unwrap()
         .is_empty());
+
+    // At once, from two processes where the backend has them: eight creations decided on the
+    // same state, each retried on whatever the head is until it is taken or refused. The
+    // store's own count lets exactly as many through as the quota allows.
+    w.workspace("team-b", &[], 2, 11).await;
+    let mut stores = vec![h.store()];
+    if let Some(other) = h.second().await {
+        stores.push(other);
+    }
+    let tasks: Vec<_> = (0..8u128)
+        .map(|i| {
+            let store = stores[i as usize % stores.len()].clone();
+            let changes = w.project_changes("team-b", &format!("p{i}"), 30 + i);
+            tokio::spawn(async move {
+                loop {
+                    let head = store.head().await.unwrap();
+                    match store.commit(head.seq, &changes).await {
+                        Ok(_) => return true,
+                        Err(StoreError::HeadMoved { .. }) => continue,
+                        Err(StoreError::QuotaExceeded { workspace }) => {
+                            assert_eq!(workspace, "team-b");
+                            return false;
+                        }
+                        Err(e) => panic!("unexpected error: {e:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for t in tasks {
+        created += usize::from(t.await.unwrap());
+    }
+    assert_eq!(created, 2);
+    let state = w.store.load_state(at(0)).await.unwrap();
+    assert_eq!(state.projects_of(&slug("team-b")).count(), 2);
+    assert_eq!(verify_chain(w.store.as_ref()).await, state.head());
 }
 
 async fn a_quota_of_zero_refuses_the_first_project(h: &dyn Harness) {
@@ -860,11 +1084,20 @@ async fn audit_filters(h: &dyn Harness) {
 async fn the_database_refuses_to_rewrite_the_audit_log(h: &dyn Harness) {
     let s = scenario(h).await;
     let before = snapshot(s.world.store.as_ref()).await;
-    for sql in [
+    let mut attempts = vec![
         "UPDATE audit_events SET actor = 'mallory@example.com' WHERE seq = 1",
         "DELETE FROM audit_events WHERE seq = (SELECT MAX(seq) FROM audit_events)",
         "DELETE FROM audit_events",
-    ] {
+    ];
+    if h.dialect() == Dialect::Postgres {
+        // SQLite has no TRUNCATE; PostgreSQL's skips row triggers, and bypassing the reference
+        // checks (as `spoil` does) skips ordinary ones.
+        attempts.extend([
+            "TRUNCATE audit_events",
+            "BEGIN; SET LOCAL session_replication_role = replica; DELETE FROM audit_events; COMMIT",
+        ]);
+    }
+    for sql in attempts {
         let err = h.execute_raw(sql).await.expect_err(sql);
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
     }
@@ -947,6 +1180,84 @@ async fn concurrent_commits_on_one_base_let_exactly_one_through(h: &dyn Harness)
     let state = w.store.load_state(at(0)).await.unwrap();
     assert_eq!(state.workspaces().count(), 1);
     assert_eq!(verify_chain(w.store.as_ref()).await.seq, base + 1);
+}
+
+/// Two approvers of one request, each on their own process, approve at the same moment: both
+/// decided on the same state, one commit wins and the other is refused, and the loser, deciding
+/// again on what it reloads, finds nothing left to approve. One grant.
+async fn simultaneous_approvals_on_two_processes_grant_once(h: &dyn Harness) {
+    use breakglass_core::cmd::requests;
+    let mut w = World::new(h).await;
+    let alice = w.user("alice@example.com", AdminRole::None, None, 1).await;
+    let bob = w.user("bob@example.com", AdminRole::None, None, 2).await;
+    let carol = w.user("carol@example.com", AdminRole::None, None, 3).await;
+    w.workspace("team-a", &["alice@example.com", "bob@example.com"], 3, 10).await;
+    w.project("team-a", "web", 20).await;
+    // Carol needs to see the workspace to ask for more in it.
+    let reader = SetMember {
+        target: project_target("team-a", "web"),
+        email: email("carol@example.com"),
+        role: Role::Project(ProjectRole::Reader),
+        expires_at: None,
+        justification: None,
+    };
+    let c = members::set_member(&w.state, &as_user(20, alice, 99), reader).unwrap();
+    w.commit(c).await;
+    // Under the installation default: one approval from an owner or manager.
+    let (c, request) = requests::create_request(
+        &w.state,
+        &as_user(30, carol, 100),
+        requests::NewRequest {
+            target: ws_target("team-a"),
+            role: Role::Workspace(WorkspaceRole::Member),
+            duration: Span::hours(2),
+            justification: Some("deploy".into()),
+            emergency: false,
+        },
+    )
+    .unwrap();
+    w.commit(c).await;
+
+    let other = h.second().await.unwrap_or_else(|| h.store());
+    let replicas = [(w.store.clone(), alice, 101), (other, bob, 102)];
+    let tasks: Vec<_> = replicas
+        .into_iter()
+        .map(|(store, approver, seed)| {
+            let state = w.state.clone();
+            tokio::spawn(async move {
+                let c = requests::approve(&state, &as_user(31, approver, seed), request, false).unwrap();
+                let outcome = store.commit(state.head().seq, &c).await;
+                (store, approver, seed, outcome)
+            })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        let (store, approver, seed, outcome) = t.await.unwrap();
+        match outcome {
+            Ok(_) => granted += 1,
+            Err(StoreError::HeadMoved { .. }) => {
+                let fresh = store.load_state(at(32)).await.unwrap();
+                let again = requests::approve(&fresh, &as_user(32, approver, seed + 10), request, false);
+                assert!(again.is_err(), "a granted request was approved again: {again:?}");
+            }
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+    }
+    assert_eq!(granted, 1);
+    let state = w.store.load_state(at(33)).await.unwrap();
+    assert_eq!(state.request(request).unwrap().state, RequestState::Granted);
+    let grants: Vec<&Binding> =
+        state.bindings_of_user(carol).filter(|b| b.target == ws_target("team-a")).collect();
+    assert_eq!(grants.len(), 1, "{grants:?}");
+    assert_eq!(grants[0].source, BindingSource::Request(request));
+    let granted_events = AuditFilter {
+        types: vec![EventType::AccessGranted.as_str().into()],
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(w.store.audit(&granted_events).await.unwrap().len(), 1);
+    verify_chain(w.store.as_ref()).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1190,6 +1501,35 @@ async fn rows_in(h: &dyn Harness, table: &str, column: &str) -> u64 {
     h.execute_raw(&format!("UPDATE {table} SET {column} = {column}")).await.unwrap()
 }
 
+/// Sets `column` to the SQL expression `bad` in the one row of `table` that `filter` (a
+/// condition) selects, directly in the database and with references unchecked, keeping the
+/// value it replaces for [`restore`].
+async fn spoil(h: &dyn Harness, table: &str, column: &str, filter: &str, bad: &str) {
+    let d = h.dialect();
+    let create = match d {
+        Dialect::Sqlite => "CREATE TEMP TABLE saved",
+        Dialect::Postgres => "CREATE TABLE saved",
+    };
+    h.execute_raw(&d.unchecked(&format!(
+        "{create} AS SELECT {column} AS v FROM {table} WHERE {filter};
+         UPDATE {table} SET {column} = {bad} WHERE {filter}"
+    )))
+    .await
+    .unwrap();
+}
+
+/// Puts back the value [`spoil`] replaced.
+async fn restore(h: &dyn Harness, table: &str, column: &str, filter: &str) {
+    let d = h.dialect();
+    let saved = d.saved();
+    h.execute_raw(&d.unchecked(&format!(
+        "UPDATE {table} SET {column} = (SELECT v FROM {saved}) WHERE {filter};
+         DROP TABLE {saved}"
+    )))
+    .await
+    .unwrap();
+}
+
 async fn requests_and_their_settings_round_trip(h: &dyn Harness) {
     let r = requests_world(h).await;
     let want = &r.world.state;
@@ -1427,6 +1767,12 @@ async fn unreadable_request_rows_are_reported_as_corrupt(h: &dyn Harness) {
     let policy = r.workspace_policy.to_string();
     let review = r.review.to_string();
     let ent = "team-a/web".to_owned();
+    let d = h.dialect();
+    let (padded, not_a_slug, negative) = (
+        d.json_set("body", "name", r#"" padded ""#),
+        d.json_set("body", "workspace", r#""Not A Slug""#),
+        d.json_set("body", "pending_ttl", "-1"),
+    );
     // (table, key column, key, column, bad value, column the error names). Each edit is made
     // directly in the database and undone before the next.
     let cases = [
@@ -1435,9 +1781,9 @@ async fn unreadable_request_rows_are_reported_as_corrupt(h: &dyn Harness) {
         ("requests", "id", &pending, "approvals", r#"'[{"by": "x"}]'"#, "approvals"),
         ("requests", "id", &pending, "role", "'member'", "role"),
         ("requests", "id", &pending, "decided_by", "'not-a-uuid'", "decided_by"),
-        ("policies", "id", &policy, "body", "json_set(body, '$.name', ' padded ')", "body"),
-        ("policies", "id", &policy, "body", "json_set(body, '$.workspace', 'Not A Slug')", "body"),
-        ("policies", "id", &policy, "body", "json_set(body, '$.pending_ttl', -1)", "body"),
+        ("policies", "id", &policy, "body", &padded, "body"),
+        ("policies", "id", &policy, "body", &not_a_slug, "body"),
+        ("policies", "id", &policy, "body", &negative, "body"),
         ("policies", "id", &policy, "name", "'other'", "body"),
         ("reviews", "id", &review, "outcome", "'meh'", "outcome"),
         ("entitlements", "project_id", &"web".to_owned(), "request_policy_id", "'x'", "request_policy_id"),
@@ -1445,27 +1791,15 @@ async fn unreadable_request_rows_are_reported_as_corrupt(h: &dyn Harness) {
     ];
     for (table, key_column, key, column, bad, named) in cases {
         let shown = if table == "entitlements" { &ent } else { key };
-        let row = format!("{table} WHERE {key_column} = '{key}'");
-        h.execute_raw(&format!(
-            "CREATE TEMP TABLE saved AS SELECT {column} AS v FROM {row};
-             PRAGMA foreign_keys = OFF;
-             UPDATE {table} SET {column} = {bad} WHERE {key_column} = '{key}';
-             PRAGMA foreign_keys = ON;"
-        ))
-        .await
-        .unwrap();
+        let filter = format!("{key_column} = '{key}'");
+        spoil(h, table, column, &filter, bad).await;
         let err = store.load_state(at(40)).await.unwrap_err();
         assert!(
             matches!(&err, StoreError::Corrupt(m)
                 if m.contains(table) && m.contains(shown.as_str()) && m.contains(&format!("column {named}"))),
             "{table}.{column} = {bad}: {err:?}"
         );
-        h.execute_raw(&format!(
-            "UPDATE {table} SET {column} = (SELECT v FROM temp.saved) WHERE {key_column} = '{key}';
-             DROP TABLE temp.saved;"
-        ))
-        .await
-        .unwrap();
+        restore(h, table, column, &filter).await;
         assert_same_state(&store.load_state(at(40)).await.unwrap(), &r.world.state);
     }
 }
@@ -2088,32 +2422,32 @@ async fn unreadable_admin_area_rows_are_reported_as_corrupt(h: &dyn Harness) {
     let message = a.acknowledged.to_string();
     let (ws, web) = ("team-a".to_owned(), "web".to_owned());
     let (cost, one) = ("cost-center".to_owned(), "1".to_owned());
+    let d = h.dialect();
+    let (negative, sometimes, upper, other) = (
+        d.json_set("body", "invitation_ttl", "-1"),
+        d.json_set("body", "signup", r#""sometimes""#),
+        d.json_set("body", "key", r#""Cost""#),
+        d.json_set("body", "key", r#""tier""#),
+    );
     // (table, key column, key, column, bad value, the key the error shows, column it names).
     // Each edit is made directly in the database and undone before the next.
     let cases = [
         ("workspaces", "id", &ws, "tags", r#"'{"Cost Center": "x"}'"#, "team-a", "tags"),
         ("workspaces", "id", &ws, "tags", r#"'{"cost-center": 42}'"#, "team-a", "tags"),
         ("projects", "id", &web, "tags", r#"'{"": "x"}'"#, "team-a/web", "tags"),
-        ("settings", "id", &one, "body", "json_set(body, '$.invitation_ttl', -1)", "1", "body"),
-        ("settings", "id", &one, "body", "json_set(body, '$.signup', 'sometimes')", "1", "body"),
+        ("settings", "id", &one, "body", &negative, "1", "body"),
+        ("settings", "id", &one, "body", &sometimes, "1", "body"),
         ("invitations", "id", &accepted, "email", "'not-an-email'", accepted.as_str(), "email"),
         ("invitations", "id", &accepted, "invited_by", "'x'", accepted.as_str(), "invited_by"),
-        ("tag_definitions", "key", &cost, "body", "json_set(body, '$.key', 'Cost')", "cost-center", "body"),
-        ("tag_definitions", "key", &cost, "body", "json_set(body, '$.key', 'tier')", "cost-center", "body"),
+        ("tag_definitions", "key", &cost, "body", &upper, "cost-center", "body"),
+        ("tag_definitions", "key", &cost, "body", &other, "cost-center", "body"),
         ("tag_definitions", "key", &cost, "created_at", "created_at + 1", "cost-center", "body"),
         ("messages", "id", &message, "acks", r#"'[["not-a-uuid", 1]]'"#, message.as_str(), "acks"),
         ("messages", "id", &message, "sender", "'x'", message.as_str(), "sender"),
     ];
     for (table, key_column, key, column, bad, shown, named) in cases {
-        let row = format!("{table} WHERE {key_column} = '{key}'");
-        h.execute_raw(&format!(
-            "CREATE TEMP TABLE saved AS SELECT {column} AS v FROM {row};
-             PRAGMA foreign_keys = OFF;
-             UPDATE {table} SET {column} = {bad} WHERE {key_column} = '{key}';
-             PRAGMA foreign_keys = ON;"
-        ))
-        .await
-        .unwrap();
+        let filter = format!("{key_column} = '{key}'");
+        spoil(h, table, column, &filter, bad).await;
         let err = store.load_state(at(60)).await.unwrap_err();
         assert!(
             matches!(&err, StoreError::Corrupt(m) if m.contains(table)
@@ -2121,27 +2455,22 @@ async fn unreadable_admin_area_rows_are_reported_as_corrupt(h: &dyn Harness) {
                 && m.contains(&format!("column {named}"))),
             "{table}.{column} = {bad}: {err:?}"
         );
-        h.execute_raw(&format!(
-            "UPDATE {table} SET {column} = (SELECT v FROM temp.saved) WHERE {key_column} = '{key}';
-             DROP TABLE temp.saved;"
-        ))
-        .await
-        .unwrap();
+        restore(h, table, column, &filter).await;
         assert_same_state(&store.load_state(at(60)).await.unwrap(), &a.world.state);
     }
     // What the schema itself refuses never gets that far.
     for sql in [
-        "UPDATE workspaces SET tags = '[]' WHERE id = 'team-a'",
-        "UPDATE projects SET tags = 'not json' WHERE id = 'web'",
-        "UPDATE invitations SET state = 'expired'",
-        "UPDATE invitations SET role = 'reader'",
-        "UPDATE invitations SET token_hash = x'00'",
-        "UPDATE invitations SET token_hash = zeroblob(33)",
-        "UPDATE messages SET mode = 'loud'",
-        "UPDATE messages SET acks = '{}'",
-        "INSERT INTO settings (id, body, updated_at) VALUES (2, '{}', 0)",
+        "UPDATE workspaces SET tags = '[]' WHERE id = 'team-a'".to_owned(),
+        "UPDATE projects SET tags = 'not json' WHERE id = 'web'".to_owned(),
+        "UPDATE invitations SET state = 'expired'".to_owned(),
+        "UPDATE invitations SET role = 'reader'".to_owned(),
+        format!("UPDATE invitations SET token_hash = {}", d.zero_bytes(1)),
+        format!("UPDATE invitations SET token_hash = {}", d.zero_bytes(33)),
+        "UPDATE messages SET mode = 'loud'".to_owned(),
+        "UPDATE messages SET acks = '{}'".to_owned(),
+        "INSERT INTO settings (id, body, updated_at) VALUES (2, '{}', 0)".to_owned(),
     ] {
-        h.execute_raw(sql).await.expect_err(sql);
+        h.execute_raw(&sql).await.expect_err(&sql);
     }
 }
 
@@ -2405,16 +2734,8 @@ async fn unreadable_platform_rows_are_reported_as_corrupt(h: &dyn Harness) {
     ];
     for (table, key_column, key, column, bad, shown, named) in cases {
         let only_one = if table == "tenants" { " AND platform_id = 'aws'" } else { "" };
-        let row = format!("{table} WHERE {key_column} = '{key}'{only_one}");
-        h.execute_raw(&format!(
-            "CREATE TEMP TABLE saved AS SELECT {column} AS v FROM {row};
-             PRAGMA foreign_keys = OFF;
-             UPDATE {row_update} SET {column} = {bad} WHERE {key_column} = '{key}'{only_one};
-             PRAGMA foreign_keys = ON;",
-            row_update = table
-        ))
-        .await
-        .unwrap();
+        let filter = format!("{key_column} = '{key}'{only_one}");
+        spoil(h, table, column, &filter, bad).await;
         let err = store.load_state(at(10)).await.unwrap_err();
         assert!(
             matches!(&err, StoreError::Corrupt(m) if m.contains(table)
@@ -2422,24 +2743,18 @@ async fn unreadable_platform_rows_are_reported_as_corrupt(h: &dyn Harness) {
                 && m.contains(&format!("column {named}"))),
             "{table}.{column} = {bad}: {err:?}"
         );
-        h.execute_raw(&format!(
-            "PRAGMA foreign_keys = OFF;
-             UPDATE {table} SET {column} = (SELECT v FROM temp.saved) WHERE {key_column} = '{key}'{only_one};
-             PRAGMA foreign_keys = ON;
-             DROP TABLE temp.saved;"
-        ))
-        .await
-        .unwrap();
+        restore(h, table, column, &filter).await;
         assert_same_state(&store.load_state(at(10)).await.unwrap(), &p.world.state);
     }
     // What the schema itself refuses never gets that far.
+    let d = h.dialect();
     for sql in [
-        "UPDATE service_users SET secret_hash = x'00'",
-        "UPDATE service_users SET secret_hash = zeroblob(33)",
-        "UPDATE service_users SET deleted_by = created_by, deleted_at = NULL",
-        "UPDATE platforms SET created_at = 'yesterday'",
+        format!("UPDATE service_users SET secret_hash = {}", d.zero_bytes(1)),
+        format!("UPDATE service_users SET secret_hash = {}", d.zero_bytes(33)),
+        "UPDATE service_users SET deleted_by = created_by, deleted_at = NULL".to_owned(),
+        "UPDATE platforms SET created_at = 'yesterday'".to_owned(),
     ] {
-        h.execute_raw(sql).await.expect_err(sql);
+        h.execute_raw(&sql).await.expect_err(&sql);
     }
 }
 
@@ -2452,7 +2767,7 @@ macro_rules! backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
-                    let h = super::$backend().await;
+                    let Some(h) = super::$backend().await else { return };
                     super::$case(&*h).await;
                 }
             )*
@@ -2463,7 +2778,7 @@ macro_rules! backends {
     };
 }
 
-backends!(sqlite_memory, sqlite_file; {
+backends!(sqlite_memory, sqlite_file, postgres; {
     migrate_is_idempotent,
     migrate_refuses_a_schema_from_a_newer_binary,
     an_empty_store_has_an_empty_model,
@@ -2483,6 +2798,7 @@ backends!(sqlite_memory, sqlite_file; {
     unreadable_rows_are_reported_as_corrupt,
     data_survives_reopening,
     concurrent_commits_on_one_base_let_exactly_one_through,
+    simultaneous_approvals_on_two_processes_grant_once,
     requests_and_their_settings_round_trip,
     extending_an_ended_or_unknown_binding_fails_and_writes_nothing,
     an_entitlement_put_twice_keeps_one_row,
@@ -2503,3 +2819,77 @@ backends!(sqlite_memory, sqlite_file; {
     platform_records_keep_their_unique_keys_and_references,
     unreadable_platform_rows_are_reported_as_corrupt,
 });
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL only: what SQLite's unit tests check for its own runner
+
+/// Replicas starting together on a blank database: each version is applied once, every one of
+/// them finds the schema complete, and none fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_replicas_migrating_a_blank_database_at_once_apply_each_version_once() {
+    let Some(server) = postgres_server() else { return };
+    let db = TestDatabase::create(server).await;
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(PgStore::connect(&db.url).await.unwrap());
+    }
+    let tasks: Vec<_> =
+        stores.iter().cloned().map(|s| tokio::spawn(async move { s.migrate().await })).collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let versions: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, name FROM schema_migrations ORDER BY version")
+            .fetch_all(&mut <sqlx::PgConnection as sqlx::Connection>::connect(&db.url).await.unwrap())
+            .await
+            .unwrap();
+    let want: Vec<(i64, String)> =
+        POSTGRES_MIGRATIONS.iter().map(|m| (m.version, m.name.to_owned())).collect();
+    assert_eq!(versions, want);
+    for s in &stores {
+        assert_eq!(s.load_state(at(0)).await.unwrap().user_count(), 0);
+        s.close().await;
+    }
+}
+
+/// A database written by version 1, with rows in the tables later versions alter, takes every
+/// later version and loads the same records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_version_1_database_upgrades_with_its_rows() {
+    let Some(server) = postgres_server() else { return };
+    let db = TestDatabase::create(server).await;
+    let store = PgStore::connect(&db.url).await.unwrap();
+    let v1 = &POSTGRES_MIGRATIONS[0];
+    assert_eq!(v1.version, 1);
+    store
+        .execute_raw(&format!(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL,
+                                             applied_at BIGINT NOT NULL);
+             {}
+             INSERT INTO schema_migrations VALUES (1, 'init', 0);
+             INSERT INTO users (id, email, name, admin_role, status, created_at)
+             VALUES ('00000000-0000-4000-8000-000000000001', 'a@example.com', 'A', 'none', 'active', 0);
+             INSERT INTO workspaces VALUES ('ws-a', 'A', 'active', 10, 0);
+             INSERT INTO projects VALUES ('ws-a', 'web', 'Web', 0);
+             INSERT INTO bindings (id, user_id, workspace_id, project_id, role, starts_at, source)
+             VALUES ('00000000-0000-4000-9000-000000000001', '00000000-0000-4000-8000-000000000001',
+                     'ws-a', 'web', 'reader', 0, 'grant');
+             INSERT INTO tokens (id, user_id, kind, name, secret_hash, created_at)
+             VALUES ('00000000-0000-4000-a000-000000000001', '00000000-0000-4000-8000-000000000001',
+                     'api', 'ci', decode(repeat('07', 32), 'hex'), 0);",
+            v1.sql
+        ))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    let state = store.load_state(at(0)).await.unwrap();
+    assert_eq!(state.binding_count(), 1);
+    let b = state.bindings_on(&project_target("ws-a", "web")).next().unwrap();
+    assert_eq!(b.source, BindingSource::Grant);
+    let ws = state.workspace(&slug("ws-a")).unwrap();
+    assert!(ws.tags.is_empty());
+    let token = state.token_by_hash(&SecretHash([7; 32])).unwrap();
+    assert!(!token.read_only && token.scope.is_none());
+    assert_eq!(state.settings(), &Settings::default());
+    store.close().await;
+}
