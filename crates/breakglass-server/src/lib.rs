@@ -19,7 +19,7 @@ use breakglass_core::cmd::users;
 use breakglass_core::ident::Email;
 use breakglass_core::role::AdminRole;
 use breakglass_core::Actor;
-use breakglass_store::{SqliteStore, Store};
+use breakglass_store::{PgStore, SqliteStore, Store};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -42,7 +42,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Seed a demo organisation into an empty database.
     pub demo: bool,
-    /// A PostgreSQL URL instead of the SQLite file (not supported yet).
+    /// A PostgreSQL URL (`postgres://...`) instead of the SQLite file in `data_dir`.
     pub database_url: Option<String>,
     /// Bearer token for the first admin (`BREAKGLASS_ADMIN_TOKEN`), used only when no admin exists.
     pub admin_token: Option<String>,
@@ -111,10 +111,11 @@ impl Running {
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    if config.database_url.is_some() {
-        anyhow::bail!(
-            "PostgreSQL is not supported yet; leave --database-url unset to use SQLite in --data-dir"
-        );
+    if let Some(url) = &config.database_url {
+        // The URL may carry a password: name only where it points, never the whole of it.
+        let store = PgStore::connect(url).await.context("cannot connect to PostgreSQL (--database-url)")?;
+        store.migrate().await.context("cannot migrate the PostgreSQL database")?;
+        return Ok(Arc::new(store));
     }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
@@ -128,7 +129,10 @@ async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// Applies pending migrations and exits.
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
     open_store(config).await?;
-    tracing::info!(data_dir = %config.data_dir.display(), "database is up to date");
+    match &config.database_url {
+        Some(_) => tracing::info!("PostgreSQL database is up to date"),
+        None => tracing::info!(data_dir = %config.data_dir.display(), "database is up to date"),
+    }
     Ok(())
 }
 

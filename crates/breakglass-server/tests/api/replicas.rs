@@ -60,3 +60,54 @@ async fn a_check_demanding_a_future_seq_fails_clearly_instead_of_answering_from_
     assert!(!t.admin().check(&check(BOB, "alpha", Some(head))).await.unwrap().allowed);
     t.stop().await;
 }
+
+/// Polls `f` every 50 ms for up to `secs` seconds of real time until it is true.
+async fn eventually(secs: u64, mut f: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if f().await {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_replica_that_loses_the_database_answers_checks_refuses_writes_and_catches_up() {
+    let a = TestApp::start().await;
+    let Some(server) = pg_server_url() else {
+        eprintln!("skipped: needs BREAKGLASS_TEST_DATABASE_URL (a replica losing PostgreSQL)");
+        return a.stop().await;
+    };
+    a.user(BOB).await;
+    a.workspace("alpha", &[]).await;
+    let member = SetMember { role: "member".into(), ..Default::default() };
+    a.admin().set_workspace_member("alpha", BOB, &member).await.unwrap();
+    let link = CuttableLink::open(host_port(&server)).await;
+    let url = via_port(&a.db.as_ref().unwrap().url, link.port);
+    let b = a.replica_via(url).await.unwrap();
+    let admin_b = b.admin();
+    assert!(admin_b.check(&check(BOB, "alpha", a.admin().last_seq())).await.unwrap().allowed);
+
+    link.cut();
+    assert!(eventually(10, async || admin_b.health().await.is_ok_and(|h| h.stale)).await, "B reports stale");
+    // Checks still answer from B's index; writes are refused plainly.
+    assert!(admin_b.check(&check(BOB, "alpha", None)).await.unwrap().allowed);
+    expect_problem(admin_b.remove_workspace_member("alpha", BOB).await, 503, "store.unavailable");
+    // Meanwhile A, still connected, revokes.
+    a.admin().remove_workspace_member("alpha", BOB).await.unwrap();
+    let seq = a.admin().last_seq().unwrap();
+
+    link.restore();
+    assert!(
+        eventually(15, async || admin_b.health().await.is_ok_and(|h| !h.stale && h.seq >= seq)).await,
+        "B catches up once the database is back"
+    );
+    assert!(!admin_b.check(&check(BOB, "alpha", Some(seq))).await.unwrap().allowed);
+    admin_b.set_workspace_member("alpha", BOB, &member).await.unwrap();
+    b.stop().await;
+    a.stop().await;
+}

@@ -150,6 +150,79 @@ pub struct TestApp {
     quota: u32,
     /// Whether dropping this app removes the data directory (not for a second server on it).
     owns_dir: bool,
+    /// The PostgreSQL database of this test, when the suite runs against PostgreSQL.
+    pub db: Option<Arc<TestDb>>,
+}
+
+/// The PostgreSQL server the suite runs against (`BREAKGLASS_TEST_DATABASE_URL`); unset: SQLite.
+pub fn pg_server_url() -> Option<String> {
+    std::env::var("BREAKGLASS_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+}
+
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+/// A database of its own for one test on the PostgreSQL server, dropped (with any connection
+/// still open) when the last server using it is gone.
+pub struct TestDb {
+    server_url: String,
+    name: String,
+    /// Its URL.
+    pub url: String,
+    /// Whether dropping this handle drops the database (not for a second route to it).
+    owns: bool,
+}
+
+impl TestDb {
+    async fn create(server_url: String) -> Arc<TestDb> {
+        use sqlx::Connection;
+        let name = format!("bg_it_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::SeqCst));
+        let mut conn = sqlx::PgConnection::connect(&server_url).await.unwrap_or_else(|e| {
+            panic!("BREAKGLASS_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+        });
+        sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+        let url = with_database(&server_url, &name);
+        Arc::new(TestDb { server_url, name, url, owns: true })
+    }
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if !self.owns {
+            return;
+        }
+        let (url, name) = (self.server_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: use a thread with a runtime of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 impl TestApp {
@@ -166,11 +239,16 @@ impl TestApp {
             .map(|d| d.as_nanos())
             .unwrap_or_default();
         let dir = std::env::temp_dir().join(format!("breakglass-it-{}-{n}-{nanos}", std::process::id()));
-        Self::start_in(dir, quota, ts(T0)).await
+        let db = match pg_server_url() {
+            Some(url) => Some(TestDb::create(url).await),
+            None => None,
+        };
+        Self::start_in(dir, quota, ts(T0), db).await
     }
 
-    async fn start_in(dir: PathBuf, quota: u32, now: Timestamp) -> Self {
+    async fn start_in(dir: PathBuf, quota: u32, now: Timestamp, db: Option<Arc<TestDb>>) -> Self {
         let mut c = Config::new(dir.clone());
+        c.database_url = db.as_ref().map(|d| d.url.clone());
         c.listen = "127.0.0.1:0".parse().unwrap();
         c.admin_token = Some(ADMIN_TOKEN.into());
         c.clock = Clock::manual(now);
@@ -194,15 +272,63 @@ impl TestApp {
             http,
             quota,
             owns_dir: true,
+            db,
         }
     }
 
     /// A second server on the same database (as a replica would be), at this one's instant. It
     /// leaves the data directory to this one.
     pub async fn second_server(&self) -> TestApp {
-        let mut other = Self::start_in(self.dir.clone(), self.quota, self.now()).await;
+        let mut other = Self::start_in(self.dir.clone(), self.quota, self.now(), self.db.clone()).await;
         other.owns_dir = false;
         other
+    }
+
+    /// Everything the database holds, as bytes to scan for secrets: the SQLite files (with the
+    /// write-ahead log), or every row of every table in PostgreSQL as text.
+    pub async fn database_bytes(&self) -> Vec<u8> {
+        if let Some(db) = &self.db {
+            use sqlx::{Connection, Row};
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+            let mut out = Vec::new();
+            for t in tables {
+                let rows = sqlx::query(&format!("SELECT t::text FROM \"{t}\" t"))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+                for r in rows {
+                    out.extend_from_slice(r.get::<String, _>(0).as_bytes());
+                    out.push(b'\n');
+                }
+            }
+            return out;
+        }
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with(breakglass_server::DATABASE_FILE) {
+                out.extend(std::fs::read(&path).unwrap());
+            }
+        }
+        out
+    }
+
+    /// A second server on this one's PostgreSQL database reached through `url` (e.g. a
+    /// [`CuttableLink`]); `None` on SQLite.
+    pub async fn replica_via(&self, url: String) -> Option<TestApp> {
+        let db = self.db.as_ref()?;
+        let proxied = TestDb { server_url: db.server_url.clone(), name: db.name.clone(), url, owns: false };
+        let mut other =
+            Self::start_in(self.dir.clone(), self.quota, self.now(), Some(Arc::new(proxied))).await;
+        other.owns_dir = false;
+        Some(other)
     }
 
     /// Stops the server and starts a new one on the same data directory, at the same instant.
@@ -213,8 +339,9 @@ impl TestApp {
         }
         let dir = std::mem::take(&mut self.dir);
         let quota = self.quota;
+        let db = self.db.take();
         drop(self);
-        Self::start_in(dir, quota, now).await
+        Self::start_in(dir, quota, now, db).await
     }
 
     /// Stops the server and removes its data directory.
@@ -419,4 +546,86 @@ impl Drop for TestApp {
 
 fn remove_dir(dir: &Path) {
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A TCP forwarder to the PostgreSQL server that a test can cut and restore: a replica behind it
+/// loses its database and finds it again.
+pub struct CuttableLink {
+    /// The port to connect to instead of the server's.
+    pub port: u16,
+    cut: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl CuttableLink {
+    /// Forwards a local port to `upstream` (`host:port`).
+    pub async fn open(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let links: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (c, l) = (cut.clone(), links.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if c.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused as soon as it is made
+                }
+                let upstream = upstream.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                l.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Self { port, cut, links, accept }
+    }
+
+    /// Breaks every open connection and refuses new ones.
+    pub fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    /// Lets connections through again.
+    pub fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for CuttableLink {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+/// `url` pointing at `127.0.0.1:port` instead of its host and port.
+pub fn via_port(url: &str, port: u16) -> String {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[scheme_end..];
+    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (userinfo, _) = match rest[..host_end].rsplit_once('@') {
+        Some((u, h)) => (Some(u), h),
+        None => (None, &rest[..host_end]),
+    };
+    let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
+    format!("{}{userinfo}127.0.0.1:{port}{}", &url[..scheme_end], &rest[host_end..])
+}
+
+/// The `host:port` of a PostgreSQL URL.
+pub fn host_port(url: &str) -> String {
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[scheme_end..];
+    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let host = rest[..host_end].rsplit_once('@').map_or(&rest[..host_end], |(_, h)| h);
+    if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:5432")
+    }
 }
