@@ -1,13 +1,16 @@
-//! Start-up at scale: loading the model from a SQLite file holding a million live bindings.
+//! Start-up at scale: loading the model from a SQLite file, or a PostgreSQL database, holding a
+//! million live bindings.
 //!
-//! Ignored by default (it builds a large database); run it in release mode to see the figure:
-//! `cargo test -p breakglass-store --release --test load_scale -- --ignored --nocapture`.
+//! Ignored by default (they build a large database); run them in release mode to see the
+//! figures: `cargo test -p breakglass-store --release --test load_scale -- --ignored --nocapture`
+//! (the PostgreSQL one with `BREAKGLASS_TEST_DATABASE_URL` naming a server, where it creates and
+//! then drops a database of its own).
 //! It prints timings rather than asserting them: timings belong in benchmarks, not tests.
 
 use std::time::Instant;
 
 use breakglass_core::time::Timestamp;
-use breakglass_store::{SqliteStore, Store};
+use breakglass_store::{PgStore, SqliteStore, Store};
 
 const USERS: i64 = 10_000;
 const WORKSPACES: i64 = 1_000;
@@ -62,4 +65,61 @@ async fn load_a_million_bindings() {
     }
     store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "builds a million-row database; run in release mode with --ignored"]
+async fn load_a_million_bindings_from_postgres() {
+    use sqlx::Connection;
+    let Some(server) = std::env::var("BREAKGLASS_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        println!("BREAKGLASS_TEST_DATABASE_URL is not set: nothing to measure");
+        return;
+    };
+    let name = format!("bg_scale_{}", std::process::id());
+    let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let (base, query) = server.split_once('?').map_or((server.as_str(), None), |(b, q)| (b, Some(q)));
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let base = base[authority..].find('/').map_or(base, |i| &base[..authority + i]);
+    let url = format!("{base}/{name}{}", query.map(|q| format!("?{q}")).unwrap_or_default());
+
+    let store = PgStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let started = Instant::now();
+    store
+        .execute_raw(&format!(
+            "INSERT INTO users (id, email, name, admin_role, status, created_at)
+             SELECT '00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'), 'user' || i || '@example.com',
+                    'User ' || i, 'none', 'active', 0 FROM generate_series(0, {USERS} - 1) AS i;
+             INSERT INTO workspaces (id, name, status, project_quota, created_at)
+             SELECT 'ws-' || i, 'Workspace ' || i, 'active', 100, 0 FROM generate_series(0, {WORKSPACES} - 1) AS i;
+             INSERT INTO projects (workspace_id, id, name, created_at)
+             SELECT 'ws-' || i / {PROJECTS_PER_WORKSPACE}, 'p-' || i % {PROJECTS_PER_WORKSPACE}, 'Project ' || i, 0
+             FROM generate_series(0, {WORKSPACES} * {PROJECTS_PER_WORKSPACE} - 1) AS i;
+             INSERT INTO bindings (id, user_id, workspace_id, project_id, role, starts_at, expires_at,
+                                   source, created_by, reason)
+             SELECT lpad(to_hex(i), 8, '0') || '-0000-4000-8000-' || lpad(to_hex(i), 12, '0'),
+                    '00000000-0000-4000-8000-' || lpad(to_hex(i % {USERS}), 12, '0'),
+                    'ws-' || i % {WORKSPACES},
+                    CASE WHEN i % 2 = 0 THEN NULL ELSE 'p-' || i % {PROJECTS_PER_WORKSPACE} END,
+                    CASE WHEN i % 2 = 0 THEN 'member' ELSE 'reader' END,
+                    0, CASE WHEN i % 3 = 0 THEN 4102444800000000 END,
+                    'direct', '00000000-0000-4000-8000-000000000000', NULL
+             FROM generate_series(0, {BINDINGS} - 1) AS i;"
+        ))
+        .await
+        .unwrap();
+    // As a server's database would be after autovacuum: hint bits set, statistics taken.
+    store.execute_raw("VACUUM ANALYZE").await.unwrap();
+    println!("generated {BINDINGS} bindings in {:?}", started.elapsed());
+
+    for _ in 0..3 {
+        let started = Instant::now();
+        let state = store.load_state(Timestamp::from_micros(0)).await.unwrap();
+        println!("load_state: {} bindings in {:?}", state.binding_count(), started.elapsed());
+        assert_eq!(state.binding_count(), BINDINGS as usize);
+    }
+    store.close().await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
 }
