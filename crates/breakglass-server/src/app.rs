@@ -2,7 +2,7 @@
 //! the single write path every use case goes through.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use breakglass_core::audit::ChainHead;
@@ -72,6 +72,8 @@ pub struct App {
     token_use: Mutex<HashMap<TokenId, Timestamp>>,
     /// The last attempt to compare with the database failed (see [`App::is_stale`]).
     stale: AtomicBool,
+    /// Full reloads since start-up (see [`App::full_reloads`]).
+    reloads: AtomicU64,
 }
 
 /// The outcome of a committed command.
@@ -82,6 +84,9 @@ pub struct Committed<T> {
     /// The audit sequence the change committed at (or the current one for a no-op).
     pub seq: i64,
 }
+
+/// Commits applied per change-log read while catching up.
+const CATCH_UP_BATCH: u32 = 1000;
 
 /// How often a command is retried when another writer got there first.
 const MAX_ATTEMPTS: usize = 5;
@@ -97,6 +102,7 @@ impl App {
             clock,
             token_use: Mutex::new(HashMap::new()),
             stale: AtomicBool::new(false),
+            reloads: AtomicU64::new(0),
         })
     }
 
@@ -155,7 +161,7 @@ impl App {
                     // If the store cannot be asked, the refusal stands as decided.
                     match self.store.head().await {
                         Ok(head) if head.seq != base => {
-                            self.reload().await?;
+                            self.catch_up().await?;
                             continue;
                         }
                         _ => return Err(refusal.into()),
@@ -186,7 +192,7 @@ impl App {
                 Ok(head) => return Ok(Committed { value, seq: head.seq }),
                 Err(StoreError::HeadMoved { expected, actual }) => {
                     tracing::info!(expected, actual, "audit head moved under us; reloading the model");
-                    self.reload().await?;
+                    self.catch_up().await?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -210,7 +216,7 @@ impl App {
         if head == self.head() {
             return Ok(false);
         }
-        self.reload().await?;
+        self.catch_up().await?;
         Ok(true)
     }
 
@@ -244,7 +250,49 @@ impl App {
     pub async fn reload(&self) -> Result<(), StoreError> {
         let fresh = self.store.load_state(self.now()).await?;
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+        self.reloads.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// How many times the model was rebuilt from scratch since start-up (following other
+    /// replicas normally applies their changes instead).
+    pub fn full_reloads(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
+
+    /// Brings the model up to the store's head by applying the change log's commits after its
+    /// own head, in order; reloads everything when the log cannot show an unbroken sequence
+    /// from there (commits from before the log existed, or a log this binary cannot read).
+    /// Callers hold the writer lock, so no commit of this process interleaves.
+    async fn catch_up(&self) -> Result<(), StoreError> {
+        loop {
+            let mine = self.head();
+            let batch = match self.store.changes_after(mine.seq, CATCH_UP_BATCH).await {
+                Ok(batch) => batch,
+                Err(StoreError::Corrupt(why)) => {
+                    tracing::warn!(%why, "cannot follow the change log; reloading the model");
+                    return self.reload().await;
+                }
+                Err(e) => return Err(e),
+            };
+            let Some(first) = batch.first() else { return Ok(()) };
+            let unbroken =
+                first.base_seq == mine.seq && batch.windows(2).all(|w| w[1].base_seq == w[0].head.seq);
+            if !unbroken {
+                tracing::info!(from = mine.seq, "the change log has a gap; reloading the model");
+                return self.reload().await;
+            }
+            let full = batch.len() == CATCH_UP_BATCH as usize;
+            {
+                let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+                for c in batch {
+                    state.apply_all(&Changes { changes: c.changes, events: Vec::new() }, c.head);
+                }
+            }
+            if !full {
+                return Ok(());
+            }
+        }
     }
 
     /// Notes that a token authenticated a request at `at` (kept in memory until the next flush,

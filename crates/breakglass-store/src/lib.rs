@@ -130,6 +130,10 @@ pub trait Store: Send + Sync + 'static {
     /// nobody's rights). Keeps the later of the stored and the given instant.
     async fn record_token_use(&self, uses: &[(TokenId, Timestamp)]) -> Result<(), StoreError>;
 
+    /// Up to `limit` commits after audit sequence `after_seq`, oldest first, with their record
+    /// changes: how a replica follows the others' writes without reloading everything.
+    async fn changes_after(&self, after_seq: i64, limit: u32) -> Result<Vec<CommittedChanges>, StoreError>;
+
     /// When each of `tokens` was last used, for those ever used.
     async fn token_last_used(&self, tokens: &[TokenId]) -> Result<Vec<(TokenId, Timestamp)>, StoreError>;
 }
@@ -149,4 +153,30 @@ pub(crate) fn wall_clock_micros() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// One commit as the change log keeps it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommittedChanges {
+    /// The head the commit was decided on.
+    pub base_seq: i64,
+    /// The head it reached.
+    pub head: ChainHead,
+    /// Its record changes, in order (a new user's password hash is never logged).
+    pub changes: Vec<breakglass_core::Change>,
+}
+
+/// Decodes a change-log row.
+pub(crate) fn committed_changes(
+    seq: i64,
+    base_seq: i64,
+    hash: &[u8],
+    changes: &str,
+) -> Result<CommittedChanges, StoreError> {
+    let hash: [u8; 32] = hash
+        .try_into()
+        .map_err(|_| StoreError::Corrupt(format!("audit event {seq}: hash is not 32 bytes")))?;
+    let changes = serde_json::from_str(changes)
+        .map_err(|e| StoreError::Corrupt(format!("change log {seq}: unreadable changes: {e}")))?;
+    Ok(CommittedChanges { base_seq, head: ChainHead { seq, hash }, changes })
 }

@@ -41,6 +41,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0005_delegation.sql"),
     },
     Migration { version: 6, name: "platforms", sql: include_str!("../migrations/sqlite/0006_platforms.sql") },
+    Migration {
+        version: 7,
+        name: "change_log",
+        sql: include_str!("../migrations/sqlite/0007_change_log.sql"),
+    },
 ];
 
 /// The PostgreSQL tree, `migrations/postgres/NNNN_name.sql`: the same versions and names as
@@ -67,6 +72,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 6,
         name: "platforms",
         sql: include_str!("../migrations/postgres/0006_platforms.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "change_log",
+        sql: include_str!("../migrations/postgres/0007_change_log.sql"),
     },
 ];
 

@@ -34,7 +34,7 @@ mod load;
 
 use crate::codec::{self, missing, tags_json, unencodable, uuid_text};
 use crate::migrate::{self, POSTGRES_MIGRATIONS};
-use crate::{check_base, wall_clock_micros, AuditFilter, Store, StoreError};
+use crate::{check_base, wall_clock_micros, AuditFilter, CommittedChanges, Store, StoreError};
 
 /// Connections per store. Reads are short (the hot path is in memory) and writes queue on the
 /// commit lock anyway, so a few suffice; start-up holds one for the whole load.
@@ -235,6 +235,20 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn changes_after(&self, after_seq: i64, limit: u32) -> Result<Vec<CommittedChanges>, StoreError> {
+        let rows: Vec<(i64, i64, Vec<u8>, String)> = sqlx::query_as(
+            "SELECT c.seq, c.base_seq, a.hash, c.changes FROM change_log c \
+             JOIN audit_events a ON a.seq = c.seq WHERE c.seq > $1 ORDER BY c.seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(seq, base, hash, changes)| crate::committed_changes(seq, base, &hash, &changes))
+            .collect()
+    }
+
     async fn token_last_used(&self, tokens: &[TokenId]) -> Result<Vec<(TokenId, Timestamp)>, StoreError> {
         if tokens.is_empty() {
             return Ok(Vec::new());
@@ -332,6 +346,14 @@ async fn write(conn: &mut PgConnection, base_seq: i64, changes: &Changes) -> Res
         .await?;
         head = ChainHead { seq: e.seq, hash: e.hash };
     }
+    let logged = serde_json::to_string(&changes.changes)
+        .map_err(|e| StoreError::Corrupt(format!("change log: cannot encode a change as JSON: {e}")))?;
+    sqlx::query("INSERT INTO change_log (seq, base_seq, changes) VALUES ($1, $2, $3)")
+        .bind(head.seq)
+        .bind(base_seq)
+        .bind(logged)
+        .execute(&mut *conn)
+        .await?;
     Ok(head)
 }
 

@@ -32,7 +32,7 @@ mod load;
 
 use crate::codec::{self, missing, tags_json, unencodable, uuid_text};
 use crate::migrate::{self, SQLITE_MIGRATIONS};
-use crate::{check_base, wall_clock_micros, AuditFilter, Store, StoreError};
+use crate::{check_base, wall_clock_micros, AuditFilter, CommittedChanges, Store, StoreError};
 
 /// How long a connection waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -216,6 +216,20 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn changes_after(&self, after_seq: i64, limit: u32) -> Result<Vec<CommittedChanges>, StoreError> {
+        let rows: Vec<(i64, i64, Vec<u8>, String)> = sqlx::query_as(
+            "SELECT c.seq, c.base_seq, a.hash, c.changes FROM change_log c \
+             JOIN audit_events a ON a.seq = c.seq WHERE c.seq > ?1 ORDER BY c.seq LIMIT ?2",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.into_iter()
+            .map(|(seq, base, hash, changes)| crate::committed_changes(seq, base, &hash, &changes))
+            .collect()
+    }
+
     async fn token_last_used(&self, tokens: &[TokenId]) -> Result<Vec<(TokenId, Timestamp)>, StoreError> {
         let mut out = Vec::new();
         for chunk in tokens.chunks(500) {
@@ -316,6 +330,14 @@ async fn write(
         .await?;
         head = ChainHead { seq: e.seq, hash: e.hash };
     }
+    let logged = serde_json::to_string(&changes.changes)
+        .map_err(|e| StoreError::Corrupt(format!("change log: cannot encode a change as JSON: {e}")))?;
+    sqlx::query("INSERT INTO change_log (seq, base_seq, changes) VALUES (?1, ?2, ?3)")
+        .bind(head.seq)
+        .bind(base_seq)
+        .bind(logged)
+        .execute(&mut *conn)
+        .await?;
     Ok(head)
 }
 

@@ -43,6 +43,7 @@ async fn a_revocation_on_one_server_is_seen_by_another_when_the_check_demands_it
     let health = b.admin().health().await.unwrap();
     assert!(health.seq >= admin_a.last_seq().unwrap());
     assert!(!health.stale);
+    assert_eq!(b.app.full_reloads(), 0, "B followed A through the change log, without reloading");
     b.stop().await;
     a.stop().await;
 }

@@ -1,0 +1,8 @@
+-- The record changes of every commit, keyed by the audit sequence the commit reached, so that a
+-- replica follows the others' writes by applying them instead of reloading the whole model.
+-- `base_seq` is the head the commit was decided on: a follower sees whether it holds every commit.
+CREATE TABLE change_log (
+    seq      BIGINT PRIMARY KEY,
+    base_seq BIGINT NOT NULL,
+    changes  TEXT NOT NULL CHECK (changes::jsonb IS NOT NULL)
+);
