@@ -70,7 +70,7 @@ impl Config {
             default_project_quota: 20,
             clock: Clock::System,
             sweep_every: Duration::from_secs(1),
-            sync_every: Duration::from_millis(500),
+            sync_every: Duration::from_millis(50),
         }
     }
 }
