@@ -112,3 +112,35 @@ async fn a_replica_that_loses_the_database_answers_checks_refuses_writes_and_cat
     b.stop().await;
     a.stop().await;
 }
+
+#[tokio::test]
+async fn the_sweeper_runs_on_every_replica_without_recording_an_expiry_twice() {
+    let a = TestApp::start().await;
+    a.workspace("alpha", &[]).await;
+    let admin = a.admin();
+    let n = 12;
+    for i in 0..n {
+        let email = format!("temp{i}@example.com");
+        a.user(&email).await;
+        admin
+            .create_grant(&breakglass_client::api::CreateGrant {
+                user: email,
+                workspace: "alpha".into(),
+                role: "member".into(),
+                expires_in: Some("1h".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    let b = a.second_server().await;
+    let later = a.advance(breakglass_core::time::Span::hours(2));
+    b.set_time(later);
+    // Both replicas sweep at the same moment, twice over.
+    let (x, y) = tokio::join!(a.sweep(), b.sweep());
+    let (x2, y2) = tokio::join!(a.sweep(), b.sweep());
+    assert_eq!(x + y + x2 + y2, n, "each expiry recorded by exactly one replica");
+    assert_eq!(a.events_of("BINDING_EXPIRED").await.len(), n);
+    b.stop().await;
+    a.stop().await;
+}
