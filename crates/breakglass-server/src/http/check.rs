@@ -5,10 +5,10 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::Json;
 use breakglass_api as api;
-use breakglass_core::authz;
+use breakglass_core::authz::{self, WorkspaceAccess};
 use breakglass_core::check::{self, Decision, DenyReason};
 use breakglass_core::ident::{Email, Slug};
-use breakglass_core::model::Target;
+use breakglass_core::model::{Target, User};
 use breakglass_core::role::Role;
 use breakglass_core::{Ctx, DomainError, State as Model};
 
@@ -21,39 +21,71 @@ use crate::views;
 /// Most checks one batch may carry.
 pub const MAX_BATCH: usize = 10_000;
 
-/// Answers one check for `caller`. Anyone may check themselves; checking someone else needs
-/// sight of the workspace (else 404, as if it did not exist). A self-check on a workspace the
-/// caller cannot see answers "no binding" whether or not it exists, so nothing leaks.
-fn decide(state: &Model, ctx: &Ctx, req: &api::CheckRequest) -> Result<Decision, DomainError> {
-    let (caller, now) = (authz::acting_user(state, ctx)?, ctx.now);
-    let email = Email::parse(&req.user)?;
-    let ws = Slug::parse(&req.workspace)?;
-    let project = req.project.as_deref().map(Slug::parse).transpose()?;
-    let role = Role::parse_for(&req.role, project.is_some())?;
-    let access = authz::actor_access(state, ctx, &ws)?;
-    let deny = |reason| Decision { allowed: false, expires_at: None, via: Vec::new(), reason: Some(reason) };
-    if email == caller.email {
-        if !access.see {
-            return Ok(deny(DenyReason::NoBinding));
-        }
-    } else if !access.see || state.workspace(&ws).is_none() {
-        return Err(authz::workspace_not_found(&ws));
+/// Answers checks for one caller. What depends only on the caller (who they are, their admin-area
+/// role, their rights in a workspace) is decided once and remembered, so a batch of 1,000 checks
+/// costs one authorization per workspace rather than per check.
+struct Checker<'a> {
+    state: &'a Model,
+    ctx: &'a Ctx,
+    caller: &'a User,
+    reads_everything: bool,
+    /// Workspace rights already decided in this batch (a batch names few workspaces).
+    access: Vec<(String, WorkspaceAccess)>,
+}
+
+impl<'a> Checker<'a> {
+    fn new(state: &'a Model, ctx: &'a Ctx) -> Result<Self, DomainError> {
+        Ok(Self {
+            state,
+            ctx,
+            caller: authz::acting_user(state, ctx)?,
+            reads_everything: authz::actor_admin_role(state, ctx)?.reads_everything(),
+            access: Vec::new(),
+        })
     }
-    let Some(user) = state.user_by_email(&email) else {
-        // Only the admin area learns that an address belongs to nobody; for anyone else an
-        // unknown user looks like a user without the role.
-        let reason = if authz::actor_admin_role(state, ctx)?.reads_everything() {
-            DenyReason::UnknownTarget
-        } else {
-            DenyReason::NoBinding
+
+    fn access(&mut self, ws: &Slug) -> Result<WorkspaceAccess, DomainError> {
+        if let Some((_, a)) = self.access.iter().find(|(w, _)| w == ws.as_str()) {
+            return Ok(*a);
+        }
+        let a = authz::actor_access(self.state, self.ctx, ws)?;
+        if self.access.len() < 64 {
+            self.access.push((ws.as_str().to_owned(), a));
+        }
+        Ok(a)
+    }
+
+    /// Answers one check. Anyone may check themselves; checking someone else needs sight of the
+    /// workspace (else 404, as if it did not exist). A self-check on a workspace the caller
+    /// cannot see answers "no binding" whether or not it exists, so nothing leaks.
+    fn decide(&mut self, req: &api::CheckRequest) -> Result<Decision, DomainError> {
+        let email = Email::parse(&req.user)?;
+        let ws = Slug::parse(&req.workspace)?;
+        let project = req.project.as_deref().map(Slug::parse).transpose()?;
+        let role = Role::parse_for(&req.role, project.is_some())?;
+        let access = self.access(&ws)?;
+        let deny =
+            |reason| Decision { allowed: false, expires_at: None, via: Vec::new(), reason: Some(reason) };
+        if email == self.caller.email {
+            if !access.see {
+                return Ok(deny(DenyReason::NoBinding));
+            }
+        } else if !access.see || self.state.workspace(&ws).is_none() {
+            return Err(authz::workspace_not_found(&ws));
+        }
+        let Some(user) = self.state.user_by_email(&email) else {
+            // Only the admin area learns that an address belongs to nobody; for anyone else an
+            // unknown user looks like a user without the role.
+            let reason =
+                if self.reads_everything { DenyReason::UnknownTarget } else { DenyReason::NoBinding };
+            return Ok(deny(reason));
         };
-        return Ok(deny(reason));
-    };
-    let target = match project {
-        Some(p) => Target::Project(ws, p),
-        None => Target::Workspace(ws),
-    };
-    Ok(check::check(state, user.id, &target, role, now))
+        let target = match project {
+            Some(p) => Target::Project(ws, p),
+            None => Target::Workspace(ws),
+        };
+        Ok(check::check(self.state, user.id, &target, role, self.ctx.now))
+    }
 }
 
 /// Does a user hold a role (or a higher one) on a workspace or project right now, and why?
@@ -72,7 +104,7 @@ pub async fn check(
     catch_up(&app, req.min_seq).await?;
     let ctx = caller.ctx(app.now());
     let state = app.state();
-    let d = decide(&state, &ctx, &req)?;
+    let d = Checker::new(&state, &ctx)?.decide(&req)?;
     Ok(Json(views::decision(&d)))
 }
 
@@ -99,12 +131,13 @@ pub async fn check_batch(
     catch_up(&app, req.checks.iter().filter_map(|c| c.min_seq).chain(req.min_seq).max()).await?;
     let ctx = caller.ctx(app.now());
     let state = app.state();
+    let mut checker = Checker::new(&state, &ctx)?;
     let results = req
         .checks
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            decide(&state, &ctx, c).map(|d| views::decision(&d)).map_err(|e| {
+            checker.decide(c).map(|d| views::decision(&d)).map_err(|e| {
                 let mut err = ApiError::from(e);
                 err.detail = format!("checks[{i}]: {}", err.detail);
                 err
