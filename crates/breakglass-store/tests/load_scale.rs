@@ -123,3 +123,117 @@ async fn load_a_million_bindings_from_postgres() {
     store.close().await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
 }
+
+/// Events in the big chain (`AUDIT_EVENTS` overrides, e.g. 500000 for a quick run).
+fn audit_events() -> i64 {
+    std::env::var("AUDIT_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000)
+}
+
+/// Start-up and `audit verify` over a long chain: five million sealed events written straight
+/// into a SQLite file, then the model loaded (start-up reads the head, never the log) and the
+/// whole chain read back page by page and verified, as `GET /api/v1/audit/verify` does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "builds a five-million-event chain; run in release mode with --ignored"]
+async fn verify_five_million_events() {
+    use breakglass_core::audit::{self, AuditEvent, ChainHead, ChainVerifier, EventType, NewEvent};
+
+    let n = audit_events();
+    let dir = std::env::temp_dir().join(format!("breakglass-store-audit-scale-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let store = SqliteStore::open(&dir.join("audit.db")).await.unwrap();
+    store.migrate().await.unwrap();
+
+    let started = Instant::now();
+    let mut head = ChainHead::default();
+    let mut sql = String::new();
+    let flush = async |sql: &mut String| {
+        if !sql.is_empty() {
+            store.execute_raw(&format!("BEGIN; {sql} COMMIT;")).await.unwrap();
+            sql.clear();
+        }
+    };
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let mut rows = Vec::new();
+    for i in 0..n {
+        let ev = NewEvent {
+            time: Timestamp::from_micros(1_700_000_000_000_000 + i),
+            event_type: EventType::UserAssigned,
+            actor: format!("admin{}@example.com", i % 7),
+            on_behalf_of: None,
+            workspace: Some(format!("ws-{}", i % 1000)),
+            project: None,
+            subject: Some(format!("user{}@example.com", i % 10_000)),
+            details: serde_json::json!({"role": "member", "binding_id": format!("b-{i}")}),
+        };
+        let e: AuditEvent = audit::seal(head, &ev);
+        head = ChainHead { seq: e.seq, hash: e.hash };
+        rows.push(format!(
+            "({}, {}, '{}', '{}', NULL, '{}', NULL, '{}', '{}', X'{}', X'{}')",
+            e.seq,
+            e.time.as_micros(),
+            e.event_type,
+            e.actor,
+            e.workspace.as_deref().unwrap_or_default(),
+            e.subject.as_deref().unwrap_or_default(),
+            e.details,
+            hex(&e.prev_hash),
+            hex(&e.hash)
+        ));
+        if rows.len() == 5_000 {
+            sql.push_str(&format!(
+                "INSERT INTO audit_events (seq, time, type, actor, on_behalf_of, workspace, project, \
+                 subject, details, prev_hash, hash) VALUES {};",
+                rows.join(",")
+            ));
+            rows.clear();
+            if sql.len() > 8_000_000 {
+                flush(&mut sql).await;
+            }
+        }
+    }
+    if !rows.is_empty() {
+        sql.push_str(&format!(
+            "INSERT INTO audit_events (seq, time, type, actor, on_behalf_of, workspace, project, \
+             subject, details, prev_hash, hash) VALUES {};",
+            rows.join(",")
+        ));
+    }
+    flush(&mut sql).await;
+    println!("built a chain of {n} events in {:.1?}", started.elapsed());
+    store.close().await;
+
+    // Start-up: open, migrate (nothing to do) and load the model.
+    let started = Instant::now();
+    let store = SqliteStore::open(&dir.join("audit.db")).await.unwrap();
+    store.migrate().await.unwrap();
+    let state = store.load_state(Timestamp::from_micros(1_800_000_000_000_000)).await.unwrap();
+    let startup = started.elapsed();
+    assert_eq!(state.head(), head);
+
+    // Verify, exactly as the server does: pages of `audit_after`, one verifier.
+    let started = Instant::now();
+    let mut v = ChainVerifier::new();
+    let mut after = 0;
+    let mut reading = std::time::Duration::ZERO;
+    loop {
+        let t = Instant::now();
+        let batch = store.audit_after(after, 10_000).await.unwrap();
+        reading += t.elapsed();
+        let Some(last) = batch.last() else { break };
+        after = last.seq;
+        for e in &batch {
+            v.push(e).unwrap();
+        }
+    }
+    assert_eq!(v.finish(n).unwrap(), head);
+    let verify = started.elapsed();
+    println!(
+        "{{\"measure\":\"audit_scale\",\"events\":{n},\"startup_s\":{:.2},\"reading_s\":{:.2},\"verify_s\":{:.2},\"verify_events_per_s\":{:.0}}}",
+        startup.as_secs_f64(),
+        reading.as_secs_f64(),
+        verify.as_secs_f64(),
+        n as f64 / verify.as_secs_f64()
+    );
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
