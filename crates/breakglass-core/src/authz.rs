@@ -74,7 +74,7 @@ pub fn actor_access(state: &State, ctx: &Ctx, ws: &Slug) -> Result<WorkspaceAcce
             // hold a workspace role: their bindings never count for more than reading.
             let role = match me.admin_role {
                 AdminRole::Auditor => AdminRole::Auditor,
-                _ => actor_admin_role(state, ctx)?,
+                role => bounded_role(role, ctx),
             };
             Ok(access_with(state, me, role, ws, ctx.now))
         }
@@ -98,23 +98,36 @@ pub fn acting_user<'a>(state: &'a State, ctx: &Ctx) -> Result<&'a User, DomainEr
 pub fn actor_admin_role(state: &State, ctx: &Ctx) -> Result<AdminRole, DomainError> {
     match ctx.actor {
         Actor::System => Ok(AdminRole::Admin),
-        Actor::User(_) => {
-            let role = acting_user(state, ctx)?.admin_role;
-            Ok(if ctx.bounds.scope.is_some() { AdminRole::None } else { role })
-        }
+        Actor::User(_) => Ok(bounded_role(acting_user(state, ctx)?.admin_role, ctx)),
     }
 }
 
-/// Refuses a credential that may not manage tokens and accesses: one used through a delegation,
-/// confined to a workspace, or read-only. Otherwise a delegate could mint themselves a token
-/// of the owner, or a scoped token an unscoped one.
-pub fn require_unbounded(ctx: &Ctx) -> Result<(), DomainError> {
+/// `role` as far as the credential in use carries it: not at all when confined to workspaces.
+fn bounded_role(role: AdminRole, ctx: &Ctx) -> AdminRole {
+    if ctx.bounds.scope.is_some() {
+        AdminRole::None
+    } else {
+        role
+    }
+}
+
+/// Refuses a caller acting through a delegation: tokens and accesses are their owner's alone, to
+/// see as well as to change.
+pub fn refuse_delegate(ctx: &Ctx) -> Result<(), DomainError> {
     if ctx.bounds.delegate.is_some() {
         return Err(DomainError::Forbidden {
             code: "delegation.not_allowed",
             message: "tokens and accesses are managed by their owner only, never through a delegation".into(),
         });
     }
+    Ok(())
+}
+
+/// Refuses a credential that may not manage tokens and accesses: one used through a delegation,
+/// confined to a workspace, or read-only. Otherwise a delegate could mint themselves a token
+/// of the owner, or a scoped token an unscoped one.
+pub fn require_unbounded(ctx: &Ctx) -> Result<(), DomainError> {
+    refuse_delegate(ctx)?;
     if !ctx.bounds.is_unbounded() {
         return Err(DomainError::Forbidden {
             code: "token.insufficient_scope",

@@ -508,16 +508,12 @@ pub(crate) fn encode_recipients(recipients: &[Recipient]) -> Result<String, serd
         .map(|r| RecipientRow {
             email: r.email.to_string(),
             status: r.status.as_str().to_owned(),
-            code_hash: hex_digest(&r.code_hash.0),
+            code_hash: hex::encode(r.code_hash.0),
             added_at: r.added_at.as_micros(),
             decided_at: r.decided_at.map(Timestamp::as_micros),
         })
         .collect();
     serde_json::to_string(&rows)
-}
-
-fn hex_digest(bytes: &[u8; 32]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn access(row: &dyn Columns) -> Result<Access, StoreError> {
@@ -685,20 +681,11 @@ pub(crate) fn service_user(row: &dyn Columns) -> Result<ServiceUser, StoreError>
 }
 
 pub(crate) fn digest_from_hex(s: &str) -> Result<[u8; 32], &'static str> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return Err("not 32 bytes");
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Ok(c - b'0'),
-        b'A'..=b'F' => Ok(c - b'A' + 10),
-        b'a'..=b'f' => Ok(c - b'a' + 10),
-        _ => Err("not hexadecimal"),
-    };
     let mut out = [0u8; 32];
-    for (i, pair) in b.chunks_exact(2).enumerate() {
-        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
+    hex::decode_to_slice(s, &mut out).map_err(|e| match e {
+        hex::FromHexError::InvalidStringLength | hex::FromHexError::OddLength => "not 32 bytes",
+        hex::FromHexError::InvalidHexCharacter { .. } => "not hexadecimal",
+    })?;
     Ok(out)
 }
 

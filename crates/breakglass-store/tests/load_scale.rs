@@ -152,7 +152,6 @@ async fn verify_five_million_events() {
             sql.clear();
         }
     };
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     let mut rows = Vec::new();
     for i in 0..n {
         let ev = NewEvent {
@@ -176,8 +175,8 @@ async fn verify_five_million_events() {
             e.workspace.as_deref().unwrap_or_default(),
             e.subject.as_deref().unwrap_or_default(),
             e.details,
-            hex(&e.prev_hash),
-            hex(&e.hash)
+            hex::encode(e.prev_hash),
+            hex::encode(e.hash)
         ));
         if rows.len() == 5_000 {
             sql.push_str(&format!(

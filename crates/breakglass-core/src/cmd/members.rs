@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::access::{in_approver_set, ApproverSet, Policy};
+use crate::access::Policy;
 use crate::audit::EventType;
 use crate::authz;
 use crate::change::{Change, Changes};
@@ -361,14 +361,10 @@ pub(crate) fn own_approval_completes(
     role: Role,
     actor: &User,
 ) -> bool {
-    // A scoped credential carries no admin-area membership (see `authz::actor_admin_role`).
-    let reaches = |set: &ApproverSet| ctx.bounds.scope.is_none() || !matches!(set, ApproverSet::AdminArea);
     match policy.steps.as_slice() {
         [] => true,
         [only] => {
-            only.count == 1
-                && reaches(&only.approvers)
-                && in_approver_set(state, &only.approvers, target, role, actor.id, ctx.now)
+            only.count == 1 && requests::approver_in(state, ctx, &only.approvers, target, role, actor.id)
         }
         _ => false,
     }

@@ -719,7 +719,7 @@ fn admin_area(state: &State, ctx: &Ctx) -> Result<bool, DomainError> {
 
 /// Is `user` (the actor) in an approver set, as far as the credential in use reaches? A scoped
 /// credential carries no admin-area membership and nothing outside its workspaces.
-fn approver_in(
+pub(crate) fn approver_in(
     state: &State,
     ctx: &Ctx,
     set: &ApproverSet,

@@ -13,7 +13,6 @@ use breakglass_core::delegation::{Access, AccessKind};
 use breakglass_core::ident::{AccessId, Email, Name, Slug};
 use breakglass_core::DomainError;
 
-use super::users::refuse_delegate;
 use super::{expiry, paginate_keyed, written, written_empty, ApiJson, ApiQuery, ApiResult};
 use crate::app::App;
 use crate::auth::{self, Caller};
@@ -99,7 +98,7 @@ pub async fn list_accesses(
     caller: Caller,
     ApiQuery(q): ApiQuery<api::AccessQuery>,
 ) -> ApiResult<Json<api::Page<api::Access>>> {
-    refuse_delegate(&caller)?;
+    authz::refuse_delegate(&caller.ctx(app.now()))?;
     let now = app.now();
     let ctx = caller.ctx(now);
     let state = app.state();
@@ -132,7 +131,7 @@ pub async fn received_accesses(
     caller: Caller,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Access>>> {
-    refuse_delegate(&caller)?;
+    authz::refuse_delegate(&caller.ctx(app.now()))?;
     let now = app.now();
     let state = app.state();
     let me = state.user(caller.holder).ok_or_else(ApiError::internal)?;
@@ -156,7 +155,7 @@ pub async fn get_access(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<api::Access>> {
-    refuse_delegate(&caller)?;
+    authz::refuse_delegate(&caller.ctx(app.now()))?;
     Ok(Json(view(&app, &caller, access_id(&id)?)?))
 }
 

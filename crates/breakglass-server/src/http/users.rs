@@ -8,8 +8,9 @@ use axum::Json;
 use breakglass_api as api;
 use breakglass_core::cmd::{tokens, users};
 use breakglass_core::ident::{Email, Name, Slug, TokenId};
+use breakglass_core::model::Token;
 use breakglass_core::role::AdminRole;
-use breakglass_core::DomainError;
+use breakglass_core::{authz, DomainError};
 
 use super::{expiry, paginate, written, written_empty, ApiJson, ApiQuery, ApiResult};
 use crate::app::App;
@@ -110,17 +111,15 @@ pub async fn list_tokens(
     caller: Caller,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Token>>> {
-    refuse_delegate(&caller)?;
     let now = app.now();
-    let ids: Vec<TokenId> = app.state().tokens_of(caller.user).into_iter().map(|t| t.id).collect();
+    authz::refuse_delegate(&caller.ctx(now))?;
+    // Copied out: the model's lock is not held across the store query for last uses.
+    let tokens: Vec<Token> =
+        app.state().tokens_of(caller.user).into_iter().filter(|t| t.is_valid(now)).cloned().collect();
+    let ids: Vec<TokenId> = tokens.iter().map(|t| t.id).collect();
     let used = app.token_last_used(&ids).await?;
-    let state = app.state();
-    let mut items: Vec<api::Token> = state
-        .tokens_of(caller.user)
-        .into_iter()
-        .filter(|t| t.is_valid(now))
-        .map(|t| views::token(t, used.get(&t.id).copied()))
-        .collect();
+    let mut items: Vec<api::Token> =
+        tokens.iter().map(|t| views::token(t, used.get(&t.id).copied())).collect();
     items.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(Json(paginate(items, |t: &api::Token| t.id.clone(), &q)?))
 }
@@ -139,17 +138,4 @@ pub async fn revoke_token(State(app): State<Arc<App>>, caller: Caller, Path(id):
     let done =
         app.execute(caller.actor(), |state, ctx| Ok((tokens::revoke_token(state, ctx, id)?, ()))).await?;
     Ok(written_empty(done.seq))
-}
-
-/// Refuses a caller acting through a delegation: tokens and accesses are the owner's alone, to
-/// see as well as to change.
-pub(crate) fn refuse_delegate(caller: &Caller) -> Result<(), ApiError> {
-    if caller.bounds.delegate.is_some() {
-        return Err(DomainError::Forbidden {
-            code: "delegation.not_allowed",
-            message: "tokens and accesses are managed by their owner only, never through a delegation".into(),
-        }
-        .into());
-    }
-    Ok(())
 }

@@ -191,16 +191,9 @@ impl TestDb {
 
 /// `url` with its database name replaced by `name`.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(i) => &base[..scheme_end + i],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
+    let mut u = reqwest::Url::parse(url).expect("BREAKGLASS_TEST_DATABASE_URL is a URL");
+    u.set_path(&format!("/{name}"));
+    u.to_string()
 }
 
 impl Drop for TestDb {
@@ -606,26 +599,14 @@ impl Drop for CuttableLink {
 
 /// `url` pointing at `127.0.0.1:port` instead of its host and port.
 pub fn via_port(url: &str, port: u16) -> String {
-    let scheme_end = url.find("://").map_or(0, |i| i + 3);
-    let rest = &url[scheme_end..];
-    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (userinfo, _) = match rest[..host_end].rsplit_once('@') {
-        Some((u, h)) => (Some(u), h),
-        None => (None, &rest[..host_end]),
-    };
-    let userinfo = userinfo.map(|u| format!("{u}@")).unwrap_or_default();
-    format!("{}{userinfo}127.0.0.1:{port}{}", &url[..scheme_end], &rest[host_end..])
+    let mut u = reqwest::Url::parse(url).expect("a database URL");
+    u.set_host(Some("127.0.0.1")).expect("a URL with a host");
+    u.set_port(Some(port)).expect("a URL with a host");
+    u.to_string()
 }
 
 /// The `host:port` of a PostgreSQL URL.
 pub fn host_port(url: &str) -> String {
-    let scheme_end = url.find("://").map_or(0, |i| i + 3);
-    let rest = &url[scheme_end..];
-    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let host = rest[..host_end].rsplit_once('@').map_or(&rest[..host_end], |(_, h)| h);
-    if host.contains(':') {
-        host.to_owned()
-    } else {
-        format!("{host}:5432")
-    }
+    let u = reqwest::Url::parse(url).expect("a database URL");
+    format!("{}:{}", u.host_str().unwrap_or("127.0.0.1"), u.port().unwrap_or(5432))
 }
