@@ -178,64 +178,73 @@ impl FromRequestParts<Arc<App>> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthenticated("auth.missing_token", "send Authorization: Bearer <token>")
             })?;
-        let presented = secret_hash(secret);
-        let now = app.now();
-        let state = app.state();
-        let invalid =
-            || ApiError::unauthenticated("auth.invalid_token", "the token is unknown, revoked or expired");
-        let token = state.token_by_hash(&presented).ok_or_else(invalid)?;
-        // The map lookup already matched the digest; comparing again in constant time keeps the
-        // final decision free of timing differences whatever the map does internally.
-        if !bool::from(token.secret_hash.0.ct_eq(&presented.0)) || !token.is_valid(now) {
-            return Err(invalid());
-        }
-        // A token created as an access dies with it, whatever the token record says.
-        if token.access.is_some_and(|a| !state.access(a).is_some_and(|a| a.is_live(now))) {
-            return Err(invalid());
-        }
-        let holder = match state.user(token.user) {
-            Some(u) if u.status == UserStatus::Active => u.id,
-            _ => return Err(invalid()),
-        };
-        app.note_token_use(token.id, now);
-        let mut caller = Caller {
-            user: holder,
-            holder,
-            token: token.id,
-            kind: token.kind,
-            bounds: Bounds {
-                delegate: None,
-                scope: token.scope.clone().map(|s| vec![s]),
-                read_only: token.read_only,
-            },
-        };
         let mut act_as = parts.headers.get_all(ACT_AS_HEADER).iter();
-        if let Some(value) = act_as.next() {
-            if act_as.next().is_some() {
-                return Err(ApiError::bad_request(
-                    "delegation.invalid_header",
-                    "send X-Breakglass-Act-As at most once",
-                ));
-            }
-            let email = value.to_str().ok().and_then(|v| Email::parse(v.trim()).ok()).ok_or_else(|| {
-                ApiError::bad_request(
-                    "delegation.invalid_header",
-                    "X-Breakglass-Act-As must be the e-mail address of the user to act as",
-                )
-            })?;
-            let d = delegation::resolve(&state, holder, &email, now)?;
-            let scope = delegation::intersect(caller.bounds.scope.take(), d.scope);
-            if scope.as_ref().is_some_and(Vec::is_empty) {
-                return Err(DomainError::Forbidden {
-                    code: "delegation.out_of_scope",
-                    message: "this token's workspace is outside the delegation's scope".into(),
-                }
-                .into());
-            }
-            caller.bounds.scope = scope;
-            caller.bounds.delegate = Some(holder);
-            caller.user = d.owner;
+        let first = act_as.next();
+        if act_as.next().is_some() {
+            return Err(ApiError::bad_request("delegation.invalid_header", "send X-Breakglass-Act-As at most once"));
         }
-        Ok(caller)
+        let act_as = first
+            .map(|v| v.to_str().map_err(|_| invalid_act_as()))
+            .transpose()?;
+        authenticate(app, secret, act_as)
     }
+}
+
+fn invalid_act_as() -> ApiError {
+    ApiError::bad_request(
+        "delegation.invalid_header",
+        "X-Breakglass-Act-As must be the e-mail address of the user to act as",
+    )
+}
+
+/// Resolves a bearer secret, and the e-mail of an owner to act as if any, into the caller: the
+/// one rule for the API's `Authorization` header and the web UI's session cookie.
+pub fn authenticate(app: &App, secret: &str, act_as: Option<&str>) -> Result<Caller, ApiError> {
+    let presented = secret_hash(secret);
+    let now = app.now();
+    let state = app.state();
+    let invalid =
+        || ApiError::unauthenticated("auth.invalid_token", "the token is unknown, revoked or expired");
+    let token = state.token_by_hash(&presented).ok_or_else(invalid)?;
+    // The map lookup already matched the digest; comparing again in constant time keeps the
+    // final decision free of timing differences whatever the map does internally.
+    if !bool::from(token.secret_hash.0.ct_eq(&presented.0)) || !token.is_valid(now) {
+        return Err(invalid());
+    }
+    // A token created as an access dies with it, whatever the token record says.
+    if token.access.is_some_and(|a| !state.access(a).is_some_and(|a| a.is_live(now))) {
+        return Err(invalid());
+    }
+    let holder = match state.user(token.user) {
+        Some(u) if u.status == UserStatus::Active => u.id,
+        _ => return Err(invalid()),
+    };
+    app.note_token_use(token.id, now);
+    let mut caller = Caller {
+        user: holder,
+        holder,
+        token: token.id,
+        kind: token.kind,
+        bounds: Bounds {
+            delegate: None,
+            scope: token.scope.clone().map(|s| vec![s]),
+            read_only: token.read_only,
+        },
+    };
+    if let Some(value) = act_as {
+        let email = Email::parse(value.trim()).map_err(|_| invalid_act_as())?;
+        let d = delegation::resolve(&state, holder, &email, now)?;
+        let scope = delegation::intersect(caller.bounds.scope.take(), d.scope);
+        if scope.as_ref().is_some_and(Vec::is_empty) {
+            return Err(DomainError::Forbidden {
+                code: "delegation.out_of_scope",
+                message: "this token's workspace is outside the delegation's scope".into(),
+            }
+            .into());
+        }
+        caller.bounds.scope = scope;
+        caller.bounds.delegate = Some(holder);
+        caller.user = d.owner;
+    }
+    Ok(caller)
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod sweeper;
 pub mod views;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

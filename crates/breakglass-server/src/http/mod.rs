@@ -1,15 +1,15 @@
 //! The HTTP API: routes, extractors that turn bad input into problem+json, and the OpenAPI
 //! document generated from the handlers' annotations.
 
-mod accesses;
-mod admin;
-mod audit;
-mod check;
-mod platforms;
-mod requests;
+pub(crate) mod accesses;
+pub(crate) mod admin;
+pub(crate) mod audit;
+pub(crate) mod check;
+pub(crate) mod platforms;
+pub(crate) mod requests;
 pub(crate) mod session;
-mod users;
-mod workspaces;
+pub(crate) mod users;
+pub(crate) mod workspaces;
 
 use std::sync::Arc;
 
@@ -161,11 +161,17 @@ pub fn router(app: Arc<App>) -> Router {
     let (router, _) = api_router().split_for_parts();
     let doc = openapi_json();
     router
+        .merge(crate::web::router())
         .route(
             "/api/v1/openapi.json",
             get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc) }),
         )
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "http.not_found", "no such path") })
+        .fallback(|headers: axum::http::HeaderMap, uri: axum::http::Uri| async move {
+            if !uri.path().starts_with("/api/") && crate::web::wants_html(&headers) {
+                return crate::web::not_found_page();
+            }
+            ApiError::new(StatusCode::NOT_FOUND, "http.not_found", "no such path").into_response()
+        })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

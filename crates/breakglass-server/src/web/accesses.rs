@@ -1,0 +1,176 @@
+//! Accesses: API tokens and delegate accesses the visitor owns (created, listed with their
+//! recipients' status, revoked; secrets shown once), and answering those shared with them.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Json;
+use breakglass_api as api;
+use maud::{html, Markup};
+
+use super::dashboard::with_status;
+use super::layout::{badge, countdown, csrf, error_page, field, form_error, page, select, when, Nav};
+use super::{body_of, redirect_with, Failed, Form, Web};
+use crate::app::App;
+use crate::http::{accesses, ApiJson, ApiQuery};
+
+/// `GET /accesses`.
+pub async fn show(State(app): State<Arc<App>>, web: Web) -> Response {
+    render(&app, &web, &Failed::default(), None).await
+}
+
+async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<Markup>) -> Response {
+    let page_q = || ApiQuery(api::PageQuery { limit: Some(1000), cursor: None });
+    // A delegate never manages the owner's accesses (the API refuses it); show why instead.
+    let own = if web.caller.bounds.delegate.is_some() {
+        None
+    } else {
+        match accesses::list_accesses(
+            State(app.clone()),
+            web.caller.clone(),
+            ApiQuery(api::AccessQuery { limit: Some(1000), ..Default::default() }),
+        )
+        .await
+        {
+            Ok(Json(p)) => Some(p.items),
+            Err(e) => return error_page(e.status, &e.detail),
+        }
+    };
+    let received = match accesses::received_accesses(State(app.clone()), web.caller.clone(), page_q()).await {
+        Ok(Json(p)) => p.items,
+        Err(e) => return error_page(e.status, &e.detail),
+    };
+    let now = app.now();
+    let kinds = [("delegate".to_owned(), "Delegate access (someone acts as me)".to_owned()), ("api_token".to_owned(), "API token".to_owned())];
+    let body = html! {
+        h1 { "Accesses" }
+        @if let Some(m) = shown_once { (m) }
+        @match &own {
+            None => { p.error { "You are acting as someone else: their tokens and accesses are theirs to manage. Switch back to yourself to manage yours." } },
+            Some(own) => {
+                section.card aria-labelledby="new-h" {
+                    h2 #new-h { "Create an access" }
+                    form method="post" action="/accesses" novalidate {
+                        (csrf(web))
+                        (form_error(failed, "access"))
+                        (select(failed, "access", "kind", "Kind", &kinds, "delegate"))
+                        (field(failed, "access", "name", "Name (only you see it)", "text", "", None, true))
+                        (field(failed, "access", "scope", "Workspace", "text", "", Some("Empty for all your workspaces; otherwise one workspace identifier."), false))
+                        (field(failed, "access", "expires", "Expires", "text", "", Some("A duration (8h, 30d) or an RFC 3339 time; empty for no end."), false))
+                        (field(failed, "access", "recipients", "Recipients' e-mails (delegate access)", "text", "", Some("Separated by commas; they need no account yet."), false))
+                        div.check {
+                            input #access-read_only type="checkbox" name="read_only" value="true" checked[failed.value("access", "read_only").is_some()];
+                            label for="access-read_only" { "Read-only (API token)" }
+                        }
+                        button type="submit" { "Create" }
+                    }
+                }
+                h2 { "Your accesses" }
+                @if own.is_empty() { p.muted { "None yet." } }
+                @else {
+                    div.table-wrap { table {
+                        thead { tr { th { "Name" } th { "Kind" } th { "Scope" } th { "Status" } th { "Recipients" } th { "Ends" } th { "" } } }
+                        tbody { @for a in own { tr {
+                            td { (a.name.as_deref().unwrap_or("")) }
+                            td { (a.kind.replace('_', " ")) @if a.read_only { " " span.badge { "read-only" } } }
+                            td { (a.scope.as_deref().unwrap_or("all")) }
+                            td { (badge(&a.status)) }
+                            td { @for r in &a.recipients { (r.email) " " (badge(&r.status)) br; } }
+                            td { @match &a.expires_at { Some(e) => (countdown(e, now)), None => span.muted { "—" } } }
+                            td { @if a.status == "live" {
+                                form.inline method="post" action=(format!("/accesses/{}/revoke", a.id)) {
+                                    (csrf(web)) button.small.danger type="submit" { "Revoke" }
+                                }
+                            } }
+                        } } }
+                    } }
+                }
+            }
+        }
+        h2 { "Shared with you" }
+        @if received.is_empty() { p.muted { "Nobody shares an access with you." } }
+        @else {
+            div.table-wrap { table {
+                thead { tr { th { "Owner" } th { "Scope" } th { "Status" } th { "Ends" } } }
+                tbody { @for a in &received { tr {
+                    td { (a.owner) }
+                    td { (a.scope.as_deref().unwrap_or("all their workspaces")) }
+                    td { (badge(&a.status)) @for r in &a.recipients { " " (badge(&r.status)) } }
+                    td { @match &a.expires_at { Some(e) => (when(e)), None => span.muted { "—" } } }
+                } } }
+            } }
+            p.muted { "Accept pending ones on the dashboard with the code the owner gave you; then pick the owner in the account switcher at the top." }
+        }
+    };
+    page(app, web, Nav::Accesses, None, "Accesses", body)
+}
+
+/// `POST /accesses`: the token's secret or the recipients' codes are shown once.
+pub async fn create(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
+    let expires = form.get("expires");
+    let (expires_at, expires_in) = match expires {
+        Some(v) if breakglass_core::time::Span::parse(&v).is_ok() => (None, Some(v)),
+        Some(v) => (Some(v), None),
+        None => (None, None),
+    };
+    let body = api::CreateAccess {
+        name: form.text("name"),
+        kind: form.text("kind"),
+        scope: form.get("scope"),
+        expires_at,
+        expires_in,
+        read_only: form.checked("read_only").then_some(true),
+        recipients: form.text("recipients").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+    };
+    match body_of::<api::CreatedAccess>(accesses::create_access(State(app.clone()), web.caller.clone(), ApiJson(body)).await).await {
+        Ok(c) => {
+            let once = html! {
+                section.card role="status" aria-labelledby="once-h" {
+                    h2 #once-h { "Created “" (c.access.name.as_deref().unwrap_or("")) "”" }
+                    p { "Copy what follows now: it is shown only once, and Breakglass keeps only a hash of it." }
+                    @if let Some(s) = &c.secret { p { "API token:" } code.secret #access-secret { (s) } }
+                    @for rc in &c.codes { p { "Acceptance code for " (rc.email) ":" } code.secret.access-code { (rc.code) } }
+                }
+            };
+            render(&app, &web, &Failed::default(), Some(once)).await
+        }
+        Err(e) => {
+            let failed = Failed::new(
+                "access",
+                &form,
+                &e,
+                &[("name", "name"), ("kind", "kind"), ("scope", "scope"), ("workspace", "scope"), ("expir", "expires"), ("span", "expires"), ("time", "expires"), ("recipient", "recipients"), ("email", "recipients")],
+            );
+            with_status(render(&app, &web, &failed, None).await, e.status)
+        }
+    }
+}
+
+/// `POST /accesses/{id}/revoke`.
+pub async fn revoke(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, _form: Form) -> Response {
+    match accesses::revoke_access(State(app.clone()), web.caller.clone(), Path(id)).await {
+        Ok(_) => redirect_with("/accesses", "Revoked. It stopped working at once.", web.secure),
+        Err(e) => error_page(e.status, &e.detail),
+    }
+}
+
+/// `POST /accesses/{id}/accept`.
+pub async fn accept(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, form: Form) -> Response {
+    let body = api::AcceptAccess { code: form.text("code") };
+    match accesses::accept_access(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body)).await {
+        Ok(_) => redirect_with("/", "Accepted. Pick the owner in the account switcher to act for them.", web.secure),
+        Err(e) => {
+            let failed = Failed::new(format!("acc-{id}"), &form, &e, &[("code", "code")]);
+            with_status(super::dashboard::render_failed(&app, &web, &failed).await, e.status)
+        }
+    }
+}
+
+/// `POST /accesses/{id}/decline`.
+pub async fn decline(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, _form: Form) -> Response {
+    match accesses::decline_access(State(app.clone()), web.caller.clone(), Path(id)).await {
+        Ok(_) => redirect_with("/", "Declined.", web.secure),
+        Err(e) => error_page(e.status, &e.detail),
+    }
+}

@@ -1,0 +1,305 @@
+//! The dashboard: my access with countdowns, my requests, my tasks (emergency first), open
+//! emergency reviews, unread messages, pending invitations and shared accesses.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::Json;
+use breakglass_api as api;
+use maud::{html, Markup};
+
+use super::layout::{badge, countdown, csrf, emergency_badge, error_page, field, form_error, page, when, Nav};
+use super::requests::{request_target, review_form, task_actions};
+use super::{body_of, redirect_with, Failed, Form, Web};
+use crate::app::App;
+use crate::error::ApiError;
+use crate::http::{accesses, admin, requests, ApiJson, ApiQuery};
+use crate::views;
+
+struct Data {
+    access: Vec<api::Binding>,
+    requests: Vec<api::Request>,
+    tasks: Vec<api::Task>,
+    reviews: Vec<api::Review>,
+    messages: Vec<api::Message>,
+    invitations: Vec<api::Invitation>,
+    accesses: Vec<api::Access>,
+    me: String,
+}
+
+async fn load(app: &Arc<App>, web: &Web) -> Result<Data, ApiError> {
+    let caller = &web.caller;
+    let s = || State(app.clone());
+    let page = || ApiQuery(api::PageQuery { limit: Some(1000), cursor: None });
+    let (mut access, me) = {
+        let now = app.now();
+        let state = app.state();
+        let access: Vec<api::Binding> = state
+            .bindings_of_user(caller.user)
+            .filter(|b| b.is_effective(now) && caller.bounds.covers(b.target.workspace()))
+            .map(|b| views::binding(&state, b))
+            .collect();
+        let me = state.user(caller.holder).map(|u| u.email.to_string()).unwrap_or_default();
+        (access, me)
+    };
+    // Emergency access first, then what ends soonest, then standing access.
+    access.sort_by(|a, b| {
+        (!a.emergency, a.expires_at.is_none(), &a.expires_at, &a.workspace, &a.project).cmp(&(
+            !b.emergency,
+            b.expires_at.is_none(),
+            &b.expires_at,
+            &b.workspace,
+            &b.project,
+        ))
+    });
+    let Json(reqs) = requests::list_requests(
+        s(),
+        caller.clone(),
+        ApiQuery(api::RequestQuery { limit: Some(50), ..Default::default() }),
+    )
+    .await?;
+    let Json(mut tasks) = requests::list_tasks(s(), caller.clone(), page()).await?;
+    tasks.items.sort_by_key(|t| !t.request.emergency);
+    let Json(reviews) = requests::list_reviews(
+        s(),
+        caller.clone(),
+        ApiQuery(api::ReviewQuery { state: Some("open".into()), limit: Some(100), ..Default::default() }),
+    )
+    .await?;
+    let Json(messages) = admin::my_messages(s(), caller.clone(), page()).await?;
+    let Json(invitations) = admin::my_invitations(s(), caller.clone(), page()).await?;
+    let Json(received) = accesses::received_accesses(s(), caller.clone(), page()).await?;
+    let accesses = received
+        .items
+        .into_iter()
+        .filter(|a| a.recipients.iter().any(|r| r.email == me && r.status == "pending") && a.status == "live")
+        .collect();
+    Ok(Data {
+        access,
+        requests: reqs.items,
+        tasks: tasks.items,
+        reviews: reviews.items.into_iter().filter(|r| r.holder != me).collect(),
+        messages: messages.items,
+        invitations: invitations.items.into_iter().filter(|i| i.state == "pending").collect(),
+        accesses,
+        me,
+    })
+}
+
+/// `GET /`: the dashboard. `?code=` carries an invitation code from a sign-up link.
+pub async fn show(State(app): State<Arc<App>>, web: Web, Query(q): Query<HashMap<String, String>>) -> Response {
+    render(&app, &web, q.get("code").map(String::as_str), &Failed::default()).await
+}
+
+/// The dashboard again, with a failed form's error and values.
+pub async fn render_failed(app: &Arc<App>, web: &Web, failed: &Failed) -> Response {
+    render(app, web, None, failed).await
+}
+
+async fn render(app: &Arc<App>, web: &Web, code: Option<&str>, failed: &Failed) -> Response {
+    let d = match load(app, web).await {
+        Ok(d) => d,
+        Err(e) => return error_page(e.status, &e.detail),
+    };
+    let now = app.now();
+    let body = html! {
+        h1 { "Dashboard" }
+        @if !d.invitations.is_empty() {
+            section.card aria-labelledby="inv-h" {
+                h2 #inv-h { "Invitations for you" }
+                @for i in &d.invitations {
+                    div {
+                        p {
+                            strong { (i.invited_by) } " invites you to " strong { (i.workspace) } " as " (i.role)
+                            @if let Some(e) = &i.membership_expires_at { " until " (when(e)) }
+                            ". " span.muted { "Valid " (countdown(&i.expires_at, now)) }
+                        }
+                        form method="post" action=(format!("/invitations/{}/accept", i.id)) {
+                            (csrf(web))
+                            (form_error(failed, &format!("inv-{}", i.id)))
+                            (field(failed, &format!("inv-{}", i.id), "token", "Invitation code", "text", code.unwrap_or(""),
+                                Some("The bgi_… code you received with the invitation."), true))
+                            div.actions {
+                                button type="submit" { "Accept" }
+                                button.secondary type="submit" formaction=(format!("/invitations/{}/decline", i.id)) formnovalidate { "Decline" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !d.accesses.is_empty() {
+            section.card aria-labelledby="acc-h" {
+                h2 #acc-h { "Accesses shared with you" }
+                @for a in &d.accesses {
+                    p { strong { (a.owner) } " shares a delegate access with you"
+                        @if let Some(s) = &a.scope { " for workspace " strong { (s) } } @else { " for all their workspaces" }
+                        @if let Some(e) = &a.expires_at { ", ending " (countdown(e, now)) } "." }
+                    form method="post" action=(format!("/accesses/{}/accept", a.id)) {
+                        (csrf(web))
+                        (form_error(failed, &format!("acc-{}", a.id)))
+                        (field(failed, &format!("acc-{}", a.id), "code", "Acceptance code", "text", "", Some("The bga_… code the owner gave you."), true))
+                        div.actions {
+                            button type="submit" { "Accept" }
+                            button.secondary type="submit" formaction=(format!("/accesses/{}/decline", a.id)) formnovalidate { "Decline" }
+                        }
+                    }
+                }
+            }
+        }
+        @if !d.messages.is_empty() {
+            section.card aria-labelledby="msg-h" {
+                h2 #msg-h { "Messages" }
+                @for m in &d.messages {
+                    div.actions {
+                        p { strong { (m.workspace) } " · " (m.sender) " · " (when(&m.created_at)) br; (m.text) }
+                        form.inline method="post" action=(format!("/messages/{}/ack", m.id)) {
+                            (csrf(web)) button.small.secondary type="submit" { "Acknowledge" }
+                        }
+                    }
+                }
+            }
+        }
+        (tasks_section(web, &d.tasks, failed, now))
+        @if !d.reviews.is_empty() {
+            section.card.emergency aria-labelledby="rev-h" {
+                h2 #rev-h { (emergency_badge()) " Open emergency reviews" }
+                @for r in &d.reviews {
+                    div {
+                        p { strong { (r.holder) } " held " (r.role) " on " (request_target(&r.workspace, r.project.as_deref()))
+                            " in an emergency, opened " (when(&r.opened_at)) ". " a href=(format!("/requests/{}", r.request_id)) { "The request" } }
+                        (review_form(web, r, failed))
+                    }
+                }
+            }
+        }
+        section aria-labelledby="my-h" {
+            h2 #my-h { "My access" }
+            @if d.access.is_empty() {
+                p.muted { "You hold no roles yet. " a href="/request" { "Request access" } }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Where" } th { "Role" } th { "Source" } th { "Ends" } } }
+                    tbody {
+                        @for b in &d.access {
+                            tr.emergency-row[b.emergency] {
+                                td { (request_target(&b.workspace, b.project.as_deref())) }
+                                td { (b.role) }
+                                td { @if b.emergency { (emergency_badge()) } @else { (b.source) } }
+                                td { @match &b.expires_at { Some(e) => { (countdown(e, now)) br; span.small-text.muted { (when(e)) } }, None => span.muted { "standing" } } }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+        section aria-labelledby="req-h" {
+            h2 #req-h { "My requests" }
+            @if d.requests.is_empty() {
+                p.muted { "No requests. " a href="/request" { "Request access" } }
+            } @else {
+                (requests_table(&d.requests, &d.me))
+            }
+        }
+    };
+    page(app, web, Nav::Home, None, "Dashboard", body)
+}
+
+/// The tasks waiting for the visitor, emergency ones first and marked.
+fn tasks_section(web: &Web, tasks: &[api::Task], failed: &Failed, now: breakglass_core::time::Timestamp) -> Markup {
+    html! {
+        section aria-labelledby="task-h" {
+            h2 #task-h { "My tasks" }
+            @if tasks.is_empty() {
+                p.muted { "Nothing waits for you." }
+            } @else {
+                div.table-wrap { table {
+                    thead { tr { th { "Request" } th { "For" } th { "Why" } th.hide-narrow { "Lapses" } th { "Decide" } } }
+                    tbody {
+                        @for t in tasks {
+                            @let r = &t.request;
+                            tr.emergency-row[r.emergency] {
+                                td {
+                                    @if r.emergency { (emergency_badge()) br; }
+                                    a href=(format!("/requests/{}", r.id)) { (r.role) " on " (request_target(&r.workspace, r.project.as_deref())) }
+                                    @if let Some(d) = &r.duration { br; span.small-text.muted { "for " (d) } }
+                                }
+                                td { (r.user) }
+                                td { (r.justification.as_deref().unwrap_or("—")) }
+                                td.hide-narrow { (countdown(&r.lapses_at, now)) }
+                                td { (task_actions(web, t, failed)) }
+                            }
+                        }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+/// A table of requests with their state.
+pub fn requests_table(requests: &[api::Request], me: &str) -> Markup {
+    html! {
+        div.table-wrap { table {
+            thead { tr { th { "Request" } th { "For" } th { "State" } th.hide-narrow { "Opened" } } }
+            tbody {
+                @for r in requests {
+                    tr.emergency-row[r.emergency] {
+                        td {
+                            @if r.emergency { (emergency_badge()) " " }
+                            a href=(format!("/requests/{}", r.id)) { (r.role) " on " (request_target(&r.workspace, r.project.as_deref())) }
+                        }
+                        td { @if r.user == me { "me" } @else { (r.user) } }
+                        td { (badge(&r.state)) }
+                        td.hide-narrow { (when(&r.created_at)) }
+                    }
+                }
+            }
+        } }
+    }
+}
+
+/// `POST /invitations/{id}/accept`.
+pub async fn accept_invitation(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let body = api::AcceptInvitation { token: form.text("token") };
+    match body_of::<api::Invitation>(
+        admin::accept_invitation(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body)).await,
+    )
+    .await
+    {
+        Ok(i) => redirect_with(&format!("/w/{}", i.workspace), &format!("You joined {} as {}.", i.workspace, i.role), web.secure),
+        Err(e) => {
+            let failed = Failed::new(format!("inv-{id}"), &form, &e, &[("token", "token"), ("invitation", "token")]);
+            with_status(render(&app, &web, None, &failed).await, e.status)
+        }
+    }
+}
+
+/// `POST /invitations/{id}/decline`.
+pub async fn decline_invitation(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, _form: Form) -> Response {
+    match admin::decline_invitation(State(app.clone()), web.caller.clone(), Path(id)).await {
+        Ok(_) => redirect_with("/", "Invitation declined.", web.secure),
+        Err(e) => error_page(e.status, &e.detail),
+    }
+}
+
+/// `POST /messages/{id}/ack`.
+pub async fn ack_message(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, _form: Form) -> Response {
+    match admin::ack_message(State(app.clone()), web.caller.clone(), Path(id)).await {
+        Ok(_) => redirect_with("/", "Message acknowledged.", web.secure),
+        Err(e) => error_page(e.status, &e.detail),
+    }
+}
+
+/// Sets the status of a re-rendered page to the failure's.
+pub fn with_status(mut r: Response, status: axum::http::StatusCode) -> Response {
+    *r.status_mut() = status;
+    r
+}

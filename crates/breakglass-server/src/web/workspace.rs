@@ -1,0 +1,581 @@
+//! A workspace: Workspace Access (current access, invite, invitations), projects, entitlements
+//! and policies, open emergency reviews, and its history with a details view per event; and a
+//! project's Project Access.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::Json;
+use breakglass_api as api;
+use breakglass_core::authz::{self, WorkspaceAccess};
+use breakglass_core::ident::Slug;
+use breakglass_core::role::AdminRole;
+use breakglass_core::time::{Span, Timestamp};
+use maud::{html, Markup};
+
+use super::dashboard::with_status;
+use super::layout::{
+    badge, countdown, csrf, emergency_badge, error_page, field, form_error, page, role_options, select, when, Nav,
+};
+use super::requests::{request_link, request_target, review_form};
+use super::{body_of, redirect, redirect_with, Failed, Form, Web};
+use crate::app::App;
+use crate::error::ApiError;
+use crate::http::{admin, audit, requests, workspaces, ApiJson, ApiQuery};
+
+fn all() -> ApiQuery<api::PageQuery> {
+    ApiQuery(api::PageQuery { limit: Some(1000), cursor: None })
+}
+
+/// The visitor's rights in `ws` and their admin-area role, to show only the forms they may use
+/// (the handlers decide anyway).
+fn rights(app: &App, web: &Web, ws: &str) -> (WorkspaceAccess, AdminRole) {
+    let state = app.state();
+    let ctx = web.caller.ctx(app.now());
+    let none = WorkspaceAccess { see: false, read_history: false, manage: false, manage_managers: false };
+    let access = Slug::parse(ws).ok().and_then(|w| authz::actor_access(&state, &ctx, &w).ok()).unwrap_or(none);
+    (access, authz::actor_admin_role(&state, &ctx).unwrap_or_default())
+}
+
+/// Reads an expiry field: a span (`8h`, `7d`), a date (`2026-12-01`, the start of that day in
+/// UTC) or an RFC 3339 instant, into the API's `expires_in` / `expires_at`.
+fn expiry_fields(v: Option<String>) -> (Option<String>, Option<String>) {
+    match v {
+        None => (None, None),
+        Some(v) if Span::parse(&v).is_ok() => (None, Some(v)),
+        Some(v) if v.len() == 10 && Timestamp::parse_rfc3339(&format!("{v}T00:00:00Z")).is_ok() => {
+            (Some(format!("{v}T00:00:00Z")), None)
+        }
+        Some(v) => (Some(v), None),
+    }
+}
+
+const EXPIRY_HINT: &str = "Empty for standing access; a duration (8h, 7d) or a date (2026-12-31, in UTC).";
+
+fn tabs(ws: &str, current: &str) -> Markup {
+    let tab = |key: &str, label: &str, href: String| {
+        html! { a href=(href) aria-current=[(key == current).then_some("page")] { (label) } }
+    };
+    html! {
+        nav.tabs aria-label="Workspace" {
+            (tab("access", "Workspace Access", format!("/w/{ws}")))
+            (tab("projects", "Projects", format!("/w/{ws}?tab=projects")))
+            (tab("policies", "Entitlements & policies", format!("/w/{ws}?tab=policies")))
+            (tab("reviews", "Emergency reviews", format!("/w/{ws}?tab=reviews")))
+            (tab("history", "History", format!("/w/{ws}/history")))
+        }
+    }
+}
+
+/// `GET /w?ws=` (the workspace switcher without script).
+pub async fn jump(Query(q): Query<HashMap<String, String>>) -> Response {
+    match q.get("ws").filter(|w| Slug::parse(w).is_ok()) {
+        Some(ws) => redirect(&format!("/w/{ws}")),
+        None => redirect("/"),
+    }
+}
+
+/// `GET /w/{ws}?tab=`.
+pub async fn show(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(ws): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let tab = q.get("tab").map_or("access", String::as_str).to_owned();
+    render(&app, &web, &ws, &tab, &Failed::default(), None).await
+}
+
+async fn render(app: &Arc<App>, web: &Web, ws: &str, tab: &str, failed: &Failed, shown_once: Option<Markup>) -> Response {
+    let s = || State(app.clone());
+    let w = match workspaces::get_workspace(s(), web.caller.clone(), Path(ws.to_owned())).await {
+        Ok(Json(w)) => w,
+        Err(e) => return error_page(e.status, &e.detail),
+    };
+    let (rights, admin_role) = rights(app, web, ws);
+    let body = match tab {
+        "projects" => projects_tab(app, web, &w, rights, failed).await,
+        "policies" => policies_tab(app, web, &w).await,
+        "reviews" => reviews_tab(app, web, &w, failed).await,
+        _ => access_tab(app, web, &w, rights, admin_role, failed).await,
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return error_page(e.status, &e.detail),
+    };
+    let markup = html! {
+        div.actions {
+            h1 { (w.name) " " span.muted.small-text { (w.identifier) } }
+            (badge(&w.status))
+            @if w.open_reviews > 0 { a href=(format!("/w/{ws}?tab=reviews")) { (emergency_badge()) " " (w.open_reviews) " open review(s)" } }
+        }
+        (tabs(ws, tab))
+        @if let Some(m) = shown_once { (m) }
+        (body)
+    };
+    page(app, web, Nav::Workspace, Some(ws), &w.name, markup)
+}
+
+/// The rows of a Current Access table, with change-role and remove forms for those who manage.
+fn access_table(web: &Web, ws: &str, project: Option<&str>, members: &[api::Binding], manage: bool, now: Timestamp) -> Markup {
+    let base = match project {
+        Some(p) => format!("/w/{ws}/p/{p}/members"),
+        None => format!("/w/{ws}/members"),
+    };
+    html! {
+        div.table-wrap { table {
+            thead { tr { th { "User" } th { "Role" } th { "Source" } th { "Expires" } @if manage { th { "Actions" } } } }
+            tbody {
+                @for b in members {
+                    tr.emergency-row[b.emergency] {
+                        td { (b.user) }
+                        td { (b.role) }
+                        td {
+                            @if b.emergency { (emergency_badge()) } @else { (b.source) }
+                            @if let Some(r) = &b.request_id { " " a.small-text href=(format!("/requests/{r}")) { "request" } }
+                            @if let Some(r) = &b.reason { br; span.small-text.muted { (r) } }
+                        }
+                        td { @match &b.expires_at { Some(e) => { (countdown(e, now)) br; span.small-text.muted { (when(e)) } }, None => span.muted { "—" } } }
+                        @if manage {
+                            td {
+                                @if b.source == "direct" {
+                                    details {
+                                        summary { "Change" }
+                                        form method="post" action=(base.clone()) {
+                                            (csrf(web))
+                                            input type="hidden" name="email" value=(b.user);
+                                            div.field { label for=(format!("r-{}", b.id)) { "Role" }
+                                                select id=(format!("r-{}", b.id)) name="role" {
+                                                    @for (v, l) in role_options(project.is_some()) { option value=(v) selected[v == b.role] { (l) } }
+                                                } }
+                                            div.field { label for=(format!("e-{}", b.id)) { "Expires" }
+                                                input id=(format!("e-{}", b.id)) name="expires" value=(b.expires_at.as_deref().unwrap_or("")) placeholder="8h, 7d or 2026-12-31"; }
+                                            button.small type="submit" { "Save" }
+                                        }
+                                    }
+                                    form.inline method="post" action=(format!("{base}/remove")) {
+                                        (csrf(web))
+                                        input type="hidden" name="email" value=(b.user);
+                                        button.small.danger type="submit" { "Remove" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } }
+    }
+}
+
+async fn access_tab(
+    app: &Arc<App>,
+    web: &Web,
+    w: &api::Workspace,
+    rights: WorkspaceAccess,
+    admin_role: AdminRole,
+    failed: &Failed,
+) -> Result<Markup, ApiError> {
+    let ws = &w.identifier;
+    let Json(members) = workspaces::list_workspace_members(State(app.clone()), web.caller.clone(), Path(ws.clone()), all()).await?;
+    let invitations = if rights.manage {
+        admin::workspace_invitations(State(app.clone()), web.caller.clone(), Path(ws.clone()), all()).await?.0.items
+    } else {
+        Vec::new()
+    };
+    let now = app.now();
+    let roles = role_options(false);
+    Ok(html! {
+        div.actions {
+            a.button.secondary href=(request_link(ws)) { "Request access here" }
+            @if admin_role.manages_workspaces() {
+                form.inline method="post" action=(format!("/admin/workspaces/{ws}/add-myself")) {
+                    (csrf(web)) button.secondary type="submit" title="Join this workspace for a limited time, recorded in its history" { "Add myself" }
+                }
+            }
+        }
+        h2 { "Current access" }
+        (access_table(web, ws, None, &members.items, rights.manage, now))
+        @if rights.manage {
+            div.grid {
+                section.card aria-labelledby="add-h" {
+                    h2 #add-h { "Add or change a user" }
+                    form method="post" action=(format!("/w/{ws}/members")) novalidate {
+                        (csrf(web))
+                        (form_error(failed, "member"))
+                        (field(failed, "member", "email", "E-mail of an existing user", "email", "", None, true))
+                        (select(failed, "member", "role", "Role", &roles, "member"))
+                        (field(failed, "member", "expires", "Expires", "text", "", Some(EXPIRY_HINT), false))
+                        button type="submit" { "Assign" }
+                    }
+                }
+                section.card aria-labelledby="inv-h" {
+                    h2 #inv-h { "Invite by e-mail" }
+                    form method="post" action=(format!("/w/{ws}/invite")) novalidate {
+                        (csrf(web))
+                        (form_error(failed, "invite"))
+                        (field(failed, "invite", "email", "E-mail (they need no account yet)", "email", "", None, true))
+                        (select(failed, "invite", "role", "Role", &roles, "member"))
+                        (field(failed, "invite", "expires", "Membership expires", "text", "", Some(EXPIRY_HINT), false))
+                        button type="submit" { "Invite" }
+                    }
+                }
+            }
+            @if !invitations.is_empty() {
+                h2 { "Invitations" }
+                div.table-wrap { table {
+                    thead { tr { th { "E-mail" } th { "Role" } th { "State" } th { "Valid until" } th { "Invited by" } } }
+                    tbody { @for i in &invitations { tr {
+                        td { (i.email) } td { (i.role) } td { (badge(&i.state)) } td { (when(&i.expires_at)) } td { (i.invited_by) }
+                    } } }
+                } }
+            }
+        }
+    })
+}
+
+async fn projects_tab(
+    app: &Arc<App>,
+    web: &Web,
+    w: &api::Workspace,
+    rights: WorkspaceAccess,
+    failed: &Failed,
+) -> Result<Markup, ApiError> {
+    let ws = &w.identifier;
+    let Json(projects) = workspaces::list_projects(
+        State(app.clone()),
+        web.caller.clone(),
+        Path(ws.clone()),
+        ApiQuery(api::ListQuery { limit: Some(1000), ..Default::default() }),
+    )
+    .await?;
+    Ok(html! {
+        p.muted { (w.project_count) " of " (w.project_quota) " projects (quota)." }
+        div.table-wrap { table {
+            thead { tr { th { "Project" } th { "Name" } th.hide-narrow { "Tags" } th.hide-narrow { "Created" } } }
+            tbody { @for p in &projects.items { tr {
+                td { a href=(format!("/w/{ws}/p/{}", p.identifier)) { (p.identifier) } }
+                td { (p.name) }
+                td.hide-narrow { @for (k, v) in &p.tags { code { (k) "=" (v) } " " } }
+                td.hide-narrow { (when(&p.created_at)) }
+            } } }
+        } }
+        @if rights.manage {
+            section.card {
+                h2 { "New project" }
+                form method="post" action=(format!("/w/{ws}/projects")) novalidate {
+                    (csrf(web))
+                    (form_error(failed, "project"))
+                    (field(failed, "project", "identifier", "Identifier", "text", "", Some("Lowercase letters, digits and -; it never changes."), true))
+                    (field(failed, "project", "name", "Name", "text", "", None, true))
+                    button type="submit" { "Create project" }
+                }
+            }
+        }
+    })
+}
+
+async fn policies_tab(app: &Arc<App>, web: &Web, w: &api::Workspace) -> Result<Markup, ApiError> {
+    let ws = &w.identifier;
+    let Json(ents) = requests::list_entitlements(State(app.clone()), web.caller.clone(), Path(ws.clone()), all()).await?;
+    let Json(policies) = requests::list_policies(
+        State(app.clone()),
+        web.caller.clone(),
+        ApiQuery(api::PolicyQuery { workspace: Some(ws.clone()), limit: Some(1000), cursor: None }),
+    )
+    .await?;
+    Ok(html! {
+        h2 { "Entitlements" }
+        p.muted { "Which policy governs a request for each role, and whether emergency requests are allowed." }
+        div.table-wrap { table {
+            thead { tr { th { "Where" } th { "Role" } th { "Requests" } th { "Emergency" } } }
+            tbody { @for e in &ents.items { tr.emergency-row[e.emergency_enabled] {
+                td { (request_target(&e.workspace, e.project.as_deref())) }
+                td { (e.role) }
+                td { (e.request_policy.name) @if e.default { " " span.muted.small-text { "(default)" } } }
+                td { @match &e.emergency_policy { Some(p) if e.emergency_enabled => { (emergency_badge()) " " (p.name) }, _ => span.muted { "not allowed" } } }
+            } } }
+        } }
+        h2 { "Policies" }
+        div.table-wrap { table {
+            thead { tr { th { "Policy" } th { "Steps" } th { "Longest access" } th { "Justification" } } }
+            tbody { @for p in &policies.items { tr {
+                td { (p.name) @if p.workspace.is_none() { " " span.muted.small-text { "(installation)" } } }
+                td { @if p.steps.is_empty() { "granted at once" } @for (i, s) in p.steps.iter().enumerate() { @if i > 0 { ", then " } (s.count) " of " (s.approvers.replace('_', " ")) @if !s.users.is_empty() { " (" (s.users.join(", ")) ")" } } }
+                td { (p.max_duration.as_deref().unwrap_or("no limit")) }
+                td { @if p.justification_required { "required" } @else { "optional" } }
+            } } }
+        } }
+    })
+}
+
+async fn reviews_tab(app: &Arc<App>, web: &Web, w: &api::Workspace, failed: &Failed) -> Result<Markup, ApiError> {
+    let Json(reviews) = requests::list_reviews(
+        State(app.clone()),
+        web.caller.clone(),
+        ApiQuery(api::ReviewQuery { state: Some("all".into()), workspace: Some(w.identifier.clone()), limit: Some(200), cursor: None }),
+    )
+    .await?;
+    let me = app.state().user(web.caller.user).map(|u| u.email.to_string()).unwrap_or_default();
+    Ok(html! {
+        @if reviews.items.is_empty() { p.muted { "No emergency access has been used here." } }
+        @for r in &reviews.items {
+            section.card.emergency[r.state == "open"] {
+                p { (emergency_badge()) " " strong { (r.holder) } " held " (r.role) " on " (request_target(&r.workspace, r.project.as_deref()))
+                    " — opened " (when(&r.opened_at)) " " (badge(&r.state))
+                    @if let Some(o) = &r.outcome { " " (badge(o)) }
+                    " " a href=(format!("/requests/{}", r.request_id)) { "request" } }
+                @if let Some(n) = &r.notes { p { (n) @if let Some(b) = &r.completed_by { " — " (b) } } }
+                @if r.state == "open" && r.holder != me { (review_form(web, r, failed)) }
+            }
+        }
+    })
+}
+
+/// The API's answer to an assignment: the binding, or a request when a policy needs approvals.
+fn assigned_notice(v: &serde_json::Value, email: &str) -> String {
+    if v.get("state").is_some() {
+        format!("The role for {email} needs approval: a request was opened with your approval.")
+    } else {
+        format!("Saved the role of {email}.")
+    }
+}
+
+/// `POST /w/{ws}/members`: assigns or changes a workspace role.
+pub async fn set_member(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
+    let email = form.text("email");
+    let (expires_at, expires_in) = expiry_fields(form.get("expires"));
+    let body = api::SetMember { role: form.text("role"), expires_at, expires_in, justification: form.get("justification") };
+    let r = workspaces::set_workspace_member(State(app.clone()), web.caller.clone(), Path((ws.clone(), email.clone())), ApiJson(body)).await;
+    match body_of::<serde_json::Value>(r).await {
+        Ok(v) => redirect_with(&format!("/w/{ws}"), &assigned_notice(&v, &email), web.secure),
+        Err(e) => {
+            let failed = Failed::new("member", &form, &e, MEMBER_FIELDS);
+            with_status(render(&app, &web, &ws, "access", &failed, None).await, e.status)
+        }
+    }
+}
+
+const MEMBER_FIELDS: &[(&str, &str)] =
+    &[("email", "email"), ("user", "email"), ("role", "role"), ("expir", "expires"), ("span", "expires"), ("time", "expires")];
+
+/// `POST /w/{ws}/members/remove`.
+pub async fn remove_member(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
+    let email = form.text("email");
+    match workspaces::remove_workspace_member(State(app.clone()), web.caller.clone(), Path((ws.clone(), email.clone()))).await {
+        Ok(_) => redirect_with(&format!("/w/{ws}"), &format!("Removed {email}."), web.secure),
+        Err(e) => {
+            let failed = Failed::new("member", &Form(HashMap::new()), &e, &[]);
+            with_status(render(&app, &web, &ws, "access", &failed, None).await, e.status)
+        }
+    }
+}
+
+/// `POST /w/{ws}/invite`: the invitation's code is shown once, with a sign-up link to pass on.
+pub async fn invite(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
+    let (expires_at, expires_in) = expiry_fields(form.get("expires"));
+    let body = api::CreateInvitation { email: form.text("email"), role: form.text("role"), expires_at, expires_in };
+    match body_of::<api::Invitation>(admin::invite(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiJson(body)).await).await {
+        Ok(i) => {
+            let code = i.token.clone().unwrap_or_default();
+            let link = format!("/signup?code={}&email={}", super::pct(&code), super::pct(&i.email));
+            let once = html! {
+                section.card role="status" aria-labelledby="once-h" {
+                    h2 #once-h { "Invitation for " (i.email) }
+                    p { "Send this link (or the code) to " (i.email) " yourself. It is shown only now; Breakglass keeps only a hash of it." }
+                    p { "Sign-up link (path on this server):" }
+                    code.secret #invite-link { (link) }
+                    p { "Code:" }
+                    code.secret #invite-code { (code) }
+                    p.muted { "Valid until " (when(&i.expires_at)) ". Someone who already has an account accepts it on their dashboard with the code." }
+                }
+            };
+            render(&app, &web, &ws, "access", &Failed::default(), Some(once)).await
+        }
+        Err(e) => {
+            let failed = Failed::new("invite", &form, &e, MEMBER_FIELDS);
+            with_status(render(&app, &web, &ws, "access", &failed, None).await, e.status)
+        }
+    }
+}
+
+/// `POST /w/{ws}/projects`.
+pub async fn create_project(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
+    let body = api::CreateProject { identifier: form.text("identifier"), name: form.text("name"), tags: Default::default() };
+    match body_of::<api::Project>(workspaces::create_project(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiJson(body)).await).await {
+        Ok(p) => redirect_with(&format!("/w/{ws}/p/{}", p.identifier), &format!("Created project {}.", p.identifier), web.secure),
+        Err(e) => {
+            let failed = Failed::new("project", &form, &e, &[("identifier", "identifier"), ("slug", "identifier"), ("name", "name")]);
+            with_status(render(&app, &web, &ws, "projects", &failed, None).await, e.status)
+        }
+    }
+}
+
+/// `GET /w/{ws}/p/{p}`: Project Access.
+pub async fn project(State(app): State<Arc<App>>, web: Web, Path((ws, p)): Path<(String, String)>) -> Response {
+    render_project(&app, &web, &ws, &p, &Failed::default()).await
+}
+
+async fn render_project(app: &Arc<App>, web: &Web, ws: &str, p: &str, failed: &Failed) -> Response {
+    let s = || State(app.clone());
+    let key = (ws.to_owned(), p.to_owned());
+    let proj = match workspaces::get_project(s(), web.caller.clone(), Path(key.clone())).await {
+        Ok(Json(p)) => p,
+        Err(e) => return error_page(e.status, &e.detail),
+    };
+    let members = match workspaces::list_project_members(s(), web.caller.clone(), Path(key.clone()), all()).await {
+        Ok(Json(m)) => m.items,
+        Err(e) => return error_page(e.status, &e.detail),
+    };
+    let (rights, _) = rights(app, web, ws);
+    let now = app.now();
+    let roles = role_options(true);
+    let body = html! {
+        p { a href=(format!("/w/{ws}")) { "← " (ws) } }
+        h1 { (proj.name) " " span.muted.small-text { (ws) " / " (p) } }
+        nav.tabs aria-label="Project" {
+            a href=(format!("/w/{ws}/p/{p}")) aria-current="page" { "Project Access" }
+            a href=(format!("/w/{ws}/history?project={p}")) { "History" }
+        }
+        div.actions { a.button.secondary href=(request_link(ws)) { "Request access here" } }
+        h2 { "Current access" }
+        (access_table(web, ws, Some(p), &members, rights.manage, now))
+        @if rights.manage {
+            section.card {
+                h2 { "Assign a role" }
+                form method="post" action=(format!("/w/{ws}/p/{p}/members")) novalidate {
+                    (csrf(web))
+                    (form_error(failed, "member"))
+                    (field(failed, "member", "email", "E-mail of a user", "email", "", None, true))
+                    (select(failed, "member", "role", "Role", &roles, "user"))
+                    (field(failed, "member", "expires", "Expires", "text", "", Some(EXPIRY_HINT), false))
+                    (field(failed, "member", "justification", "Justification", "text", "", Some("Needed when the role's policy asks for approvals."), false))
+                    button type="submit" { "Assign" }
+                }
+            }
+        }
+    };
+    page(app, web, Nav::Workspace, Some(ws), &proj.name, body)
+}
+
+/// `POST /w/{ws}/p/{p}/members`.
+pub async fn set_project_member(State(app): State<Arc<App>>, web: Web, Path((ws, p)): Path<(String, String)>, form: Form) -> Response {
+    let email = form.text("email");
+    let (expires_at, expires_in) = expiry_fields(form.get("expires"));
+    let body = api::SetMember { role: form.text("role"), expires_at, expires_in, justification: form.get("justification") };
+    let r = workspaces::set_project_member(State(app.clone()), web.caller.clone(), Path((ws.clone(), p.clone(), email.clone())), ApiJson(body)).await;
+    match body_of::<serde_json::Value>(r).await {
+        Ok(v) => redirect_with(&format!("/w/{ws}/p/{p}"), &assigned_notice(&v, &email), web.secure),
+        Err(e) => {
+            let failed = Failed::new("member", &form, &e, MEMBER_FIELDS);
+            with_status(render_project(&app, &web, &ws, &p, &failed).await, e.status)
+        }
+    }
+}
+
+/// `POST /w/{ws}/p/{p}/members/remove`.
+pub async fn remove_project_member(State(app): State<Arc<App>>, web: Web, Path((ws, p)): Path<(String, String)>, form: Form) -> Response {
+    let email = form.text("email");
+    match workspaces::remove_project_member(State(app.clone()), web.caller.clone(), Path((ws.clone(), p.clone(), email.clone()))).await {
+        Ok(_) => redirect_with(&format!("/w/{ws}/p/{p}"), &format!("Removed {email}."), web.secure),
+        Err(e) => {
+            let failed = Failed::new("member", &Form(HashMap::new()), &e, &[]);
+            with_status(render_project(&app, &web, &ws, &p, &failed).await, e.status)
+        }
+    }
+}
+
+/// `GET /w/{ws}/history?project=&type=&since=&until=&cursor=`.
+pub async fn history(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(ws): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let date = |v: Option<String>| v.map(|d| if d.len() == 10 { format!("{d}T00:00:00Z") } else { d });
+    let query = api::AuditQuery {
+        event_type: get("type").map(|t| t.to_ascii_uppercase()),
+        since: date(get("since")),
+        until: date(get("until")),
+        limit: Some(100),
+        cursor: get("cursor"),
+        ..Default::default()
+    };
+    let project = get("project");
+    let result = match &project {
+        Some(p) => audit::project_history(State(app.clone()), web.caller.clone(), Path((ws.clone(), p.clone())), ApiQuery(query)).await,
+        None => audit::workspace_history(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiQuery(query)).await,
+    };
+    let (events, error) = match result {
+        Ok(Json(p)) => (Some(p), None),
+        Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND && e.status != axum::http::StatusCode::FORBIDDEN => (None, Some(e.detail)),
+        Err(e) => return error_page(e.status, &e.detail),
+    };
+    let keep = |k: &str| get(k).unwrap_or_default();
+    let body = html! {
+        h1 { "History of " (ws) @if let Some(p) = &project { " / " (p) } }
+        (tabs(&ws, "history"))
+        form.card.filters method="get" action=(format!("/w/{ws}/history")) {
+            div.field { label for="f-project" { "Project" } input #f-project name="project" value=(keep("project")); }
+            div.field { label for="f-type" { "Event types" } input #f-type name="type" value=(keep("type")) placeholder="USER_ASSIGNED,ACCESS_GRANTED"; }
+            div.field { label for="f-since" { "From" } input #f-since name="since" type="date" value=(keep("since")); }
+            div.field { label for="f-until" { "Before" } input #f-until name="until" type="date" value=(keep("until")); }
+            button.secondary type="submit" { "Filter" }
+        }
+        @if let Some(e) = &error { p.error role="alert" { (e) } }
+        @if let Some(events) = &events {
+            @if events.items.is_empty() { p.muted { "No events match." } }
+            @else {
+                div.table-wrap { table {
+                    thead { tr { th { "When" } th { "Event" } th { "By" } th { "Where" } th { "Details" } } }
+                    tbody { @for e in &events.items {
+                        @let emergency = e.details.get("emergency").and_then(serde_json::Value::as_bool).unwrap_or(false) || e.event_type.contains("EMERGENCY") || e.event_type.starts_with("REVIEW");
+                        tr.emergency-row[emergency] {
+                            td { (when(&e.time)) }
+                            td { @if emergency { (emergency_badge()) " " } code { (e.event_type) } }
+                            td { (e.actor) @if let Some(b) = &e.on_behalf_of { br; span.small-text.muted { "for " (b) } } }
+                            td { @if let Some(p) = &e.project { (p) } @else { span.muted { "workspace" } } @if let Some(s) = &e.subject { br; span.small-text.muted { (s) } } }
+                            td { a href=(format!("/w/{ws}/history/{}", e.seq)) { "Details" } }
+                        }
+                    } }
+                } }
+                @if let Some(c) = &events.next_cursor {
+                    p { a href=(format!("/w/{ws}/history?project={}&type={}&since={}&until={}&cursor={}", super::pct(&keep("project")), super::pct(&keep("type")), super::pct(&keep("since")), super::pct(&keep("until")), super::pct(c))) { "Older events →" } }
+                }
+            }
+        }
+    };
+    page(&app, &web, Nav::Workspace, Some(&ws), "History", body)
+}
+
+/// `GET /w/{ws}/history/{seq}`: one event in full, with its place in the hash chain.
+pub async fn event(State(app): State<Arc<App>>, web: Web, Path((ws, seq)): Path<(String, i64)>) -> Response {
+    let query = api::AuditQuery { after: Some(seq - 1), limit: Some(1), ..Default::default() };
+    let found = match audit::workspace_history(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiQuery(query)).await {
+        Ok(Json(p)) => p.items.into_iter().find(|e| e.seq == seq),
+        Err(e) => return error_page(e.status, &e.detail),
+    };
+    let Some(e) = found else { return error_page(axum::http::StatusCode::NOT_FOUND, "No such event in this workspace's history.") };
+    let details = serde_json::to_string_pretty(&e.details).unwrap_or_default();
+    let body = html! {
+        p { a href=(format!("/w/{ws}/history")) { "← History" } }
+        h1 { code { (e.event_type) } }
+        dl.details.card {
+            dt { "Sequence" } dd { (e.seq) }
+            dt { "When" } dd { (when(&e.time)) }
+            dt { "By" } dd { (e.actor) }
+            @if let Some(b) = &e.on_behalf_of { dt { "On behalf of" } dd { (b) } }
+            dt { "Workspace" } dd { (e.workspace.as_deref().unwrap_or("—")) }
+            @if let Some(p) = &e.project { dt { "Project" } dd { (p) } }
+            @if let Some(s) = &e.subject { dt { "Subject" } dd { (s) } }
+            dt { "Hash" } dd { code.small-text { (e.hash) } }
+            dt { "Previous hash" } dd { code.small-text { (e.prev_hash) } }
+        }
+        h2 { "Details" }
+        pre { (details) }
+    };
+    page(&app, &web, Nav::Workspace, Some(&ws), "Event", body)
+}
