@@ -231,3 +231,31 @@ test("a phone-width screen and the keyboard reach the dashboard", async () => {
   await shot(page, "11-phone-dashboard");
   await context.close();
 });
+
+test("the admin area verifies the audit chain", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await signIn(page, "petra@example.com");
+  await page.getByRole("link", { name: "Admin area" }).click();
+  await page.getByRole("heading", { name: "Workspaces" }).waitFor();
+  await shot(page, "12-admin-area");
+  await page.getByRole("button", { name: "Verify the audit chain" }).click();
+  await page.locator("#verify-result").getByText("The audit chain is intact").waitFor();
+  await context.close();
+});
+
+test("a delegate switches to the owner's account and sees whose rights are in use", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await signIn(page, "erin@example.com");
+  await page.locator("#as-switch").selectOption("alice@example.com");
+  await page.getByText("Acting as Alice Andersen").waitFor();
+  await page.getByText("you are erin@example.com").waitFor();
+  await page.goto(base + "/w/payments");
+  await page.getByRole("heading", { name: "Current access" }).waitFor();
+  await shot(page, "13-acting-as");
+  await page.getByRole("button", { name: "Switch back to myself" }).click();
+  await page.getByText("You are using your own rights again.").waitFor();
+  assert.equal(await page.getByText("Acting as Alice Andersen").count(), 0);
+  await context.close();
+});

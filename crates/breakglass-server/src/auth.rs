@@ -181,11 +181,12 @@ impl FromRequestParts<Arc<App>> for Caller {
         let mut act_as = parts.headers.get_all(ACT_AS_HEADER).iter();
         let first = act_as.next();
         if act_as.next().is_some() {
-            return Err(ApiError::bad_request("delegation.invalid_header", "send X-Breakglass-Act-As at most once"));
+            return Err(ApiError::bad_request(
+                "delegation.invalid_header",
+                "send X-Breakglass-Act-As at most once",
+            ));
         }
-        let act_as = first
-            .map(|v| v.to_str().map_err(|_| invalid_act_as()))
-            .transpose()?;
+        let act_as = first.map(|v| v.to_str().map_err(|_| invalid_act_as())).transpose()?;
         authenticate(app, secret, act_as)
     }
 }

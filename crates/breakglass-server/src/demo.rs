@@ -35,6 +35,7 @@ const USERS: &[(&str, &str, &str)] = &[
     ("judy@example.com", "Judy Jones", "none"),
     ("oscar@example.com", "Oscar Olsen (operations)", "employee"),
     ("trent@example.com", "Trent Taylor (security audit)", "auditor"),
+    ("petra@example.com", "Petra Park (platform admin)", "admin"),
 ];
 
 /// A demo workspace: identifier, name, owners, and its projects as (identifier, name).
@@ -303,9 +304,9 @@ fn print_sign_in(config: &Config) {
         "\nDemo organisation ready: workspaces payments, search, data-platform; some access expires in 3 to 30 minutes;\n\
          carol@example.com waits for approval on payments/fraud-ml and holds emergency admin on payments/ledger (review open);\n\
          erin@example.com covers for alice in payments through a delegate access (breakglass --as alice@example.com ...).\n\
-         Sign in as any of these users with the password '{DEMO_PASSWORD}':\n  \
+         Web control plane: {server}/ . Sign in there, or with the CLI, as any of these users with the password '{DEMO_PASSWORD}':\n  \
          alice@example.com (owner of payments), bob@example.com (manager of payments),\n  \
-         dave@example.com (member; temporary admin on payments/ledger), oscar@example.com (employee), trent@example.com (auditor)\n\
+         dave@example.com (member; temporary admin on payments/ledger), oscar@example.com (employee), trent@example.com (auditor), petra@example.com (admin)\n\
          The admin (admin@localhost) token is in {} unless BREAKGLASS_ADMIN_TOKEN was set.\n\n\
          Try:\n  \
          export BREAKGLASS_SERVER={server}\n  \

@@ -30,3 +30,5 @@ mod quota;
 mod replicas;
 #[path = "api/requests.rs"]
 mod requests;
+#[path = "api/web.rs"]
+mod web;

@@ -37,12 +37,19 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
             Err(e) => return error_page(e.status, &e.detail),
         }
     };
-    let received = match accesses::received_accesses(State(app.clone()), web.caller.clone(), page_q()).await {
-        Ok(Json(p)) => p.items,
-        Err(e) => return error_page(e.status, &e.detail),
+    let received = if own.is_none() {
+        Vec::new()
+    } else {
+        match accesses::received_accesses(State(app.clone()), web.caller.clone(), page_q()).await {
+            Ok(Json(p)) => p.items,
+            Err(e) => return error_page(e.status, &e.detail),
+        }
     };
     let now = app.now();
-    let kinds = [("delegate".to_owned(), "Delegate access (someone acts as me)".to_owned()), ("api_token".to_owned(), "API token".to_owned())];
+    let kinds = [
+        ("delegate".to_owned(), "Delegate access (someone acts as me)".to_owned()),
+        ("api_token".to_owned(), "API token".to_owned()),
+    ];
     let body = html! {
         h1 { "Accesses" }
         @if let Some(m) = shown_once { (m) }
@@ -88,9 +95,10 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
                 }
             }
         }
-        h2 { "Shared with you" }
-        @if received.is_empty() { p.muted { "Nobody shares an access with you." } }
+        @if own.is_none() {}
+        @else if received.is_empty() { h2 { "Shared with you" } p.muted { "Nobody shares an access with you." } }
         @else {
+            h2 { "Shared with you" }
             div.table-wrap { table {
                 thead { tr { th { "Owner" } th { "Scope" } th { "Status" } th { "Ends" } } }
                 tbody { @for a in &received { tr {
@@ -121,9 +129,19 @@ pub async fn create(State(app): State<Arc<App>>, web: Web, form: Form) -> Respon
         expires_at,
         expires_in,
         read_only: form.checked("read_only").then_some(true),
-        recipients: form.text("recipients").split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        recipients: form
+            .text("recipients")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
     };
-    match body_of::<api::CreatedAccess>(accesses::create_access(State(app.clone()), web.caller.clone(), ApiJson(body)).await).await {
+    match body_of::<api::CreatedAccess>(
+        accesses::create_access(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
+    )
+    .await
+    {
         Ok(c) => {
             let once = html! {
                 section.card role="status" aria-labelledby="once-h" {
@@ -140,7 +158,17 @@ pub async fn create(State(app): State<Arc<App>>, web: Web, form: Form) -> Respon
                 "access",
                 &form,
                 &e,
-                &[("name", "name"), ("kind", "kind"), ("scope", "scope"), ("workspace", "scope"), ("expir", "expires"), ("span", "expires"), ("time", "expires"), ("recipient", "recipients"), ("email", "recipients")],
+                &[
+                    ("name", "name"),
+                    ("kind", "kind"),
+                    ("scope", "scope"),
+                    ("workspace", "scope"),
+                    ("expir", "expires"),
+                    ("span", "expires"),
+                    ("time", "expires"),
+                    ("recipient", "recipients"),
+                    ("email", "recipients"),
+                ],
             );
             with_status(render(&app, &web, &failed, None).await, e.status)
         }
@@ -158,8 +186,14 @@ pub async fn revoke(State(app): State<Arc<App>>, web: Web, Path(id): Path<String
 /// `POST /accesses/{id}/accept`.
 pub async fn accept(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, form: Form) -> Response {
     let body = api::AcceptAccess { code: form.text("code") };
-    match accesses::accept_access(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body)).await {
-        Ok(_) => redirect_with("/", "Accepted. Pick the owner in the account switcher to act for them.", web.secure),
+    match accesses::accept_access(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body))
+        .await
+    {
+        Ok(_) => redirect_with(
+            "/",
+            "Accepted. Pick the owner in the account switcher to act for them.",
+            web.secure,
+        ),
         Err(e) => {
             let failed = Failed::new(format!("acc-{id}"), &form, &e, &[("code", "code")]);
             with_status(super::dashboard::render_failed(&app, &web, &failed).await, e.status)

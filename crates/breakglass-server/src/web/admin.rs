@@ -24,7 +24,11 @@ fn opts(values: &[&str]) -> Vec<(String, String)> {
 }
 
 /// `GET /admin?status=&tag=`.
-pub async fn show(State(app): State<Arc<App>>, web: Web, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn show(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     render(&app, &web, &q, &Failed::default(), None).await
 }
 
@@ -53,7 +57,11 @@ async fn body(
         breakglass_core::authz::actor_admin_role(&state, &web.caller.ctx(app.now()))?
     };
     if role == AdminRole::None {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "auth.forbidden", "the admin area is for admins, employees and auditors"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "auth.forbidden",
+            "the admin area is for admins, employees and auditors",
+        ));
     }
     let manages = role.manages_workspaces();
     let s = || State(app.clone());
@@ -62,23 +70,46 @@ async fn body(
     let Json(list) = workspaces::list_workspaces(
         s(),
         web.caller.clone(),
-        ApiQuery(api::ListQuery { status: status.clone(), tag: tag.clone(), limit: Some(1000), cursor: None }),
+        ApiQuery(api::ListQuery {
+            status: status.clone(),
+            tag: tag.clone(),
+            limit: Some(1000),
+            cursor: None,
+        }),
     )
     .await?;
     let Json(pending_ws) = workspaces::list_workspaces(
         s(),
         web.caller.clone(),
-        ApiQuery(api::ListQuery { status: Some("pending_approval".into()), limit: Some(1000), ..Default::default() }),
+        ApiQuery(api::ListQuery {
+            status: Some("pending_approval".into()),
+            limit: Some(1000),
+            ..Default::default()
+        }),
     )
     .await?;
     let Json(pending) = requests::list_requests(
         s(),
         web.caller.clone(),
-        ApiQuery(api::RequestQuery { scope: Some("visible".into()), state: Some("pending".into()), limit: Some(200), ..Default::default() }),
+        ApiQuery(api::RequestQuery {
+            scope: Some("visible".into()),
+            state: Some("pending".into()),
+            limit: Some(200),
+            ..Default::default()
+        }),
     )
     .await?;
-    let Json(tags) = admin::list_tags(s(), web.caller.clone(), ApiQuery(api::PageQuery { limit: Some(1000), cursor: None })).await?;
-    let settings = if role == AdminRole::Admin { Some(admin::get_settings(s(), web.caller.clone()).await?.0) } else { None };
+    let Json(tags) = admin::list_tags(
+        s(),
+        web.caller.clone(),
+        ApiQuery(api::PageQuery { limit: Some(1000), cursor: None }),
+    )
+    .await?;
+    let settings = if role == AdminRole::Admin {
+        Some(admin::get_settings(s(), web.caller.clone()).await?.0)
+    } else {
+        None
+    };
     let me = app.state().user(web.caller.user).map(|u| u.email.to_string()).unwrap_or_default();
     let statuses = opts(&["", "active", "disabled", "pending_approval", "rejected"]);
     Ok(html! {
@@ -235,18 +266,37 @@ pub async fn workspace_action(
     let (result, done) = match action.as_str() {
         "approve" => (admin::approve_workspace(s, c, p, none()).await, format!("Approved {ws}.")),
         "reject" => (admin::reject_workspace(s, c, p, none()).await, format!("Rejected {ws}.")),
-        "disable" => (admin::disable_workspace(s, c, p, none()).await, format!("Disabled {ws}: every check for it is denied.")),
+        "disable" => (
+            admin::disable_workspace(s, c, p, none()).await,
+            format!("Disabled {ws}: every check for it is denied."),
+        ),
         "enable" => (admin::enable_workspace(s, c, p, none()).await, format!("Enabled {ws}.")),
         "add-myself" => (
             admin::add_myself(s, c, p, OptionalJson(api::AddMyself::default())).await,
             format!("You joined {ws}; it is recorded in its history and ends by itself."),
         ),
         "quota" => match form.text("project_quota").parse::<u32>() {
-            Ok(n) => (admin::set_quota(s, c, p, ApiJson(api::SetQuota { project_quota: n })).await, format!("Quota of {ws} set to {n}.")),
-            Err(_) => (Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "input.invalid_quota", "the quota must be a whole number")), String::new()),
+            Ok(n) => (
+                admin::set_quota(s, c, p, ApiJson(api::SetQuota { project_quota: n })).await,
+                format!("Quota of {ws} set to {n}."),
+            ),
+            Err(_) => (
+                Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "input.invalid_quota",
+                    "the quota must be a whole number",
+                )),
+                String::new(),
+            ),
         },
         "message" => (
-            admin::send_message(s, c, p, ApiJson(api::SendMessage { text: form.text("text"), mode: form.text("mode") })).await,
+            admin::send_message(
+                s,
+                c,
+                p,
+                ApiJson(api::SendMessage { text: form.text("text"), mode: form.text("mode") }),
+            )
+            .await,
             format!("Message sent to the users of {ws}."),
         ),
         _ => return error_page(StatusCode::NOT_FOUND, "There is no such action."),
@@ -267,7 +317,13 @@ pub async fn define_tag(State(app): State<Arc<App>>, web: Web, form: Form) -> Re
         key: form.text("key"),
         target: form.text("target"),
         restricted: form.checked("restricted"),
-        values: form.text("values").split(',').map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned).collect(),
+        values: form
+            .text("values")
+            .split(',')
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect(),
         pattern: form.get("pattern"),
         mandatory: form.checked("mandatory"),
         default: form.get("default"),
@@ -275,14 +331,24 @@ pub async fn define_tag(State(app): State<Arc<App>>, web: Web, form: Form) -> Re
     match admin::define_tag(State(app.clone()), web.caller.clone(), ApiJson(body)).await {
         Ok(_) => redirect_with("/admin", "Tag saved.", web.secure),
         Err(e) => {
-            let failed = Failed::new("tag", &form, &e, &[("key", "key"), ("pattern", "pattern"), ("default", "default"), ("value", "values")]);
+            let failed = Failed::new(
+                "tag",
+                &form,
+                &e,
+                &[("key", "key"), ("pattern", "pattern"), ("default", "default"), ("value", "values")],
+            );
             with_status(render(&app, &web, &HashMap::new(), &failed, None).await, e.status)
         }
     }
 }
 
 /// `POST /admin/tags/{key}/remove`.
-pub async fn remove_tag(State(app): State<Arc<App>>, web: Web, Path(key): Path<String>, form: Form) -> Response {
+pub async fn remove_tag(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(key): Path<String>,
+    form: Form,
+) -> Response {
     match admin::remove_tag_definition(State(app.clone()), web.caller.clone(), Path(key.clone())).await {
         Ok(_) => redirect_with("/admin", &format!("Tag {key} removed."), web.secure),
         Err(e) => {
@@ -297,14 +363,21 @@ pub async fn settings(State(app): State<Arc<App>>, web: Web, form: Form) -> Resp
     let number = |k: &str| form.get(k).map(|v| v.parse::<u32>());
     let (ttl, quota) = (number("invitation_ttl_days"), number("default_project_quota"));
     let bad = |field: &'static str| {
-        let e = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "input.invalid_number", "give a whole number");
+        let e =
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "input.invalid_number", "give a whole number");
         Failed { field, ..Failed::new("settings", &form, &e, &[]) }
     };
     if let Some(Err(_)) = ttl {
-        return with_status(render(&app, &web, &HashMap::new(), &bad("invitation_ttl_days"), None).await, StatusCode::UNPROCESSABLE_ENTITY);
+        return with_status(
+            render(&app, &web, &HashMap::new(), &bad("invitation_ttl_days"), None).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
     if let Some(Err(_)) = quota {
-        return with_status(render(&app, &web, &HashMap::new(), &bad("default_project_quota"), None).await, StatusCode::UNPROCESSABLE_ENTITY);
+        return with_status(
+            render(&app, &web, &HashMap::new(), &bad("default_project_quota"), None).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
     let body = api::Settings {
         workspace_registration: form.get("workspace_registration"),
@@ -315,14 +388,26 @@ pub async fn settings(State(app): State<Arc<App>>, web: Web, form: Form) -> Resp
         add_myself_default_expiry: form.get("add_myself_default_expiry"),
         add_myself_max_expiry: form.get("add_myself_max_expiry"),
     };
-    match body_of::<api::Settings>(admin::update_settings(State(app.clone()), web.caller.clone(), ApiJson(body)).await).await {
+    match body_of::<api::Settings>(
+        admin::update_settings(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
+    )
+    .await
+    {
         Ok(_) => redirect_with("/admin", "Settings saved.", web.secure),
         Err(e) => {
             let failed = Failed::new(
                 "settings",
                 &form,
                 &e,
-                &[("signup", "signup"), ("registration", "workspace_registration"), ("invitation", "invitation_ttl_days"), ("quota", "default_project_quota"), ("max", "add_myself_max_expiry"), ("expiry", "add_myself_default_expiry"), ("span", "add_myself_default_expiry")],
+                &[
+                    ("signup", "signup"),
+                    ("registration", "workspace_registration"),
+                    ("invitation", "invitation_ttl_days"),
+                    ("quota", "default_project_quota"),
+                    ("max", "add_myself_max_expiry"),
+                    ("expiry", "add_myself_default_expiry"),
+                    ("span", "add_myself_default_expiry"),
+                ],
             );
             with_status(render(&app, &web, &HashMap::new(), &failed, None).await, e.status)
         }

@@ -10,7 +10,9 @@ use axum::Json;
 use breakglass_api as api;
 use maud::{html, Markup};
 
-use super::layout::{badge, countdown, csrf, emergency_badge, error_page, field, form_error, page, when, Nav};
+use super::layout::{
+    badge, countdown, csrf, emergency_badge, error_page, field, form_error, page, when, Nav,
+};
 use super::requests::{request_target, review_form, task_actions};
 use super::{body_of, redirect_with, Failed, Form, Web};
 use crate::app::App;
@@ -70,12 +72,19 @@ async fn load(app: &Arc<App>, web: &Web) -> Result<Data, ApiError> {
     .await?;
     let Json(messages) = admin::my_messages(s(), caller.clone(), page()).await?;
     let Json(invitations) = admin::my_invitations(s(), caller.clone(), page()).await?;
-    let Json(received) = accesses::received_accesses(s(), caller.clone(), page()).await?;
-    let accesses = received
-        .items
-        .into_iter()
-        .filter(|a| a.recipients.iter().any(|r| r.email == me && r.status == "pending") && a.status == "live")
-        .collect();
+    // Accesses shared with someone are theirs to answer, never a delegate's on their behalf.
+    let accesses = if caller.bounds.delegate.is_some() {
+        Vec::new()
+    } else {
+        let Json(received) = accesses::received_accesses(s(), caller.clone(), page()).await?;
+        received
+            .items
+            .into_iter()
+            .filter(|a| {
+                a.recipients.iter().any(|r| r.email == me && r.status == "pending") && a.status == "live"
+            })
+            .collect()
+    };
     Ok(Data {
         access,
         requests: reqs.items,
@@ -89,7 +98,11 @@ async fn load(app: &Arc<App>, web: &Web) -> Result<Data, ApiError> {
 }
 
 /// `GET /`: the dashboard. `?code=` carries an invitation code from a sign-up link.
-pub async fn show(State(app): State<Arc<App>>, web: Web, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn show(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     render(&app, &web, q.get("code").map(String::as_str), &Failed::default()).await
 }
 
@@ -208,7 +221,12 @@ async fn render(app: &Arc<App>, web: &Web, code: Option<&str>, failed: &Failed) 
 }
 
 /// The tasks waiting for the visitor, emergency ones first and marked.
-fn tasks_section(web: &Web, tasks: &[api::Task], failed: &Failed, now: breakglass_core::time::Timestamp) -> Markup {
+fn tasks_section(
+    web: &Web,
+    tasks: &[api::Task],
+    failed: &Failed,
+    now: breakglass_core::time::Timestamp,
+) -> Markup {
     html! {
         section aria-labelledby="task-h" {
             h2 #task-h { "My tasks" }
@@ -270,20 +288,31 @@ pub async fn accept_invitation(
 ) -> Response {
     let body = api::AcceptInvitation { token: form.text("token") };
     match body_of::<api::Invitation>(
-        admin::accept_invitation(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body)).await,
+        admin::accept_invitation(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body))
+            .await,
     )
     .await
     {
-        Ok(i) => redirect_with(&format!("/w/{}", i.workspace), &format!("You joined {} as {}.", i.workspace, i.role), web.secure),
+        Ok(i) => redirect_with(
+            &format!("/w/{}", i.workspace),
+            &format!("You joined {} as {}.", i.workspace, i.role),
+            web.secure,
+        ),
         Err(e) => {
-            let failed = Failed::new(format!("inv-{id}"), &form, &e, &[("token", "token"), ("invitation", "token")]);
+            let failed =
+                Failed::new(format!("inv-{id}"), &form, &e, &[("token", "token"), ("invitation", "token")]);
             with_status(render(&app, &web, None, &failed).await, e.status)
         }
     }
 }
 
 /// `POST /invitations/{id}/decline`.
-pub async fn decline_invitation(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, _form: Form) -> Response {
+pub async fn decline_invitation(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
     match admin::decline_invitation(State(app.clone()), web.caller.clone(), Path(id)).await {
         Ok(_) => redirect_with("/", "Invitation declined.", web.secure),
         Err(e) => error_page(e.status, &e.detail),
@@ -291,7 +320,12 @@ pub async fn decline_invitation(State(app): State<Arc<App>>, web: Web, Path(id):
 }
 
 /// `POST /messages/{id}/ack`.
-pub async fn ack_message(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, _form: Form) -> Response {
+pub async fn ack_message(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
     match admin::ack_message(State(app.clone()), web.caller.clone(), Path(id)).await {
         Ok(_) => redirect_with("/", "Message acknowledged.", web.secure),
         Err(e) => error_page(e.status, &e.detail),

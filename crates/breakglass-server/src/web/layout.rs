@@ -310,7 +310,14 @@ pub fn field(
 }
 
 /// A labelled select that keeps the choice and shows its error; `options` are (value, label).
-pub fn select(failed: &Failed, form: &str, name: &str, label: &str, options: &[(String, String)], default: &str) -> Markup {
+pub fn select(
+    failed: &Failed,
+    form: &str,
+    name: &str,
+    label: &str,
+    options: &[(String, String)],
+    default: &str,
+) -> Markup {
     let id = format!("{form}-{name}");
     let value = failed.value(form, name).unwrap_or(default);
     let error = failed.error(form, name);

@@ -198,7 +198,8 @@ impl FromRequestParts<Arc<App>> for Web {
         let Some(secret) = cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned) else {
             return Err(to_login(false));
         };
-        let act_as = cookie(&parts.headers, ACT_AS_COOKIE).map(|v| String::from_utf8(hex_decode(v)).unwrap_or_default());
+        let act_as = cookie(&parts.headers, ACT_AS_COOKIE)
+            .map(|v| String::from_utf8(hex_decode(v)).unwrap_or_default());
         let caller = match auth::authenticate(app, &secret, act_as.as_deref()) {
             Ok(c) => c,
             Err(e) if e.code == "auth.invalid_token" => return Err(to_login(true)),
@@ -273,7 +274,8 @@ impl FromRequest<Arc<App>> for Form {
             .await
             .map_err(|_| layout::error_page(StatusCode::BAD_REQUEST, "The form could not be read."))?;
         let given = fields.get("csrf").map(String::as_str).unwrap_or("");
-        let ok = expected.is_some_and(|e| !given.is_empty() && bool::from(e.as_bytes().ct_eq(given.as_bytes())));
+        let ok =
+            expected.is_some_and(|e| !given.is_empty() && bool::from(e.as_bytes().ct_eq(given.as_bytes())));
         if !ok {
             return Err(layout::error_page(
                 StatusCode::FORBIDDEN,
@@ -313,7 +315,12 @@ pub struct Failed {
 
 impl Failed {
     /// A failure of `form`, the error placed by `fields` (error-code fragment → field name).
-    pub fn new(form: impl Into<String>, submitted: &Form, error: &ApiError, fields: &[(&str, &'static str)]) -> Self {
+    pub fn new(
+        form: impl Into<String>,
+        submitted: &Form,
+        error: &ApiError,
+        fields: &[(&str, &'static str)],
+    ) -> Self {
         let field = fields.iter().find(|(frag, _)| error.code.contains(frag)).map_or("", |(_, f)| *f);
         let mut values = submitted.0.clone();
         values.remove("password");
@@ -328,6 +335,7 @@ impl Failed {
 
     /// The error of `field` in `form`.
     pub fn error(&self, form: &str, field: &str) -> Option<&str> {
-        (self.form == form && self.field == field && !self.message.is_empty()).then_some(self.message.as_str())
+        (self.form == form && self.field == field && !self.message.is_empty())
+            .then_some(self.message.as_str())
     }
 }

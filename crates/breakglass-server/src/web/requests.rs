@@ -11,7 +11,9 @@ use breakglass_api as api;
 use maud::{html, Markup};
 
 use super::dashboard::with_status;
-use super::layout::{badge, countdown, csrf, emergency_badge, error_page, field, form_error, page, select, when, Nav};
+use super::layout::{
+    badge, countdown, csrf, emergency_badge, error_page, field, form_error, page, select, when, Nav,
+};
 use super::{body_of, redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::error::ApiError;
@@ -59,7 +61,10 @@ pub fn task_actions(web: &Web, t: &api::Task, failed: &Failed) -> Markup {
 /// The form that completes an emergency review.
 pub fn review_form(web: &Web, r: &api::Review, failed: &Failed) -> Markup {
     let form = format!("review-{}", r.id);
-    let outcomes = [("justified".to_owned(), "Justified".to_owned()), ("not_justified".to_owned(), "Not justified".to_owned())];
+    let outcomes = [
+        ("justified".to_owned(), "Justified".to_owned()),
+        ("not_justified".to_owned(), "Not justified".to_owned()),
+    ];
     html! {
         form method="post" action=(format!("/reviews/{}/complete", r.id)) {
             (csrf(web))
@@ -90,10 +95,15 @@ async fn choices(app: &Arc<App>, web: &Web, ws: &str) -> Result<Vec<Choice>, Api
         .items
         .into_iter()
         .map(|e| {
-            let target = e.project.as_deref().map_or_else(|| format!("{ws} (workspace)"), |p| format!("{ws} / {p}"));
+            let target =
+                e.project.as_deref().map_or_else(|| format!("{ws} (workspace)"), |p| format!("{ws} / {p}"));
             Choice {
                 value: format!("{}|{}", e.project.as_deref().unwrap_or(""), e.role),
-                label: format!("{target} — {}{}", e.role, if e.emergency_enabled { " (emergency possible)" } else { "" }),
+                label: format!(
+                    "{target} — {}{}",
+                    e.role,
+                    if e.emergency_enabled { " (emergency possible)" } else { "" }
+                ),
                 emergency: e.emergency_enabled,
             }
         })
@@ -101,7 +111,11 @@ async fn choices(app: &Arc<App>, web: &Web, ws: &str) -> Result<Vec<Choice>, Api
 }
 
 /// `GET /request?ws=`: pick a workspace, then a role on it or one of its projects.
-pub async fn request_page(State(app): State<Arc<App>>, web: Web, Query(q): Query<HashMap<String, String>>) -> Response {
+pub async fn request_page(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     render_request(&app, &web, q.get("ws").map(String::as_str), &Failed::default()).await
 }
 
@@ -118,7 +132,8 @@ async fn render_request(app: &Arc<App>, web: &Web, ws: Option<&str>, failed: &Fa
         v.dedup();
         v.into_iter().map(|w| (w.clone(), w)).collect()
     };
-    let ws = ws.filter(|w| !w.is_empty()).map(str::to_owned).or_else(|| my_ws.first().map(|(w, _)| w.clone()));
+    let ws =
+        ws.filter(|w| !w.is_empty()).map(str::to_owned).or_else(|| my_ws.first().map(|(w, _)| w.clone()));
     let choices = match &ws {
         Some(w) => match choices(app, web, w).await {
             Ok(c) => c,
@@ -128,7 +143,8 @@ async fn render_request(app: &Arc<App>, web: &Web, ws: Option<&str>, failed: &Fa
     };
     let any_emergency = choices.iter().any(|c| c.emergency);
     let opts: Vec<(String, String)> = choices.iter().map(|c| (c.value.clone(), c.label.clone())).collect();
-    let emergency_values: Vec<&str> = choices.iter().filter(|c| c.emergency).map(|c| c.value.as_str()).collect();
+    let emergency_values: Vec<&str> =
+        choices.iter().filter(|c| c.emergency).map(|c| c.value.as_str()).collect();
     let body = html! {
         h1 { "Request access" }
         form.card.filters method="get" action="/request" {
@@ -181,7 +197,11 @@ pub async fn create(State(app): State<Arc<App>>, web: Web, form: Form) -> Respon
         justification: form.get("justification"),
         emergency: form.checked("emergency"),
     };
-    match body_of::<api::Request>(requests::create_request(State(app.clone()), web.caller.clone(), ApiJson(body)).await).await {
+    match body_of::<api::Request>(
+        requests::create_request(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
+    )
+    .await
+    {
         Ok(r) => {
             let notice = match r.state.as_str() {
                 "granted" if r.emergency => "Emergency access granted. It is recorded and will be reviewed.",
@@ -195,7 +215,14 @@ pub async fn create(State(app): State<Arc<App>>, web: Web, form: Form) -> Respon
                 "request",
                 &form,
                 &e,
-                &[("duration", "duration"), ("span", "duration"), ("justification", "justification"), ("role", "target"), ("emergency", "target"), ("project", "target")],
+                &[
+                    ("duration", "duration"),
+                    ("span", "duration"),
+                    ("justification", "justification"),
+                    ("role", "target"),
+                    ("emergency", "target"),
+                    ("project", "target"),
+                ],
             );
             with_status(render_request(&app, &web, Some(&ws), &failed).await, e.status)
         }
@@ -212,14 +239,25 @@ async fn render_show(app: &Arc<App>, web: &Web, id: &str, failed: &Failed) -> Re
         Ok(Json(r)) => r,
         Err(e) => return error_page(e.status, &e.detail),
     };
-    let task = match requests::list_tasks(State(app.clone()), web.caller.clone(), ApiQuery(api::PageQuery { limit: Some(1000), cursor: None })).await {
+    let task = match requests::list_tasks(
+        State(app.clone()),
+        web.caller.clone(),
+        ApiQuery(api::PageQuery { limit: Some(1000), cursor: None }),
+    )
+    .await
+    {
         Ok(Json(t)) => t.items.into_iter().find(|t| t.request.id == r.id),
         Err(e) => return error_page(e.status, &e.detail),
     };
     let review = requests::list_reviews(
         State(app.clone()),
         web.caller.clone(),
-        ApiQuery(api::ReviewQuery { state: Some("all".into()), workspace: Some(r.workspace.clone()), limit: Some(1000), cursor: None }),
+        ApiQuery(api::ReviewQuery {
+            state: Some("all".into()),
+            workspace: Some(r.workspace.clone()),
+            limit: Some(1000),
+            cursor: None,
+        }),
     )
     .await
     .ok()
@@ -286,7 +324,14 @@ async fn render_show(app: &Arc<App>, web: &Web, id: &str, failed: &Failed) -> Re
     page(app, web, Nav::Request, Some(&r.workspace), "Request", body)
 }
 
-async fn after(app: &Arc<App>, web: &Web, id: &str, result: Result<api::Request, ApiError>, done: &str, form: Option<(&str, &Form)>) -> Response {
+async fn after(
+    app: &Arc<App>,
+    web: &Web,
+    id: &str,
+    result: Result<api::Request, ApiError>,
+    done: &str,
+    form: Option<(&str, &Form)>,
+) -> Response {
     match result {
         Ok(_) => redirect_with(&format!("/requests/{id}"), done, web.secure),
         Err(e) => {
@@ -302,41 +347,74 @@ async fn after(app: &Arc<App>, web: &Web, id: &str, result: Result<api::Request,
 /// `POST /requests/{id}/approve` (`override` for an admin-area override).
 pub async fn approve(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, form: Form) -> Response {
     let body = api::ApproveRequest { is_override: form.checked("override") };
-    let r = body_of(requests::approve_request(State(app.clone()), web.caller.clone(), Path(id.clone()), OptionalJson(body)).await).await;
+    let r = body_of(
+        requests::approve_request(
+            State(app.clone()),
+            web.caller.clone(),
+            Path(id.clone()),
+            OptionalJson(body),
+        )
+        .await,
+    )
+    .await;
     after(&app, &web, &id, r, "Approved.", None).await
 }
 
 /// `POST /requests/{id}/deny`.
 pub async fn deny(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, form: Form) -> Response {
     let body = api::DenyRequest { reason: form.text("reason") };
-    let r = body_of(requests::deny_request(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body)).await).await;
+    let r = body_of(
+        requests::deny_request(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body)).await,
+    )
+    .await;
     let name = format!("deny-{id}");
     after(&app, &web, &id, r, "Denied.", Some((&name, &form))).await
 }
 
 /// `POST /requests/{id}/cancel`.
 pub async fn cancel(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, _form: Form) -> Response {
-    let r = body_of(requests::cancel_request(State(app.clone()), web.caller.clone(), Path(id.clone())).await).await;
+    let r = body_of(requests::cancel_request(State(app.clone()), web.caller.clone(), Path(id.clone())).await)
+        .await;
     after(&app, &web, &id, r, "Request cancelled.", None).await
 }
 
 /// `POST /requests/{id}/escalate`.
-pub async fn escalate(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, _form: Form) -> Response {
-    let r = body_of(requests::escalate_request(State(app.clone()), web.caller.clone(), Path(id.clone())).await).await;
+pub async fn escalate(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
+    let r =
+        body_of(requests::escalate_request(State(app.clone()), web.caller.clone(), Path(id.clone())).await)
+            .await;
     after(&app, &web, &id, r, "Escalated to emergency.", None).await
 }
 
 /// `POST /reviews/{id}/complete`.
-pub async fn complete_review(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, form: Form) -> Response {
+pub async fn complete_review(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
     let body = api::CompleteReview { outcome: form.text("outcome"), notes: form.get("notes") };
-    match body_of::<api::Review>(requests::complete_review(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body)).await).await {
+    match body_of::<api::Review>(
+        requests::complete_review(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body))
+            .await,
+    )
+    .await
+    {
         Ok(r) => redirect_with(&format!("/requests/{}", r.request_id), "Review completed.", web.secure),
         Err(e) => {
             let state_req = {
                 let state = app.state();
-                breakglass_core::ident::ReviewId::parse(&id).ok().and_then(|rid| state.review(rid).map(|v| v.request.to_string()))
+                breakglass_core::ident::ReviewId::parse(&id)
+                    .ok()
+                    .and_then(|rid| state.review(rid).map(|v| v.request.to_string()))
             };
-            let failed = Failed::new(format!("review-{id}"), &form, &e, &[("notes", "notes"), ("outcome", "outcome")]);
+            let failed =
+                Failed::new(format!("review-{id}"), &form, &e, &[("notes", "notes"), ("outcome", "outcome")]);
             match state_req {
                 Some(req) => with_status(render_show(&app, &web, &req, &failed).await, e.status),
                 None => error_page(e.status, &e.detail),

@@ -14,8 +14,8 @@ use maud::html;
 
 use super::layout::{field, form_error, public_page};
 use super::{
-    behind_tls, body_of, cookie, local_path, redirect, redirect_with, session_csrf, set_cookie, Failed, Form, Web,
-    ACT_AS_COOKIE, CSRF_COOKIE, SESSION_COOKIE,
+    behind_tls, body_of, cookie, local_path, redirect, redirect_with, session_csrf, set_cookie, Failed, Form,
+    Web, ACT_AS_COOKIE, CSRF_COOKIE, SESSION_COOKIE,
 };
 use crate::app::App;
 use crate::http::{session, ApiJson};
@@ -80,7 +80,10 @@ pub async fn login_page(
 /// `POST /login`: opens a session exactly as `POST /api/v1/auth/login` does.
 pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, form: Form) -> Response {
     let next = local_path(form.get("next").as_deref());
-    let body = api::Login { email: form.text("email"), password: form.0.get("password").cloned().unwrap_or_default() };
+    let body = api::Login {
+        email: form.text("email"),
+        password: form.0.get("password").cloned().unwrap_or_default(),
+    };
     match body_of::<api::Session>(session::login(State(app.clone()), ApiJson(body)).await).await {
         Ok(s) => {
             let mut r = redirect(&next);
@@ -110,7 +113,14 @@ pub async fn logout(State(app): State<Arc<App>>, web: Web, _form: Form) -> Respo
     r
 }
 
-fn signup_form(csrf: &str, failed: &Failed, mode: SignupMode, code: &str, email: &str, next: &str) -> Response {
+fn signup_form(
+    csrf: &str,
+    failed: &Failed,
+    mode: SignupMode,
+    code: &str,
+    email: &str,
+    next: &str,
+) -> Response {
     public_page(
         "Sign up",
         html! {
@@ -174,7 +184,13 @@ pub async fn signup(State(app): State<Arc<App>>, headers: HeaderMap, form: Form)
                 "signup",
                 &form,
                 &e,
-                &[("password", "password"), ("email", "email"), ("name", "name"), ("invitation", "invitation_token"), ("signup", "invitation_token")],
+                &[
+                    ("password", "password"),
+                    ("email", "email"),
+                    ("name", "name"),
+                    ("invitation", "invitation_token"),
+                    ("signup", "invitation_token"),
+                ],
             );
             let mode = app.state().settings().signup;
             let code = form.text("invitation_token");
@@ -200,7 +216,10 @@ pub async fn act_as(State(app): State<Arc<App>>, headers: HeaderMap, web: Web, f
             match crate::auth::authenticate(&app, secret, Some(&email)) {
                 Ok(_) => {
                     let mut r = redirect_with("/", &format!("You are now acting as {email}."), secure);
-                    r.headers_mut().append(SET_COOKIE, set_cookie(ACT_AS_COOKIE, &hex::encode(&email), 43_200, secure, "Lax"));
+                    r.headers_mut().append(
+                        SET_COOKIE,
+                        set_cookie(ACT_AS_COOKIE, &hex::encode(&email), 43_200, secure, "Lax"),
+                    );
                     r
                 }
                 Err(e) => redirect_with("/", &format!("You cannot act as {email}: {}", e.detail), secure),

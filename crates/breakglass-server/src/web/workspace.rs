@@ -17,7 +17,8 @@ use maud::{html, Markup};
 
 use super::dashboard::with_status;
 use super::layout::{
-    badge, countdown, csrf, emergency_badge, error_page, field, form_error, page, role_options, select, when, Nav,
+    badge, countdown, csrf, emergency_badge, error_page, field, form_error, page, role_options, select, when,
+    Nav,
 };
 use super::requests::{request_link, request_target, review_form};
 use super::{body_of, redirect, redirect_with, Failed, Form, Web};
@@ -35,7 +36,8 @@ fn rights(app: &App, web: &Web, ws: &str) -> (WorkspaceAccess, AdminRole) {
     let state = app.state();
     let ctx = web.caller.ctx(app.now());
     let none = WorkspaceAccess { see: false, read_history: false, manage: false, manage_managers: false };
-    let access = Slug::parse(ws).ok().and_then(|w| authz::actor_access(&state, &ctx, &w).ok()).unwrap_or(none);
+    let access =
+        Slug::parse(ws).ok().and_then(|w| authz::actor_access(&state, &ctx, &w).ok()).unwrap_or(none);
     (access, authz::actor_admin_role(&state, &ctx).unwrap_or_default())
 }
 
@@ -88,7 +90,14 @@ pub async fn show(
     render(&app, &web, &ws, &tab, &Failed::default(), None).await
 }
 
-async fn render(app: &Arc<App>, web: &Web, ws: &str, tab: &str, failed: &Failed, shown_once: Option<Markup>) -> Response {
+async fn render(
+    app: &Arc<App>,
+    web: &Web,
+    ws: &str,
+    tab: &str,
+    failed: &Failed,
+    shown_once: Option<Markup>,
+) -> Response {
     let s = || State(app.clone());
     let w = match workspaces::get_workspace(s(), web.caller.clone(), Path(ws.to_owned())).await {
         Ok(Json(w)) => w,
@@ -119,7 +128,14 @@ async fn render(app: &Arc<App>, web: &Web, ws: &str, tab: &str, failed: &Failed,
 }
 
 /// The rows of a Current Access table, with change-role and remove forms for those who manage.
-fn access_table(web: &Web, ws: &str, project: Option<&str>, members: &[api::Binding], manage: bool, now: Timestamp) -> Markup {
+fn access_table(
+    web: &Web,
+    ws: &str,
+    project: Option<&str>,
+    members: &[api::Binding],
+    manage: bool,
+    now: Timestamp,
+) -> Markup {
     let base = match project {
         Some(p) => format!("/w/{ws}/p/{p}/members"),
         None => format!("/w/{ws}/members"),
@@ -179,9 +195,14 @@ async fn access_tab(
     failed: &Failed,
 ) -> Result<Markup, ApiError> {
     let ws = &w.identifier;
-    let Json(members) = workspaces::list_workspace_members(State(app.clone()), web.caller.clone(), Path(ws.clone()), all()).await?;
+    let Json(members) =
+        workspaces::list_workspace_members(State(app.clone()), web.caller.clone(), Path(ws.clone()), all())
+            .await?;
     let invitations = if rights.manage {
-        admin::workspace_invitations(State(app.clone()), web.caller.clone(), Path(ws.clone()), all()).await?.0.items
+        admin::workspace_invitations(State(app.clone()), web.caller.clone(), Path(ws.clone()), all())
+            .await?
+            .0
+            .items
     } else {
         Vec::new()
     };
@@ -279,7 +300,8 @@ async fn projects_tab(
 
 async fn policies_tab(app: &Arc<App>, web: &Web, w: &api::Workspace) -> Result<Markup, ApiError> {
     let ws = &w.identifier;
-    let Json(ents) = requests::list_entitlements(State(app.clone()), web.caller.clone(), Path(ws.clone()), all()).await?;
+    let Json(ents) =
+        requests::list_entitlements(State(app.clone()), web.caller.clone(), Path(ws.clone()), all()).await?;
     let Json(policies) = requests::list_policies(
         State(app.clone()),
         web.caller.clone(),
@@ -311,11 +333,21 @@ async fn policies_tab(app: &Arc<App>, web: &Web, w: &api::Workspace) -> Result<M
     })
 }
 
-async fn reviews_tab(app: &Arc<App>, web: &Web, w: &api::Workspace, failed: &Failed) -> Result<Markup, ApiError> {
+async fn reviews_tab(
+    app: &Arc<App>,
+    web: &Web,
+    w: &api::Workspace,
+    failed: &Failed,
+) -> Result<Markup, ApiError> {
     let Json(reviews) = requests::list_reviews(
         State(app.clone()),
         web.caller.clone(),
-        ApiQuery(api::ReviewQuery { state: Some("all".into()), workspace: Some(w.identifier.clone()), limit: Some(200), cursor: None }),
+        ApiQuery(api::ReviewQuery {
+            state: Some("all".into()),
+            workspace: Some(w.identifier.clone()),
+            limit: Some(200),
+            cursor: None,
+        }),
     )
     .await?;
     let me = app.state().user(web.caller.user).map(|u| u.email.to_string()).unwrap_or_default();
@@ -344,11 +376,27 @@ fn assigned_notice(v: &serde_json::Value, email: &str) -> String {
 }
 
 /// `POST /w/{ws}/members`: assigns or changes a workspace role.
-pub async fn set_member(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
+pub async fn set_member(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(ws): Path<String>,
+    form: Form,
+) -> Response {
     let email = form.text("email");
     let (expires_at, expires_in) = expiry_fields(form.get("expires"));
-    let body = api::SetMember { role: form.text("role"), expires_at, expires_in, justification: form.get("justification") };
-    let r = workspaces::set_workspace_member(State(app.clone()), web.caller.clone(), Path((ws.clone(), email.clone())), ApiJson(body)).await;
+    let body = api::SetMember {
+        role: form.text("role"),
+        expires_at,
+        expires_in,
+        justification: form.get("justification"),
+    };
+    let r = workspaces::set_workspace_member(
+        State(app.clone()),
+        web.caller.clone(),
+        Path((ws.clone(), email.clone())),
+        ApiJson(body),
+    )
+    .await;
     match body_of::<serde_json::Value>(r).await {
         Ok(v) => redirect_with(&format!("/w/{ws}"), &assigned_notice(&v, &email), web.secure),
         Err(e) => {
@@ -358,13 +406,30 @@ pub async fn set_member(State(app): State<Arc<App>>, web: Web, Path(ws): Path<St
     }
 }
 
-const MEMBER_FIELDS: &[(&str, &str)] =
-    &[("email", "email"), ("user", "email"), ("role", "role"), ("expir", "expires"), ("span", "expires"), ("time", "expires")];
+const MEMBER_FIELDS: &[(&str, &str)] = &[
+    ("email", "email"),
+    ("user", "email"),
+    ("role", "role"),
+    ("expir", "expires"),
+    ("span", "expires"),
+    ("time", "expires"),
+];
 
 /// `POST /w/{ws}/members/remove`.
-pub async fn remove_member(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
+pub async fn remove_member(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(ws): Path<String>,
+    form: Form,
+) -> Response {
     let email = form.text("email");
-    match workspaces::remove_workspace_member(State(app.clone()), web.caller.clone(), Path((ws.clone(), email.clone()))).await {
+    match workspaces::remove_workspace_member(
+        State(app.clone()),
+        web.caller.clone(),
+        Path((ws.clone(), email.clone())),
+    )
+    .await
+    {
         Ok(_) => redirect_with(&format!("/w/{ws}"), &format!("Removed {email}."), web.secure),
         Err(e) => {
             let failed = Failed::new("member", &Form(HashMap::new()), &e, &[]);
@@ -376,8 +441,13 @@ pub async fn remove_member(State(app): State<Arc<App>>, web: Web, Path(ws): Path
 /// `POST /w/{ws}/invite`: the invitation's code is shown once, with a sign-up link to pass on.
 pub async fn invite(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
     let (expires_at, expires_in) = expiry_fields(form.get("expires"));
-    let body = api::CreateInvitation { email: form.text("email"), role: form.text("role"), expires_at, expires_in };
-    match body_of::<api::Invitation>(admin::invite(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiJson(body)).await).await {
+    let body =
+        api::CreateInvitation { email: form.text("email"), role: form.text("role"), expires_at, expires_in };
+    match body_of::<api::Invitation>(
+        admin::invite(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiJson(body)).await,
+    )
+    .await
+    {
         Ok(i) => {
             let code = i.token.clone().unwrap_or_default();
             let link = format!("/signup?code={}&email={}", super::pct(&code), super::pct(&i.email));
@@ -402,19 +472,46 @@ pub async fn invite(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String
 }
 
 /// `POST /w/{ws}/projects`.
-pub async fn create_project(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
-    let body = api::CreateProject { identifier: form.text("identifier"), name: form.text("name"), tags: Default::default() };
-    match body_of::<api::Project>(workspaces::create_project(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiJson(body)).await).await {
-        Ok(p) => redirect_with(&format!("/w/{ws}/p/{}", p.identifier), &format!("Created project {}.", p.identifier), web.secure),
+pub async fn create_project(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(ws): Path<String>,
+    form: Form,
+) -> Response {
+    let body = api::CreateProject {
+        identifier: form.text("identifier"),
+        name: form.text("name"),
+        tags: Default::default(),
+    };
+    match body_of::<api::Project>(
+        workspaces::create_project(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiJson(body))
+            .await,
+    )
+    .await
+    {
+        Ok(p) => redirect_with(
+            &format!("/w/{ws}/p/{}", p.identifier),
+            &format!("Created project {}.", p.identifier),
+            web.secure,
+        ),
         Err(e) => {
-            let failed = Failed::new("project", &form, &e, &[("identifier", "identifier"), ("slug", "identifier"), ("name", "name")]);
+            let failed = Failed::new(
+                "project",
+                &form,
+                &e,
+                &[("identifier", "identifier"), ("slug", "identifier"), ("name", "name")],
+            );
             with_status(render(&app, &web, &ws, "projects", &failed, None).await, e.status)
         }
     }
 }
 
 /// `GET /w/{ws}/p/{p}`: Project Access.
-pub async fn project(State(app): State<Arc<App>>, web: Web, Path((ws, p)): Path<(String, String)>) -> Response {
+pub async fn project(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, p)): Path<(String, String)>,
+) -> Response {
     render_project(&app, &web, &ws, &p, &Failed::default()).await
 }
 
@@ -425,10 +522,11 @@ async fn render_project(app: &Arc<App>, web: &Web, ws: &str, p: &str, failed: &F
         Ok(Json(p)) => p,
         Err(e) => return error_page(e.status, &e.detail),
     };
-    let members = match workspaces::list_project_members(s(), web.caller.clone(), Path(key.clone()), all()).await {
-        Ok(Json(m)) => m.items,
-        Err(e) => return error_page(e.status, &e.detail),
-    };
+    let members =
+        match workspaces::list_project_members(s(), web.caller.clone(), Path(key.clone()), all()).await {
+            Ok(Json(m)) => m.items,
+            Err(e) => return error_page(e.status, &e.detail),
+        };
     let (rights, _) = rights(app, web, ws);
     let now = app.now();
     let roles = role_options(true);
@@ -461,11 +559,27 @@ async fn render_project(app: &Arc<App>, web: &Web, ws: &str, p: &str, failed: &F
 }
 
 /// `POST /w/{ws}/p/{p}/members`.
-pub async fn set_project_member(State(app): State<Arc<App>>, web: Web, Path((ws, p)): Path<(String, String)>, form: Form) -> Response {
+pub async fn set_project_member(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, p)): Path<(String, String)>,
+    form: Form,
+) -> Response {
     let email = form.text("email");
     let (expires_at, expires_in) = expiry_fields(form.get("expires"));
-    let body = api::SetMember { role: form.text("role"), expires_at, expires_in, justification: form.get("justification") };
-    let r = workspaces::set_project_member(State(app.clone()), web.caller.clone(), Path((ws.clone(), p.clone(), email.clone())), ApiJson(body)).await;
+    let body = api::SetMember {
+        role: form.text("role"),
+        expires_at,
+        expires_in,
+        justification: form.get("justification"),
+    };
+    let r = workspaces::set_project_member(
+        State(app.clone()),
+        web.caller.clone(),
+        Path((ws.clone(), p.clone(), email.clone())),
+        ApiJson(body),
+    )
+    .await;
     match body_of::<serde_json::Value>(r).await {
         Ok(v) => redirect_with(&format!("/w/{ws}/p/{p}"), &assigned_notice(&v, &email), web.secure),
         Err(e) => {
@@ -476,9 +590,20 @@ pub async fn set_project_member(State(app): State<Arc<App>>, web: Web, Path((ws,
 }
 
 /// `POST /w/{ws}/p/{p}/members/remove`.
-pub async fn remove_project_member(State(app): State<Arc<App>>, web: Web, Path((ws, p)): Path<(String, String)>, form: Form) -> Response {
+pub async fn remove_project_member(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, p)): Path<(String, String)>,
+    form: Form,
+) -> Response {
     let email = form.text("email");
-    match workspaces::remove_project_member(State(app.clone()), web.caller.clone(), Path((ws.clone(), p.clone(), email.clone()))).await {
+    match workspaces::remove_project_member(
+        State(app.clone()),
+        web.caller.clone(),
+        Path((ws.clone(), p.clone(), email.clone())),
+    )
+    .await
+    {
         Ok(_) => redirect_with(&format!("/w/{ws}/p/{p}"), &format!("Removed {email}."), web.secure),
         Err(e) => {
             let failed = Failed::new("member", &Form(HashMap::new()), &e, &[]);
@@ -506,12 +631,34 @@ pub async fn history(
     };
     let project = get("project");
     let result = match &project {
-        Some(p) => audit::project_history(State(app.clone()), web.caller.clone(), Path((ws.clone(), p.clone())), ApiQuery(query)).await,
-        None => audit::workspace_history(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiQuery(query)).await,
+        Some(p) => {
+            audit::project_history(
+                State(app.clone()),
+                web.caller.clone(),
+                Path((ws.clone(), p.clone())),
+                ApiQuery(query),
+            )
+            .await
+        }
+        None => {
+            audit::workspace_history(
+                State(app.clone()),
+                web.caller.clone(),
+                Path(ws.clone()),
+                ApiQuery(query),
+            )
+            .await
+        }
     };
     let (events, error) = match result {
         Ok(Json(p)) => (Some(p), None),
-        Err(e) if e.status.is_client_error() && e.status != axum::http::StatusCode::NOT_FOUND && e.status != axum::http::StatusCode::FORBIDDEN => (None, Some(e.detail)),
+        Err(e)
+            if e.status.is_client_error()
+                && e.status != axum::http::StatusCode::NOT_FOUND
+                && e.status != axum::http::StatusCode::FORBIDDEN =>
+        {
+            (None, Some(e.detail))
+        }
         Err(e) => return error_page(e.status, &e.detail),
     };
     let keep = |k: &str| get(k).unwrap_or_default();
@@ -543,7 +690,7 @@ pub async fn history(
                     } }
                 } }
                 @if let Some(c) = &events.next_cursor {
-                    p { a href=(format!("/w/{ws}/history?project={}&type={}&since={}&until={}&cursor={}", super::pct(&keep("project")), super::pct(&keep("type")), super::pct(&keep("since")), super::pct(&keep("until")), super::pct(c))) { "Older events →" } }
+                    p { a href=(format!("/w/{ws}/history?project={}&type={}&since={}&until={}&cursor={}", super::pct(&keep("project")), super::pct(&keep("type")), super::pct(&keep("since")), super::pct(&keep("until")), super::pct(c))) { "More events →" } }
                 }
             }
         }
@@ -554,11 +701,20 @@ pub async fn history(
 /// `GET /w/{ws}/history/{seq}`: one event in full, with its place in the hash chain.
 pub async fn event(State(app): State<Arc<App>>, web: Web, Path((ws, seq)): Path<(String, i64)>) -> Response {
     let query = api::AuditQuery { after: Some(seq - 1), limit: Some(1), ..Default::default() };
-    let found = match audit::workspace_history(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiQuery(query)).await {
+    let found = match audit::workspace_history(
+        State(app.clone()),
+        web.caller.clone(),
+        Path(ws.clone()),
+        ApiQuery(query),
+    )
+    .await
+    {
         Ok(Json(p)) => p.items.into_iter().find(|e| e.seq == seq),
         Err(e) => return error_page(e.status, &e.detail),
     };
-    let Some(e) = found else { return error_page(axum::http::StatusCode::NOT_FOUND, "No such event in this workspace's history.") };
+    let Some(e) = found else {
+        return error_page(axum::http::StatusCode::NOT_FOUND, "No such event in this workspace's history.");
+    };
     let details = serde_json::to_string_pretty(&e.details).unwrap_or_default();
     let body = html! {
         p { a href=(format!("/w/{ws}/history")) { "← History" } }

@@ -1,0 +1,359 @@
+//! The web UI over HTTP, as a browser without script would use it: cookies, CSRF tokens, forms
+//! that keep what was typed, pages authorised exactly like the API, and the account switcher.
+//! (The whole flow in a real browser is in `e2e/`.)
+
+use std::collections::HashMap;
+
+use breakglass_client::api::{CreateAccess, SetMember};
+
+use crate::common::*;
+
+/// A cookie-keeping client that does not follow redirects.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+    headers: Vec<(&'static str, String)>,
+}
+
+/// One answer: status, the `Location` and `Set-Cookie` headers, and the body.
+struct Page {
+    status: u16,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    body: String,
+}
+
+impl Page {
+    /// The CSRF token of the first form on the page.
+    fn csrf(&self) -> String {
+        let at = self.body.find(r#"name="csrf" value=""#).expect("a form with a CSRF token");
+        let rest = &self.body[at + r#"name="csrf" value=""#.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    fn cookie(&self, name: &str) -> Option<&String> {
+        self.set_cookies.iter().find(|c| c.starts_with(&format!("{name}=")))
+    }
+}
+
+impl Browser {
+    fn new(t: &TestApp) -> Self {
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { base: t.url.clone(), http, cookies: HashMap::new(), headers: Vec::new() }
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let cookie = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+        let mut req = req.header("cookie", cookie).header("accept", "text/html");
+        for (k, v) in &self.headers {
+            req = req.header(*k, v);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let location = r.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
+        let set_cookies: Vec<String> =
+            r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        for c in &set_cookies {
+            let pair = c.split(';').next().unwrap();
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        Page { status, location, set_cookies, body: r.text().await.unwrap() }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.http.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let req = self.http.post(format!("{}{path}", self.base)).form(fields);
+        self.send(req).await
+    }
+
+    /// Posts a form with the CSRF token of `page`.
+    async fn submit(&mut self, page: &Page, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = page.csrf();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post(path, &all).await
+    }
+
+    async fn sign_in(&mut self, email: &str) -> Page {
+        let form = self.get("/login").await;
+        let password = password_for(email);
+        let r = self.submit(&form, "/login", &[("email", email), ("password", &password)]).await;
+        assert_eq!(r.status, 303, "signed in: {}", r.body);
+        self.get("/").await
+    }
+}
+
+fn member(role: &str) -> SetMember {
+    SetMember { role: role.into(), ..Default::default() }
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_httponly_samesite_lax_and_secure_behind_tls() {
+    let t = TestApp::start().await;
+    t.user("ann@example.com").await;
+    let signed_in = t.events_of("USER_SIGNED_IN").await.len();
+    let mut b = Browser::new(&t);
+    let form = b.get("/login").await;
+    assert!(form.cookie("bg_csrf").is_some_and(|c| c.contains("HttpOnly") && c.contains("SameSite=Strict")));
+    let pw = password_for("ann@example.com");
+    let r = b.submit(&form, "/login", &[("email", "ann@example.com"), ("password", &pw)]).await;
+    assert_eq!((r.status, r.location.as_deref()), (303, Some("/")));
+    let c = r.cookie("bg_session").expect("a session cookie");
+    assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.contains("Path=/"), "{c}");
+    assert!(!c.contains("Secure"), "plain HTTP: no Secure, or the browser would drop it");
+    assert_eq!(
+        t.events_of("USER_SIGNED_IN").await.len(),
+        signed_in + 1,
+        "signing in is audited like the API's"
+    );
+
+    let mut tls = Browser::new(&t);
+    tls.headers.push(("x-forwarded-proto", "https".into()));
+    let form = tls.get("/login").await;
+    let r = tls.submit(&form, "/login", &[("email", "ann@example.com"), ("password", &pw)]).await;
+    assert!(r.cookie("bg_session").unwrap().contains("; Secure"));
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_never_send_a_visitor_elsewhere() {
+    let t = TestApp::start().await;
+    t.user("ann@example.com").await;
+    let mut b = Browser::new(&t);
+    let r = b.get("/w/ops?tab=projects").await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.location.as_deref(), Some("/login?next=/w/ops%3Ftab%3Dprojects"));
+    for next in ["//evil.example/x", "https://evil.example/", "/\\evil.example"] {
+        let form = b.get("/login").await;
+        let pw = password_for("ann@example.com");
+        let r = b
+            .submit(&form, "/login", &[("email", "ann@example.com"), ("password", &pw), ("next", next)])
+            .await;
+        assert_eq!(r.location.as_deref(), Some("/"), "next={next}");
+    }
+    let r = b.get("/no/such/page").await;
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("There is no page here"));
+    let api = t.raw("GET", "/api/v1/nothing", None, Body::None).await;
+    api.assert_problem(404, "http.not_found");
+}
+
+#[tokio::test]
+async fn a_form_without_its_sessions_csrf_token_changes_nothing() {
+    let t = TestApp::start().await;
+    t.user("owen@example.com").await;
+    t.user("eve@example.com").await;
+    t.workspace("ops", &["owen@example.com"]).await;
+    let mut owen = Browser::new(&t);
+    owen.sign_in("owen@example.com").await;
+    let mut eve = Browser::new(&t);
+    let eves_page = eve.sign_in("eve@example.com").await;
+    let before = t.snapshot().await;
+    let invite = [("email", "x@example.com"), ("role", "owner")];
+    let r = owen.post("/w/ops/invite", &invite).await;
+    assert_eq!(r.status, 403, "no token");
+    let mut forged = vec![("csrf", "0123456789abcdef0123456789abcdef")];
+    forged.extend_from_slice(&invite);
+    assert_eq!(owen.post("/w/ops/invite", &forged).await.status, 403, "a made-up token");
+    assert_eq!(
+        owen.submit(&eves_page, "/w/ops/invite", &invite).await.status,
+        403,
+        "another session's token"
+    );
+    assert_eq!(owen.post("/logout", &[]).await.status, 403, "signing out needs the token too");
+    t.assert_unchanged(&before, "forms without a valid CSRF token").await;
+    let page = owen.get("/w/ops").await;
+    let r = owen.submit(&page, "/w/ops/invite", &invite).await;
+    assert_eq!(r.status, 200, "with the token it works");
+    assert!(r.body.contains("bgi_"), "the invitation's code is shown once");
+}
+
+#[tokio::test]
+async fn a_refused_form_keeps_what_was_typed_and_puts_the_error_next_to_the_field() {
+    let t = TestApp::start().await;
+    t.user("owen@example.com").await;
+    t.workspace("ops", &["owen@example.com"]).await;
+    let mut b = Browser::new(&t);
+    b.sign_in("owen@example.com").await;
+    let page = b.get("/w/ops").await;
+    let before = t.snapshot().await;
+    let r = b
+        .submit(
+            &page,
+            "/w/ops/invite",
+            &[("email", "not an address"), ("role", "manager"), ("expires", "3h")],
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body.contains(r#"id="invite-email" name="email" type="email" value="not an address""#),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains(r#"aria-invalid="true""#));
+    assert!(r.body.contains(r#"id="invite-email-error""#), "the error sits with the e-mail field");
+    assert!(r.body.contains(r#"<option value="manager" selected>"#), "the chosen role is kept");
+    assert!(r.body.contains(r#"value="3h""#), "the expiry is kept");
+    t.assert_unchanged(&before, "a refused invitation").await;
+
+    let form = b.get("/login").await;
+    let r =
+        b.submit(&form, "/login", &[("email", "owen@example.com"), ("password", "wrong password!")]).await;
+    assert_eq!(r.status, 401);
+    assert!(r.body.contains(r#"value="owen@example.com""#));
+    assert!(!r.body.contains("wrong password!"), "a password is never echoed");
+}
+
+#[tokio::test]
+async fn pages_and_forms_are_authorised_exactly_like_the_api() {
+    let t = TestApp::start().await;
+    let owen = t.user("owen@example.com").await;
+    t.user("mel@example.com").await;
+    t.user("out@example.com").await;
+    t.workspace("ops", &["owen@example.com"]).await;
+    owen.set_workspace_member("ops", "mel@example.com", &member("member")).await.unwrap();
+
+    let mut out = Browser::new(&t);
+    out.sign_in("out@example.com").await;
+    assert_eq!(out.get("/w/ops").await.status, 404, "invisible, not forbidden");
+    assert_eq!(out.get("/w/ops/history").await.status, 404);
+    assert_eq!(out.get("/admin").await.status, 403);
+
+    let mut mel = Browser::new(&t);
+    let page = mel.sign_in("mel@example.com").await;
+    let ws = mel.get("/w/ops").await;
+    assert_eq!(ws.status, 200);
+    assert!(!ws.body.contains("Invite by e-mail"), "a member is not offered what they may not do");
+    let before = t.snapshot().await;
+    let r = mel.submit(&page, "/w/ops/invite", &[("email", "x@example.com"), ("role", "owner")]).await;
+    assert_eq!(r.status, 403, "and the handler refuses it anyway");
+    let r = mel.submit(&page, "/w/ops/members", &[("email", "mel@example.com"), ("role", "owner")]).await;
+    assert_eq!(r.status, 403);
+    t.assert_unchanged(&before, "a member's forged forms").await;
+}
+
+#[tokio::test]
+async fn the_account_switcher_acts_as_the_owner_and_falls_back_when_the_access_ends() {
+    let t = TestApp::start().await;
+    let owen = t.user("owen@example.com").await;
+    let dee = t.user("dee@example.com").await;
+    t.workspace("ops", &["owen@example.com"]).await;
+    let created = owen
+        .create_access(&CreateAccess {
+            name: "cover".into(),
+            kind: "delegate".into(),
+            recipients: vec!["dee@example.com".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    dee.accept_access(&created.access.id, &created.codes[0].code).await.unwrap();
+
+    let mut b = Browser::new(&t);
+    let home = b.sign_in("dee@example.com").await;
+    assert!(home.body.contains(r#"<option value="owen@example.com">"#), "the switcher offers the owner");
+    let r = b.submit(&home, "/act-as", &[("as", "owen@example.com")]).await;
+    assert_eq!(r.status, 303);
+    let home = b.get("/").await;
+    assert!(home.body.contains("Acting as "), "a banner says whose rights are in use: {}", home.body);
+    assert!(home.body.contains("you are dee@example.com"));
+    let ws = b.get("/w/ops").await;
+    assert_eq!(ws.status, 200, "with the owner's rights");
+    let accesses = b.get("/accesses").await;
+    assert!(accesses.body.contains("their tokens and accesses are theirs to manage"));
+
+    owen.revoke_access(&created.access.id).await.unwrap();
+    let r = b.get("/w/ops").await;
+    assert_eq!((r.status, r.location.as_deref()), (303, Some("/")), "back to one's own rights");
+    let home = b.get("/").await;
+    assert!(home.body.contains("You no longer act as owen@example.com"));
+    assert!(!home.body.contains("Acting as "));
+    assert_eq!(b.get("/w/ops").await.status, 404, "dee's own rights do not reach ops");
+
+    let r = b.submit(&home, "/act-as", &[("as", "owen@example.com")]).await;
+    assert_eq!(r.status, 303);
+    assert!(b.get("/").await.body.contains("You cannot act as owen@example.com"));
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session_for_good() {
+    let t = TestApp::start().await;
+    t.user("ann@example.com").await;
+    let mut b = Browser::new(&t);
+    let home = b.sign_in("ann@example.com").await;
+    let stolen = b.cookies.get("bg_session").cloned().unwrap();
+    let r = b.submit(&home, "/logout", &[]).await;
+    assert_eq!((r.status, r.location.as_deref()), (303, Some("/login")));
+    assert!(r.cookie("bg_session").unwrap().contains("Max-Age=0"));
+    assert_eq!(t.events_of("USER_SIGNED_OUT").await.len(), 1);
+    b.cookies.insert("bg_session".into(), stolen);
+    let r = b.get("/").await;
+    assert_eq!(r.status, 303, "the old cookie no longer signs anyone in");
+}
+
+#[tokio::test]
+async fn an_invitation_link_signs_up_and_the_dashboard_accepts_it() {
+    let t = TestApp::start().await;
+    t.user("owen@example.com").await;
+    t.workspace("ops", &["owen@example.com"]).await;
+    let mut owen = Browser::new(&t);
+    owen.sign_in("owen@example.com").await;
+    let page = owen.get("/w/ops").await;
+    let r = owen
+        .submit(
+            &page,
+            "/w/ops/invite",
+            &[("email", "zoe@example.com"), ("role", "member"), ("expires", "2031-06-01")],
+        )
+        .await;
+    let at = r.body.find("/signup?code=").unwrap_or_else(|| panic!("no link: {}", r.body));
+    let link = r.body[at..].split('<').next().unwrap().replace("&amp;", "&");
+
+    let mut zoe = Browser::new(&t);
+    let form = zoe.get(&link).await;
+    assert!(form.body.contains(r#"value="zoe@example.com""#));
+    let code = link.split("code=").nth(1).unwrap().split('&').next().unwrap().to_owned();
+    let pw = password_for("zoe@example.com");
+    let r = zoe
+        .submit(
+            &form,
+            "/signup",
+            &[
+                ("email", "zoe@example.com"),
+                ("name", "Zoe"),
+                ("password", &pw),
+                ("invitation_token", &code),
+                ("next", &format!("/?code={code}")),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let home = zoe.get(r.location.as_deref().unwrap()).await;
+    assert!(home.body.contains("Invitations for you"));
+    assert!(home.body.contains(&format!(r#"value="{code}""#)), "the code from the link is filled in");
+    let id = t.admin().all_workspace_invitations("ops").await.unwrap()[0].id.clone();
+    let r = zoe.submit(&home, &format!("/invitations/{id}/accept"), &[("token", &code)]).await;
+    assert_eq!((r.status, r.location.as_deref()), (303, Some("/w/ops")));
+    let members = t.admin().all_workspace_members("ops").await.unwrap();
+    let zoe_binding = members.iter().find(|m| m.user == "zoe@example.com").expect("zoe joined");
+    assert_eq!(zoe_binding.expires_at.as_deref(), Some("2031-06-01T00:00:00Z"), "the date became the expiry");
+}
+
+#[tokio::test]
+async fn a_web_session_cannot_reach_the_api_with_its_cookie() {
+    let t = TestApp::start().await;
+    t.user("ann@example.com").await;
+    let mut b = Browser::new(&t);
+    b.sign_in("ann@example.com").await;
+    let r = b.get("/api/v1/me").await;
+    assert_eq!(r.status, 401, "the API takes bearer tokens only, so a cookie alone cannot drive it");
+}
