@@ -13,7 +13,7 @@ use super::dashboard::with_status;
 use super::layout::{badge, countdown, csrf, error_page, field, form_error, page, select, when, Nav};
 use super::{body_of, redirect_with, Failed, Form, Web};
 use crate::app::App;
-use crate::http::{accesses, ApiJson, ApiQuery};
+use crate::http::{accesses, users, ApiJson, ApiQuery};
 
 /// `GET /accesses`.
 pub async fn show(State(app): State<Arc<App>>, web: Web) -> Response {
@@ -34,6 +34,14 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
         .await
         {
             Ok(Json(p)) => Some(p.items),
+            Err(e) => return error_page(e.status, &e.detail),
+        }
+    };
+    let tokens = if own.is_none() {
+        Vec::new()
+    } else {
+        match users::list_tokens(State(app.clone()), web.caller.clone(), page_q()).await {
+            Ok(Json(p)) => p.items,
             Err(e) => return error_page(e.status, &e.detail),
         }
     };
@@ -83,7 +91,27 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
                             td { (a.kind.replace('_', " ")) @if a.read_only { " " span.badge { "read-only" } } }
                             td { (a.scope.as_deref().unwrap_or("all")) }
                             td { (badge(&a.status)) }
-                            td { @for r in &a.recipients { (r.email) " " (badge(&r.status)) br; } }
+                            td {
+                                @for r in &a.recipients {
+                                    (r.email) " " (badge(&r.status))
+                                    @if a.status == "live" && r.status != "removed" {
+                                        " " form.inline method="post" action=(format!("/accesses/{}/recipients/remove", a.id)) {
+                                            (csrf(web)) input type="hidden" name="email" value=(r.email);
+                                            button.small.link type="submit" { "unshare" }
+                                        }
+                                    }
+                                    br;
+                                }
+                                @if a.status == "live" && a.kind == "delegate" {
+                                    @let form = format!("share-{}", a.id);
+                                    form method="post" action=(format!("/accesses/{}/recipients", a.id)) novalidate {
+                                        (csrf(web))
+                                        (form_error(failed, &form))
+                                        (field(failed, &form, "email", "Share with", "email", "", None, true))
+                                        button.small type="submit" { "Share" }
+                                    }
+                                }
+                            }
                             td { @match &a.expires_at { Some(e) => (countdown(e, now)), None => span.muted { "—" } } }
                             td { @if a.status == "live" {
                                 form.inline method="post" action=(format!("/accesses/{}/revoke", a.id)) {
@@ -92,6 +120,38 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
                             } }
                         } } }
                     } }
+                }
+            }
+        }
+        @if own.is_some() {
+            h2 { "API tokens and sessions" }
+            div.table-wrap { table {
+                thead { tr { th { "Name" } th { "Kind" } th { "Scope" } th.hide-narrow { "Created" } th { "Last used" } th { "Ends" } th { "" } } }
+                tbody { @for t in &tokens { tr {
+                    td { (t.name) @if t.access_id.is_some() { " " span.badge { "access" } } }
+                    td { (t.kind) @if t.read_only { " " span.badge { "read-only" } } }
+                    td { (t.scope.as_deref().unwrap_or("all")) }
+                    td.hide-narrow { (when(&t.created_at)) }
+                    td { @match &t.last_used_at { Some(u) => (when(u)), None => span.muted { "never" } } }
+                    td { @match &t.expires_at { Some(e) => (countdown(e, now)), None => span.muted { "—" } } }
+                    td { @if t.id != web.caller.token.to_string() {
+                        form.inline method="post" action=(format!("/tokens/{}/revoke", t.id)) { (csrf(web)) button.small.danger type="submit" { "Revoke" } }
+                    } @else { span.muted.small-text { "this session" } } }
+                } } }
+            } }
+            details.card open[failed.form == "token"] {
+                summary { "Create an API token" }
+                form method="post" action="/tokens" novalidate {
+                    (csrf(web))
+                    (form_error(failed, "token"))
+                    (field(failed, "token", "name", "Name", "text", "", None, true))
+                    (field(failed, "token", "scope", "Workspace", "text", "", Some("Empty for all your workspaces."), false))
+                    (field(failed, "token", "expires", "Expires", "text", "90d", Some("A duration or an RFC 3339 time; empty for no end."), false))
+                    div.check {
+                        input #token-read_only type="checkbox" name="read_only" value="true" checked[failed.value("token", "read_only").is_some()];
+                        label for="token-read_only" { "Read-only" }
+                    }
+                    button type="submit" { "Create token" }
                 }
             }
         }
@@ -207,4 +267,110 @@ pub async fn decline(State(app): State<Arc<App>>, web: Web, Path(id): Path<Strin
         Ok(_) => redirect_with("/", "Declined.", web.secure),
         Err(e) => error_page(e.status, &e.detail),
     }
+}
+
+fn split_expiry(v: Option<String>) -> (Option<String>, Option<String>) {
+    match v {
+        Some(v) if breakglass_core::time::Span::parse(&v).is_ok() => (None, Some(v)),
+        Some(v) => (Some(v), None),
+        None => (None, None),
+    }
+}
+
+/// `POST /tokens`: the secret is shown once.
+pub async fn create_token(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
+    let (expires_at, expires_in) = split_expiry(form.get("expires"));
+    let body = api::CreateToken {
+        name: form.text("name"),
+        expires_at,
+        expires_in,
+        scope: form.get("scope"),
+        read_only: form.checked("read_only").then_some(true),
+    };
+    match body_of::<api::CreatedToken>(
+        users::create_token(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
+    )
+    .await
+    {
+        Ok(c) => {
+            let once = html! {
+                section.card role="status" {
+                    h2 { "Token “" (c.token.name) "”" }
+                    p { "Copy it now: it is shown only once." }
+                    code.secret #token-secret { (c.secret) }
+                }
+            };
+            render(&app, &web, &Failed::default(), Some(once)).await
+        }
+        Err(e) => {
+            let fields: &[(&str, &str)] = &[
+                ("name", "name"),
+                ("scope", "scope"),
+                ("workspace", "scope"),
+                ("expir", "expires"),
+                ("span", "expires"),
+                ("time", "expires"),
+            ];
+            let failed = Failed::new("token", &form, &e, fields);
+            with_status(render(&app, &web, &failed, None).await, e.status)
+        }
+    }
+}
+
+/// `POST /tokens/{id}/revoke`.
+pub async fn revoke_token(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
+    let r = users::revoke_token(State(app.clone()), web.caller.clone(), Path(id)).await;
+    super::finish(r.map(|_| ()), &web, "/accesses", "Token revoked.")
+}
+
+/// `POST /accesses/{id}/recipients`: shares with one more address; its code is shown once.
+pub async fn add_recipient(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let email = form.text("email");
+    let r = accesses::add_recipient(
+        State(app.clone()),
+        web.caller.clone(),
+        Path(id.clone()),
+        ApiJson(api::AddRecipient { email: email.clone() }),
+    )
+    .await;
+    match body_of::<api::RecipientCode>(r).await {
+        Ok(rc) => {
+            let once = html! {
+                section.card role="status" {
+                    h2 { "Shared with " (rc.email) }
+                    p { "Give them this acceptance code yourself; it is shown only once." }
+                    code.secret.access-code { (rc.code) }
+                }
+            };
+            render(&app, &web, &Failed::default(), Some(once)).await
+        }
+        Err(e) => {
+            let failed =
+                Failed::new(format!("share-{id}"), &form, &e, &[("email", "email"), ("recipient", "email")]);
+            with_status(render(&app, &web, &failed, None).await, e.status)
+        }
+    }
+}
+
+/// `POST /accesses/{id}/recipients/remove`: unshares at once.
+pub async fn remove_recipient(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let email = form.text("email");
+    let r =
+        accesses::remove_recipient(State(app.clone()), web.caller.clone(), Path((id, email.clone()))).await;
+    super::finish(r.map(|_| ()), &web, "/accesses", &format!("No longer shared with {email}."))
 }

@@ -110,6 +110,18 @@ async fn body(
     } else {
         None
     };
+    let Json(users) = crate::http::users::list_users(
+        s(),
+        web.caller.clone(),
+        ApiQuery(api::PageQuery { limit: Some(1000), cursor: None }),
+    )
+    .await?;
+    let Json(platforms) = crate::http::platforms::list_platforms(
+        s(),
+        web.caller.clone(),
+        ApiQuery(api::PageQuery { limit: Some(1000), cursor: None }),
+    )
+    .await?;
     let me = app.state().user(web.caller.user).map(|u| u.email.to_string()).unwrap_or_default();
     let statuses = opts(&["", "active", "disabled", "pending_approval", "rejected"]);
     Ok(html! {
@@ -171,6 +183,20 @@ async fn body(
                 } } }
             } }
         }
+        @if manages {
+            details.card open[failed.form == "workspace"] {
+                summary { "Create a workspace" }
+                form method="post" action="/admin/workspaces" novalidate {
+                    (csrf(web))
+                    (form_error(failed, "workspace"))
+                    (field(failed, "workspace", "identifier", "Identifier", "text", "", Some("Lowercase letters, digits and -; it never changes."), true))
+                    (field(failed, "workspace", "name", "Name", "text", "", None, true))
+                    (field(failed, "workspace", "owners", "Owners' e-mails", "text", "", Some("Comma-separated; empty makes you the owner."), false))
+                    (field(failed, "workspace", "project_quota", "Project quota", "number", "", Some("Empty for the installation's default."), false))
+                    button type="submit" { "Create workspace" }
+                }
+            }
+        }
         section aria-labelledby="pr-h" {
             h2 #pr-h { "Pending role requests" }
             @if pending.items.is_empty() { p.muted { "None." } }
@@ -218,6 +244,47 @@ async fn body(
                 }
             }
         }
+        section aria-labelledby="users-h" {
+            h2 #users-h { "Users" }
+            div.table-wrap { table {
+                thead { tr { th { "E-mail" } th { "Name" } th { "Admin-area role" } th { "Status" } th.hide-narrow { "Since" } } }
+                tbody { @for u in &users.items { tr {
+                    td { (u.email) } td { (u.name) } td { (u.admin_role) } td { (badge(&u.status)) } td.hide-narrow { (when(&u.created_at)) }
+                } } }
+            } }
+            @if role == AdminRole::Admin {
+                details.card open[failed.form == "user"] {
+                    summary { "Create a user" }
+                    form method="post" action="/admin/users" novalidate {
+                        (csrf(web))
+                        (form_error(failed, "user"))
+                        (field(failed, "user", "email", "E-mail", "email", "", None, true))
+                        (field(failed, "user", "name", "Name", "text", "", None, true))
+                        (select(failed, "user", "admin_role", "Admin-area role", &opts(&["none", "employee", "auditor", "admin"]), "none"))
+                        (field(failed, "user", "password", "Initial password", "password", "", Some("At least 12 characters; empty for a user who only uses tokens."), false))
+                        button type="submit" { "Create user" }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="plat-h" {
+            h2 #plat-h { "Platforms" }
+            @if platforms.items.is_empty() { p.muted { "No platforms registered." } }
+            ul { @for p in &platforms.items { li { strong { (p.name) } " " code { (p.identifier) } " (" (p.kind) "), since " (when(&p.created_at)) } } }
+            @if role == AdminRole::Admin {
+                details.card open[failed.form == "platform"] {
+                    summary { "Register a platform" }
+                    form method="post" action="/admin/platforms" novalidate {
+                        (csrf(web))
+                        (form_error(failed, "platform"))
+                        (field(failed, "platform", "identifier", "Identifier", "text", "", None, true))
+                        (field(failed, "platform", "kind", "Kind", "text", "", Some("aws, kubernetes, postgres, …"), true))
+                        (field(failed, "platform", "name", "Name", "text", "", None, true))
+                        button type="submit" { "Register platform" }
+                    }
+                }
+            }
+        }
         @if let Some(st) = &settings {
             section.card aria-labelledby="set-h" {
                 h2 #set-h { "Settings" }
@@ -238,7 +305,7 @@ async fn body(
         }
         section.card aria-labelledby="ver-h" {
             h2 #ver-h { "Audit log" }
-            p { "Recompute the whole hash chain and report the first broken link, if any." }
+            p { "Recompute the whole hash chain and report the first broken link, if any. " a href="/admin/audit" { "Read the whole log" } }
             form method="post" action="/admin/verify" { (csrf(web)) button type="submit" { "Verify the audit chain" } }
         }
     })
@@ -431,4 +498,170 @@ pub async fn verify(State(app): State<Arc<App>>, web: Web, _form: Form) -> Respo
         }
         Err(e) => error_page(e.status, &e.detail),
     }
+}
+
+/// Re-renders the admin area with a failed form.
+async fn refused(
+    app: &Arc<App>,
+    web: &Web,
+    name: &str,
+    form: &Form,
+    e: &ApiError,
+    fields: &[(&str, &'static str)],
+) -> Response {
+    let failed = Failed::new(name, form, e, fields);
+    with_status(render(app, web, &HashMap::new(), &failed, None).await, e.status)
+}
+
+/// `POST /admin/workspaces`.
+pub async fn create_workspace(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
+    let quota = match form.get("project_quota").map(|q| q.parse::<u32>()) {
+        Some(Err(_)) => {
+            let e = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "input.invalid_quota",
+                "the quota must be a whole number",
+            );
+            return refused(&app, &web, "workspace", &form, &e, &[("quota", "project_quota")]).await;
+        }
+        q => q.and_then(Result::ok),
+    };
+    let body = api::CreateWorkspace {
+        identifier: form.text("identifier"),
+        name: form.text("name"),
+        owners: form
+            .text("owners")
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        project_quota: quota,
+        ..Default::default()
+    };
+    match body_of::<api::Workspace>(
+        workspaces::create_workspace(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
+    )
+    .await
+    {
+        Ok(w) => redirect_with(
+            &format!("/w/{}", w.identifier),
+            &format!("Created workspace {}.", w.identifier),
+            web.secure,
+        ),
+        Err(e) => {
+            let fields: &[(&str, &str)] = &[
+                ("identifier", "identifier"),
+                ("slug", "identifier"),
+                ("duplicate", "identifier"),
+                ("name", "name"),
+                ("user", "owners"),
+                ("email", "owners"),
+                ("quota", "project_quota"),
+                ("tag", ""),
+            ];
+            refused(&app, &web, "workspace", &form, &e, fields).await
+        }
+    }
+}
+
+/// `POST /admin/users`.
+pub async fn create_user(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
+    let body = api::CreateUser {
+        email: form.text("email"),
+        name: form.text("name"),
+        admin_role: form.get("admin_role"),
+        password: form.0.get("password").filter(|p| !p.is_empty()).cloned(),
+    };
+    match crate::http::users::create_user(State(app.clone()), web.caller.clone(), ApiJson(body)).await {
+        Ok(_) => redirect_with("/admin", &format!("Created {}.", form.text("email")), web.secure),
+        Err(e) => {
+            let fields: &[(&str, &str)] = &[
+                ("password", "password"),
+                ("email", "email"),
+                ("duplicate", "email"),
+                ("name", "name"),
+                ("role", "admin_role"),
+            ];
+            refused(&app, &web, "user", &form, &e, fields).await
+        }
+    }
+}
+
+/// `POST /admin/platforms`.
+pub async fn register_platform(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
+    let body = api::RegisterPlatform {
+        identifier: form.text("identifier"),
+        kind: form.text("kind"),
+        name: form.text("name"),
+    };
+    match crate::http::platforms::register_platform(State(app.clone()), web.caller.clone(), ApiJson(body))
+        .await
+    {
+        Ok(_) => redirect_with("/admin", "Platform registered.", web.secure),
+        Err(e) => {
+            let fields: &[(&str, &str)] = &[
+                ("identifier", "identifier"),
+                ("slug", "identifier"),
+                ("duplicate", "identifier"),
+                ("kind", "kind"),
+                ("name", "name"),
+            ];
+            refused(&app, &web, "platform", &form, &e, fields).await
+        }
+    }
+}
+
+/// `GET /admin/audit?type=&workspace=&since=&until=&cursor=`: the whole log, for those who may read it.
+pub async fn audit_log(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let date = |v: Option<String>| v.map(|d| if d.len() == 10 { format!("{d}T00:00:00Z") } else { d });
+    let query = api::AuditQuery {
+        workspace: get("workspace"),
+        event_type: get("type").map(|t| t.to_ascii_uppercase()),
+        since: date(get("since")),
+        until: date(get("until")),
+        limit: Some(100),
+        cursor: get("cursor"),
+        ..Default::default()
+    };
+    let (events, error) =
+        match crate::http::audit::list_audit(State(app.clone()), web.caller.clone(), ApiQuery(query)).await {
+            Ok(Json(p)) => (Some(p), None),
+            Err(e) if e.status == StatusCode::FORBIDDEN => return error_page(e.status, &e.detail),
+            Err(e) => (None, Some(e.detail)),
+        };
+    let keep = |k: &str| get(k).unwrap_or_default();
+    let body = html! {
+        h1 { "Audit log" }
+        form.card.filters method="get" action="/admin/audit" {
+            div.field { label for="a-ws" { "Workspace" } input #a-ws name="workspace" value=(keep("workspace")); }
+            div.field { label for="a-type" { "Event types" } input #a-type name="type" value=(keep("type")) placeholder="USER_SIGNED_IN,TOKEN_CREATED"; }
+            div.field { label for="a-since" { "From" } input #a-since name="since" type="date" value=(keep("since")); }
+            div.field { label for="a-until" { "Before" } input #a-until name="until" type="date" value=(keep("until")); }
+            button.secondary type="submit" { "Filter" }
+        }
+        @if let Some(e) = &error { p.error role="alert" { (e) } }
+        @if let Some(events) = &events {
+            div.table-wrap { table {
+                thead { tr { th { "#" } th { "When" } th { "Event" } th { "By" } th { "Where" } th { "Details" } } }
+                tbody { @for e in &events.items { tr {
+                    td { (e.seq) }
+                    td { (when(&e.time)) }
+                    td { code { (e.event_type) } }
+                    td { (e.actor) @if let Some(b) = &e.on_behalf_of { br; span.small-text.muted { "for " (b) } } }
+                    td { (e.workspace.as_deref().unwrap_or("—")) @if let Some(p) = &e.project { " / " (p) } @if let Some(s) = &e.subject { br; span.small-text.muted { (s) } } }
+                    td { details { summary { "Details" } pre { (serde_json::to_string_pretty(&e.details).unwrap_or_default()) } } }
+                } } }
+            } }
+            @if let Some(c) = &events.next_cursor {
+                p { a href=(format!("/admin/audit?workspace={}&type={}&since={}&until={}&cursor={}", super::pct(&keep("workspace")), super::pct(&keep("type")), super::pct(&keep("since")), super::pct(&keep("until")), super::pct(c))) { "More events →" } }
+            }
+        }
+    };
+    page(&app, &web, Nav::Admin, None, "Audit log", body)
 }

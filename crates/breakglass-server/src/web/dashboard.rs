@@ -117,8 +117,13 @@ async fn render(app: &Arc<App>, web: &Web, code: Option<&str>, failed: &Failed) 
         Err(e) => return error_page(e.status, &e.detail),
     };
     let now = app.now();
+    let registration_open =
+        app.state().settings().workspace_registration != breakglass_core::org::Registration::Closed;
     let body = html! {
-        h1 { "Dashboard" }
+        div.actions {
+            h1 { "Dashboard" }
+            @if registration_open { a.small-text href="/workspaces/new" { "Register a workspace" } }
+        }
         @if !d.invitations.is_empty() {
             section.card aria-labelledby="inv-h" {
                 h2 #inv-h { "Invitations for you" }

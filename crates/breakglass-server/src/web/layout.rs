@@ -117,6 +117,7 @@ pub fn page(app: &App, web: &Web, nav: Nav, current_ws: Option<&str>, title: &st
                         a href="/" aria-current=[(nav == Nav::Home).then_some("page")] { "Dashboard" }
                         a href="/request" aria-current=[(nav == Nav::Request).then_some("page")] { "Request access" }
                         a href="/accesses" aria-current=[(nav == Nav::Accesses).then_some("page")] { "Accesses" }
+                        a href="/check" { "Check" }
                         @if h.admin_role != AdminRole::None {
                             a href="/admin" aria-current=[(nav == Nav::Admin).then_some("page")] { "Admin area" }
                         }
@@ -154,7 +155,10 @@ pub fn page(app: &App, web: &Web, nav: Nav, current_ws: Option<&str>, title: &st
                     }
                 }
                 main #main {
-                    @if let Some(f) = &web.flash { p.flash role="status" { (f) } }
+                    @if let Some(f) = &web.flash {
+                        @if let Some(refusal) = f.strip_prefix('!') { p.error role="alert" { (refusal) } }
+                        @else { p.flash role="status" { (f) } }
+                    }
                     (body)
                 }
                 script { (PreEscaped(COUNTDOWN_JS)) }

@@ -9,8 +9,10 @@ mod accesses;
 mod admin;
 mod dashboard;
 mod layout;
+mod manage;
 mod requests;
 mod session;
+mod tools;
 mod workspace;
 
 use std::collections::HashMap;
@@ -56,6 +58,10 @@ pub fn router() -> Router<Arc<App>> {
         .route("/messages/{id}/ack", post(dashboard::ack_message))
         .route("/accesses", get(accesses::show).post(accesses::create))
         .route("/accesses/{id}/revoke", post(accesses::revoke))
+        .route("/accesses/{id}/recipients", post(accesses::add_recipient))
+        .route("/accesses/{id}/recipients/remove", post(accesses::remove_recipient))
+        .route("/tokens", post(accesses::create_token))
+        .route("/tokens/{id}/revoke", post(accesses::revoke_token))
         .route("/accesses/{id}/accept", post(accesses::accept))
         .route("/accesses/{id}/decline", post(accesses::decline))
         .route("/request", get(requests::request_page).post(requests::create))
@@ -73,11 +79,35 @@ pub fn router() -> Router<Arc<App>> {
         .route("/w/{ws}/projects", post(workspace::create_project))
         .route("/w/{ws}/history", get(workspace::history))
         .route("/w/{ws}/history/{seq}", get(workspace::event))
+        .route("/w/{ws}/grants", post(manage::grant))
+        .route("/w/{ws}/grants/{id}/revoke", post(manage::revoke_grant))
+        .route("/w/{ws}/invitations/{id}/cancel", post(manage::cancel_invitation))
+        .route("/w/{ws}/leave", post(manage::leave))
+        .route("/w/{ws}/rename", post(manage::rename))
+        .route("/w/{ws}/tags", post(manage::set_tag))
+        .route("/w/{ws}/tags/{key}/remove", post(manage::remove_tag))
+        .route("/w/{ws}/policies", post(manage::create_policy))
+        .route("/w/{ws}/policies/{id}", post(manage::update_policy))
+        .route("/w/{ws}/entitlements", post(manage::set_entitlement))
         .route("/w/{ws}/p/{p}", get(workspace::project))
+        .route("/w/{ws}/p/{p}/tags", post(manage::set_project_tag))
+        .route("/w/{ws}/p/{p}/tags/{key}/remove", post(manage::remove_project_tag))
+        .route("/w/{ws}/p/{p}/tenants", post(manage::create_tenant))
+        .route("/w/{ws}/p/{p}/tenants/{platform}/service-users", post(manage::create_service_user))
+        .route(
+            "/w/{ws}/p/{p}/tenants/{platform}/service-users/{id}/delete",
+            post(manage::delete_service_user),
+        )
         .route("/w/{ws}/p/{p}/members", post(workspace::set_project_member))
         .route("/w/{ws}/p/{p}/members/remove", post(workspace::remove_project_member))
         .route("/admin", get(admin::show))
+        .route("/admin/workspaces", post(admin::create_workspace))
         .route("/admin/workspaces/{ws}/{action}", post(admin::workspace_action))
+        .route("/admin/users", post(admin::create_user))
+        .route("/admin/platforms", post(admin::register_platform))
+        .route("/admin/audit", get(admin::audit_log))
+        .route("/check", get(tools::check_page).post(tools::check))
+        .route("/workspaces/new", get(tools::register_page).post(tools::register))
         .route("/admin/tags", post(admin::define_tag))
         .route("/admin/tags/{key}/remove", post(admin::remove_tag))
         .route("/admin/settings", post(admin::settings))
@@ -156,6 +186,20 @@ fn redirect_with(to: &str, notice: &str, secure: bool) -> Response {
     let mut r = redirect(to);
     r.headers_mut().append(SET_COOKIE, set_cookie(FLASH_COOKIE, &hex::encode(notice), 60, secure, "Lax"));
     r
+}
+
+/// A redirect that shows a refusal once, in the error style, on the next page (for buttons
+/// without fields; forms with fields re-render with the error next to the field instead).
+fn redirect_refused(to: &str, refusal: &ApiError, secure: bool) -> Response {
+    redirect_with(to, &format!("!{}", refusal.detail), secure)
+}
+
+/// Ends a button's action: back to `to` with `notice`, or with the refusal.
+fn finish(result: Result<(), ApiError>, web: &Web, to: &str, notice: &str) -> Response {
+    match result {
+        Ok(()) => redirect_with(to, notice, web.secure),
+        Err(e) => redirect_refused(to, &e, web.secure),
+    }
 }
 
 /// Keeps `next` to paths of this site, so a link cannot send a signed-in user elsewhere.

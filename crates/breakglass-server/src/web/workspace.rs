@@ -24,7 +24,7 @@ use super::requests::{request_link, request_target, review_form};
 use super::{body_of, redirect, redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{admin, audit, requests, workspaces, ApiJson, ApiQuery};
+use crate::http::{admin, audit, platforms, requests, workspaces, ApiJson, ApiQuery};
 
 fn all() -> ApiQuery<api::PageQuery> {
     ApiQuery(api::PageQuery { limit: Some(1000), cursor: None })
@@ -43,7 +43,7 @@ fn rights(app: &App, web: &Web, ws: &str) -> (WorkspaceAccess, AdminRole) {
 
 /// Reads an expiry field: a span (`8h`, `7d`), a date (`2026-12-01`, the start of that day in
 /// UTC) or an RFC 3339 instant, into the API's `expires_in` / `expires_at`.
-fn expiry_fields(v: Option<String>) -> (Option<String>, Option<String>) {
+pub(super) fn expiry_fields(v: Option<String>) -> (Option<String>, Option<String>) {
     match v {
         None => (None, None),
         Some(v) if Span::parse(&v).is_ok() => (None, Some(v)),
@@ -67,6 +67,7 @@ fn tabs(ws: &str, current: &str) -> Markup {
             (tab("policies", "Entitlements & policies", format!("/w/{ws}?tab=policies")))
             (tab("reviews", "Emergency reviews", format!("/w/{ws}?tab=reviews")))
             (tab("history", "History", format!("/w/{ws}/history")))
+            (tab("settings", "Settings", format!("/w/{ws}?tab=settings")))
         }
     }
 }
@@ -90,7 +91,7 @@ pub async fn show(
     render(&app, &web, &ws, &tab, &Failed::default(), None).await
 }
 
-async fn render(
+pub(super) async fn render(
     app: &Arc<App>,
     web: &Web,
     ws: &str,
@@ -106,7 +107,8 @@ async fn render(
     let (rights, admin_role) = rights(app, web, ws);
     let body = match tab {
         "projects" => projects_tab(app, web, &w, rights, failed).await,
-        "policies" => policies_tab(app, web, &w).await,
+        "policies" => policies_tab(app, web, &w, rights, admin_role, failed).await,
+        "settings" => settings_tab(app, web, &w, rights, failed).await,
         "reviews" => reviews_tab(app, web, &w, failed).await,
         _ => access_tab(app, web, &w, rights, admin_role, failed).await,
     };
@@ -156,6 +158,13 @@ fn access_table(
                         td { @match &b.expires_at { Some(e) => { (countdown(e, now)) br; span.small-text.muted { (when(e)) } }, None => span.muted { "—" } } }
                         @if manage {
                             td {
+                                @if b.source == "grant" {
+                                    form.inline method="post" action=(format!("/w/{ws}/grants/{}/revoke", b.id)) {
+                                        (csrf(web))
+                                        input type="hidden" name="back" value=(project.map_or_else(|| format!("/w/{ws}"), |p| format!("/w/{ws}/p/{p}")));
+                                        button.small.danger type="submit" { "Revoke grant" }
+                                    }
+                                }
                                 @if b.source == "direct" {
                                     details {
                                         summary { "Change" }
@@ -208,6 +217,7 @@ async fn access_tab(
     };
     let now = app.now();
     let roles = role_options(false);
+    let me = app.state().user(web.caller.user).map(|u| u.email.to_string()).unwrap_or_default();
     Ok(html! {
         div.actions {
             a.button.secondary href=(request_link(ws)) { "Request access here" }
@@ -219,6 +229,11 @@ async fn access_tab(
         }
         h2 { "Current access" }
         (access_table(web, ws, None, &members.items, rights.manage, now))
+        @if members.items.iter().any(|b| b.user == me && b.project.is_none() && b.source == "direct") {
+            form.inline method="post" action=(format!("/w/{ws}/leave")) {
+                (csrf(web)) button.small.secondary type="submit" { "Leave this workspace" }
+            }
+        }
         @if rights.manage {
             div.grid {
                 section.card aria-labelledby="add-h" {
@@ -243,13 +258,19 @@ async fn access_tab(
                         button type="submit" { "Invite" }
                     }
                 }
+                (grant_form(web, failed, ws, None))
             }
             @if !invitations.is_empty() {
                 h2 { "Invitations" }
                 div.table-wrap { table {
-                    thead { tr { th { "E-mail" } th { "Role" } th { "State" } th { "Valid until" } th { "Invited by" } } }
+                    thead { tr { th { "E-mail" } th { "Role" } th { "State" } th { "Valid until" } th { "Invited by" } th { "" } } }
                     tbody { @for i in &invitations { tr {
                         td { (i.email) } td { (i.role) } td { (badge(&i.state)) } td { (when(&i.expires_at)) } td { (i.invited_by) }
+                        td { @if i.state == "pending" {
+                            form.inline method="post" action=(format!("/w/{ws}/invitations/{}/cancel", i.id)) {
+                                (csrf(web)) button.small.danger type="submit" { "Cancel" }
+                            }
+                        } }
                     } } }
                 } }
             }
@@ -298,7 +319,16 @@ async fn projects_tab(
     })
 }
 
-async fn policies_tab(app: &Arc<App>, web: &Web, w: &api::Workspace) -> Result<Markup, ApiError> {
+async fn policies_tab(
+    app: &Arc<App>,
+    web: &Web,
+    w: &api::Workspace,
+    rights: WorkspaceAccess,
+    admin_role: AdminRole,
+    failed: &Failed,
+) -> Result<Markup, ApiError> {
+    // Workspace owners and admins manage a workspace's policies and entitlements.
+    let manage = rights.manage_managers || admin_role == AdminRole::Admin;
     let ws = &w.identifier;
     let Json(ents) =
         requests::list_entitlements(State(app.clone()), web.caller.clone(), Path(ws.clone()), all()).await?;
@@ -308,6 +338,19 @@ async fn policies_tab(app: &Arc<App>, web: &Web, w: &api::Workspace) -> Result<M
         ApiQuery(api::PolicyQuery { workspace: Some(ws.clone()), limit: Some(1000), cursor: None }),
     )
     .await?;
+    let targets: Vec<(String, String)> = ents
+        .items
+        .iter()
+        .map(|e| {
+            let at =
+                e.project.as_deref().map_or_else(|| format!("{ws} (workspace)"), |p| format!("{ws} / {p}"));
+            (format!("{}|{}", e.project.as_deref().unwrap_or(""), e.role), format!("{at} — {}", e.role))
+        })
+        .collect();
+    let policy_opts: Vec<(String, String)> =
+        policies.items.iter().map(|p| (p.id.clone(), p.name.clone())).collect();
+    let mut with_default = vec![(String::new(), "the installation default".to_owned())];
+    with_default.extend(policy_opts.iter().cloned());
     Ok(html! {
         h2 { "Entitlements" }
         p.muted { "Which policy governs a request for each role, and whether emergency requests are allowed." }
@@ -330,6 +373,40 @@ async fn policies_tab(app: &Arc<App>, web: &Web, w: &api::Workspace) -> Result<M
                 td { @if p.justification_required { "required" } @else { "optional" } }
             } } }
         } }
+        @if manage {
+            @for p in policies.items.iter().filter(|p| p.workspace.as_deref() == Some(ws.as_str())) {
+                @let form = format!("policy-{}", p.id);
+                details.card open[failed.form == form] {
+                    summary { "Edit “" (p.name) "”" }
+                    form method="post" action=(format!("/w/{ws}/policies/{}", p.id)) novalidate {
+                        (csrf(web)) (policy_fields(failed, &form, Some(p))) button type="submit" { "Save policy" }
+                    }
+                }
+            }
+            div.grid {
+                section.card {
+                    h2 { "New policy" }
+                    form method="post" action=(format!("/w/{ws}/policies")) novalidate {
+                        (csrf(web)) (policy_fields(failed, "policy", None)) button type="submit" { "Create policy" }
+                    }
+                }
+                section.card {
+                    h2 { "Set an entitlement" }
+                    form method="post" action=(format!("/w/{ws}/entitlements")) novalidate {
+                        (csrf(web))
+                        (form_error(failed, "entitlement"))
+                        (select(failed, "entitlement", "target", "Role and where", &targets, ""))
+                        (select(failed, "entitlement", "request_policy", "Policy for requests", &with_default, ""))
+                        div.check {
+                            input #entitlement-emergency type="checkbox" name="emergency_enabled" value="true" checked[failed.value("entitlement", "emergency_enabled").is_some()];
+                            label for="entitlement-emergency" { "Emergency requests allowed" }
+                        }
+                        (select(failed, "entitlement", "emergency_policy", "Policy for emergencies", &policy_opts, ""))
+                        button type="submit" { "Save entitlement" }
+                    }
+                }
+            }
+        }
     })
 }
 
@@ -364,6 +441,108 @@ async fn reviews_tab(
             }
         }
     })
+}
+
+/// A temporary grant on top of membership, for the workspace or (with `project`) one project.
+fn grant_form(web: &Web, failed: &Failed, ws: &str, project: Option<&str>) -> Markup {
+    let roles = role_options(project.is_some());
+    html! {
+        section.card aria-labelledby="grant-h" {
+            h2 #grant-h { "Temporary grant" }
+            p.hint { "A role on top of someone's membership that ends by itself, with the reason recorded." }
+            form method="post" action=(format!("/w/{ws}/grants")) novalidate {
+                (csrf(web))
+                @if let Some(p) = project { input type="hidden" name="project" value=(p); }
+                (form_error(failed, "grant"))
+                (field(failed, "grant", "user", "E-mail of a user", "email", "", None, true))
+                (select(failed, "grant", "role", "Role", &roles, if project.is_some() { "admin" } else { "manager" }))
+                (field(failed, "grant", "expires", "Ends", "text", "2h", Some("Required: a duration (2h, 1d) or a date."), true))
+                (field(failed, "grant", "reason", "Reason", "text", "", Some("Recorded in the history, e.g. the incident number."), false))
+                button type="submit" { "Grant" }
+            }
+        }
+    }
+}
+
+async fn settings_tab(
+    app: &Arc<App>,
+    web: &Web,
+    w: &api::Workspace,
+    rights: WorkspaceAccess,
+    failed: &Failed,
+) -> Result<Markup, ApiError> {
+    let ws = &w.identifier;
+    let messages = admin::workspace_messages(State(app.clone()), web.caller.clone(), Path(ws.clone()), all())
+        .await
+        .map(|Json(p)| p.items)
+        .unwrap_or_default();
+    Ok(html! {
+        h2 { "Tags" }
+        @if w.tags.is_empty() { p.muted { "No tags." } }
+        ul { @for (k, v) in &w.tags { li { code { (k) "=" (v) }
+            @if rights.manage { " " form.inline method="post" action=(format!("/w/{ws}/tags/{k}/remove")) { (csrf(web)) button.small.danger type="submit" { "Remove" } } }
+        } } }
+        @if rights.manage {
+            div.grid {
+                section.card {
+                    h2 { "Set a tag" }
+                    form method="post" action=(format!("/w/{ws}/tags")) novalidate {
+                        (csrf(web))
+                        (form_error(failed, "tag"))
+                        (field(failed, "tag", "key", "Key", "text", "", Some("A key the admin area defined."), true))
+                        (field(failed, "tag", "value", "Value", "text", "", None, true))
+                        button type="submit" { "Set tag" }
+                    }
+                }
+                section.card {
+                    h2 { "Rename" }
+                    form method="post" action=(format!("/w/{ws}/rename")) novalidate {
+                        (csrf(web))
+                        (form_error(failed, "rename"))
+                        (field(failed, "rename", "name", "Name", "text", &w.name, Some("The identifier never changes."), true))
+                        button type="submit" { "Rename" }
+                    }
+                }
+            }
+        }
+        @if !messages.is_empty() {
+            h2 { "Messages to this workspace" }
+            @for m in &messages {
+                div.card { p { (m.sender) " · " (when(&m.created_at)) " · " (m.mode.replace('_', " ")) br; (m.text) }
+                    @if !m.acknowledgements.is_empty() { p.small-text.muted { "Acknowledged by " @for (i, a) in m.acknowledgements.iter().enumerate() { @if i > 0 { ", " } (a.user) } } } }
+            }
+        }
+    })
+}
+
+/// The fields of a policy (new, or one to edit when `p` is given).
+fn policy_fields(failed: &Failed, form: &str, p: Option<&api::Policy>) -> Markup {
+    let approvers = [
+        ("".to_owned(), "— no step —".to_owned()),
+        ("workspace_managers".to_owned(), "workspace managers".to_owned()),
+        ("workspace_owners".to_owned(), "workspace owners".to_owned()),
+        ("admin_area".to_owned(), "the admin area".to_owned()),
+        ("users".to_owned(), "these users".to_owned()),
+    ];
+    let step = |n: usize| p.and_then(|p| p.steps.get(n - 1));
+    html! {
+        (form_error(failed, form))
+        (field(failed, form, "name", "Name", "text", p.map_or("", |p| p.name.as_str()), None, true))
+        @for n in 1..=3usize {
+            fieldset {
+                legend { "Step " (n) }
+                (select(failed, form, &format!("step{n}_approvers"), "Approvers", &approvers, step(n).map_or("", |s| s.approvers.as_str())))
+                (field(failed, form, &format!("step{n}_users"), "Users (for “these users”)", "text", &step(n).map(|s| s.users.join(", ")).unwrap_or_default(), Some("E-mails, comma-separated."), false))
+                (field(failed, form, &format!("step{n}_count"), "Approvals needed", "number", &step(n).map_or_else(|| "1".to_owned(), |s| s.count.to_string()), None, false))
+            }
+        }
+        (field(failed, form, "max_duration", "Longest access", "text", p.and_then(|p| p.max_duration.as_deref()).unwrap_or(""), Some("e.g. 4h or 30d; empty for no limit."), false))
+        (field(failed, form, "pending_ttl", "Requests lapse after", "text", p.map_or("7d", |p| p.pending_ttl.as_str()), None, false))
+        div.check {
+            input id=(format!("{form}-just")) type="checkbox" name="justification_required" value="true" checked[p.is_none_or(|p| p.justification_required)];
+            label for=(format!("{form}-just")) { "Requests need a justification" }
+        }
+    }
 }
 
 /// The API's answer to an assignment: the binding, or a request when a policy needs approvals.
@@ -512,10 +691,17 @@ pub async fn project(
     web: Web,
     Path((ws, p)): Path<(String, String)>,
 ) -> Response {
-    render_project(&app, &web, &ws, &p, &Failed::default()).await
+    render_project(&app, &web, &ws, &p, &Failed::default(), None).await
 }
 
-async fn render_project(app: &Arc<App>, web: &Web, ws: &str, p: &str, failed: &Failed) -> Response {
+pub(super) async fn render_project(
+    app: &Arc<App>,
+    web: &Web,
+    ws: &str,
+    p: &str,
+    failed: &Failed,
+    shown_once: Option<Markup>,
+) -> Response {
     let s = || State(app.clone());
     let key = (ws.to_owned(), p.to_owned());
     let proj = match workspaces::get_project(s(), web.caller.clone(), Path(key.clone())).await {
@@ -528,9 +714,32 @@ async fn render_project(app: &Arc<App>, web: &Web, ws: &str, p: &str, failed: &F
             Err(e) => return error_page(e.status, &e.detail),
         };
     let (rights, _) = rights(app, web, ws);
+    let tenants = match platforms::list_tenants(s(), web.caller.clone(), Path(key.clone()), all()).await {
+        Ok(Json(t)) => t.items,
+        Err(e) => return error_page(e.status, &e.detail),
+    };
+    let mut service_users = Vec::new();
+    for t in &tenants {
+        let path = Path((ws.to_owned(), p.to_owned(), t.platform.clone()));
+        if let Ok(Json(list)) = platforms::list_service_users(s(), web.caller.clone(), path, all()).await {
+            service_users.push(list.items);
+        } else {
+            service_users.push(Vec::new());
+        }
+    }
+    let platform_opts: Vec<(String, String)> =
+        match platforms::list_platforms(s(), web.caller.clone(), all()).await {
+            Ok(Json(list)) => list
+                .items
+                .into_iter()
+                .map(|pl| (pl.identifier.clone(), format!("{} ({})", pl.name, pl.kind)))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
     let now = app.now();
     let roles = role_options(true);
     let body = html! {
+        @if let Some(m) = shown_once { (m) }
         p { a href=(format!("/w/{ws}")) { "← " (ws) } }
         h1 { (proj.name) " " span.muted.small-text { (ws) " / " (p) } }
         nav.tabs aria-label="Project" {
@@ -551,6 +760,59 @@ async fn render_project(app: &Arc<App>, web: &Web, ws: &str, p: &str, failed: &F
                     (field(failed, "member", "expires", "Expires", "text", "", Some(EXPIRY_HINT), false))
                     (field(failed, "member", "justification", "Justification", "text", "", Some("Needed when the role's policy asks for approvals."), false))
                     button type="submit" { "Assign" }
+                }
+            }
+            (grant_form(web, failed, ws, Some(p)))
+        }
+        h2 { "Tags" }
+        @if proj.tags.is_empty() { p.muted { "No tags." } }
+        ul { @for (k, v) in &proj.tags { li { code { (k) "=" (v) }
+            @if rights.manage { " " form.inline method="post" action=(format!("/w/{ws}/p/{p}/tags/{k}/remove")) { (csrf(web)) button.small.danger type="submit" { "Remove" } } }
+        } } }
+        @if rights.manage {
+            details.card open[failed.form == "tag"] { summary { "Set a tag" }
+                form method="post" action=(format!("/w/{ws}/p/{p}/tags")) novalidate {
+                    (csrf(web))
+                    (form_error(failed, "tag"))
+                    (field(failed, "tag", "key", "Key", "text", "", None, true))
+                    (field(failed, "tag", "value", "Value", "text", "", None, true))
+                    button type="submit" { "Set tag" }
+                }
+            }
+        }
+        h2 { "Platforms and service users" }
+        @if tenants.is_empty() { p.muted { "This project has no tenant on any platform yet." } }
+        @for (t, users) in tenants.iter().zip(&service_users) {
+            section.card {
+                h3 { (t.platform) " " span.muted.small-text { (t.platform_kind) } }
+                p { "Tenant " code { (t.external_id) } ", recorded by " (t.created_by) " " (when(&t.created_at)) "." }
+                @if !users.is_empty() {
+                    div.table-wrap { table {
+                        thead { tr { th { "Service user" } th { "Client id" } th { "Created by" } th { "" } } }
+                        tbody { @for u in users { tr {
+                            td { (u.name) } td { code.small-text { (u.client_id) } } td { (u.created_by) " " (when(&u.created_at)) }
+                            td { form.inline method="post" action=(format!("/w/{ws}/p/{p}/tenants/{}/service-users/{}/delete", t.platform, u.id)) {
+                                (csrf(web)) button.small.danger type="submit" { "Delete" } } }
+                        } } }
+                    } }
+                }
+                @let form = format!("su-{}", t.platform);
+                form method="post" action=(format!("/w/{ws}/p/{p}/tenants/{}/service-users", t.platform)) novalidate {
+                    (csrf(web))
+                    (form_error(failed, &form))
+                    (field(failed, &form, "name", "New service user", "text", "", Some("A label; its secret is shown once."), true))
+                    button.small type="submit" { "Create service user" }
+                }
+            }
+        }
+        @if rights.manage && !platform_opts.is_empty() {
+            details.card open[failed.form == "tenant"] { summary { "Record a tenant on a platform" }
+                form method="post" action=(format!("/w/{ws}/p/{p}/tenants")) novalidate {
+                    (csrf(web))
+                    (form_error(failed, "tenant"))
+                    (select(failed, "tenant", "platform", "Platform", &platform_opts, ""))
+                    (field(failed, "tenant", "external_id", "How the platform names it", "text", "", Some("An account id, a namespace, …"), true))
+                    button type="submit" { "Record tenant" }
                 }
             }
         }
@@ -584,7 +846,7 @@ pub async fn set_project_member(
         Ok(v) => redirect_with(&format!("/w/{ws}/p/{p}"), &assigned_notice(&v, &email), web.secure),
         Err(e) => {
             let failed = Failed::new("member", &form, &e, MEMBER_FIELDS);
-            with_status(render_project(&app, &web, &ws, &p, &failed).await, e.status)
+            with_status(render_project(&app, &web, &ws, &p, &failed, None).await, e.status)
         }
     }
 }
@@ -607,7 +869,7 @@ pub async fn remove_project_member(
         Ok(_) => redirect_with(&format!("/w/{ws}/p/{p}"), &format!("Removed {email}."), web.secure),
         Err(e) => {
             let failed = Failed::new("member", &Form(HashMap::new()), &e, &[]);
-            with_status(render_project(&app, &web, &ws, &p, &failed).await, e.status)
+            with_status(render_project(&app, &web, &ws, &p, &failed, None).await, e.status)
         }
     }
 }

@@ -357,3 +357,185 @@ async fn a_web_session_cannot_reach_the_api_with_its_cookie() {
     let r = b.get("/api/v1/me").await;
     assert_eq!(r.status, 401, "the API takes bearer tokens only, so a cookie alone cannot drive it");
 }
+
+#[tokio::test]
+async fn an_owner_manages_policies_entitlements_grants_and_checks_through_forms() {
+    let t = TestApp::start().await;
+    let owen = t.user("owen@example.com").await;
+    t.user("mel@example.com").await;
+    t.workspace("ops", &["owen@example.com"]).await;
+    t.project("ops", "db").await;
+    owen.set_workspace_member("ops", "mel@example.com", &member("member")).await.unwrap();
+    let mut b = Browser::new(&t);
+    let page = b.sign_in("owen@example.com").await;
+
+    let r = b
+        .submit(
+            &page,
+            "/w/ops/policies",
+            &[
+                ("name", "One manager"),
+                ("step1_approvers", "workspace_managers"),
+                ("step1_count", "zero"),
+                ("justification_required", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 422, "a count that is not a number is refused");
+    assert!(r.body.contains(r#"value="One manager""#), "and the name is kept");
+    let r = b
+        .submit(
+            &page,
+            "/w/ops/policies",
+            &[
+                ("name", "One manager"),
+                ("step1_approvers", "workspace_managers"),
+                ("step1_count", "1"),
+                ("max_duration", "4h"),
+                ("justification_required", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let policy = owen
+        .all_policies(&Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.name == "One manager")
+        .unwrap();
+    assert_eq!(
+        (policy.steps.len(), policy.steps[0].count, policy.max_duration.as_deref()),
+        (1, 1, Some("4h"))
+    );
+    assert_eq!(policy.workspace.as_deref(), Some("ops"));
+
+    let r = b
+        .submit(
+            &page,
+            "/w/ops/entitlements",
+            &[
+                ("target", "db|admin"),
+                ("request_policy", ""),
+                ("emergency_enabled", "true"),
+                ("emergency_policy", &policy.id),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303);
+    let e = owen
+        .all_entitlements("ops")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.project.as_deref() == Some("db") && e.role == "admin")
+        .unwrap();
+    assert!(e.emergency_enabled);
+    assert_eq!(e.emergency_policy.map(|p| p.id), Some(policy.id.clone()));
+
+    let r = b
+        .submit(
+            &page,
+            "/w/ops/grants",
+            &[
+                ("user", "mel@example.com"),
+                ("project", "db"),
+                ("role", "admin"),
+                ("expires", "2h"),
+                ("reason", "INC-7"),
+            ],
+        )
+        .await;
+    assert_eq!((r.status, r.location.as_deref()), (303, Some("/w/ops/p/db")));
+    let grant = t
+        .admin()
+        .all_project_members("ops", "db")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.source == "grant")
+        .unwrap();
+    assert_eq!((grant.user.as_str(), grant.reason.as_deref()), ("mel@example.com", Some("INC-7")));
+
+    let r = b
+        .submit(
+            &page,
+            "/check",
+            &[("user", "mel@example.com"), ("workspace", "ops"), ("project", "db"), ("role", "user")],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("Yes: mel@example.com holds user on ops / db"), "a higher role answers yes");
+
+    let r = b.submit(&page, &format!("/w/ops/grants/{}/revoke", grant.id), &[("back", "/w/ops/p/db")]).await;
+    assert_eq!((r.status, r.location.as_deref()), (303, Some("/w/ops/p/db")));
+    let r = b
+        .submit(
+            &page,
+            "/check",
+            &[("user", "mel@example.com"), ("workspace", "ops"), ("project", "db"), ("role", "user")],
+        )
+        .await;
+    assert!(r.body.contains("No: mel@example.com does not hold user"));
+    assert!(r.body.contains("no_binding"));
+}
+
+#[tokio::test]
+async fn tokens_and_service_user_secrets_are_shown_once_and_revocation_is_immediate() {
+    let t = TestApp::start().await;
+    t.user("owen@example.com").await;
+    t.workspace("ops", &["owen@example.com"]).await;
+    t.project("ops", "db").await;
+    t.admin()
+        .register_platform(&breakglass_client::api::RegisterPlatform {
+            identifier: "aws-prod".into(),
+            kind: "aws".into(),
+            name: "AWS production".into(),
+        })
+        .await
+        .unwrap();
+    let mut b = Browser::new(&t);
+    let page = b.sign_in("owen@example.com").await;
+
+    let r = b
+        .submit(
+            &page,
+            "/tokens",
+            &[("name", "ci"), ("scope", "ops"), ("expires", "30d"), ("read_only", "true")],
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let at = r.body.find(r#"id="token-secret">"#).unwrap() + r#"id="token-secret">"#.len();
+    let secret = r.body[at..].split('<').next().unwrap().to_owned();
+    assert!(secret.starts_with("bgt_"));
+    let token_client = t.client(&secret);
+    assert!(token_client.me().await.unwrap().read_only, "a working read-only token");
+    let listed = b.get("/accesses").await;
+    assert!(!listed.body.contains(&secret), "the secret is never shown again");
+    let id = t
+        .login("owen@example.com")
+        .await
+        .all_tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.name == "ci")
+        .unwrap()
+        .id;
+    let r = b.submit(&page, &format!("/tokens/{id}/revoke"), &[]).await;
+    assert_eq!(r.status, 303);
+    assert!(token_client.me().await.is_err(), "revoked at once");
+
+    let r = b
+        .submit(&page, "/w/ops/p/db/tenants", &[("platform", "aws-prod"), ("external_id", "123456789012")])
+        .await;
+    assert_eq!(r.status, 303);
+    let r = b.submit(&page, "/w/ops/p/db/tenants/aws-prod/service-users", &[("name", "")]).await;
+    assert_eq!(r.status, 422);
+    assert!(r.body.contains(r#"id="su-aws-prod-name-error""#), "the error sits with the name field");
+    let r = b.submit(&page, "/w/ops/p/db/tenants/aws-prod/service-users", &[("name", "deployer")]).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("bgu_"), "the service user's secret is shown once");
+    assert!(!b.get("/w/ops/p/db").await.body.contains("bgu_"));
+    assert_eq!(t.events_of("SERVICE_USER_CREATED").await.len(), 1);
+}

@@ -1,0 +1,406 @@
+//! The forms that manage a workspace and its projects beyond membership: temporary grants,
+//! invitations, leaving, renaming, tags, policies and entitlements, tenants and service users.
+//! Each calls the API handler that does the same and comes back to the page it was sent from.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use breakglass_api as api;
+use maud::html;
+
+use super::dashboard::with_status;
+use super::layout::when;
+use super::workspace::{expiry_fields, render, render_project};
+use super::{body_of, finish, local_path, redirect_with, Failed, Form, Web};
+use crate::app::App;
+use crate::error::ApiError;
+use crate::http::ApiResult;
+use crate::http::{admin, platforms, requests, workspaces, ApiJson};
+
+/// Where a form goes back to, and how a refusal is shown there.
+enum Back<'a> {
+    /// A tab of the workspace page.
+    Tab(&'a str, &'a str),
+    /// A project page.
+    Project(&'a str, &'a str),
+}
+
+impl Back<'_> {
+    fn path(&self) -> String {
+        match self {
+            Back::Tab(ws, "access") => format!("/w/{ws}"),
+            Back::Tab(ws, tab) => format!("/w/{ws}?tab={tab}"),
+            Back::Project(ws, p) => format!("/w/{ws}/p/{p}"),
+        }
+    }
+}
+
+/// Ends a form with fields: back with `notice`, or the page again with the error placed by
+/// `fields` next to its field and what was typed kept.
+async fn settle(
+    app: &Arc<App>,
+    web: &Web,
+    back: Back<'_>,
+    result: ApiResult,
+    notice: &str,
+    failed: impl FnOnce(&ApiError) -> Failed,
+) -> Response {
+    match result {
+        Ok(_) => redirect_with(&back.path(), notice, web.secure),
+        Err(e) => {
+            let failed = failed(&e);
+            let page = match back {
+                Back::Tab(ws, tab) => render(app, web, ws, tab, &failed, None).await,
+                Back::Project(ws, p) => render_project(app, web, ws, p, &failed, None).await,
+            };
+            with_status(page, e.status)
+        }
+    }
+}
+
+fn ok(r: ApiResult) -> Result<(), ApiError> {
+    r.map(|_| ())
+}
+
+const GRANT_FIELDS: &[(&str, &str)] = &[
+    ("user", "user"),
+    ("email", "user"),
+    ("role", "role"),
+    ("expir", "expires"),
+    ("span", "expires"),
+    ("time", "expires"),
+    ("reason", "reason"),
+];
+
+/// `POST /w/{ws}/grants`: a temporary role on top of membership (workspace or, with `project`,
+/// a project of it).
+pub async fn grant(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
+    let project = form.get("project");
+    let (expires_at, expires_in) = expiry_fields(form.get("expires"));
+    let body = api::CreateGrant {
+        user: form.text("user"),
+        workspace: ws.clone(),
+        project: project.clone(),
+        role: form.text("role"),
+        expires_at,
+        expires_in,
+        reason: form.get("reason"),
+    };
+    let r = workspaces::create_grant(State(app.clone()), web.caller.clone(), ApiJson(body)).await;
+    let back = match &project {
+        Some(p) => Back::Project(&ws, p),
+        None => Back::Tab(&ws, "access"),
+    };
+    let notice = format!("Granted {} to {} until it expires.", form.text("role"), form.text("user"));
+    settle(&app, &web, back, r, &notice, |e| Failed::new("grant", &form, e, GRANT_FIELDS)).await
+}
+
+/// `POST /w/{ws}/grants/{id}/revoke`.
+pub async fn revoke_grant(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, id)): Path<(String, String)>,
+    form: Form,
+) -> Response {
+    let back = local_path(form.get("back").as_deref().or(Some(&format!("/w/{ws}"))));
+    let r = workspaces::revoke_grant(State(app.clone()), web.caller.clone(), Path(id)).await;
+    finish(ok(r), &web, &back, "Grant revoked.")
+}
+
+/// `POST /w/{ws}/invitations/{id}/cancel`.
+pub async fn cancel_invitation(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, id)): Path<(String, String)>,
+    _form: Form,
+) -> Response {
+    let r = admin::cancel_invitation(State(app.clone()), web.caller.clone(), Path(id)).await;
+    finish(ok(r), &web, &format!("/w/{ws}"), "Invitation cancelled.")
+}
+
+/// `POST /w/{ws}/leave`.
+pub async fn leave(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, _form: Form) -> Response {
+    let r = admin::leave_workspace(State(app.clone()), web.caller.clone(), Path(ws.clone())).await;
+    match r {
+        Ok(_) => redirect_with("/", &format!("You left {ws}."), web.secure),
+        Err(e) => super::redirect_refused(&format!("/w/{ws}"), &e, web.secure),
+    }
+}
+
+/// `POST /w/{ws}/rename`.
+pub async fn rename(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
+    let body = api::UpdateWorkspace { name: Some(form.text("name")), identifier: None };
+    let r = admin::update_workspace(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiJson(body))
+        .await;
+    settle(&app, &web, Back::Tab(&ws, "settings"), r, "Renamed.", |e| {
+        Failed::new("rename", &form, e, &[("name", "name")])
+    })
+    .await
+}
+
+const TAG_FIELDS: &[(&str, &str)] =
+    &[("key", "key"), ("tag.unknown", "key"), ("value", "value"), ("tag", "value")];
+
+/// `POST /w/{ws}/tags`.
+pub async fn set_tag(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
+    let (key, value) = (form.text("key"), form.text("value"));
+    let r = admin::set_workspace_tag(
+        State(app.clone()),
+        web.caller.clone(),
+        Path((ws.clone(), key.clone())),
+        ApiJson(api::SetTag { value }),
+    )
+    .await;
+    settle(&app, &web, Back::Tab(&ws, "settings"), r, &format!("Tag {key} set."), |e| {
+        Failed::new("tag", &form, e, TAG_FIELDS)
+    })
+    .await
+}
+
+/// `POST /w/{ws}/tags/{key}/remove`.
+pub async fn remove_tag(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, key)): Path<(String, String)>,
+    _form: Form,
+) -> Response {
+    let r =
+        admin::remove_workspace_tag(State(app.clone()), web.caller.clone(), Path((ws.clone(), key.clone())))
+            .await;
+    finish(ok(r), &web, &format!("/w/{ws}?tab=settings"), &format!("Tag {key} removed."))
+}
+
+/// `POST /w/{ws}/p/{p}/tags`.
+pub async fn set_project_tag(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, p)): Path<(String, String)>,
+    form: Form,
+) -> Response {
+    let (key, value) = (form.text("key"), form.text("value"));
+    let r = admin::set_project_tag(
+        State(app.clone()),
+        web.caller.clone(),
+        Path((ws.clone(), p.clone(), key.clone())),
+        ApiJson(api::SetTag { value }),
+    )
+    .await;
+    settle(&app, &web, Back::Project(&ws, &p), r, &format!("Tag {key} set."), |e| {
+        Failed::new("tag", &form, e, TAG_FIELDS)
+    })
+    .await
+}
+
+/// `POST /w/{ws}/p/{p}/tags/{key}/remove`.
+pub async fn remove_project_tag(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, p, key)): Path<(String, String, String)>,
+    _form: Form,
+) -> Response {
+    let r = admin::remove_project_tag(
+        State(app.clone()),
+        web.caller.clone(),
+        Path((ws.clone(), p.clone(), key.clone())),
+    )
+    .await;
+    finish(ok(r), &web, &format!("/w/{ws}/p/{p}"), &format!("Tag {key} removed."))
+}
+
+/// A policy from the form: name, limits, and up to three steps (`stepN_approvers`,
+/// `stepN_users`, `stepN_count`); a step without approvers is left out.
+fn policy_body(ws: &str, form: &Form) -> Result<api::PolicyBody, ApiError> {
+    let mut steps = Vec::new();
+    for n in 1..=3 {
+        let Some(approvers) = form.get(&format!("step{n}_approvers")) else { continue };
+        let count = form.get(&format!("step{n}_count")).unwrap_or_else(|| "1".into());
+        let count = count.parse::<u32>().map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "policy.invalid",
+                format!("step {n}: the count must be a whole number"),
+            )
+        })?;
+        let users = form
+            .text(&format!("step{n}_users"))
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned)
+            .collect();
+        steps.push(api::PolicyStep { approvers, users, count });
+    }
+    Ok(api::PolicyBody {
+        name: form.text("name"),
+        workspace: Some(ws.to_owned()),
+        steps,
+        max_duration: form.get("max_duration"),
+        justification_required: Some(form.checked("justification_required")),
+        pending_ttl: form.get("pending_ttl"),
+    })
+}
+
+const POLICY_FIELDS: &[(&str, &str)] = &[
+    ("name", "name"),
+    ("duration", "max_duration"),
+    ("ttl", "pending_ttl"),
+    ("user", "step1_users"),
+    ("policy", ""),
+];
+
+/// `POST /w/{ws}/policies`: a policy of this workspace.
+pub async fn create_policy(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(ws): Path<String>,
+    form: Form,
+) -> Response {
+    let r = match policy_body(&ws, &form) {
+        Ok(body) => requests::create_policy(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
+        Err(e) => Err(e),
+    };
+    settle(&app, &web, Back::Tab(&ws, "policies"), r, "Policy created.", |e| {
+        Failed::new("policy", &form, e, POLICY_FIELDS)
+    })
+    .await
+}
+
+/// `POST /w/{ws}/policies/{id}`: replaces a policy (pending requests keep their copy).
+pub async fn update_policy(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, id)): Path<(String, String)>,
+    form: Form,
+) -> Response {
+    let r = match policy_body(&ws, &form) {
+        Ok(body) => {
+            requests::update_policy(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body))
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    let name = format!("policy-{id}");
+    let notice = "Policy saved; open requests keep the rules they started with.";
+    settle(&app, &web, Back::Tab(&ws, "policies"), r, notice, |e| Failed::new(&name, &form, e, POLICY_FIELDS))
+        .await
+}
+
+/// `POST /w/{ws}/entitlements`: which policies govern one role, and whether emergencies are allowed.
+pub async fn set_entitlement(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(ws): Path<String>,
+    form: Form,
+) -> Response {
+    let target = form.text("target");
+    let (project, role) = target.split_once('|').unwrap_or(("", ""));
+    let body = api::EntitlementBody {
+        request_policy: form.get("request_policy"),
+        emergency_enabled: form.checked("emergency_enabled"),
+        emergency_policy: form.get("emergency_policy"),
+    };
+    let s = State(app.clone());
+    let r = if project.is_empty() {
+        requests::set_workspace_entitlement(
+            s,
+            web.caller.clone(),
+            Path((ws.clone(), role.to_owned())),
+            ApiJson(body),
+        )
+        .await
+    } else {
+        requests::set_project_entitlement(
+            s,
+            web.caller.clone(),
+            Path((ws.clone(), project.to_owned(), role.to_owned())),
+            ApiJson(body),
+        )
+        .await
+    };
+    let fields: &[(&str, &str)] =
+        &[("emergency", "emergency_policy"), ("policy", "request_policy"), ("role", "target")];
+    settle(&app, &web, Back::Tab(&ws, "policies"), r, "Entitlement saved.", |e| {
+        Failed::new("entitlement", &form, e, fields)
+    })
+    .await
+}
+
+/// `POST /w/{ws}/p/{p}/tenants`.
+pub async fn create_tenant(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, p)): Path<(String, String)>,
+    form: Form,
+) -> Response {
+    let body = api::CreateTenant { platform: form.text("platform"), external_id: form.text("external_id") };
+    let r = platforms::create_tenant(
+        State(app.clone()),
+        web.caller.clone(),
+        Path((ws.clone(), p.clone())),
+        ApiJson(body),
+    )
+    .await;
+    let fields: &[(&str, &str)] =
+        &[("platform", "platform"), ("external", "external_id"), ("tenant", "external_id")];
+    settle(&app, &web, Back::Project(&ws, &p), r, "Tenant recorded.", |e| {
+        Failed::new("tenant", &form, e, fields)
+    })
+    .await
+}
+
+/// `POST /w/{ws}/p/{p}/tenants/{platform}/service-users`: its secret is shown once.
+pub async fn create_service_user(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, p, platform)): Path<(String, String, String)>,
+    form: Form,
+) -> Response {
+    let body = api::CreateServiceUser { name: form.text("name") };
+    let r = platforms::create_service_user(
+        State(app.clone()),
+        web.caller.clone(),
+        Path((ws.clone(), p.clone(), platform.clone())),
+        ApiJson(body),
+    )
+    .await;
+    match body_of::<api::CreatedServiceUser>(r).await {
+        Ok(c) => {
+            let once = html! {
+                section.card role="status" {
+                    h2 { "Service user “" (c.service_user.name) "” on " (platform) }
+                    p { "Copy the secret now: it is shown only once." }
+                    p { "Client id:" } code.secret { (c.service_user.client_id) }
+                    p { "Secret:" } code.secret #service-user-secret { (c.secret) }
+                    p.muted { "Created " (when(&c.service_user.created_at)) "." }
+                }
+            };
+            render_project(&app, &web, &ws, &p, &Failed::default(), Some(once)).await
+        }
+        Err(e) => {
+            let failed = Failed::new(
+                format!("su-{platform}"),
+                &form,
+                &e,
+                &[("name", "name"), ("service_user", "name")],
+            );
+            with_status(render_project(&app, &web, &ws, &p, &failed, None).await, e.status)
+        }
+    }
+}
+
+/// `POST /w/{ws}/p/{p}/tenants/{platform}/service-users/{id}/delete`.
+pub async fn delete_service_user(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, p, platform, id)): Path<(String, String, String, String)>,
+    _form: Form,
+) -> Response {
+    let r = platforms::delete_service_user(
+        State(app.clone()),
+        web.caller.clone(),
+        Path((ws.clone(), p.clone(), platform, id)),
+    )
+    .await;
+    finish(ok(r), &web, &format!("/w/{ws}/p/{p}"), "Service user deleted; its secret no longer works.")
+}
