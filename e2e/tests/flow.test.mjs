@@ -259,3 +259,33 @@ test("a delegate switches to the owner's account and sees whose rights are in us
   assert.equal(await page.getByText("Acting as Alice Andersen").count(), 0);
   await context.close();
 });
+
+test("the other main pages render for a workspace owner", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  await signIn(page, "alice@example.com");
+  const pages = [
+    ["/w/payments?tab=projects", "Payments", "14-projects"],
+    ["/w/payments/p/ledger", "Current access", "15-project-access"],
+    ["/w/payments?tab=policies", "Entitlements", "16-policies"],
+    ["/w/payments?tab=reviews", "Payments", "17-reviews"],
+    ["/w/payments?tab=settings", "Tags", "18-settings"],
+    ["/accesses", "Your accesses", "19-accesses"],
+    ["/check", "Check access", "20-check"],
+  ];
+  for (const [path, heading, name] of pages) {
+    const r = await page.goto(base + path);
+    assert.equal(r.status(), 200, path);
+    await page.getByRole("heading", { name: heading }).first().waitFor();
+    await shot(page, name);
+  }
+  // A check proves who holds what, with the binding that grants it.
+  await page.locator("#check-user").fill("dave@example.com");
+  await page.locator("#check-workspace").fill("payments");
+  await page.locator("#check-project").fill("checkout");
+  await page.locator("#check-role").fill("user");
+  await page.getByRole("button", { name: "Check" }).click();
+  await page.locator("#check-answer").getByText("Yes: dave@example.com holds user").waitFor();
+  await shot(page, "21-check-answer");
+  await context.close();
+});

@@ -14,6 +14,8 @@ use maud::{html, Markup};
 
 use super::dashboard::{requests_table, with_status};
 use super::layout::{badge, csrf, emergency_badge, error_page, field, form_error, page, select, when, Nav};
+use super::manage::{policy_body, POLICY_FIELDS};
+use super::workspace::policy_fields;
 use super::{body_of, redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::error::ApiError;
@@ -122,8 +124,15 @@ async fn body(
         ApiQuery(api::PageQuery { limit: Some(1000), cursor: None }),
     )
     .await?;
+    let Json(policies) = requests::list_policies(
+        s(),
+        web.caller.clone(),
+        ApiQuery(api::PolicyQuery { limit: Some(1000), ..Default::default() }),
+    )
+    .await?;
     let me = app.state().user(web.caller.user).map(|u| u.email.to_string()).unwrap_or_default();
-    let statuses = opts(&["", "active", "disabled", "pending_approval", "rejected"]);
+    let mut statuses = opts(&["active", "disabled", "pending_approval", "rejected"]);
+    statuses.insert(0, (String::new(), "any".to_owned()));
     Ok(html! {
         h1 { "Admin area" }
         @if let Some(r) = result { (r) }
@@ -244,6 +253,31 @@ async fn body(
                 }
             }
         }
+        section aria-labelledby="pol-h" {
+            h2 #pol-h { "Installation-wide policies" }
+            p.muted { "Entitlements of any workspace may name them; “installation default” governs requests where no entitlement names a policy." }
+            @for p in policies.items.iter().filter(|p| p.workspace.is_none()) {
+                @let form = format!("policy-{}", p.id);
+                details.card open[failed.form == form] {
+                    summary { (p.name) " — "
+                        @if p.steps.is_empty() { "granted at once" }
+                        @for (i, st) in p.steps.iter().enumerate() { @if i > 0 { ", then " } (st.count) " of " (st.approvers.replace('_', " ")) } }
+                    @if role == AdminRole::Admin {
+                        form method="post" action=(format!("/admin/policies/{}", p.id)) novalidate {
+                            (csrf(web)) (policy_fields(failed, &form, Some(p))) button type="submit" { "Save policy" }
+                        }
+                    }
+                }
+            }
+            @if role == AdminRole::Admin {
+                details.card open[failed.form == "policy"] {
+                    summary { "New installation-wide policy" }
+                    form method="post" action="/admin/policies" novalidate {
+                        (csrf(web)) (policy_fields(failed, "policy", None)) button type="submit" { "Create policy" }
+                    }
+                }
+            }
+        }
         section aria-labelledby="users-h" {
             h2 #users-h { "Users" }
             div.table-wrap { table {
@@ -314,7 +348,7 @@ async fn body(
 fn ws_action(web: &Web, ws: &str, action: &str, label: &str, class: &str) -> Markup {
     html! {
         form.inline method="post" action=(format!("/admin/workspaces/{ws}/{action}")) {
-            (csrf(web)) button.small class=(class) type="submit" { (label) }
+            (csrf(web)) button class=(format!("small {class}")) type="submit" { (label) }
         }
     }
 }
@@ -664,4 +698,40 @@ pub async fn audit_log(
         }
     };
     page(&app, &web, Nav::Admin, None, "Audit log", body)
+}
+
+/// `POST /admin/policies`: an installation-wide policy (admins).
+pub async fn create_policy(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
+    let r = match policy_body(None, &form) {
+        Ok(body) => requests::create_policy(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
+        Err(e) => Err(e),
+    };
+    match r {
+        Ok(_) => redirect_with("/admin", "Policy created.", web.secure),
+        Err(e) => refused(&app, &web, "policy", &form, &e, POLICY_FIELDS).await,
+    }
+}
+
+/// `POST /admin/policies/{id}`.
+pub async fn update_policy(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let r = match policy_body(None, &form) {
+        Ok(body) => {
+            requests::update_policy(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body))
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match r {
+        Ok(_) => redirect_with(
+            "/admin",
+            "Policy saved; open requests keep the rules they started with.",
+            web.secure,
+        ),
+        Err(e) => refused(&app, &web, &format!("policy-{id}"), &form, &e, POLICY_FIELDS).await,
+    }
 }

@@ -210,7 +210,7 @@ pub async fn remove_project_tag(
 
 /// A policy from the form: name, limits, and up to three steps (`stepN_approvers`,
 /// `stepN_users`, `stepN_count`); a step without approvers is left out.
-fn policy_body(ws: &str, form: &Form) -> Result<api::PolicyBody, ApiError> {
+pub(super) fn policy_body(ws: Option<&str>, form: &Form) -> Result<api::PolicyBody, ApiError> {
     let mut steps = Vec::new();
     for n in 1..=3 {
         let Some(approvers) = form.get(&format!("step{n}_approvers")) else { continue };
@@ -233,7 +233,7 @@ fn policy_body(ws: &str, form: &Form) -> Result<api::PolicyBody, ApiError> {
     }
     Ok(api::PolicyBody {
         name: form.text("name"),
-        workspace: Some(ws.to_owned()),
+        workspace: ws.map(str::to_owned),
         steps,
         max_duration: form.get("max_duration"),
         justification_required: Some(form.checked("justification_required")),
@@ -241,7 +241,7 @@ fn policy_body(ws: &str, form: &Form) -> Result<api::PolicyBody, ApiError> {
     })
 }
 
-const POLICY_FIELDS: &[(&str, &str)] = &[
+pub(super) const POLICY_FIELDS: &[(&str, &str)] = &[
     ("name", "name"),
     ("duration", "max_duration"),
     ("ttl", "pending_ttl"),
@@ -256,7 +256,7 @@ pub async fn create_policy(
     Path(ws): Path<String>,
     form: Form,
 ) -> Response {
-    let r = match policy_body(&ws, &form) {
+    let r = match policy_body(Some(&ws), &form) {
         Ok(body) => requests::create_policy(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
         Err(e) => Err(e),
     };
@@ -273,7 +273,7 @@ pub async fn update_policy(
     Path((ws, id)): Path<(String, String)>,
     form: Form,
 ) -> Response {
-    let r = match policy_body(&ws, &form) {
+    let r = match policy_body(Some(&ws), &form) {
         Ok(body) => {
             requests::update_policy(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body))
                 .await

@@ -104,6 +104,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/admin/workspaces", post(admin::create_workspace))
         .route("/admin/workspaces/{ws}/{action}", post(admin::workspace_action))
         .route("/admin/users", post(admin::create_user))
+        .route("/admin/policies", post(admin::create_policy))
+        .route("/admin/policies/{id}", post(admin::update_policy))
         .route("/admin/platforms", post(admin::register_platform))
         .route("/admin/audit", get(admin::audit_log))
         .route("/check", get(tools::check_page).post(tools::check))

@@ -516,7 +516,7 @@ async fn settings_tab(
 }
 
 /// The fields of a policy (new, or one to edit when `p` is given).
-fn policy_fields(failed: &Failed, form: &str, p: Option<&api::Policy>) -> Markup {
+pub(super) fn policy_fields(failed: &Failed, form: &str, p: Option<&api::Policy>) -> Markup {
     let approvers = [
         ("".to_owned(), "— no step —".to_owned()),
         ("workspace_managers".to_owned(), "workspace managers".to_owned()),
