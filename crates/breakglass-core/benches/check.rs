@@ -12,7 +12,8 @@
 //! Memory: the process's resident set (`/proc/self/statm`) is read before and after building
 //! each `State` (10k, 100k, 1M bindings, all kept alive); the growth divided by the binding count
 //! is printed. It is the whole `State` (users, workspaces, projects, bindings, and every index)
-//! plus allocator overhead.
+//! plus allocator overhead. The check index's own size is printed next to it, summed exactly
+//! from the capacities of its vectors and maps (`CheckIndex::heap_bytes`).
 
 // This bench reads /proc/self/statm; the core's no-IO rule (clippy.toml) is for its sources.
 #![allow(clippy::disallowed_methods)]
@@ -332,6 +333,7 @@ fn report_memory() {
         raw.add_bindings(&mut state);
         let r2 = resident_bytes();
         assert_eq!(state.binding_count(), n);
+        let index = state.check_index().heap_bytes() as u64;
         keep.push(state);
         let (Some(r0), Some(r1), Some(r2)) = (r0, r1, r2) else {
             println!("memory: /proc/self/statm not readable; no figure");
@@ -340,9 +342,12 @@ fn report_memory() {
         let mib = |b: u64| b as f64 / 1_048_576.0;
         let per = |b: u64| b as f64 / n as f64;
         println!(
-            "memory @ {n} bindings: whole State resident growth {:.1} MiB = {:.0} bytes/binding; \
-             bindings phase alone (Binding records + by_user + by_target + expiries) {:.1} MiB = \
-             {:.0} bytes/binding; users/workspaces/projects {:.1} MiB",
+            "memory @ {n} bindings: check index {:.1} MiB = {:.0} bytes/binding (capacity x element \
+             size of its vectors and maps); whole State resident growth {:.1} MiB = {:.0} \
+             bytes/binding; bindings phase alone (Binding records, index entries, by_target, \
+             expiries) {:.1} MiB = {:.0} bytes/binding; users/workspaces/projects {:.1} MiB",
+            mib(index),
+            per(index),
             mib(r2.saturating_sub(r0)),
             per(r2.saturating_sub(r0)),
             mib(r2.saturating_sub(r1)),
