@@ -320,6 +320,13 @@ fn resident_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
+/// Nanoseconds this thread has spent on a CPU (`/proc/thread-self/schedstat`, first field).
+/// Unlike wall time it does not grow while other processes hold the CPU, which on a shared
+/// two-core machine is most of the noise.
+fn on_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat").ok()?.split_whitespace().next()?.parse().ok()
+}
+
 /// Builds a `State` of each size in a fresh process, keeping each one alive so the next never
 /// reuses memory freed by the last, and prints its resident-memory cost per binding.
 fn report_memory() {
@@ -389,6 +396,27 @@ fn bench_check(c: &mut Criterion) {
         let mut reasons: Vec<_> = reasons.into_iter().collect();
         reasons.sort();
         println!("check @ {n} bindings: {allowed}/{QUERIES} queries held; denied by {reasons:?}");
+
+        // On-CPU time per check over 20 passes through the query set (best of three), printed
+        // next to criterion's wall-clock figures.
+        let passes = 20;
+        let best = (0..3)
+            .filter_map(|_| {
+                let t0 = on_cpu_ns()?;
+                for _ in 0..passes {
+                    for (user, target, role) in &queries {
+                        black_box(check(black_box(&state), *user, target, *role, now));
+                    }
+                }
+                Some(on_cpu_ns()?.saturating_sub(t0))
+            })
+            .min();
+        if let Some(ns) = best {
+            println!(
+                "check @ {n} bindings: on-CPU {:.0} ns per check",
+                ns as f64 / (passes * queries.len()) as f64
+            );
+        }
 
         // One check per iteration, cycling through the shuffled query set: criterion's
         // per-iteration time is the time of one check.

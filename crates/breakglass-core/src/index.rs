@@ -4,11 +4,10 @@
 //! Layout, chosen for a check at a million bindings (see BENCHMARKS.md):
 //! - Users sit in one map keyed by their UUID with the Fx hasher (the ids are random and chosen
 //!   by the server, so a keyed hasher buys nothing). The map's value is the user's span in one
-//!   shared arena of 24-byte entries, so a check touches the user's bucket and then one
-//!   contiguous run of cache lines, with no per-user heap allocation.
-//! - Binding ids run in a second arena parallel to the entries: the scan never reads them; only
-//!   a binding that counts is turned into a `Via`. The rare request id (bindings from access
-//!   requests) sits in a side map.
+//!   shared arena of 40-byte entries, so a check touches the user's bucket and then one
+//!   contiguous run of cache lines, with no per-user heap allocation. The entry carries the
+//!   binding id, so turning a match into a `Via` needs no further memory access; the rare
+//!   request id (bindings from access requests) sits in a side map.
 //! - Targets are interned to `u32`s. They are found by one hash of the slug text, and verified
 //!   against a single text arena, so a lookup never follows a pointer to a heap string.
 
@@ -16,7 +15,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
-use crate::check::{Decision, DenyReason, Via};
+use crate::check::{Decision, DenyReason, Via, ViaList};
 use crate::ident::{BindingId, RequestId, Slug, UserId};
 use crate::model::{Binding, BindingSource, Target};
 use crate::role::{Role, WorkspaceRole};
@@ -31,12 +30,13 @@ enum SourceKind {
     Emergency,
 }
 
-/// One binding, as the check scans it (24 bytes).
+/// One binding, as the check scans it (40 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
     starts: i64,
     /// `i64::MAX` for a binding that never ends.
     expires: i64,
+    binding: BindingId,
     target: u32,
     role: Role,
     source: SourceKind,
@@ -46,6 +46,7 @@ struct Entry {
 const VACANT: Entry = Entry {
     starts: 0,
     expires: 0,
+    binding: BindingId(uuid::Uuid::nil()),
     target: u32::MAX,
     role: Role::Workspace(WorkspaceRole::Member),
     source: SourceKind::Direct,
@@ -89,8 +90,6 @@ struct TargetInfo {
 pub struct CheckIndex {
     users: FxHashMap<UserId, Span>,
     entries: Vec<Entry>,
-    /// Parallel to `entries`.
-    ids: Vec<BindingId>,
     /// Number of live entries; the arenas are compacted when they exceed twice this.
     live: usize,
     /// The request behind each binding from a request or an emergency request.
@@ -222,6 +221,7 @@ impl CheckIndex {
         let entry = Entry {
             starts: b.starts_at.as_micros(),
             expires: micros(b.expires_at),
+            binding: b.id,
             target,
             role: b.role,
             source,
@@ -232,7 +232,6 @@ impl CheckIndex {
         }
         let slot = (span.start + span.len) as usize;
         self.entries[slot] = entry;
-        self.ids[slot] = b.id;
         span.len += 1;
         self.live += 1;
         self.users.insert(b.user, span);
@@ -259,42 +258,35 @@ impl CheckIndex {
         if self.entries.len() + needed > self.entries.capacity() {
             let more = needed.max(self.entries.capacity() / 4);
             self.entries.reserve_exact(more);
-            self.ids.reserve_exact(more);
         }
         if !at_end {
             let old = span.start as usize..(span.start + span.cap) as usize;
             span.start = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
-            self.entries.extend_from_within(old.clone());
-            self.ids.extend_from_within(old);
+            self.entries.extend_from_within(old);
         }
         self.entries.resize(self.entries.len() + extra as usize, VACANT);
-        self.ids.resize(self.entries.len(), BindingId(uuid::Uuid::nil()));
         span.cap += extra;
         span
     }
 
-    /// Rewrites both arenas with every span back to back, each with a quarter of its length
+    /// Rewrites the arena with every span back to back, each with a quarter of its length
     /// to spare, so the next few bindings of a user need no move.
     fn compact(&mut self) {
         let size: usize = self.users.values().map(|s| (s.len + s.len / 4) as usize).sum();
         let mut entries = Vec::with_capacity(size + size / 4);
-        let mut ids = Vec::with_capacity(size + size / 4);
         for span in self.users.values_mut() {
             let start = u32::try_from(entries.len()).unwrap_or(u32::MAX);
             let cap = span.len + span.len / 4;
             entries.extend_from_slice(&self.entries[span.range()]);
             entries.resize(start as usize + cap as usize, VACANT);
-            ids.extend_from_slice(&self.ids[span.range()]);
-            ids.resize(entries.len(), BindingId(uuid::Uuid::nil()));
             *span = Span { start, len: span.len, cap, active: span.active };
         }
         self.entries = entries;
-        self.ids = ids;
     }
 
     fn slot_of(&self, user: UserId, id: BindingId) -> Option<(Span, usize)> {
         let span = *self.users.get(&user)?;
-        let at = self.ids[span.range()].iter().position(|x| *x == id)?;
+        let at = self.entries[span.range()].iter().position(|e| e.binding == id)?;
         Some((span, span.start as usize + at))
     }
 
@@ -305,7 +297,6 @@ impl CheckIndex {
             // Keep the user's bindings in the order they were added (`State::bindings_of_user`).
             let end = (span.start + span.len) as usize;
             self.entries.copy_within(slot + 1..end, slot);
-            self.ids.copy_within(slot + 1..end, slot);
             span.len -= 1;
             self.live -= 1;
             self.users.insert(user, span);
@@ -320,8 +311,9 @@ impl CheckIndex {
     }
 
     /// The live bindings of a user, in the order they were added.
-    pub(crate) fn binding_ids_of(&self, user: UserId) -> &[BindingId] {
-        self.users.get(&user).map_or(&[], |span| &self.ids[span.range()])
+    pub(crate) fn binding_ids_of(&self, user: UserId) -> impl Iterator<Item = BindingId> + '_ {
+        let entries = self.users.get(&user).map_or(&[][..], |span| &self.entries[span.range()]);
+        entries.iter().map(|e| e.binding)
     }
 
     /// Bytes the index holds on the heap: every vector's and map's capacity times its element
@@ -330,7 +322,6 @@ impl CheckIndex {
     pub fn heap_bytes(&self) -> usize {
         map_bytes(&self.users)
             + self.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.ids.capacity() * std::mem::size_of::<BindingId>()
             + map_bytes(&self.requests)
             + map_bytes(&self.target_ids)
             + self.targets.capacity() * std::mem::size_of::<TargetInfo>()
@@ -340,7 +331,7 @@ impl CheckIndex {
     /// See `check::check`.
     pub(crate) fn check(&self, user: UserId, target: &Target, role: Role, now: Timestamp) -> Decision {
         let deny =
-            |reason| Decision { allowed: false, expires_at: None, via: Vec::new(), reason: Some(reason) };
+            |reason| Decision { allowed: false, expires_at: None, via: ViaList::new(), reason: Some(reason) };
         let Some(&span) = self.users.get(&user) else { return deny(DenyReason::UnknownTarget) };
         if !span.active {
             return deny(DenyReason::UserDisabled);
@@ -360,9 +351,8 @@ impl CheckIndex {
             |e: &Entry| e.target == tid && e.starts <= now && now < e.expires && e.role.implies(role);
         let entries = &self.entries[span.range()];
         let Some(first) = entries.iter().position(counts) else { return deny(DenyReason::NoBinding) };
-        let via_of = |at: usize| {
-            let e = &entries[at];
-            let binding = self.ids[span.start as usize + at];
+        let via_of = |e: &Entry| {
+            let binding = e.binding;
             let request = || self.requests.get(&binding).copied().unwrap_or(RequestId(uuid::Uuid::nil()));
             let source = match e.source {
                 SourceKind::Direct => BindingSource::Direct,
@@ -373,8 +363,10 @@ impl CheckIndex {
             let expires_at = (e.expires != i64::MAX).then(|| Timestamp::from_micros(e.expires));
             Via { binding, role: e.role, source, expires_at }
         };
-        let mut via = vec![via_of(first)];
-        via.extend((first + 1..entries.len()).filter(|at| counts(&entries[*at])).map(via_of));
+        let mut via = ViaList::new();
+        for e in entries[first..].iter().filter(|e| counts(e)) {
+            via.push(via_of(e));
+        }
         if via.len() > 1 {
             // Latest-ending first (never-ending first of all), then by binding id.
             via.sort_by(|a, b| {
@@ -496,7 +488,7 @@ mod tests {
         assert!(live.len() > 2000, "the test must keep enough bindings live: {}", live.len());
         for u in 0..users {
             let expected: Vec<BindingId> = live.iter().filter(|b| b.user == user(u)).map(|b| b.id).collect();
-            assert_eq!(index.binding_ids_of(user(u)), expected.as_slice(), "user {u}");
+            assert_eq!(index.binding_ids_of(user(u)).collect::<Vec<_>>(), expected, "user {u}");
         }
         let (mut allowed, mut denied) = (0, 0);
         for u in 0..users {
@@ -518,7 +510,10 @@ mod tests {
                             assert_eq!((d.allowed, d.reason), (false, Some(DenyReason::NoBinding)));
                             denied += 1;
                         } else {
-                            assert_eq!((d.allowed, d.expires_at, &d.via), (true, via[0].expires_at, &via));
+                            assert_eq!(
+                                (d.allowed, d.expires_at, &d.via[..]),
+                                (true, via[0].expires_at, &via[..])
+                            );
                             allowed += 1;
                         }
                     }

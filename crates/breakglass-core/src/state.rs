@@ -265,7 +265,7 @@ impl State {
 
     /// Live bindings of a user (including those past expiry but not yet swept).
     pub fn bindings_of_user(&self, user: UserId) -> impl Iterator<Item = &Binding> {
-        self.index.binding_ids_of(user).iter().filter_map(|id| self.binding(*id))
+        self.index.binding_ids_of(user).filter_map(|id| self.binding(id))
     }
 
     /// Live bindings on exactly this target.
