@@ -12,7 +12,8 @@
 //! Memory: the process's resident set (`/proc/self/statm`) is read before and after building
 //! each `State` (10k, 100k, 1M bindings, all kept alive); the growth divided by the binding count
 //! is printed. It is the whole `State` (users, workspaces, projects, bindings, and every index)
-//! plus allocator overhead.
+//! plus allocator overhead. The check index's own size is printed next to it, summed exactly
+//! from the capacities of its vectors and maps (`CheckIndex::heap_bytes`).
 
 // This bench reads /proc/self/statm; the core's no-IO rule (clippy.toml) is for its sources.
 #![allow(clippy::disallowed_methods)]
@@ -319,6 +320,13 @@ fn resident_bytes() -> Option<u64> {
     Some(pages * 4096)
 }
 
+/// Nanoseconds this thread has spent on a CPU (`/proc/thread-self/schedstat`, first field).
+/// Unlike wall time it does not grow while other processes hold the CPU, which on a shared
+/// two-core machine is most of the noise.
+fn on_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat").ok()?.split_whitespace().next()?.parse().ok()
+}
+
 /// Builds a `State` of each size in a fresh process, keeping each one alive so the next never
 /// reuses memory freed by the last, and prints its resident-memory cost per binding.
 fn report_memory() {
@@ -332,6 +340,7 @@ fn report_memory() {
         raw.add_bindings(&mut state);
         let r2 = resident_bytes();
         assert_eq!(state.binding_count(), n);
+        let index = state.check_index().heap_bytes() as u64;
         keep.push(state);
         let (Some(r0), Some(r1), Some(r2)) = (r0, r1, r2) else {
             println!("memory: /proc/self/statm not readable; no figure");
@@ -340,9 +349,12 @@ fn report_memory() {
         let mib = |b: u64| b as f64 / 1_048_576.0;
         let per = |b: u64| b as f64 / n as f64;
         println!(
-            "memory @ {n} bindings: whole State resident growth {:.1} MiB = {:.0} bytes/binding; \
-             bindings phase alone (Binding records + by_user + by_target + expiries) {:.1} MiB = \
-             {:.0} bytes/binding; users/workspaces/projects {:.1} MiB",
+            "memory @ {n} bindings: check index {:.1} MiB = {:.0} bytes/binding (capacity x element \
+             size of its vectors and maps); whole State resident growth {:.1} MiB = {:.0} \
+             bytes/binding; bindings phase alone (Binding records, index entries, by_target, \
+             expiries) {:.1} MiB = {:.0} bytes/binding; users/workspaces/projects {:.1} MiB",
+            mib(index),
+            per(index),
             mib(r2.saturating_sub(r0)),
             per(r2.saturating_sub(r0)),
             mib(r2.saturating_sub(r1)),
@@ -384,6 +396,27 @@ fn bench_check(c: &mut Criterion) {
         let mut reasons: Vec<_> = reasons.into_iter().collect();
         reasons.sort();
         println!("check @ {n} bindings: {allowed}/{QUERIES} queries held; denied by {reasons:?}");
+
+        // On-CPU time per check over 20 passes through the query set (best of three), printed
+        // next to criterion's wall-clock figures.
+        let passes = 20;
+        let best = (0..3)
+            .filter_map(|_| {
+                let t0 = on_cpu_ns()?;
+                for _ in 0..passes {
+                    for (user, target, role) in &queries {
+                        black_box(check(black_box(&state), *user, target, *role, now));
+                    }
+                }
+                Some(on_cpu_ns()?.saturating_sub(t0))
+            })
+            .min();
+        if let Some(ns) = best {
+            println!(
+                "check @ {n} bindings: on-CPU {:.0} ns per check",
+                ns as f64 / (passes * queries.len()) as f64
+            );
+        }
 
         // One check per iteration, cycling through the shuffled query set: criterion's
         // per-iteration time is the time of one check.

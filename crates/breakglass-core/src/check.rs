@@ -1,6 +1,9 @@
 //! The authorization check: does a user hold a role (or a higher one) on a target right now?
 //! Expiry is compared here, at the instant of the check; no background job is involved.
 
+use std::fmt;
+use std::ops::Deref;
+
 use crate::ident::{BindingId, UserId};
 use crate::model::{BindingSource, Target};
 use crate::role::Role;
@@ -45,6 +48,85 @@ impl DenyReason {
     }
 }
 
+/// The bindings behind a decision, read as a slice (`&[Via]`). The usual single binding is
+/// held inline, so an allowed check allocates nothing; several go to the heap.
+#[derive(Clone, Default)]
+pub struct ViaList(Vias);
+
+#[derive(Clone, Default)]
+enum Vias {
+    #[default]
+    None,
+    One(Via),
+    Many(Vec<Via>),
+}
+
+impl ViaList {
+    /// No binding (a denied check).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a binding.
+    pub fn push(&mut self, via: Via) {
+        self.0 = match std::mem::take(&mut self.0) {
+            Vias::None => Vias::One(via),
+            Vias::One(first) => Vias::Many(vec![first, via]),
+            Vias::Many(mut v) => {
+                v.push(via);
+                Vias::Many(v)
+            }
+        };
+    }
+
+    /// Sorts in place (see `slice::sort_by`).
+    pub fn sort_by(&mut self, compare: impl FnMut(&Via, &Via) -> std::cmp::Ordering) {
+        if let Vias::Many(v) = &mut self.0 {
+            v.sort_by(compare);
+        }
+    }
+}
+
+impl Deref for ViaList {
+    type Target = [Via];
+    fn deref(&self) -> &[Via] {
+        match &self.0 {
+            Vias::None => &[],
+            Vias::One(via) => std::slice::from_ref(via),
+            Vias::Many(v) => v,
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a ViaList {
+    type Item = &'a Via;
+    type IntoIter = std::slice::Iter<'a, Via>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl From<Vec<Via>> for ViaList {
+    fn from(v: Vec<Via>) -> Self {
+        Self(Vias::Many(v))
+    }
+}
+
+/// Equal when they list the same bindings in the same order, however they are stored.
+impl PartialEq for ViaList {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for ViaList {}
+
+impl fmt::Debug for ViaList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// The answer to a check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Decision {
@@ -53,7 +135,7 @@ pub struct Decision {
     /// When allowed: the last instant any matching binding ends (`None` when one never ends).
     pub expires_at: Option<Timestamp>,
     /// When allowed: every matching binding, latest-ending first.
-    pub via: Vec<Via>,
+    pub via: ViaList,
     /// When denied: why.
     pub reason: Option<DenyReason>,
 }

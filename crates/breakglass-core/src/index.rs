@@ -1,60 +1,186 @@
-//! The compact index behind the authorization check. Targets are interned to `u32`s, and each
-//! user's bindings sit in one contiguous vector of small copyable entries, so a check is two
-//! hash lookups and a short linear scan — no walk through the full `Binding` records. It is
-//! kept in step by `State::apply`, like everything else in `State`.
+//! The compact index behind the authorization check, kept in step by `State::apply` like
+//! everything else in `State`.
+//!
+//! Layout, chosen for a check at a million bindings (see BENCHMARKS.md):
+//! - Users sit in one map keyed by their UUID with the Fx hasher (the ids are random and chosen
+//!   by the server, so a keyed hasher buys nothing). The map's value is the user's span in one
+//!   shared arena of 40-byte entries, so a check touches the user's bucket and then one
+//!   contiguous run of cache lines, with no per-user heap allocation. The entry carries the
+//!   binding id, so turning a match into a `Via` needs no further memory access; the rare
+//!   request id (bindings from access requests) sits in a side map.
+//! - Targets are interned to `u32`s. They are found by one hash of the slug text, and verified
+//!   against a single text arena, so a lookup never follows a pointer to a heap string.
 
-use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 
-use crate::check::{Decision, DenyReason, Via};
-use crate::ident::{BindingId, UserId};
+use rustc_hash::{FxBuildHasher, FxHashMap};
+
+use crate::check::{Decision, DenyReason, Via, ViaList};
+use crate::ident::{BindingId, RequestId, Slug, UserId};
 use crate::model::{Binding, BindingSource, Target};
-use crate::role::Role;
+use crate::role::{Role, WorkspaceRole};
 use crate::time::Timestamp;
 
-/// One binding, as the check needs it.
+/// Where a binding came from; the request id of the last two lives in `CheckIndex::requests`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SourceKind {
+    Direct,
+    Grant,
+    Request,
+    Emergency,
+}
+
+/// One binding, as the check scans it (40 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
-    target: u32,
-    role: Role,
     starts: i64,
     /// `i64::MAX` for a binding that never ends.
     expires: i64,
     binding: BindingId,
-    source: BindingSource,
+    target: u32,
+    role: Role,
+    source: SourceKind,
 }
 
-#[derive(Clone, Debug, Default)]
-struct IndexedUser {
+/// Fills arena slots reserved for a user but not yet used; never read as a binding.
+const VACANT: Entry = Entry {
+    starts: 0,
+    expires: 0,
+    binding: BindingId(uuid::Uuid::nil()),
+    target: u32::MAX,
+    role: Role::Workspace(WorkspaceRole::Member),
+    source: SourceKind::Direct,
+};
+
+/// A user's run of slots in the arenas, and whether the user may act.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    len: u32,
+    cap: u32,
     active: bool,
-    entries: Vec<Entry>,
+}
+
+impl Span {
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..(self.start + self.len) as usize
+    }
+}
+
+/// An interned workspace or project.
+#[derive(Clone, Copy, Debug)]
+struct TargetInfo {
+    /// Offset of the workspace slug in `CheckIndex::text`, the project slug right after it.
+    text: u32,
+    ws_len: u8,
+    /// 0 for a workspace (a slug has at least two characters).
+    project_len: u8,
+    /// Whether the workspace or project exists.
+    known: bool,
+    /// For a workspace: whether it is active.
+    active: bool,
+    /// Its workspace's id (itself for a workspace).
+    workspace: u32,
+    /// The next target whose text hashes to the same key, or `u32::MAX`.
+    next: u32,
 }
 
 /// Interned targets and per-user binding entries.
 #[derive(Clone, Debug, Default)]
 pub struct CheckIndex {
-    users: HashMap<UserId, IndexedUser>,
-    targets: HashMap<Target, u32>,
-    /// For each target id: the id of its workspace (itself for a workspace).
-    workspace_of: Vec<u32>,
-    /// For each target id: whether the workspace or project exists.
-    known: Vec<bool>,
-    /// For each workspace target id: whether the workspace is active.
-    active: Vec<bool>,
+    users: FxHashMap<UserId, Span>,
+    entries: Vec<Entry>,
+    /// Number of live entries; the arenas are compacted when they exceed twice this.
+    live: usize,
+    /// The request behind each binding from a request or an emergency request.
+    requests: FxHashMap<BindingId, RequestId>,
+    /// Hash of a target's slug text → the first target id with that hash.
+    target_ids: FxHashMap<u64, u32>,
+    targets: Vec<TargetInfo>,
+    /// Slug text of every interned target, back to back.
+    text: String,
+}
+
+/// A target's slugs, borrowed: the workspace and, for a project, the project.
+fn slugs(target: &Target) -> (&str, &str) {
+    match target {
+        Target::Workspace(ws) => (ws.as_str(), ""),
+        Target::Project(ws, p) => (ws.as_str(), p.as_str()),
+    }
+}
+
+fn text_key(ws: &str, project: &str) -> u64 {
+    let mut h = FxBuildHasher.build_hasher();
+    ws.hash(&mut h);
+    project.hash(&mut h);
+    h.finish()
+}
+
+fn micros(at: Option<Timestamp>) -> i64 {
+    at.map_or(i64::MAX, Timestamp::as_micros)
+}
+
+/// Heap bytes of a hash map: hashbrown's buckets (a power of two, 7/8 usable) of `(K, V)`, one
+/// control byte per bucket plus a trailing group.
+fn map_bytes<K, V>(map: &FxHashMap<K, V>) -> usize {
+    let cap = map.capacity();
+    if cap == 0 {
+        return 0;
+    }
+    let buckets = if cap < 8 { cap + 1 } else { cap / 7 * 8 };
+    buckets * (std::mem::size_of::<(K, V)>() + 1) + 16
 }
 
 impl CheckIndex {
-    fn intern(&mut self, target: &Target) -> u32 {
-        if let Some(id) = self.targets.get(target) {
-            return *id;
+    fn target_id(&self, ws: &str, project: &str) -> Option<u32> {
+        let mut id = *self.target_ids.get(&text_key(ws, project))?;
+        while let Some(t) = self.targets.get(id as usize) {
+            let start = t.text as usize;
+            let mid = start + t.ws_len as usize;
+            let end = mid + t.project_len as usize;
+            if self.text.get(start..mid) == Some(ws) && self.text.get(mid..end) == Some(project) {
+                return Some(id);
+            }
+            id = t.next;
         }
-        let id = u32::try_from(self.workspace_of.len()).unwrap_or(u32::MAX);
-        self.targets.insert(target.clone(), id);
-        self.workspace_of.push(id);
-        self.known.push(false);
-        self.active.push(false);
-        if let Target::Project(ws, _) = target {
-            let ws_id = self.intern(&Target::Workspace(ws.clone()));
-            self.workspace_of[id as usize] = ws_id;
+        None
+    }
+
+    fn intern(&mut self, target: &Target) -> u32 {
+        let (ws, project) = slugs(target);
+        if let Some(id) = self.target_id(ws, project) {
+            return id;
+        }
+        let workspace = match target {
+            Target::Workspace(_) => None,
+            Target::Project(ws, _) => Some(self.intern(&Target::Workspace(ws.clone()))),
+        };
+        let id = u32::try_from(self.targets.len()).unwrap_or(u32::MAX);
+        let text = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        self.text.push_str(ws);
+        self.text.push_str(project);
+        // Slugs are at most 63 bytes (`Slug::parse`).
+        let len = |s: &str| u8::try_from(s.len()).unwrap_or(u8::MAX);
+        self.targets.push(TargetInfo {
+            text,
+            ws_len: len(ws),
+            project_len: len(project),
+            known: false,
+            active: false,
+            workspace: workspace.unwrap_or(id),
+            next: u32::MAX,
+        });
+        // A different text with the same 64-bit key goes at the end of that key's chain.
+        match self.target_ids.get(&text_key(ws, project)).copied() {
+            None => {
+                self.target_ids.insert(text_key(ws, project), id);
+            }
+            Some(mut last) => {
+                while self.targets[last as usize].next != u32::MAX {
+                    last = self.targets[last as usize].next;
+                }
+                self.targets[last as usize].next = id;
+            }
         }
         id
     }
@@ -65,87 +191,371 @@ impl CheckIndex {
     }
 
     /// A workspace exists with this activity.
-    pub(crate) fn set_workspace(&mut self, target: &Target, active: bool) {
-        let id = self.intern(target) as usize;
-        self.known[id] = true;
-        self.active[id] = active;
+    pub(crate) fn set_workspace(&mut self, ws: &Slug, active: bool) {
+        let id = self.intern(&Target::Workspace(ws.clone())) as usize;
+        self.targets[id].known = true;
+        self.targets[id].active = active;
     }
 
     /// A project exists.
-    pub(crate) fn add_project(&mut self, target: &Target) {
-        let id = self.intern(target) as usize;
-        self.known[id] = true;
+    pub(crate) fn add_project(&mut self, ws: &Slug, project: &Slug) {
+        let id = self.intern(&Target::Project(ws.clone(), project.clone())) as usize;
+        self.targets[id].known = true;
     }
 
     /// A binding starts counting (from its `starts_at`).
     pub(crate) fn add_binding(&mut self, b: &Binding) {
         let target = self.intern(&b.target);
-        self.users.entry(b.user).or_default().entries.push(Entry {
+        let source = match b.source {
+            BindingSource::Direct => SourceKind::Direct,
+            BindingSource::Grant => SourceKind::Grant,
+            BindingSource::Request(r) => {
+                self.requests.insert(b.id, r);
+                SourceKind::Request
+            }
+            BindingSource::Emergency(r) => {
+                self.requests.insert(b.id, r);
+                SourceKind::Emergency
+            }
+        };
+        let entry = Entry {
+            starts: b.starts_at.as_micros(),
+            expires: micros(b.expires_at),
+            binding: b.id,
             target,
             role: b.role,
-            starts: b.starts_at.as_micros(),
-            expires: b.expires_at.map_or(i64::MAX, Timestamp::as_micros),
-            binding: b.id,
-            source: b.source,
-        });
+            source,
+        };
+        let mut span = self.users.get(&b.user).copied().unwrap_or_default();
+        if span.len == span.cap {
+            span = self.grow(b.user, span);
+        }
+        let slot = (span.start + span.len) as usize;
+        self.entries[slot] = entry;
+        span.len += 1;
+        self.live += 1;
+        self.users.insert(b.user, span);
+    }
+
+    /// Makes room for one more entry in `user`'s span: in place when the span ends the arena,
+    /// else by moving it to the end with half as much room again. Moves leave holes behind, so
+    /// once the arena is more than twice the live entries it is compacted first; the arena stays
+    /// within about twice the live entries and every entry is copied a constant number of times
+    /// on average.
+    fn grow(&mut self, user: UserId, mut span: Span) -> Span {
+        if self.entries.len() > 64 && self.entries.len() > 2 * self.live {
+            self.compact();
+            span = self.users.get(&user).copied().unwrap_or_default();
+            if span.len < span.cap {
+                return span;
+            }
+        }
+        let extra = (span.cap / 2).max(2);
+        let at_end = (span.start + span.cap) as usize == self.entries.len();
+        let needed = if at_end { extra } else { span.cap + extra } as usize;
+        // Grow the vectors by a quarter rather than double them: at a million entries a
+        // doubling would leave up to 40 MB unused.
+        if self.entries.len() + needed > self.entries.capacity() {
+            let more = needed.max(self.entries.capacity() / 4);
+            self.entries.reserve_exact(more);
+        }
+        if !at_end {
+            let old = span.start as usize..(span.start + span.cap) as usize;
+            span.start = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+            self.entries.extend_from_within(old);
+        }
+        self.entries.resize(self.entries.len() + extra as usize, VACANT);
+        span.cap += extra;
+        span
+    }
+
+    /// Rewrites the arena with every span back to back, each with a quarter of its length
+    /// to spare, so the next few bindings of a user need no move.
+    fn compact(&mut self) {
+        let size: usize = self.users.values().map(|s| (s.len + s.len / 4) as usize).sum();
+        let mut entries = Vec::with_capacity(size + size / 4);
+        for span in self.users.values_mut() {
+            let start = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+            let cap = span.len + span.len / 4;
+            entries.extend_from_slice(&self.entries[span.range()]);
+            entries.resize(start as usize + cap as usize, VACANT);
+            *span = Span { start, len: span.len, cap, active: span.active };
+        }
+        self.entries = entries;
+    }
+
+    fn slot_of(&self, user: UserId, id: BindingId) -> Option<(Span, usize)> {
+        let span = *self.users.get(&user)?;
+        let at = self.entries[span.range()].iter().position(|e| e.binding == id)?;
+        Some((span, span.start as usize + at))
     }
 
     /// A binding ended.
     pub(crate) fn remove_binding(&mut self, user: UserId, id: BindingId) {
-        if let Some(u) = self.users.get_mut(&user) {
-            u.entries.retain(|e| e.binding != id);
+        self.requests.remove(&id);
+        if let Some((mut span, slot)) = self.slot_of(user, id) {
+            // Keep the user's bindings in the order they were added (`State::bindings_of_user`).
+            let end = (span.start + span.len) as usize;
+            self.entries.copy_within(slot + 1..end, slot);
+            span.len -= 1;
+            self.live -= 1;
+            self.users.insert(user, span);
         }
     }
 
     /// A binding's expiry moved.
     pub(crate) fn set_expiry(&mut self, user: UserId, id: BindingId, expires_at: Option<Timestamp>) {
-        if let Some(e) =
-            self.users.get_mut(&user).and_then(|u| u.entries.iter_mut().find(|e| e.binding == id))
-        {
-            e.expires = expires_at.map_or(i64::MAX, Timestamp::as_micros);
+        if let Some((_, slot)) = self.slot_of(user, id) {
+            self.entries[slot].expires = micros(expires_at);
         }
+    }
+
+    /// The live bindings of a user, in the order they were added.
+    pub(crate) fn binding_ids_of(&self, user: UserId) -> impl Iterator<Item = BindingId> + '_ {
+        let entries = self.users.get(&user).map_or(&[][..], |span| &self.entries[span.range()]);
+        entries.iter().map(|e| e.binding)
+    }
+
+    /// Bytes the index holds on the heap: every vector's and map's capacity times its element
+    /// size (maps as hashbrown lays them out). Allocator headers are not counted: the index
+    /// makes a handful of large allocations only.
+    pub fn heap_bytes(&self) -> usize {
+        map_bytes(&self.users)
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + map_bytes(&self.requests)
+            + map_bytes(&self.target_ids)
+            + self.targets.capacity() * std::mem::size_of::<TargetInfo>()
+            + self.text.capacity()
     }
 
     /// See `check::check`.
     pub(crate) fn check(&self, user: UserId, target: &Target, role: Role, now: Timestamp) -> Decision {
         let deny =
-            |reason| Decision { allowed: false, expires_at: None, via: Vec::new(), reason: Some(reason) };
-        let Some(u) = self.users.get(&user) else { return deny(DenyReason::UnknownTarget) };
-        if !u.active {
+            |reason| Decision { allowed: false, expires_at: None, via: ViaList::new(), reason: Some(reason) };
+        let Some(&span) = self.users.get(&user) else { return deny(DenyReason::UnknownTarget) };
+        if !span.active {
             return deny(DenyReason::UserDisabled);
         }
-        let Some(&tid) = self.targets.get(target) else { return deny(DenyReason::UnknownTarget) };
-        let ws = self.workspace_of[tid as usize] as usize;
-        if !self.known[tid as usize] || !self.known[ws] {
+        let (ws, project) = slugs(target);
+        let Some(tid) = self.target_id(ws, project) else { return deny(DenyReason::UnknownTarget) };
+        let t = self.targets[tid as usize];
+        let w = self.targets[t.workspace as usize];
+        if !t.known || !w.known {
             return deny(DenyReason::UnknownTarget);
         }
-        if !self.active[ws] {
+        if !w.active {
             return deny(DenyReason::WorkspaceNotActive);
         }
         let now = now.as_micros();
-        let mut via: Vec<Via> = u
-            .entries
-            .iter()
-            .filter(|e| e.target == tid && e.starts <= now && now < e.expires && e.role.implies(role))
-            .map(|e| Via {
-                binding: e.binding,
-                role: e.role,
-                source: e.source,
-                expires_at: (e.expires != i64::MAX).then(|| Timestamp::from_micros(e.expires)),
-            })
-            .collect();
-        if via.is_empty() {
-            return deny(DenyReason::NoBinding);
+        let counts =
+            |e: &Entry| e.target == tid && e.starts <= now && now < e.expires && e.role.implies(role);
+        let entries = &self.entries[span.range()];
+        let Some(first) = entries.iter().position(counts) else { return deny(DenyReason::NoBinding) };
+        let via_of = |e: &Entry| {
+            let binding = e.binding;
+            let request = || self.requests.get(&binding).copied().unwrap_or(RequestId(uuid::Uuid::nil()));
+            let source = match e.source {
+                SourceKind::Direct => BindingSource::Direct,
+                SourceKind::Grant => BindingSource::Grant,
+                SourceKind::Request => BindingSource::Request(request()),
+                SourceKind::Emergency => BindingSource::Emergency(request()),
+            };
+            let expires_at = (e.expires != i64::MAX).then(|| Timestamp::from_micros(e.expires));
+            Via { binding, role: e.role, source, expires_at }
+        };
+        let mut via = ViaList::new();
+        for e in entries[first..].iter().filter(|e| counts(e)) {
+            via.push(via_of(e));
         }
         if via.len() > 1 {
             // Latest-ending first (never-ending first of all), then by binding id.
             via.sort_by(|a, b| {
-                let ka = a.expires_at.map_or(i64::MAX, Timestamp::as_micros);
-                let kb = b.expires_at.map_or(i64::MAX, Timestamp::as_micros);
+                let ka = micros(a.expires_at);
+                let kb = micros(b.expires_at);
                 kb.cmp(&ka).then(a.binding.cmp(&b.binding))
             });
         }
         let expires_at = via[0].expires_at;
         Decision { allowed: true, expires_at, via, reason: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::role::ProjectRole;
+
+    const NOW: i64 = 1_000_000;
+
+    fn user(i: u64) -> UserId {
+        UserId(uuid::Uuid::from_u64_pair(0xA, i))
+    }
+
+    fn slug(s: &str) -> Slug {
+        Slug::parse(s).unwrap()
+    }
+
+    /// The naive answer: scan every live binding, as the index did before it had arenas.
+    fn naive(live: &[Binding], who: UserId, target: &Target, role: Role, now: i64) -> Vec<Via> {
+        let mut via: Vec<Via> = live
+            .iter()
+            .filter(|b| b.user == who && &b.target == target && b.role.implies(role))
+            .filter(|b| b.is_effective(Timestamp::from_micros(now)))
+            .map(|b| Via { binding: b.id, role: b.role, source: b.source, expires_at: b.expires_at })
+            .collect();
+        via.sort_by(|a, b| micros(b.expires_at).cmp(&micros(a.expires_at)).then(a.binding.cmp(&b.binding)));
+        via
+    }
+
+    /// Thousands of bindings added to users in interleaved order (spans move and the arena
+    /// compacts many times), some ended and some extended along the way: every user's list
+    /// and every check must match a plain scan of the live bindings.
+    #[test]
+    fn arena_moves_and_compactions_keep_every_answer() {
+        let mut index = CheckIndex::default();
+        let users = 40;
+        let targets: Vec<Target> = (0..3)
+            .map(|w| Target::Workspace(slug(&format!("ws-{w}"))))
+            .chain((0..4).map(|p| Target::Project(slug(&format!("ws-{}", p % 3)), slug(&format!("p-{p}")))))
+            .collect();
+        for w in 0..3 {
+            index.set_workspace(&slug(&format!("ws-{w}")), w != 2);
+        }
+        for p in 0..4 {
+            index.add_project(&slug(&format!("ws-{}", p % 3)), &slug(&format!("p-{p}")));
+        }
+        for u in 0..users {
+            index.set_user(user(u), u != 7);
+        }
+        let mut live: Vec<Binding> = Vec::new();
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for k in 0..6000u64 {
+            let r = next();
+            if r % 7 == 0 && !live.is_empty() {
+                let b = live.remove((r / 7) as usize % live.len());
+                index.remove_binding(b.user, b.id);
+                continue;
+            }
+            if r % 11 == 0 && !live.is_empty() {
+                let at = (r / 11) as usize % live.len();
+                let expires = (r % 3 != 0).then(|| Timestamp::from_micros(NOW - 50 + (r % 100) as i64));
+                live[at].expires_at = expires;
+                index.set_expiry(live[at].user, live[at].id, expires);
+                continue;
+            }
+            let target = targets[(r >> 8) as usize % targets.len()].clone();
+            let rank = (r >> 16) as usize % 3;
+            let role = if target.is_project() {
+                Role::Project([ProjectRole::Reader, ProjectRole::User, ProjectRole::Admin][rank])
+            } else {
+                Role::Workspace([WorkspaceRole::Member, WorkspaceRole::Manager, WorkspaceRole::Owner][rank])
+            };
+            let request = RequestId(uuid::Uuid::from_u64_pair(0xB, k));
+            let source = match (r >> 24) % 4 {
+                0 => BindingSource::Direct,
+                1 => BindingSource::Grant,
+                2 => BindingSource::Request(request),
+                _ => BindingSource::Emergency(request),
+            };
+            let b = Binding {
+                id: BindingId(uuid::Uuid::from_u64_pair(0xC, k)),
+                user: user((r >> 32) % users),
+                target,
+                role,
+                starts_at: Timestamp::from_micros(NOW - 100 + ((r >> 40) % 150) as i64),
+                expires_at: ((r >> 48) % 2 == 0)
+                    .then(|| Timestamp::from_micros(NOW - 50 + ((r >> 50) % 100) as i64)),
+                source,
+                created_by: None,
+                reason: None,
+            };
+            index.add_binding(&b);
+            live.push(b);
+        }
+        // The arena stays within about twice the live entries (plus one span's growth).
+        assert!(
+            index.entries.len() <= 2 * live.len() + 64,
+            "{} slots for {}",
+            index.entries.len(),
+            live.len()
+        );
+        assert!(live.len() > 2000, "the test must keep enough bindings live: {}", live.len());
+        for u in 0..users {
+            let expected: Vec<BindingId> = live.iter().filter(|b| b.user == user(u)).map(|b| b.id).collect();
+            assert_eq!(index.binding_ids_of(user(u)).collect::<Vec<_>>(), expected, "user {u}");
+        }
+        let (mut allowed, mut denied) = (0, 0);
+        for u in 0..users {
+            for target in &targets {
+                for role in [
+                    Role::Workspace(WorkspaceRole::Member),
+                    Role::Workspace(WorkspaceRole::Owner),
+                    Role::Project(ProjectRole::Reader),
+                    Role::Project(ProjectRole::Admin),
+                ] {
+                    for now in [NOW - 60, NOW, NOW + 60] {
+                        let d = index.check(user(u), target, role, Timestamp::from_micros(now));
+                        let via = naive(&live, user(u), target, role, now);
+                        if u == 7 {
+                            assert_eq!(d.reason, Some(DenyReason::UserDisabled));
+                        } else if target.workspace().as_str() == "ws-2" {
+                            assert_eq!(d.reason, Some(DenyReason::WorkspaceNotActive));
+                        } else if via.is_empty() {
+                            assert_eq!((d.allowed, d.reason), (false, Some(DenyReason::NoBinding)));
+                            denied += 1;
+                        } else {
+                            assert_eq!(
+                                (d.allowed, d.expires_at, &d.via[..]),
+                                (true, via[0].expires_at, &via[..])
+                            );
+                            allowed += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(allowed > 100 && denied > 100, "both answers must occur: {allowed} allowed, {denied} denied");
+        let unknown = Target::Project(slug("ws-0"), slug("p-9"));
+        assert_eq!(
+            index
+                .check(user(1), &unknown, Role::Project(ProjectRole::Reader), Timestamp::from_micros(NOW))
+                .reason,
+            Some(DenyReason::UnknownTarget)
+        );
+        assert_eq!(
+            index
+                .check(
+                    user(999),
+                    &targets[0],
+                    Role::Workspace(WorkspaceRole::Member),
+                    Timestamp::from_micros(NOW)
+                )
+                .reason,
+            Some(DenyReason::UnknownTarget)
+        );
+    }
+
+    /// Two texts that share a 64-bit key must both be found: the chain is walked and the text
+    /// compared, never the key alone trusted.
+    #[test]
+    fn targets_with_the_same_key_are_told_apart_by_text() {
+        let mut index = CheckIndex::default();
+        index.set_workspace(&slug("alpha"), true);
+        index.set_workspace(&slug("beta"), false);
+        // Force a collision: chain "beta" behind "alpha" under alpha's key.
+        let alpha = index.target_id("alpha", "").unwrap();
+        let beta = index.target_id("beta", "").unwrap();
+        index.target_ids.remove(&text_key("beta", ""));
+        index.targets[alpha as usize].next = beta;
+        index.target_ids.insert(text_key("beta", ""), alpha);
+        assert_eq!(index.target_id("alpha", ""), Some(alpha));
+        assert_eq!(index.target_id("beta", ""), Some(beta));
+        assert_eq!(index.target_id("gamma", ""), None);
     }
 }

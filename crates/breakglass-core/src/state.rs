@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use rustc_hash::FxHashMap;
+
 use crate::access::{AccessRequest, Entitlement, Policy, RequestState, Review};
 use crate::audit::ChainHead;
 use crate::change::{Change, Changes};
@@ -25,8 +27,11 @@ pub struct State {
     user_by_email: HashMap<Email, UserId>,
     workspaces: BTreeMap<Slug, Workspace>,
     projects: BTreeMap<(Slug, Slug), Project>,
-    bindings: HashMap<BindingId, Binding>,
-    by_user: HashMap<UserId, Vec<BindingId>>,
+    /// Live bindings, dense (an ended one's slot is filled by the last), found through
+    /// `binding_slot`. A sparse map of 168-byte records would leave half its buckets empty.
+    bindings: Vec<Binding>,
+    binding_slot: FxHashMap<BindingId, u32>,
+    /// The bindings of each user are listed by the check index (`CheckIndex::binding_ids_of`).
     by_target: HashMap<Target, Vec<BindingId>>,
     /// Live bindings that carry an expiry, in expiry order, so the sweeper finds due ones
     /// without scanning everything.
@@ -86,24 +91,28 @@ impl State {
             }
             Change::CreateWorkspace(ws) | Change::UpdateWorkspace(ws) => {
                 let active = ws.status == crate::model::WorkspaceStatus::Active;
-                self.index.set_workspace(&Target::Workspace(ws.id.clone()), active);
+                self.index.set_workspace(&ws.id, active);
                 self.workspaces.insert(ws.id.clone(), ws.clone());
             }
             Change::CreateProject { project, .. } => {
-                self.index.add_project(&Target::Project(project.workspace.clone(), project.id.clone()));
+                self.index.add_project(&project.workspace, &project.id);
                 self.projects.insert((project.workspace.clone(), project.id.clone()), project.clone());
             }
             Change::CreateBinding(b) => {
+                if self.binding_slot.contains_key(&b.id) {
+                    // Already applied (a replayed change): the indexes must not list it twice.
+                    return;
+                }
                 self.index.add_binding(b);
-                self.by_user.entry(b.user).or_default().push(b.id);
                 self.by_target.entry(b.target.clone()).or_default().push(b.id);
                 if let Some(e) = b.expires_at {
                     self.expiries.insert((e, b.id));
                 }
-                self.bindings.insert(b.id, b.clone());
+                self.binding_slot.insert(b.id, u32::try_from(self.bindings.len()).unwrap_or(u32::MAX));
+                self.bindings.push(b.clone());
             }
             Change::ExtendBinding { id, expires_at } => {
-                if let Some(b) = self.bindings.get_mut(id) {
+                if let Some(b) = self.binding_slot.get(id).and_then(|s| self.bindings.get_mut(*s as usize)) {
                     self.index.set_expiry(b.user, *id, *expires_at);
                     if let Some(old) = b.expires_at {
                         self.expiries.remove(&(old, *id));
@@ -159,9 +168,12 @@ impl State {
                 self.accesses.insert(a.id, a.clone());
             }
             Change::EndBinding { id, .. } => {
-                if let Some(b) = self.bindings.remove(id) {
+                if let Some(slot) = self.binding_slot.remove(id) {
+                    let b = self.bindings.swap_remove(slot as usize);
+                    if let Some(moved) = self.bindings.get(slot as usize) {
+                        self.binding_slot.insert(moved.id, slot);
+                    }
                     self.index.remove_binding(b.user, *id);
-                    remove_id(&mut self.by_user, &b.user, *id);
                     remove_id(&mut self.by_target, &b.target, *id);
                     if let Some(e) = b.expires_at {
                         self.expiries.remove(&(e, *id));
@@ -248,17 +260,17 @@ impl State {
 
     /// A live (not ended) binding by id; it may already be past its expiry.
     pub fn binding(&self, id: BindingId) -> Option<&Binding> {
-        self.bindings.get(&id)
+        self.binding_slot.get(&id).and_then(|s| self.bindings.get(*s as usize))
     }
 
     /// Live bindings of a user (including those past expiry but not yet swept).
     pub fn bindings_of_user(&self, user: UserId) -> impl Iterator<Item = &Binding> {
-        self.by_user.get(&user).into_iter().flatten().filter_map(|id| self.bindings.get(id))
+        self.index.binding_ids_of(user).filter_map(|id| self.binding(id))
     }
 
     /// Live bindings on exactly this target.
     pub fn bindings_on(&self, target: &Target) -> impl Iterator<Item = &Binding> {
-        self.by_target.get(target).into_iter().flatten().filter_map(|id| self.bindings.get(id))
+        self.by_target.get(target).into_iter().flatten().filter_map(|id| self.binding(*id))
     }
 
     /// Number of live bindings.
@@ -271,7 +283,7 @@ impl State {
     pub fn expired_unrecorded(&self, now: Timestamp) -> Vec<&Binding> {
         self.expiries
             .range(..=(now, BindingId(uuid::Uuid::max())))
-            .filter_map(|(_, id)| self.bindings.get(id))
+            .filter_map(|(_, id)| self.binding(*id))
             .collect()
     }
 

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 /// The only crates the core may depend on at run time.
-const ALLOWED: &[&str] = &["hex", "regex-lite", "serde", "serde_json", "sha2", "thiserror", "time", "uuid"];
+const ALLOWED: &[&str] =
+    &["hex", "regex-lite", "rustc-hash", "serde", "serde_json", "sha2", "thiserror", "time", "uuid"];
 
 const WHY: &str = "breakglass-core must stay free of IO, async, clock and randomness: time, the actor \
                    and id seeds are inputs (Ctx). Crates such as tokio, async-std, futures, sqlx, \

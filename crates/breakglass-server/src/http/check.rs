@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::Json;
 use breakglass_api as api;
 use breakglass_core::authz::{self, WorkspaceAccess};
-use breakglass_core::check::{self, Decision, DenyReason};
+use breakglass_core::check::{self, Decision, DenyReason, ViaList};
 use breakglass_core::ident::{Email, Slug};
 use breakglass_core::model::{Target, User};
 use breakglass_core::role::Role;
@@ -65,7 +65,7 @@ impl<'a> Checker<'a> {
         let role = Role::parse_for(&req.role, project.is_some())?;
         let access = self.access(&ws)?;
         let deny =
-            |reason| Decision { allowed: false, expires_at: None, via: Vec::new(), reason: Some(reason) };
+            |reason| Decision { allowed: false, expires_at: None, via: ViaList::new(), reason: Some(reason) };
         if email == self.caller.email {
             if !access.see {
                 return Ok(deny(DenyReason::NoBinding));
