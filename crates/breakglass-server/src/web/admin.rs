@@ -16,7 +16,7 @@ use super::dashboard::{requests_table, with_status};
 use super::layout::{badge, csrf, emergency_badge, error_page, field, form_error, page, select, when, Nav};
 use super::manage::{policy_body, POLICY_FIELDS};
 use super::workspace::policy_fields;
-use super::{body_of, redirect_with, Failed, Form, Web};
+use super::{body_of, redirect_with, Failed, Form, Web, IDENT_FIELDS};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::{admin, requests, workspaces, ApiJson, ApiQuery, OptionalJson};
@@ -584,17 +584,9 @@ pub async fn create_workspace(State(app): State<Arc<App>>, web: Web, form: Form)
             web.secure,
         ),
         Err(e) => {
-            let fields: &[(&str, &str)] = &[
-                ("identifier", "identifier"),
-                ("slug", "identifier"),
-                ("duplicate", "identifier"),
-                ("name", "name"),
-                ("user", "owners"),
-                ("email", "owners"),
-                ("quota", "project_quota"),
-                ("tag", ""),
-            ];
-            refused(&app, &web, "workspace", &form, &e, fields).await
+            let more: &[(&str, &str)] =
+                &[("user", "owners"), ("email", "owners"), ("quota", "project_quota"), ("tag", "")];
+            refused(&app, &web, "workspace", &form, &e, &[IDENT_FIELDS, more].concat()).await
         }
     }
 }
@@ -634,14 +626,7 @@ pub async fn register_platform(State(app): State<Arc<App>>, web: Web, form: Form
     {
         Ok(_) => redirect_with("/admin", "Platform registered.", web.secure),
         Err(e) => {
-            let fields: &[(&str, &str)] = &[
-                ("identifier", "identifier"),
-                ("slug", "identifier"),
-                ("duplicate", "identifier"),
-                ("kind", "kind"),
-                ("name", "name"),
-            ];
-            refused(&app, &web, "platform", &form, &e, fields).await
+            refused(&app, &web, "platform", &form, &e, &[IDENT_FIELDS, &[("kind", "kind")]].concat()).await
         }
     }
 }

@@ -84,18 +84,25 @@ fn header(app: &App, web: &Web) -> Header {
     }
 }
 
+/// The `<head>` of every page: the stylesheet is inlined so a page renders in one round trip.
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · Breakglass" }
+            style { (PreEscaped(CSS)) }
+        }
+    }
+}
+
 /// A whole page for a signed-in visitor.
 pub fn page(app: &App, web: &Web, nav: Nav, current_ws: Option<&str>, title: &str, body: Markup) -> Response {
     let h = header(app, web);
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Breakglass" }
-                style { (PreEscaped(CSS)) }
-            }
+            (head(title))
             body {
                 a.skip href="#main" { "Skip to content" }
                 @if h.acting {
@@ -183,12 +190,7 @@ pub fn public_page(title: &str, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · Breakglass" }
-                style { (PreEscaped(CSS)) }
-            }
+            (head(title))
             body.public {
                 main #main.narrow {
                     p.brand-big { span.glass aria-hidden="true" { "◇" } " Breakglass" }
@@ -205,12 +207,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (status.canonical_reason().unwrap_or("Error")) " · Breakglass" }
-                style { (PreEscaped(CSS)) }
-            }
+            (head(status.canonical_reason().unwrap_or("Error")))
             body.public {
                 main #main.narrow {
                     h1 { (status.canonical_reason().unwrap_or("Error")) }

@@ -19,7 +19,7 @@ use crate::http::ApiResult;
 use crate::http::{admin, platforms, requests, workspaces, ApiJson};
 
 /// Where a form goes back to, and how a refusal is shown there.
-enum Back<'a> {
+pub(super) enum Back<'a> {
     /// A tab of the workspace page.
     Tab(&'a str, &'a str),
     /// A project page.
@@ -27,7 +27,7 @@ enum Back<'a> {
 }
 
 impl Back<'_> {
-    fn path(&self) -> String {
+    pub(super) fn path(&self) -> String {
         match self {
             Back::Tab(ws, "access") => format!("/w/{ws}"),
             Back::Tab(ws, tab) => format!("/w/{ws}?tab={tab}"),
@@ -38,7 +38,7 @@ impl Back<'_> {
 
 /// Ends a form with fields: back with `notice`, or the page again with the error placed by
 /// `fields` next to its field and what was typed kept.
-async fn settle(
+pub(super) async fn settle(
     app: &Arc<App>,
     web: &Web,
     back: Back<'_>,

@@ -287,6 +287,10 @@ fn pct(s: &str) -> String {
     out
 }
 
+/// Where the errors of a new workspace's, project's or platform's identifier and name belong.
+const IDENT_FIELDS: &[(&str, &str)] =
+    &[("identifier", "identifier"), ("slug", "identifier"), ("duplicate", "identifier"), ("name", "name")];
+
 /// A submitted form: its fields, after its CSRF token was checked against the session (or,
 /// before signing in, against the double-submit cookie).
 pub struct Form(pub HashMap<String, String>);

@@ -11,7 +11,7 @@ use maud::html;
 
 use super::dashboard::with_status;
 use super::layout::{countdown, csrf, emergency_badge, field, form_error, page, when, Nav};
-use super::{body_of, redirect_with, Failed, Form, Web};
+use super::{body_of, redirect_with, Failed, Form, Web, IDENT_FIELDS};
 use crate::app::App;
 use crate::http::{admin, check as checks, ApiJson};
 
@@ -129,13 +129,7 @@ pub async fn register(State(app): State<Arc<App>>, web: Web, form: Form) -> Resp
             web.secure,
         ),
         Err(e) => {
-            let fields: &[(&str, &str)] = &[
-                ("identifier", "identifier"),
-                ("slug", "identifier"),
-                ("duplicate", "identifier"),
-                ("name", "name"),
-            ];
-            let failed = Failed::new("register", &form, &e, fields);
+            let failed = Failed::new("register", &form, &e, IDENT_FIELDS);
             with_status(render_register(&app, &web, &failed), e.status)
         }
     }

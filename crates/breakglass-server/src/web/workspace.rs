@@ -20,10 +20,12 @@ use super::layout::{
     badge, countdown, csrf, emergency_badge, error_page, field, form_error, page, role_options, select, when,
     Nav,
 };
+use super::manage::{settle, Back};
 use super::requests::{request_link, request_target, review_form};
-use super::{body_of, redirect, redirect_with, Failed, Form, Web};
+use super::{body_of, redirect, redirect_with, Failed, Form, Web, IDENT_FIELDS};
 use crate::app::App;
 use crate::error::ApiError;
+use crate::http::ApiResult;
 use crate::http::{admin, audit, platforms, requests, workspaces, ApiJson, ApiQuery};
 
 fn all() -> ApiQuery<api::PageQuery> {
@@ -443,6 +445,34 @@ async fn reviews_tab(
     })
 }
 
+/// The tags of a workspace or project (`base` is its page), with remove and set for managers.
+fn tags_section(
+    web: &Web,
+    failed: &Failed,
+    tags: &std::collections::BTreeMap<String, String>,
+    base: &str,
+    manage: bool,
+) -> Markup {
+    html! {
+        h2 { "Tags" }
+        @if tags.is_empty() { p.muted { "No tags." } }
+        ul { @for (k, v) in tags { li { code { (k) "=" (v) }
+            @if manage { " " form.inline method="post" action=(format!("{base}/tags/{k}/remove")) { (csrf(web)) button.small.danger type="submit" { "Remove" } } }
+        } } }
+        @if manage {
+            details.card open[failed.form == "tag"] { summary { "Set a tag" }
+                form method="post" action=(format!("{base}/tags")) novalidate {
+                    (csrf(web))
+                    (form_error(failed, "tag"))
+                    (field(failed, "tag", "key", "Key", "text", "", Some("A key the admin area defined."), true))
+                    (field(failed, "tag", "value", "Value", "text", "", None, true))
+                    button type="submit" { "Set tag" }
+                }
+            }
+        }
+    }
+}
+
 /// A temporary grant on top of membership, for the workspace or (with `project`) one project.
 fn grant_form(web: &Web, failed: &Failed, ws: &str, project: Option<&str>) -> Markup {
     let roles = role_options(project.is_some());
@@ -477,23 +507,9 @@ async fn settings_tab(
         .map(|Json(p)| p.items)
         .unwrap_or_default();
     Ok(html! {
-        h2 { "Tags" }
-        @if w.tags.is_empty() { p.muted { "No tags." } }
-        ul { @for (k, v) in &w.tags { li { code { (k) "=" (v) }
-            @if rights.manage { " " form.inline method="post" action=(format!("/w/{ws}/tags/{k}/remove")) { (csrf(web)) button.small.danger type="submit" { "Remove" } } }
-        } } }
+        (tags_section(web, failed, &w.tags, &format!("/w/{ws}"), rights.manage))
         @if rights.manage {
             div.grid {
-                section.card {
-                    h2 { "Set a tag" }
-                    form method="post" action=(format!("/w/{ws}/tags")) novalidate {
-                        (csrf(web))
-                        (form_error(failed, "tag"))
-                        (field(failed, "tag", "key", "Key", "text", "", Some("A key the admin area defined."), true))
-                        (field(failed, "tag", "value", "Value", "text", "", None, true))
-                        button type="submit" { "Set tag" }
-                    }
-                }
                 section.card {
                     h2 { "Rename" }
                     form method="post" action=(format!("/w/{ws}/rename")) novalidate {
@@ -545,12 +561,30 @@ pub(super) fn policy_fields(failed: &Failed, form: &str, p: Option<&api::Policy>
     }
 }
 
-/// The API's answer to an assignment: the binding, or a request when a policy needs approvals.
-fn assigned_notice(v: &serde_json::Value, email: &str) -> String {
-    if v.get("state").is_some() {
-        format!("The role for {email} needs approval: a request was opened with your approval.")
-    } else {
-        format!("Saved the role of {email}.")
+/// The e-mail and body of a membership form.
+fn member_body(form: &Form) -> (String, api::SetMember) {
+    let (expires_at, expires_in) = expiry_fields(form.get("expires"));
+    let body = api::SetMember {
+        role: form.text("role"),
+        expires_at,
+        expires_in,
+        justification: form.get("justification"),
+    };
+    (form.text("email"), body)
+}
+
+/// Ends an assignment: the API answers with the binding, or with a request when the role's
+/// policy needs approvals, and the notice says which.
+async fn assigned(app: &Arc<App>, web: &Web, back: Back<'_>, form: &Form, r: ApiResult) -> Response {
+    let email = form.text("email");
+    match body_of::<serde_json::Value>(r).await {
+        Ok(v) if v.get("state").is_some() => redirect_with(
+            &back.path(),
+            &format!("The role for {email} needs approval: a request was opened with your approval."),
+            web.secure,
+        ),
+        Ok(_) => redirect_with(&back.path(), &format!("Saved the role of {email}."), web.secure),
+        Err(e) => settle(app, web, back, Err(e), "", |e| Failed::new("member", form, e, MEMBER_FIELDS)).await,
     }
 }
 
@@ -561,28 +595,11 @@ pub async fn set_member(
     Path(ws): Path<String>,
     form: Form,
 ) -> Response {
-    let email = form.text("email");
-    let (expires_at, expires_in) = expiry_fields(form.get("expires"));
-    let body = api::SetMember {
-        role: form.text("role"),
-        expires_at,
-        expires_in,
-        justification: form.get("justification"),
-    };
-    let r = workspaces::set_workspace_member(
-        State(app.clone()),
-        web.caller.clone(),
-        Path((ws.clone(), email.clone())),
-        ApiJson(body),
-    )
-    .await;
-    match body_of::<serde_json::Value>(r).await {
-        Ok(v) => redirect_with(&format!("/w/{ws}"), &assigned_notice(&v, &email), web.secure),
-        Err(e) => {
-            let failed = Failed::new("member", &form, &e, MEMBER_FIELDS);
-            with_status(render(&app, &web, &ws, "access", &failed, None).await, e.status)
-        }
-    }
+    let (email, body) = member_body(&form);
+    let path = Path((ws.clone(), email));
+    let r =
+        workspaces::set_workspace_member(State(app.clone()), web.caller.clone(), path, ApiJson(body)).await;
+    assigned(&app, &web, Back::Tab(&ws, "access"), &form, r).await
 }
 
 const MEMBER_FIELDS: &[(&str, &str)] = &[
@@ -602,19 +619,10 @@ pub async fn remove_member(
     form: Form,
 ) -> Response {
     let email = form.text("email");
-    match workspaces::remove_workspace_member(
-        State(app.clone()),
-        web.caller.clone(),
-        Path((ws.clone(), email.clone())),
-    )
-    .await
-    {
-        Ok(_) => redirect_with(&format!("/w/{ws}"), &format!("Removed {email}."), web.secure),
-        Err(e) => {
-            let failed = Failed::new("member", &Form(HashMap::new()), &e, &[]);
-            with_status(render(&app, &web, &ws, "access", &failed, None).await, e.status)
-        }
-    }
+    let path = Path((ws.clone(), email.clone()));
+    let r = workspaces::remove_workspace_member(State(app.clone()), web.caller.clone(), path).await;
+    let notice = format!("Removed {email}.");
+    settle(&app, &web, Back::Tab(&ws, "access"), r, &notice, |e| Failed::new("member", &form, e, &[])).await
 }
 
 /// `POST /w/{ws}/invite`: the invitation's code is shown once, with a sign-up link to pass on.
@@ -674,12 +682,7 @@ pub async fn create_project(
             web.secure,
         ),
         Err(e) => {
-            let failed = Failed::new(
-                "project",
-                &form,
-                &e,
-                &[("identifier", "identifier"), ("slug", "identifier"), ("name", "name")],
-            );
+            let failed = Failed::new("project", &form, &e, IDENT_FIELDS);
             with_status(render(&app, &web, &ws, "projects", &failed, None).await, e.status)
         }
     }
@@ -764,22 +767,7 @@ pub(super) async fn render_project(
             }
             (grant_form(web, failed, ws, Some(p)))
         }
-        h2 { "Tags" }
-        @if proj.tags.is_empty() { p.muted { "No tags." } }
-        ul { @for (k, v) in &proj.tags { li { code { (k) "=" (v) }
-            @if rights.manage { " " form.inline method="post" action=(format!("/w/{ws}/p/{p}/tags/{k}/remove")) { (csrf(web)) button.small.danger type="submit" { "Remove" } } }
-        } } }
-        @if rights.manage {
-            details.card open[failed.form == "tag"] { summary { "Set a tag" }
-                form method="post" action=(format!("/w/{ws}/p/{p}/tags")) novalidate {
-                    (csrf(web))
-                    (form_error(failed, "tag"))
-                    (field(failed, "tag", "key", "Key", "text", "", None, true))
-                    (field(failed, "tag", "value", "Value", "text", "", None, true))
-                    button type="submit" { "Set tag" }
-                }
-            }
-        }
+        (tags_section(web, failed, &proj.tags, &format!("/w/{ws}/p/{p}"), rights.manage))
         h2 { "Platforms and service users" }
         @if tenants.is_empty() { p.muted { "This project has no tenant on any platform yet." } }
         @for (t, users) in tenants.iter().zip(&service_users) {
@@ -827,28 +815,10 @@ pub async fn set_project_member(
     Path((ws, p)): Path<(String, String)>,
     form: Form,
 ) -> Response {
-    let email = form.text("email");
-    let (expires_at, expires_in) = expiry_fields(form.get("expires"));
-    let body = api::SetMember {
-        role: form.text("role"),
-        expires_at,
-        expires_in,
-        justification: form.get("justification"),
-    };
-    let r = workspaces::set_project_member(
-        State(app.clone()),
-        web.caller.clone(),
-        Path((ws.clone(), p.clone(), email.clone())),
-        ApiJson(body),
-    )
-    .await;
-    match body_of::<serde_json::Value>(r).await {
-        Ok(v) => redirect_with(&format!("/w/{ws}/p/{p}"), &assigned_notice(&v, &email), web.secure),
-        Err(e) => {
-            let failed = Failed::new("member", &form, &e, MEMBER_FIELDS);
-            with_status(render_project(&app, &web, &ws, &p, &failed, None).await, e.status)
-        }
-    }
+    let (email, body) = member_body(&form);
+    let path = Path((ws.clone(), p.clone(), email));
+    let r = workspaces::set_project_member(State(app.clone()), web.caller.clone(), path, ApiJson(body)).await;
+    assigned(&app, &web, Back::Project(&ws, &p), &form, r).await
 }
 
 /// `POST /w/{ws}/p/{p}/members/remove`.
@@ -859,19 +829,10 @@ pub async fn remove_project_member(
     form: Form,
 ) -> Response {
     let email = form.text("email");
-    match workspaces::remove_project_member(
-        State(app.clone()),
-        web.caller.clone(),
-        Path((ws.clone(), p.clone(), email.clone())),
-    )
-    .await
-    {
-        Ok(_) => redirect_with(&format!("/w/{ws}/p/{p}"), &format!("Removed {email}."), web.secure),
-        Err(e) => {
-            let failed = Failed::new("member", &Form(HashMap::new()), &e, &[]);
-            with_status(render_project(&app, &web, &ws, &p, &failed, None).await, e.status)
-        }
-    }
+    let path = Path((ws.clone(), p.clone(), email.clone()));
+    let r = workspaces::remove_project_member(State(app.clone()), web.caller.clone(), path).await;
+    let notice = format!("Removed {email}.");
+    settle(&app, &web, Back::Project(&ws, &p), r, &notice, |e| Failed::new("member", &form, e, &[])).await
 }
 
 /// `GET /w/{ws}/history?project=&type=&since=&until=&cursor=`.
