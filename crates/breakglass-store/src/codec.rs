@@ -14,7 +14,7 @@ use std::fmt::Display;
 use breakglass_core::access::{
     AccessRequest, Approval, Entitlement, Policy, RequestState, Review, ReviewOutcome,
 };
-use breakglass_core::audit::AuditEvent;
+use breakglass_core::audit::{AuditEvent, StoredEvent};
 use breakglass_core::delegation::{Access, AccessKind, Recipient, RecipientStatus};
 use breakglass_core::ident::{
     AccessId, BindingId, Email, InvitationId, MessageId, Name, PolicyId, RequestId, ReviewId, Slug, TokenId,
@@ -179,6 +179,26 @@ impl<'r> Get<'r> for &'r [u8] {
 /// `workspace`, `project`, `subject`, `details`, `prev_hash`, `hash`), naming its `seq` and
 /// the column in any error.
 pub(crate) fn event(row: &dyn Columns) -> Result<AuditEvent, StoreError> {
+    let e = stored_event(row)?;
+    let details = serde_json::from_str(&e.details)
+        .map_err(|why| StoreError::Corrupt(format!("audit_events {}: column details: {why}", e.seq)))?;
+    Ok(AuditEvent {
+        seq: e.seq,
+        time: e.time,
+        event_type: e.event_type,
+        actor: e.actor,
+        on_behalf_of: e.on_behalf_of,
+        workspace: e.workspace,
+        project: e.project,
+        subject: e.subject,
+        details,
+        prev_hash: e.prev_hash,
+        hash: e.hash,
+    })
+}
+
+/// Decodes an audit event as stored, its `details` left as text (same columns as [`event`]).
+pub(crate) fn stored_event(row: &dyn Columns) -> Result<StoredEvent, StoreError> {
     let seq: i64 =
         i64::get(row, "seq").map_err(|e| StoreError::Corrupt(format!("audit_events: column seq: {e}")))?;
     let corrupt = |column: &str, why: &dyn Display| {
@@ -194,8 +214,7 @@ pub(crate) fn event(row: &dyn Columns) -> Result<AuditEvent, StoreError> {
     let required = |column: &str| -> Result<String, StoreError> {
         String::get(row, column).map_err(|e| corrupt(column, &e))
     };
-    let details = required("details")?;
-    Ok(AuditEvent {
+    Ok(StoredEvent {
         seq,
         time: Timestamp::from_micros(i64::get(row, "time").map_err(|e| corrupt("time", &e))?),
         event_type: required("type")?,
@@ -204,10 +223,69 @@ pub(crate) fn event(row: &dyn Columns) -> Result<AuditEvent, StoreError> {
         workspace: get("workspace")?,
         project: get("project")?,
         subject: get("subject")?,
-        details: serde_json::from_str(&details).map_err(|e| corrupt("details", &e))?,
+        details: required("details")?,
         prev_hash: digest("prev_hash")?,
         hash: digest("hash")?,
     })
+}
+
+/// Decodes a page of stored events sent as one JSON array with an array per event: `seq`,
+/// `time`, `type`, `actor`, `on_behalf_of`, `workspace`, `project`, `subject`, `details`, and
+/// `prev_hash` and `hash` in hex. `after_seq` names the page in errors.
+pub(crate) fn stored_events_json(after_seq: i64, page: &str) -> Result<Vec<StoredEvent>, StoreError> {
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        String,
+        String,
+    );
+    let rows: Vec<Row> = serde_json::from_str(page)
+        .map_err(|e| StoreError::Corrupt(format!("audit_events after {after_seq}: unreadable page: {e}")))?;
+    rows.into_iter()
+        .map(
+            |(
+                seq,
+                time,
+                event_type,
+                actor,
+                on_behalf_of,
+                workspace,
+                project,
+                subject,
+                details,
+                prev_hash,
+                hash,
+            )| {
+                let digest = |column: &str, text: &str| -> Result<[u8; 32], StoreError> {
+                    let mut out = [0; 32];
+                    hex::decode_to_slice(text, &mut out).map_err(|_| {
+                        StoreError::Corrupt(format!("audit_events {seq}: column {column}: not 32 bytes"))
+                    })?;
+                    Ok(out)
+                };
+                Ok(StoredEvent {
+                    seq,
+                    time: Timestamp::from_micros(time),
+                    event_type,
+                    actor,
+                    on_behalf_of,
+                    workspace,
+                    project,
+                    subject,
+                    details,
+                    prev_hash: digest("prev_hash", &prev_hash)?,
+                    hash: digest("hash", &hash)?,
+                })
+            },
+        )
+        .collect()
 }
 
 /// Names the row being decoded in every error.

@@ -31,7 +31,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use breakglass_core::audit::{AuditEvent, ChainHead};
+use breakglass_core::audit::{AuditEvent, ChainHead, StoredEvent};
 use breakglass_core::ident::{TokenId, UserId};
 use breakglass_core::model::PasswordHash;
 use breakglass_core::time::Timestamp;
@@ -125,6 +125,10 @@ pub trait Store: Send + Sync + 'static {
     /// Up to `limit` events with `seq > after_seq`, ascending: the raw chain, for verification
     /// and for following changes made by other replicas.
     async fn audit_after(&self, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// The same events as [`audit_after`](Store::audit_after), as stored: `details` is the
+    /// stored JSON text, not decoded, so that verification hashes what is stored as it is.
+    async fn stored_events_after(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
 
     /// Records when tokens were last used (bookkeeping outside the audit chain: it changes
     /// nobody's rights). Keeps the later of the stored and the given instant.

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use breakglass_core::access::ReviewOutcome;
-use breakglass_core::audit::{self, AuditEvent, ChainHead};
+use breakglass_core::audit::{self, AuditEvent, ChainHead, StoredEvent};
 use breakglass_core::ident::{Slug, TokenId, UserId};
 use breakglass_core::model::PasswordHash;
 use breakglass_core::role::Role;
@@ -302,6 +302,15 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|r| codec::event(r)).collect()
+    }
+
+    async fn stored_events_after(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(&format!("{AUDIT_COLUMNS} WHERE seq > $1 ORDER BY seq LIMIT $2"))
+            .bind(after_seq)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| codec::stored_event(r)).collect()
     }
 }
 

@@ -15,7 +15,9 @@ use async_trait::async_trait;
 use breakglass_core::access::{
     AccessRequest, Approval, ApproverSet, Entitlement, Policy, RequestState, Review, ReviewOutcome, Step,
 };
-use breakglass_core::audit::{self, AuditEvent, ChainHead, ChainVerifier, EventType, NewEvent};
+use breakglass_core::audit::{
+    self, AuditEvent, BrokenLink, ChainHead, ChainVerifier, EventType, NewEvent, StoredEvent,
+};
 use breakglass_core::cmd::accesses::{self, NewAccess};
 use breakglass_core::cmd::members::{self, NewGrant, SetMember};
 use breakglass_core::cmd::{sweep, tokens, users, workspaces};
@@ -559,7 +561,8 @@ fn assert_unchanged(before: &Snapshot, after: &Snapshot) {
     assert_same_state(&after.state, &before.state);
 }
 
-/// Walks the whole chain in small pages through `audit_after` and verifies every link.
+/// Walks the whole chain in small pages, both decoded (`audit_after`) and as stored
+/// (`stored_events_after`, hashed on two threads), and verifies every link both ways.
 async fn verify_chain(store: &dyn Store) -> ChainHead {
     let head = store.head().await.unwrap();
     let mut verifier = ChainVerifier::new();
@@ -572,7 +575,22 @@ async fn verify_chain(store: &dyn Store) -> ChainHead {
             verifier.push(e).unwrap();
         }
     }
-    verifier.finish(head.seq).unwrap()
+    let decoded = verifier.finish(head.seq).unwrap();
+    assert_eq!(verify_stored(store, head.seq).await, Ok(decoded), "the stored rows verify alike");
+    decoded
+}
+
+/// Verifies the chain through `stored_events_after`, as `audit verify` does, up to `end`.
+async fn verify_stored(store: &dyn Store, end: i64) -> Result<ChainHead, BrokenLink> {
+    let mut verifier = ChainVerifier::new();
+    let mut after = 0;
+    loop {
+        let page = store.stored_events_after(after, 3).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        verifier.push_stored(&page, 2)?;
+    }
+    verifier.finish(end)
 }
 
 /// A world with users, workspaces, projects, memberships replaced and expired, grants and
@@ -799,8 +817,119 @@ async fn the_chain_verifies_and_events_round_trip(h: &dyn Harness) {
         store.commit(head.seq, &Changes { changes: vec![], events: vec![odd.clone()] }).await.unwrap();
     let sealed = audit::seal(head, &odd);
     assert_eq!(new_head, ChainHead { seq: sealed.seq, hash: sealed.hash });
-    assert_eq!(store.audit_after(head.seq, 10).await.unwrap(), vec![sealed]);
+    assert_eq!(store.audit_after(head.seq, 10).await.unwrap(), vec![sealed.clone()]);
+    // As stored, the details are the text the encoder gives (keys sorted), the rest the same.
+    let stored = store.stored_events_after(head.seq, 10).await.unwrap();
+    assert_eq!(
+        stored,
+        vec![StoredEvent {
+            seq: sealed.seq,
+            time: sealed.time,
+            event_type: sealed.event_type.clone(),
+            actor: sealed.actor.clone(),
+            on_behalf_of: sealed.on_behalf_of.clone(),
+            workspace: sealed.workspace.clone(),
+            project: sealed.project.clone(),
+            subject: sealed.subject.clone(),
+            details: sealed.details.to_string(),
+            prev_hash: sealed.prev_hash,
+            hash: sealed.hash,
+        }]
+    );
+    let mut canonical = Vec::new();
+    audit::stored_canonical_bytes(&stored[0], &mut canonical).unwrap();
+    assert_eq!(canonical, audit::canonical_bytes(&sealed));
     verify_chain(store.as_ref()).await;
+}
+
+/// The verification read path (`stored_events_after`, details hashed as stored) names the same
+/// first broken link as decoding every event would, after edits made behind the store's back
+/// (its triggers dropped first, as an attacker with the database would).
+async fn verify_names_the_first_edited_row_of_the_stored_chain(h: &dyn Harness) {
+    let mut w = World::new(h).await;
+    let events: Vec<NewEvent> = (1..=9)
+        .map(|i| NewEvent {
+            // No float: the edited row's text is one the verifier proves canonical and hashes
+            // as it is (the round-trip case above covers floats, which it re-encodes).
+            details: json!({"role": "member", "n": i, "nested": {"z": [1, -2, null], "a": "é\"\n"}}),
+            ..event(i, EventType::UserAssigned, Some("team-a"), None)
+        })
+        .collect();
+    w.commit(Changes { changes: vec![], events: events[..4].to_vec() }).await;
+    w.commit(Changes { changes: vec![], events: events[4..].to_vec() }).await;
+    let head = verify_chain(w.store.as_ref()).await;
+    assert_eq!(head.seq, 9);
+    let d = h.dialect();
+    let on = if d == Dialect::Postgres { " ON audit_events" } else { "" };
+    h.execute_raw(&format!("DROP TRIGGER audit_events_no_update{on}")).await.unwrap();
+
+    let target = 5;
+    let stored = w.store.stored_events_after(target - 1, 1).await.unwrap().remove(0);
+    let original = stored.details.replace('\'', "''");
+    // Each edit of the details text, and whether the chain still holds after it: a text that
+    // decodes to the same value hashes the same, as it always has.
+    let edits = [
+        (stored.details.replacen("member", "owner", 1), false),
+        (stored.details.replacen("\"n\":5", "\"n\":6", 1), false),
+        (stored.details.replacen("\"n\":5", "\"n\":5.0", 1), false),
+        (stored.details.replacen("\"n\":5", "\"n\":\"5\"", 1), false),
+        (stored.details.replacen(',', ", ", 1), true),
+        (format!("{} ", stored.details), true),
+        (stored.details.replacen('}', "", 1), false),
+        (String::from("null"), false),
+    ];
+    for (text, holds) in edits {
+        assert_ne!(text, stored.details);
+        let sql_text = text.replace('\'', "''");
+        h.execute_raw(&format!("UPDATE audit_events SET details = '{sql_text}' WHERE seq = {target}"))
+            .await
+            .unwrap();
+        let got = verify_stored(w.store.as_ref(), head.seq).await;
+        assert_eq!(got.as_ref().map_err(|b| b.seq), if holds { Ok(&head) } else { Err(target) }, "{text}");
+        // Where the text still decodes, decoding every event finds the same.
+        if let Ok(events) = w.store.audit_after(0, 100).await {
+            let mut v = ChainVerifier::new();
+            let decoded = events.iter().try_for_each(|e| v.push(e)).and_then(|()| v.finish(head.seq));
+            assert_eq!(decoded.map_err(|b| b.seq), got.map_err(|b| b.seq), "{text}");
+        }
+    }
+    h.execute_raw(&format!("UPDATE audit_events SET details = '{original}' WHERE seq = {target}"))
+        .await
+        .unwrap();
+    assert_eq!(verify_stored(w.store.as_ref(), head.seq).await, Ok(head));
+
+    // Other columns: each edit is found at the edited row, and undone.
+    let x = |hex: &str| match d {
+        Dialect::Sqlite => format!("X'{hex}'"),
+        Dialect::Postgres => format!("decode('{hex}', 'hex')"),
+    };
+    let mut edits = vec![
+        ("actor", "'mallory@example.com'".to_owned(), target),
+        ("time", "time + 1".to_owned(), target),
+        ("workspace", "NULL".to_owned(), target),
+        ("prev_hash", x(&"00".repeat(32)), target),
+        ("hash", x(&"11".repeat(32)), target),
+        ("hash", x(&"11".repeat(32)), head.seq),
+    ];
+    if d == Dialect::Sqlite {
+        // SQLite text may hold a NUL (PostgreSQL's may not): what follows it counts too.
+        edits.push(("actor", "actor || char(0) || 'x'".to_owned(), target));
+        edits.push(("details", "details || char(0)".to_owned(), target));
+    }
+    for (column, value, seq) in edits {
+        spoil(h, "audit_events", column, &format!("seq = {seq}"), &value).await;
+        let got = verify_stored(w.store.as_ref(), head.seq).await;
+        assert_eq!(got.map_err(|b| b.seq), Err(seq), "{column} of {seq}");
+        restore(h, "audit_events", column, &format!("seq = {seq}")).await;
+    }
+    assert_eq!(verify_stored(w.store.as_ref(), head.seq).await, Ok(head));
+
+    // A missing row is named where it went missing.
+    h.execute_raw(&format!("DROP TRIGGER audit_events_no_delete{on}")).await.unwrap();
+    h.execute_raw(&format!("DELETE FROM audit_events WHERE seq = {target}")).await.unwrap();
+    let got = verify_stored(w.store.as_ref(), head.seq).await.unwrap_err();
+    assert_eq!(got.seq, target);
+    assert!(got.reason.contains("missing"), "{got:?}");
 }
 
 async fn a_stale_base_is_refused_and_writes_nothing(h: &dyn Harness) {
@@ -2813,6 +2942,7 @@ backends!(sqlite_memory, sqlite_file, postgres; {
     ended_bindings_and_dead_tokens_are_not_loaded,
     password_hashes_are_kept_apart,
     the_chain_verifies_and_events_round_trip,
+    verify_names_the_first_edited_row_of_the_stored_chain,
     a_stale_base_is_refused_and_writes_nothing,
     an_empty_commit_writes_nothing_but_checks_the_base,
     the_project_quota_holds_against_a_concurrent_decision,
