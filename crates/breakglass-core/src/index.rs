@@ -23,14 +23,23 @@ struct Entry {
     source: BindingSource,
 }
 
-#[derive(Clone, Debug, Default)]
-struct IndexedUser {
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct IndexedUser {
     active: bool,
     entries: Vec<Entry>,
 }
 
+/// How many targets were interned, and what the index knew of one of them: see
+/// [`CheckIndex::mark_target`].
+#[derive(Clone, Debug)]
+pub(crate) struct TargetMark {
+    interned: usize,
+    /// Known and active, when the target was interned.
+    flags: Option<(bool, bool)>,
+}
+
 /// Interned targets and per-user binding entries.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CheckIndex {
     users: HashMap<UserId, IndexedUser>,
     targets: HashMap<Target, u32>,
@@ -104,6 +113,43 @@ impl CheckIndex {
         {
             e.expires = expires_at.map_or(i64::MAX, Timestamp::as_micros);
         }
+    }
+
+    /// What the index knows of `target` now, so that a speculative change to it can be put
+    /// back by [`CheckIndex::restore_target`].
+    pub(crate) fn mark_target(&self, target: &Target) -> TargetMark {
+        let flags = self.targets.get(target).map(|&id| (self.known[id as usize], self.active[id as usize]));
+        TargetMark { interned: self.workspace_of.len(), flags }
+    }
+
+    /// Puts `target` back as `mark` saw it, forgetting it (and its workspace) when they were
+    /// interned since: ids are handed out in order, so that is a truncation.
+    pub(crate) fn restore_target(&mut self, target: &Target, mark: TargetMark) {
+        if let (Some((known, active)), Some(&id)) = (mark.flags, self.targets.get(target)) {
+            self.known[id as usize] = known;
+            self.active[id as usize] = active;
+        }
+        for t in [target.clone(), Target::Workspace(target.workspace().clone())] {
+            if self.targets.get(&t).is_some_and(|&id| id as usize >= mark.interned) {
+                self.targets.remove(&t);
+            }
+        }
+        self.workspace_of.truncate(mark.interned);
+        self.known.truncate(mark.interned);
+        self.active.truncate(mark.interned);
+    }
+
+    /// A user's entry as it is now (`None`: not indexed).
+    pub(crate) fn user_entry(&self, user: UserId) -> Option<IndexedUser> {
+        self.users.get(&user).cloned()
+    }
+
+    /// Puts a user's entry back as [`CheckIndex::user_entry`] returned it.
+    pub(crate) fn restore_user(&mut self, user: UserId, entry: Option<IndexedUser>) {
+        match entry {
+            Some(e) => self.users.insert(user, e),
+            None => self.users.remove(&user),
+        };
     }
 
     /// See `check::check`.
