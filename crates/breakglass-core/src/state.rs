@@ -204,7 +204,8 @@ impl State {
             },
             Change::RevokeToken { id, .. } => {
                 let before = self.tokens.get(id).cloned();
-                let hash = before.as_ref().map(|t| (t.secret_hash, self.token_by_hash.get(&t.secret_hash).copied()));
+                let hash =
+                    before.as_ref().map(|t| (t.secret_hash, self.token_by_hash.get(&t.secret_hash).copied()));
                 Restore::Token { id: *id, before, hash }
             }
             Change::CreateWorkspace(ws) | Change::UpdateWorkspace(ws) => {
@@ -216,7 +217,11 @@ impl State {
                 let target = Target::Project(project.workspace.clone(), project.id.clone());
                 let mark = self.index.mark_target(&target);
                 let key = (project.workspace.clone(), project.id.clone());
-                Restore::Project { before: self.projects.get(&key).cloned(), key, index: Some((target, mark)) }
+                Restore::Project {
+                    before: self.projects.get(&key).cloned(),
+                    key,
+                    index: Some((target, mark)),
+                }
             }
             Change::UpdateProject(p) => {
                 let key = (p.workspace.clone(), p.id.clone());
@@ -272,7 +277,9 @@ impl State {
                 let key = (t.workspace.clone(), t.project.clone(), t.platform.clone());
                 Restore::Tenant(self.tenants.get(&key).cloned(), key)
             }
-            Change::CreateServiceUser(u) => Restore::ServiceUser(u.id, self.service_users.get(&u.id).cloned()),
+            Change::CreateServiceUser(u) => {
+                Restore::ServiceUser(u.id, self.service_users.get(&u.id).cloned())
+            }
             Change::DeleteServiceUser { id, .. } => {
                 Restore::ServiceUser(*id, self.service_users.get(id).cloned())
             }
@@ -666,10 +673,27 @@ pub struct Undo(Restore);
 #[derive(Debug)]
 enum Restore {
     Nothing,
-    User { user: User, before: Option<User>, email_before: Option<UserId>, index: Option<IndexedUser> },
-    Token { id: TokenId, before: Option<Token>, hash: Option<(SecretHash, Option<TokenId>)> },
-    Workspace { before: Option<Workspace>, target: Target, mark: TargetMark },
-    Project { key: (Slug, Slug), before: Option<Project>, index: Option<(Target, TargetMark)> },
+    User {
+        user: User,
+        before: Option<User>,
+        email_before: Option<UserId>,
+        index: Option<IndexedUser>,
+    },
+    Token {
+        id: TokenId,
+        before: Option<Token>,
+        hash: Option<(SecretHash, Option<TokenId>)>,
+    },
+    Workspace {
+        before: Option<Workspace>,
+        target: Target,
+        mark: TargetMark,
+    },
+    Project {
+        key: (Slug, Slug),
+        before: Option<Project>,
+        index: Option<(Target, TargetMark)>,
+    },
     BindingCreated {
         binding: Binding,
         before: Option<Binding>,
@@ -678,8 +702,16 @@ enum Restore {
         index: Option<IndexedUser>,
         mark: TargetMark,
     },
-    BindingEnded { binding: Binding, by_user: Option<usize>, by_target: Option<usize>, index: Option<IndexedUser> },
-    BindingExtended { id: BindingId, before: Option<Timestamp> },
+    BindingEnded {
+        binding: Binding,
+        by_user: Option<usize>,
+        by_target: Option<usize>,
+        index: Option<IndexedUser>,
+    },
+    BindingExtended {
+        id: BindingId,
+        before: Option<Timestamp>,
+    },
     Policy(PolicyId, Option<Policy>),
     Entitlement(Option<Entitlement>, (Target, Role)),
     Request(RequestId, Option<AccessRequest>),
@@ -688,7 +720,11 @@ enum Restore {
     Invitation(InvitationId, Option<Invitation>),
     TagDefinition(Option<TagDefinition>, TagKey),
     Message(MessageId, Option<Message>),
-    Access { id: AccessId, before: Option<Access>, recipients: Vec<(Email, Option<Vec<AccessId>>)> },
+    Access {
+        id: AccessId,
+        before: Option<Access>,
+        recipients: Vec<(Email, Option<Vec<AccessId>>)>,
+    },
     Platform(Option<Platform>, Slug),
     Tenant(Option<Tenant>, (Slug, Slug, Slug)),
     ServiceUser(ServiceUserId, Option<ServiceUser>),
@@ -708,7 +744,11 @@ fn put_back_ordered<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, before: Option<
     };
 }
 
-fn position<K: std::hash::Hash + Eq>(map: &HashMap<K, Vec<BindingId>>, key: &K, id: BindingId) -> Option<usize> {
+fn position<K: std::hash::Hash + Eq>(
+    map: &HashMap<K, Vec<BindingId>>,
+    key: &K,
+    id: BindingId,
+) -> Option<usize> {
     map.get(key).and_then(|v| v.iter().position(|x| *x == id))
 }
 

@@ -517,8 +517,7 @@ async fn catch_up(
             Err(e) => return Err(e),
         };
         let Some(first) = batch.first() else { return Ok(()) };
-        let unbroken =
-            first.base_seq == mine.seq && batch.windows(2).all(|w| w[1].base_seq == w[0].head.seq);
+        let unbroken = first.base_seq == mine.seq && batch.windows(2).all(|w| w[1].base_seq == w[0].head.seq);
         if !unbroken {
             tracing::info!(from = mine.seq, "the change log has a gap; reloading the model");
             return reload(store, state, reloads, clock).await;

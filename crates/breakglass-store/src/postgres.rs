@@ -340,7 +340,11 @@ async fn write_group(
 }
 
 /// One outcome of a commit, after `head` (read under the commit lock).
-async fn write(conn: &mut PgConnection, mut head: ChainHead, changes: &Changes) -> Result<ChainHead, StoreError> {
+async fn write(
+    conn: &mut PgConnection,
+    mut head: ChainHead,
+    changes: &Changes,
+) -> Result<ChainHead, StoreError> {
     let base_seq = head.seq;
     // When the commit happened, for the rows that record it but whose record carries no time
     // of its own (the settings): its first event's time, which the core took from its clock.

@@ -964,7 +964,12 @@ async fn a_group_commits_as_its_members_would_one_by_one(h: &dyn Harness) {
     let mut model = w.state.clone();
     let mut group = Vec::new();
     for (i, p) in ["one", "two"].into_iter().enumerate() {
-        let new = workspaces::NewProject { workspace: slug("team-a"), id: slug(p), name: name(p), tags: Tags::new() };
+        let new = workspaces::NewProject {
+            workspace: slug("team-a"),
+            id: slug(p),
+            name: name(p),
+            tags: Tags::new(),
+        };
         let changes = workspaces::create_project(&model, &system(2, 40 + i as u128), new).unwrap();
         let head = model.head();
         model.apply_all(&changes, head);
@@ -1012,7 +1017,10 @@ async fn a_failing_group_commits_none_of_its_members(h: &dyn Harness) {
     // A valid member first, then one that fails: the first must not stay behind.
     let group = [
         Changes {
-            changes: vec![Change::CreateUser { user: newcomer.clone(), password_hash: Some(PasswordHash("$x".into())) }],
+            changes: vec![Change::CreateUser {
+                user: newcomer.clone(),
+                password_hash: Some(PasswordHash("$x".into())),
+            }],
             events: vec![event(400, EventType::UserCreated, None, None)],
         },
         Changes {

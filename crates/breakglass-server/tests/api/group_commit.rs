@@ -163,7 +163,12 @@ fn create_project(
 }
 
 /// Holds a commit at the door: project `hold/{id}`, which the commands started next queue behind.
-async fn hold_a_commit(gate: &Gate, app: &Arc<App>, admin: UserId, id: &'static str) -> JoinHandle<Result<Committed<()>, ApiError>> {
+async fn hold_a_commit(
+    gate: &Gate,
+    app: &Arc<App>,
+    admin: UserId,
+    id: &'static str,
+) -> JoinHandle<Result<Committed<()>, ApiError>> {
     gate.hold_next();
     let held = create_project(app, admin, "hold", id);
     gate.reached().await;
