@@ -2,7 +2,7 @@
 //! the single write path every use case goes through.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use breakglass_core::audit::ChainHead;
@@ -79,6 +79,8 @@ pub struct App {
     reloads: Arc<AtomicU64>,
     /// How many commits carried how many commands (see [`App::group_sizes`]).
     group_sizes: Arc<GroupSizes>,
+    /// The most commands a group takes (see [`App::limit_groups`]).
+    max_group: AtomicUsize,
 }
 
 /// What the writer lock guards besides the right to write: the group being formed.
@@ -135,6 +137,9 @@ const MAX_ATTEMPTS: usize = 5;
 /// grows with the square of its size; past this, commands wait for the next group.
 const MAX_GROUP: usize = 64;
 
+/// How often a group's committer lets other tasks run before it queues for the writer lock.
+const COMMIT_YIELDS: usize = 4;
+
 impl App {
     /// Loads the model from `store` and wraps it.
     pub async fn load(store: Arc<dyn Store>, clock: Clock) -> Result<Self, StoreError> {
@@ -148,6 +153,7 @@ impl App {
             stale: AtomicBool::new(false),
             reloads: Arc::new(AtomicU64::new(0)),
             group_sizes: Arc::new(GroupSizes(std::array::from_fn(|_| AtomicU64::new(0)))),
+            max_group: AtomicUsize::new(MAX_GROUP),
         })
     }
 
@@ -205,7 +211,8 @@ impl App {
         let mut attempts = 0;
         while attempts < MAX_ATTEMPTS {
             let mut writer = self.writer.clone().lock_owned().await;
-            if let Some(full) = writer.open.as_ref().filter(|g| !alone && g.members.len() >= MAX_GROUP) {
+            let max_group = self.max_group.load(Ordering::Relaxed);
+            if let Some(full) = writer.open.as_ref().filter(|g| !alone && g.members.len() >= max_group) {
                 let done = full.done.subscribe();
                 drop(writer);
                 wait(done).await?;
@@ -347,6 +354,12 @@ impl App {
         let (writer, store, state) = (self.writer.clone(), self.store.clone(), self.state.clone());
         let (reloads, sizes, clock) = (self.reloads.clone(), self.group_sizes.clone(), self.clock.clone());
         tokio::spawn(async move {
+            // Requests already under way (parsed, authenticated, about to ask for the lock) get
+            // a moment to join: without it, the first command after a commit would often go
+            // alone and hold everybody else behind a durable write of its own.
+            for _ in 0..COMMIT_YIELDS {
+                tokio::task::yield_now().await;
+            }
             let mut writer = writer.lock_owned().await;
             // Only committers take the open group, one per group: this is the one it was
             // started for.
@@ -359,6 +372,13 @@ impl App {
             let _ = group.done.send(Some(Arc::new(outcome)));
             drop(writer);
         });
+    }
+
+    /// Limits groups to `max` commands (at least 1, at most 64, the default); 1 commits every
+    /// command by itself, as before group commit: for measurements, and a way out should
+    /// grouping ever misbehave.
+    pub fn limit_groups(&self, max: usize) {
+        self.max_group.store(max.clamp(1, MAX_GROUP), Ordering::Relaxed);
     }
 
     /// How many commits carried how many commands since start-up, as (commands, commits),

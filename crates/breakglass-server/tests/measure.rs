@@ -87,6 +87,8 @@ async fn emergency_grants_per_second() {
     let clients = count("MEASURE_CLIENTS", 8);
     let secs = count("MEASURE_SECS", 10) as u64;
     let t = TestApp::start().await;
+    // MEASURE_MAX_GROUP=1 measures without group commit, for a comparison on the same machine.
+    t.app.limit_groups(count("MEASURE_MAX_GROUP", 64));
     let admin = t.admin();
     t.workspace("ops", &[]).await;
     t.project("ops", "db").await;
