@@ -725,7 +725,7 @@ mod tests {
             role: if target.is_project() { Role::Project(ProjectRole::Reader) } else { member },
             target,
             starts_at: Timestamp::from_micros(NOW - 100),
-            expires_at: (k % 3 == 0).then(|| Timestamp::from_micros(NOW + k as i64)),
+            expires_at: k.is_multiple_of(3).then(|| Timestamp::from_micros(NOW + k as i64)),
             source: BindingSource::Request(RequestId(uuid::Uuid::from_u64_pair(0xB, k))),
             created_by: None,
             reason: None,
