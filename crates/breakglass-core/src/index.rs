@@ -85,7 +85,20 @@ struct TargetInfo {
     next: u32,
 }
 
-/// Interned targets and per-user binding entries.
+/// How far the target tables reached, and what the index knew of one target: see
+/// [`CheckIndex::mark_target`].
+#[derive(Clone, Debug)]
+pub(crate) struct TargetMark {
+    /// Length of `targets`.
+    interned: usize,
+    /// Length of `text`.
+    text: usize,
+    /// The target's id, known and active, when it was interned.
+    flags: Option<(u32, bool, bool)>,
+}
+
+/// Interned targets and per-user binding entries. Equality is logical (see the `PartialEq`
+/// impl): the arena layout depends on the order of past moves and compactions.
 #[derive(Clone, Debug, Default)]
 pub struct CheckIndex {
     users: FxHashMap<UserId, Span>,
@@ -205,6 +218,20 @@ impl CheckIndex {
 
     /// A binding starts counting (from its `starts_at`).
     pub(crate) fn add_binding(&mut self, b: &Binding) {
+        let entry = self.entry_of(b);
+        let mut span = self.users.get(&b.user).copied().unwrap_or_default();
+        if span.len == span.cap {
+            span = self.grow(b.user, span);
+        }
+        let slot = (span.start + span.len) as usize;
+        self.entries[slot] = entry;
+        span.len += 1;
+        self.live += 1;
+        self.users.insert(b.user, span);
+    }
+
+    /// The entry of a binding, its target interned and its request id noted.
+    fn entry_of(&mut self, b: &Binding) -> Entry {
         let target = self.intern(&b.target);
         let source = match b.source {
             BindingSource::Direct => SourceKind::Direct,
@@ -218,23 +245,14 @@ impl CheckIndex {
                 SourceKind::Emergency
             }
         };
-        let entry = Entry {
+        Entry {
             starts: b.starts_at.as_micros(),
             expires: micros(b.expires_at),
             binding: b.id,
             target,
             role: b.role,
             source,
-        };
-        let mut span = self.users.get(&b.user).copied().unwrap_or_default();
-        if span.len == span.cap {
-            span = self.grow(b.user, span);
         }
-        let slot = (span.start + span.len) as usize;
-        self.entries[slot] = entry;
-        span.len += 1;
-        self.live += 1;
-        self.users.insert(b.user, span);
     }
 
     /// Makes room for one more entry in `user`'s span: in place when the span ends the arena,
@@ -328,6 +346,105 @@ impl CheckIndex {
             + self.text.capacity()
     }
 
+    /// How far the target tables reach now and what the index knows of `target`, so that a
+    /// speculative change can be put back by [`CheckIndex::restore_target`].
+    pub(crate) fn mark_target(&self, target: &Target) -> TargetMark {
+        let (ws, project) = slugs(target);
+        let flags = self.target_id(ws, project).map(|id| {
+            let t = self.targets[id as usize];
+            (id, t.known, t.active)
+        });
+        TargetMark { interned: self.targets.len(), text: self.text.len(), flags }
+    }
+
+    /// Puts the target tables back as `mark` saw them: the marked target's flags restored,
+    /// every target interned since forgotten (ids are handed out in order, so the tables are
+    /// truncated and the new ids unlinked from their keys' chains).
+    pub(crate) fn restore_target(&mut self, mark: TargetMark) {
+        if let Some((id, known, active)) = mark.flags {
+            let t = &mut self.targets[id as usize];
+            t.known = known;
+            t.active = active;
+        }
+        // Newest first: a chain is in id order, so the id being forgotten is its last link.
+        for id in (mark.interned..self.targets.len()).rev() {
+            let (ws, project) = self.text_of(&self.targets[id]);
+            let key = text_key(ws, project);
+            let id = u32::try_from(id).unwrap_or(u32::MAX);
+            match self.target_ids.get(&key).copied() {
+                Some(head) if head == id => {
+                    self.target_ids.remove(&key);
+                }
+                Some(mut at) => {
+                    while self.targets[at as usize].next != u32::MAX && self.targets[at as usize].next != id {
+                        at = self.targets[at as usize].next;
+                    }
+                    self.targets[at as usize].next = u32::MAX;
+                }
+                None => {}
+            }
+        }
+        self.targets.truncate(mark.interned);
+        self.text.truncate(mark.text);
+    }
+
+    /// Whether a user is indexed, and if so whether active (`None`: not indexed).
+    pub(crate) fn user_active(&self, user: UserId) -> Option<bool> {
+        self.users.get(&user).map(|s| s.active)
+    }
+
+    /// Puts a user back as [`CheckIndex::user_active`] saw it. `None` forgets the user; undone
+    /// in reverse order, the user then has no entries left.
+    pub(crate) fn restore_user(&mut self, user: UserId, active: Option<bool>) {
+        match active {
+            Some(active) => {
+                if let Some(span) = self.users.get_mut(&user) {
+                    span.active = active;
+                }
+            }
+            None => {
+                if let Some(span) = self.users.remove(&user) {
+                    for e in &self.entries[span.range()] {
+                        self.requests.remove(&e.binding);
+                    }
+                    self.live -= span.len as usize;
+                }
+            }
+        }
+    }
+
+    /// Where a binding stands in its user's list (`None`: not listed).
+    pub(crate) fn position_of(&self, user: UserId, id: BindingId) -> Option<usize> {
+        self.slot_of(user, id).map(|(span, slot)| slot - span.start as usize)
+    }
+
+    /// Puts an ended binding back at `at` in its user's list, where
+    /// [`CheckIndex::position_of`] saw it.
+    pub(crate) fn insert_binding_at(&mut self, b: &Binding, at: usize) {
+        let entry = self.entry_of(b);
+        let mut span = self.users.get(&b.user).copied().unwrap_or_default();
+        if span.len == span.cap {
+            span = self.grow(b.user, span);
+        }
+        let start = span.start as usize;
+        let at = start + at.min(span.len as usize);
+        let end = start + span.len as usize;
+        self.entries.copy_within(at..end, at + 1);
+        self.entries[at] = entry;
+        span.len += 1;
+        self.live += 1;
+        self.users.insert(b.user, span);
+    }
+
+    /// A target's slugs in the text arena: the workspace and the project (empty for a
+    /// workspace).
+    fn text_of(&self, t: &TargetInfo) -> (&str, &str) {
+        let start = t.text as usize;
+        let mid = start + t.ws_len as usize;
+        let end = mid + t.project_len as usize;
+        (&self.text[start..mid], &self.text[mid..end])
+    }
+
     /// See `check::check`.
     pub(crate) fn check(&self, user: UserId, target: &Target, role: Role, now: Timestamp) -> Decision {
         let deny =
@@ -377,6 +494,42 @@ impl CheckIndex {
         }
         let expires_at = via[0].expires_at;
         Decision { allowed: true, expires_at, via, reason: None }
+    }
+}
+
+/// Logical equality: the same users (activity, and their entries in order, targets compared by
+/// text), the same request ids, and the same targets (by text, with their flags). Where spans
+/// sit in the arena and how much room they have spare is not compared: it depends on the order
+/// of past moves and compactions, which an undo need not retrace.
+impl PartialEq for CheckIndex {
+    fn eq(&self, other: &Self) -> bool {
+        let same_entry = |a: &Entry, b: &Entry| {
+            (a.starts, a.expires, a.binding, a.role, a.source)
+                == (b.starts, b.expires, b.binding, b.role, b.source)
+                && self.text_of(&self.targets[a.target as usize])
+                    == other.text_of(&other.targets[b.target as usize])
+        };
+        let same_target = |t: &TargetInfo| {
+            let (ws, project) = self.text_of(t);
+            other.target_id(ws, project).is_some_and(|id| {
+                let o = &other.targets[id as usize];
+                (o.known, o.active) == (t.known, t.active)
+            })
+        };
+        self.live == other.live
+            && self.requests == other.requests
+            && self.targets.len() == other.targets.len()
+            // One key per distinct text hash: a stale key would make the counts differ.
+            && self.target_ids.len() == other.target_ids.len()
+            && self.targets.iter().all(same_target)
+            && self.users.len() == other.users.len()
+            && self.users.iter().all(|(user, span)| {
+                other.users.get(user).is_some_and(|o| {
+                    o.active == span.active
+                        && o.len == span.len
+                        && self.entries[span.range()].iter().zip(&other.entries[o.range()]).all(|(a, b)| same_entry(a, b))
+                })
+            })
     }
 }
 
@@ -557,5 +710,91 @@ mod tests {
         assert_eq!(index.target_id("alpha", ""), Some(alpha));
         assert_eq!(index.target_id("beta", ""), Some(beta));
         assert_eq!(index.target_id("gamma", ""), None);
+    }
+
+    /// Speculative changes undone in reverse leave the index equal to what it was, while the
+    /// arena moves and compacts under them: an ended binding returns to its place in its user's
+    /// list with its request id, a user indexed by a binding's creation is forgotten, targets
+    /// interned meanwhile are forgotten.
+    #[test]
+    fn undone_changes_leave_the_index_as_it_was() {
+        let member = Role::Workspace(WorkspaceRole::Member);
+        let binding = |k: u64, u: u64, target: Target| Binding {
+            id: BindingId(uuid::Uuid::from_u64_pair(0xC, k)),
+            user: user(u),
+            role: if target.is_project() { Role::Project(ProjectRole::Reader) } else { member },
+            target,
+            starts_at: Timestamp::from_micros(NOW - 100),
+            expires_at: k.is_multiple_of(3).then(|| Timestamp::from_micros(NOW + k as i64)),
+            source: BindingSource::Request(RequestId(uuid::Uuid::from_u64_pair(0xB, k))),
+            created_by: None,
+            reason: None,
+        };
+        let ws0 = Target::Workspace(slug("ws-0"));
+        let mut index = CheckIndex::default();
+        index.set_workspace(&slug("ws-0"), true);
+        for u in 0..8 {
+            index.set_user(user(u), true);
+        }
+        let mut live = Vec::new();
+        let mut k = 0;
+        for round in 0..60u64 {
+            // Real changes between the speculative ones, so spans move and the arena compacts.
+            for _ in 0..25 {
+                let b = binding(k, (k * 7 + round) % 8, ws0.clone());
+                k += 1;
+                index.add_binding(&b);
+                live.push(b);
+            }
+            for _ in 0..10 {
+                let b = live.remove((round as usize * 13) % live.len());
+                index.remove_binding(b.user, b.id);
+            }
+            let before = index.clone();
+
+            let b = live[(round as usize * 31) % live.len()].clone();
+            let at = index.position_of(b.user, b.id).unwrap();
+            index.remove_binding(b.user, b.id);
+            assert!(index != before, "round {round}: ending a binding must show");
+            index.insert_binding_at(&b, at);
+            assert!(index == before, "round {round}: undoing an ending");
+
+            let ws = slug(&format!("new-{round}"));
+            let project = Target::Project(ws.clone(), slug("pr"));
+            let stranger = user(100 + round);
+            let mark = index.mark_target(&project);
+            let was = index.user_active(stranger);
+            index.set_workspace(&ws, true);
+            index.add_project(&ws, &slug("pr"));
+            let nb = binding(1_000_000 + round, 100 + round, project.clone());
+            index.add_binding(&nb);
+            // Indexed by the binding, not active: a different answer from an unknown user.
+            assert_eq!(
+                index.check(stranger, &ws0, member, Timestamp::from_micros(NOW)).reason,
+                Some(DenyReason::UserDisabled)
+            );
+            index.remove_binding(nb.user, nb.id);
+            assert_eq!(was, None);
+            index.restore_user(stranger, was);
+            index.restore_target(mark);
+            assert!(index == before, "round {round}: undoing a new workspace, project and user");
+            assert_eq!(index.target_id(ws.as_str(), ""), None);
+            assert_eq!(index.target_ids.len(), index.targets.len());
+            assert_eq!(
+                index.check(stranger, &ws0, member, Timestamp::from_micros(NOW)).reason,
+                Some(DenyReason::UnknownTarget)
+            );
+
+            let mark = index.mark_target(&ws0);
+            index.set_workspace(&slug("ws-0"), false);
+            assert!(index != before, "round {round}: disabling a workspace must show");
+            index.restore_target(mark);
+            assert!(index == before, "round {round}: undoing a workspace's disabling");
+        }
+        for u in 0..8 {
+            let expected: Vec<BindingId> = live.iter().filter(|b| b.user == user(u)).map(|b| b.id).collect();
+            assert_eq!(index.binding_ids_of(user(u)).collect::<Vec<_>>(), expected, "user {u}");
+        }
+        assert_eq!(index.requests.len(), live.len());
     }
 }

@@ -13,7 +13,7 @@ use crate::delegation::Access;
 use crate::ident::{
     AccessId, BindingId, Email, InvitationId, MessageId, PolicyId, RequestId, ReviewId, Slug, TokenId, UserId,
 };
-use crate::index::CheckIndex;
+use crate::index::{CheckIndex, TargetMark};
 use crate::model::{Binding, Project, SecretHash, Target, Token, User, Workspace};
 use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
 use crate::platform::{Platform, ServiceUser, ServiceUserId, Tenant};
@@ -21,7 +21,7 @@ use crate::role::{Role, WorkspaceRole};
 use crate::time::Timestamp;
 
 /// The live model.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct State {
     users: HashMap<UserId, User>,
     user_by_email: HashMap<Email, UserId>,
@@ -195,6 +195,191 @@ impl State {
             Change::DeleteServiceUser { id, .. } => {
                 self.service_users.remove(id);
             }
+        }
+    }
+
+    /// Applies one change and returns what it overwrote, so that [`State::undo`] can put the
+    /// model back exactly as it was: how the server decides a command on a model that includes
+    /// the not yet committed changes of the commands decided before it in the same group.
+    pub fn apply_undoable(&mut self, change: &Change) -> Undo {
+        let restore = match change {
+            Change::CreateUser { user, .. } => Restore::User {
+                before: self.users.get(&user.id).cloned(),
+                email_before: self.user_by_email.get(&user.email).copied(),
+                index: self.index.user_active(user.id),
+                user: user.clone(),
+            },
+            Change::CreateToken(t) => Restore::Token {
+                id: t.id,
+                before: self.tokens.get(&t.id).cloned(),
+                hash: Some((t.secret_hash, self.token_by_hash.get(&t.secret_hash).copied())),
+            },
+            Change::RevokeToken { id, .. } => {
+                let before = self.tokens.get(id).cloned();
+                let hash =
+                    before.as_ref().map(|t| (t.secret_hash, self.token_by_hash.get(&t.secret_hash).copied()));
+                Restore::Token { id: *id, before, hash }
+            }
+            Change::CreateWorkspace(ws) | Change::UpdateWorkspace(ws) => {
+                let target = Target::Workspace(ws.id.clone());
+                let mark = self.index.mark_target(&target);
+                Restore::Workspace { before: self.workspaces.get(&ws.id).cloned(), id: ws.id.clone(), mark }
+            }
+            Change::CreateProject { project, .. } => {
+                let target = Target::Project(project.workspace.clone(), project.id.clone());
+                let mark = self.index.mark_target(&target);
+                let key = (project.workspace.clone(), project.id.clone());
+                Restore::Project { before: self.projects.get(&key).cloned(), key, mark: Some(mark) }
+            }
+            Change::UpdateProject(p) => {
+                let key = (p.workspace.clone(), p.id.clone());
+                Restore::Project { before: self.projects.get(&key).cloned(), key, mark: None }
+            }
+            // Applying it again changes nothing (see `State::apply`).
+            Change::CreateBinding(b) if self.binding_slot.contains_key(&b.id) => Restore::Nothing,
+            Change::CreateBinding(b) => Restore::BindingCreated {
+                expiry_new: b.expires_at.is_some_and(|e| !self.expiries.contains(&(e, b.id))),
+                user_indexed: self.index.user_active(b.user),
+                mark: self.index.mark_target(&b.target),
+                binding: b.clone(),
+            },
+            Change::EndBinding { id, .. } => match self.binding_slot.get(id) {
+                Some(&slot) => {
+                    let b = &self.bindings[slot as usize];
+                    Restore::BindingEnded {
+                        slot,
+                        by_user: self.index.position_of(b.user, *id),
+                        by_target: position(&self.by_target, &b.target, *id),
+                        binding: b.clone(),
+                    }
+                }
+                None => Restore::Nothing,
+            },
+            Change::ExtendBinding { id, .. } => match self.binding(*id) {
+                Some(b) => Restore::BindingExtended { id: *id, before: b.expires_at },
+                None => Restore::Nothing,
+            },
+            Change::PutPolicy(p) => Restore::Policy(p.id, self.policies.get(&p.id).cloned()),
+            Change::PutEntitlement(e) => {
+                let key = (e.target.clone(), e.role);
+                Restore::Entitlement(self.entitlements.get(&key).cloned(), key)
+            }
+            Change::PutRequest(r) => Restore::Request(r.id, self.requests.get(&r.id).cloned()),
+            Change::PutReview(r) => Restore::Review(r.id, self.reviews.get(&r.id).cloned()),
+            Change::PutSettings(_) => Restore::Settings(self.settings.clone()),
+            Change::PutInvitation(i) => Restore::Invitation(i.id, self.invitations.get(&i.id).cloned()),
+            Change::PutTagDefinition(TagDefinition { key, .. }) | Change::DeleteTagDefinition(key) => {
+                Restore::TagDefinition(self.tag_definitions.get(key).cloned(), key.clone())
+            }
+            Change::PutMessage(m) => Restore::Message(m.id, self.messages.get(&m.id).cloned()),
+            Change::PutAccess(a) => {
+                let before = self.accesses.get(&a.id).cloned();
+                let mut emails: Vec<&Email> = a.recipients.iter().map(|r| &r.email).collect();
+                emails.extend(before.iter().flat_map(|b| b.recipients.iter().map(|r| &r.email)));
+                emails.sort();
+                emails.dedup();
+                let recipients = emails
+                    .into_iter()
+                    .map(|e| (e.clone(), self.accesses_by_recipient.get(e).cloned()))
+                    .collect();
+                Restore::Access { id: a.id, before, recipients }
+            }
+            Change::CreatePlatform(p) => Restore::Platform(self.platforms.get(&p.id).cloned(), p.id.clone()),
+            Change::CreateTenant(t) => {
+                let key = (t.workspace.clone(), t.project.clone(), t.platform.clone());
+                Restore::Tenant(self.tenants.get(&key).cloned(), key)
+            }
+            Change::CreateServiceUser(u) => {
+                Restore::ServiceUser(u.id, self.service_users.get(&u.id).cloned())
+            }
+            Change::DeleteServiceUser { id, .. } => {
+                Restore::ServiceUser(*id, self.service_users.get(id).cloned())
+            }
+        };
+        self.apply(change);
+        Undo(restore)
+    }
+
+    /// Puts back what [`State::apply_undoable`] overwrote. Undo in the reverse order of applying:
+    /// each record describes the model just before its own change.
+    pub fn undo(&mut self, undo: Undo) {
+        match undo.0 {
+            Restore::Nothing => {}
+            Restore::User { user, before, email_before, index } => {
+                put_back(&mut self.users, user.id, before);
+                put_back(&mut self.user_by_email, user.email, email_before);
+                self.index.restore_user(user.id, index);
+            }
+            Restore::Token { id, before, hash } => {
+                put_back(&mut self.tokens, id, before);
+                if let Some((hash, owner)) = hash {
+                    put_back(&mut self.token_by_hash, hash, owner);
+                }
+            }
+            Restore::Workspace { before, id, mark } => {
+                self.index.restore_target(mark);
+                put_back_ordered(&mut self.workspaces, id, before);
+            }
+            Restore::Project { key, before, mark } => {
+                if let Some(mark) = mark {
+                    self.index.restore_target(mark);
+                }
+                put_back_ordered(&mut self.projects, key, before);
+            }
+            Restore::BindingCreated { binding: b, expiry_new, user_indexed, mark } => {
+                // The creation pushed the binding last everywhere.
+                self.bindings.pop();
+                self.binding_slot.remove(&b.id);
+                pop_id(&mut self.by_target, &b.target);
+                if let (true, Some(e)) = (expiry_new, b.expires_at) {
+                    self.expiries.remove(&(e, b.id));
+                }
+                self.index.remove_binding(b.user, b.id);
+                if user_indexed.is_none() {
+                    self.index.restore_user(b.user, None);
+                }
+                self.index.restore_target(mark);
+            }
+            Restore::BindingEnded { binding: b, slot, by_user, by_target } => {
+                insert_id(&mut self.by_target, b.target.clone(), by_target, b.id);
+                if let Some(e) = b.expires_at {
+                    self.expiries.insert((e, b.id));
+                }
+                if let Some(at) = by_user {
+                    self.index.insert_binding_at(&b, at);
+                }
+                // The ending moved the last binding into the slot: move it back to the end.
+                let last = u32::try_from(self.bindings.len()).unwrap_or(u32::MAX);
+                self.binding_slot.insert(b.id, slot);
+                match self.bindings.get_mut(slot as usize) {
+                    Some(taken) => {
+                        let moved = std::mem::replace(taken, b);
+                        self.binding_slot.insert(moved.id, last);
+                        self.bindings.push(moved);
+                    }
+                    None => self.bindings.push(b),
+                }
+            }
+            Restore::BindingExtended { id, before } => {
+                self.apply(&Change::ExtendBinding { id, expires_at: before });
+            }
+            Restore::Policy(id, before) => put_back(&mut self.policies, id, before),
+            Restore::Entitlement(before, key) => put_back(&mut self.entitlements, key, before),
+            Restore::Request(id, before) => put_back(&mut self.requests, id, before),
+            Restore::Review(id, before) => put_back(&mut self.reviews, id, before),
+            Restore::Settings(before) => self.settings = before,
+            Restore::Invitation(id, before) => put_back(&mut self.invitations, id, before),
+            Restore::TagDefinition(before, key) => put_back_ordered(&mut self.tag_definitions, key, before),
+            Restore::Message(id, before) => put_back(&mut self.messages, id, before),
+            Restore::Access { id, before, recipients } => {
+                for (email, ids) in recipients {
+                    put_back(&mut self.accesses_by_recipient, email, ids);
+                }
+                put_back(&mut self.accesses, id, before);
+            }
+            Restore::Platform(before, id) => put_back_ordered(&mut self.platforms, id, before),
+            Restore::Tenant(before, key) => put_back_ordered(&mut self.tenants, key, before),
+            Restore::ServiceUser(id, before) => put_back(&mut self.service_users, id, before),
         }
     }
 
@@ -500,5 +685,122 @@ fn remove_id<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<BindingId>>, key:
         if v.is_empty() {
             map.remove(key);
         }
+    }
+}
+
+/// What one [`State::apply_undoable`] overwrote.
+#[derive(Debug)]
+pub struct Undo(Restore);
+
+/// The parts of the model one change touches, as they were before it. An ended binding keeps
+/// its slot and its positions in its user's list (in the index) and in the per-target list, so
+/// that undoing the ending puts it back where it was, not at the end.
+// Like `Change`: built, used once, dropped within one decision.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Restore {
+    Nothing,
+    User {
+        user: User,
+        before: Option<User>,
+        email_before: Option<UserId>,
+        /// Whether the index knew the user, and as active.
+        index: Option<bool>,
+    },
+    Token {
+        id: TokenId,
+        before: Option<Token>,
+        hash: Option<(SecretHash, Option<TokenId>)>,
+    },
+    Workspace {
+        before: Option<Workspace>,
+        id: Slug,
+        mark: TargetMark,
+    },
+    Project {
+        key: (Slug, Slug),
+        before: Option<Project>,
+        mark: Option<TargetMark>,
+    },
+    BindingCreated {
+        binding: Binding,
+        /// The expiry entry was added by the change (it was not there already).
+        expiry_new: bool,
+        /// Whether the index knew the user (the binding's creation indexes it if not).
+        user_indexed: Option<bool>,
+        mark: TargetMark,
+    },
+    BindingEnded {
+        binding: Binding,
+        /// Its slot in `State::bindings`, which the ending gave to the last binding.
+        slot: u32,
+        /// Its position in its user's list in the index.
+        by_user: Option<usize>,
+        by_target: Option<usize>,
+    },
+    BindingExtended {
+        id: BindingId,
+        before: Option<Timestamp>,
+    },
+    Policy(PolicyId, Option<Policy>),
+    Entitlement(Option<Entitlement>, (Target, Role)),
+    Request(RequestId, Option<AccessRequest>),
+    Review(ReviewId, Option<Review>),
+    Settings(Settings),
+    Invitation(InvitationId, Option<Invitation>),
+    TagDefinition(Option<TagDefinition>, TagKey),
+    Message(MessageId, Option<Message>),
+    Access {
+        id: AccessId,
+        before: Option<Access>,
+        recipients: Vec<(Email, Option<Vec<AccessId>>)>,
+    },
+    Platform(Option<Platform>, Slug),
+    Tenant(Option<Tenant>, (Slug, Slug, Slug)),
+    ServiceUser(ServiceUserId, Option<ServiceUser>),
+}
+
+fn put_back<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, before: Option<V>) {
+    match before {
+        Some(v) => map.insert(key, v),
+        None => map.remove(&key),
+    };
+}
+
+fn put_back_ordered<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, before: Option<V>) {
+    match before {
+        Some(v) => map.insert(key, v),
+        None => map.remove(&key),
+    };
+}
+
+fn position<K: std::hash::Hash + Eq>(
+    map: &HashMap<K, Vec<BindingId>>,
+    key: &K,
+    id: BindingId,
+) -> Option<usize> {
+    map.get(key).and_then(|v| v.iter().position(|x| *x == id))
+}
+
+/// Takes off the id a creation pushed last.
+fn pop_id<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Vec<BindingId>>, key: &K) {
+    if let Some(v) = map.get_mut(key) {
+        v.pop();
+        if v.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+/// Puts an id back at the position an ending took it from (nowhere when it was not listed).
+fn insert_id<K: std::hash::Hash + Eq>(
+    map: &mut HashMap<K, Vec<BindingId>>,
+    key: K,
+    at: Option<usize>,
+    id: BindingId,
+) {
+    if let Some(at) = at {
+        let v = map.entry(key).or_default();
+        v.insert(at.min(v.len()), id);
     }
 }

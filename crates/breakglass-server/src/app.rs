@@ -2,14 +2,16 @@
 //! the single write path every use case goes through.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use breakglass_core::audit::ChainHead;
 use breakglass_core::ident::TokenId;
+use breakglass_core::state::Undo;
 use breakglass_core::time::Timestamp;
 use breakglass_core::{Changes, Ctx, DomainError, State};
 use breakglass_store::{Store, StoreError};
+use tokio::sync::watch;
 use uuid::Uuid;
 
 pub use crate::auth::Principal;
@@ -65,7 +67,8 @@ pub struct App {
     /// The source of truth.
     pub store: Arc<dyn Store>,
     state: Arc<RwLock<State>>,
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Held to decide a command, to commit a group, and to catch up with the database.
+    writer: Arc<tokio::sync::Mutex<Writer>>,
     /// The clock.
     pub clock: Clock,
     /// Token uses not yet written to the store (see [`App::flush_token_use`]).
@@ -73,8 +76,46 @@ pub struct App {
     /// The last attempt to compare with the database failed (see [`App::is_stale`]).
     stale: AtomicBool,
     /// Full reloads since start-up (see [`App::full_reloads`]).
-    reloads: AtomicU64,
+    reloads: Arc<AtomicU64>,
+    /// How many commits carried how many commands (see [`App::group_sizes`]).
+    group_sizes: Arc<GroupSizes>,
+    /// The most commands a group takes (see [`App::limit_groups`]).
+    max_group: AtomicUsize,
 }
+
+/// What the writer lock guards besides the right to write: the group being formed.
+#[derive(Default)]
+struct Writer {
+    open: Option<OpenGroup>,
+}
+
+/// Commands decided and waiting to be committed together.
+struct OpenGroup {
+    /// The head of the live model they were decided on.
+    base: i64,
+    /// Their outcomes in the order decided, each decided on the model including the ones before.
+    members: Vec<Changes>,
+    /// Where the group's outcome is announced to its members.
+    done: watch::Sender<Option<Arc<GroupOutcome>>>,
+}
+
+/// How a group's commit ended.
+enum GroupOutcome {
+    /// Committed and applied to the model: the head each member reached.
+    Committed(Vec<ChainHead>),
+    /// Another process committed first, or the model moved since the group was decided; the
+    /// model has caught up: decide again.
+    HeadMoved,
+    /// The store refused the group for one member's sake (a quota, a duplicate) and wrote
+    /// nothing: decide again and commit alone, so that the refusal reaches only that member.
+    Separately,
+    /// The store failed; nothing of the group is in the database or the model. The first
+    /// member to look takes the error, the others answer that the database is unavailable.
+    Failed(Mutex<Option<StoreError>>),
+}
+
+/// Commits per number of commands they carried.
+struct GroupSizes([AtomicU64; MAX_GROUP + 1]);
 
 /// The outcome of a committed command.
 #[derive(Debug)]
@@ -91,6 +132,14 @@ const CATCH_UP_BATCH: u32 = 1000;
 /// How often a command is retried when another writer got there first.
 const MAX_ATTEMPTS: usize = 5;
 
+/// The most commands one group commit carries. Deciding a command re-applies (and undoes) the
+/// changes of the commands decided before it in its group, so the work of deciding a group
+/// grows with the square of its size; past this, commands wait for the next group.
+const MAX_GROUP: usize = 64;
+
+/// How often a group's committer lets other tasks run before it queues for the writer lock.
+const COMMIT_YIELDS: usize = 4;
+
 impl App {
     /// Loads the model from `store` and wraps it.
     pub async fn load(store: Arc<dyn Store>, clock: Clock) -> Result<Self, StoreError> {
@@ -98,11 +147,13 @@ impl App {
         Ok(Self {
             store,
             state: Arc::new(RwLock::new(state)),
-            writer: Arc::new(tokio::sync::Mutex::new(())),
+            writer: Arc::new(tokio::sync::Mutex::new(Writer::default())),
             clock,
             token_use: Mutex::new(HashMap::new()),
             stale: AtomicBool::new(false),
-            reloads: AtomicU64::new(0),
+            reloads: Arc::new(AtomicU64::new(0)),
+            group_sizes: Arc::new(GroupSizes(std::array::from_fn(|_| AtomicU64::new(0)))),
+            max_group: AtomicUsize::new(MAX_GROUP),
         })
     }
 
@@ -124,8 +175,18 @@ impl App {
     /// Runs a command and commits its outcome: decide on the current model, commit changes and
     /// events in one store transaction, then apply the same changes to the model.
     ///
+    /// Group commit: commands that arrive while a commit is under way are decided one after
+    /// another, each on the model including the changes of those decided before it in the same
+    /// group, then committed together in one transaction (one durable write) and applied at
+    /// once. Those earlier changes are applied to the live model only for the instant of the
+    /// decision, under its write lock, and undone before the lock is released: checks never see
+    /// a change before its commit. Nobody is answered before the transaction holding their
+    /// change has committed, and a refusal or no-op decided on such changes waits for them too.
+    /// When the group fails nothing of it is applied; when the store refuses it for one member
+    /// (a quota, a duplicate), each member is decided again and committed alone.
+    ///
     /// Writes are serialised in-process; if the store's head has moved anyway (another process
-    /// on the same database), the model is reloaded and the command decided again.
+    /// on the same database), the model catches up and the command is decided again.
     ///
     /// Commit and apply run in a task of their own that holds the writer lock: if the caller's
     /// future is dropped (the client hung up), a commit that reached the database is still
@@ -146,13 +207,25 @@ impl App {
             }
             .into());
         }
-        let mut writer = self.writer.clone().lock_owned().await;
-        for _ in 0..MAX_ATTEMPTS {
+        let mut alone = false;
+        let mut attempts = 0;
+        while attempts < MAX_ATTEMPTS {
+            let mut writer = self.writer.clone().lock_owned().await;
+            let max_group = self.max_group.load(Ordering::Relaxed);
+            if let Some(full) = writer.open.as_ref().filter(|g| !alone && g.members.len() >= max_group) {
+                let done = full.done.subscribe();
+                drop(writer);
+                wait(done).await?;
+                continue;
+            }
+            attempts += 1;
             let ctx = Ctx::new(self.now(), actor, Uuid::new_v4()).with_bounds(bounds.clone());
-            let (decided, base) = {
-                let state = self.state();
-                (decide(&state, &ctx), state.head().seq)
+            let pending = match &writer.open {
+                Some(group) if !alone => group.members.as_slice(),
+                _ => &[],
             };
+            let speculative = !pending.is_empty();
+            let (decided, base) = self.decide_on(pending, &decide, &ctx);
             let (changes, value) = match decided {
                 Ok(outcome) => outcome,
                 Err(refusal) => {
@@ -164,40 +237,160 @@ impl App {
                             self.catch_up().await?;
                             continue;
                         }
+                        _ if speculative => match observe(writer).await? {
+                            Some(_) => return Err(refusal.into()),
+                            None => continue,
+                        },
                         _ => return Err(refusal.into()),
                     }
                 }
             };
             if changes.is_empty() {
-                return Ok(Committed { value, seq: base });
+                if !speculative {
+                    return Ok(Committed { value, seq: base });
+                }
+                match observe(writer).await? {
+                    Some(seq) => return Ok(Committed { value, seq }),
+                    None => continue,
+                }
             }
             if changes.events.is_empty() {
                 tracing::error!("a command produced changes without audit events; refusing to commit");
                 return Err(ApiError::internal());
             }
-            let (store, state) = (self.store.clone(), self.state.clone());
-            let task = tokio::spawn(async move {
-                let result = store.commit(base, &changes).await;
-                if let Ok(head) = &result {
-                    state.write().unwrap_or_else(|p| p.into_inner()).apply_all(&changes, *head);
+            if alone {
+                match self.commit_alone(writer, base, changes).await? {
+                    Ok(head) => return Ok(Committed { value, seq: head.seq }),
+                    Err(StoreError::HeadMoved { expected, actual }) => {
+                        tracing::info!(expected, actual, "audit head moved under us; catching up");
+                        self.catch_up().await?;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
                 }
-                (result, writer)
-            });
-            let (result, held) = task.await.map_err(|e| {
-                tracing::error!(error = %e, "commit task failed");
-                ApiError::internal()
-            })?;
-            writer = held;
-            match result {
-                Ok(head) => return Ok(Committed { value, seq: head.seq }),
-                Err(StoreError::HeadMoved { expected, actual }) => {
-                    tracing::info!(expected, actual, "audit head moved under us; reloading the model");
-                    self.catch_up().await?;
+            }
+            let (member, done) = match &mut writer.open {
+                Some(group) => {
+                    group.members.push(changes);
+                    (group.members.len() - 1, group.done.subscribe())
                 }
-                Err(e) => return Err(e.into()),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    writer.open = Some(OpenGroup { base, members: vec![changes], done: tx });
+                    self.spawn_committer();
+                    (0, rx)
+                }
+            };
+            drop(writer);
+            match &*wait(done).await? {
+                GroupOutcome::Committed(heads) => {
+                    let head = heads.get(member).ok_or_else(|| {
+                        tracing::error!(member, heads = heads.len(), "a group commit lost a member");
+                        ApiError::internal()
+                    })?;
+                    return Ok(Committed { value, seq: head.seq });
+                }
+                GroupOutcome::HeadMoved => {}
+                GroupOutcome::Separately => alone = true,
+                GroupOutcome::Failed(error) => {
+                    let error = error.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    return Err(error.map_or_else(ApiError::unavailable, ApiError::from));
+                }
             }
         }
         Err(StoreError::HeadMoved { expected: -1, actual: -1 }.into())
+    }
+
+    /// Decides a command on the live model with `pending` (the changes of the commands decided
+    /// before it in the open group) applied for the instant of the decision. Returns the
+    /// decision and the head of the live model.
+    fn decide_on<T>(
+        &self,
+        pending: &[Changes],
+        decide: &impl Fn(&State, &Ctx) -> Result<(Changes, T), DomainError>,
+        ctx: &Ctx,
+    ) -> (Result<(Changes, T), DomainError>, i64) {
+        if pending.is_empty() {
+            // Nothing to apply: readers go on meanwhile.
+            let state = self.state();
+            return (decide(&state, ctx), state.head().seq);
+        }
+        let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let base = state.head().seq;
+        let speculation = Speculation::new(&mut state, pending);
+        let decided = decide(&*speculation.state, ctx);
+        drop(speculation);
+        (decided, base)
+    }
+
+    /// Commits one command by itself, holding the writer lock, in a task of its own (see
+    /// [`App::execute`]).
+    async fn commit_alone(
+        &self,
+        writer: tokio::sync::OwnedMutexGuard<Writer>,
+        base: i64,
+        changes: Changes,
+    ) -> Result<Result<ChainHead, StoreError>, ApiError> {
+        let (store, state, sizes) = (self.store.clone(), self.state.clone(), self.group_sizes.clone());
+        let task = tokio::spawn(async move {
+            let result = store.commit(base, &changes).await;
+            if let Ok(head) = &result {
+                state.write().unwrap_or_else(|p| p.into_inner()).apply_all(&changes, *head);
+                sizes.record(1);
+            }
+            drop(writer);
+            result
+        });
+        task.await.map_err(|e| {
+            tracing::error!(error = %e, "commit task failed");
+            ApiError::internal()
+        })
+    }
+
+    /// Starts the task that commits the group just opened. It queues for the writer lock,
+    /// which is fair: the commands already waiting for it are decided (and join the group)
+    /// first, the ones arriving later form the next group.
+    fn spawn_committer(&self) {
+        let (writer, store, state) = (self.writer.clone(), self.store.clone(), self.state.clone());
+        let (reloads, sizes, clock) = (self.reloads.clone(), self.group_sizes.clone(), self.clock.clone());
+        tokio::spawn(async move {
+            // Requests already under way (parsed, authenticated, about to ask for the lock) get
+            // a moment to join: without it, the first command after a commit would often go
+            // alone and hold everybody else behind a durable write of its own.
+            for _ in 0..COMMIT_YIELDS {
+                tokio::task::yield_now().await;
+            }
+            let mut writer = writer.lock_owned().await;
+            // Only committers take the open group, one per group: this is the one it was
+            // started for.
+            let Some(group) = writer.open.take() else { return };
+            let outcome = commit_group(&store, &state, (&reloads, &clock), group.base, &group.members).await;
+            if matches!(outcome, GroupOutcome::Committed(_)) {
+                sizes.record(group.members.len());
+            }
+            // Nobody listening (every member hung up) changes nothing: the model already has it.
+            let _ = group.done.send(Some(Arc::new(outcome)));
+            drop(writer);
+        });
+    }
+
+    /// Limits groups to `max` commands (at least 1, at most 64, the default); 1 commits every
+    /// command by itself, as before group commit: for measurements, and a way out should
+    /// grouping ever misbehave.
+    pub fn limit_groups(&self, max: usize) {
+        self.max_group.store(max.clamp(1, MAX_GROUP), Ordering::Relaxed);
+    }
+
+    /// How many commits carried how many commands since start-up, as (commands, commits),
+    /// smallest first.
+    pub fn group_sizes(&self) -> Vec<(usize, u64)> {
+        self.group_sizes
+            .0
+            .iter()
+            .enumerate()
+            .map(|(size, n)| (size, n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
     }
 
     /// Catches the model up with changes other processes committed to the same database: a
@@ -248,51 +441,18 @@ impl App {
 
     /// Rebuilds the model from the store.
     pub async fn reload(&self) -> Result<(), StoreError> {
-        let fresh = self.store.load_state(self.now()).await?;
-        *self.state.write().unwrap_or_else(|p| p.into_inner()) = fresh;
-        self.reloads.fetch_add(1, Ordering::Relaxed);
-        Ok(())
+        reload(&self.store, &self.state, &self.reloads, &self.clock).await
+    }
+
+    /// See [`catch_up`]. Callers hold the writer lock.
+    async fn catch_up(&self) -> Result<(), StoreError> {
+        catch_up(&self.store, &self.state, &self.reloads, &self.clock).await
     }
 
     /// How many times the model was rebuilt from scratch since start-up (following other
     /// replicas normally applies their changes instead).
     pub fn full_reloads(&self) -> u64 {
         self.reloads.load(Ordering::Relaxed)
-    }
-
-    /// Brings the model up to the store's head by applying the change log's commits after its
-    /// own head, in order; reloads everything when the log cannot show an unbroken sequence
-    /// from there (commits from before the log existed, or a log this binary cannot read).
-    /// Callers hold the writer lock, so no commit of this process interleaves.
-    async fn catch_up(&self) -> Result<(), StoreError> {
-        loop {
-            let mine = self.head();
-            let batch = match self.store.changes_after(mine.seq, CATCH_UP_BATCH).await {
-                Ok(batch) => batch,
-                Err(StoreError::Corrupt(why)) => {
-                    tracing::warn!(%why, "cannot follow the change log; reloading the model");
-                    return self.reload().await;
-                }
-                Err(e) => return Err(e),
-            };
-            let Some(first) = batch.first() else { return Ok(()) };
-            let unbroken =
-                first.base_seq == mine.seq && batch.windows(2).all(|w| w[1].base_seq == w[0].head.seq);
-            if !unbroken {
-                tracing::info!(from = mine.seq, "the change log has a gap; reloading the model");
-                return self.reload().await;
-            }
-            let full = batch.len() == CATCH_UP_BATCH as usize;
-            {
-                let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
-                for c in batch {
-                    state.apply_all(&Changes { changes: c.changes, events: Vec::new() }, c.head);
-                }
-            }
-            if !full {
-                return Ok(());
-            }
-        }
     }
 
     /// Notes that a token authenticated a request at `at` (kept in memory until the next flush,
@@ -340,5 +500,150 @@ impl App {
     pub fn prune_tokens(&self) {
         let now = self.now();
         self.state.write().unwrap_or_else(|p| p.into_inner()).prune_tokens(now);
+    }
+}
+
+/// Rebuilds the model from the store.
+async fn reload(
+    store: &Arc<dyn Store>,
+    state: &RwLock<State>,
+    reloads: &AtomicU64,
+    clock: &Clock,
+) -> Result<(), StoreError> {
+    let fresh = store.load_state(clock.now()).await?;
+    *state.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+    reloads.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Brings the model up to the store's head by applying the change log's commits after its own
+/// head, in order; reloads everything when the log cannot show an unbroken sequence from there
+/// (commits from before the log existed, or a log this binary cannot read). Callers hold the
+/// writer lock, so no commit of this process interleaves.
+async fn catch_up(
+    store: &Arc<dyn Store>,
+    state: &RwLock<State>,
+    reloads: &AtomicU64,
+    clock: &Clock,
+) -> Result<(), StoreError> {
+    loop {
+        let mine = state.read().unwrap_or_else(|p| p.into_inner()).head();
+        let batch = match store.changes_after(mine.seq, CATCH_UP_BATCH).await {
+            Ok(batch) => batch,
+            Err(StoreError::Corrupt(why)) => {
+                tracing::warn!(%why, "cannot follow the change log; reloading the model");
+                return reload(store, state, reloads, clock).await;
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(first) = batch.first() else { return Ok(()) };
+        let unbroken = first.base_seq == mine.seq && batch.windows(2).all(|w| w[1].base_seq == w[0].head.seq);
+        if !unbroken {
+            tracing::info!(from = mine.seq, "the change log has a gap; reloading the model");
+            return reload(store, state, reloads, clock).await;
+        }
+        let full = batch.len() == CATCH_UP_BATCH as usize;
+        {
+            let mut state = state.write().unwrap_or_else(|p| p.into_inner());
+            for c in batch {
+                state.apply_all(&Changes { changes: c.changes, events: Vec::new() }, c.head);
+            }
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Commits a group in one store transaction and applies it to the model at once; the caller
+/// holds the writer lock.
+async fn commit_group(
+    store: &Arc<dyn Store>,
+    state: &RwLock<State>,
+    (reloads, clock): (&AtomicU64, &Clock),
+    base: i64,
+    members: &[Changes],
+) -> GroupOutcome {
+    if state.read().unwrap_or_else(|p| p.into_inner()).head().seq != base {
+        // The model caught up with another process after the group was decided: its decisions
+        // rest on a model that is gone.
+        return GroupOutcome::HeadMoved;
+    }
+    match store.commit_group(base, members).await {
+        Ok(heads) => {
+            let mut state = state.write().unwrap_or_else(|p| p.into_inner());
+            for (changes, head) in members.iter().zip(&heads) {
+                state.apply_all(changes, *head);
+            }
+            GroupOutcome::Committed(heads)
+        }
+        Err(StoreError::HeadMoved { expected, actual }) => {
+            tracing::info!(expected, actual, "audit head moved under us; catching up");
+            match catch_up(store, state, reloads, clock).await {
+                Ok(()) => GroupOutcome::HeadMoved,
+                Err(e) => GroupOutcome::Failed(Mutex::new(Some(e))),
+            }
+        }
+        // Refusals of one member's change, found before anything was written.
+        Err(StoreError::QuotaExceeded { .. } | StoreError::Duplicate(_) | StoreError::Corrupt(_))
+            if members.len() > 1 =>
+        {
+            GroupOutcome::Separately
+        }
+        Err(e) => GroupOutcome::Failed(Mutex::new(Some(e))),
+    }
+}
+
+/// Waits for a group's outcome.
+async fn wait(mut done: watch::Receiver<Option<Arc<GroupOutcome>>>) -> Result<Arc<GroupOutcome>, ApiError> {
+    let outcome = done.wait_for(Option::is_some).await.map_err(|_| {
+        tracing::error!("a group commit ended without an outcome");
+        ApiError::internal()
+    })?;
+    outcome.clone().ok_or_else(ApiError::internal)
+}
+
+/// Waits for the open group a refusal or a no-op was decided on: it stands only if the group
+/// commits. Returns the head the group reached, or `None` to decide again.
+async fn observe(writer: tokio::sync::OwnedMutexGuard<Writer>) -> Result<Option<i64>, ApiError> {
+    let Some(group) = &writer.open else { return Ok(None) };
+    let done = group.done.subscribe();
+    drop(writer);
+    Ok(match &*wait(done).await? {
+        GroupOutcome::Committed(heads) => heads.last().map(|h| h.seq),
+        _ => None,
+    })
+}
+
+/// The live model with the changes of a group applied for the instant of one decision. Dropping
+/// it puts the model back, also when the decision panics: the applied changes are not committed.
+struct Speculation<'a> {
+    state: &'a mut State,
+    undo: Vec<Undo>,
+}
+
+impl<'a> Speculation<'a> {
+    fn new(state: &'a mut State, pending: &[Changes]) -> Self {
+        let undo = Vec::with_capacity(pending.iter().map(|c| c.changes.len()).sum());
+        let mut speculation = Self { state, undo };
+        for change in pending.iter().flat_map(|c| &c.changes) {
+            let undo = speculation.state.apply_undoable(change);
+            speculation.undo.push(undo);
+        }
+        speculation
+    }
+}
+
+impl Drop for Speculation<'_> {
+    fn drop(&mut self) {
+        while let Some(u) = self.undo.pop() {
+            self.state.undo(u);
+        }
+    }
+}
+
+impl GroupSizes {
+    fn record(&self, size: usize) {
+        self.0[size.min(MAX_GROUP)].fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -18,6 +18,8 @@ mod bad_input;
 mod delegation;
 #[path = "api/expiry.rs"]
 mod expiry;
+#[path = "api/group_commit.rs"]
+mod group_commit;
 #[path = "api/isolation.rs"]
 mod isolation;
 #[path = "api/members.rs"]

@@ -87,6 +87,8 @@ async fn emergency_grants_per_second() {
     let clients = count("MEASURE_CLIENTS", 8);
     let secs = count("MEASURE_SECS", 10) as u64;
     let t = TestApp::start().await;
+    // MEASURE_MAX_GROUP=1 measures without group commit, for a comparison on the same machine.
+    t.app.limit_groups(count("MEASURE_MAX_GROUP", 64));
     let admin = t.admin();
     t.workspace("ops", &[]).await;
     t.project("ops", "db").await;
@@ -156,13 +158,16 @@ async fn emergency_grants_per_second() {
     lat.sort();
     let grants = t.events_of("ACCESS_GRANTED").await.len();
     assert_eq!(grants, lat.len(), "every answer is a recorded grant");
+    // How many commits carried how many commands (group commit), set-up included.
+    let groups: Vec<String> = t.app.group_sizes().iter().map(|(size, n)| format!("\"{size}\":{n}")).collect();
     println!(
-        "{{\"measure\":\"emergency_grants\",\"backend\":\"{}\",\"clients\":{clients},\"grants\":{},\"grants_per_s\":{:.0},\"p50_ms\":{:.2},\"p99_ms\":{:.2}}}",
+        "{{\"measure\":\"emergency_grants\",\"backend\":\"{}\",\"clients\":{clients},\"grants\":{},\"grants_per_s\":{:.0},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"group_sizes\":{{{}}}}}",
         backend(),
         lat.len(),
         lat.len() as f64 / elapsed,
         percentile(&lat, 0.50),
-        percentile(&lat, 0.99)
+        percentile(&lat, 0.99),
+        groups.join(",")
     );
     t.stop().await;
 }

@@ -113,6 +113,12 @@ pub trait Store: Send + Sync + 'static {
     /// `DeleteTagDefinition` no defined key. Returns the new head.
     async fn commit(&self, base_seq: i64, changes: &Changes) -> Result<ChainHead, StoreError>;
 
+    /// Commits several commands' outcomes in one transaction (one durable write for them all),
+    /// as if each were committed in turn: the first after `base_seq`, each next one after the
+    /// head the previous one reached, every one with its own change-log entry. All or nothing:
+    /// any failure leaves none of them committed. Returns the head each one reached.
+    async fn commit_group(&self, base_seq: i64, group: &[Changes]) -> Result<Vec<ChainHead>, StoreError>;
+
     /// The current chain head.
     async fn head(&self) -> Result<ChainHead, StoreError>;
 

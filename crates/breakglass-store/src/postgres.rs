@@ -178,14 +178,19 @@ impl Store for PgStore {
             check_base(base_seq, head)?;
             return Ok(head);
         }
+        let heads = self.commit_group(base_seq, std::slice::from_ref(changes)).await?;
+        heads.last().copied().ok_or_else(|| StoreError::Corrupt("a commit reached no head".into()))
+    }
+
+    async fn commit_group(&self, base_seq: i64, group: &[Changes]) -> Result<Vec<ChainHead>, StoreError> {
         // As with SQLite: a future dropped while COMMIT is under way may still have committed,
         // so callers must not cancel a commit whose outcome they apply to their model.
         let mut tx = self.pool.begin_with(WRITE_TX).await?;
-        match write(&mut tx, base_seq, changes).await {
+        match write_group(&mut tx, base_seq, group).await {
             // COMMIT checks the deferred references; when it refuses, the transaction is over.
-            Ok(head) => {
+            Ok(heads) => {
                 tx.commit().await?;
-                Ok(head)
+                Ok(heads)
             }
             Err(e) => {
                 // At once rather than when the connection is next used: it frees the lock.
@@ -323,11 +328,33 @@ async fn lock(conn: &mut PgConnection, key: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The body of a commit, inside the caller's READ COMMITTED transaction.
-async fn write(conn: &mut PgConnection, base_seq: i64, changes: &Changes) -> Result<ChainHead, StoreError> {
+/// The body of a group commit, inside the caller's READ COMMITTED transaction: the lock once,
+/// then each outcome after the previous one's head.
+async fn write_group(
+    conn: &mut PgConnection,
+    base_seq: i64,
+    group: &[Changes],
+) -> Result<Vec<ChainHead>, StoreError> {
     lock(conn, COMMIT_LOCK).await?;
     let mut head = read_head(conn).await?;
     check_base(base_seq, head)?;
+    let mut heads = Vec::with_capacity(group.len());
+    for changes in group {
+        if !changes.is_empty() {
+            head = write(conn, head, changes).await?;
+        }
+        heads.push(head);
+    }
+    Ok(heads)
+}
+
+/// One outcome of a commit, after `head` (read under the commit lock).
+async fn write(
+    conn: &mut PgConnection,
+    mut head: ChainHead,
+    changes: &Changes,
+) -> Result<ChainHead, StoreError> {
+    let base_seq = head.seq;
     // When the commit happened, for the rows that record it but whose record carries no time
     // of its own (the settings): its first event's time, which the core took from its clock.
     let now = changes.events.first().map_or_else(wall_clock_micros, |e| e.time.as_micros());

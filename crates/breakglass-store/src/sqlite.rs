@@ -185,15 +185,20 @@ impl Store for SqliteStore {
             check_base(base_seq, head)?;
             return Ok(head);
         }
+        let heads = self.commit_group(base_seq, std::slice::from_ref(changes)).await?;
+        heads.last().copied().ok_or_else(|| StoreError::Corrupt("a commit reached no head".into()))
+    }
+
+    async fn commit_group(&self, base_seq: i64, group: &[Changes]) -> Result<Vec<ChainHead>, StoreError> {
         // Dropping `tx` (an error below, or the caller dropping this future) rolls back. A
         // future dropped while COMMIT is under way may still have committed, so callers must
         // not cancel a commit whose outcome they apply to their model.
         let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        let head = write(&mut tx, base_seq, changes).await?;
+        let heads = write_group(&mut tx, base_seq, group).await?;
         // COMMIT itself checks the deferred foreign keys (schema version 2 on). When it refuses,
         // SQLite keeps the transaction open; `tx`, still open, rolls it back as it drops.
         tx.commit().await?;
-        Ok(head)
+        Ok(heads)
     }
 
     async fn head(&self) -> Result<ChainHead, StoreError> {
@@ -313,14 +318,32 @@ impl Store for SqliteStore {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-/// The body of a commit, inside the caller's `BEGIN IMMEDIATE` transaction.
-async fn write(
+/// The body of a group commit, inside the caller's `BEGIN IMMEDIATE` transaction: each outcome
+/// after the previous one's head.
+async fn write_group(
     conn: &mut SqliteConnection,
     base_seq: i64,
-    changes: &Changes,
-) -> Result<ChainHead, StoreError> {
+    group: &[Changes],
+) -> Result<Vec<ChainHead>, StoreError> {
     let mut head = read_head(conn).await?;
     check_base(base_seq, head)?;
+    let mut heads = Vec::with_capacity(group.len());
+    for changes in group {
+        if !changes.is_empty() {
+            head = write(conn, head, changes).await?;
+        }
+        heads.push(head);
+    }
+    Ok(heads)
+}
+
+/// One outcome of a commit, after `head` (read under the write lock).
+async fn write(
+    conn: &mut SqliteConnection,
+    mut head: ChainHead,
+    changes: &Changes,
+) -> Result<ChainHead, StoreError> {
+    let base_seq = head.seq;
     // When the commit happened, for the rows that record it but whose record carries no time
     // of its own (the settings): its first event's time, which the core took from its clock.
     let now = changes.events.first().map_or_else(wall_clock_micros, |e| e.time.as_micros());

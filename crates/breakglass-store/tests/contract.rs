@@ -1084,6 +1084,86 @@ async fn a_failing_commit_leaves_everything_unchanged(h: &dyn Harness) {
         .unwrap();
 }
 
+async fn a_group_commits_as_its_members_would_one_by_one(h: &dyn Harness) {
+    let mut w = World::new(h).await;
+    w.workspace("team-a", &[], 3, 10).await;
+    let base = w.state.head();
+    // Decided one after another, each on the model including the ones before it, as the server
+    // decides a group.
+    let mut model = w.state.clone();
+    let mut group = Vec::new();
+    for (i, p) in ["one", "two"].into_iter().enumerate() {
+        let new = workspaces::NewProject {
+            workspace: slug("team-a"),
+            id: slug(p),
+            name: name(p),
+            tags: Tags::new(),
+        };
+        let changes = workspaces::create_project(&model, &system(2, 40 + i as u128), new).unwrap();
+        let head = model.head();
+        model.apply_all(&changes, head);
+        group.push(changes);
+    }
+    let heads = w.store.commit_group(base.seq, &group).await.unwrap();
+    assert_eq!(heads.len(), 2);
+    let mut seq = base.seq;
+    for (changes, head) in group.iter().zip(&heads) {
+        seq += changes.events.len() as i64;
+        assert_eq!(head.seq, seq, "each member's events follow the previous member's");
+    }
+    assert_eq!(verify_chain(w.store.as_ref()).await, heads[1]);
+    // The change log shows two commits, the second based on the first.
+    let log = w.store.changes_after(base.seq, 10).await.unwrap();
+    let links: Vec<(i64, ChainHead)> = log.iter().map(|c| (c.base_seq, c.head)).collect();
+    assert_eq!(links, vec![(base.seq, heads[0]), (heads[0].seq, heads[1])]);
+    assert_eq!(log[1].changes, group[1].changes);
+    for (changes, head) in group.iter().zip(&heads) {
+        w.state.apply_all(changes, *head);
+    }
+    assert_same_state(&w.store.load_state(at(0)).await.unwrap(), &w.state);
+
+    // The quota count inside the transaction sees the group's earlier members: two creations
+    // decided on the same state, one slot left, refuse the whole group.
+    w.workspace("team-b", &[], 1, 11).await;
+    let first = w.project_changes("team-b", "xx", 50);
+    let second = w.project_changes("team-b", "yy", 51);
+    let before = snapshot(w.store.as_ref()).await;
+    let err = w.store.commit_group(w.state.head().seq, &[first, second]).await.unwrap_err();
+    assert!(matches!(&err, StoreError::QuotaExceeded { workspace } if workspace == "team-b"), "{err:?}");
+    assert_unchanged(&before, &snapshot(w.store.as_ref()).await);
+    // A stale base refuses the group before anything is written.
+    let third = w.project_changes("team-a", "three", 52);
+    let err = w.store.commit_group(base.seq, &[third]).await.unwrap_err();
+    assert!(matches!(err, StoreError::HeadMoved { .. }), "{err:?}");
+    assert_unchanged(&before, &snapshot(w.store.as_ref()).await);
+}
+
+async fn a_failing_group_commits_none_of_its_members(h: &dyn Harness) {
+    let s = scenario(h).await;
+    let store = s.world.store.clone();
+    let before = snapshot(store.as_ref()).await;
+    let newcomer = new_user("dave@example.com", 78);
+    // A valid member first, then one that fails: the first must not stay behind.
+    let group = [
+        Changes {
+            changes: vec![Change::CreateUser {
+                user: newcomer.clone(),
+                password_hash: Some(PasswordHash("$x".into())),
+            }],
+            events: vec![event(400, EventType::UserCreated, None, None)],
+        },
+        Changes {
+            changes: vec![Change::CreateWorkspace(workspace_record("team-a", 5))],
+            events: vec![event(400, EventType::WorkspaceCreated, Some("team-a"), None)],
+        },
+    ];
+    let err = store.commit_group(before.head.seq, &group).await.unwrap_err();
+    assert!(matches!(&err, StoreError::Duplicate(m) if m.contains("team-a")), "{err:?}");
+    assert_unchanged(&before, &snapshot(store.as_ref()).await);
+    assert_eq!(store.password_hash(newcomer.id).await.unwrap(), None);
+    assert!(store.changes_after(before.head.seq, 10).await.unwrap().is_empty());
+}
+
 async fn duplicates_of_every_unique_key_are_refused(h: &dyn Harness) {
     let s = scenario(h).await;
     let store = s.world.store.clone();
@@ -2948,6 +3028,8 @@ backends!(sqlite_memory, sqlite_file, postgres; {
     the_project_quota_holds_against_a_concurrent_decision,
     a_quota_of_zero_refuses_the_first_project,
     a_failing_commit_leaves_everything_unchanged,
+    a_group_commits_as_its_members_would_one_by_one,
+    a_failing_group_commits_none_of_its_members,
     duplicates_of_every_unique_key_are_refused,
     a_change_referring_to_a_missing_record_is_refused,
     audit_filters,

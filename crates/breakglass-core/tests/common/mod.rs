@@ -131,7 +131,18 @@ impl World {
             head = ChainHead { seq: sealed.seq, hash: sealed.hash };
             events.push(sealed);
         }
+        // Every outcome can be applied speculatively and undone exactly (how the server decides
+        // a group of commands before committing it), and applying it that way is applying it.
+        let before = self.state.clone();
+        let undos: Vec<_> = changes.changes.iter().map(|c| self.state.apply_undoable(c)).collect();
+        let mut speculative = self.state.clone();
+        for u in undos.into_iter().rev() {
+            self.state.undo(u);
+        }
+        assert!(self.state == before, "undoing {changes:?} did not restore the model");
         self.state.apply_all(&changes, head);
+        speculative.set_head(head);
+        assert!(self.state == speculative, "a speculative apply of {changes:?} differs from the apply");
         self.log.extend(events.iter().cloned());
         Done { value, changes, events }
     }

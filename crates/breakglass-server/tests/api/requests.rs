@@ -2128,9 +2128,14 @@ async fn simultaneous_approvals_of_a_two_approval_step_count_each_once() {
             }
         }
         assert_eq!(ok.len(), 2, "round {round}: exactly two approvals are taken: {ok:#?}");
+        // An answer shows the request as the model has it after the approval's commit. When
+        // the two approvals were committed in one group, that already includes the other one.
         let mut states: Vec<&str> = ok.iter().map(|r| r.state.as_str()).collect();
         states.sort_unstable();
-        assert_eq!(states, vec!["granted", "pending"], "round {round}");
+        assert!(
+            states == ["granted", "pending"] || states == ["granted", "granted"],
+            "round {round}: {states:?}"
+        );
         let after = w.bob.request(&r.id).await.unwrap();
         assert_eq!(after.state, "granted");
         let mut by: Vec<&str> = after.approvals.iter().map(|a| a.by.as_str()).collect();
