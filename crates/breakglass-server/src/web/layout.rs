@@ -199,7 +199,14 @@ pub fn public_page(title: &str, body: Markup) -> Response {
             }
         }
     };
-    html_response(StatusCode::OK, markup.into_string())
+    forget_flash(html_response(StatusCode::OK, markup.into_string()))
+}
+
+/// Clears a pending notice, so that it never surfaces on a later, unrelated page.
+fn forget_flash(mut r: Response) -> Response {
+    r.headers_mut()
+        .append(axum::http::header::SET_COOKIE, super::set_cookie(super::FLASH_COOKIE, "", 0, false, "Lax"));
+    r
 }
 
 /// An error page with a way back.
@@ -217,7 +224,7 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
             }
         }
     };
-    html_response(status, markup.into_string())
+    forget_flash(html_response(status, markup.into_string()))
 }
 
 /// The HTML answer for a path no route knows, to a browser.

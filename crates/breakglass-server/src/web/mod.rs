@@ -185,6 +185,10 @@ fn redirect(to: &str) -> Response {
 
 /// A redirect that also shows `notice` once on the next page.
 fn redirect_with(to: &str, notice: &str, secure: bool) -> Response {
+    let notice = match notice.char_indices().nth(MAX_NOTICE) {
+        Some((cut, _)) => format!("{}…", &notice[..cut]),
+        None => notice.to_owned(),
+    };
     let mut r = redirect(to);
     r.headers_mut().append(SET_COOKIE, set_cookie(FLASH_COOKIE, &hex::encode(notice), 60, secure, "Lax"));
     r
@@ -195,6 +199,10 @@ fn redirect_with(to: &str, notice: &str, secure: bool) -> Response {
 fn redirect_refused(to: &str, refusal: &ApiError, secure: bool) -> Response {
     redirect_with(to, &format!("!{}", refusal.detail), secure)
 }
+
+/// The longest notice carried in the flash cookie (hex doubles it; browsers drop cookies over
+/// about 4 KiB, which would lose the notice silently).
+const MAX_NOTICE: usize = 600;
 
 /// Ends a button's action: back to `to` with `notice`, or with the refusal.
 fn finish(result: Result<(), ApiError>, web: &Web, to: &str, notice: &str) -> Response {
@@ -207,7 +215,15 @@ fn finish(result: Result<(), ApiError>, web: &Web, to: &str, notice: &str) -> Re
 /// Keeps `next` to paths of this site, so a link cannot send a signed-in user elsewhere.
 fn local_path(next: Option<&str>) -> String {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_owned(),
+        // Browsers drop tabs and newlines inside URLs, so "/\t/evil" would become "//evil".
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            p.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }

@@ -425,5 +425,5 @@ pub async fn complete_review(
 
 /// Used by the workspace page for its "request access here" link.
 pub fn request_link(ws: &str) -> String {
-    format!("/request?ws={ws}")
+    format!("/request?ws={}", super::pct(ws))
 }

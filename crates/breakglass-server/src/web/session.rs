@@ -86,6 +86,15 @@ pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, form: Form) 
     };
     match body_of::<api::Session>(session::login(State(app.clone()), ApiJson(body)).await).await {
         Ok(s) => {
+            // A new sign-in replaces the browser's session: the previous one ends now, not
+            // when it expires.
+            if let Some(previous) = cookie(&headers, SESSION_COOKIE) {
+                if let Ok(caller) = crate::auth::authenticate(&app, previous, None) {
+                    if caller.kind == breakglass_core::model::TokenKind::Session {
+                        let _ = session::logout(State(app.clone()), caller).await;
+                    }
+                }
+            }
             let mut r = redirect(&next);
             r.headers_mut().append(SET_COOKIE, session_cookie(&headers, &s.token));
             r.headers_mut().append(SET_COOKIE, set_cookie(ACT_AS_COOKIE, "", 0, behind_tls(&headers), "Lax"));

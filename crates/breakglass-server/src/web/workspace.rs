@@ -747,7 +747,7 @@ pub(super) async fn render_project(
         h1 { (proj.name) " " span.muted.small-text { (ws) " / " (p) } }
         nav.tabs aria-label="Project" {
             a href=(format!("/w/{ws}/p/{p}")) aria-current="page" { "Project Access" }
-            a href=(format!("/w/{ws}/history?project={p}")) { "History" }
+            a href=(format!("/w/{ws}/history?project={}", super::pct(p))) { "History" }
         }
         div.actions { a.button.secondary href=(request_link(ws)) { "Request access here" } }
         h2 { "Current access" }

@@ -132,7 +132,13 @@ async fn pages_need_a_session_and_never_send_a_visitor_elsewhere() {
     let r = b.get("/w/ops?tab=projects").await;
     assert_eq!(r.status, 303);
     assert_eq!(r.location.as_deref(), Some("/login?next=/w/ops%3Ftab%3Dprojects"));
-    for next in ["//evil.example/x", "https://evil.example/", "/\\evil.example"] {
+    for next in [
+        "//evil.example/x",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+    ] {
         let form = b.get("/login").await;
         let pw = password_for("ann@example.com");
         let r = b
@@ -298,6 +304,13 @@ async fn signing_out_ends_the_session_for_good() {
     b.cookies.insert("bg_session".into(), stolen);
     let r = b.get("/").await;
     assert_eq!(r.status, 303, "the old cookie no longer signs anyone in");
+
+    b.sign_in("ann@example.com").await;
+    let first = b.cookies.get("bg_session").cloned().unwrap();
+    b.sign_in("ann@example.com").await;
+    assert_ne!(b.cookies.get("bg_session"), Some(&first));
+    b.cookies.insert("bg_session".into(), first);
+    assert_eq!(b.get("/").await.status, 303, "signing in again ends the browser's previous session");
 }
 
 #[tokio::test]
