@@ -156,6 +156,23 @@ impl Caller {
         }
     }
 
+    /// The workspaces where the caller's rights hold a role at `now`, within the credential's
+    /// bounds, sorted: what `/me` lists and the web UI's switchers offer.
+    pub fn workspaces<'s>(
+        &self,
+        state: &'s breakglass_core::State,
+        now: breakglass_core::time::Timestamp,
+    ) -> Vec<&'s breakglass_core::ident::Slug> {
+        let mut ws: Vec<_> = state
+            .bindings_of_user(self.user)
+            .filter(|b| b.is_effective(now) && self.bounds.covers(b.target.workspace()))
+            .map(|b| b.target.workspace())
+            .collect();
+        ws.sort();
+        ws.dedup();
+        ws
+    }
+
     /// A context for reads at `now` (reads create no ids).
     pub fn ctx(&self, now: breakglass_core::time::Timestamp) -> Ctx {
         Ctx::new(now, Actor::User(self.user), uuid::Uuid::nil()).with_bounds(self.bounds.clone())

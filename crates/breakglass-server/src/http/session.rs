@@ -92,13 +92,7 @@ pub async fn me(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Json<a
     let now = app.now();
     let state = app.state();
     let user = state.user(caller.user).ok_or_else(ApiError::internal)?;
-    let mut workspaces: Vec<&breakglass_core::ident::Slug> = state
-        .bindings_of_user(caller.user)
-        .filter(|b| b.is_effective(now) && caller.bounds.covers(b.target.workspace()))
-        .map(|b| b.target.workspace())
-        .collect();
-    workspaces.sort();
-    workspaces.dedup();
+    let workspaces = caller.workspaces(&state, now);
     let holder = state.user(caller.holder).ok_or_else(ApiError::internal)?;
     let pending_accesses = state
         .accesses_shared_with(&holder.email)

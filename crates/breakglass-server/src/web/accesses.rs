@@ -11,7 +11,7 @@ use maud::{html, Markup};
 
 use super::dashboard::with_status;
 use super::layout::{badge, countdown, csrf, error_page, field, form_error, page, select, when, Nav};
-use super::{body_of, redirect_with, Failed, Form, Web};
+use super::{body_of, expiry_fields, redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::http::{accesses, users, ApiJson, ApiQuery};
 
@@ -176,12 +176,7 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
 
 /// `POST /accesses`: the token's secret or the recipients' codes are shown once.
 pub async fn create(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
-    let expires = form.get("expires");
-    let (expires_at, expires_in) = match expires {
-        Some(v) if breakglass_core::time::Span::parse(&v).is_ok() => (None, Some(v)),
-        Some(v) => (Some(v), None),
-        None => (None, None),
-    };
+    let (expires_at, expires_in) = expiry_fields(form.get("expires"));
     let body = api::CreateAccess {
         name: form.text("name"),
         kind: form.text("kind"),
@@ -269,17 +264,9 @@ pub async fn decline(State(app): State<Arc<App>>, web: Web, Path(id): Path<Strin
     }
 }
 
-fn split_expiry(v: Option<String>) -> (Option<String>, Option<String>) {
-    match v {
-        Some(v) if breakglass_core::time::Span::parse(&v).is_ok() => (None, Some(v)),
-        Some(v) => (Some(v), None),
-        None => (None, None),
-    }
-}
-
 /// `POST /tokens`: the secret is shown once.
 pub async fn create_token(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
-    let (expires_at, expires_in) = split_expiry(form.get("expires"));
+    let (expires_at, expires_in) = expiry_fields(form.get("expires"));
     let body = api::CreateToken {
         name: form.text("name"),
         expires_at,

@@ -48,13 +48,8 @@ fn header(app: &App, web: &Web) -> Header {
     let holder = state.user(web.caller.holder);
     let ctx = web.caller.ctx(now);
     let admin_role = breakglass_core::authz::actor_admin_role(&state, &ctx).unwrap_or_default();
-    let mut workspaces: Vec<String> = state
-        .bindings_of_user(web.caller.user)
-        .filter(|b| b.is_effective(now) && web.caller.bounds.covers(b.target.workspace()))
-        .map(|b| b.target.workspace().to_string())
-        .collect();
-    workspaces.sort();
-    workspaces.dedup();
+    let workspaces: Vec<String> =
+        web.caller.workspaces(&state, now).into_iter().map(ToString::to_string).collect();
     let mut delegations: Vec<(String, String)> = holder
         .map(|h| {
             state

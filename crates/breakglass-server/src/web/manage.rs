@@ -11,8 +11,8 @@ use maud::html;
 
 use super::dashboard::with_status;
 use super::layout::when;
-use super::workspace::{expiry_fields, render, render_project};
-use super::{body_of, finish, local_path, redirect_with, Failed, Form, Web};
+use super::workspace::{render, render_project};
+use super::{body_of, expiry_fields, finish, local_path, redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::ApiResult;

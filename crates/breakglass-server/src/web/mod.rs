@@ -228,6 +228,22 @@ fn local_path(next: Option<&str>) -> String {
     }
 }
 
+/// Reads an expiry field: a span (`8h`, `7d`), a date (`2026-12-01`, the start of that day in
+/// UTC) or an RFC 3339 instant, into the API's `expires_in` / `expires_at`.
+fn expiry_fields(v: Option<String>) -> (Option<String>, Option<String>) {
+    match v {
+        None => (None, None),
+        Some(v) if breakglass_core::time::Span::parse(&v).is_ok() => (None, Some(v)),
+        Some(v)
+            if v.len() == 10
+                && breakglass_core::time::Timestamp::parse_rfc3339(&format!("{v}T00:00:00Z")).is_ok() =>
+        {
+            (Some(format!("{v}T00:00:00Z")), None)
+        }
+        Some(v) => (Some(v), None),
+    }
+}
+
 /// A signed-in visitor: their caller (whose rights, with which limits), the CSRF token their
 /// forms carry, and the notice left by the previous form, if any.
 pub struct Web {

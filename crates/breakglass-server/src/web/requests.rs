@@ -123,14 +123,7 @@ async fn render_request(app: &Arc<App>, web: &Web, ws: Option<&str>, failed: &Fa
     let my_ws: Vec<(String, String)> = {
         let now = app.now();
         let state = app.state();
-        let mut v: Vec<String> = state
-            .bindings_of_user(web.caller.user)
-            .filter(|b| b.is_effective(now) && web.caller.bounds.covers(b.target.workspace()))
-            .map(|b| b.target.workspace().to_string())
-            .collect();
-        v.sort();
-        v.dedup();
-        v.into_iter().map(|w| (w.clone(), w)).collect()
+        web.caller.workspaces(&state, now).into_iter().map(|w| (w.to_string(), w.to_string())).collect()
     };
     let ws =
         ws.filter(|w| !w.is_empty()).map(str::to_owned).or_else(|| my_ws.first().map(|(w, _)| w.clone()));

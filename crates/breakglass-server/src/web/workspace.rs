@@ -12,7 +12,7 @@ use breakglass_api as api;
 use breakglass_core::authz::{self, WorkspaceAccess};
 use breakglass_core::ident::Slug;
 use breakglass_core::role::AdminRole;
-use breakglass_core::time::{Span, Timestamp};
+use breakglass_core::time::Timestamp;
 use maud::{html, Markup};
 
 use super::dashboard::with_status;
@@ -22,7 +22,7 @@ use super::layout::{
 };
 use super::manage::{settle, Back};
 use super::requests::{request_link, request_target, review_form};
-use super::{body_of, redirect, redirect_with, Failed, Form, Web, IDENT_FIELDS};
+use super::{body_of, expiry_fields, redirect, redirect_with, Failed, Form, Web, IDENT_FIELDS};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::ApiResult;
@@ -41,19 +41,6 @@ fn rights(app: &App, web: &Web, ws: &str) -> (WorkspaceAccess, AdminRole) {
     let access =
         Slug::parse(ws).ok().and_then(|w| authz::actor_access(&state, &ctx, &w).ok()).unwrap_or(none);
     (access, authz::actor_admin_role(&state, &ctx).unwrap_or_default())
-}
-
-/// Reads an expiry field: a span (`8h`, `7d`), a date (`2026-12-01`, the start of that day in
-/// UTC) or an RFC 3339 instant, into the API's `expires_in` / `expires_at`.
-pub(super) fn expiry_fields(v: Option<String>) -> (Option<String>, Option<String>) {
-    match v {
-        None => (None, None),
-        Some(v) if Span::parse(&v).is_ok() => (None, Some(v)),
-        Some(v) if v.len() == 10 && Timestamp::parse_rfc3339(&format!("{v}T00:00:00Z")).is_ok() => {
-            (Some(format!("{v}T00:00:00Z")), None)
-        }
-        Some(v) => (Some(v), None),
-    }
 }
 
 const EXPIRY_HINT: &str = "Empty for standing access; a duration (8h, 7d) or a date (2026-12-31, in UTC).";
