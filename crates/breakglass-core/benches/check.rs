@@ -432,7 +432,39 @@ fn bench_check(c: &mut Criterion) {
     group.finish();
 }
 
+/// Starts this bench again with glibc's malloc advising transparent huge pages, as
+/// `breakglass serve` does (crates/breakglass/src/huge_pages.rs); `BENCH_HUGE_PAGES=off` measures
+/// with 4 KiB pages instead. Returns when it did not restart.
+fn use_huge_pages() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt;
+        let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+        let off = std::env::var_os("BENCH_HUGE_PAGES").is_some_and(|v| v == "off");
+        if off || current.contains("glibc.malloc.hugetlb") {
+            return;
+        }
+        if let Ok(exe) = std::env::current_exe() {
+            let tunables = [current.as_str(), "glibc.malloc.hugetlb=1"].join(":");
+            let failed = std::process::Command::new(exe)
+                .args(std::env::args_os().skip(1))
+                .env("GLIBC_TUNABLES", tunables.trim_start_matches(':'))
+                .exec();
+            println!("transparent huge pages: not used ({failed})");
+        }
+    }
+}
+
 fn main() {
+    use_huge_pages();
+    println!(
+        "transparent huge pages: {}",
+        if std::env::var("GLIBC_TUNABLES").is_ok_and(|t| t.contains("glibc.malloc.hugetlb=1")) {
+            "advised (glibc.malloc.hugetlb=1)"
+        } else {
+            "not advised (4 KiB pages unless the host's THP mode is 'always')"
+        }
+    );
     // Memory first, while the process is fresh; those States are dropped before timing.
     report_memory();
     let mut c = Criterion::default().configure_from_args();

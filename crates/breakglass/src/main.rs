@@ -5,6 +5,7 @@
 
 mod cli;
 mod commands;
+mod huge_pages;
 mod output;
 
 use std::io::Write;
@@ -25,6 +26,10 @@ const EXIT_DENIED: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve(_)) {
+        // Before any thread exists: this may replace the process.
+        huge_pages::use_huge_pages();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => return fail(EXIT_FAILED, &format!("cannot start the runtime: {e}")),
