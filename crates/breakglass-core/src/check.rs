@@ -143,5 +143,23 @@ pub struct Decision {
 /// Decides whether `user` holds `role` (or a higher one of the same kind) on `target` at `now`.
 /// Answered from the compact index (`index::CheckIndex`), which `State::apply` keeps in step.
 pub fn check(state: &State, user: UserId, target: &Target, role: Role, now: Timestamp) -> Decision {
-    state.check_index().check(user, target, role, now)
+    let (ws, project) = match target {
+        Target::Workspace(ws) => (ws.as_str(), None),
+        Target::Project(ws, p) => (ws.as_str(), Some(p.as_str())),
+    };
+    check_slugs(state, user, ws, project, role, now)
+}
+
+/// `check` with the target given by its slug texts (a workspace and, for a project, the
+/// project), so a caller holding borrowed text needs no owned `Target`. Text that is no valid
+/// slug names no target.
+pub fn check_slugs(
+    state: &State,
+    user: UserId,
+    workspace: &str,
+    project: Option<&str>,
+    role: Role,
+    now: Timestamp,
+) -> Decision {
+    state.check_index().check(user, workspace, project.unwrap_or(""), role, now)
 }

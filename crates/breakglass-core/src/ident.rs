@@ -1,5 +1,6 @@
 //! Identifiers and names, parsed once at the edge so the rest of the code can trust them.
 
+use std::borrow::{Borrow, Cow};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -15,12 +16,17 @@ pub struct Slug(String);
 impl Slug {
     /// Parses a slug; uppercase, too short, too long or other characters are refused.
     pub fn parse(s: &str) -> Result<Self, DomainError> {
+        Self::check(s).map(|s| Self(s.to_owned()))
+    }
+
+    /// Checks a slug without copying it (for lookups, which need no owned value).
+    pub fn check(s: &str) -> Result<&str, DomainError> {
         let b = s.as_bytes();
         let ok = (2..=63).contains(&b.len())
             && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
             && b[1..].iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
         if ok {
-            Ok(Self(s.to_owned()))
+            Ok(s)
         } else {
             Err(DomainError::invalid(
                 "input.invalid_identifier",
@@ -44,6 +50,13 @@ impl Slug {
     }
 }
 
+/// Maps keyed by slugs can be searched with a `&str` (hash, equality and order are the text's).
+impl Borrow<str> for Slug {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for Slug {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -58,7 +71,18 @@ pub struct Email(String);
 impl Email {
     /// Parses an address of the form `local@domain` (no spaces, one `@`, at most 254 bytes).
     pub fn parse(s: &str) -> Result<Self, DomainError> {
-        let t = s.trim().to_lowercase();
+        Self::normalize(s).map(|t| Self(t.into_owned()))
+    }
+
+    /// The normalised form of an address, borrowed when `s` already is (for lookups, which
+    /// need no owned value).
+    pub fn normalize(s: &str) -> Result<Cow<'_, str>, DomainError> {
+        let trimmed = s.trim();
+        let t = if trimmed.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+            Cow::Owned(trimmed.to_lowercase())
+        } else {
+            Cow::Borrowed(trimmed)
+        };
         let valid = t.len() <= 254
             && t.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
@@ -72,7 +96,7 @@ impl Email {
             })
             && !t.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',');
         if valid {
-            Ok(Self(t))
+            Ok(t)
         } else {
             Err(DomainError::invalid(
                 "input.invalid_email",
@@ -83,6 +107,13 @@ impl Email {
 
     /// The normalised address.
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Maps keyed by addresses can be searched with a normalised `&str`.
+impl Borrow<str> for Email {
+    fn borrow(&self) -> &str {
         &self.0
     }
 }

@@ -446,14 +446,21 @@ impl CheckIndex {
     }
 
     /// See `check::check`.
-    pub(crate) fn check(&self, user: UserId, target: &Target, role: Role, now: Timestamp) -> Decision {
+    /// `project` is empty for a workspace.
+    pub(crate) fn check(
+        &self,
+        user: UserId,
+        ws: &str,
+        project: &str,
+        role: Role,
+        now: Timestamp,
+    ) -> Decision {
         let deny =
             |reason| Decision { allowed: false, expires_at: None, via: ViaList::new(), reason: Some(reason) };
         let Some(&span) = self.users.get(&user) else { return deny(DenyReason::UnknownTarget) };
         if !span.active {
             return deny(DenyReason::UserDisabled);
         }
-        let (ws, project) = slugs(target);
         let Some(tid) = self.target_id(ws, project) else { return deny(DenyReason::UnknownTarget) };
         let t = self.targets[tid as usize];
         let w = self.targets[t.workspace as usize];
@@ -546,6 +553,11 @@ mod tests {
 
     fn slug(s: &str) -> Slug {
         Slug::parse(s).unwrap()
+    }
+
+    fn check_at(index: &CheckIndex, who: UserId, target: &Target, role: Role, now: Timestamp) -> Decision {
+        let (ws, project) = slugs(target);
+        index.check(who, ws, project, role, now)
     }
 
     /// The naive answer: scan every live binding, as the index did before it had arenas.
@@ -653,7 +665,7 @@ mod tests {
                     Role::Project(ProjectRole::Admin),
                 ] {
                     for now in [NOW - 60, NOW, NOW + 60] {
-                        let d = index.check(user(u), target, role, Timestamp::from_micros(now));
+                        let d = check_at(&index, user(u), target, role, Timestamp::from_micros(now));
                         let via = naive(&live, user(u), target, role, now);
                         if u == 7 {
                             assert_eq!(d.reason, Some(DenyReason::UserDisabled));
@@ -676,20 +688,25 @@ mod tests {
         assert!(allowed > 100 && denied > 100, "both answers must occur: {allowed} allowed, {denied} denied");
         let unknown = Target::Project(slug("ws-0"), slug("p-9"));
         assert_eq!(
-            index
-                .check(user(1), &unknown, Role::Project(ProjectRole::Reader), Timestamp::from_micros(NOW))
-                .reason,
+            check_at(
+                &index,
+                user(1),
+                &unknown,
+                Role::Project(ProjectRole::Reader),
+                Timestamp::from_micros(NOW)
+            )
+            .reason,
             Some(DenyReason::UnknownTarget)
         );
         assert_eq!(
-            index
-                .check(
-                    user(999),
-                    &targets[0],
-                    Role::Workspace(WorkspaceRole::Member),
-                    Timestamp::from_micros(NOW)
-                )
-                .reason,
+            check_at(
+                &index,
+                user(999),
+                &targets[0],
+                Role::Workspace(WorkspaceRole::Member),
+                Timestamp::from_micros(NOW)
+            )
+            .reason,
             Some(DenyReason::UnknownTarget)
         );
     }
@@ -770,7 +787,7 @@ mod tests {
             index.add_binding(&nb);
             // Indexed by the binding, not active: a different answer from an unknown user.
             assert_eq!(
-                index.check(stranger, &ws0, member, Timestamp::from_micros(NOW)).reason,
+                check_at(&index, stranger, &ws0, member, Timestamp::from_micros(NOW)).reason,
                 Some(DenyReason::UserDisabled)
             );
             index.remove_binding(nb.user, nb.id);
@@ -781,7 +798,7 @@ mod tests {
             assert_eq!(index.target_id(ws.as_str(), ""), None);
             assert_eq!(index.target_ids.len(), index.targets.len());
             assert_eq!(
-                index.check(stranger, &ws0, member, Timestamp::from_micros(NOW)).reason,
+                check_at(&index, stranger, &ws0, member, Timestamp::from_micros(NOW)).reason,
                 Some(DenyReason::UnknownTarget)
             );
 

@@ -404,7 +404,11 @@ impl State {
     }
 
     /// A user by e-mail.
-    pub fn user_by_email(&self, email: &Email) -> Option<&User> {
+    pub fn user_by_email<Q>(&self, email: &Q) -> Option<&User>
+    where
+        Email: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
         self.user_by_email.get(email).and_then(|id| self.users.get(id))
     }
 
@@ -421,7 +425,11 @@ impl State {
     }
 
     /// A workspace by identifier.
-    pub fn workspace(&self, id: &Slug) -> Option<&Workspace> {
+    pub fn workspace<Q>(&self, id: &Q) -> Option<&Workspace>
+    where
+        Slug: std::borrow::Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
         self.workspaces.get(id)
     }
 

@@ -40,6 +40,12 @@ impl Timestamp {
 
     /// Formats as RFC 3339 in UTC (`2026-01-31T12:00:00.123456Z`; fractions only when non-zero).
     pub fn to_rfc3339(self) -> String {
+        self.to_string()
+    }
+
+    /// RFC 3339 through the `time` crate: the reference the `Display` impl is tested against,
+    /// and what it falls back to outside years 0000-9999.
+    fn rfc3339_by_time(self) -> String {
         let dt = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         dt.format(&Rfc3339).unwrap_or_else(|_| self.0.to_string())
@@ -56,9 +62,61 @@ impl Timestamp {
     }
 }
 
+/// Year, month and day of a day count since 1970-01-01 in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// RFC 3339 in UTC (`2026-01-01T00:00:00.5Z`: the fraction only when not zero, without trailing
+/// zeros), written without allocating: answers carry many of these.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        let secs = self.0.div_euclid(1_000_000);
+        let mut fraction = self.0.rem_euclid(1_000_000);
+        let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+        if !(0..=9999).contains(&year) {
+            return f.write_str(&self.rfc3339_by_time());
+        }
+        let second = secs.rem_euclid(86_400);
+        let mut out = [0u8; 27];
+        let mut put = |at: usize, value: i64, width: usize| {
+            let mut v = value;
+            for i in (at..at + width).rev() {
+                out[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, year, 4);
+        put(5, month, 2);
+        put(8, day, 2);
+        put(11, second / 3600, 2);
+        put(14, second / 60 % 60, 2);
+        put(17, second % 60, 2);
+        let mut len = 19;
+        if fraction != 0 {
+            let mut digits = 6;
+            while fraction % 10 == 0 {
+                fraction /= 10;
+                digits -= 1;
+            }
+            put(20, fraction, digits);
+            out[19] = b'.';
+            len = 20 + digits;
+        }
+        for (at, sep) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {
+            out[at] = sep;
+        }
+        out[len] = b'Z';
+        f.write_str(std::str::from_utf8(&out[..=len]).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -210,6 +268,45 @@ fn parse_iso(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The allocation-free writer gives exactly what the `time` crate gives, over instants
+    /// spread across the supported years, on and off whole seconds, and at the edges.
+    #[test]
+    fn rfc3339_matches_the_time_crate() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut instants = vec![
+            0,
+            1,
+            -1,
+            999_999,
+            1_000_000,
+            -62_167_219_200_000_000, // 0000-01-01T00:00:00Z
+            -62_167_219_200_000_001, // just before: year -1, through `time`
+            253_402_300_799_999_999, // 9999-12-31T23:59:59.999999Z
+            253_402_300_800_000_000, // 10000-01-01: through `time`
+            951_782_400_000_000,     // 2000-02-29
+            4_107_542_400_000_000,   // 2100-02-28... a non-leap century
+            i64::MAX,
+            i64::MIN,
+        ];
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let span = 320_000_000_000_000_000u64; // about ±5,000 years around 1970
+            let mut t = (x % span) as i64 - (span / 2) as i64;
+            match x >> 60 {
+                0..=3 => t -= t.rem_euclid(1_000_000),
+                4..=5 => t -= t.rem_euclid(1_000),
+                _ => {}
+            }
+            instants.push(t);
+        }
+        for t in instants {
+            let t = Timestamp::from_micros(t);
+            assert_eq!(t.to_string(), t.rfc3339_by_time(), "{t:?}");
+        }
+    }
 
     #[test]
     fn spans_parse_in_both_forms() {

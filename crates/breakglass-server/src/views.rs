@@ -3,7 +3,7 @@
 use breakglass_api as api;
 use breakglass_core::access::{current_step, quorum_unreachable, AccessRequest, ApproverSet, Policy, Review};
 use breakglass_core::audit::AuditEvent;
-use breakglass_core::check::Decision;
+use breakglass_core::check::{Decision, Via};
 use breakglass_core::delegation::Access;
 use breakglass_core::ident::{Email, UserId};
 use breakglass_core::model::{Binding, Project, Token, User, Workspace};
@@ -138,6 +138,69 @@ pub fn decision(d: &Decision) -> api::CheckResponse {
             })
             .collect(),
         reason: d.reason.map(|r| r.as_str().into()),
+    }
+}
+
+/// A decision written straight to JSON from the core value: the same bytes as
+/// `serde_json` gives for [`decision`]'s `api::CheckResponse` (a test holds them equal), without
+/// building its strings first. Batches of checks are answered with it.
+pub struct DecisionJson<'a>(pub &'a Decision);
+
+/// A value written with its `Display` impl, as a JSON string.
+struct Text<T>(T);
+
+impl<T: std::fmt::Display> serde::Serialize for Text<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+struct ViaJson<'a>(&'a Via);
+
+impl serde::Serialize for ViaJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let v = self.0;
+        let request = v.source.request();
+        let fields = 4 + usize::from(request.is_some()) + usize::from(v.expires_at.is_some());
+        let mut m = s.serialize_struct("Via", fields)?;
+        m.serialize_field("binding_id", &Text(v.binding))?;
+        m.serialize_field("role", v.role.as_str())?;
+        m.serialize_field("source", v.source.as_str())?;
+        if let Some(r) = request {
+            m.serialize_field("request_id", &Text(r))?;
+        }
+        m.serialize_field("emergency", &v.source.is_emergency())?;
+        if let Some(t) = v.expires_at {
+            m.serialize_field("expires_at", &Text(t))?;
+        }
+        m.end()
+    }
+}
+
+impl serde::Serialize for DecisionJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let d = self.0;
+        let fields = 2 + usize::from(d.expires_at.is_some()) + usize::from(d.reason.is_some());
+        let mut m = s.serialize_struct("CheckResponse", fields)?;
+        m.serialize_field("allowed", &d.allowed)?;
+        if let Some(t) = d.expires_at {
+            m.serialize_field("expires_at", &Text(t))?;
+        }
+        m.serialize_field("via", &ViaList(d))?;
+        if let Some(r) = d.reason {
+            m.serialize_field("reason", r.as_str())?;
+        }
+        m.end()
+    }
+}
+
+struct ViaList<'a>(&'a Decision);
+
+impl serde::Serialize for ViaList<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.via.iter().map(ViaJson))
     }
 }
 
@@ -319,5 +382,72 @@ pub fn settings(s: &Settings) -> api::Settings {
         restrict_admin_role_assignment: Some(s.restrict_admin_role_assignment),
         add_myself_default_expiry: Some(s.add_myself_default_expiry.to_string()),
         add_myself_max_expiry: Some(s.add_myself_max_expiry.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use breakglass_core::check::{DenyReason, ViaList};
+    use breakglass_core::ident::{BindingId, RequestId};
+    use breakglass_core::model::BindingSource;
+    use breakglass_core::role::{ProjectRole, Role, WorkspaceRole};
+    use uuid::Uuid;
+
+    use super::*;
+
+    /// Every shape of decision: denied for each reason, allowed through one or several bindings
+    /// of each source, ending or not, at whole and fractional seconds.
+    #[test]
+    fn decision_json_is_the_wire_type_byte_for_byte() {
+        let via = |k: u64, source: BindingSource, expires: Option<i64>| Via {
+            binding: BindingId(Uuid::from_u64_pair(0xB1, k)),
+            role: if k % 2 == 0 {
+                Role::Project(ProjectRole::Admin)
+            } else {
+                Role::Workspace(WorkspaceRole::Owner)
+            },
+            source,
+            expires_at: expires.map(Timestamp::from_micros),
+        };
+        let request = RequestId(Uuid::from_u64_pair(0xEE, 7));
+        let sources = [
+            BindingSource::Direct,
+            BindingSource::Grant,
+            BindingSource::Request(request),
+            BindingSource::Emergency(request),
+        ];
+        let mut decisions: Vec<Decision> = [
+            DenyReason::NoBinding,
+            DenyReason::UnknownTarget,
+            DenyReason::WorkspaceNotActive,
+            DenyReason::UserDisabled,
+        ]
+        .into_iter()
+        .map(|r| Decision { allowed: false, expires_at: None, via: ViaList::new(), reason: Some(r) })
+        .collect();
+        for (k, source) in sources.iter().enumerate() {
+            for expires in [None, Some(1_767_225_600_000_000), Some(1_767_225_600_123_450)] {
+                let mut list = ViaList::new();
+                list.push(via(k as u64, *source, expires));
+                decisions.push(Decision {
+                    allowed: true,
+                    expires_at: expires.map(Timestamp::from_micros),
+                    via: list,
+                    reason: None,
+                });
+            }
+        }
+        let many: Vec<Via> =
+            sources.iter().enumerate().map(|(k, s)| via(k as u64, *s, Some(1_800_000_000_000_001))).collect();
+        decisions.push(Decision {
+            allowed: true,
+            expires_at: many[0].expires_at,
+            via: many.into(),
+            reason: None,
+        });
+        for d in &decisions {
+            let expected = serde_json::to_string(&decision(d)).unwrap();
+            assert_eq!(serde_json::to_string(&DecisionJson(d)).unwrap(), expected);
+        }
     }
 }

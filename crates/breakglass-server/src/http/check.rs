@@ -1,18 +1,22 @@
 //! Authorization checks, answered from the in-memory index.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use breakglass_api as api;
 use breakglass_core::authz::{self, WorkspaceAccess};
 use breakglass_core::check::{self, Decision, DenyReason, ViaList};
 use breakglass_core::ident::{Email, Slug};
-use breakglass_core::model::{Target, User};
+use breakglass_core::model::User;
 use breakglass_core::role::Role;
 use breakglass_core::{Ctx, DomainError, State as Model};
+use serde::{Deserialize, Serialize};
 
-use super::{ApiJson, ApiResult};
+use super::{parse_json_object, ApiJson, ApiResult, JsonBody};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -29,8 +33,64 @@ struct Checker<'a> {
     ctx: &'a Ctx,
     caller: &'a User,
     reads_everything: bool,
-    /// Workspace rights already decided in this batch (a batch names few workspaces).
-    access: Vec<(String, WorkspaceAccess)>,
+    /// Workspace rights already decided in this batch, and whether the workspace exists (a
+    /// batch names few workspaces).
+    access: Vec<(String, WorkspaceAccess, bool)>,
+}
+
+/// One check of a batch as read from the body, borrowing its text where it has no escapes:
+/// the fields and rules of `api::CheckRequest`, which documents it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckIn<'a> {
+    #[serde(borrow)]
+    user: Cow<'a, str>,
+    #[serde(borrow)]
+    workspace: Cow<'a, str>,
+    #[serde(default, borrow)]
+    project: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    role: Cow<'a, str>,
+    #[serde(default)]
+    min_seq: Option<i64>,
+}
+
+/// `api::BatchCheckRequest`, borrowing.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchIn<'a> {
+    #[serde(borrow)]
+    checks: Vec<CheckIn<'a>>,
+    #[serde(default)]
+    min_seq: Option<i64>,
+}
+
+/// `api::BatchCheckResponse`, written from the decisions without building its strings.
+struct BatchOut<'a>(&'a [Decision]);
+
+impl Serialize for BatchOut<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut m = s.serialize_struct("BatchCheckResponse", 1)?;
+        m.serialize_field("results", &Results(self.0))?;
+        m.end()
+    }
+}
+
+struct Results<'a>(&'a [Decision]);
+
+impl Serialize for Results<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(views::DecisionJson))
+    }
+}
+
+/// A JSON answer from a value that borrows (axum's `Json` wants an owned one).
+fn json_response(value: &impl Serialize) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(value).map_err(|e| {
+        ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+    })?;
+    Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 impl<'a> Checker<'a> {
@@ -44,47 +104,52 @@ impl<'a> Checker<'a> {
         })
     }
 
-    fn access(&mut self, ws: &Slug) -> Result<WorkspaceAccess, DomainError> {
-        if let Some((_, a)) = self.access.iter().find(|(w, _)| w == ws.as_str()) {
-            return Ok(*a);
+    /// The caller's rights in a workspace (a valid slug), and whether it exists.
+    fn access(&mut self, ws: &str) -> Result<(WorkspaceAccess, bool), DomainError> {
+        if let Some((_, a, exists)) = self.access.iter().find(|(w, _, _)| w == ws) {
+            return Ok((*a, *exists));
         }
-        let a = authz::actor_access(self.state, self.ctx, ws)?;
+        let a = authz::actor_access(self.state, self.ctx, &Slug::parse(ws)?)?;
+        let exists = self.state.workspace(ws).is_some();
         if self.access.len() < 64 {
-            self.access.push((ws.as_str().to_owned(), a));
+            self.access.push((ws.to_owned(), a, exists));
         }
-        Ok(a)
+        Ok((a, exists))
     }
 
     /// Answers one check. Anyone may check themselves; checking someone else needs sight of the
     /// workspace (else 404, as if it did not exist). A self-check on a workspace the caller
     /// cannot see answers "no binding" whether or not it exists, so nothing leaks.
-    fn decide(&mut self, req: &api::CheckRequest) -> Result<Decision, DomainError> {
-        let email = Email::parse(&req.user)?;
-        let ws = Slug::parse(&req.workspace)?;
-        let project = req.project.as_deref().map(Slug::parse).transpose()?;
-        let role = Role::parse_for(&req.role, project.is_some())?;
-        let access = self.access(&ws)?;
+    /// Nothing is copied on the way: text is checked where it lies and looked up by reference.
+    fn decide(
+        &mut self,
+        user: &str,
+        workspace: &str,
+        project: Option<&str>,
+        role: &str,
+    ) -> Result<Decision, DomainError> {
+        let email = Email::normalize(user)?;
+        let ws = Slug::check(workspace)?;
+        let project = project.map(Slug::check).transpose()?;
+        let role = Role::parse_for(role, project.is_some())?;
+        let (access, exists) = self.access(ws)?;
         let deny =
             |reason| Decision { allowed: false, expires_at: None, via: ViaList::new(), reason: Some(reason) };
-        if email == self.caller.email {
+        if *email == *self.caller.email.as_str() {
             if !access.see {
                 return Ok(deny(DenyReason::NoBinding));
             }
-        } else if !access.see || self.state.workspace(&ws).is_none() {
-            return Err(authz::workspace_not_found(&ws));
+        } else if !access.see || !exists {
+            return Err(authz::workspace_not_found(&Slug::parse(ws)?));
         }
-        let Some(user) = self.state.user_by_email(&email) else {
+        let Some(user) = self.state.user_by_email(&*email) else {
             // Only the admin area learns that an address belongs to nobody; for anyone else an
             // unknown user looks like a user without the role.
             let reason =
                 if self.reads_everything { DenyReason::UnknownTarget } else { DenyReason::NoBinding };
             return Ok(deny(reason));
         };
-        let target = match project {
-            Some(p) => Target::Project(ws, p),
-            None => Target::Workspace(ws),
-        };
-        Ok(check::check(self.state, user.id, &target, role, self.ctx.now))
+        Ok(check::check_slugs(self.state, user.id, ws, project, role, self.ctx.now))
     }
 }
 
@@ -104,7 +169,8 @@ pub async fn check(
     catch_up(&app, req.min_seq).await?;
     let ctx = caller.ctx(app.now());
     let state = app.state();
-    let d = Checker::new(&state, &ctx)?.decide(&req)?;
+    let d =
+        Checker::new(&state, &ctx)?.decide(&req.user, &req.workspace, req.project.as_deref(), &req.role)?;
     Ok(Json(views::decision(&d)))
 }
 
@@ -119,8 +185,9 @@ pub async fn check(
 pub async fn check_batch(
     State(app): State<Arc<App>>,
     caller: Caller,
-    ApiJson(req): ApiJson<api::BatchCheckRequest>,
-) -> ApiResult<Json<api::BatchCheckResponse>> {
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let req: BatchIn<'_> = parse_json_object(&body)?;
     if req.checks.len() > MAX_BATCH {
         return Err(DomainError::invalid(
             "input.batch_too_large",
@@ -137,14 +204,14 @@ pub async fn check_batch(
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            checker.decide(c).map(|d| views::decision(&d)).map_err(|e| {
+            checker.decide(&c.user, &c.workspace, c.project.as_deref(), &c.role).map_err(|e| {
                 let mut err = ApiError::from(e);
                 err.detail = format!("checks[{i}]: {}", err.detail);
                 err
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(Json(api::BatchCheckResponse { results }))
+    json_response(&BatchOut(&results))
 }
 
 /// How long a check with `min_seq` waits for this server to catch up before giving up.

@@ -24,7 +24,7 @@ use breakglass_api::{Page, PageQuery};
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::DomainError;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -217,6 +217,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBody(bytes) = JsonBody::from_request(req, state).await?;
+        parse_json_object(&bytes).map(Self)
+    }
+}
+
+/// The raw body of a JSON request, checked like [`ApiJson`]'s (415, 413) but not yet parsed:
+/// for handlers that parse into types borrowing from it ([`parse_json_object`] gives the same
+/// errors as `ApiJson`).
+pub struct JsonBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let is_json = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)
@@ -245,7 +259,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 ApiError::bad_request("input.malformed_json", r.body_text())
             }
         })?;
-        parse_json_object(&bytes).map(Self)
+        Ok(Self(bytes))
     }
 }
 
@@ -276,7 +290,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
 
 /// Deserialises a JSON object. serde would accept an array for a struct, and reports a shape
 /// error before a later syntax error; both are sorted out here, off the happy path.
-fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json_object<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiError> {
     let malformed = |detail: String| ApiError::bad_request("input.malformed_json", detail);
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {

@@ -555,6 +555,23 @@ async fn checks_explain_denials_and_batches_answer_in_order() {
         .results
         .is_empty());
 
+    // Text with JSON escapes or capitals is read as what it means, not as written.
+    let raw = t
+        .raw(
+            "POST",
+            "/api/v1/check/batch",
+            Some(ADMIN_TOKEN),
+            Body::JsonText(
+                r#"{"checks": [{"user": " Bob@Example.COM ", "workspace": "al\u0070ha", "project": "w\u0065b", "role": "user"},
+                              {"user": "bob\u0040example.com", "workspace": "alpha", "role": "member"}]}"#,
+            ),
+        )
+        .await;
+    assert_eq!(raw.status, 200, "{}", raw.text);
+    let escaped: serde_json::Value = serde_json::from_str(&raw.text).unwrap();
+    assert_eq!(escaped["results"][0]["allowed"], true, "{escaped}");
+    assert_eq!(escaped["results"][1]["reason"], "no_binding", "{escaped}");
+
     // One bad check refuses the batch and names it.
     let mut bad = checks.clone();
     bad.insert(2, check_req("bob@example.com", "alpha", None, "emperor"));
