@@ -401,7 +401,7 @@ mod tests {
     fn decision_json_is_the_wire_type_byte_for_byte() {
         let via = |k: u64, source: BindingSource, expires: Option<i64>| Via {
             binding: BindingId(Uuid::from_u64_pair(0xB1, k)),
-            role: if k % 2 == 0 {
+            role: if k.is_multiple_of(2) {
                 Role::Project(ProjectRole::Admin)
             } else {
                 Role::Workspace(WorkspaceRole::Owner)
