@@ -227,16 +227,16 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn of_stored(e: &'a StoredEvent) -> Self {
+    fn of_stored(e: &StoredRef<'a>) -> Self {
         Self {
             seq: e.seq,
-            time: e.time.as_micros(),
-            event_type: &e.event_type,
-            actor: &e.actor,
-            on_behalf_of: e.on_behalf_of.as_deref(),
-            workspace: e.workspace.as_deref(),
-            project: e.project.as_deref(),
-            subject: e.subject.as_deref(),
+            time: e.time,
+            event_type: e.event_type,
+            actor: e.actor,
+            on_behalf_of: e.on_behalf_of,
+            workspace: e.workspace,
+            project: e.project,
+            subject: e.subject,
         }
     }
 }
@@ -383,16 +383,97 @@ pub struct StoredEvent {
     pub hash: [u8; 32],
 }
 
+impl StoredEvent {
+    /// The event with its fields borrowed.
+    pub fn borrowed(&self) -> StoredRef<'_> {
+        StoredRef {
+            seq: self.seq,
+            time: self.time.as_micros(),
+            event_type: &self.event_type,
+            actor: &self.actor,
+            on_behalf_of: self.on_behalf_of.as_deref(),
+            workspace: self.workspace.as_deref(),
+            project: self.project.as_deref(),
+            subject: self.subject.as_deref(),
+            details: &self.details,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+/// A [`StoredEvent`] whose texts are borrowed from wherever they were read (a database row
+/// being stepped over), so that checking it allocates nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct StoredRef<'a> {
+    /// Position in the log.
+    pub seq: i64,
+    /// When it happened, in microseconds.
+    pub time: i64,
+    /// The stored type name.
+    pub event_type: &'a str,
+    /// Who acted.
+    pub actor: &'a str,
+    /// On whose behalf.
+    pub on_behalf_of: Option<&'a str>,
+    /// Workspace concerned.
+    pub workspace: Option<&'a str>,
+    /// Project concerned.
+    pub project: Option<&'a str>,
+    /// Object acted on.
+    pub subject: Option<&'a str>,
+    /// What changed, as the stored JSON text.
+    pub details: &'a str,
+    /// Hash of the previous event, as stored.
+    pub prev_hash: [u8; 32],
+    /// This event's hash, as stored.
+    pub hash: [u8; 32],
+}
+
+/// One stored event with its content checked, waiting to be linked to the one before it by
+/// [`ChainVerifier::push_checked`]. Checking contents needs nothing but the event itself, so it
+/// can be done anywhere (on any thread, in any order); linking is done in sequence order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedEvent {
+    /// Position in the log, as stored.
+    pub seq: i64,
+    /// Hash of the previous event, as stored.
+    pub prev_hash: [u8; 32],
+    /// This event's hash, as stored.
+    pub hash: [u8; 32],
+    /// Whether the stored hash matches the event's content and its own `prev_hash`: the
+    /// reason it does not, otherwise.
+    pub content: Result<(), String>,
+}
+
+impl CheckedEvent {
+    /// Checks `e`'s content: its stored hash against `SHA-256(prev_hash || canonical bytes)`.
+    /// `buf` is scratch space, reused between calls.
+    pub fn check(e: &StoredRef<'_>, buf: &mut Vec<u8>) -> Self {
+        buf.clear();
+        let content = match borrowed_canonical_bytes(e, buf) {
+            Err(err) => Err(format!("details are not valid JSON: {err}")),
+            Ok(()) if digest(&e.prev_hash, buf) == e.hash => Ok(()),
+            Ok(()) => Err(CONTENT_MISMATCH.to_owned()),
+        };
+        Self { seq: e.seq, prev_hash: e.prev_hash, hash: e.hash, content }
+    }
+}
+
 /// Appends the canonical bytes of a stored event to `out`: the same bytes [`canonical_bytes`]
 /// gives for the event it decodes to. The `details` text is copied as it is when it already
 /// is canonical, which is how the store writes it (the JSON map keeps its keys sorted);
 /// otherwise it is parsed and re-encoded, which fails when it is not JSON.
 pub fn stored_canonical_bytes(e: &StoredEvent, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    borrowed_canonical_bytes(&e.borrowed(), out)
+}
+
+fn borrowed_canonical_bytes(e: &StoredRef<'_>, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
     push_fields(out, &Fields::of_stored(e));
-    if is_canonical(&e.details) {
+    if is_canonical(e.details) {
         out.extend_from_slice(e.details.as_bytes());
     } else {
-        canonical_json(&serde_json::from_str(&e.details)?, out);
+        canonical_json(&serde_json::from_str(e.details)?, out);
     }
     out.push(b'}');
     Ok(())
@@ -578,9 +659,14 @@ impl ChainVerifier {
     /// linking of each event to the one before is walked in order. A `details` text that is
     /// not JSON breaks the chain at its event.
     pub fn push_stored(&mut self, events: &[StoredEvent], threads: usize) -> Result<(), BrokenLink> {
-        let contents = check_contents(events, threads);
-        for (e, content) in events.iter().zip(contents) {
-            self.link(e.seq, &e.prev_hash, &e.hash, || content)?;
+        self.push_checked(check_contents(events, threads))
+    }
+
+    /// Links the next events, whose contents are already checked, in order: the same first
+    /// broken link as [`push`](Self::push) names for the events they were checked from.
+    pub fn push_checked(&mut self, events: impl IntoIterator<Item = CheckedEvent>) -> Result<(), BrokenLink> {
+        for e in events {
+            self.link(e.seq, &e.prev_hash, &e.hash, || e.content)?;
         }
         Ok(())
     }
@@ -634,7 +720,7 @@ impl ChainVerifier {
 
 /// Whether each event's stored hash matches its content and its own `prev_hash`, split over
 /// up to `threads` scoped threads in contiguous chunks, results in event order.
-fn check_contents(events: &[StoredEvent], threads: usize) -> Vec<Result<(), String>> {
+fn check_contents(events: &[StoredEvent], threads: usize) -> Vec<CheckedEvent> {
     let threads = threads.min(events.len() / MIN_EVENTS_PER_THREAD).max(1);
     if threads == 1 {
         return check_chunk(events);
@@ -650,21 +736,9 @@ fn check_contents(events: &[StoredEvent], threads: usize) -> Vec<Result<(), Stri
     })
 }
 
-fn check_chunk(events: &[StoredEvent]) -> Vec<Result<(), String>> {
+fn check_chunk(events: &[StoredEvent]) -> Vec<CheckedEvent> {
     let mut buf = Vec::with_capacity(512);
-    events
-        .iter()
-        .map(|e| {
-            buf.clear();
-            stored_canonical_bytes(e, &mut buf)
-                .map_err(|err| format!("details are not valid JSON: {err}"))?;
-            if digest(&e.prev_hash, &buf) == e.hash {
-                Ok(())
-            } else {
-                Err(CONTENT_MISMATCH.to_owned())
-            }
-        })
-        .collect()
+    events.iter().map(|e| CheckedEvent::check(&e.borrowed(), &mut buf)).collect()
 }
 
 #[cfg(test)]
