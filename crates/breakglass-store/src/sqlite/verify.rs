@@ -26,6 +26,8 @@ use crate::{ChainCheck, StoreError};
 
 /// Most events read per range; small chains use smaller ranges so that every worker gets some.
 const MAX_RANGE: i64 = 8_192;
+/// How much of the database file a walk's connection maps into memory.
+const MMAP_SIZE: i64 = 1 << 31;
 /// How many ranges the workers may run ahead of the linking, to bound memory.
 const AHEAD_PER_WORKER: usize = 4;
 
@@ -100,6 +102,10 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
         Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(driver)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(driver)?;
+    // Pages are read from a mapping of the file instead of copied out of the kernel by `read`:
+    // about a tenth of the CPU the walk spends. (SQLite caps the size at its compile-time
+    // maximum, 2 GB; the rest of a larger file, and the WAL, are read as usual.)
+    conn.pragma_update(None, "mmap_size", MMAP_SIZE).map_err(driver)?;
     Ok(conn)
 }
 
