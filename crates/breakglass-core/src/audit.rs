@@ -460,6 +460,45 @@ impl CheckedEvent {
     }
 }
 
+/// Checked events in sequence order, linked among themselves where they can be: the longest
+/// prefix in which every event's content holds and each one follows the one before it (next
+/// seq, `prev_hash` its hash) is kept as its first event and its end, the rest as it is. So a
+/// run of a sound chain costs nothing to keep, and [`ChainVerifier::push_run`] links it to what
+/// came before exactly as [`ChainVerifier::push_checked`] would link every event in it.
+#[derive(Debug, Default)]
+pub struct CheckedRun {
+    /// The first event of the sound prefix, and the head at its end.
+    sound: Option<(CheckedEvent, ChainHead)>,
+    /// Every event from the first that does not follow the sound prefix.
+    rest: Vec<CheckedEvent>,
+}
+
+impl CheckedRun {
+    /// An empty run.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the next event, in sequence order.
+    pub fn push(&mut self, e: CheckedEvent) {
+        if self.rest.is_empty() && e.content.is_ok() {
+            let end = ChainHead { seq: e.seq, hash: e.hash };
+            match &mut self.sound {
+                None => {
+                    self.sound = Some((e, end));
+                    return;
+                }
+                Some((_, head)) if head.seq.checked_add(1) == Some(e.seq) && e.prev_hash == head.hash => {
+                    *head = end;
+                    return;
+                }
+                Some(_) => {}
+            }
+        }
+        self.rest.push(e);
+    }
+}
+
 /// Appends the canonical bytes of a stored event to `out`: the same bytes [`canonical_bytes`]
 /// gives for the event it decodes to. The `details` text is copied as it is when it already
 /// is canonical, which is how the store writes it (the JSON map keeps its keys sorted);
@@ -669,6 +708,17 @@ impl ChainVerifier {
             self.link(e.seq, &e.prev_hash, &e.hash, || e.content)?;
         }
         Ok(())
+    }
+
+    /// Links a run of events, whose contents are already checked, in order: the same first
+    /// broken link as [`push_checked`](Self::push_checked) names for the run's events.
+    pub fn push_run(&mut self, run: CheckedRun) -> Result<(), BrokenLink> {
+        if let Some((first, end)) = run.sound {
+            self.push_checked([first])?;
+            // Every later event of the sound prefix follows the one before it and holds.
+            self.head = end;
+        }
+        self.push_checked(run.rest)
     }
 
     /// Checks the position and linkage of the next event, then its content (`content` says
@@ -1079,6 +1129,21 @@ mod tests {
         v.finish(end)
     }
 
+    /// As a store reading ranges of `run` events apart would verify them: each range linked
+    /// within itself ([`CheckedRun`]), then the ranges in order.
+    fn by_runs(rows: &[StoredEvent], end: i64, run: usize) -> Result<ChainHead, BrokenLink> {
+        let mut v = ChainVerifier::new();
+        let mut buf = Vec::new();
+        for chunk in rows.chunks(run) {
+            let mut r = CheckedRun::new();
+            for row in chunk {
+                r.push(CheckedEvent::check(&row.borrowed(), &mut buf));
+            }
+            v.push_run(r)?;
+        }
+        v.finish(end)
+    }
+
     /// Changes the last byte of a canonical text: the value changes or the text stops being JSON.
     fn flip_last_byte(text: &mut String) {
         let last = text.pop().unwrap();
@@ -1094,6 +1159,9 @@ mod tests {
         let rows: Vec<StoredEvent> = events.iter().map(stored).collect();
         let n = rows.len() as i64;
         let head = ChainHead { seq: n, hash: events[events.len() - 1].hash };
+        for run in [1, 7, 3_000] {
+            assert_eq!(by_runs(&rows, n, run), Ok(head));
+        }
         for threads in [1, 2, 3, 8] {
             assert_eq!(by_push_stored(&rows, n, threads, 3_000), Ok(head));
             assert_eq!(by_push_stored(&rows, n, threads, 1_024), Ok(head));
@@ -1135,6 +1203,10 @@ mod tests {
                             "{label} at {at}, {threads} threads, pages of {page}"
                         );
                     }
+                }
+                let stored = by_push_stored(&log, n, 1, 3_000);
+                for run in [1, 2, 7, 512, 3_000] {
+                    assert_eq!(by_runs(&log, n, run), stored, "{label} at {at}, runs of {run}");
                 }
             }
         }

@@ -5,8 +5,9 @@
 //! times what SQLite spends reading the row. Here each worker thread steps its rows itself and
 //! checks each event's content with its texts borrowed from the row (nothing is allocated per
 //! event). Workers take ranges of `seq` in turn (`seq > lo AND seq <= hi`, so no range needs
-//! the one before it to know where it starts) and send back each event's checked content; the
-//! caller links the ranges in order with the core's [`ChainVerifier`], which names a missing,
+//! the one before it to know where it starts) and link each range's events among themselves
+//! ([`CheckedRun`]: a sound range is sent back as its first event and its end); the caller
+//! links the ranges in order with the core's [`ChainVerifier`], which names a missing,
 //! renumbered or misplaced row exactly as a walk event by event does.
 //!
 //! The log is append-only and every event up to the end verified was committed before the
@@ -17,7 +18,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Condvar, Mutex, PoisonError};
 
-use breakglass_core::audit::{ChainVerifier, CheckedEvent, StoredRef};
+use breakglass_core::audit::{ChainVerifier, CheckedEvent, CheckedRun, StoredRef};
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags, Row, Statement};
 
@@ -38,7 +39,7 @@ const RANGE: &str = "SELECT seq, time, type, actor, on_behalf_of, workspace, pro
 /// A range's checked events, in order, and the error that stopped reading it, if one did
 /// (after the events read before it).
 struct Range {
-    events: Vec<CheckedEvent>,
+    events: CheckedRun,
     error: Option<StoreError>,
 }
 
@@ -80,7 +81,7 @@ pub(super) fn verify(path: &Path, end_seq: i64, threads: usize) -> Result<ChainC
                     Err(_) => break, // every worker is gone: one panicked
                 }
             };
-            if let Err(b) = v.push_checked(range.events) {
+            if let Err(b) = v.push_run(range.events) {
                 outcome = Ok(Some(b));
                 break;
             }
@@ -130,7 +131,7 @@ fn work(
         let hi = lo.saturating_add(span).min(end_seq);
         let range = match &mut stmt {
             Ok(stmt) => read(stmt, lo, hi, &mut buf),
-            Err(e) => Range { events: Vec::new(), error: Some(driver(e.to_string())) },
+            Err(e) => Range { events: CheckedRun::new(), error: Some(driver(e.to_string())) },
         };
         let failed = range.error.is_some();
         if tx.send((i, range)).is_err() || failed {
@@ -141,7 +142,7 @@ fn work(
 
 /// Reads and checks the events with `lo < seq <= hi`.
 fn read(stmt: &mut Statement<'_>, lo: i64, hi: i64, buf: &mut Vec<u8>) -> Range {
-    let mut events = Vec::with_capacity(usize::try_from(hi - lo).unwrap_or(0));
+    let mut events = CheckedRun::new();
     let mut step = || -> Result<(), StoreError> {
         let mut rows = stmt.query((lo, hi)).map_err(driver)?;
         while let Some(row) = rows.next().map_err(driver)? {
