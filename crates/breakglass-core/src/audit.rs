@@ -227,16 +227,16 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn of_stored(e: &'a StoredEvent) -> Self {
+    fn of_stored(e: &StoredRef<'a>) -> Self {
         Self {
             seq: e.seq,
-            time: e.time.as_micros(),
-            event_type: &e.event_type,
-            actor: &e.actor,
-            on_behalf_of: e.on_behalf_of.as_deref(),
-            workspace: e.workspace.as_deref(),
-            project: e.project.as_deref(),
-            subject: e.subject.as_deref(),
+            time: e.time,
+            event_type: e.event_type,
+            actor: e.actor,
+            on_behalf_of: e.on_behalf_of,
+            workspace: e.workspace,
+            project: e.project,
+            subject: e.subject,
         }
     }
 }
@@ -383,16 +383,136 @@ pub struct StoredEvent {
     pub hash: [u8; 32],
 }
 
+impl StoredEvent {
+    /// The event with its fields borrowed.
+    pub fn borrowed(&self) -> StoredRef<'_> {
+        StoredRef {
+            seq: self.seq,
+            time: self.time.as_micros(),
+            event_type: &self.event_type,
+            actor: &self.actor,
+            on_behalf_of: self.on_behalf_of.as_deref(),
+            workspace: self.workspace.as_deref(),
+            project: self.project.as_deref(),
+            subject: self.subject.as_deref(),
+            details: &self.details,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+}
+
+/// A [`StoredEvent`] whose texts are borrowed from wherever they were read (a database row
+/// being stepped over), so that checking it allocates nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct StoredRef<'a> {
+    /// Position in the log.
+    pub seq: i64,
+    /// When it happened, in microseconds.
+    pub time: i64,
+    /// The stored type name.
+    pub event_type: &'a str,
+    /// Who acted.
+    pub actor: &'a str,
+    /// On whose behalf.
+    pub on_behalf_of: Option<&'a str>,
+    /// Workspace concerned.
+    pub workspace: Option<&'a str>,
+    /// Project concerned.
+    pub project: Option<&'a str>,
+    /// Object acted on.
+    pub subject: Option<&'a str>,
+    /// What changed, as the stored JSON text.
+    pub details: &'a str,
+    /// Hash of the previous event, as stored.
+    pub prev_hash: [u8; 32],
+    /// This event's hash, as stored.
+    pub hash: [u8; 32],
+}
+
+/// One stored event with its content checked, waiting to be linked to the one before it by
+/// [`ChainVerifier::push_checked`]. Checking contents needs nothing but the event itself, so it
+/// can be done anywhere (on any thread, in any order); linking is done in sequence order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckedEvent {
+    /// Position in the log, as stored.
+    pub seq: i64,
+    /// Hash of the previous event, as stored.
+    pub prev_hash: [u8; 32],
+    /// This event's hash, as stored.
+    pub hash: [u8; 32],
+    /// Whether the stored hash matches the event's content and its own `prev_hash`: the
+    /// reason it does not, otherwise.
+    pub content: Result<(), String>,
+}
+
+impl CheckedEvent {
+    /// Checks `e`'s content: its stored hash against `SHA-256(prev_hash || canonical bytes)`.
+    /// `buf` is scratch space, reused between calls.
+    pub fn check(e: &StoredRef<'_>, buf: &mut Vec<u8>) -> Self {
+        buf.clear();
+        let content = match borrowed_canonical_bytes(e, buf) {
+            Err(err) => Err(format!("details are not valid JSON: {err}")),
+            Ok(()) if digest(&e.prev_hash, buf) == e.hash => Ok(()),
+            Ok(()) => Err(CONTENT_MISMATCH.to_owned()),
+        };
+        Self { seq: e.seq, prev_hash: e.prev_hash, hash: e.hash, content }
+    }
+}
+
+/// Checked events in sequence order, linked among themselves where they can be: the longest
+/// prefix in which every event's content holds and each one follows the one before it (next
+/// seq, `prev_hash` its hash) is kept as its first event and its end, the rest as it is. So a
+/// run of a sound chain costs nothing to keep, and [`ChainVerifier::push_run`] links it to what
+/// came before exactly as [`ChainVerifier::push_checked`] would link every event in it.
+#[derive(Debug, Default)]
+pub struct CheckedRun {
+    /// The first event of the sound prefix, and the head at its end.
+    sound: Option<(CheckedEvent, ChainHead)>,
+    /// Every event from the first that does not follow the sound prefix.
+    rest: Vec<CheckedEvent>,
+}
+
+impl CheckedRun {
+    /// An empty run.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds the next event, in sequence order.
+    pub fn push(&mut self, e: CheckedEvent) {
+        if self.rest.is_empty() && e.content.is_ok() {
+            let end = ChainHead { seq: e.seq, hash: e.hash };
+            match &mut self.sound {
+                None => {
+                    self.sound = Some((e, end));
+                    return;
+                }
+                Some((_, head)) if head.seq.checked_add(1) == Some(e.seq) && e.prev_hash == head.hash => {
+                    *head = end;
+                    return;
+                }
+                Some(_) => {}
+            }
+        }
+        self.rest.push(e);
+    }
+}
+
 /// Appends the canonical bytes of a stored event to `out`: the same bytes [`canonical_bytes`]
 /// gives for the event it decodes to. The `details` text is copied as it is when it already
 /// is canonical, which is how the store writes it (the JSON map keeps its keys sorted);
 /// otherwise it is parsed and re-encoded, which fails when it is not JSON.
 pub fn stored_canonical_bytes(e: &StoredEvent, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    borrowed_canonical_bytes(&e.borrowed(), out)
+}
+
+fn borrowed_canonical_bytes(e: &StoredRef<'_>, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
     push_fields(out, &Fields::of_stored(e));
-    if is_canonical(&e.details) {
+    if is_canonical(e.details) {
         out.extend_from_slice(e.details.as_bytes());
     } else {
-        canonical_json(&serde_json::from_str(&e.details)?, out);
+        canonical_json(&serde_json::from_str(e.details)?, out);
     }
     out.push(b'}');
     Ok(())
@@ -578,11 +698,27 @@ impl ChainVerifier {
     /// linking of each event to the one before is walked in order. A `details` text that is
     /// not JSON breaks the chain at its event.
     pub fn push_stored(&mut self, events: &[StoredEvent], threads: usize) -> Result<(), BrokenLink> {
-        let contents = check_contents(events, threads);
-        for (e, content) in events.iter().zip(contents) {
-            self.link(e.seq, &e.prev_hash, &e.hash, || content)?;
+        self.push_checked(check_contents(events, threads))
+    }
+
+    /// Links the next events, whose contents are already checked, in order: the same first
+    /// broken link as [`push`](Self::push) names for the events they were checked from.
+    pub fn push_checked(&mut self, events: impl IntoIterator<Item = CheckedEvent>) -> Result<(), BrokenLink> {
+        for e in events {
+            self.link(e.seq, &e.prev_hash, &e.hash, || e.content)?;
         }
         Ok(())
+    }
+
+    /// Links a run of events, whose contents are already checked, in order: the same first
+    /// broken link as [`push_checked`](Self::push_checked) names for the run's events.
+    pub fn push_run(&mut self, run: CheckedRun) -> Result<(), BrokenLink> {
+        if let Some((first, end)) = run.sound {
+            self.push_checked([first])?;
+            // Every later event of the sound prefix follows the one before it and holds.
+            self.head = end;
+        }
+        self.push_checked(run.rest)
     }
 
     /// Checks the position and linkage of the next event, then its content (`content` says
@@ -634,7 +770,7 @@ impl ChainVerifier {
 
 /// Whether each event's stored hash matches its content and its own `prev_hash`, split over
 /// up to `threads` scoped threads in contiguous chunks, results in event order.
-fn check_contents(events: &[StoredEvent], threads: usize) -> Vec<Result<(), String>> {
+fn check_contents(events: &[StoredEvent], threads: usize) -> Vec<CheckedEvent> {
     let threads = threads.min(events.len() / MIN_EVENTS_PER_THREAD).max(1);
     if threads == 1 {
         return check_chunk(events);
@@ -650,21 +786,9 @@ fn check_contents(events: &[StoredEvent], threads: usize) -> Vec<Result<(), Stri
     })
 }
 
-fn check_chunk(events: &[StoredEvent]) -> Vec<Result<(), String>> {
+fn check_chunk(events: &[StoredEvent]) -> Vec<CheckedEvent> {
     let mut buf = Vec::with_capacity(512);
-    events
-        .iter()
-        .map(|e| {
-            buf.clear();
-            stored_canonical_bytes(e, &mut buf)
-                .map_err(|err| format!("details are not valid JSON: {err}"))?;
-            if digest(&e.prev_hash, &buf) == e.hash {
-                Ok(())
-            } else {
-                Err(CONTENT_MISMATCH.to_owned())
-            }
-        })
-        .collect()
+    events.iter().map(|e| CheckedEvent::check(&e.borrowed(), &mut buf)).collect()
 }
 
 #[cfg(test)]
@@ -1005,6 +1129,21 @@ mod tests {
         v.finish(end)
     }
 
+    /// As a store reading ranges of `run` events apart would verify them: each range linked
+    /// within itself ([`CheckedRun`]), then the ranges in order.
+    fn by_runs(rows: &[StoredEvent], end: i64, run: usize) -> Result<ChainHead, BrokenLink> {
+        let mut v = ChainVerifier::new();
+        let mut buf = Vec::new();
+        for chunk in rows.chunks(run) {
+            let mut r = CheckedRun::new();
+            for row in chunk {
+                r.push(CheckedEvent::check(&row.borrowed(), &mut buf));
+            }
+            v.push_run(r)?;
+        }
+        v.finish(end)
+    }
+
     /// Changes the last byte of a canonical text: the value changes or the text stops being JSON.
     fn flip_last_byte(text: &mut String) {
         let last = text.pop().unwrap();
@@ -1020,6 +1159,9 @@ mod tests {
         let rows: Vec<StoredEvent> = events.iter().map(stored).collect();
         let n = rows.len() as i64;
         let head = ChainHead { seq: n, hash: events[events.len() - 1].hash };
+        for run in [1, 7, 3_000] {
+            assert_eq!(by_runs(&rows, n, run), Ok(head));
+        }
         for threads in [1, 2, 3, 8] {
             assert_eq!(by_push_stored(&rows, n, threads, 3_000), Ok(head));
             assert_eq!(by_push_stored(&rows, n, threads, 1_024), Ok(head));
@@ -1061,6 +1203,10 @@ mod tests {
                             "{label} at {at}, {threads} threads, pages of {page}"
                         );
                     }
+                }
+                let stored = by_push_stored(&log, n, 1, 3_000);
+                for run in [1, 2, 7, 512, 3_000] {
+                    assert_eq!(by_runs(&log, n, run), stored, "{label} at {at}, runs of {run}");
                 }
             }
         }

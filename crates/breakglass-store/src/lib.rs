@@ -11,7 +11,7 @@
 //! Code map: `migrate` holds the embedded, forward-only SQL trees (`migrations/sqlite/` and
 //! `migrations/postgres/`, the same versions in each dialect) and decides which versions a
 //! database still needs; `sqlite` is the embedded backend (`sqlite/load.rs` loads the model at
-//! start-up); `postgres` is the backend several replicas share (`postgres/load.rs` streams the
+//! start-up, `sqlite/verify.rs` reads the chain for `audit verify`); `postgres` is the backend several replicas share (`postgres/load.rs` streams the
 //! model in at start-up); `codec` is how both store records in columns and read them back, so
 //! a row means the same in either; `tests/contract.rs` is the one suite every backend passes,
 //! PostgreSQL's when `BREAKGLASS_TEST_DATABASE_URL` names a server.
@@ -31,7 +31,7 @@ pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use breakglass_core::audit::{AuditEvent, ChainHead, StoredEvent};
+use breakglass_core::audit::{AuditEvent, BrokenLink, ChainHead, ChainVerifier, StoredEvent};
 use breakglass_core::ident::{TokenId, UserId};
 use breakglass_core::model::PasswordHash;
 use breakglass_core::time::Timestamp;
@@ -136,6 +136,16 @@ pub trait Store: Send + Sync + 'static {
     /// stored JSON text, not decoded, so that verification hashes what is stored as it is.
     async fn stored_events_after(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
 
+    /// Verifies the chain from its first event to `end_seq`: every event with
+    /// `0 < seq <= end_seq` is checked as stored, in order, by the core's [`ChainVerifier`], on
+    /// up to `threads` threads, and the log must end at `end_seq`. Names the first broken link
+    /// as checking event by event would. The default reads pages through
+    /// [`stored_events_after`](Store::stored_events_after) ([`verify_in_pages`]); a backend may
+    /// read its rows faster, never more leniently.
+    async fn verify_chain(&self, end_seq: i64, threads: usize) -> Result<ChainCheck, StoreError> {
+        verify_in_pages(self, end_seq, threads).await
+    }
+
     /// Records when tokens were last used (bookkeeping outside the audit chain: it changes
     /// nobody's rights). Keeps the later of the stored and the given instant.
     async fn record_token_use(&self, uses: &[(TokenId, Timestamp)]) -> Result<(), StoreError>;
@@ -146,6 +156,58 @@ pub trait Store: Send + Sync + 'static {
 
     /// When each of `tokens` was last used, for those ever used.
     async fn token_last_used(&self, tokens: &[TokenId]) -> Result<Vec<(TokenId, Timestamp)>, StoreError>;
+}
+
+/// What [`Store::verify_chain`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainCheck {
+    /// The last event that verified (seq 0 when none did).
+    pub head: ChainHead,
+    /// The first broken link, if any.
+    pub broken: Option<BrokenLink>,
+}
+
+/// Events read per page by [`verify_in_pages`].
+const VERIFY_PAGE: u32 = 10_000;
+
+/// [`Store::verify_chain`] through [`Store::stored_events_after`]: each page is hashed on up
+/// to `threads` threads (on a blocking thread) while the next page is read.
+pub async fn verify_in_pages<S: Store + ?Sized>(
+    store: &S,
+    end_seq: i64,
+    threads: usize,
+) -> Result<ChainCheck, StoreError> {
+    let mut v = ChainVerifier::new();
+    let mut broken = None;
+    let mut batch = if end_seq > 0 { store.stored_events_after(0, VERIFY_PAGE).await? } else { Vec::new() };
+    while let Some(last) = batch.last().map(|e| e.seq) {
+        batch.truncate(batch.partition_point(|e| e.seq <= end_seq));
+        let next = async {
+            if last < end_seq {
+                store.stored_events_after(last, VERIFY_PAGE).await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let check = tokio::task::spawn_blocking(move || {
+            let checked = v.push_stored(&batch, threads);
+            (v, checked)
+        });
+        let (next, checked) = tokio::join!(next, check);
+        let (verifier, checked) = match checked {
+            Ok(done) => done,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => return Err(StoreError::Database(sqlx::Error::WorkerCrashed)),
+        };
+        v = verifier;
+        if let Err(b) = checked {
+            broken = Some(b);
+            break;
+        }
+        batch = next?;
+    }
+    let broken = broken.or_else(|| v.finish(end_seq).err());
+    Ok(ChainCheck { head: v.head(), broken })
 }
 
 /// Refuses a commit decided on `base_seq` when the head is elsewhere.

@@ -10,6 +10,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -29,10 +30,11 @@ use sqlx::{Executor, QueryBuilder, Sqlite};
 use uuid::Uuid;
 
 mod load;
+mod verify;
 
 use crate::codec::{self, missing, tags_json, unencodable, uuid_text};
 use crate::migrate::{self, SQLITE_MIGRATIONS};
-use crate::{check_base, wall_clock_micros, AuditFilter, CommittedChanges, Store, StoreError};
+use crate::{check_base, wall_clock_micros, AuditFilter, ChainCheck, CommittedChanges, Store, StoreError};
 
 /// How long a connection waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,6 +64,9 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Read-only (`query_only`) connections; the same pool as `writer` for an in-memory store.
     reader: SqlitePool,
+    /// The database file (none in memory), which `verify_chain` reads through connections of
+    /// its own.
+    path: Option<Arc<Path>>,
 }
 
 impl SqliteStore {
@@ -89,7 +94,7 @@ impl SqliteStore {
             .max_connections(READERS)
             .connect_with(base.pragma("query_only", "ON"))
             .await?;
-        Ok(Self { writer, reader })
+        Ok(Self { writer, reader, path: Some(path.into()) })
     }
 
     /// A private in-memory database, for tests: every call gets its own.
@@ -106,7 +111,7 @@ impl SqliteStore {
             .max_lifetime(None)
             .connect_with(options)
             .await?;
-        Ok(Self { writer: pool.clone(), reader: pool })
+        Ok(Self { writer: pool.clone(), reader: pool, path: None })
     }
 
     /// Closes every connection, checkpointing the WAL into the database file. Call it on
@@ -312,6 +317,19 @@ impl Store for SqliteStore {
             StoreError::Corrupt(format!("audit_events after {after_seq}: unreadable page: {e}"))
         })?;
         codec::stored_events_json(after_seq, text)
+    }
+
+    /// On a file, through direct cursors on every thread (`sqlite/verify.rs`); in memory,
+    /// where no other connection can open the database, through `stored_events_after`.
+    async fn verify_chain(&self, end_seq: i64, threads: usize) -> Result<ChainCheck, StoreError> {
+        let Some(path) = self.path.clone() else {
+            return crate::verify_in_pages(self, end_seq, threads).await;
+        };
+        match tokio::task::spawn_blocking(move || verify::verify(&path, end_seq, threads)).await {
+            Ok(checked) => checked,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(StoreError::Database(sqlx::Error::WorkerCrashed)),
+        }
     }
 }
 

@@ -38,7 +38,7 @@ use breakglass_core::role::{AdminRole, ProjectRole, Role, WorkspaceRole};
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::{Actor, Change, Changes, Ctx, State};
 use breakglass_store::migrate::POSTGRES_MIGRATIONS;
-use breakglass_store::{AuditFilter, PgStore, SqliteStore, Store, StoreError};
+use breakglass_store::{AuditFilter, ChainCheck, PgStore, SqliteStore, Store, StoreError};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -580,17 +580,27 @@ async fn verify_chain(store: &dyn Store) -> ChainHead {
     decoded
 }
 
-/// Verifies the chain through `stored_events_after`, as `audit verify` does, up to `end`.
+/// Verifies the chain through `stored_events_after` up to `end`, and through
+/// `Store::verify_chain`, as `audit verify` does, which must find the same.
 async fn verify_stored(store: &dyn Store, end: i64) -> Result<ChainHead, BrokenLink> {
     let mut verifier = ChainVerifier::new();
     let mut after = 0;
-    loop {
+    let got = loop {
         let page = store.stored_events_after(after, 3).await.unwrap();
-        let Some(last) = page.last() else { break };
+        let Some(last) = page.last() else { break verifier.finish(end) };
         after = last.seq;
-        verifier.push_stored(&page, 2)?;
+        if let Err(b) = verifier.push_stored(&page, 2) {
+            break Err(b);
+        }
+    };
+    // The store's own walk (direct cursors on a SQLite file, these pages elsewhere) names the
+    // same first broken link, for the same reason, on any number of threads.
+    for threads in [1, 3] {
+        let check = store.verify_chain(end, threads).await.unwrap();
+        let walked = check.broken.map_or(Ok(check.head), Err);
+        assert_eq!(walked, got, "verify_chain on {threads} threads");
     }
-    verifier.finish(end)
+    got
 }
 
 /// A world with users, workspaces, projects, memberships replaced and expired, grants and
@@ -3132,4 +3142,129 @@ async fn postgres_a_version_1_database_upgrades_with_its_rows() {
     assert!(!token.read_only && token.scope.is_none());
     assert_eq!(state.settings(), &Settings::default());
     store.close().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SQLite files only: the direct read of `verify_chain`
+
+/// `verify_chain` on a SQLite file reads seq ranges on several connections at once. Over a
+/// chain of many ranges, edited behind the store's back (triggers dropped), it names the same
+/// first broken link as the page-by-page walk, for the same reason, whatever the number of
+/// threads and wherever the edit falls: inside a range, on either side of a boundary, at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_verify_chain_over_many_ranges_names_the_first_broken_link() {
+    let Some(h) = sqlite_file().await else { return };
+    let store = h.store();
+    let n = 3_000;
+    let mut head = ChainHead::default();
+    let mut rows = Vec::new();
+    for i in 1..=n {
+        let e = audit::seal(
+            head,
+            &NewEvent {
+                subject: Some(format!("user{i}@example.com")),
+                details: json!({"role": "member", "n": i, "tags": {"b": [i, null], "a": "x\ny"}}),
+                ..event(i, EventType::UserAssigned, Some("team-a"), (i % 3 == 0).then_some("web"))
+            },
+        );
+        head = ChainHead { seq: e.seq, hash: e.hash };
+        let text = |v: &Option<String>| v.as_ref().map_or("NULL".to_owned(), |s| format!("'{s}'"));
+        rows.push(format!(
+            "({}, {}, '{}', '{}', NULL, {}, {}, {}, '{}', X'{}', X'{}')",
+            e.seq,
+            e.time.as_micros(),
+            e.event_type,
+            e.actor,
+            text(&e.workspace),
+            text(&e.project),
+            text(&e.subject),
+            e.details,
+            hex::encode(e.prev_hash),
+            hex::encode(e.hash)
+        ));
+    }
+    h.execute_raw(&format!(
+        "INSERT INTO audit_events (seq, time, type, actor, on_behalf_of, workspace, project, subject, \
+         details, prev_hash, hash) VALUES {}",
+        rows.join(",")
+    ))
+    .await
+    .unwrap();
+    h.execute_raw("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete").await.unwrap();
+
+    async fn compare(store: &dyn Store, end: i64, what: &str) -> ChainCheck {
+        let pages = breakglass_store::verify_in_pages(store, end, 2).await.unwrap();
+        for threads in [1, 2, 3, 5, 8] {
+            let direct = store.verify_chain(end, threads).await.unwrap();
+            assert_eq!(direct, pages, "{what}, {threads} threads");
+        }
+        pages
+    }
+    let intact = compare(store.as_ref(), n, "intact").await;
+    assert_eq!(intact, ChainCheck { head, broken: None });
+    // Shorter walks stop where asked; a longer one misses what is not there.
+    assert_eq!(compare(store.as_ref(), 1_000, "to 1000").await.head.seq, 1_000);
+    let beyond = compare(store.as_ref(), n + 2, "beyond the end").await.broken.unwrap();
+    assert_eq!(beyond.seq, n + 1);
+    assert_eq!(
+        compare(store.as_ref(), 0, "nothing").await,
+        ChainCheck { head: ChainHead::default(), broken: None }
+    );
+
+    // With 2 threads the ranges are 375 events long, with 3 threads 250, with 8 threads 93.
+    let other = format!("X'{}'", "11".repeat(32));
+    let edits: &[(&str, &str, i64)] = &[
+        ("details", "replace(details, 'member', 'owner')", 1_234),
+        ("details", "'{\"n\":1}'", 2),
+        ("details", "'not json'", 1_500),
+        ("actor", "actor || char(0)", 750),
+        ("time", "time + 1", 751),
+        ("hash", &other, 375),
+        ("hash", &other, n),
+        ("prev_hash", &other, 376),
+        ("prev_hash", &other, 1),
+        ("subject", "NULL", 250),
+        ("project", "'web'", 251),
+    ];
+    for &(column, value, seq) in edits {
+        h.execute_raw(&format!(
+            "CREATE TEMP TABLE saved AS SELECT {column} AS v FROM audit_events WHERE seq = {seq};
+             UPDATE audit_events SET {column} = {value} WHERE seq = {seq}"
+        ))
+        .await
+        .unwrap();
+        let what = format!("{column} of {seq}");
+        let broken = compare(store.as_ref(), n, &what).await.broken.expect(&what);
+        assert_eq!(broken.seq, seq, "{what}: {broken:?}");
+        h.execute_raw(&format!(
+            "UPDATE audit_events SET {column} = (SELECT v FROM saved) WHERE seq = {seq}; DROP TABLE saved"
+        ))
+        .await
+        .unwrap();
+    }
+    assert_eq!(compare(store.as_ref(), n, "restored").await, intact);
+
+    // Rows moved away or gone, at range boundaries and inside ranges; the last one gone too.
+    for (sql, first) in [
+        ("UPDATE audit_events SET seq = seq + 100000 WHERE seq = 375", 375),
+        ("UPDATE audit_events SET seq = seq + 100000 WHERE seq = 376", 376),
+        ("UPDATE audit_events SET seq = seq + 100000 WHERE seq IN (1, 2, 3)", 1),
+        ("UPDATE audit_events SET seq = seq + 100000 WHERE seq BETWEEN 700 AND 1300", 700),
+        ("UPDATE audit_events SET seq = seq + 100000 WHERE seq = 3000", 3000),
+    ] {
+        h.execute_raw(sql).await.unwrap();
+        let broken = compare(store.as_ref(), n, sql).await.broken.expect(sql);
+        assert_eq!(broken.seq, first, "{sql}: {broken:?}");
+        assert!(broken.reason.contains("missing") || broken.reason.contains("ends"), "{broken:?}");
+        h.execute_raw("UPDATE audit_events SET seq = seq - 100000 WHERE seq > 100000").await.unwrap();
+    }
+    // A row moved onto another place in the chain.
+    h.execute_raw(
+        "UPDATE audit_events SET seq = seq + 200000 WHERE seq IN (10, 11);
+         UPDATE audit_events SET seq = 10 WHERE seq = 200011;
+         UPDATE audit_events SET seq = 11 WHERE seq = 200010",
+    )
+    .await
+    .unwrap();
+    assert_eq!(compare(store.as_ref(), n, "swapped").await.broken.unwrap().seq, 10);
 }

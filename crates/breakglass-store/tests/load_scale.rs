@@ -143,23 +143,127 @@ fn audit_events() -> i64 {
     std::env::var("AUDIT_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000)
 }
 
+/// Verification rounds (`VERIFY_ROUNDS` overrides).
+fn verify_rounds() -> usize {
+    std::env::var("VERIFY_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3)
+}
+
 /// Start-up and `audit verify` over a long chain: five million sealed events written straight
 /// into a SQLite file, then the model loaded (start-up reads the head, never the log) and the
-/// whole chain read back page by page and verified, as `GET /api/v1/audit/verify` does, twice.
-/// Each round also walks it the old way (every event decoded and re-encoded) for comparison,
-/// and once more step by step to time reading and hashing apart; CPU time is printed besides
-/// wall-clock time, which says little on a shared machine.
+/// whole chain verified as `GET /api/v1/audit/verify` does (`VERIFY_ROUNDS` times, 3 unless
+/// set). Each round also walks it the previous way (JSON pages) for comparison, unless
+/// `VERIFY_PAGES=0`; then the walk
+/// runs once on one thread, and hashing alone once. CPU time is printed besides wall-clock
+/// time, which says little on a shared machine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "builds a five-million-event chain; run in release mode with --ignored"]
 async fn verify_five_million_events() {
-    use breakglass_core::audit::{self, AuditEvent, ChainHead, ChainVerifier, EventType, NewEvent};
+    use breakglass_core::audit::ChainVerifier;
 
     let n = audit_events();
-    let dir = std::env::temp_dir().join(format!("breakglass-store-audit-scale-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    // `AUDIT_DIR` keeps the chain there between runs (it is built again unless it holds `n`
+    // events already).
+    let keep = std::env::var_os("AUDIT_DIR").map(std::path::PathBuf::from);
+    let dir = keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("breakglass-store-audit-scale-{}", std::process::id()))
+    });
     let store = SqliteStore::open(&dir.join("audit.db")).await.unwrap();
     store.migrate().await.unwrap();
+    let mut head = store.head().await.unwrap();
+    store.close().await;
+    if head.seq != n {
+        let _ = std::fs::remove_dir_all(&dir);
+        head = build_chain(&dir, n).await;
+    }
 
+    // Start-up: open, migrate (nothing to do) and load the model.
+    let started = Instant::now();
+    let store = SqliteStore::open(&dir.join("audit.db")).await.unwrap();
+    store.migrate().await.unwrap();
+    let state = store.load_state(Timestamp::from_micros(1_800_000_000_000_000)).await.unwrap();
+    let startup = started.elapsed();
+    assert_eq!(state.head(), head);
+
+    // Verify as `GET /api/v1/audit/verify` does (`Store::verify_chain`: on a SQLite file,
+    // direct cursors on every core, each reading seq ranges and hashing what it reads), then
+    // as it did before, for comparison on the same machine at the same time: pages of stored
+    // events sent by SQLite as JSON, each hashed on every core while the next page is read.
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let per_s = |d: Duration| n as f64 / d.as_secs_f64();
+    let micros_per_event = |d: Duration| d.as_secs_f64() * 1e6 / n as f64;
+    for _ in 0..verify_rounds() {
+        let (started, cpu) = (Instant::now(), cpu_time());
+        let checked = store.verify_chain(n, threads).await.unwrap();
+        let (verify, verify_cpu) = (started.elapsed(), cpu_time() - cpu);
+        assert_eq!((checked.head, checked.broken), (head, None));
+
+        if std::env::var("VERIFY_PAGES").is_ok_and(|v| v == "0") {
+            println!(
+                "{{\"measure\":\"audit_scale\",\"events\":{n},\"threads\":{threads},\"startup_s\":{:.2},\"verify_s\":{:.2},\"verify_events_per_s\":{:.0},\"verify_cpu_s\":{:.2},\"verify_cpu_us_per_event\":{:.2}}}",
+                startup.as_secs_f64(),
+                verify.as_secs_f64(),
+                per_s(verify),
+                verify_cpu.as_secs_f64(),
+                micros_per_event(verify_cpu),
+            );
+            continue;
+        }
+        let (started, cpu) = (Instant::now(), cpu_time());
+        let checked = breakglass_store::verify_in_pages(&store, n, threads).await.unwrap();
+        let (pages, pages_cpu) = (started.elapsed(), cpu_time() - cpu);
+        assert_eq!((checked.head, checked.broken), (head, None));
+        println!(
+            "{{\"measure\":\"audit_scale\",\"events\":{n},\"threads\":{threads},\"startup_s\":{:.2},\"verify_s\":{:.2},\"verify_events_per_s\":{:.0},\"verify_cpu_s\":{:.2},\"verify_cpu_us_per_event\":{:.2},\"pages_s\":{:.2},\"pages_events_per_s\":{:.0},\"pages_cpu_s\":{:.2},\"pages_cpu_us_per_event\":{:.2}}}",
+            startup.as_secs_f64(),
+            verify.as_secs_f64(),
+            per_s(verify),
+            verify_cpu.as_secs_f64(),
+            micros_per_event(verify_cpu),
+            pages.as_secs_f64(),
+            per_s(pages),
+            pages_cpu.as_secs_f64(),
+            micros_per_event(pages_cpu),
+        );
+    }
+
+    // Where the time goes on one thread: the new walk alone, and hashing alone (events read
+    // beforehand, a page at a time, not timed).
+    let (started, cpu) = (Instant::now(), cpu_time());
+    let checked = store.verify_chain(n, 1).await.unwrap();
+    let (one, one_cpu) = (started.elapsed(), cpu_time() - cpu);
+    assert_eq!(checked.head, head);
+    let mut hashing = Duration::ZERO;
+    let mut v = ChainVerifier::new();
+    let mut after = 0;
+    loop {
+        let page = store.stored_events_after(after, PAGE).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        let t = Instant::now();
+        v.push_stored(&page, 1).unwrap();
+        hashing += t.elapsed();
+    }
+    assert_eq!(v.finish(n).unwrap(), head);
+    println!(
+        "{{\"measure\":\"audit_scale_one_thread\",\"events\":{n},\"verify_s\":{:.2},\"verify_events_per_s\":{:.0},\"verify_cpu_us_per_event\":{:.2},\"hashing_s\":{:.2},\"hashing_events_per_s\":{:.0}}}",
+        one.as_secs_f64(),
+        per_s(one),
+        micros_per_event(one_cpu),
+        hashing.as_secs_f64(),
+        per_s(hashing),
+    );
+    store.close().await;
+    if keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Writes `n` sealed events straight into a new SQLite file in `dir`; returns the head.
+async fn build_chain(dir: &std::path::Path, n: i64) -> breakglass_core::audit::ChainHead {
+    use breakglass_core::audit::{self, AuditEvent, ChainHead, EventType, NewEvent};
+
+    let store = SqliteStore::open(&dir.join("audit.db")).await.unwrap();
+    store.migrate().await.unwrap();
     let started = Instant::now();
     let mut head = ChainHead::default();
     let mut sql = String::new();
@@ -218,90 +322,5 @@ async fn verify_five_million_events() {
     println!("built a chain of {n} events in {:.1?}", started.elapsed());
     store.close().await;
 
-    // Start-up: open, migrate (nothing to do) and load the model.
-    let started = Instant::now();
-    let store = SqliteStore::open(&dir.join("audit.db")).await.unwrap();
-    store.migrate().await.unwrap();
-    let state = store.load_state(Timestamp::from_micros(1_800_000_000_000_000)).await.unwrap();
-    let startup = started.elapsed();
-    assert_eq!(state.head(), head);
-
-    // Verify as `GET /api/v1/audit/verify` does: pages of stored events, each hashed on every
-    // core on a blocking thread while the next page is read.
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    for _ in 0..2 {
-        let (started, cpu) = (Instant::now(), cpu_time());
-        let mut v = ChainVerifier::new();
-        let mut page = store.stored_events_after(0, PAGE).await.unwrap();
-        while let Some(last) = page.last().map(|e| e.seq) {
-            let next = store.stored_events_after(last, PAGE);
-            let check = tokio::task::spawn_blocking(move || {
-                let checked = v.push_stored(&page, threads);
-                (v, checked)
-            });
-            let (next, checked) = tokio::join!(next, check);
-            let (verifier, checked) = checked.unwrap();
-            checked.unwrap();
-            v = verifier;
-            page = next.unwrap();
-        }
-        assert_eq!(v.finish(n).unwrap(), head);
-        let (verify, verify_cpu) = (started.elapsed(), cpu_time() - cpu);
-
-        // The way it was done before, for comparison on the same machine at the same time:
-        // every event decoded (details parsed), re-encoded and hashed one by one.
-        let (started, cpu) = (Instant::now(), cpu_time());
-        let mut decoded = ChainVerifier::new();
-        let mut after = 0;
-        loop {
-            let page = store.audit_after(after, PAGE).await.unwrap();
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            page.iter().try_for_each(|e| decoded.push(e)).unwrap();
-        }
-        assert_eq!(decoded.finish(n).unwrap(), head);
-        let (before, before_cpu) = (started.elapsed(), cpu_time() - cpu);
-
-        // The same walk one step at a time, to see where the time goes: reading the rows, then
-        // hashing them on one core and on all of them.
-        let (mut reading, mut hashing_1, mut hashing_all) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
-        let mut reading_cpu = Duration::ZERO;
-        let (mut v1, mut v_all) = (ChainVerifier::new(), ChainVerifier::new());
-        let mut after = 0;
-        loop {
-            let (t, cpu) = (Instant::now(), cpu_time());
-            let page = store.stored_events_after(after, PAGE).await.unwrap();
-            reading += t.elapsed();
-            reading_cpu += cpu_time() - cpu;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            let t = Instant::now();
-            v1.push_stored(&page, 1).unwrap();
-            hashing_1 += t.elapsed();
-            let t = Instant::now();
-            v_all.push_stored(&page, threads).unwrap();
-            hashing_all += t.elapsed();
-        }
-        assert_eq!((v1.finish(n).unwrap(), v_all.finish(n).unwrap()), (head, head));
-        let per_s = |d: Duration| n as f64 / d.as_secs_f64();
-        println!(
-            "{{\"measure\":\"audit_scale\",\"events\":{n},\"threads\":{threads},\"startup_s\":{:.2},\"verify_s\":{:.2},\"verify_events_per_s\":{:.0},\"verify_cpu_s\":{:.2},\"before_s\":{:.2},\"before_events_per_s\":{:.0},\"before_cpu_s\":{:.2},\"reading_s\":{:.2},\"reading_cpu_s\":{:.2},\"reading_events_per_s\":{:.0},\"hashing_1_thread_s\":{:.2},\"hashing_1_thread_events_per_s\":{:.0},\"hashing_all_threads_s\":{:.2},\"hashing_all_threads_events_per_s\":{:.0}}}",
-            startup.as_secs_f64(),
-            verify.as_secs_f64(),
-            per_s(verify),
-            verify_cpu.as_secs_f64(),
-            before.as_secs_f64(),
-            per_s(before),
-            before_cpu.as_secs_f64(),
-            reading.as_secs_f64(),
-            reading_cpu.as_secs_f64(),
-            per_s(reading),
-            hashing_1.as_secs_f64(),
-            per_s(hashing_1),
-            hashing_all.as_secs_f64(),
-            per_s(hashing_all),
-        );
-    }
-    store.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
+    head
 }

@@ -5,21 +5,18 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::Json;
 use breakglass_api as api;
-use breakglass_core::audit::{BrokenLink, ChainVerifier, EventType};
+use breakglass_core::audit::{BrokenLink, EventType};
 use breakglass_core::authz;
 use breakglass_core::ident::Slug;
 use breakglass_core::time::Timestamp;
 use breakglass_core::DomainError;
-use breakglass_store::AuditFilter;
+use breakglass_store::{AuditFilter, ChainCheck};
 
 use super::{page_limit, ApiQuery, ApiResult};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::views;
-
-/// Events read per round trip while verifying.
-const VERIFY_BATCH: u32 = 10_000;
 
 fn filter(
     q: &api::AuditQuery,
@@ -184,53 +181,29 @@ pub async fn verify(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Js
     Ok(Json(verify_chain(&app).await?))
 }
 
-/// Walks the chain in batches up to the head. The head is the later of the store's and the one
-/// this server committed itself, so events deleted from the end of the log while this server
-/// runs are reported as missing. Events committed during the walk are not checked.
+/// Walks the chain up to the head. The head is the later of the store's and the one this server
+/// committed itself, so events deleted from the end of the log while this server runs are
+/// reported as missing. Events committed during the walk are not checked.
 ///
-/// Each batch is read as stored (details as text, hashed as they are) and hashed on every core
-/// on a blocking thread while the next batch is read.
+/// The store reads the events as stored (details as text, hashed as they are) and hashes them
+/// on every core (`Store::verify_chain`).
 pub async fn verify_chain(app: &App) -> Result<api::VerifyReport, ApiError> {
     let stored = app.store.head().await?;
     let known = app.head();
     let end = stored.seq.max(known.seq);
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let mut v = ChainVerifier::new();
-    let mut broken = None;
-    let mut batch = if end > 0 { app.store.stored_events_after(0, VERIFY_BATCH).await? } else { Vec::new() };
-    while let Some(last) = batch.last().map(|e| e.seq) {
-        batch.truncate(batch.partition_point(|e| e.seq <= end));
-        let next = async {
-            if last < end {
-                app.store.stored_events_after(last, VERIFY_BATCH).await
-            } else {
-                Ok(Vec::new())
-            }
-        };
-        let check = tokio::task::spawn_blocking(move || {
-            let checked = v.push_stored(&batch, threads);
-            (v, checked)
-        });
-        let (next, checked) = tokio::join!(next, check);
-        let (verifier, checked) = checked.map_err(|_| ApiError::internal())?;
-        v = verifier;
-        if let Err(b) = checked {
-            broken = Some(b);
-            break;
-        }
-        batch = next?;
-    }
-    let broken = broken.or_else(|| v.finish(end).err()).or_else(|| {
+    let ChainCheck { head, broken } = app.store.verify_chain(end, threads).await?;
+    let broken = broken.or_else(|| {
         // The chain holds, but the event this server committed last must be the one stored.
-        (known.seq > 0 && v.head().seq == known.seq && v.head().hash != known.hash).then(|| BrokenLink {
+        (known.seq > 0 && head.seq == known.seq && head.hash != known.hash).then(|| BrokenLink {
             seq: known.seq,
             reason: "the stored event differs from the one this server committed".into(),
         })
     });
     Ok(api::VerifyReport {
         ok: broken.is_none(),
-        events: v.head().seq,
-        head_hash: hex::encode(v.head().hash),
+        events: head.seq,
+        head_hash: hex::encode(head.hash),
         broken: broken.map(|b| api::BrokenLink { seq: b.seq, reason: b.reason }),
     })
 }

@@ -20,7 +20,7 @@ use breakglass_core::{Actor, Changes, State};
 use breakglass_server::app::Committed;
 use breakglass_server::error::ApiError;
 use breakglass_server::{App, Clock};
-use breakglass_store::{AuditFilter, CommittedChanges, PgStore, SqliteStore, Store, StoreError};
+use breakglass_store::{AuditFilter, ChainCheck, CommittedChanges, PgStore, SqliteStore, Store, StoreError};
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -107,6 +107,10 @@ impl Store for Gate {
 
     async fn stored_events_after(&self, after_seq: i64, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.stored_events_after(after_seq, limit).await
+    }
+
+    async fn verify_chain(&self, end_seq: i64, threads: usize) -> Result<ChainCheck, StoreError> {
+        self.inner.verify_chain(end_seq, threads).await
     }
 
     async fn record_token_use(&self, uses: &[(TokenId, Timestamp)]) -> Result<(), StoreError> {
