@@ -11,7 +11,8 @@
 #
 # Environment: DURATION (s, default 10), WARMUP (s, default 2), PORT (default 18087),
 # CONNECTIONS (healthz and check, default 16), BATCH_CONNECTIONS (default 4), BATCH (default 1000),
-# LOADGEN_THREADS (default 1), SKIP_BUILD=1 to use the binaries already built.
+# LOADGEN_THREADS (default 1), SKIP_BUILD=1 to use the binaries already built, SERVER_BIN to run
+# another server binary (an older build, for a comparison in the same conditions).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -30,7 +31,7 @@ if [[ "${SKIP_BUILD:-}" != 1 ]]; then
     (cd "$root" && CARGO_TARGET_DIR="$root/target" nice -n 19 cargo build --release -p breakglass)
     (cd "$here" && CARGO_TARGET_DIR="$here/target" nice -n 19 cargo build --release --bin loadgen)
 fi
-server_bin="$root/target/release/breakglass"
+server_bin="${SERVER_BIN:-$root/target/release/breakglass}"
 loadgen="$here/target/release/loadgen"
 
 data="$(mktemp -d)"
