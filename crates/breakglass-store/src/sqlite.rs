@@ -8,14 +8,15 @@
 //! another process holding the same file (that one waits up to the busy timeout). Readers never
 //! block the writer in WAL mode, and each read transaction sees one consistent snapshot.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use breakglass_core::access::ReviewOutcome;
+use breakglass_core::access::{AccessRequest, ReviewOutcome};
 use breakglass_core::audit::{self, AuditEvent, ChainHead, StoredEvent};
-use breakglass_core::ident::{Slug, TokenId, UserId};
+use breakglass_core::ident::{RequestId, Slug, TokenId, UserId};
 use breakglass_core::model::PasswordHash;
 use breakglass_core::role::Role;
 use breakglass_core::time::{Span, Timestamp};
@@ -320,6 +321,13 @@ impl Store for SqliteStore {
 
 /// The body of a group commit, inside the caller's `BEGIN IMMEDIATE` transaction: each outcome
 /// after the previous one's head.
+///
+/// The record changes are written in order, member after member. The group's audit events and
+/// change-log entries are then written by a few multi-row `INSERT`s: each statement is a round
+/// trip to the connection's thread, and a grant would otherwise pay eight of them. A request's
+/// whole-row upsert that a later one in the same commit replaces is skipped (the later one writes
+/// every column; the references that need the row are deferred to `COMMIT`). The rows that
+/// result are the same.
 async fn write_group(
     conn: &mut SqliteConnection,
     base_seq: i64,
@@ -327,59 +335,106 @@ async fn write_group(
 ) -> Result<Vec<ChainHead>, StoreError> {
     let mut head = read_head(conn).await?;
     check_base(base_seq, head)?;
+    let last_put = last_request_puts(group);
     let mut heads = Vec::with_capacity(group.len());
+    let mut events = Vec::with_capacity(group.iter().map(|c| c.events.len()).sum());
+    let mut log = Vec::with_capacity(group.len());
     for changes in group {
         if !changes.is_empty() {
-            head = write(conn, head, changes).await?;
+            let base_seq = head.seq;
+            // When the commit happened, for the rows that record it but whose record carries no
+            // time of its own (the settings): its first event's time, which the core took from
+            // its clock.
+            let now = changes.events.first().map_or_else(wall_clock_micros, |e| e.time.as_micros());
+            for change in &changes.changes {
+                if let Change::PutRequest(r) = change {
+                    if !std::ptr::eq(last_put.get(&r.id).copied().unwrap_or(r), r) {
+                        continue;
+                    }
+                }
+                apply(conn, change, now).await?;
+            }
+            for event in &changes.events {
+                let e = audit::seal(head, event);
+                head = ChainHead { seq: e.seq, hash: e.hash };
+                events.push(e);
+            }
+            let logged = serde_json::to_string(&changes.changes).map_err(|e| {
+                StoreError::Corrupt(format!("change log: cannot encode a change as JSON: {e}"))
+            })?;
+            log.push((head.seq, base_seq, logged));
         }
         heads.push(head);
+    }
+    for rows in chunks(&events) {
+        let sql = format!(
+            "INSERT INTO audit_events (seq, time, type, actor, on_behalf_of, workspace, project, \
+             subject, details, prev_hash, hash) VALUES {}",
+            placeholders(11, rows.len())
+        );
+        let mut insert = sqlx::query(&sql);
+        for e in rows {
+            insert = insert
+                .bind(e.seq)
+                .bind(e.time.as_micros())
+                .bind(&e.event_type)
+                .bind(&e.actor)
+                .bind(&e.on_behalf_of)
+                .bind(&e.workspace)
+                .bind(&e.project)
+                .bind(&e.subject)
+                .bind(e.details.to_string())
+                .bind(&e.prev_hash[..])
+                .bind(&e.hash[..]);
+        }
+        insert.execute(&mut *conn).await?;
+    }
+    for rows in chunks(&log) {
+        let sql =
+            format!("INSERT INTO change_log (seq, base_seq, changes) VALUES {}", placeholders(3, rows.len()));
+        let mut insert = sqlx::query(&sql);
+        for (seq, base_seq, changes) in rows {
+            insert = insert.bind(seq).bind(base_seq).bind(changes);
+        }
+        insert.execute(&mut *conn).await?;
     }
     Ok(heads)
 }
 
-/// One outcome of a commit, after `head` (read under the write lock).
-async fn write(
-    conn: &mut SqliteConnection,
-    mut head: ChainHead,
-    changes: &Changes,
-) -> Result<ChainHead, StoreError> {
-    let base_seq = head.seq;
-    // When the commit happened, for the rows that record it but whose record carries no time
-    // of its own (the settings): its first event's time, which the core took from its clock.
-    let now = changes.events.first().map_or_else(wall_clock_micros, |e| e.time.as_micros());
-    for change in &changes.changes {
-        apply(conn, change, now).await?;
-    }
-    for event in &changes.events {
-        let e = audit::seal(head, event);
-        sqlx::query(
-            "INSERT INTO audit_events (seq, time, type, actor, on_behalf_of, workspace, project, \
-             subject, details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )
-        .bind(e.seq)
-        .bind(e.time.as_micros())
-        .bind(&e.event_type)
-        .bind(&e.actor)
-        .bind(&e.on_behalf_of)
-        .bind(&e.workspace)
-        .bind(&e.project)
-        .bind(&e.subject)
-        .bind(e.details.to_string())
-        .bind(&e.prev_hash[..])
-        .bind(&e.hash[..])
-        .execute(&mut *conn)
-        .await?;
-        head = ChainHead { seq: e.seq, hash: e.hash };
-    }
-    let logged = serde_json::to_string(&changes.changes)
-        .map_err(|e| StoreError::Corrupt(format!("change log: cannot encode a change as JSON: {e}")))?;
-    sqlx::query("INSERT INTO change_log (seq, base_seq, changes) VALUES (?1, ?2, ?3)")
-        .bind(head.seq)
-        .bind(base_seq)
-        .bind(logged)
-        .execute(&mut *conn)
-        .await?;
-    Ok(head)
+/// The last whole-row upsert of each request in a group; earlier ones need not be written.
+fn last_request_puts(group: &[Changes]) -> HashMap<RequestId, &AccessRequest> {
+    group
+        .iter()
+        .flat_map(|c| &c.changes)
+        .filter_map(|c| match c {
+            Change::PutRequest(r) => Some((r.id, r)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Most rows one multi-row `INSERT` carries.
+const MAX_ROWS: usize = 32;
+
+/// Splits `rows` into runs whose lengths are powers of two (at most [`MAX_ROWS`]), so that a
+/// few statement shapes serve every group and stay in the connection's statement cache.
+fn chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = 1 << rest.len().min(MAX_ROWS).ilog2();
+        let (run, after) = rest.split_at(n);
+        rest = after;
+        Some(run)
+    })
+}
+
+/// `(?, ?), (?, ?)` for `rows` rows of `columns` columns.
+fn placeholders(columns: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; rows].join(", ")
 }
 
 /// Applies one change at the commit time `now` (microseconds). Users, tokens and bindings are
