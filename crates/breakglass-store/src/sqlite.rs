@@ -14,9 +14,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use breakglass_core::access::{AccessRequest, ReviewOutcome};
+use breakglass_core::access::{AccessRequest, Review, ReviewOutcome};
 use breakglass_core::audit::{self, AuditEvent, ChainHead, StoredEvent};
-use breakglass_core::ident::{RequestId, Slug, TokenId, UserId};
+use breakglass_core::ident::{Slug, TokenId, UserId};
 use breakglass_core::model::PasswordHash;
 use breakglass_core::role::Role;
 use breakglass_core::time::{Span, Timestamp};
@@ -322,12 +322,13 @@ impl Store for SqliteStore {
 /// The body of a group commit, inside the caller's `BEGIN IMMEDIATE` transaction: each outcome
 /// after the previous one's head.
 ///
-/// The record changes are written in order, member after member. The group's audit events and
-/// change-log entries are then written by a few multi-row `INSERT`s: each statement is a round
-/// trip to the connection's thread, and a grant would otherwise pay eight of them. A request's
-/// whole-row upsert that a later one in the same commit replaces is skipped (the later one writes
-/// every column; the references that need the row are deferred to `COMMIT`). The rows that
-/// result are the same.
+/// The record changes are written in order, member after member, except the whole-row upserts of
+/// requests and reviews: those are written after the others, only the last one of each record,
+/// several records per `INSERT`, and so are the group's audit events and change-log entries.
+/// Each statement is a round trip to the connection's thread, and a grant would otherwise pay
+/// eight of them. The rows that result are the same: the references to and from requests and
+/// reviews are checked at `COMMIT` (except `requested_via`, a user: users are written before and
+/// never deleted), no other statement reads those tables, and only the primary key is unique.
 async fn write_group(
     conn: &mut SqliteConnection,
     base_seq: i64,
@@ -335,7 +336,7 @@ async fn write_group(
 ) -> Result<Vec<ChainHead>, StoreError> {
     let mut head = read_head(conn).await?;
     check_base(base_seq, head)?;
-    let last_put = last_request_puts(group);
+    let (mut requests, mut reviews) = (LastPut::default(), LastPut::default());
     let mut heads = Vec::with_capacity(group.len());
     let mut events = Vec::with_capacity(group.iter().map(|c| c.events.len()).sum());
     let mut log = Vec::with_capacity(group.len());
@@ -347,12 +348,11 @@ async fn write_group(
             // its clock.
             let now = changes.events.first().map_or_else(wall_clock_micros, |e| e.time.as_micros());
             for change in &changes.changes {
-                if let Change::PutRequest(r) = change {
-                    if !std::ptr::eq(last_put.get(&r.id).copied().unwrap_or(r), r) {
-                        continue;
-                    }
+                match change {
+                    Change::PutRequest(r) => requests.put(r.id, r),
+                    Change::PutReview(r) => reviews.put(r.id, r),
+                    other => apply(conn, other, now).await?,
                 }
-                apply(conn, change, now).await?;
             }
             for event in &changes.events {
                 let e = audit::seal(head, event);
@@ -366,6 +366,8 @@ async fn write_group(
         }
         heads.push(head);
     }
+    put_requests(conn, &requests.rows).await?;
+    put_reviews(conn, &reviews.rows).await?;
     for rows in chunks(&events) {
         let sql = format!(
             "INSERT INTO audit_events (seq, time, type, actor, on_behalf_of, workspace, project, \
@@ -401,16 +403,111 @@ async fn write_group(
     Ok(heads)
 }
 
-/// The last whole-row upsert of each request in a group; earlier ones need not be written.
-fn last_request_puts(group: &[Changes]) -> HashMap<RequestId, &AccessRequest> {
-    group
-        .iter()
-        .flat_map(|c| &c.changes)
-        .filter_map(|c| match c {
-            Change::PutRequest(r) => Some((r.id, r)),
-            _ => None,
-        })
-        .collect()
+/// The last whole-row upsert of each record of one kind in a group, in the order the records
+/// first appear; earlier upserts of the same record need not be written.
+struct LastPut<'a, K, V> {
+    at: HashMap<K, usize>,
+    rows: Vec<&'a V>,
+}
+
+impl<K, V> Default for LastPut<'_, K, V> {
+    fn default() -> Self {
+        Self { at: HashMap::new(), rows: Vec::new() }
+    }
+}
+
+impl<'a, K: std::hash::Hash + Eq, V> LastPut<'a, K, V> {
+    fn put(&mut self, key: K, row: &'a V) {
+        match self.at.get(&key) {
+            Some(&i) => self.rows[i] = row,
+            None => {
+                self.at.insert(key, self.rows.len());
+                self.rows.push(row);
+            }
+        }
+    }
+}
+
+/// Upserts whole requests, several per statement (each at most once).
+async fn put_requests(conn: &mut SqliteConnection, rows: &[&AccessRequest]) -> Result<(), StoreError> {
+    for run in chunks(rows) {
+        let sql = format!(
+            "INSERT INTO requests (id, user_id, created_by, workspace_id, project_id, role, duration, \
+             justification, emergency, policy, state, approvals, created_at, lapses_at, escalated_at, \
+             decided_at, decided_by, deny_reason, binding_id, requested_via) VALUES {} \
+             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
+             created_by = excluded.created_by, workspace_id = excluded.workspace_id, \
+             project_id = excluded.project_id, role = excluded.role, duration = excluded.duration, \
+             justification = excluded.justification, emergency = excluded.emergency, \
+             policy = excluded.policy, state = excluded.state, approvals = excluded.approvals, \
+             created_at = excluded.created_at, lapses_at = excluded.lapses_at, \
+             escalated_at = excluded.escalated_at, decided_at = excluded.decided_at, \
+             decided_by = excluded.decided_by, deny_reason = excluded.deny_reason, \
+             binding_id = excluded.binding_id, requested_via = excluded.requested_via",
+            placeholders(20, run.len())
+        );
+        let mut upsert = sqlx::query(&sql);
+        for r in run {
+            upsert = upsert
+                .bind(uuid_text(r.id.0))
+                .bind(uuid_text(r.user.0))
+                .bind(uuid_text(r.created_by.0))
+                .bind(r.target.workspace().as_str())
+                .bind(r.target.project().map(Slug::as_str))
+                .bind(r.role.as_str())
+                .bind(r.duration.map(Span::as_micros))
+                .bind(r.justification.as_deref())
+                .bind(r.emergency)
+                .bind(serde_json::to_string(&r.policy).map_err(|e| unencodable("requests", r.id, e))?)
+                .bind(r.state.as_str())
+                .bind(serde_json::to_string(&r.approvals).map_err(|e| unencodable("requests", r.id, e))?)
+                .bind(r.created_at.as_micros())
+                .bind(r.lapses_at.as_micros())
+                .bind(r.escalated_at.map(Timestamp::as_micros))
+                .bind(r.decided_at.map(Timestamp::as_micros))
+                .bind(r.decided_by.map(|u| uuid_text(u.0)))
+                .bind(r.deny_reason.as_deref())
+                .bind(r.binding.map(|b| uuid_text(b.0)))
+                .bind(r.requested_via.map(|u| uuid_text(u.0)));
+        }
+        upsert.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Upserts whole reviews, several per statement (each at most once).
+async fn put_reviews(conn: &mut SqliteConnection, rows: &[&Review]) -> Result<(), StoreError> {
+    for run in chunks(rows) {
+        let sql = format!(
+            "INSERT INTO reviews (id, request_id, binding_id, holder, workspace_id, project_id, \
+             role, opened_at, outcome, notes, completed_by, completed_at) VALUES {} \
+             ON CONFLICT (id) DO UPDATE SET request_id = excluded.request_id, \
+             binding_id = excluded.binding_id, holder = excluded.holder, \
+             workspace_id = excluded.workspace_id, project_id = excluded.project_id, \
+             role = excluded.role, opened_at = excluded.opened_at, outcome = excluded.outcome, \
+             notes = excluded.notes, completed_by = excluded.completed_by, \
+             completed_at = excluded.completed_at",
+            placeholders(12, run.len())
+        );
+        let mut upsert = sqlx::query(&sql);
+        for r in run {
+            upsert = upsert
+                .bind(uuid_text(r.id.0))
+                .bind(uuid_text(r.request.0))
+                .bind(uuid_text(r.binding.0))
+                .bind(uuid_text(r.holder.0))
+                .bind(r.target.workspace().as_str())
+                .bind(r.target.project().map(Slug::as_str))
+                .bind(r.role.as_str())
+                .bind(r.opened_at.as_micros())
+                .bind(r.outcome.map(ReviewOutcome::as_str))
+                .bind(r.notes.as_deref())
+                .bind(r.completed_by.map(|u| uuid_text(u.0)))
+                .bind(r.completed_at.map(Timestamp::as_micros));
+        }
+        upsert.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Most rows one multi-row `INSERT` carries.
@@ -664,46 +761,7 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             .execute(&mut *conn)
             .await?;
         }
-        Change::PutRequest(r) => {
-            sqlx::query(
-                "INSERT INTO requests (id, user_id, created_by, workspace_id, project_id, role, \
-                 duration, justification, emergency, policy, state, approvals, created_at, lapses_at, \
-                 escalated_at, decided_at, decided_by, deny_reason, binding_id, requested_via) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                 ?18, ?19, ?20) \
-                 ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
-                 created_by = excluded.created_by, workspace_id = excluded.workspace_id, \
-                 project_id = excluded.project_id, role = excluded.role, duration = excluded.duration, \
-                 justification = excluded.justification, emergency = excluded.emergency, \
-                 policy = excluded.policy, state = excluded.state, approvals = excluded.approvals, \
-                 created_at = excluded.created_at, lapses_at = excluded.lapses_at, \
-                 escalated_at = excluded.escalated_at, decided_at = excluded.decided_at, \
-                 decided_by = excluded.decided_by, deny_reason = excluded.deny_reason, \
-                 binding_id = excluded.binding_id, requested_via = excluded.requested_via",
-            )
-            .bind(uuid_text(r.id.0))
-            .bind(uuid_text(r.user.0))
-            .bind(uuid_text(r.created_by.0))
-            .bind(r.target.workspace().as_str())
-            .bind(r.target.project().map(Slug::as_str))
-            .bind(r.role.as_str())
-            .bind(r.duration.map(Span::as_micros))
-            .bind(r.justification.as_deref())
-            .bind(r.emergency)
-            .bind(serde_json::to_string(&r.policy).map_err(|e| unencodable("requests", r.id, e))?)
-            .bind(r.state.as_str())
-            .bind(serde_json::to_string(&r.approvals).map_err(|e| unencodable("requests", r.id, e))?)
-            .bind(r.created_at.as_micros())
-            .bind(r.lapses_at.as_micros())
-            .bind(r.escalated_at.map(Timestamp::as_micros))
-            .bind(r.decided_at.map(Timestamp::as_micros))
-            .bind(r.decided_by.map(|u| uuid_text(u.0)))
-            .bind(r.deny_reason.as_deref())
-            .bind(r.binding.map(|b| uuid_text(b.0)))
-            .bind(r.requested_via.map(|u| uuid_text(u.0)))
-            .execute(&mut *conn)
-            .await?;
-        }
+        Change::PutRequest(r) => put_requests(conn, &[r]).await?,
         Change::PutAccess(a) => {
             sqlx::query(
                 "INSERT INTO accesses (id, owner_id, name, kind, scope, created_at, expires_at, \
@@ -730,33 +788,7 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             .execute(&mut *conn)
             .await?;
         }
-        Change::PutReview(r) => {
-            sqlx::query(
-                "INSERT INTO reviews (id, request_id, binding_id, holder, workspace_id, project_id, \
-                 role, opened_at, outcome, notes, completed_by, completed_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-                 ON CONFLICT (id) DO UPDATE SET request_id = excluded.request_id, \
-                 binding_id = excluded.binding_id, holder = excluded.holder, \
-                 workspace_id = excluded.workspace_id, project_id = excluded.project_id, \
-                 role = excluded.role, opened_at = excluded.opened_at, outcome = excluded.outcome, \
-                 notes = excluded.notes, completed_by = excluded.completed_by, \
-                 completed_at = excluded.completed_at",
-            )
-            .bind(uuid_text(r.id.0))
-            .bind(uuid_text(r.request.0))
-            .bind(uuid_text(r.binding.0))
-            .bind(uuid_text(r.holder.0))
-            .bind(r.target.workspace().as_str())
-            .bind(r.target.project().map(Slug::as_str))
-            .bind(r.role.as_str())
-            .bind(r.opened_at.as_micros())
-            .bind(r.outcome.map(ReviewOutcome::as_str))
-            .bind(r.notes.as_deref())
-            .bind(r.completed_by.map(|u| uuid_text(u.0)))
-            .bind(r.completed_at.map(Timestamp::as_micros))
-            .execute(&mut *conn)
-            .await?;
-        }
+        Change::PutReview(r) => put_reviews(conn, &[r]).await?,
         Change::PutSettings(settings) => {
             sqlx::query(
                 "INSERT INTO settings (id, body, updated_at) VALUES (1, ?1, ?2) \
