@@ -366,40 +366,8 @@ async fn write_group(
         }
         heads.push(head);
     }
-    put_requests(conn, &requests.rows).await?;
-    put_reviews(conn, &reviews.rows).await?;
-    for rows in chunks(&events) {
-        let sql = format!(
-            "INSERT INTO audit_events (seq, time, type, actor, on_behalf_of, workspace, project, \
-             subject, details, prev_hash, hash) VALUES {}",
-            placeholders(11, rows.len())
-        );
-        let mut insert = sqlx::query(&sql);
-        for e in rows {
-            insert = insert
-                .bind(e.seq)
-                .bind(e.time.as_micros())
-                .bind(&e.event_type)
-                .bind(&e.actor)
-                .bind(&e.on_behalf_of)
-                .bind(&e.workspace)
-                .bind(&e.project)
-                .bind(&e.subject)
-                .bind(e.details.to_string())
-                .bind(&e.prev_hash[..])
-                .bind(&e.hash[..]);
-        }
-        insert.execute(&mut *conn).await?;
-    }
-    for rows in chunks(&log) {
-        let sql =
-            format!("INSERT INTO change_log (seq, base_seq, changes) VALUES {}", placeholders(3, rows.len()));
-        let mut insert = sqlx::query(&sql);
-        for (seq, base_seq, changes) in rows {
-            insert = insert.bind(seq).bind(base_seq).bind(changes);
-        }
-        insert.execute(&mut *conn).await?;
-    }
+    write_rows(conn, Rows { requests: &requests.rows, reviews: &reviews.rows, events: &events, log: &log })
+        .await?;
     Ok(heads)
 }
 
@@ -428,14 +396,89 @@ impl<'a, K: std::hash::Hash + Eq, V> LastPut<'a, K, V> {
     }
 }
 
-/// Upserts whole requests, several per statement (each at most once).
-async fn put_requests(conn: &mut SqliteConnection, rows: &[&AccessRequest]) -> Result<(), StoreError> {
-    for run in chunks(rows) {
-        let sql = format!(
-            "INSERT INTO requests (id, user_id, created_by, workspace_id, project_id, role, duration, \
+/// Rows the group writes after its other changes, several per statement, all in one
+/// multi-statement query: one round trip to the connection's thread.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    /// Whole requests to upsert, each at most once.
+    requests: &'a [&'a AccessRequest],
+    /// Whole reviews to upsert, each at most once.
+    reviews: &'a [&'a Review],
+    /// Sealed audit events, in chain order.
+    events: &'a [AuditEvent],
+    /// Change-log entries: (sequence reached, sequence decided on, the changes as JSON).
+    log: &'a [(i64, i64, String)],
+}
+
+impl Rows<'_> {
+    const NONE: Rows<'static> = Rows { requests: &[], reviews: &[], events: &[], log: &[] };
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+async fn write_rows(conn: &mut SqliteConnection, rows: Rows<'_>) -> Result<(), StoreError> {
+    let mut sql = String::new();
+    for run in chunks(rows.requests) {
+        sql.push_str(REQUEST_INSERT);
+        sql.push_str(&placeholders(20, run.len()));
+        sql.push_str(REQUEST_UPDATE);
+    }
+    for run in chunks(rows.reviews) {
+        sql.push_str(REVIEW_INSERT);
+        sql.push_str(&placeholders(12, run.len()));
+        sql.push_str(REVIEW_UPDATE);
+    }
+    for run in chunks(rows.events) {
+        sql.push_str(&format!(
+            "INSERT INTO audit_events (seq, time, type, actor, on_behalf_of, workspace, project, \
+             subject, details, prev_hash, hash) VALUES {};\n",
+            placeholders(11, run.len())
+        ));
+    }
+    for run in chunks(rows.log) {
+        sql.push_str(&format!(
+            "INSERT INTO change_log (seq, base_seq, changes) VALUES {};\n",
+            placeholders(3, run.len())
+        ));
+    }
+    if sql.is_empty() {
+        return Ok(());
+    }
+    // The parameters are anonymous: each statement takes the next ones, in the order above.
+    let mut q = sqlx::query(&sql);
+    for r in rows.requests {
+        q = bind_request(q, r)?;
+    }
+    for r in rows.reviews {
+        q = bind_review(q, r);
+    }
+    for e in rows.events {
+        q = q
+            .bind(e.seq)
+            .bind(e.time.as_micros())
+            .bind(&e.event_type)
+            .bind(&e.actor)
+            .bind(&e.on_behalf_of)
+            .bind(&e.workspace)
+            .bind(&e.project)
+            .bind(&e.subject)
+            .bind(e.details.to_string())
+            .bind(&e.prev_hash[..])
+            .bind(&e.hash[..]);
+    }
+    for (seq, base_seq, changes) in rows.log {
+        q = q.bind(seq).bind(base_seq).bind(changes);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// A multi-row upsert of whole requests: this, the rows' placeholders, then [`REQUEST_UPDATE`].
+const REQUEST_INSERT: &str =
+    "INSERT INTO requests (id, user_id, created_by, workspace_id, project_id, role, duration, \
              justification, emergency, policy, state, approvals, created_at, lapses_at, escalated_at, \
-             decided_at, decided_by, deny_reason, binding_id, requested_via) VALUES {} \
-             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
+             decided_at, decided_by, deny_reason, binding_id, requested_via) VALUES ";
+const REQUEST_UPDATE: &str = " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
              created_by = excluded.created_by, workspace_id = excluded.workspace_id, \
              project_id = excluded.project_id, role = excluded.role, duration = excluded.duration, \
              justification = excluded.justification, emergency = excluded.emergency, \
@@ -443,71 +486,54 @@ async fn put_requests(conn: &mut SqliteConnection, rows: &[&AccessRequest]) -> R
              created_at = excluded.created_at, lapses_at = excluded.lapses_at, \
              escalated_at = excluded.escalated_at, decided_at = excluded.decided_at, \
              decided_by = excluded.decided_by, deny_reason = excluded.deny_reason, \
-             binding_id = excluded.binding_id, requested_via = excluded.requested_via",
-            placeholders(20, run.len())
-        );
-        let mut upsert = sqlx::query(&sql);
-        for r in run {
-            upsert = upsert
-                .bind(uuid_text(r.id.0))
-                .bind(uuid_text(r.user.0))
-                .bind(uuid_text(r.created_by.0))
-                .bind(r.target.workspace().as_str())
-                .bind(r.target.project().map(Slug::as_str))
-                .bind(r.role.as_str())
-                .bind(r.duration.map(Span::as_micros))
-                .bind(r.justification.as_deref())
-                .bind(r.emergency)
-                .bind(serde_json::to_string(&r.policy).map_err(|e| unencodable("requests", r.id, e))?)
-                .bind(r.state.as_str())
-                .bind(serde_json::to_string(&r.approvals).map_err(|e| unencodable("requests", r.id, e))?)
-                .bind(r.created_at.as_micros())
-                .bind(r.lapses_at.as_micros())
-                .bind(r.escalated_at.map(Timestamp::as_micros))
-                .bind(r.decided_at.map(Timestamp::as_micros))
-                .bind(r.decided_by.map(|u| uuid_text(u.0)))
-                .bind(r.deny_reason.as_deref())
-                .bind(r.binding.map(|b| uuid_text(b.0)))
-                .bind(r.requested_via.map(|u| uuid_text(u.0)));
-        }
-        upsert.execute(&mut *conn).await?;
-    }
-    Ok(())
-}
+             binding_id = excluded.binding_id, requested_via = excluded.requested_via;\n";
 
-/// Upserts whole reviews, several per statement (each at most once).
-async fn put_reviews(conn: &mut SqliteConnection, rows: &[&Review]) -> Result<(), StoreError> {
-    for run in chunks(rows) {
-        let sql = format!(
-            "INSERT INTO reviews (id, request_id, binding_id, holder, workspace_id, project_id, \
-             role, opened_at, outcome, notes, completed_by, completed_at) VALUES {} \
-             ON CONFLICT (id) DO UPDATE SET request_id = excluded.request_id, \
+/// A multi-row upsert of whole reviews: this, the rows' placeholders, then [`REVIEW_UPDATE`].
+const REVIEW_INSERT: &str =
+    "INSERT INTO reviews (id, request_id, binding_id, holder, workspace_id, project_id, \
+             role, opened_at, outcome, notes, completed_by, completed_at) VALUES ";
+const REVIEW_UPDATE: &str = " ON CONFLICT (id) DO UPDATE SET request_id = excluded.request_id, \
              binding_id = excluded.binding_id, holder = excluded.holder, \
              workspace_id = excluded.workspace_id, project_id = excluded.project_id, \
              role = excluded.role, opened_at = excluded.opened_at, outcome = excluded.outcome, \
              notes = excluded.notes, completed_by = excluded.completed_by, \
-             completed_at = excluded.completed_at",
-            placeholders(12, run.len())
-        );
-        let mut upsert = sqlx::query(&sql);
-        for r in run {
-            upsert = upsert
-                .bind(uuid_text(r.id.0))
-                .bind(uuid_text(r.request.0))
-                .bind(uuid_text(r.binding.0))
-                .bind(uuid_text(r.holder.0))
-                .bind(r.target.workspace().as_str())
-                .bind(r.target.project().map(Slug::as_str))
-                .bind(r.role.as_str())
-                .bind(r.opened_at.as_micros())
-                .bind(r.outcome.map(ReviewOutcome::as_str))
-                .bind(r.notes.as_deref())
-                .bind(r.completed_by.map(|u| uuid_text(u.0)))
-                .bind(r.completed_at.map(Timestamp::as_micros));
-        }
-        upsert.execute(&mut *conn).await?;
-    }
-    Ok(())
+             completed_at = excluded.completed_at;\n";
+fn bind_request<'q>(q: SqliteQuery<'q>, r: &'q AccessRequest) -> Result<SqliteQuery<'q>, StoreError> {
+    Ok(q.bind(uuid_text(r.id.0))
+        .bind(uuid_text(r.user.0))
+        .bind(uuid_text(r.created_by.0))
+        .bind(r.target.workspace().as_str())
+        .bind(r.target.project().map(Slug::as_str))
+        .bind(r.role.as_str())
+        .bind(r.duration.map(Span::as_micros))
+        .bind(r.justification.as_deref())
+        .bind(r.emergency)
+        .bind(serde_json::to_string(&r.policy).map_err(|e| unencodable("requests", r.id, e))?)
+        .bind(r.state.as_str())
+        .bind(serde_json::to_string(&r.approvals).map_err(|e| unencodable("requests", r.id, e))?)
+        .bind(r.created_at.as_micros())
+        .bind(r.lapses_at.as_micros())
+        .bind(r.escalated_at.map(Timestamp::as_micros))
+        .bind(r.decided_at.map(Timestamp::as_micros))
+        .bind(r.decided_by.map(|u| uuid_text(u.0)))
+        .bind(r.deny_reason.as_deref())
+        .bind(r.binding.map(|b| uuid_text(b.0)))
+        .bind(r.requested_via.map(|u| uuid_text(u.0))))
+}
+
+fn bind_review<'q>(q: SqliteQuery<'q>, r: &'q Review) -> SqliteQuery<'q> {
+    q.bind(uuid_text(r.id.0))
+        .bind(uuid_text(r.request.0))
+        .bind(uuid_text(r.binding.0))
+        .bind(uuid_text(r.holder.0))
+        .bind(r.target.workspace().as_str())
+        .bind(r.target.project().map(Slug::as_str))
+        .bind(r.role.as_str())
+        .bind(r.opened_at.as_micros())
+        .bind(r.outcome.map(ReviewOutcome::as_str))
+        .bind(r.notes.as_deref())
+        .bind(r.completed_by.map(|u| uuid_text(u.0)))
+        .bind(r.completed_at.map(Timestamp::as_micros))
 }
 
 /// Most rows one multi-row `INSERT` carries.
@@ -761,7 +787,7 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             .execute(&mut *conn)
             .await?;
         }
-        Change::PutRequest(r) => put_requests(conn, &[r]).await?,
+        Change::PutRequest(r) => write_rows(conn, Rows { requests: &[r], ..Rows::NONE }).await?,
         Change::PutAccess(a) => {
             sqlx::query(
                 "INSERT INTO accesses (id, owner_id, name, kind, scope, created_at, expires_at, \
@@ -788,7 +814,7 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             .execute(&mut *conn)
             .await?;
         }
-        Change::PutReview(r) => put_reviews(conn, &[r]).await?,
+        Change::PutReview(r) => write_rows(conn, Rows { reviews: &[r], ..Rows::NONE }).await?,
         Change::PutSettings(settings) => {
             sqlx::query(
                 "INSERT INTO settings (id, body, updated_at) VALUES (1, ?1, ?2) \
