@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::access::{AccessRequest, Entitlement, Policy, RequestState, Review};
 use crate::audit::ChainHead;
@@ -41,6 +41,9 @@ pub struct State {
     policies: HashMap<PolicyId, Policy>,
     entitlements: HashMap<(Target, Role), Entitlement>,
     requests: HashMap<RequestId, AccessRequest>,
+    /// The requests in state `Pending`: opening a request looks for a duplicate among them, which
+    /// must not scan every request ever made.
+    pending: FxHashSet<RequestId>,
     reviews: HashMap<ReviewId, Review>,
     settings: Settings,
     invitations: HashMap<InvitationId, Invitation>,
@@ -130,6 +133,7 @@ impl State {
                 self.entitlements.insert((e.target.clone(), e.role), e.clone());
             }
             Change::PutRequest(r) => {
+                self.note_pending(r);
                 self.requests.insert(r.id, r.clone());
             }
             Change::PutReview(r) => {
@@ -365,7 +369,15 @@ impl State {
             }
             Restore::Policy(id, before) => put_back(&mut self.policies, id, before),
             Restore::Entitlement(before, key) => put_back(&mut self.entitlements, key, before),
-            Restore::Request(id, before) => put_back(&mut self.requests, id, before),
+            Restore::Request(id, before) => {
+                match &before {
+                    Some(r) => self.note_pending(r),
+                    None => {
+                        self.pending.remove(&id);
+                    }
+                }
+                put_back(&mut self.requests, id, before);
+            }
             Restore::Review(id, before) => put_back(&mut self.reviews, id, before),
             Restore::Settings(before) => self.settings = before,
             Restore::Invitation(id, before) => put_back(&mut self.invitations, id, before),
@@ -577,7 +589,16 @@ impl State {
 
     /// Requests still in state `Pending` (some may be past their lapse time, not yet recorded).
     pub fn pending_requests(&self) -> impl Iterator<Item = &AccessRequest> {
-        self.requests.values().filter(|r| r.state == RequestState::Pending)
+        self.pending.iter().filter_map(|id| self.requests.get(id))
+    }
+
+    /// Keeps the set of pending requests in step with a request's new state.
+    fn note_pending(&mut self, r: &AccessRequest) {
+        if r.state == RequestState::Pending {
+            self.pending.insert(r.id);
+        } else {
+            self.pending.remove(&r.id);
+        }
     }
 
     /// A review by id.

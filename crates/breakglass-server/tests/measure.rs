@@ -6,9 +6,11 @@
 #[allow(dead_code)]
 mod common;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use breakglass_client::api::{CheckRequest, CreateRequest, EntitlementBody, PolicyBody, SetMember};
+use breakglass_client::Client;
 use common::*;
 
 fn count(name: &str, default: usize) -> usize {
@@ -78,13 +80,26 @@ async fn propagation_lag_between_replicas() {
     a.stop().await;
 }
 
-/// Emergency request → grant under an auto-approving emergency policy, from `MEASURE_CLIENTS`
-/// concurrent clients (default 8) for `MEASURE_SECS` seconds (default 10), with the audit chain
-/// on and every grant committed durably before it is answered.
+/// Emergency request → grant under an auto-approving emergency policy, with the audit chain on
+/// and every grant committed durably before it is answered, for `MEASURE_SECS` seconds (default
+/// 10). Two modes:
+///
+/// - closed loop (default): `MEASURE_CLIENTS` clients (default 8), each sending its next request
+///   when the previous one is answered; this finds the most grants per second, but its latency
+///   is tied to the throughput (Little's law: p50 ≈ clients / rate).
+/// - open loop (`MEASURE_RATE` requests per second): requests are issued on a fixed schedule
+///   whatever the answers, by `MEASURE_CLIENTS` users in turn (default 64 in this mode), at most
+///   `MEASURE_INFLIGHT` (default 512) at once; each latency is measured from the request's
+///   scheduled send time, so a request held back by a slow server counts its wait (no
+///   coordinated omission).
+///
+/// Either way every answer must be `granted` and the audit chain must hold one `ACCESS_GRANTED`
+/// event per answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run by name"]
 async fn emergency_grants_per_second() {
-    let clients = count("MEASURE_CLIENTS", 8);
+    let rate = count("MEASURE_RATE", 0);
+    let clients = count("MEASURE_CLIENTS", if rate > 0 { 64 } else { 8 });
     let secs = count("MEASURE_SECS", 10) as u64;
     let t = TestApp::start().await;
     // MEASURE_MAX_GROUP=1 measures without group commit, for a comparison on the same machine.
@@ -134,40 +149,115 @@ async fn emergency_grants_per_second() {
         justification: Some("INC-1: measuring".into()),
         emergency: true,
     };
-    let deadline = Instant::now() + Duration::from_secs(secs);
+    let setup_groups = t.app.group_sizes();
+    let duration = Duration::from_secs(secs);
+    let (mut lat, errors, elapsed) = if rate > 0 {
+        open_loop(users, ask, rate, count("MEASURE_INFLIGHT", 512), duration).await
+    } else {
+        closed_loop(users, ask, duration).await
+    };
+    lat.sort();
+    let grants = t.events_of("ACCESS_GRANTED").await.len();
+    // How many commits carried how many commands (group commit), set-up excluded.
+    let groups: Vec<String> = t
+        .app
+        .group_sizes()
+        .iter()
+        .map(|&(size, n)| {
+            let before = setup_groups.iter().find(|(s, _)| *s == size).map_or(0, |(_, n)| *n);
+            (size, n - before)
+        })
+        .filter(|(_, n)| *n > 0)
+        .map(|(size, n)| format!("\"{size}\":{n}"))
+        .collect();
+    let mode = if rate > 0 { format!("\"open\",\"offered_per_s\":{rate}") } else { "\"closed\"".into() };
+    println!(
+        "{{\"measure\":\"emergency_grants\",\"backend\":\"{}\",\"mode\":{mode},\"clients\":{clients},\"grants\":{},\"errors\":{},\"grants_per_s\":{:.0},\"p50_ms\":{:.2},\"p90_ms\":{:.2},\"p99_ms\":{:.2},\"max_ms\":{:.2},\"group_sizes\":{{{}}}}}",
+        backend(),
+        lat.len(),
+        errors.len(),
+        lat.len() as f64 / elapsed,
+        percentile(&lat, 0.50),
+        percentile(&lat, 0.90),
+        percentile(&lat, 0.99),
+        percentile(&lat, 1.0),
+        groups.join(",")
+    );
+    assert!(errors.is_empty(), "every answer is a grant; {} were not, first: {}", errors.len(), errors[0]);
+    assert_eq!(grants, lat.len(), "every answer is a recorded grant");
+    t.stop().await;
+}
+
+/// Latencies of the granted answers, the failures, and the seconds the run took.
+type Run = (Vec<Duration>, Vec<String>, f64);
+
+/// Each client sends its next request when the previous one is answered, until `duration` is up.
+async fn closed_loop(users: Vec<Client>, ask: CreateRequest, duration: Duration) -> Run {
     let started = Instant::now();
+    let deadline = started + duration;
     let mut tasks = Vec::new();
     for c in users {
         let ask = ask.clone();
         tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
+            let (mut lat, mut errors) = (Vec::new(), Vec::new());
             while Instant::now() < deadline {
                 let t0 = Instant::now();
-                let r = c.create_request(&ask).await.unwrap();
-                assert_eq!(r.state, "granted", "{r:?}");
-                lat.push(t0.elapsed());
+                match c.create_request(&ask).await {
+                    Ok(r) if r.state == "granted" => lat.push(t0.elapsed()),
+                    Ok(r) => errors.push(format!("{r:?}")),
+                    Err(e) => errors.push(e.to_string()),
+                }
             }
-            lat
+            (lat, errors)
         }));
     }
-    let mut lat = Vec::new();
+    let (mut lat, mut errors) = (Vec::new(), Vec::new());
     for task in tasks {
-        lat.extend(task.await.unwrap());
+        let (l, e) = task.await.unwrap();
+        lat.extend(l);
+        errors.extend(e);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    lat.sort();
-    let grants = t.events_of("ACCESS_GRANTED").await.len();
-    assert_eq!(grants, lat.len(), "every answer is a recorded grant");
-    // How many commits carried how many commands (group commit), set-up included.
-    let groups: Vec<String> = t.app.group_sizes().iter().map(|(size, n)| format!("\"{size}\":{n}")).collect();
-    println!(
-        "{{\"measure\":\"emergency_grants\",\"backend\":\"{}\",\"clients\":{clients},\"grants\":{},\"grants_per_s\":{:.0},\"p50_ms\":{:.2},\"p99_ms\":{:.2},\"group_sizes\":{{{}}}}}",
-        backend(),
-        lat.len(),
-        lat.len() as f64 / elapsed,
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.99),
-        groups.join(",")
-    );
-    t.stop().await;
+    (lat, errors, started.elapsed().as_secs_f64())
+}
+
+/// Request `i` is due at `start + i / rate`, sent by user `i mod users`, whatever became of the
+/// earlier ones; at most `inflight` are under way (a request finding none free waits, and its
+/// wait counts). Latency runs from the due time. The achieved rate counts until the last answer.
+async fn open_loop(
+    users: Vec<Client>,
+    ask: CreateRequest,
+    rate: usize,
+    inflight: usize,
+    duration: Duration,
+) -> Run {
+    let total = (rate as u64 * duration.as_secs()) as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate as f64);
+    let permits = Arc::new(tokio::sync::Semaphore::new(inflight));
+    let ask = Arc::new(ask);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..total {
+        let due = started + interval * i as u32;
+        tokio::time::sleep_until(due.into()).await;
+        let permit = permits.clone().acquire_owned().await.unwrap();
+        let (c, ask) = (users[i % users.len()].clone(), ask.clone());
+        tasks.spawn(async move {
+            let r = c.create_request(&ask).await;
+            let took = due.elapsed();
+            drop(permit);
+            match r {
+                Ok(r) if r.state == "granted" => Ok(took),
+                Ok(r) => Err(format!("{r:?}")),
+                Err(e) => Err(e.to_string()),
+            }
+        });
+    }
+    let (mut lat, mut errors) = (Vec::with_capacity(total), Vec::new());
+    while let Some(r) = tasks.join_next().await {
+        match r.unwrap() {
+            Ok(took) => lat.push(took),
+            Err(e) => errors.push(e),
+        }
+    }
+    (lat, errors, started.elapsed().as_secs_f64())
 }

@@ -8,13 +8,14 @@
 //! another process holding the same file (that one waits up to the busy timeout). Readers never
 //! block the writer in WAL mode, and each read transaction sees one consistent snapshot.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use breakglass_core::access::ReviewOutcome;
+use breakglass_core::access::{AccessRequest, Review, ReviewOutcome};
 use breakglass_core::audit::{self, AuditEvent, ChainHead, StoredEvent};
 use breakglass_core::ident::{Slug, TokenId, UserId};
 use breakglass_core::model::PasswordHash;
@@ -338,6 +339,14 @@ impl Store for SqliteStore {
 
 /// The body of a group commit, inside the caller's `BEGIN IMMEDIATE` transaction: each outcome
 /// after the previous one's head.
+///
+/// The record changes are written in order, member after member, except the whole-row upserts of
+/// requests and reviews: those are written after the others, only the last one of each record,
+/// several records per `INSERT`, and so are the group's audit events and change-log entries.
+/// Each statement is a round trip to the connection's thread, and a grant would otherwise pay
+/// eight of them. The rows that result are the same: the references to and from requests and
+/// reviews are checked at `COMMIT` (except `requested_via`, a user: users are written before and
+/// never deleted), no other statement reads those tables, and only the primary key is unique.
 async fn write_group(
     conn: &mut SqliteConnection,
     base_seq: i64,
@@ -345,59 +354,228 @@ async fn write_group(
 ) -> Result<Vec<ChainHead>, StoreError> {
     let mut head = read_head(conn).await?;
     check_base(base_seq, head)?;
+    let (mut requests, mut reviews) = (LastPut::default(), LastPut::default());
     let mut heads = Vec::with_capacity(group.len());
+    let mut events = Vec::with_capacity(group.iter().map(|c| c.events.len()).sum());
+    let mut log = Vec::with_capacity(group.len());
     for changes in group {
         if !changes.is_empty() {
-            head = write(conn, head, changes).await?;
+            let base_seq = head.seq;
+            // When the commit happened, for the rows that record it but whose record carries no
+            // time of its own (the settings): its first event's time, which the core took from
+            // its clock.
+            let now = changes.events.first().map_or_else(wall_clock_micros, |e| e.time.as_micros());
+            for change in &changes.changes {
+                match change {
+                    Change::PutRequest(r) => requests.put(r.id, r),
+                    Change::PutReview(r) => reviews.put(r.id, r),
+                    other => apply(conn, other, now).await?,
+                }
+            }
+            for event in &changes.events {
+                let e = audit::seal(head, event);
+                head = ChainHead { seq: e.seq, hash: e.hash };
+                events.push(e);
+            }
+            let logged = serde_json::to_string(&changes.changes).map_err(|e| {
+                StoreError::Corrupt(format!("change log: cannot encode a change as JSON: {e}"))
+            })?;
+            log.push((head.seq, base_seq, logged));
         }
         heads.push(head);
     }
+    write_rows(conn, Rows { requests: &requests.rows, reviews: &reviews.rows, events: &events, log: &log })
+        .await?;
     Ok(heads)
 }
 
-/// One outcome of a commit, after `head` (read under the write lock).
-async fn write(
-    conn: &mut SqliteConnection,
-    mut head: ChainHead,
-    changes: &Changes,
-) -> Result<ChainHead, StoreError> {
-    let base_seq = head.seq;
-    // When the commit happened, for the rows that record it but whose record carries no time
-    // of its own (the settings): its first event's time, which the core took from its clock.
-    let now = changes.events.first().map_or_else(wall_clock_micros, |e| e.time.as_micros());
-    for change in &changes.changes {
-        apply(conn, change, now).await?;
+/// The last whole-row upsert of each record of one kind in a group, in the order the records
+/// first appear; earlier upserts of the same record need not be written.
+struct LastPut<'a, K, V> {
+    at: HashMap<K, usize>,
+    rows: Vec<&'a V>,
+}
+
+impl<K, V> Default for LastPut<'_, K, V> {
+    fn default() -> Self {
+        Self { at: HashMap::new(), rows: Vec::new() }
     }
-    for event in &changes.events {
-        let e = audit::seal(head, event);
-        sqlx::query(
+}
+
+impl<'a, K: std::hash::Hash + Eq, V> LastPut<'a, K, V> {
+    fn put(&mut self, key: K, row: &'a V) {
+        match self.at.get(&key) {
+            Some(&i) => self.rows[i] = row,
+            None => {
+                self.at.insert(key, self.rows.len());
+                self.rows.push(row);
+            }
+        }
+    }
+}
+
+/// Rows the group writes after its other changes, several per statement, all in one
+/// multi-statement query: one round trip to the connection's thread.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    /// Whole requests to upsert, each at most once.
+    requests: &'a [&'a AccessRequest],
+    /// Whole reviews to upsert, each at most once.
+    reviews: &'a [&'a Review],
+    /// Sealed audit events, in chain order.
+    events: &'a [AuditEvent],
+    /// Change-log entries: (sequence reached, sequence decided on, the changes as JSON).
+    log: &'a [(i64, i64, String)],
+}
+
+impl Rows<'_> {
+    const NONE: Rows<'static> = Rows { requests: &[], reviews: &[], events: &[], log: &[] };
+}
+
+type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
+
+async fn write_rows(conn: &mut SqliteConnection, rows: Rows<'_>) -> Result<(), StoreError> {
+    let mut sql = String::new();
+    for run in chunks(rows.requests) {
+        sql.push_str(REQUEST_INSERT);
+        sql.push_str(&placeholders(20, run.len()));
+        sql.push_str(REQUEST_UPDATE);
+    }
+    for run in chunks(rows.reviews) {
+        sql.push_str(REVIEW_INSERT);
+        sql.push_str(&placeholders(12, run.len()));
+        sql.push_str(REVIEW_UPDATE);
+    }
+    for run in chunks(rows.events) {
+        sql.push_str(&format!(
             "INSERT INTO audit_events (seq, time, type, actor, on_behalf_of, workspace, project, \
-             subject, details, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )
-        .bind(e.seq)
-        .bind(e.time.as_micros())
-        .bind(&e.event_type)
-        .bind(&e.actor)
-        .bind(&e.on_behalf_of)
-        .bind(&e.workspace)
-        .bind(&e.project)
-        .bind(&e.subject)
-        .bind(e.details.to_string())
-        .bind(&e.prev_hash[..])
-        .bind(&e.hash[..])
-        .execute(&mut *conn)
-        .await?;
-        head = ChainHead { seq: e.seq, hash: e.hash };
+             subject, details, prev_hash, hash) VALUES {};\n",
+            placeholders(11, run.len())
+        ));
     }
-    let logged = serde_json::to_string(&changes.changes)
-        .map_err(|e| StoreError::Corrupt(format!("change log: cannot encode a change as JSON: {e}")))?;
-    sqlx::query("INSERT INTO change_log (seq, base_seq, changes) VALUES (?1, ?2, ?3)")
-        .bind(head.seq)
-        .bind(base_seq)
-        .bind(logged)
-        .execute(&mut *conn)
-        .await?;
-    Ok(head)
+    for run in chunks(rows.log) {
+        sql.push_str(&format!(
+            "INSERT INTO change_log (seq, base_seq, changes) VALUES {};\n",
+            placeholders(3, run.len())
+        ));
+    }
+    if sql.is_empty() {
+        return Ok(());
+    }
+    // The parameters are anonymous: each statement takes the next ones, in the order above.
+    let mut q = sqlx::query(&sql);
+    for r in rows.requests {
+        q = bind_request(q, r)?;
+    }
+    for r in rows.reviews {
+        q = bind_review(q, r);
+    }
+    for e in rows.events {
+        q = q
+            .bind(e.seq)
+            .bind(e.time.as_micros())
+            .bind(&e.event_type)
+            .bind(&e.actor)
+            .bind(&e.on_behalf_of)
+            .bind(&e.workspace)
+            .bind(&e.project)
+            .bind(&e.subject)
+            .bind(e.details.to_string())
+            .bind(&e.prev_hash[..])
+            .bind(&e.hash[..]);
+    }
+    for (seq, base_seq, changes) in rows.log {
+        q = q.bind(seq).bind(base_seq).bind(changes);
+    }
+    q.execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// A multi-row upsert of whole requests: this, the rows' placeholders, then [`REQUEST_UPDATE`].
+const REQUEST_INSERT: &str =
+    "INSERT INTO requests (id, user_id, created_by, workspace_id, project_id, role, duration, \
+             justification, emergency, policy, state, approvals, created_at, lapses_at, escalated_at, \
+             decided_at, decided_by, deny_reason, binding_id, requested_via) VALUES ";
+const REQUEST_UPDATE: &str = " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
+             created_by = excluded.created_by, workspace_id = excluded.workspace_id, \
+             project_id = excluded.project_id, role = excluded.role, duration = excluded.duration, \
+             justification = excluded.justification, emergency = excluded.emergency, \
+             policy = excluded.policy, state = excluded.state, approvals = excluded.approvals, \
+             created_at = excluded.created_at, lapses_at = excluded.lapses_at, \
+             escalated_at = excluded.escalated_at, decided_at = excluded.decided_at, \
+             decided_by = excluded.decided_by, deny_reason = excluded.deny_reason, \
+             binding_id = excluded.binding_id, requested_via = excluded.requested_via;\n";
+
+/// A multi-row upsert of whole reviews: this, the rows' placeholders, then [`REVIEW_UPDATE`].
+const REVIEW_INSERT: &str =
+    "INSERT INTO reviews (id, request_id, binding_id, holder, workspace_id, project_id, \
+             role, opened_at, outcome, notes, completed_by, completed_at) VALUES ";
+const REVIEW_UPDATE: &str = " ON CONFLICT (id) DO UPDATE SET request_id = excluded.request_id, \
+             binding_id = excluded.binding_id, holder = excluded.holder, \
+             workspace_id = excluded.workspace_id, project_id = excluded.project_id, \
+             role = excluded.role, opened_at = excluded.opened_at, outcome = excluded.outcome, \
+             notes = excluded.notes, completed_by = excluded.completed_by, \
+             completed_at = excluded.completed_at;\n";
+fn bind_request<'q>(q: SqliteQuery<'q>, r: &'q AccessRequest) -> Result<SqliteQuery<'q>, StoreError> {
+    Ok(q.bind(uuid_text(r.id.0))
+        .bind(uuid_text(r.user.0))
+        .bind(uuid_text(r.created_by.0))
+        .bind(r.target.workspace().as_str())
+        .bind(r.target.project().map(Slug::as_str))
+        .bind(r.role.as_str())
+        .bind(r.duration.map(Span::as_micros))
+        .bind(r.justification.as_deref())
+        .bind(r.emergency)
+        .bind(serde_json::to_string(&r.policy).map_err(|e| unencodable("requests", r.id, e))?)
+        .bind(r.state.as_str())
+        .bind(serde_json::to_string(&r.approvals).map_err(|e| unencodable("requests", r.id, e))?)
+        .bind(r.created_at.as_micros())
+        .bind(r.lapses_at.as_micros())
+        .bind(r.escalated_at.map(Timestamp::as_micros))
+        .bind(r.decided_at.map(Timestamp::as_micros))
+        .bind(r.decided_by.map(|u| uuid_text(u.0)))
+        .bind(r.deny_reason.as_deref())
+        .bind(r.binding.map(|b| uuid_text(b.0)))
+        .bind(r.requested_via.map(|u| uuid_text(u.0))))
+}
+
+fn bind_review<'q>(q: SqliteQuery<'q>, r: &'q Review) -> SqliteQuery<'q> {
+    q.bind(uuid_text(r.id.0))
+        .bind(uuid_text(r.request.0))
+        .bind(uuid_text(r.binding.0))
+        .bind(uuid_text(r.holder.0))
+        .bind(r.target.workspace().as_str())
+        .bind(r.target.project().map(Slug::as_str))
+        .bind(r.role.as_str())
+        .bind(r.opened_at.as_micros())
+        .bind(r.outcome.map(ReviewOutcome::as_str))
+        .bind(r.notes.as_deref())
+        .bind(r.completed_by.map(|u| uuid_text(u.0)))
+        .bind(r.completed_at.map(Timestamp::as_micros))
+}
+
+/// Most rows one multi-row `INSERT` carries.
+const MAX_ROWS: usize = 32;
+
+/// Splits `rows` into runs whose lengths are powers of two (at most [`MAX_ROWS`]), so that a
+/// few statement shapes serve every group and stay in the connection's statement cache.
+fn chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = 1 << rest.len().min(MAX_ROWS).ilog2();
+        let (run, after) = rest.split_at(n);
+        rest = after;
+        Some(run)
+    })
+}
+
+/// `(?, ?), (?, ?)` for `rows` rows of `columns` columns.
+fn placeholders(columns: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; rows].join(", ")
 }
 
 /// Applies one change at the commit time `now` (microseconds). Users, tokens and bindings are
@@ -627,46 +805,7 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             .execute(&mut *conn)
             .await?;
         }
-        Change::PutRequest(r) => {
-            sqlx::query(
-                "INSERT INTO requests (id, user_id, created_by, workspace_id, project_id, role, \
-                 duration, justification, emergency, policy, state, approvals, created_at, lapses_at, \
-                 escalated_at, decided_at, decided_by, deny_reason, binding_id, requested_via) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, \
-                 ?18, ?19, ?20) \
-                 ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
-                 created_by = excluded.created_by, workspace_id = excluded.workspace_id, \
-                 project_id = excluded.project_id, role = excluded.role, duration = excluded.duration, \
-                 justification = excluded.justification, emergency = excluded.emergency, \
-                 policy = excluded.policy, state = excluded.state, approvals = excluded.approvals, \
-                 created_at = excluded.created_at, lapses_at = excluded.lapses_at, \
-                 escalated_at = excluded.escalated_at, decided_at = excluded.decided_at, \
-                 decided_by = excluded.decided_by, deny_reason = excluded.deny_reason, \
-                 binding_id = excluded.binding_id, requested_via = excluded.requested_via",
-            )
-            .bind(uuid_text(r.id.0))
-            .bind(uuid_text(r.user.0))
-            .bind(uuid_text(r.created_by.0))
-            .bind(r.target.workspace().as_str())
-            .bind(r.target.project().map(Slug::as_str))
-            .bind(r.role.as_str())
-            .bind(r.duration.map(Span::as_micros))
-            .bind(r.justification.as_deref())
-            .bind(r.emergency)
-            .bind(serde_json::to_string(&r.policy).map_err(|e| unencodable("requests", r.id, e))?)
-            .bind(r.state.as_str())
-            .bind(serde_json::to_string(&r.approvals).map_err(|e| unencodable("requests", r.id, e))?)
-            .bind(r.created_at.as_micros())
-            .bind(r.lapses_at.as_micros())
-            .bind(r.escalated_at.map(Timestamp::as_micros))
-            .bind(r.decided_at.map(Timestamp::as_micros))
-            .bind(r.decided_by.map(|u| uuid_text(u.0)))
-            .bind(r.deny_reason.as_deref())
-            .bind(r.binding.map(|b| uuid_text(b.0)))
-            .bind(r.requested_via.map(|u| uuid_text(u.0)))
-            .execute(&mut *conn)
-            .await?;
-        }
+        Change::PutRequest(r) => write_rows(conn, Rows { requests: &[r], ..Rows::NONE }).await?,
         Change::PutAccess(a) => {
             sqlx::query(
                 "INSERT INTO accesses (id, owner_id, name, kind, scope, created_at, expires_at, \
@@ -693,33 +832,7 @@ async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result
             .execute(&mut *conn)
             .await?;
         }
-        Change::PutReview(r) => {
-            sqlx::query(
-                "INSERT INTO reviews (id, request_id, binding_id, holder, workspace_id, project_id, \
-                 role, opened_at, outcome, notes, completed_by, completed_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-                 ON CONFLICT (id) DO UPDATE SET request_id = excluded.request_id, \
-                 binding_id = excluded.binding_id, holder = excluded.holder, \
-                 workspace_id = excluded.workspace_id, project_id = excluded.project_id, \
-                 role = excluded.role, opened_at = excluded.opened_at, outcome = excluded.outcome, \
-                 notes = excluded.notes, completed_by = excluded.completed_by, \
-                 completed_at = excluded.completed_at",
-            )
-            .bind(uuid_text(r.id.0))
-            .bind(uuid_text(r.request.0))
-            .bind(uuid_text(r.binding.0))
-            .bind(uuid_text(r.holder.0))
-            .bind(r.target.workspace().as_str())
-            .bind(r.target.project().map(Slug::as_str))
-            .bind(r.role.as_str())
-            .bind(r.opened_at.as_micros())
-            .bind(r.outcome.map(ReviewOutcome::as_str))
-            .bind(r.notes.as_deref())
-            .bind(r.completed_by.map(|u| uuid_text(u.0)))
-            .bind(r.completed_at.map(Timestamp::as_micros))
-            .execute(&mut *conn)
-            .await?;
-        }
+        Change::PutReview(r) => write_rows(conn, Rows { reviews: &[r], ..Rows::NONE }).await?,
         Change::PutSettings(settings) => {
             sqlx::query(
                 "INSERT INTO settings (id, body, updated_at) VALUES (1, ?1, ?2) \

@@ -1554,6 +1554,11 @@ struct Requests {
 }
 
 async fn requests_world(h: &dyn Harness) -> Requests {
+    requests_world_committed(h, false).await
+}
+
+/// [`requests_world`], its three request commits made one by one or as one group.
+async fn requests_world_committed(h: &dyn Harness, grouped: bool) -> Requests {
     let mut w = World::new(h).await;
     let alice = w.user("alice@example.com", AdminRole::Admin, None, 1).await;
     let bob = w.user("bob@example.com", AdminRole::None, None, 2).await;
@@ -1623,11 +1628,11 @@ async fn requests_world(h: &dyn Harness) -> Requests {
     let mut denied = request_record(203, bob, ws_target("team-a"), member, Policy::installation_default());
     denied.justification = None;
     denied.duration = None;
-    w.commit(Changes {
+    let mut commits = Vec::new();
+    commits.push(Changes {
         changes: [&pending, &granted, &emergency, &denied].map(|r| Change::PutRequest(r.clone())).to_vec(),
         events: vec![event(10, EventType::AccessRequested, Some("team-a"), None)],
-    })
-    .await;
+    });
 
     // Decisions: in one commit the request names its binding before the binding exists and
     // the review comes before both.
@@ -1663,7 +1668,7 @@ async fn requests_world(h: &dyn Harness) -> Requests {
     denied.decided_at = Some(at(23));
     denied.decided_by = Some(alice);
     denied.deny_reason = Some("not during the freeze".into());
-    w.commit(Changes {
+    commits.push(Changes {
         changes: vec![
             Change::PutReview(review.clone()),
             Change::PutRequest(granted.clone()),
@@ -1673,8 +1678,7 @@ async fn requests_world(h: &dyn Harness) -> Requests {
             Change::PutRequest(denied.clone()),
         ],
         events: vec![event(20, EventType::AccessGranted, Some("team-a"), None)],
-    })
-    .await;
+    });
 
     // Later: the review is completed, the granted binding extended, the emergency one made
     // open-ended, a policy changed (the open request keeps its copy).
@@ -1686,7 +1690,7 @@ async fn requests_world(h: &dyn Harness) -> Requests {
         ..review.clone()
     };
     let renamed = Policy { name: name("Two of us"), updated_at: at(31), ..workspace_policy.clone() };
-    w.commit(Changes {
+    commits.push(Changes {
         changes: vec![
             Change::PutReview(completed),
             Change::ExtendBinding { id: granted_binding.id, expires_at: Some(at(90_000)) },
@@ -1694,8 +1698,18 @@ async fn requests_world(h: &dyn Harness) -> Requests {
             Change::PutPolicy(renamed),
         ],
         events: vec![event(30, EventType::ReviewCompleted, Some("team-a"), Some("web"))],
-    })
-    .await;
+    });
+
+    if grouped {
+        let heads = w.store.commit_group(w.state.head().seq, &commits).await.unwrap();
+        for (changes, head) in commits.iter().zip(heads) {
+            w.state.apply_all(changes, head);
+        }
+    } else {
+        for changes in commits {
+            w.commit(changes).await;
+        }
+    }
 
     Requests {
         world: w,
@@ -1747,6 +1761,31 @@ async fn restore(h: &dyn Harness, table: &str, column: &str, filter: &str) {
     )))
     .await
     .unwrap();
+}
+
+/// A group holding a request's opening and its grant, and a review's opening and its
+/// completion, leaves the rows one commit per member would (the store writes only the last
+/// upsert of each request and review, after the group's other changes).
+async fn requests_committed_in_one_group_round_trip(h: &dyn Harness) {
+    let r = requests_world_committed(h, true).await;
+    let loaded = r.world.store.load_state(at(40)).await.unwrap();
+    assert_same_state(&loaded, &r.world.state);
+    assert_eq!(loaded.pending_requests().count(), 1);
+    assert_eq!(loaded.review(r.review).unwrap().outcome, Some(ReviewOutcome::NotJustified));
+    assert_eq!(loaded.binding(r.granted_binding).unwrap().expires_at, Some(at(90_000)));
+    assert_eq!(verify_chain(r.world.store.as_ref()).await, r.world.state.head());
+    // The change log keeps each member's changes whole, the upserts not written included.
+    let head = r.world.state.head().seq;
+    let log = r.world.store.changes_after(head - 3, 10).await.unwrap();
+    assert_eq!(
+        log.iter().map(|c| (c.base_seq, c.head.seq)).collect::<Vec<_>>(),
+        [(head - 3, head - 2), (head - 2, head - 1), (head - 1, head)]
+    );
+    assert_eq!(log[0].changes.len(), 4);
+    assert!(log[0]
+        .changes
+        .iter()
+        .all(|c| matches!(c, Change::PutRequest(r) if r.state == RequestState::Pending)));
 }
 
 async fn requests_and_their_settings_round_trip(h: &dyn Harness) {
@@ -3049,6 +3088,7 @@ backends!(sqlite_memory, sqlite_file, postgres; {
     concurrent_commits_on_one_base_let_exactly_one_through,
     simultaneous_approvals_on_two_processes_grant_once,
     requests_and_their_settings_round_trip,
+    requests_committed_in_one_group_round_trip,
     extending_an_ended_or_unknown_binding_fails_and_writes_nothing,
     an_entitlement_put_twice_keeps_one_row,
     a_request_put_twice_loads_as_the_latest,
