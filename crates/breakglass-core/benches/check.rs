@@ -327,6 +327,13 @@ fn on_cpu_ns() -> Option<u64> {
     std::fs::read_to_string("/proc/thread-self/schedstat").ok()?.split_whitespace().next()?.parse().ok()
 }
 
+/// Anonymous memory on transparent huge pages, in MiB (`/proc/self/smaps_rollup`).
+fn huge_pages_mib() -> Option<u64> {
+    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
+    let line = rollup.lines().find(|l| l.starts_with("AnonHugePages:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? / 1024)
+}
+
 /// Builds a `State` of each size in a fresh process, keeping each one alive so the next never
 /// reuses memory freed by the last, and prints its resident-memory cost per binding.
 fn report_memory() {
@@ -342,6 +349,9 @@ fn report_memory() {
         assert_eq!(state.binding_count(), n);
         let index = state.check_index().heap_bytes() as u64;
         keep.push(state);
+        if let Some(huge) = huge_pages_mib() {
+            println!("memory @ {n} bindings: {huge} MiB of the process on transparent huge pages");
+        }
         let (Some(r0), Some(r1), Some(r2)) = (r0, r1, r2) else {
             println!("memory: /proc/self/statm not readable; no figure");
             return;
