@@ -88,7 +88,8 @@ impl Serialize for Results<'_> {
 /// A JSON answer from a value that borrows (axum's `Json` wants an owned one).
 fn json_response(value: &impl Serialize) -> Result<Response, ApiError> {
     let body = serde_json::to_vec(value).map_err(|e| {
-        ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+        tracing::error!(error = %e, "cannot encode an answer");
+        ApiError::internal()
     })?;
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
@@ -230,4 +231,35 @@ async fn catch_up(app: &App, min_seq: Option<i64>) -> Result<(), ApiError> {
             ),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The borrowed batch reads every field the documented wire type writes, so the two cannot
+    /// drift apart unnoticed (a new field in `api::CheckRequest` would be refused here).
+    #[test]
+    fn the_borrowed_batch_reads_the_documented_wire_type() {
+        let full = api::CheckRequest {
+            user: "bob@example.com".into(),
+            workspace: "alpha".into(),
+            project: Some("web".into()),
+            role: "reader".into(),
+            min_seq: Some(7),
+        };
+        let wire = api::BatchCheckRequest { checks: vec![full.clone()], min_seq: Some(9) };
+        let text = serde_json::to_string(&wire).unwrap();
+        let read: BatchIn<'_> = serde_json::from_str(&text).unwrap();
+        let c = &read.checks[0];
+        let back = api::CheckRequest {
+            user: c.user.to_string(),
+            workspace: c.workspace.to_string(),
+            project: c.project.as_deref().map(str::to_owned),
+            role: c.role.to_string(),
+            min_seq: c.min_seq,
+        };
+        assert_eq!((back, read.min_seq), (full, Some(9)));
+        assert!(matches!(c.user, Cow::Borrowed(_)), "plain text is borrowed, not copied");
+    }
 }
