@@ -449,19 +449,25 @@ fn use_huge_pages() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::os::unix::process::CommandExt;
-        let current = std::env::var("GLIBC_TUNABLES").unwrap_or_default();
+        const MARKER: &str = "BENCH_HUGE_PAGES_STARTED";
         let off = std::env::var_os("BENCH_HUGE_PAGES").is_some_and(|v| v == "off");
-        if off || current.contains("glibc.malloc.hugetlb") {
+        if off || std::env::var_os(MARKER).is_some() {
             return;
         }
-        if let Ok(exe) = std::env::current_exe() {
-            let tunables = [current.as_str(), "glibc.malloc.hugetlb=1"].join(":");
-            let failed = std::process::Command::new(exe)
-                .args(std::env::args_os().skip(1))
-                .env("GLIBC_TUNABLES", tunables.trim_start_matches(':'))
-                .exec();
-            println!("transparent huge pages: not used ({failed})");
+        let mut tunables = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
+        if !tunables.is_empty() {
+            tunables.push(":");
         }
+        tunables.push("glibc.malloc.hugetlb=1");
+        let mut args = std::env::args_os();
+        let arg0 = args.next().unwrap_or_default();
+        let failed = std::process::Command::new("/proc/self/exe")
+            .arg0(arg0)
+            .args(args)
+            .env("GLIBC_TUNABLES", tunables)
+            .env(MARKER, "1")
+            .exec();
+        println!("transparent huge pages: not used ({failed})");
     }
 }
 

@@ -1140,6 +1140,13 @@ fn check_says_why_it_denies() {
         }
     }
     assert_eq!(DenyReason::WorkspaceNotActive.as_str(), "workspace_not_active");
+    // By slug text: the same answers, and an empty project names no target (it is not read as
+    // "no project", which would check the workspace).
+    let olivia = w.id("olivia@corp.io");
+    let by_text = check::check_slugs(&w.state, olivia, "team-a", None, wrole("member"), w.now);
+    assert!(by_text.allowed, "{by_text:?}");
+    let empty = check::check_slugs(&w.state, olivia, "team-a", Some(""), wrole("member"), w.now);
+    assert_eq!((empty.allowed, empty.reason), (false, Some(DenyReason::UnknownTarget)));
 
     // Commands refuse to change inactive workspaces, even for admins.
     let later = w.now.plus(Span::hours(1));

@@ -41,7 +41,7 @@ struct Checker<'a> {
 /// One check of a batch as read from the body, borrowing its text where it has no escapes:
 /// the fields and rules of `api::CheckRequest`, which documents it.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "CheckRequest", expecting = "struct CheckRequest")]
 struct CheckIn<'a> {
     #[serde(borrow)]
     user: Cow<'a, str>,
@@ -57,7 +57,7 @@ struct CheckIn<'a> {
 
 /// `api::BatchCheckRequest`, borrowing.
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "BatchCheckRequest", expecting = "struct BatchCheckRequest")]
 struct BatchIn<'a> {
     #[serde(borrow)]
     checks: Vec<CheckIn<'a>>,
@@ -261,5 +261,11 @@ mod tests {
         };
         assert_eq!((back, read.min_seq), (full, Some(9)));
         assert!(matches!(c.user, Cow::Borrowed(_)), "plain text is borrowed, not copied");
+        // Refusals read as they did when the documented type itself was parsed.
+        for bad in [r#"{"checks":[null]}"#, r#"{"checks":[{"user":1}]}"#, r#"{"checks":{}}"#] {
+            let ours = serde_json::from_str::<BatchIn<'_>>(bad).err().map(|e| e.to_string());
+            let wire = serde_json::from_str::<api::BatchCheckRequest>(bad).err().map(|e| e.to_string());
+            assert_eq!(ours, wire, "{bad}");
+        }
     }
 }
