@@ -47,12 +47,20 @@ struct CheckIn<'a> {
     user: Cow<'a, str>,
     #[serde(borrow)]
     workspace: Cow<'a, str>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "optional_text")]
     project: Option<Cow<'a, str>>,
     #[serde(borrow)]
     role: Cow<'a, str>,
     #[serde(default)]
     min_seq: Option<i64>,
+}
+
+/// An optional string, borrowed where it has no escapes (serde's own `Option<Cow<str>>` always
+/// copies).
+fn optional_text<'de: 'a, 'a, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Text<'a>>::deserialize(d)?.map(|t| t.0))
 }
 
 /// `api::BatchCheckRequest`, borrowing.
@@ -261,8 +269,10 @@ mod tests {
         };
         assert_eq!((back, read.min_seq), (full, Some(9)));
         assert!(matches!(c.user, Cow::Borrowed(_)), "plain text is borrowed, not copied");
+        assert!(matches!(c.project, Some(Cow::Borrowed(_))), "so is an optional one");
         // Refusals read as they did when the documented type itself was parsed.
-        for bad in [r#"{"checks":[null]}"#, r#"{"checks":[{"user":1}]}"#, r#"{"checks":{}}"#] {
+        let bad_project = r#"{"checks":[{"user":"a@b.c","workspace":"ws","project":1,"role":"reader"}]}"#;
+        for bad in [r#"{"checks":[null]}"#, r#"{"checks":[{"user":1}]}"#, r#"{"checks":{}}"#, bad_project] {
             let ours = serde_json::from_str::<BatchIn<'_>>(bad).err().map(|e| e.to_string());
             let wire = serde_json::from_str::<api::BatchCheckRequest>(bad).err().map(|e| e.to_string());
             assert_eq!(ours, wire, "{bad}");
