@@ -161,10 +161,5 @@ pub fn check_slugs(
     role: Role,
     now: Timestamp,
 ) -> Decision {
-    // The index reads an empty project as "no project": an empty one names nothing.
-    if project == Some("") {
-        let reason = Some(DenyReason::UnknownTarget);
-        return Decision { allowed: false, expires_at: None, via: ViaList::new(), reason };
-    }
-    state.check_index().check(user, workspace, project.unwrap_or(""), role, now)
+    state.check_index().check(user, workspace, project, role, now)
 }

@@ -445,13 +445,12 @@ impl CheckIndex {
         (&self.text[start..mid], &self.text[mid..end])
     }
 
-    /// See `check::check`.
-    /// `project` is empty for a workspace.
+    /// See `check::check_slugs`.
     pub(crate) fn check(
         &self,
         user: UserId,
         ws: &str,
-        project: &str,
+        project: Option<&str>,
         role: Role,
         now: Timestamp,
     ) -> Decision {
@@ -461,7 +460,15 @@ impl CheckIndex {
         if !span.active {
             return deny(DenyReason::UserDisabled);
         }
-        let Some(tid) = self.target_id(ws, project) else { return deny(DenyReason::UnknownTarget) };
+        // Texts store a workspace with an empty project, so an empty project names no target.
+        let text = match project {
+            None => Some(""),
+            Some("") => None,
+            Some(p) => Some(p),
+        };
+        let Some(tid) = text.and_then(|p| self.target_id(ws, p)) else {
+            return deny(DenyReason::UnknownTarget);
+        };
         let t = self.targets[tid as usize];
         let w = self.targets[t.workspace as usize];
         if !t.known || !w.known {
@@ -556,8 +563,7 @@ mod tests {
     }
 
     fn check_at(index: &CheckIndex, who: UserId, target: &Target, role: Role, now: Timestamp) -> Decision {
-        let (ws, project) = slugs(target);
-        index.check(who, ws, project, role, now)
+        index.check(who, target.workspace().as_str(), target.project().map(Slug::as_str), role, now)
     }
 
     /// The naive answer: scan every live binding, as the index did before it had arenas.

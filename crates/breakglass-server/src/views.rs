@@ -188,7 +188,7 @@ impl serde::Serialize for DecisionJson<'_> {
         if let Some(t) = d.expires_at {
             m.serialize_field("expires_at", &Text(t))?;
         }
-        m.serialize_field("via", &ViaList(d))?;
+        m.serialize_field("via", &ViasJson(d))?;
         if let Some(r) = d.reason {
             m.serialize_field("reason", r.as_str())?;
         }
@@ -196,9 +196,9 @@ impl serde::Serialize for DecisionJson<'_> {
     }
 }
 
-struct ViaList<'a>(&'a Decision);
+struct ViasJson<'a>(&'a Decision);
 
-impl serde::Serialize for ViaList<'_> {
+impl serde::Serialize for ViasJson<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.via.iter().map(ViaJson))
     }

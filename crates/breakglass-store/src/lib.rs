@@ -11,8 +11,8 @@
 //! Code map: `migrate` holds the embedded, forward-only SQL trees (`migrations/sqlite/` and
 //! `migrations/postgres/`, the same versions in each dialect) and decides which versions a
 //! database still needs; `sqlite` is the embedded backend (`sqlite/load.rs` loads the model at
-//! start-up, `sqlite/verify.rs` reads the chain for `audit verify`); `postgres` is the backend several replicas share (`postgres/load.rs` streams the
-//! model in at start-up); `codec` is how both store records in columns and read them back, so
+//! start-up, `sqlite/verify.rs` reads the chain for `audit verify`); `postgres` is the backend
+//! several replicas share (`postgres/load.rs` streams the model in at start-up); `codec` is how both store records in columns and read them back, so
 //! a row means the same in either; `tests/contract.rs` is the one suite every backend passes,
 //! PostgreSQL's when `BREAKGLASS_TEST_DATABASE_URL` names a server.
 //!
