@@ -1077,6 +1077,17 @@ pub struct Settings {
     /// Longest expiry of "add myself" (`7d`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add_myself_max_expiry: Option<String>,
+    /// The furthest any expiry may lie from when it is set (`366d`; 1 hour to 3660 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_expiry: Option<String>,
+    /// Most live API tokens one user may hold (1 to 10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 10000)]
+    pub max_api_tokens_per_user: Option<u32>,
+    /// Most live sessions one user may hold (1 to 10000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 10000)]
+    pub max_sessions_per_user: Option<u32>,
 }
 
 /// Body of `POST /api/v1/workspaces/{ws}/invitations`.

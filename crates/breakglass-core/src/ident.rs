@@ -63,7 +63,9 @@ impl fmt::Display for Slug {
     }
 }
 
-/// An e-mail address, trimmed and lowercased so that comparisons are case-insensitive.
+/// An e-mail address, trimmed, in Unicode normal form NFKC and lowercased, so that comparisons
+/// ignore case and the different encodings of one text (fullwidth `ａ` is `a`; `í` precomposed
+/// or with a combining accent are one address).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Email(String);
@@ -77,11 +79,19 @@ impl Email {
     /// The normalised form of an address, borrowed when `s` already is (for lookups, which
     /// need no owned value).
     pub fn normalize(s: &str) -> Result<Cow<'_, str>, DomainError> {
+        use unicode_normalization::UnicodeNormalization as _;
         let trimmed = s.trim();
-        let t = if trimmed.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
-            Cow::Owned(trimmed.to_lowercase())
+        let t = if trimmed.is_ascii() {
+            if trimmed.bytes().any(|b| b.is_ascii_uppercase()) {
+                Cow::Owned(trimmed.to_ascii_lowercase())
+            } else {
+                Cow::Borrowed(trimmed)
+            }
         } else {
-            Cow::Borrowed(trimmed)
+            // Lowercasing may undo a composition (`İ` becomes `i` and a combining dot): normalise
+            // on both sides of it.
+            let folded = trimmed.nfkc().collect::<String>().to_lowercase();
+            Cow::Owned(folded.nfkc().collect())
         };
         let valid = t.len() <= 254
             && t.split_once('@').is_some_and(|(local, domain)| {
@@ -108,6 +118,29 @@ impl Email {
     /// The normalised address.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The text under which look-alike addresses collide: the address with every non-ASCII
+    /// character replaced by its UTS #39 confusable prototype (Cyrillic `а` by `a`); an ASCII
+    /// address is its own key. ASCII characters are kept as they are: ASCII addresses that
+    /// merely resemble each other (`rn` and `m`, `l` and `1`) are different mailboxes people type
+    /// every day, while a non-ASCII character that imitates an ASCII one is how an address is
+    /// spoofed.
+    pub fn lookalike_key(&self) -> Cow<'_, str> {
+        if self.0.is_ascii() {
+            return Cow::Borrowed(&self.0);
+        }
+        let mut key = String::with_capacity(self.0.len());
+        let mut one = [0u8; 4];
+        for c in self.0.chars() {
+            if c.is_ascii() {
+                key.push(c);
+            } else {
+                let c: &str = c.encode_utf8(&mut one);
+                key.extend(unicode_security::skeleton(c).flat_map(char::to_lowercase));
+            }
+        }
+        Cow::Owned(key)
     }
 }
 

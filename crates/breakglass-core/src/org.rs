@@ -55,6 +55,14 @@ pub struct Settings {
     pub add_myself_default_expiry: Span,
     /// Longest "add myself" expiry.
     pub add_myself_max_expiry: Span,
+    /// The furthest any expiry may lie from the moment it is set (memberships, grants,
+    /// invitations' memberships, tokens, accesses, request durations): "temporary" stays
+    /// temporary. Standing access (no expiry) is a choice of its own, not a far-away expiry.
+    pub max_expiry: Span,
+    /// Most live API tokens one user may hold.
+    pub max_api_tokens_per_user: u32,
+    /// Most live sessions one user may hold.
+    pub max_sessions_per_user: u32,
 }
 
 impl Default for Settings {
@@ -67,6 +75,9 @@ impl Default for Settings {
             restrict_admin_role_assignment: false,
             add_myself_default_expiry: Span::hours(8),
             add_myself_max_expiry: Span::days(7),
+            max_expiry: Span::days(366),
+            max_api_tokens_per_user: 100,
+            max_sessions_per_user: 50,
         }
     }
 }

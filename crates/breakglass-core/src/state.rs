@@ -25,6 +25,8 @@ use crate::time::Timestamp;
 pub struct State {
     users: HashMap<UserId, User>,
     user_by_email: HashMap<Email, UserId>,
+    /// Users whose address is not ASCII, by [`Email::lookalike_key`] (few, so a small map).
+    lookalikes: HashMap<String, UserId>,
     workspaces: BTreeMap<Slug, Workspace>,
     projects: BTreeMap<(Slug, Slug), Project>,
     /// Live bindings, dense (an ended one's slot is filled by the last), found through
@@ -81,6 +83,9 @@ impl State {
             Change::CreateUser { user, .. } => {
                 self.index.set_user(user.id, user.status == crate::model::UserStatus::Active);
                 self.user_by_email.insert(user.email.clone(), user.id);
+                if !user.email.as_str().is_ascii() {
+                    self.lookalikes.insert(user.email.lookalike_key().into_owned(), user.id);
+                }
                 self.users.insert(user.id, user.clone());
             }
             Change::CreateToken(t) => {
@@ -210,6 +215,8 @@ impl State {
             Change::CreateUser { user, .. } => Restore::User {
                 before: self.users.get(&user.id).cloned(),
                 email_before: self.user_by_email.get(&user.email).copied(),
+                lookalike_before: (!user.email.as_str().is_ascii())
+                    .then(|| self.lookalikes.get(user.email.lookalike_key().as_ref()).copied()),
                 index: self.index.user_active(user.id),
                 user: user.clone(),
             },
@@ -309,7 +316,10 @@ impl State {
     pub fn undo(&mut self, undo: Undo) {
         match undo.0 {
             Restore::Nothing => {}
-            Restore::User { user, before, email_before, index } => {
+            Restore::User { user, before, email_before, lookalike_before, index } => {
+                if let Some(owner) = lookalike_before {
+                    put_back(&mut self.lookalikes, user.email.lookalike_key().into_owned(), owner);
+                }
                 put_back(&mut self.users, user.id, before);
                 put_back(&mut self.user_by_email, user.email, email_before);
                 self.index.restore_user(user.id, index);
@@ -422,6 +432,15 @@ impl State {
         Q: std::hash::Hash + Eq + ?Sized,
     {
         self.user_by_email.get(email).and_then(|id| self.users.get(id))
+    }
+
+    /// Another user whose address looks like `email` without being it (see
+    /// [`Email::lookalike_key`]): Cyrillic `аlice@corp.io` for `alice@corp.io`, or the reverse.
+    pub fn lookalike_of(&self, email: &Email) -> Option<&User> {
+        let key = email.lookalike_key();
+        let by_key = self.lookalikes.get(key.as_ref()).and_then(|id| self.users.get(id));
+        let ascii_twin = (!email.as_str().is_ascii()).then(|| self.user_by_email(key.as_ref())).flatten();
+        [by_key, ascii_twin].into_iter().flatten().find(|u| u.email != *email)
     }
 
     /// All users, in e-mail order.
@@ -733,6 +752,8 @@ enum Restore {
         user: User,
         before: Option<User>,
         email_before: Option<UserId>,
+        /// For a non-ASCII address: who held its look-alike key before.
+        lookalike_before: Option<Option<UserId>>,
         /// Whether the index knew the user, and as active.
         index: Option<bool>,
     },

@@ -277,7 +277,8 @@ impl World {
     }
 
     fn unread(&self, who: &str) -> Vec<MessageId> {
-        messages::unread(&self.state, self.id(who), self.now).into_iter().map(|m| m.id).collect()
+        let ctx = self.read_ctx(who, self.bounds.clone());
+        messages::unread(&self.state, &ctx).into_iter().map(|m| m.id).collect()
     }
 
     fn workspace(&self, id: &str) -> &Workspace {

@@ -6,8 +6,19 @@
 use std::path::{Path, PathBuf};
 
 /// The only crates the core may depend on at run time.
-const ALLOWED: &[&str] =
-    &["hex", "regex-lite", "rustc-hash", "serde", "serde_json", "sha2", "thiserror", "time", "uuid"];
+const ALLOWED: &[&str] = &[
+    "hex",
+    "regex-lite",
+    "rustc-hash",
+    "serde",
+    "serde_json",
+    "sha2",
+    "thiserror",
+    "time",
+    "unicode-normalization",
+    "unicode-security",
+    "uuid",
+];
 
 const WHY: &str = "breakglass-core must stay free of IO, async, clock and randomness: time, the actor \
                    and id seeds are inputs (Ctx). Crates such as tokio, async-std, futures, sqlx, \

@@ -592,7 +592,8 @@ fn durations_start_at_the_grant_and_never_exceed_the_maximum() {
     w.set_time(end);
     assert!(!w.check("mo@corp.io", &web(), admin()).allowed);
 
-    // A policy without limits accepts long requests without a reason.
+    // A policy without limits accepts long requests without a reason (up to the installation's
+    // max_expiry, 366 days by default).
     let mut open = policy("open", Some("team-a"), vec![managers(1)], None, Span::days(1));
     open.justification_required = false;
     let open = ok(w.new_policy("olivia@corp.io", open)).value;
@@ -600,7 +601,7 @@ fn durations_start_at_the_grant_and_never_exceed_the_maximum() {
     let new = NewRequest {
         target: api(),
         role: admin(),
-        duration: Span::days(400),
+        duration: Span::days(366),
         justification: None,
         emergency: false,
     };

@@ -382,6 +382,9 @@ pub fn settings(s: &Settings) -> api::Settings {
         restrict_admin_role_assignment: Some(s.restrict_admin_role_assignment),
         add_myself_default_expiry: Some(s.add_myself_default_expiry.to_string()),
         add_myself_max_expiry: Some(s.add_myself_max_expiry.to_string()),
+        max_expiry: Some(s.max_expiry.to_string()),
+        max_api_tokens_per_user: Some(s.max_api_tokens_per_user),
+        max_sessions_per_user: Some(s.max_sessions_per_user),
     }
 }
 

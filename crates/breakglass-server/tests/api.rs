@@ -20,6 +20,8 @@ mod delegation;
 mod expiry;
 #[path = "api/group_commit.rs"]
 mod group_commit;
+#[path = "api/hardening.rs"]
+mod hardening;
 #[path = "api/isolation.rs"]
 mod isolation;
 #[path = "api/members.rs"]

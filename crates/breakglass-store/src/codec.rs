@@ -653,6 +653,7 @@ pub(crate) fn settings(body: &str) -> Result<Settings, StoreError> {
         ("invitation_ttl", s.invitation_ttl),
         ("add_myself_default_expiry", s.add_myself_default_expiry),
         ("add_myself_max_expiry", s.add_myself_max_expiry),
+        ("max_expiry", s.max_expiry),
     ] {
         span(value.as_micros()).map_err(|e| at.corrupt("body", format!("{field}: {e}")))?;
     }

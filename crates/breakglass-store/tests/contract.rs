@@ -2420,6 +2420,9 @@ async fn admin_world(h: &dyn Harness) -> AdminArea {
         restrict_admin_role_assignment: true,
         add_myself_default_expiry: Span::hours(2),
         add_myself_max_expiry: Span::days(1),
+        max_expiry: Span::days(30),
+        max_api_tokens_per_user: 7,
+        max_sessions_per_user: 3,
     };
     w.commit(commit(vec![Change::PutSettings(Settings::default())], EventType::SettingsChanged)).await;
     w.commit(commit(vec![Change::PutSettings(settings)], EventType::SettingsChanged)).await;

@@ -746,6 +746,15 @@ pub struct SettingsChange {
     /// Longest expiry of "add myself" (`7d`).
     #[arg(long, value_name = "DURATION")]
     pub add_myself_max_expiry: Option<String>,
+    /// The furthest any expiry may lie from when it is set (`366d`).
+    #[arg(long, value_name = "DURATION")]
+    pub max_expiry: Option<String>,
+    /// Most live API tokens one user may hold.
+    #[arg(long, value_name = "N")]
+    pub max_api_tokens_per_user: Option<u32>,
+    /// Most live sessions one user may hold.
+    #[arg(long, value_name = "N")]
+    pub max_sessions_per_user: Option<u32>,
 }
 
 /// `grant` verbs.

@@ -660,6 +660,9 @@ fn settings_change(s: SettingsChange) -> Settings {
         restrict_admin_role_assignment: s.restrict_admin_role_assignment,
         add_myself_default_expiry: s.add_myself_default_expiry,
         add_myself_max_expiry: s.add_myself_max_expiry,
+        max_expiry: s.max_expiry,
+        max_api_tokens_per_user: s.max_api_tokens_per_user,
+        max_sessions_per_user: s.max_sessions_per_user,
     }
 }
 
@@ -1298,6 +1301,9 @@ mod tests {
             restrict_admin_role_assignment: Some(false),
             add_myself_default_expiry: None,
             add_myself_max_expiry: None,
+            max_expiry: Some("90d".into()),
+            max_api_tokens_per_user: None,
+            max_sessions_per_user: None,
         };
         let body = serde_json::to_value(settings_change(change)).unwrap();
         assert_eq!(
@@ -1305,7 +1311,8 @@ mod tests {
             serde_json::json!({
                 "workspace_registration": "approval",
                 "invitation_ttl_days": 3,
-                "restrict_admin_role_assignment": false
+                "restrict_admin_role_assignment": false,
+                "max_expiry": "90d"
             })
         );
     }

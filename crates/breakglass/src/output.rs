@@ -515,6 +515,9 @@ pub fn settings(s: &Settings) -> String {
         ),
         ("add myself default expiry", opt(&s.add_myself_default_expiry)),
         ("add myself max expiry", opt(&s.add_myself_max_expiry)),
+        ("max expiry", opt(&s.max_expiry)),
+        ("max api tokens per user", num(s.max_api_tokens_per_user)),
+        ("max sessions per user", num(s.max_sessions_per_user)),
     ])
 }
 

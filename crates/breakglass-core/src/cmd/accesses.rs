@@ -49,7 +49,7 @@ pub fn create(
 ) -> Result<(Changes, Access, Option<Token>), DomainError> {
     authz::require_unbounded(ctx)?;
     let me = authz::acting_user(state, ctx)?;
-    require_future(new.expires_at, ctx.now)?;
+    require_future(state, new.expires_at, ctx.now)?;
     if let Some(ws) = &new.scope {
         authz::visible_workspace(state, ctx, ws)?;
     }
@@ -90,7 +90,7 @@ pub fn create(
                 ));
             }
             for (email, code) in new.recipients {
-                add(&mut access, me, email, code, ctx.now)?;
+                add(state, &mut access, me, email, code, ctx.now)?;
             }
         }
         AccessKind::ApiToken => {
@@ -134,6 +134,7 @@ pub fn create(
 }
 
 fn add(
+    state: &State,
     access: &mut Access,
     owner: &User,
     email: Email,
@@ -143,6 +144,7 @@ fn add(
     if email == owner.email {
         return Err(DomainError::invalid("access.self", "nobody shares access with themselves"));
     }
+    crate::cmd::users::require_not_lookalike(state, &email)?;
     if let Some(existing) = access.recipients.iter().position(|r| r.email == email) {
         if access.recipients[existing].status != RecipientStatus::Declined {
             return Err(DomainError::conflict(
@@ -217,7 +219,7 @@ pub fn add_recipient(
         return Err(DomainError::invalid("access.not_delegate", "only a delegate access has recipients"));
     }
     let mut a = a.clone();
-    add(&mut a, me, email.clone(), code, ctx.now)?;
+    add(state, &mut a, me, email.clone(), code, ctx.now)?;
     let ev = event(
         state,
         ctx,

@@ -41,6 +41,17 @@ pub fn update_settings(state: &State, ctx: &Ctx, new: Settings) -> Result<Change
     {
         return bad("add_myself_default_expiry must be at least 1 minute and at most add_myself_max_expiry");
     }
+    if new.max_expiry < Span::hours(1) || new.max_expiry > Span::days(3660) {
+        return bad("max_expiry must be between 1 hour and 3660 days");
+    }
+    if new.add_myself_max_expiry > new.max_expiry {
+        return bad("add_myself_max_expiry must not exceed max_expiry");
+    }
+    if !(1..=10_000).contains(&new.max_api_tokens_per_user)
+        || !(1..=10_000).contains(&new.max_sessions_per_user)
+    {
+        return bad("max_api_tokens_per_user and max_sessions_per_user must be between 1 and 10000");
+    }
     let old = state.settings();
     let (before, after) = (to_map(old), to_map(&new));
     let changed: Map<String, Value> = after
@@ -305,7 +316,7 @@ pub fn add_myself(
         ));
     }
     let settings = state.settings();
-    require_future(expires_at, ctx.now)?;
+    require_future(state, expires_at, ctx.now)?;
     let expires_at = expires_at.unwrap_or_else(|| ctx.now.plus(settings.add_myself_default_expiry));
     let max = ctx.now.plus(settings.add_myself_max_expiry);
     if expires_at > max {

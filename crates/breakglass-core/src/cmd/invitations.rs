@@ -33,7 +33,8 @@ pub fn invite(
     let target = Target::Workspace(ws.clone());
     let w = authorize(state, ctx, &target, &[Role::Workspace(role)])?;
     require_active(w)?;
-    require_future(membership_expires_at, ctx.now)?;
+    require_future(state, membership_expires_at, ctx.now)?;
+    crate::cmd::users::require_not_lookalike(state, &email)?;
     if email == me.email {
         return Err(DomainError::Forbidden {
             code: "invitation.self",
@@ -282,12 +283,7 @@ pub fn sign_up(
         }
         Signup::Open => {}
     }
-    if state.user_by_email(&email).is_some() {
-        return Err(DomainError::conflict(
-            "user.exists",
-            format!("a user with e-mail '{email}' already exists"),
-        ));
-    }
+    crate::cmd::users::require_new_email(state, &email)?;
     let user = User {
         id: UserId(ctx.next_id()),
         email: email.clone(),

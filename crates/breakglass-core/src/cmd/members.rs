@@ -43,7 +43,7 @@ pub fn set_member(state: &State, ctx: &Ctx, cmd: SetMember) -> Result<Changes, D
     check_role_kind(&cmd.target, cmd.role)?;
     let ws = authorize(state, ctx, &cmd.target, &[cmd.role])?;
     require_active(ws)?;
-    require_future(cmd.expires_at, ctx.now)?;
+    require_future(state, cmd.expires_at, ctx.now)?;
     let user = state.user_by_email(&cmd.email).ok_or_else(|| user_not_found(&cmd.email))?;
     if let Some(request) =
         four_eyes(state, ctx, &cmd.target, cmd.role, user, cmd.expires_at, cmd.justification.clone())?
@@ -192,7 +192,7 @@ pub fn grant(state: &State, ctx: &Ctx, cmd: NewGrant) -> Result<(Changes, Assign
     check_role_kind(&cmd.target, cmd.role)?;
     let ws = authorize(state, ctx, &cmd.target, &[cmd.role])?;
     require_active(ws)?;
-    require_future(Some(cmd.expires_at), ctx.now)?;
+    require_future(state, Some(cmd.expires_at), ctx.now)?;
     if let Some(r) = &cmd.reason {
         if r.chars().count() > 1000 || r.chars().any(|c| c.is_control() && c != '\n') {
             return Err(DomainError::invalid(

@@ -6,7 +6,7 @@ use crate::audit::EventType;
 use crate::authz;
 use crate::change::{Change, Changes};
 use crate::cmd::event;
-use crate::ctx::Ctx;
+use crate::ctx::{Actor, Ctx};
 use crate::error::DomainError;
 use crate::ident::{MessageId, Slug, UserId};
 use crate::model::Target;
@@ -70,7 +70,7 @@ pub fn acknowledge(state: &State, ctx: &Ctx, id: MessageId) -> Result<Changes, D
     let me = authz::acting_user(state, ctx)?;
     let m = state
         .message(id)
-        .filter(|m| is_recipient(state, m, me.id, ctx.now))
+        .filter(|m| ctx.bounds.covers(&m.workspace) && is_recipient(state, m, me.id, ctx.now))
         .ok_or_else(|| DomainError::not_found("message.not_found", format!("message {id} not found")))?;
     if !m.unread_by(me.id) {
         return Err(DomainError::conflict(
@@ -92,10 +92,16 @@ pub fn acknowledge(state: &State, ctx: &Ctx, id: MessageId) -> Result<Changes, D
     Ok(Changes { changes: vec![Change::PutMessage(acked)], events: vec![ev] })
 }
 
-/// The messages `user` still has to read, newest first.
-pub fn unread(state: &State, user: UserId, now: Timestamp) -> Vec<&Message> {
-    let mut v: Vec<&Message> =
-        state.messages().filter(|m| m.unread_by(user) && is_recipient(state, m, user, now)).collect();
+/// The messages the acting user still has to read, newest first: only those of workspaces their
+/// credential reaches (a token confined to one workspace sees no other workspace's messages).
+pub fn unread<'s>(state: &'s State, ctx: &Ctx) -> Vec<&'s Message> {
+    let Actor::User(user) = ctx.actor else { return Vec::new() };
+    let mut v: Vec<&Message> = state
+        .messages()
+        .filter(|m| {
+            ctx.bounds.covers(&m.workspace) && m.unread_by(user) && is_recipient(state, m, user, ctx.now)
+        })
+        .collect();
     v.sort_by_key(|m| (std::cmp::Reverse(m.created_at), m.id));
     v
 }

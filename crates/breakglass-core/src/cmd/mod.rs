@@ -66,12 +66,26 @@ pub(crate) fn event(
     }
 }
 
-/// Refuses an expiry that is not in the future.
-pub(crate) fn require_future(at: Option<Timestamp>, now: Timestamp) -> Result<(), DomainError> {
+/// Refuses an expiry that is not in the future, or that lies further than the installation's
+/// `max_expiry` (a far-away expiry would make temporary access permanent in all but name).
+pub(crate) fn require_future(
+    state: &State,
+    at: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<(), DomainError> {
+    let max = state.settings().max_expiry;
     match at {
         Some(t) if t <= now => Err(DomainError::invalid(
             "input.expiry_in_past",
             format!("expires_at {t} is not in the future (now is {now})"),
+        )),
+        Some(t) if t > now.plus(max) => Err(DomainError::invalid(
+            "input.expiry_too_far",
+            format!(
+                "expires_at {t} is further away than this installation allows ({max} from now, so at \
+                 the latest {}); ask an admin to raise max_expiry",
+                now.plus(max)
+            ),
         )),
         _ => Ok(()),
     }

@@ -98,6 +98,13 @@ pub(crate) struct Opening<'a> {
 /// nothing is left to approve.
 pub(crate) fn open(state: &State, ctx: &Ctx, o: Opening<'_>) -> Result<(Changes, RequestId), DomainError> {
     check_duration(&o.policy, o.duration, o.created_by == o.user.id)?;
+    let max = state.settings().max_expiry;
+    if let Some(d) = o.duration.filter(|d| *d > max) {
+        return Err(DomainError::invalid(
+            "input.expiry_too_far",
+            format!("{d} is longer than this installation allows for any access ({max}); ask an admin to raise max_expiry"),
+        ));
+    }
     let justification = clean_text(o.justification, "justification")?;
     if o.policy.justification_required && justification.is_none() {
         return Err(DomainError::invalid(

@@ -14,11 +14,6 @@ use crate::role::AdminRole;
 use crate::state::State;
 use crate::time::Timestamp;
 
-/// Most live API tokens one user may hold.
-pub const MAX_API_TOKENS: usize = 100;
-/// Most live sessions one user may hold.
-pub const MAX_SESSIONS: usize = 50;
-
 /// Opens a session for the acting user, who has just proven their password.
 pub fn sign_in(
     state: &State,
@@ -90,20 +85,28 @@ pub(crate) fn issue(
     expires_at: Option<Timestamp>,
 ) -> Result<(Changes, Token), DomainError> {
     let user = authz::acting_user(state, ctx)?;
-    require_future(expires_at, ctx.now)?;
+    require_future(state, expires_at, ctx.now)?;
     // Every live token costs memory in every process and an audited commit; a user needs few.
     let live = state.tokens_of(user.id).into_iter().filter(|t| t.kind == kind && t.is_valid(ctx.now)).count();
-    let limit = match kind {
-        TokenKind::Api => MAX_API_TOKENS,
-        TokenKind::Session => MAX_SESSIONS,
-    };
-    if live >= limit {
-        return Err(DomainError::rule(
+    let settings = state.settings();
+    let (limit, code, what, way_out) = match kind {
+        TokenKind::Api => (
+            settings.max_api_tokens_per_user,
             "token.limit_reached",
-            format!(
-                "at most {limit} live {} per user; revoke one first",
-                if kind == TokenKind::Api { "API tokens" } else { "sessions" }
-            ),
+            "API tokens",
+            "revoke one first (breakglass token list)",
+        ),
+        TokenKind::Session => (
+            settings.max_sessions_per_user,
+            "session.limit_reached",
+            "sessions",
+            "sign out of one, or wait until one expires",
+        ),
+    };
+    if live >= limit as usize {
+        return Err(DomainError::rule(
+            code,
+            format!("you already hold {live} live {what}, the most this installation allows; {way_out}"),
         ));
     }
     let token = Token {

@@ -26,17 +26,40 @@ pub struct NewUser {
     pub password_hash: Option<PasswordHash>,
 }
 
+/// Refuses an address that already has an account, or that looks like one that has (see
+/// [`State::lookalike_of`]): a spoofed twin would be a second person to every reader.
+pub(crate) fn require_new_email(state: &State, email: &Email) -> Result<(), DomainError> {
+    if state.user_by_email(email).is_some() {
+        return Err(DomainError::conflict(
+            "user.exists",
+            format!("a user with e-mail '{email}' already exists"),
+        ));
+    }
+    require_not_lookalike(state, email)
+}
+
+/// Refuses an address that looks like another user's without being it (invitations and shared
+/// accesses address people who may sign up later: refuse the twin before it gets that far).
+pub(crate) fn require_not_lookalike(state: &State, email: &Email) -> Result<(), DomainError> {
+    if state.lookalike_of(email).is_some() {
+        return Err(DomainError::conflict(
+            "user.email_confusable",
+            format!(
+                "'{email}' looks like the address of an existing user but is a different one (it uses \
+                 characters that imitate others); use the address exactly as that user has it, or a \
+                 clearly different one"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Creates a user. Only admins (and the system) may.
 pub fn create_user(state: &State, ctx: &Ctx, new: NewUser) -> Result<(Changes, UserId), DomainError> {
     if authz::actor_admin_role(state, ctx)? != AdminRole::Admin {
         return Err(DomainError::forbidden("only admins may create users"));
     }
-    if state.user_by_email(&new.email).is_some() {
-        return Err(DomainError::conflict(
-            "user.exists",
-            format!("a user with e-mail '{}' already exists", new.email),
-        ));
-    }
+    require_new_email(state, &new.email)?;
     let user = User {
         id: UserId(ctx.next_id()),
         email: new.email,

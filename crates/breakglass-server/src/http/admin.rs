@@ -685,7 +685,7 @@ pub async fn my_messages(
 ) -> ApiResult<Json<api::Page<api::Message>>> {
     let now = app.now();
     let state = app.state();
-    let unread = messages::unread(&state, caller.user, now);
+    let unread = messages::unread(&state, &caller.ctx(now));
     keyed_page(unread.into_iter().map(|m| (m.created_at, views::message(&state, m, false))), &q)
 }
 
@@ -779,6 +779,15 @@ pub async fn update_settings(
     }
     if let Some(d) = &body.add_myself_max_expiry {
         new.add_myself_max_expiry = Span::parse(d)?;
+    }
+    if let Some(d) = &body.max_expiry {
+        new.max_expiry = Span::parse(d)?;
+    }
+    if let Some(n) = body.max_api_tokens_per_user {
+        new.max_api_tokens_per_user = n;
+    }
+    if let Some(n) = body.max_sessions_per_user {
+        new.max_sessions_per_user = n;
     }
     let done =
         app.execute(caller.actor(), |s, c| Ok((admin::update_settings(s, c, new.clone())?, ()))).await?;

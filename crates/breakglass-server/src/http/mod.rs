@@ -181,7 +181,21 @@ pub fn router(app: Arc<App>) -> Router {
         })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn(log_request))
+        .layer(axum::middleware::from_fn(security_headers))
         .with_state(app)
+}
+
+/// Headers every answer carries: `nosniff` everywhere, so that no browser reads an answer as
+/// another type than it says; and `no-store` on everything but the web UI's pages (which set
+/// their own) and its versioned script, since API answers carry access and, once, new secrets.
+async fn security_headers(req: Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    if !headers.contains_key(axum::http::header::CACHE_CONTROL) {
+        headers.insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// Logs method, route template, status and latency. Never headers or bodies (they carry

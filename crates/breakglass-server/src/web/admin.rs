@@ -331,6 +331,9 @@ async fn body(
                     (field(failed, "settings", "default_project_quota", "Project quota of new workspaces", "number", &st.default_project_quota.map(|d| d.to_string()).unwrap_or_default(), None, true))
                     (field(failed, "settings", "add_myself_default_expiry", "“Add myself” lasts", "text", st.add_myself_default_expiry.as_deref().unwrap_or(""), None, true))
                     (field(failed, "settings", "add_myself_max_expiry", "“Add myself” at most", "text", st.add_myself_max_expiry.as_deref().unwrap_or(""), None, true))
+                    (field(failed, "settings", "max_expiry", "Any expiry at most", "text", st.max_expiry.as_deref().unwrap_or(""), Some("How far ahead any membership, grant, token or access may end, e.g. 366d."), true))
+                    (field(failed, "settings", "max_api_tokens_per_user", "API tokens per user", "number", &st.max_api_tokens_per_user.map(|d| d.to_string()).unwrap_or_default(), None, true))
+                    (field(failed, "settings", "max_sessions_per_user", "Sessions per user", "number", &st.max_sessions_per_user.map(|d| d.to_string()).unwrap_or_default(), None, true))
                     div.check { input #settings-restrict type="checkbox" name="restrict_admin_role_assignment" value="true" checked[st.restrict_admin_role_assignment == Some(true)];
                         label for="settings-restrict" { "“Add myself” assigns member instead of manager" } }
                     button type="submit" { "Save settings" }
@@ -462,32 +465,40 @@ pub async fn remove_tag(
 /// `POST /admin/settings`.
 pub async fn settings(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
     let number = |k: &str| form.get(k).map(|v| v.parse::<u32>());
-    let (ttl, quota) = (number("invitation_ttl_days"), number("default_project_quota"));
     let bad = |field: &'static str| {
         let e =
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "input.invalid_number", "give a whole number");
         Failed { field, ..Failed::new("settings", &form, &e, &[]) }
     };
-    if let Some(Err(_)) = ttl {
-        return with_status(
-            render(&app, &web, &HashMap::new(), &bad("invitation_ttl_days"), None).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+    let mut numbers = [None; 4];
+    for (slot, field) in numbers.iter_mut().zip([
+        "invitation_ttl_days",
+        "default_project_quota",
+        "max_api_tokens_per_user",
+        "max_sessions_per_user",
+    ]) {
+        match number(field) {
+            Some(Err(_)) => {
+                return with_status(
+                    render(&app, &web, &HashMap::new(), &bad(field), None).await,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+            }
+            n => *slot = n.and_then(Result::ok),
+        }
     }
-    if let Some(Err(_)) = quota {
-        return with_status(
-            render(&app, &web, &HashMap::new(), &bad("default_project_quota"), None).await,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
-    }
+    let [ttl, quota, tokens, sessions] = numbers;
     let body = api::Settings {
         workspace_registration: form.get("workspace_registration"),
         signup: form.get("signup"),
-        invitation_ttl_days: ttl.and_then(Result::ok),
-        default_project_quota: quota.and_then(Result::ok),
+        invitation_ttl_days: ttl,
+        default_project_quota: quota,
         restrict_admin_role_assignment: Some(form.checked("restrict_admin_role_assignment")),
         add_myself_default_expiry: form.get("add_myself_default_expiry"),
         add_myself_max_expiry: form.get("add_myself_max_expiry"),
+        max_expiry: form.get("max_expiry"),
+        max_api_tokens_per_user: tokens,
+        max_sessions_per_user: sessions,
     };
     match body_of::<api::Settings>(
         admin::update_settings(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
@@ -505,6 +516,9 @@ pub async fn settings(State(app): State<Arc<App>>, web: Web, form: Form) -> Resp
                     ("registration", "workspace_registration"),
                     ("invitation", "invitation_ttl_days"),
                     ("quota", "default_project_quota"),
+                    ("max_expiry", "max_expiry"),
+                    ("tokens", "max_api_tokens_per_user"),
+                    ("sessions", "max_sessions_per_user"),
                     ("max", "add_myself_max_expiry"),
                     ("expiry", "add_myself_default_expiry"),
                     ("span", "add_myself_default_expiry"),

@@ -12,7 +12,7 @@ use super::{html as html_response, Failed, Web};
 use crate::app::App;
 
 /// Inlined into every page, so that a page renders in one round trip.
-const CSS: &str = include_str!("app.css");
+pub(super) const CSS: &str = include_str!("app.css");
 
 /// Which part of the site a page belongs to, for the navigation's current mark.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -163,7 +163,7 @@ pub fn page(app: &App, web: &Web, nav: Nav, current_ws: Option<&str>, title: &st
                     }
                     (body)
                 }
-                script { (PreEscaped(COUNTDOWN_JS)) }
+                script src=(super::SCRIPT_PATH.as_str()) defer {}
             }
         }
     };
@@ -176,9 +176,6 @@ pub fn page(app: &App, web: &Web, nav: Nav, current_ws: Option<&str>, title: &st
     }
     r
 }
-
-/// Keeps countdowns ticking without reloading; the server-rendered text is right without it.
-const COUNTDOWN_JS: &str = r#"(function(){function f(ms){if(ms<=0)return"expired";var s=Math.floor(ms/1000),d=Math.floor(s/86400),h=Math.floor(s%86400/3600),m=Math.floor(s%3600/60);if(d>0)return"in "+d+"d "+h+"h";if(h>0)return"in "+h+"h "+m+"m";if(m>0)return"in "+m+"m "+(s%60)+"s";return"in "+s+"s"}function t(){document.querySelectorAll("[data-until]").forEach(function(e){e.textContent=f(Date.parse(e.getAttribute("data-until"))-Date.now())})}setInterval(t,1000)})();"#;
 
 /// A page for visitors who are not signed in (sign-in, sign-up).
 pub fn public_page(title: &str, body: Markup) -> Response {

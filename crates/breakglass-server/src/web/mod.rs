@@ -49,6 +49,7 @@ const FLASH_COOKIE: &str = "bg_flash";
 pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/", get(dashboard::show))
+        .route("/static/app.js", get(script))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
         .route("/signup", get(session::signup_page).post(session::signup))
@@ -166,12 +167,35 @@ fn html(status: StatusCode, body: String) -> Response {
     r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r.headers_mut().insert("x-frame-options", HeaderValue::from_static("DENY"));
     r.headers_mut().insert("referrer-policy", HeaderValue::from_static("same-origin"));
-    r.headers_mut().insert(
-        "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
+    r.headers_mut().insert("content-security-policy", CSP.clone());
+    r
+}
+
+/// The pages' Content-Security-Policy: no inline script at all (the one script is
+/// [`SCRIPT_PATH`]), and the inlined stylesheet allowed by its digest alone.
+static CSP: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+    use base64::Engine as _;
+    let style = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(layout::CSS.as_bytes()));
+    let policy = format!(
+        "default-src 'none'; script-src 'self'; style-src 'sha256-{style}'; img-src 'self' data:; \
+         form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     );
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"))
+});
+
+/// The web UI's script.
+const SCRIPT: &str = include_str!("app.js");
+
+/// Where pages load [`SCRIPT`] from: versioned by its digest, so a browser may keep it for good.
+static SCRIPT_PATH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("/static/app.js?v={}", hex::encode(&Sha256::digest(SCRIPT.as_bytes())[..6]))
+});
+
+/// `GET /static/app.js`.
+async fn script() -> Response {
+    let mut r = SCRIPT.into_response();
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
     r
 }
 

@@ -162,7 +162,6 @@ async fn render_request(app: &Arc<App>, web: &Web, ws: Option<&str>, failed: &Fa
                         label for="request-emergency" { (emergency_badge()) " This is an emergency" }
                     }
                     p.hint #emergency-hint { "Emergency access is granted under the emergency policy, is short, and is reviewed afterwards. Only roles marked “emergency possible” allow it." }
-                    script { (maud::PreEscaped(EMERGENCY_TOGGLE_JS)) }
                 }
                 button type="submit" { "Send request" }
             }
@@ -172,10 +171,6 @@ async fn render_request(app: &Arc<App>, web: &Web, ws: Option<&str>, failed: &Fa
     };
     page(app, web, Nav::Request, ws.as_deref(), "Request access", body)
 }
-
-/// Shows the emergency checkbox only for the roles that allow it; without script it stays visible
-/// and the server refuses emergency requests the entitlement does not allow.
-const EMERGENCY_TOGGLE_JS: &str = r#"(function(){var s=document.getElementById("request-target"),b=document.getElementById("emergency-box");if(!s||!b)return;var ok=b.getAttribute("data-allowed").split(",");function u(){var on=ok.indexOf(s.value)>=0;b.hidden=!on;document.getElementById("emergency-hint").hidden=!on;if(!on)document.getElementById("request-emergency").checked=false}s.addEventListener("change",u);u()})();"#;
 
 /// `POST /request`.
 pub async fn create(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {

@@ -1871,6 +1871,9 @@ async fn settings_are_admin_only_validated_and_each_change_is_audited() {
         restrict_admin_role_assignment: Some(false),
         add_myself_default_expiry: Some("8h".into()),
         add_myself_max_expiry: Some("7d".into()),
+        max_expiry: Some("366d".into()),
+        max_api_tokens_per_user: Some(100),
+        max_sessions_per_user: Some(50),
     };
     assert_eq!(admin.settings().await.unwrap(), defaults);
 

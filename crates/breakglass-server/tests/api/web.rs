@@ -325,7 +325,7 @@ async fn an_invitation_link_signs_up_and_the_dashboard_accepts_it() {
         .submit(
             &page,
             "/w/ops/invite",
-            &[("email", "zoe@example.com"), ("role", "member"), ("expires", "2031-06-01")],
+            &[("email", "zoe@example.com"), ("role", "member"), ("expires", "2030-06-01")],
         )
         .await;
     let at = r.body.find("/signup?code=").unwrap_or_else(|| panic!("no link: {}", r.body));
@@ -358,7 +358,7 @@ async fn an_invitation_link_signs_up_and_the_dashboard_accepts_it() {
     assert_eq!((r.status, r.location.as_deref()), (303, Some("/w/ops")));
     let members = t.admin().all_workspace_members("ops").await.unwrap();
     let zoe_binding = members.iter().find(|m| m.user == "zoe@example.com").expect("zoe joined");
-    assert_eq!(zoe_binding.expires_at.as_deref(), Some("2031-06-01T00:00:00Z"), "the date became the expiry");
+    assert_eq!(zoe_binding.expires_at.as_deref(), Some("2030-06-01T00:00:00Z"), "the date became the expiry");
 }
 
 #[tokio::test]
@@ -551,4 +551,44 @@ async fn tokens_and_service_user_secrets_are_shown_once_and_revocation_is_immedi
     assert!(r.body.contains("bgu_"), "the service user's secret is shown once");
     assert!(!b.get("/w/ops/p/db").await.body.contains("bgu_"));
     assert_eq!(t.events_of("SERVICE_USER_CREATED").await.len(), 1);
+}
+
+/// A response header as text.
+fn response_header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+#[tokio::test]
+async fn pages_forbid_inline_script_and_load_the_one_script_from_the_server() {
+    let t = TestApp::start().await;
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{}/login", t.url)).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(response_header(&page, "x-content-type-options").as_deref(), Some("nosniff"));
+    let csp = response_header(&page, "content-security-policy").expect("a Content-Security-Policy");
+    let directive = |name: &str| {
+        csp.split(';').map(str::trim).find(|d| d.starts_with(name)).unwrap_or_default().to_owned()
+    };
+    assert_eq!(directive("script-src"), "script-src 'self'", "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        directive("style-src").starts_with("style-src 'sha256-"),
+        "the inlined stylesheet by digest: {csp}"
+    );
+    // A signed-in page carries no inline script; its script tag points at the served file.
+    t.user("ann@example.com").await;
+    let mut b = Browser::new(&t);
+    let html = b.sign_in("ann@example.com").await.body;
+    let mut scripts = 0;
+    for (at, _) in html.match_indices("<script") {
+        let tag = &html[at..at + html[at..].find('>').unwrap()];
+        let src = tag.split("src=\"").nth(1).and_then(|s| s.split('"').next()).expect("a script with src");
+        assert!(src.starts_with("/static/app.js?v="), "{tag}");
+        assert!(html[at..].starts_with(&format!("{tag}></script>")), "nothing inline in {tag}");
+        let js = http.get(format!("{}{src}", t.url)).send().await.unwrap();
+        assert_eq!(js.status(), 200);
+        assert_eq!(response_header(&js, "content-type").as_deref(), Some("text/javascript; charset=utf-8"));
+        assert_eq!(response_header(&js, "x-content-type-options").as_deref(), Some("nosniff"));
+        scripts += 1;
+    }
+    assert_eq!(scripts, 1, "the dashboard loads the script once: {html}");
 }
