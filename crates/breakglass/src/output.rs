@@ -1266,7 +1266,7 @@ mod tests {
         let text = settings(&s);
         assert!(text.starts_with("workspace registration:"), "{text}");
         assert!(text.contains(" approval\n") && text.contains(" 7\n") && text.contains(" false\n"), "{text}");
-        assert!(text.contains("signup:") && text.lines().count() == 7, "{text}");
+        assert!(text.contains("signup:") && text.lines().count() == 10, "{text}");
     }
 
     #[test]
