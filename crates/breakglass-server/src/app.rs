@@ -74,7 +74,14 @@ pub struct App {
     /// Token uses not yet written to the store (see [`App::flush_token_use`]).
     token_use: Mutex<HashMap<TokenId, Timestamp>>,
     /// The last attempt to compare with the database failed (see [`App::is_stale`]).
-    stale: AtomicBool,
+    stale: Arc<AtomicBool>,
+    /// Since when a call to the store made under the writer lock has been waiting (see
+    /// [`App::is_stale`]).
+    busy: Arc<Busy>,
+    /// When the last head read under the writer lock began (see [`App::catch_up_since`]).
+    last_head_read: AtomicU64,
+    /// How long a write waits for the database before it answers 503, in milliseconds.
+    patience_ms: AtomicU64,
     /// Full reloads since start-up (see [`App::full_reloads`]).
     reloads: Arc<AtomicU64>,
     /// How many commits carried how many commands (see [`App::group_sizes`]).
@@ -117,6 +124,56 @@ enum GroupOutcome {
 /// Commits per number of commands they carried.
 struct GroupSizes([AtomicU64; MAX_GROUP + 1]);
 
+/// Since when the store has been working on a call made under the writer lock: one at a time,
+/// since the lock serialises them. A call that has taken longer than [`STALE_AFTER`] means the
+/// database is not answering, whatever the call is.
+struct Busy {
+    /// Nanoseconds from `epoch` at which the call began; 0: none under way.
+    since: AtomicU64,
+    epoch: std::time::Instant,
+}
+
+impl Busy {
+    fn new() -> Self {
+        Self { since: AtomicU64::new(0), epoch: std::time::Instant::now() }
+    }
+
+    /// Nanoseconds since `epoch` (at least 1, so that 0 can mean "none").
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX).max(1)
+    }
+
+    /// Marks a call under way until the guard is dropped.
+    fn start(&self) -> BusyGuard<'_> {
+        self.since.store(self.now(), Ordering::Relaxed);
+        BusyGuard(self)
+    }
+
+    /// How long the call under way has been waiting.
+    fn waiting(&self) -> std::time::Duration {
+        match self.since.load(Ordering::Relaxed) {
+            0 => std::time::Duration::ZERO,
+            since => std::time::Duration::from_nanos(self.now().saturating_sub(since)),
+        }
+    }
+}
+
+struct BusyGuard<'a>(&'a Busy);
+
+impl Drop for BusyGuard<'_> {
+    fn drop(&mut self) {
+        self.0.since.store(0, Ordering::Relaxed);
+    }
+}
+
+/// How long a call to the store may take before `/healthz` says the model may be stale.
+/// Healthy calls take milliseconds; the replica follows every 50 ms.
+pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long a write waits for the database by default before answering 503
+/// `store.unavailable` ([`App::set_patience`]).
+pub const WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// The outcome of a committed command.
 #[derive(Debug)]
 pub struct Committed<T> {
@@ -150,7 +207,10 @@ impl App {
             writer: Arc::new(tokio::sync::Mutex::new(Writer::default())),
             clock,
             token_use: Mutex::new(HashMap::new()),
-            stale: AtomicBool::new(false),
+            stale: Arc::new(AtomicBool::new(false)),
+            busy: Arc::new(Busy::new()),
+            last_head_read: AtomicU64::new(0),
+            patience_ms: AtomicU64::new(u64::try_from(WRITE_PATIENCE.as_millis()).unwrap_or(u64::MAX)),
             reloads: Arc::new(AtomicU64::new(0)),
             group_sizes: Arc::new(GroupSizes(std::array::from_fn(|_| AtomicU64::new(0)))),
             max_group: AtomicUsize::new(MAX_GROUP),
@@ -210,12 +270,12 @@ impl App {
         let mut alone = false;
         let mut attempts = 0;
         while attempts < MAX_ATTEMPTS {
-            let mut writer = self.writer.clone().lock_owned().await;
+            let mut writer = self.lock_writer().await?;
             let max_group = self.max_group.load(Ordering::Relaxed);
             if let Some(full) = writer.open.as_ref().filter(|g| !alone && g.members.len() >= max_group) {
                 let done = full.done.subscribe();
                 drop(writer);
-                wait(done).await?;
+                wait(done, self.patience()).await?;
                 continue;
             }
             attempts += 1;
@@ -232,12 +292,12 @@ impl App {
                     // A refusal decided on a model another process has moved past may be wrong
                     // (a quota raised, a request approved elsewhere): check, and decide again.
                     // If the store cannot be asked, the refusal stands as decided.
-                    match self.store.head().await {
-                        Ok(head) if head.seq != base => {
-                            self.catch_up().await?;
+                    match self.within(self.store.head()).await {
+                        Ok(Ok(head)) if head.seq != base => {
+                            self.within(self.catch_up()).await.map_err(|_| ApiError::unavailable())??;
                             continue;
                         }
-                        _ if speculative => match observe(writer).await? {
+                        _ if speculative => match observe(writer, self.patience()).await? {
                             Some(_) => return Err(refusal.into()),
                             None => continue,
                         },
@@ -249,7 +309,7 @@ impl App {
                 if !speculative {
                     return Ok(Committed { value, seq: base });
                 }
-                match observe(writer).await? {
+                match observe(writer, self.patience()).await? {
                     Some(seq) => return Ok(Committed { value, seq }),
                     None => continue,
                 }
@@ -263,10 +323,10 @@ impl App {
                     Ok(head) => return Ok(Committed { value, seq: head.seq }),
                     Err(StoreError::HeadMoved { expected, actual }) => {
                         tracing::info!(expected, actual, "audit head moved under us; catching up");
-                        self.catch_up().await?;
+                        self.within(self.catch_up()).await.map_err(|_| unknown_outcome())??;
                         continue;
                     }
-                    Err(e) => return Err(e.into()),
+                    Err(e) => return Err(self.failed(e)),
                 }
             }
             let (member, done) = match &mut writer.open {
@@ -282,7 +342,7 @@ impl App {
                 }
             };
             drop(writer);
-            match &*wait(done).await? {
+            match &*wait(done, self.patience()).await? {
                 GroupOutcome::Committed(heads) => {
                     let head = heads.get(member).ok_or_else(|| {
                         tracing::error!(member, heads = heads.len(), "a group commit lost a member");
@@ -294,6 +354,7 @@ impl App {
                 GroupOutcome::Separately => alone = true,
                 GroupOutcome::Failed(error) => {
                     let error = error.lock().unwrap_or_else(|p| p.into_inner()).take();
+                    self.stale.store(true, Ordering::Relaxed);
                     return Err(error.map_or_else(ApiError::unavailable, ApiError::from));
                 }
             }
@@ -332,8 +393,12 @@ impl App {
         changes: Changes,
     ) -> Result<Result<ChainHead, StoreError>, ApiError> {
         let (store, state, sizes) = (self.store.clone(), self.state.clone(), self.group_sizes.clone());
+        let busy = self.busy.clone();
         let task = tokio::spawn(async move {
-            let result = store.commit(base, &changes).await;
+            let result = {
+                let _busy = busy.start();
+                store.commit(base, &changes).await
+            };
             if let Ok(head) = &result {
                 state.write().unwrap_or_else(|p| p.into_inner()).apply_all(&changes, *head);
                 sizes.record(1);
@@ -341,10 +406,57 @@ impl App {
             drop(writer);
             result
         });
-        task.await.map_err(|e| {
-            tracing::error!(error = %e, "commit task failed");
-            ApiError::internal()
+        // The commit goes on when this gives up waiting: its outcome lands in the model either way.
+        match tokio::time::timeout(self.patience(), task).await {
+            Ok(joined) => joined.map_err(|e| {
+                tracing::error!(error = %e, "commit task failed");
+                ApiError::internal()
+            }),
+            Err(_) => Err(unknown_outcome()),
+        }
+    }
+
+    /// Takes the writer lock, waiting at most [`App::patience`]: a writer that holds it longer is
+    /// waiting for a database that does not answer, and nothing was decided for this caller yet.
+    async fn lock_writer(&self) -> Result<tokio::sync::OwnedMutexGuard<Writer>, ApiError> {
+        tokio::time::timeout(self.patience(), self.writer.clone().lock_owned()).await.map_err(|_| {
+            tracing::warn!("a write waited for the database too long; answering 503");
+            ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "store.unavailable",
+                "the database is not answering; nothing was changed, try again",
+            )
         })
+    }
+
+    /// Runs a store call under the writer lock, marking it under way and waiting for it at most
+    /// [`App::patience`].
+    async fn within<T>(
+        &self,
+        call: impl std::future::Future<Output = T>,
+    ) -> Result<T, tokio::time::error::Elapsed> {
+        let _busy = self.busy.start();
+        tokio::time::timeout(self.patience(), call).await
+    }
+
+    /// A store failure as an answer; a database error also marks the model stale until the next
+    /// successful look at the database.
+    fn failed(&self, e: StoreError) -> ApiError {
+        if matches!(e, StoreError::Database(_)) {
+            self.stale.store(true, Ordering::Relaxed);
+        }
+        e.into()
+    }
+
+    /// How long a write waits for the database before answering 503 `store.unavailable`.
+    pub fn patience(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.patience_ms.load(Ordering::Relaxed))
+    }
+
+    /// Sets [`App::patience`] (default [`WRITE_PATIENCE`]).
+    pub fn set_patience(&self, patience: std::time::Duration) {
+        self.patience_ms
+            .store(u64::try_from(patience.as_millis()).unwrap_or(u64::MAX).max(1), Ordering::Relaxed);
     }
 
     /// Starts the task that commits the group just opened. It queues for the writer lock,
@@ -353,6 +465,7 @@ impl App {
     fn spawn_committer(&self) {
         let (writer, store, state) = (self.writer.clone(), self.store.clone(), self.state.clone());
         let (reloads, sizes, clock) = (self.reloads.clone(), self.group_sizes.clone(), self.clock.clone());
+        let busy = self.busy.clone();
         tokio::spawn(async move {
             // Requests already under way (parsed, authenticated, about to ask for the lock) get
             // a moment to join: without it, the first command after a commit would often go
@@ -364,7 +477,10 @@ impl App {
             // Only committers take the open group, one per group: this is the one it was
             // started for.
             let Some(group) = writer.open.take() else { return };
-            let outcome = commit_group(&store, &state, (&reloads, &clock), group.base, &group.members).await;
+            let outcome = {
+                let _busy = busy.start();
+                commit_group(&store, &state, (&reloads, &clock), group.base, &group.members).await
+            };
             if matches!(outcome, GroupOutcome::Committed(_)) {
                 sizes.record(group.members.len());
             }
@@ -398,6 +514,13 @@ impl App {
     /// this process is applied in between.
     pub async fn sync(&self) -> Result<bool, StoreError> {
         let _writer = self.writer.lock().await;
+        self.sync_locked().await
+    }
+
+    /// [`App::sync`] for a caller holding the writer lock.
+    async fn sync_locked(&self) -> Result<bool, StoreError> {
+        let started = self.busy.now();
+        let _busy = self.busy.start();
         let head = match self.store.head().await {
             Ok(head) => head,
             Err(e) => {
@@ -406,17 +529,46 @@ impl App {
             }
         };
         self.stale.store(false, Ordering::Relaxed);
-        if head == self.head() {
-            return Ok(false);
+        let moved = head != self.head();
+        if moved {
+            self.catch_up().await?;
         }
-        self.catch_up().await?;
-        Ok(true)
+        self.last_head_read.fetch_max(started, Ordering::Relaxed);
+        Ok(moved)
     }
 
-    /// True when the last attempt to reach the database failed: checks still answer from the
-    /// index, writes fail with 503 until it is back.
+    /// An instant on the clock [`App::catch_up_since`] compares with: take it when a request
+    /// arrives.
+    pub fn instant(&self) -> u64 {
+        self.busy.now()
+    }
+
+    /// Makes sure the model includes everything committed before `asked` (an [`App::instant`]),
+    /// by any process: nothing to do when a look at the database that began after `asked` has
+    /// already been applied, else one look now. Concurrent callers share looks, so a flood of
+    /// them costs one head query at a time. How a replica answers a credential made on another
+    /// one a moment ago instead of refusing it.
+    pub async fn catch_up_since(&self, asked: u64) -> Result<(), ApiError> {
+        // Set only once the look it records has been applied: no lock needed to trust it.
+        if self.last_head_read.load(Ordering::Relaxed) >= asked {
+            return Ok(());
+        }
+        let _writer = self.lock_writer().await?;
+        if self.last_head_read.load(Ordering::Relaxed) >= asked {
+            return Ok(());
+        }
+        match tokio::time::timeout(self.patience(), self.sync_locked()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(self.failed(e)),
+            Err(_) => Err(ApiError::unavailable()),
+        }
+    }
+
+    /// True when the model may be behind the database: the last look at it failed, or a call to
+    /// it has gone unanswered for [`STALE_AFTER`]. Checks still answer from the index; writes
+    /// fail with 503 until it is back.
     pub fn is_stale(&self) -> bool {
-        self.stale.load(Ordering::Relaxed)
+        self.stale.load(Ordering::Relaxed) || self.busy.waiting() > STALE_AFTER
     }
 
     /// Waits until the model includes audit sequence `seq`, catching up with the database, for at
@@ -594,22 +746,43 @@ async fn commit_group(
     }
 }
 
-/// Waits for a group's outcome.
-async fn wait(mut done: watch::Receiver<Option<Arc<GroupOutcome>>>) -> Result<Arc<GroupOutcome>, ApiError> {
-    let outcome = done.wait_for(Option::is_some).await.map_err(|_| {
-        tracing::error!("a group commit ended without an outcome");
-        ApiError::internal()
-    })?;
+/// Waits for a group's outcome, at most `patience`: past it the database is not answering, and
+/// the caller hears so, with the outcome unknown (the commit goes on, and its outcome lands in
+/// the model either way).
+async fn wait(
+    mut done: watch::Receiver<Option<Arc<GroupOutcome>>>,
+    patience: std::time::Duration,
+) -> Result<Arc<GroupOutcome>, ApiError> {
+    let outcome = tokio::time::timeout(patience, done.wait_for(Option::is_some))
+        .await
+        .map_err(|_| unknown_outcome())?
+        .map_err(|_| {
+            tracing::error!("a group commit ended without an outcome");
+            ApiError::internal()
+        })?;
     outcome.clone().ok_or_else(ApiError::internal)
+}
+
+/// The answer when the database did not answer in time while a change was being committed.
+fn unknown_outcome() -> ApiError {
+    tracing::warn!("the database did not answer a commit in time; answering 503");
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        "store.unavailable",
+        "the database is not answering; the change may or may not have been committed: look before trying again",
+    )
 }
 
 /// Waits for the open group a refusal or a no-op was decided on: it stands only if the group
 /// commits. Returns the head the group reached, or `None` to decide again.
-async fn observe(writer: tokio::sync::OwnedMutexGuard<Writer>) -> Result<Option<i64>, ApiError> {
+async fn observe(
+    writer: tokio::sync::OwnedMutexGuard<Writer>,
+    patience: std::time::Duration,
+) -> Result<Option<i64>, ApiError> {
     let Some(group) = &writer.open else { return Ok(None) };
     let done = group.done.subscribe();
     drop(writer);
-    Ok(match &*wait(done).await? {
+    Ok(match &*wait(done, patience).await? {
         GroupOutcome::Committed(heads) => heads.last().map(|h| h.seq),
         _ => None,
     })

@@ -204,7 +204,7 @@ impl FromRequestParts<Arc<App>> for Caller {
             ));
         }
         let act_as = first.map(|v| v.to_str().map_err(|_| invalid_act_as())).transpose()?;
-        authenticate(app, secret, act_as)
+        authenticate(app, secret, act_as).await
     }
 }
 
@@ -217,13 +217,52 @@ fn invalid_act_as() -> ApiError {
 
 /// Resolves a bearer secret, and the e-mail of an owner to act as if any, into the caller: the
 /// one rule for the API's `Authorization` header and the web UI's session cookie.
-pub fn authenticate(app: &App, secret: &str, act_as: Option<&str>) -> Result<Caller, ApiError> {
+///
+/// A secret this process does not know may have been issued by another replica a moment ago
+/// (a sign-in there, then the next call here behind a load balancer): before refusing it, the
+/// model catches up with everything committed until the request arrived
+/// ([`App::catch_up_since`], shared by concurrent callers), then decides once more.
+pub async fn authenticate(app: &App, secret: &str, act_as: Option<&str>) -> Result<Caller, ApiError> {
+    let arrived = app.instant();
     let presented = secret_hash(secret);
-    let now = app.now();
+    match resolve(app, &presented, act_as) {
+        Err(Unknown) => {
+            if let Err(e) = app.catch_up_since(arrived).await {
+                tracing::warn!(code = e.code, "cannot catch up before refusing an unknown token");
+            }
+            resolve(app, &presented, act_as).unwrap_or_else(|Unknown| Err(invalid_token()))
+        }
+        Ok(decided) => decided,
+    }
+}
+
+/// The model does not know the secret.
+struct Unknown;
+
+fn invalid_token() -> ApiError {
+    ApiError::unauthenticated("auth.invalid_token", "the token is unknown, revoked or expired")
+}
+
+/// [`authenticate`] on the model as it is.
+fn resolve(
+    app: &App,
+    presented: &SecretHash,
+    act_as: Option<&str>,
+) -> Result<Result<Caller, ApiError>, Unknown> {
     let state = app.state();
-    let invalid =
-        || ApiError::unauthenticated("auth.invalid_token", "the token is unknown, revoked or expired");
-    let token = state.token_by_hash(&presented).ok_or_else(invalid)?;
+    let Some(token) = state.token_by_hash(presented) else { return Err(Unknown) };
+    Ok(decide(app, &state, token, presented, act_as))
+}
+
+fn decide(
+    app: &App,
+    state: &breakglass_core::State,
+    token: &breakglass_core::model::Token,
+    presented: &SecretHash,
+    act_as: Option<&str>,
+) -> Result<Caller, ApiError> {
+    let now = app.now();
+    let invalid = invalid_token;
     // The map lookup already matched the digest; comparing again in constant time keeps the
     // final decision free of timing differences whatever the map does internally.
     if !bool::from(token.secret_hash.0.ct_eq(&presented.0)) || !token.is_valid(now) {
@@ -251,7 +290,7 @@ pub fn authenticate(app: &App, secret: &str, act_as: Option<&str>) -> Result<Cal
     };
     if let Some(value) = act_as {
         let email = Email::parse(value.trim()).map_err(|_| invalid_act_as())?;
-        let d = delegation::resolve(&state, holder, &email, now)?;
+        let d = delegation::resolve(state, holder, &email, now)?;
         let scope = delegation::intersect(caller.bounds.scope.take(), d.scope);
         if scope.as_ref().is_some_and(Vec::is_empty) {
             return Err(DomainError::Forbidden {

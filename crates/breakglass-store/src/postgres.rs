@@ -39,8 +39,10 @@ use crate::{check_base, wall_clock_micros, AuditFilter, CommittedChanges, Store,
 /// Connections per store. Reads are short (the hot path is in memory) and writes queue on the
 /// commit lock anyway, so a few suffice; start-up holds one for the whole load.
 const POOL_SIZE: u32 = 8;
-/// How long a caller waits for a free connection before the store reports an error.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a caller waits for a free connection before the store reports an error. When the
+/// database is gone, this is how long every call takes to say so (the pool keeps trying to
+/// connect until then): short, so that writes fail and `/healthz` says `stale` within a second.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The advisory lock every commit holds from before it reads the head until it ends, and
 /// every record of token use too (so that it never waits on a token row a commit holds while

@@ -302,7 +302,7 @@ impl FromRequestParts<Arc<App>> for Web {
         };
         let act_as = cookie(&parts.headers, ACT_AS_COOKIE)
             .map(|v| String::from_utf8(hex_decode(v)).unwrap_or_default());
-        let caller = match auth::authenticate(app, &secret, act_as.as_deref()) {
+        let caller = match auth::authenticate(app, &secret, act_as.as_deref()).await {
             Ok(c) => c,
             Err(e) if e.code == "auth.invalid_token" => return Err(to_login(true)),
             Err(e) => {

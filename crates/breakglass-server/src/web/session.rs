@@ -89,7 +89,7 @@ pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, form: Form) 
             // A new sign-in replaces the browser's session: the previous one ends now, not
             // when it expires.
             if let Some(previous) = cookie(&headers, SESSION_COOKIE) {
-                if let Ok(caller) = crate::auth::authenticate(&app, previous, None) {
+                if let Ok(caller) = crate::auth::authenticate(&app, previous, None).await {
                     if caller.kind == breakglass_core::model::TokenKind::Session {
                         let _ = session::logout(State(app.clone()), caller).await;
                     }
@@ -222,7 +222,7 @@ pub async fn act_as(State(app): State<Arc<App>>, headers: HeaderMap, web: Web, f
         }
         Some(email) => {
             let Some(secret) = cookie(&headers, SESSION_COOKIE) else { return redirect("/login") };
-            match crate::auth::authenticate(&app, secret, Some(&email)) {
+            match crate::auth::authenticate(&app, secret, Some(&email)).await {
                 Ok(_) => {
                     let mut r = redirect_with("/", &format!("You are now acting as {email}."), secure);
                     r.headers_mut().append(

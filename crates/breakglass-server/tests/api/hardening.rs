@@ -168,3 +168,120 @@ async fn look_alike_addresses_never_become_a_second_account() {
     let users = admin.all_users().await.unwrap();
     assert_eq!(users.iter().filter(|u| u.email.starts_with("mar")).count(), 1, "{users:?}");
 }
+
+#[tokio::test]
+async fn a_credential_made_on_one_replica_works_on_another_at_once() {
+    let a = TestApp::start().await;
+    a.user("bob@example.com").await;
+    // B never looks at the database on its own during this test: only the unknown credential
+    // makes it catch up.
+    let b = a.second_server_following_every(std::time::Duration::from_secs(3600)).await;
+    for n in 0..20 {
+        let session = a
+            .anonymous()
+            .login(&breakglass_client::api::Login {
+                email: "bob@example.com".into(),
+                password: password_for("bob@example.com"),
+            })
+            .await
+            .unwrap();
+        let me = b.client(&session.token).me().await.unwrap_or_else(|e| panic!("try {n}: {e}"));
+        assert_eq!(me.user.email, "bob@example.com");
+        a.client(&session.token).logout().await.unwrap();
+    }
+    let token =
+        a.admin().create_token(&CreateToken { name: "ci".into(), ..Default::default() }).await.unwrap();
+    b.client(&token.secret).me().await.unwrap();
+    // A secret nobody issued is still refused, after the look.
+    let nobody = b.client("bgt_0000000000000000000000000000000000000000000000000000000000000000");
+    expect_problem(nobody.me().await, 401, "auth.invalid_token");
+    b.stop().await;
+    a.stop().await;
+}
+
+/// Polls `f` every 20 ms until it is true; returns how long that took, or `None` after `limit`.
+async fn time_until(
+    limit: std::time::Duration,
+    mut f: impl AsyncFnMut() -> bool,
+) -> Option<std::time::Duration> {
+    let started = std::time::Instant::now();
+    loop {
+        if f().await {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() > limit {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Cuts (or freezes) the database under a replica; its writes and `/healthz` must say so within
+/// 2 s, and it recovers when the database is back.
+async fn lose_the_database(freeze: bool) {
+    let a = TestApp::start().await;
+    let Some(server) = pg_server_url() else {
+        eprintln!("skipped: needs BREAKGLASS_TEST_DATABASE_URL (a replica losing PostgreSQL)");
+        return a.stop().await;
+    };
+    a.user("bob@example.com").await;
+    a.workspace("alpha", &[]).await;
+    let link = CuttableLink::open(host_port(&server)).await;
+    let b = a.replica_via(via_port(&a.db.as_ref().unwrap().url, link.port)).await.unwrap();
+    let admin_b = b.admin();
+    let member = SetMember { role: "member".into(), ..Default::default() };
+    admin_b.set_workspace_member("alpha", "bob@example.com", &member).await.unwrap();
+    assert!(!admin_b.health().await.unwrap().stale);
+
+    if freeze {
+        link.freeze();
+    } else {
+        link.cut();
+    }
+    let lost = std::time::Instant::now();
+    let refused = admin_b.remove_workspace_member("alpha", "bob@example.com").await;
+    let took = lost.elapsed();
+    expect_problem(refused, 503, "store.unavailable");
+    assert!(took < std::time::Duration::from_secs(2), "a write took {took:?} to fail");
+    let stale =
+        time_until(std::time::Duration::from_secs(5), async || admin_b.health().await.is_ok_and(|h| h.stale))
+            .await;
+    let since_lost = lost.elapsed();
+    assert!(
+        stale.is_some() && since_lost < std::time::Duration::from_secs(3),
+        "healthz said stale after {since_lost:?}"
+    );
+    // Checks still answer from the index.
+    let check = breakglass_client::api::CheckRequest {
+        user: "bob@example.com".into(),
+        workspace: "alpha".into(),
+        project: None,
+        role: "member".into(),
+        min_seq: None,
+    };
+    assert!(admin_b.check(&check).await.unwrap().allowed);
+
+    link.restore();
+    let back = time_until(std::time::Duration::from_secs(15), async || {
+        admin_b.health().await.is_ok_and(|h| !h.stale)
+    })
+    .await;
+    assert!(back.is_some(), "B is back once the database is");
+    let again = time_until(std::time::Duration::from_secs(15), async || {
+        admin_b.remove_workspace_member("alpha", "bob@example.com").await.is_ok()
+    })
+    .await;
+    assert!(again.is_some(), "B writes again");
+    b.stop().await;
+    a.stop().await;
+}
+
+#[tokio::test]
+async fn a_lost_database_fails_writes_and_shows_in_healthz_within_two_seconds() {
+    lose_the_database(false).await;
+}
+
+#[tokio::test]
+async fn a_database_that_stops_answering_fails_writes_and_shows_in_healthz_within_two_seconds() {
+    lose_the_database(true).await;
+}

@@ -240,6 +240,16 @@ impl TestApp {
     }
 
     async fn start_in(dir: PathBuf, quota: u32, now: Timestamp, db: Option<Arc<TestDb>>) -> Self {
+        Self::start_with(dir, quota, now, db, |_| {}).await
+    }
+
+    async fn start_with(
+        dir: PathBuf,
+        quota: u32,
+        now: Timestamp,
+        db: Option<Arc<TestDb>>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut c = Config::new(dir.clone());
         c.database_url = db.as_ref().map(|d| d.url.clone());
         c.listen = "127.0.0.1:0".parse().unwrap();
@@ -247,6 +257,7 @@ impl TestApp {
         c.clock = Clock::manual(now);
         c.sweep_every = Duration::from_secs(3600);
         c.default_project_quota = quota;
+        tweak(&mut c);
         let running = breakglass_server::start(c).await.expect("the server starts");
         let url = running.url();
         let admin = Client::new(&url, Some(ADMIN_TOKEN.into())).unwrap();
@@ -273,6 +284,17 @@ impl TestApp {
     /// leaves the data directory to this one.
     pub async fn second_server(&self) -> TestApp {
         let mut other = Self::start_in(self.dir.clone(), self.quota, self.now(), self.db.clone()).await;
+        other.owns_dir = false;
+        other
+    }
+
+    /// A second server on the same database that follows the others only every `every` (so that
+    /// a test sees what it does between two looks), at this one's instant.
+    pub async fn second_server_following_every(&self, every: Duration) -> TestApp {
+        let mut other = Self::start_with(self.dir.clone(), self.quota, self.now(), self.db.clone(), |c| {
+            c.sync_every = every
+        })
+        .await;
         other.owns_dir = false;
         other
     }
@@ -547,6 +569,7 @@ pub struct CuttableLink {
     /// The port to connect to instead of the server's.
     pub port: u16,
     cut: Arc<std::sync::atomic::AtomicBool>,
+    frozen: Arc<std::sync::atomic::AtomicBool>,
     links: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
     accept: tokio::task::JoinHandle<()>,
 }
@@ -557,23 +580,32 @@ impl CuttableLink {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let cut = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let frozen = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let links: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
-        let (c, l) = (cut.clone(), links.clone());
+        let (c, f, l) = (cut.clone(), frozen.clone(), links.clone());
         let accept = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
+            while let Ok((inbound, _)) = listener.accept().await {
                 if c.load(Ordering::SeqCst) {
                     continue; // dropped: the connection is refused as soon as it is made
                 }
-                let upstream = upstream.clone();
+                let (upstream, f) = (upstream.clone(), f.clone());
                 let task = tokio::spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    if let Ok(outbound) = tokio::net::TcpStream::connect(&upstream).await {
+                        let (ri, wi) = inbound.into_split();
+                        let (ro, wo) = outbound.into_split();
+                        tokio::join!(forward(ri, wo, f.clone()), forward(ro, wi, f));
                     }
                 });
                 l.lock().unwrap().push(task.abort_handle());
             }
         });
-        Self { port, cut, links, accept }
+        Self { port, cut, frozen, links, accept }
+    }
+
+    /// Keeps every connection open but lets nothing through, as a network that drops packets
+    /// silently would: calls neither fail nor answer.
+    pub fn freeze(&self) {
+        self.frozen.store(true, Ordering::SeqCst);
     }
 
     /// Breaks every open connection and refuses new ones.
@@ -587,7 +619,31 @@ impl CuttableLink {
     /// Lets connections through again.
     pub fn restore(&self) {
         self.cut.store(false, Ordering::SeqCst);
+        self.frozen.store(false, Ordering::SeqCst);
     }
+}
+
+/// Copies bytes one way, holding them while `frozen`.
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    frozen: Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        while frozen.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 impl Drop for CuttableLink {
