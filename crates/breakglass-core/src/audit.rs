@@ -41,6 +41,8 @@ macro_rules! event_types {
 event_types! {
     UserCreated => "USER_CREATED": "A user account was created.",
     UserSignedIn => "USER_SIGNED_IN": "A user signed in with a password and got a session.",
+    SignInThrottled => "SIGN_IN_THROTTLED": "Too many failed sign-ins for one account or from one address: sign-ins there are refused for a while (one event per lock-out, not per guess).",
+    SignInThrottleLifted => "SIGN_IN_THROTTLE_LIFTED": "A sign-in lock-out ended.",
     UserSignedOut => "USER_SIGNED_OUT": "A user ended a session.",
     TokenCreated => "TOKEN_CREATED": "A user created an API token.",
     TokenRevoked => "TOKEN_REVOKED": "An API token was revoked.",

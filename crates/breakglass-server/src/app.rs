@@ -82,6 +82,10 @@ pub struct App {
     last_head_read: AtomicU64,
     /// How long a write waits for the database before it answers 503, in milliseconds.
     patience_ms: AtomicU64,
+    /// Failed sign-ins counted per account and per client address.
+    pub throttle: crate::throttle::SignInThrottle,
+    /// Peers whose `X-Forwarded-For` names the client (see [`crate::auth::ClientAddr`]).
+    trusted_proxies: RwLock<Vec<std::net::IpAddr>>,
     /// Full reloads since start-up (see [`App::full_reloads`]).
     reloads: Arc<AtomicU64>,
     /// How many commits carried how many commands (see [`App::group_sizes`]).
@@ -211,6 +215,8 @@ impl App {
             busy: Arc::new(Busy::new()),
             last_head_read: AtomicU64::new(0),
             patience_ms: AtomicU64::new(u64::try_from(WRITE_PATIENCE.as_millis()).unwrap_or(u64::MAX)),
+            throttle: crate::throttle::SignInThrottle::default(),
+            trusted_proxies: RwLock::new(Vec::new()),
             reloads: Arc::new(AtomicU64::new(0)),
             group_sizes: Arc::new(GroupSizes(std::array::from_fn(|_| AtomicU64::new(0)))),
             max_group: AtomicUsize::new(MAX_GROUP),
@@ -451,6 +457,47 @@ impl App {
     /// How long a write waits for the database before answering 503 `store.unavailable`.
     pub fn patience(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.patience_ms.load(Ordering::Relaxed))
+    }
+
+    /// The proxies trusted to name the client in `X-Forwarded-For`.
+    pub fn trusted_proxies(&self) -> Vec<std::net::IpAddr> {
+        self.trusted_proxies.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Sets [`App::trusted_proxies`].
+    pub fn set_trusted_proxies(&self, proxies: Vec<std::net::IpAddr>) {
+        *self.trusted_proxies.write().unwrap_or_else(|p| p.into_inner()) = proxies;
+    }
+
+    /// Records sign-in lock-outs that began or ended in the audit log, as the system. A lock-out
+    /// holds whether or not its event could be written (it lives in memory): a failure is logged.
+    pub async fn record_lockouts(&self, lockouts: Vec<crate::throttle::Lockout>) {
+        use crate::throttle::Lockout;
+        use breakglass_core::cmd::tokens::record_sign_in_throttle;
+        for lockout in lockouts {
+            let result = self
+                .execute(breakglass_core::Actor::System, |state, ctx| {
+                    let changes = match &lockout {
+                        Lockout::Began { key, for_, limit } => {
+                            let micros = i64::try_from(for_.as_micros()).unwrap_or(i64::MAX);
+                            let until = ctx.now.plus(breakglass_core::time::Span::from_micros(micros));
+                            record_sign_in_throttle(state, ctx, key, Some(until), limit)?
+                        }
+                        Lockout::Ended(key) => record_sign_in_throttle(state, ctx, key, None, "")?,
+                    };
+                    Ok((changes, ()))
+                })
+                .await;
+            match (&lockout, result) {
+                (Lockout::Began { key, .. }, Ok(_)) => {
+                    tracing::warn!(kind = key.kind(), "sign-ins locked out after too many failures")
+                }
+                (_, Ok(_)) => {}
+                (_, Err(e)) => {
+                    tracing::error!(code = e.code, detail = %e.detail, "cannot record a sign-in lock-out")
+                }
+            }
+        }
     }
 
     /// Sets [`App::patience`] (default [`WRITE_PATIENCE`]).

@@ -4,14 +4,12 @@
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
-use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use breakglass_core::delegation;
 use breakglass_core::ident::{Email, TokenId, UserId};
-use breakglass_core::model::{PasswordHash, SecretHash, TokenKind, UserStatus};
+use breakglass_core::model::{SecretHash, TokenKind, UserStatus};
 use breakglass_core::{Actor, Bounds, Ctx, DomainError};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -57,56 +55,46 @@ pub fn validate_password(password: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
-/// At most this many argon2 computations (about 19 MiB each) run at once, so that a flood of
-/// sign-ins queues instead of exhausting memory and the blocking thread pool.
-const CONCURRENT_HASHES: usize = 4;
+pub use crate::passwords::{hash_password, verify_password};
 
-fn hashing() -> &'static tokio::sync::Semaphore {
-    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
-    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(CONCURRENT_HASHES))
+/// The address a request came from: the connection's peer, or, when the peer is a trusted proxy
+/// (`--trusted-proxy`), the last address in `X-Forwarded-For` that is not itself a trusted
+/// proxy. A client cannot choose what is counted against it: headers from anyone else are
+/// ignored.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl ClientAddr {
+    /// Resolves the client address of a request.
+    pub fn of(parts: &Parts, app: &App) -> Self {
+        let Some(peer) = crate::listener::peer(parts).map(|p| p.ip()) else { return Self(None) };
+        let proxies = app.trusted_proxies();
+        if !proxies.contains(&peer) {
+            return Self(Some(peer));
+        }
+        let forwarded = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect::<Vec<_>>();
+        let client = forwarded
+            .iter()
+            .rev()
+            .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
+            .find(|a| !proxies.contains(a));
+        Self(Some(client.unwrap_or(peer)))
+    }
 }
 
-/// Hashes a password with argon2id on a blocking thread (it is deliberately slow).
-pub async fn hash_password(password: String) -> Result<PasswordHash, ApiError> {
-    let _permit = hashing().acquire().await.map_err(|_| ApiError::internal())?;
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| PasswordHash(h.to_string()))
-    })
-    .await
-    .map_err(|_| ApiError::internal())?
-    .map_err(|e| {
-        tracing::error!(error = %e, "password hashing failed");
-        ApiError::internal()
-    })
-}
+impl FromRequestParts<Arc<App>> for ClientAddr {
+    type Rejection = std::convert::Infallible;
 
-/// A hash of a random password nobody knows, so that a sign-in for an unknown e-mail costs
-/// the same time as one with a wrong password.
-fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(new_secret("").as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
-    })
-}
-
-/// Verifies a password against a stored hash (or against a dummy one when there is none).
-pub async fn verify_password(password: String, hash: Option<PasswordHash>) -> Result<bool, ApiError> {
-    let _permit = hashing().acquire().await.map_err(|_| ApiError::internal())?;
-    let known = hash.is_some();
-    let stored = hash.map_or_else(|| dummy_hash().to_owned(), |h| h.0);
-    tokio::task::spawn_blocking(move || {
-        let ok = argon2::password_hash::PasswordHash::new(&stored)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-            .unwrap_or(false);
-        ok && known
-    })
-    .await
-    .map_err(|_| ApiError::internal())
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts, app))
+    }
 }
 
 /// The request header a delegate sends to act as the owner of a delegate access.

@@ -6,7 +6,10 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod listener;
+pub mod passwords;
 pub mod sweeper;
+pub mod throttle;
 pub mod views;
 pub mod web;
 
@@ -56,6 +59,18 @@ pub struct Config {
     pub sweep_every: Duration,
     /// How often to look for changes other processes committed to the same database.
     pub sync_every: Duration,
+    /// Limits of the connections the server accepts.
+    pub connections: listener::Limits,
+    /// How long a stopping server lets requests in flight finish.
+    pub drain: Duration,
+    /// How failed sign-ins are throttled.
+    pub sign_in: throttle::Limits,
+    /// Peers trusted to name the client in `X-Forwarded-For` (a reverse proxy in front).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Threads that hash passwords; each holds one argon2 memory area (19 MiB) for good.
+    pub password_hash_threads: usize,
+    /// How long a write waits for the database before answering 503.
+    pub write_patience: Duration,
 }
 
 impl Config {
@@ -72,6 +87,12 @@ impl Config {
             clock: Clock::System,
             sweep_every: Duration::from_secs(1),
             sync_every: Duration::from_millis(50),
+            connections: listener::Limits::default(),
+            drain: Duration::from_secs(10),
+            sign_in: throttle::Limits::default(),
+            trusted_proxies: Vec::new(),
+            password_hash_threads: passwords::DEFAULT_THREADS,
+            write_patience: app::WRITE_PATIENCE,
         }
     }
 }
@@ -144,6 +165,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let app = Arc::new(
         App::load(store, config.clock.clone()).await.context("cannot load the model from the database")?,
     );
+    app.throttle.configure(config.sign_in.clone());
+    app.set_trusted_proxies(config.trusted_proxies.clone());
+    app.set_patience(config.write_patience);
+    let threads = passwords::start(config.password_hash_threads);
+    if threads != config.password_hash_threads.max(1) {
+        tracing::info!(threads, "password hashing already runs in this process; its thread count stays");
+    }
     let fresh = app.head().seq == 0;
     bootstrap_admin(&app, &config).await?;
     if fresh && config.default_project_quota != app.state().settings().default_project_quota {
@@ -160,27 +188,47 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     if config.demo {
         demo::seed(&app, &config).await.context("cannot seed the demo organisation")?;
     }
-    let listener = TcpListener::bind(config.listen)
+    let open_files = listener::raise_open_files_limit();
+    let max_connections = listener::effective_max_connections(&config.connections, open_files);
+    if max_connections < config.connections.max_connections {
+        tracing::warn!(
+            configured = config.connections.max_connections,
+            open_files,
+            "the open-files limit leaves room for {max_connections} connections only"
+        );
+    }
+    let tcp = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let addr = listener.local_addr()?;
+    let addr = tcp.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     let router = http::router(app.clone());
+    let (limits, drain) = (config.connections.clone(), config.drain);
     let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    _ = rx => {}
-                    () = shutdown_signal() => {}
-                }
-            })
-            .await
+        let stop = async move {
+            tokio::select! {
+                _ = rx => {}
+                () = shutdown_signal() => {}
+            }
+        };
+        listener::serve(tcp, router, limits, max_connections, stop, drain).await
     });
     let background = vec![
         tokio::spawn(sweeper::run(app.clone(), config.sweep_every)),
         tokio::spawn(sweeper::follow(app.clone(), config.sync_every)),
     ];
     Ok(Running { addr, app, shutdown: Some(tx), server, background })
+}
+
+/// Parses a duration as the API does (`30s`, `15m`, `2h`, `1d`, `PT2H`), or in milliseconds
+/// (`1500ms`): for the server's flags.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    if let Some(ms) = s.strip_suffix("ms").filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return ms.parse().map(Duration::from_millis).map_err(|e| format!("'{s}': {e}"));
+    }
+    let span = breakglass_core::time::Span::parse(s).map_err(|e| e.to_string())?;
+    Ok(Duration::from_micros(u64::try_from(span.as_micros()).unwrap_or(0)))
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.

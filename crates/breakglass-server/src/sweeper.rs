@@ -39,10 +39,19 @@ pub async fn run(app: Arc<App>, every: Duration) {
             tracing::warn!(code = e.code, detail = %e.detail, "sweeper could not record expiries");
         }
         app.prune_tokens();
+        end_lockouts(&app).await;
         if let Err(e) = app.flush_token_use().await {
             tracing::warn!(error = %e, "cannot record token use");
         }
     }
+}
+
+/// Ends the sign-in lock-outs that are over and records each ending; returns how many.
+pub async fn end_lockouts(app: &App) -> usize {
+    let ended = app.throttle.sweep();
+    let n = ended.len();
+    app.record_lockouts(ended).await;
+    n
 }
 
 /// Records every expiry and lapse that is due now, in batches. Returns how many were recorded.

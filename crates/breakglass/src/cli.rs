@@ -188,6 +188,58 @@ pub struct ServeArgs {
     /// Project quota of new workspaces.
     #[arg(long, value_name = "N")]
     pub default_project_quota: Option<u32>,
+
+    /// Close a connection that sends no complete request head within this time: a new one, or
+    /// a kept-alive one between requests (keep it above a load balancer's idle timeout).
+    #[arg(long, env = "BREAKGLASS_IDLE_TIMEOUT", default_value = "30s", value_name = "DURATION",
+        value_parser = breakglass_server::parse_duration)]
+    pub idle_timeout: std::time::Duration,
+
+    /// Most connections open at once (lowered to what the open-files limit allows); beyond it a
+    /// connection is answered 503 and closed.
+    #[arg(long, env = "BREAKGLASS_MAX_CONNECTIONS", default_value_t = 4096, value_name = "N")]
+    pub max_connections: usize,
+
+    /// Most connections open at once from one client address (0: no such limit, e.g. behind a
+    /// proxy that is the only client).
+    #[arg(long, env = "BREAKGLASS_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 512, value_name = "N")]
+    pub max_connections_per_address: usize,
+
+    /// Failed sign-ins allowed per account before it is locked out: N at once, regained over
+    /// the duration.
+    #[arg(long, env = "BREAKGLASS_SIGN_IN_LIMIT_ACCOUNT", default_value = "10/15m", value_name = "N/DURATION",
+        value_parser = breakglass_server::throttle::Budget::parse)]
+    pub sign_in_limit_account: breakglass_server::throttle::Budget,
+
+    /// Failed sign-ins allowed per client address before it is locked out.
+    #[arg(long, env = "BREAKGLASS_SIGN_IN_LIMIT_ADDRESS", default_value = "50/5m", value_name = "N/DURATION",
+        value_parser = breakglass_server::throttle::Budget::parse)]
+    pub sign_in_limit_address: breakglass_server::throttle::Budget,
+
+    /// Throttle failed sign-ins (`false` turns it off, for measurements only).
+    #[arg(long, env = "BREAKGLASS_SIGN_IN_THROTTLE", default_value_t = true, value_name = "BOOL",
+        action = clap::ArgAction::Set)]
+    pub sign_in_throttle: bool,
+
+    /// A reverse proxy in front whose X-Forwarded-For names the client (repeat, or separate
+    /// with commas); other peers' X-Forwarded-For is ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "BREAKGLASS_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "IP"
+    )]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
+    /// Threads that hash passwords; each holds 19 MiB for good, so hashing never holds more
+    /// than N × 19 MiB.
+    #[arg(long, env = "BREAKGLASS_PASSWORD_HASH_THREADS", default_value_t = 2, value_name = "N")]
+    pub password_hash_threads: usize,
+
+    /// How long a write waits for the database before answering 503.
+    #[arg(long, env = "BREAKGLASS_WRITE_TIMEOUT", default_value = "1500ms", value_name = "DURATION",
+        value_parser = breakglass_server::parse_duration)]
+    pub write_timeout: std::time::Duration,
 }
 
 /// Arguments of `login`.

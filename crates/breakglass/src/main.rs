@@ -44,6 +44,19 @@ fn main() -> ExitCode {
             if let Some(quota) = args.default_project_quota {
                 config.default_project_quota = quota;
             }
+            config.connections = breakglass_server::listener::Limits {
+                idle_timeout: args.idle_timeout,
+                max_connections: args.max_connections,
+                max_connections_per_address: args.max_connections_per_address,
+            };
+            config.sign_in = breakglass_server::throttle::Limits {
+                per_account: args.sign_in_limit_account,
+                per_address: args.sign_in_limit_address,
+                enabled: args.sign_in_throttle,
+            };
+            config.trusted_proxies = args.trusted_proxies;
+            config.password_hash_threads = args.password_hash_threads;
+            config.write_patience = args.write_timeout;
             server_result(runtime.block_on(breakglass_server::serve(config)))
         }
         Command::Migrate(args) => {

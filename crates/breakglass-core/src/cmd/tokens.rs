@@ -165,3 +165,55 @@ pub fn revoke_token(state: &State, ctx: &Ctx, id: TokenId) -> Result<Changes, Do
         events: vec![event(state, ctx, ty, None, owner, details)],
     })
 }
+
+/// What a sign-in lock-out is about.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ThrottleKey {
+    /// An account, by the normalised address that was tried (it may belong to nobody).
+    Account(crate::ident::Email),
+    /// A client address (IPv6 by its /64 network).
+    Address(String),
+}
+
+impl ThrottleKey {
+    /// `account` or `address`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Account(_) => "account",
+            Self::Address(_) => "address",
+        }
+    }
+
+    /// The address or account it names.
+    pub fn subject(&self) -> &str {
+        match self {
+            Self::Account(e) => e.as_str(),
+            Self::Address(a) => a,
+        }
+    }
+}
+
+/// Records that a sign-in lock-out began (refusing sign-ins for `key` until `until`, after
+/// `failures` failed attempts within the window `window` describes) or, with `until` `None`,
+/// that it ended. Only the server's own throttle records these, as the system: one event per
+/// lock-out, so that guessing cannot flood the log.
+pub fn record_sign_in_throttle(
+    state: &State,
+    ctx: &Ctx,
+    key: &ThrottleKey,
+    until: Option<Timestamp>,
+    window: &str,
+) -> Result<Changes, DomainError> {
+    if ctx.actor != crate::ctx::Actor::System {
+        return Err(DomainError::forbidden("only the server records sign-in lock-outs"));
+    }
+    let (ty, details) = match until {
+        Some(until) => (
+            EventType::SignInThrottled,
+            json!({"kind": key.kind(), "until": until.to_rfc3339(), "limit": window}),
+        ),
+        None => (EventType::SignInThrottleLifted, json!({"kind": key.kind()})),
+    };
+    let ev = event(state, ctx, ty, None, Some(key.subject().to_owned()), details);
+    Ok(Changes { changes: Vec::new(), events: vec![ev] })
+}

@@ -16,8 +16,9 @@ use breakglass_core::Actor;
 
 use super::{written, written_empty, ApiJson, ApiResult};
 use crate::app::App;
-use crate::auth::{self, Caller};
+use crate::auth::{self, Caller, ClientAddr};
 use crate::error::ApiError;
+use crate::throttle;
 use crate::views;
 
 /// How long a session lasts.
@@ -36,10 +37,35 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Json<api::Health> {
     responses(
         (status = 201, description = "Signed in; the token is shown only here", body = api::Session),
         (status = 401, description = "Wrong e-mail or password", body = api::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed sign-ins for this account or from this address (`auth.throttled`); `Retry-After` says when to try again", body = api::Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until sign-ins are accepted again"))),
+        (status = 503, description = "Too many sign-ins being checked at once (`auth.busy`); `Retry-After` says when to try again", body = api::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn login(State(app): State<Arc<App>>, ApiJson(body): ApiJson<api::Login>) -> ApiResult {
+pub async fn login(
+    State(app): State<Arc<App>>,
+    client: ClientAddr,
+    ApiJson(body): ApiJson<api::Login>,
+) -> ApiResult {
     let wrong = || ApiError::unauthenticated("auth.invalid_credentials", "wrong e-mail or password");
-    let email = Email::parse(&body.email).map_err(|_| wrong())?;
+    let address = client.0.map(throttle::address_key);
+    let email = Email::parse(&body.email).ok();
+    // A locked-out account or address is refused before any hashing: guessing costs nothing.
+    app.throttle.admit(address.as_deref(), email.as_ref()).map_err(throttled)?;
+    let failed = |email: Option<Email>| {
+        let (app, address) = (app.clone(), address.clone());
+        async move {
+            let began = app.throttle.failed(address.as_deref(), email.as_ref());
+            let locked = began.iter().find_map(|l| match l {
+                throttle::Lockout::Began { key, for_, .. } => {
+                    Some(throttled(throttle::Throttled { kind: key.kind(), retry_after: *for_ }))
+                }
+                throttle::Lockout::Ended(_) => None,
+            });
+            app.record_lockouts(began).await;
+            locked.unwrap_or_else(wrong)
+        }
+    };
+    let Some(email) = email else { return Err(failed(None).await) };
     let user = app.state().user_by_email(&email).filter(|u| u.status == UserStatus::Active).cloned();
     let hash = match &user {
         Some(u) => app.store.password_hash(u.id).await?,
@@ -47,7 +73,7 @@ pub async fn login(State(app): State<Arc<App>>, ApiJson(body): ApiJson<api::Logi
     };
     if !auth::verify_password(body.password, hash).await? {
         tracing::info!(email = %email, "failed sign-in");
-        return Err(wrong());
+        return Err(failed(Some(email)).await);
     }
     let user = user.ok_or_else(wrong)?;
     let secret = auth::new_secret(auth::SESSION_PREFIX);
@@ -63,6 +89,18 @@ pub async fn login(State(app): State<Arc<App>>, ApiJson(body): ApiJson<api::Logi
         user: views::user(&user),
     };
     Ok(written(StatusCode::CREATED, done.seq, &session))
+}
+
+/// The answer to a sign-in the throttle refuses.
+fn throttled(t: throttle::Throttled) -> ApiError {
+    let seconds = t.retry_after.as_secs() + u64::from(t.retry_after.subsec_nanos() > 0);
+    let whose = if t.kind == "account" { "this account" } else { "your address" };
+    ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "auth.throttled",
+        format!("too many failed sign-ins for {whose}; try again in {seconds} s"),
+    )
+    .with_retry_after(seconds)
 }
 
 /// Ends the calling session.

@@ -78,13 +78,18 @@ pub async fn login_page(
 }
 
 /// `POST /login`: opens a session exactly as `POST /api/v1/auth/login` does.
-pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, form: Form) -> Response {
+pub async fn login(
+    State(app): State<Arc<App>>,
+    client: crate::auth::ClientAddr,
+    headers: HeaderMap,
+    form: Form,
+) -> Response {
     let next = local_path(form.get("next").as_deref());
     let body = api::Login {
         email: form.text("email"),
         password: form.0.get("password").cloned().unwrap_or_default(),
     };
-    match body_of::<api::Session>(session::login(State(app.clone()), ApiJson(body)).await).await {
+    match body_of::<api::Session>(session::login(State(app.clone()), client, ApiJson(body)).await).await {
         Ok(s) => {
             // A new sign-in replaces the browser's session: the previous one ends now, not
             // when it expires.
@@ -106,6 +111,9 @@ pub async fn login(State(app): State<Arc<App>>, headers: HeaderMap, form: Form) 
             let open = app.state().settings().signup != SignupMode::Closed;
             let mut r = with_cookie(login_form(&csrf, &next, &failed, open), c);
             *r.status_mut() = e.status;
+            if let Some(s) = e.retry_after {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());
+            }
             r
         }
     }

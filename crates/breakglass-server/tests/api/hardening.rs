@@ -285,3 +285,196 @@ async fn a_lost_database_fails_writes_and_shows_in_healthz_within_two_seconds() 
 async fn a_database_that_stops_answering_fails_writes_and_shows_in_healthz_within_two_seconds() {
     lose_the_database(true).await;
 }
+
+/// A TCP connection from `from` (a loopback address) to the server, sending nothing.
+async fn idle_socket(t: &TestApp, from: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    socket.connect(t.app_addr()).await.unwrap()
+}
+
+/// An HTTP client whose connections come from `from`.
+fn client_from(from: &str) -> reqwest::Client {
+    reqwest::Client::builder().local_address(from.parse::<std::net::IpAddr>().unwrap()).build().unwrap()
+}
+
+/// Reads until the server closes the connection; true when it did within `within`.
+async fn closed_within(s: &mut tokio::net::TcpStream, within: std::time::Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(within, s.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn two_thousand_idle_connections_neither_stop_the_server_nor_stay_open() {
+    let idle = std::time::Duration::from_secs(2);
+    let t = TestApp::start_configured(|c| {
+        c.connections.idle_timeout = idle;
+        c.connections.max_connections = 3000;
+        c.connections.max_connections_per_address = 0;
+    })
+    .await;
+    let mut sockets = Vec::with_capacity(2000);
+    for _ in 0..2000 {
+        sockets.push(idle_socket(&t, "127.0.0.1").await);
+    }
+    let opened = std::time::Instant::now();
+    // While they are held: health and a check answer at once.
+    let health = tokio::time::timeout(std::time::Duration::from_secs(2), t.anonymous().health()).await;
+    assert!(health.is_ok_and(|h| h.is_ok()), "/healthz answers with 2,000 idle connections open");
+    let check = breakglass_client::api::CheckRequest {
+        user: ADMIN_EMAIL.into(),
+        workspace: "nowhere".into(),
+        project: None,
+        role: "member".into(),
+        min_seq: None,
+    };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(2), t.admin().check(&check)).await;
+    assert!(answer.is_ok_and(|a| a.is_ok_and(|d| !d.allowed)), "a check answers");
+    // After the idle timeout the server closes every one of them.
+    let mut closed = 0;
+    for s in &mut sockets {
+        let left = (idle + std::time::Duration::from_secs(5)).saturating_sub(opened.elapsed());
+        if closed_within(s, left.max(std::time::Duration::from_millis(10))).await {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 2000, "every idle connection is closed after the timeout");
+    assert!(opened.elapsed() >= idle, "not before the timeout");
+}
+
+#[tokio::test]
+async fn connections_beyond_the_caps_are_refused_plainly_and_others_still_served() {
+    let t = TestApp::start_configured(|c| {
+        c.connections.max_connections = 12;
+        c.connections.max_connections_per_address = 8;
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(idle_socket(&t, "127.0.0.1").await);
+    }
+    // The ninth from the same address is refused with a problem, and closed.
+    let refused = reqwest::Client::new().get(format!("{}/healthz", t.url)).send().await.unwrap();
+    assert_eq!(refused.status(), 503);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let problem: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(problem["code"], "http.too_many_connections");
+    assert!(problem["detail"].as_str().unwrap().contains("your address"), "{problem}");
+    // Another address is served.
+    let other = client_from("127.0.0.2");
+    assert_eq!(other.get(format!("{}/healthz", t.url)).send().await.unwrap().status(), 200);
+    // When the whole server is full, everyone hears so.
+    for _ in 0..4 {
+        held.push(idle_socket(&t, "127.0.0.3").await);
+    }
+    let full = client_from("127.0.0.4").get(format!("{}/healthz", t.url)).send().await.unwrap();
+    assert_eq!(full.status(), 503);
+    let problem: serde_json::Value = full.json().await.unwrap();
+    assert!(
+        problem["detail"].as_str().unwrap().contains("as many connections open as it allows"),
+        "{problem}"
+    );
+    // Closing some makes room again.
+    held.clear();
+    let again = time_until(std::time::Duration::from_secs(5), async || {
+        reqwest::Client::new().get(format!("{}/healthz", t.url)).send().await.is_ok_and(|r| r.status() == 200)
+    })
+    .await;
+    assert!(again.is_some(), "served again once connections close");
+}
+
+/// Signs in with a password; the raw answer.
+async fn sign_in(t: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", t.url))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn guessing_a_password_locks_the_account_out_for_a_while_and_is_audited_once() {
+    use breakglass_server::throttle::Budget;
+    let t = TestApp::start_configured(|c| {
+        c.sign_in.per_account = Budget { attempts: 3, period: std::time::Duration::from_secs(3) };
+    })
+    .await;
+    t.user("bob@example.com").await;
+    let right = password_for("bob@example.com");
+    for _ in 0..3 {
+        assert_eq!(sign_in(&t, "bob@example.com", "wrong password!").await.status(), 401);
+    }
+    // The next failure locks the account out; from then on even the right password waits.
+    let locked = sign_in(&t, "bob@example.com", "wrong password!").await;
+    assert_eq!(locked.status(), 429);
+    let retry: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3).contains(&retry), "Retry-After {retry}");
+    let problem: serde_json::Value = locked.json().await.unwrap();
+    assert_eq!(problem["code"], "auth.throttled");
+    for _ in 0..50 {
+        assert_eq!(sign_in(&t, "bob@example.com", "wrong password!").await.status(), 429);
+    }
+    assert_eq!(sign_in(&t, "bob@example.com", &right).await.status(), 429);
+    // Another account from the same address is not concerned.
+    t.user("ann@example.com").await;
+    assert_eq!(sign_in(&t, "ann@example.com", &password_for("ann@example.com")).await.status(), 201);
+    let throttled = t.events_of("SIGN_IN_THROTTLED").await;
+    assert_eq!(throttled.len(), 1, "one event per lock-out, not per guess: {throttled:?}");
+    assert_eq!(throttled[0].subject.as_deref(), Some("bob@example.com"));
+    assert_eq!(throttled[0].actor, "system");
+    assert_eq!(throttled[0].details["kind"], "account");
+    // Once it is over, the sweeper records the end and the right password works again.
+    tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
+    assert_eq!(breakglass_server::sweeper::end_lockouts(&t.app).await, 1);
+    assert_eq!(t.events_of("SIGN_IN_THROTTLE_LIFTED").await.len(), 1);
+    assert_eq!(sign_in(&t, "bob@example.com", &right).await.status(), 201);
+    // The audit chain holds.
+    assert!(t.admin().verify_audit().await.unwrap().ok);
+}
+
+#[tokio::test]
+async fn an_address_guessing_many_accounts_is_locked_out_and_the_web_sign_in_too() {
+    use breakglass_server::throttle::Budget;
+    let t = TestApp::start_configured(|c| {
+        c.sign_in.per_address = Budget { attempts: 5, period: std::time::Duration::from_secs(60) };
+    })
+    .await;
+    t.user("bob@example.com").await;
+    for n in 0..5 {
+        assert_eq!(sign_in(&t, &format!("user{n}@example.com"), "guess guess guess").await.status(), 401);
+    }
+    assert_eq!(sign_in(&t, "user9@example.com", "guess guess guess").await.status(), 429);
+    let refused = sign_in(&t, "bob@example.com", &password_for("bob@example.com")).await;
+    assert_eq!(refused.status(), 429);
+    // The web form says the same.
+    let form = reqwest::Client::new()
+        .post(format!("{}/login", t.url))
+        .header("accept", "text/html")
+        .header("cookie", "bg_csrf=abc")
+        .form(&[("csrf", "abc"), ("email", "bob@example.com"), ("password", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 429);
+    assert!(form.headers().contains_key("retry-after"));
+    // Other addresses sign in.
+    let elsewhere = client_from("127.0.0.2")
+        .post(format!("{}/api/v1/auth/login", t.url))
+        .json(&serde_json::json!({"email": "bob@example.com", "password": password_for("bob@example.com")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 201);
+    let throttled = t.events_of("SIGN_IN_THROTTLED").await;
+    assert_eq!(throttled.len(), 1);
+    assert_eq!(throttled[0].subject.as_deref(), Some("127.0.0.1"));
+    assert_eq!(throttled[0].details["kind"], "address");
+}

@@ -224,8 +224,14 @@ impl TestApp {
         Self::start_with_quota(20).await
     }
 
-    /// A server whose new workspaces get `quota` projects by default.
-    pub async fn start_with_quota(quota: u32) -> Self {
+    /// A server with its configuration changed by `tweak` (limits, timeouts).
+    pub async fn start_configured(tweak: impl FnOnce(&mut Config)) -> Self {
+        let (dir, db) = Self::fresh().await;
+        Self::start_with(dir, 20, ts(T0), db, tweak).await
+    }
+
+    /// A new data directory and, on PostgreSQL, a new database.
+    async fn fresh() -> (PathBuf, Option<Arc<TestDb>>) {
         let n = NEXT_DIR.fetch_add(1, Ordering::SeqCst);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -236,6 +242,12 @@ impl TestApp {
             Some(url) => Some(TestDb::create(url).await),
             None => None,
         };
+        (dir, db)
+    }
+
+    /// A server whose new workspaces get `quota` projects by default.
+    pub async fn start_with_quota(quota: u32) -> Self {
+        let (dir, db) = Self::fresh().await;
         Self::start_in(dir, quota, ts(T0), db).await
     }
 
@@ -367,6 +379,11 @@ impl TestApp {
                 .expect("the server stops within 30 s")
                 .expect("the server stops cleanly");
         }
+    }
+
+    /// The address the server listens on.
+    pub fn app_addr(&self) -> std::net::SocketAddr {
+        self.running.as_ref().expect("the server runs").addr
     }
 
     /// The SQLite database file.
