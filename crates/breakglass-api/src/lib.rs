@@ -58,7 +58,8 @@ pub struct PageQuery {
 /// Liveness and the audit sequence this server reflects.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Health {
-    /// `ok` when the server answers.
+    /// `ok` when the server answers; `degraded` when it answers checks but refuses writes
+    /// because the audit log failed an integrity check (`integrity` says why).
     pub status: String,
     /// Sequence number of the last audit event applied to this server's index.
     pub seq: i64,
@@ -66,6 +67,10 @@ pub struct Health {
     /// checks from its index (as of `seq`), and refuses writes with 503.
     #[serde(default)]
     pub stale: bool,
+    /// Why writes are refused: the audit log's head is behind one of its anchors (the change
+    /// log, a signed checkpoint) or differs from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<String>,
 }
 
 /// A user account.
@@ -1324,4 +1329,50 @@ pub struct CreatedServiceUser {
     pub service_user: ServiceUser,
     /// The secret. Store it now; it cannot be shown again.
     pub secret: String,
+}
+
+/// A signed checkpoint of the audit chain's head: one JSON line of the checkpoints file a
+/// server appends to (by default `<data-dir>/audit-checkpoints.jsonl`), for operators to ship
+/// off the machine. A log whose head is behind a checkpoint, or whose event at a checkpoint's
+/// `seq` has another hash, was truncated or rewritten.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The audit sequence of the head.
+    pub seq: i64,
+    /// The head event's hash (hex).
+    pub hash: String,
+    /// When the checkpoint was taken (RFC 3339).
+    pub at: String,
+    /// The Ed25519 public key that signed it (hex).
+    pub key: String,
+    /// The Ed25519 signature over [`Checkpoint::message`] (hex).
+    pub sig: String,
+}
+
+impl Checkpoint {
+    /// The bytes signed: the format's name, then `seq`, `hash` and `at`, one per line.
+    pub fn message(seq: i64, hash: &str, at: &str) -> Vec<u8> {
+        format!("breakglass-checkpoint-v1\n{seq}\n{hash}\n{at}").into_bytes()
+    }
+
+    /// Checks the signature with the key the checkpoint names (compare that key with the one
+    /// you trust). Says what is wrong otherwise.
+    pub fn verify(&self) -> Result<(), String> {
+        use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+        let bytes = |what: &str, hex_text: &str, len: usize| -> Result<Vec<u8>, String> {
+            let b = hex::decode(hex_text).map_err(|_| format!("{what} is not hex"))?;
+            if b.len() == len {
+                Ok(b)
+            } else {
+                Err(format!("{what} is not {len} bytes"))
+            }
+        };
+        let key: [u8; 32] = bytes("key", &self.key, 32)?.try_into().map_err(|_| "key")?;
+        let sig: [u8; 64] = bytes("sig", &self.sig, 64)?.try_into().map_err(|_| "sig")?;
+        bytes("hash", &self.hash, 32)?;
+        let key = VerifyingKey::from_bytes(&key).map_err(|e| format!("key: {e}"))?;
+        key.verify(&Self::message(self.seq, &self.hash, &self.at), &Signature::from_bytes(&sig))
+            .map_err(|_| "the signature does not match".to_owned())
+    }
 }

@@ -755,10 +755,17 @@ impl ChainVerifier {
         if self.head.seq != expected_last_seq {
             return Err(BrokenLink {
                 seq: self.head.seq + 1,
-                reason: format!(
-                    "log ends at {} but {} events were expected",
-                    self.head.seq, expected_last_seq
-                ),
+                reason: if self.head.seq < expected_last_seq {
+                    format!(
+                        "the audit log was truncated: it ends at seq {} but {} events were expected",
+                        self.head.seq, expected_last_seq
+                    )
+                } else {
+                    format!(
+                        "the log ends at seq {} but {} events were expected",
+                        self.head.seq, expected_last_seq
+                    )
+                },
             });
         }
         Ok(self.head)

@@ -86,6 +86,10 @@ pub struct App {
     pub throttle: crate::throttle::SignInThrottle,
     /// Peers whose `X-Forwarded-For` names the client (see [`crate::auth::ClientAddr`]).
     trusted_proxies: RwLock<Vec<std::net::IpAddr>>,
+    /// Why writes are refused: the audit log failed an integrity check (see [`App::integrity`]).
+    integrity: RwLock<Option<String>>,
+    /// Where signed checkpoints of the chain's head go (see [`crate::integrity`]).
+    checkpoints: std::sync::OnceLock<Arc<crate::integrity::Checkpoints>>,
     /// Full reloads since start-up (see [`App::full_reloads`]).
     reloads: Arc<AtomicU64>,
     /// How many commits carried how many commands (see [`App::group_sizes`]).
@@ -217,6 +221,8 @@ impl App {
             patience_ms: AtomicU64::new(u64::try_from(WRITE_PATIENCE.as_millis()).unwrap_or(u64::MAX)),
             throttle: crate::throttle::SignInThrottle::default(),
             trusted_proxies: RwLock::new(Vec::new()),
+            integrity: RwLock::new(None),
+            checkpoints: std::sync::OnceLock::new(),
             reloads: Arc::new(AtomicU64::new(0)),
             group_sizes: Arc::new(GroupSizes(std::array::from_fn(|_| AtomicU64::new(0)))),
             max_group: AtomicUsize::new(MAX_GROUP),
@@ -266,6 +272,13 @@ impl App {
         decide: impl Fn(&State, &Ctx) -> Result<(Changes, T), DomainError>,
     ) -> Result<Committed<T>, ApiError> {
         let Principal { actor, bounds } = principal.into();
+        if let Some(why) = self.integrity() {
+            return Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "audit.integrity",
+                format!("writes are refused until an operator has looked into it: {why}"),
+            ));
+        }
         if bounds.read_only {
             return Err(DomainError::Forbidden {
                 code: "token.read_only",
@@ -459,6 +472,50 @@ impl App {
         std::time::Duration::from_millis(self.patience_ms.load(Ordering::Relaxed))
     }
 
+    /// Why writes are refused, when the audit log failed an integrity check: its head is behind
+    /// the change log or a signed checkpoint, or went back while this server ran.
+    pub fn integrity(&self) -> Option<String> {
+        self.integrity.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Refuses every write from now on, for `why` (logged once).
+    pub fn set_integrity(&self, why: String) {
+        let mut slot = self.integrity.write().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            tracing::error!(%why, "the audit log failed an integrity check; refusing writes");
+            *slot = Some(why);
+        }
+    }
+
+    /// The signed checkpoints, once configured.
+    pub fn checkpoints(&self) -> Option<&Arc<crate::integrity::Checkpoints>> {
+        self.checkpoints.get()
+    }
+
+    /// Sets where checkpoints go (once).
+    pub fn set_checkpoints(&self, checkpoints: Arc<crate::integrity::Checkpoints>) {
+        let _ = self.checkpoints.set(checkpoints);
+    }
+
+    /// Writes a checkpoint of the head when it moved since the last one (and the log is sound).
+    pub fn checkpoint(&self) -> Option<breakglass_api::Checkpoint> {
+        let cp = self.checkpoints()?;
+        if self.integrity().is_some() {
+            return None;
+        }
+        let head = self.head();
+        if head.seq == 0 || cp.last().is_some_and(|l| l.seq == head.seq) {
+            return None;
+        }
+        match cp.write(head, self.now()) {
+            Ok(written) => Some(written),
+            Err(e) => {
+                tracing::error!(error = %e, file = %cp.file().display(), "cannot write an audit checkpoint");
+                None
+            }
+        }
+    }
+
     /// The proxies trusted to name the client in `X-Forwarded-For`.
     pub fn trusted_proxies(&self) -> Vec<std::net::IpAddr> {
         self.trusted_proxies.read().unwrap_or_else(|p| p.into_inner()).clone()
@@ -576,7 +633,16 @@ impl App {
             }
         };
         self.stale.store(false, Ordering::Relaxed);
-        let moved = head != self.head();
+        let mine = self.head();
+        if head.seq < mine.seq {
+            // Nothing this process does makes the head go back: events were deleted under it.
+            self.set_integrity(format!(
+                "the audit log was truncated while this server ran: its head went back from seq {} to {}",
+                mine.seq, head.seq
+            ));
+            return Ok(false);
+        }
+        let moved = head != mine;
         if moved {
             self.catch_up().await?;
         }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod integrity;
 pub mod listener;
 pub mod passwords;
 pub mod sweeper;
@@ -71,6 +72,10 @@ pub struct Config {
     pub password_hash_threads: usize,
     /// How long a write waits for the database before answering 503.
     pub write_patience: Duration,
+    /// Where the audit chain's signed checkpoints go and their key (default: in `data_dir`).
+    pub checkpoints: Option<integrity::Config>,
+    /// How often a checkpoint is written when the head moved.
+    pub checkpoint_every: Duration,
 }
 
 impl Config {
@@ -93,6 +98,8 @@ impl Config {
             trusted_proxies: Vec::new(),
             password_hash_threads: passwords::DEFAULT_THREADS,
             write_patience: app::WRITE_PATIENCE,
+            checkpoints: None,
+            checkpoint_every: Duration::from_secs(1),
         }
     }
 }
@@ -121,6 +128,7 @@ impl Running {
         }
         self.background.iter().for_each(JoinHandle::abort);
         (&mut self.server).await??;
+        self.app.checkpoint();
         Ok(())
     }
 
@@ -128,6 +136,7 @@ impl Running {
     pub async fn wait(self) -> anyhow::Result<()> {
         self.server.await??;
         self.background.iter().for_each(JoinHandle::abort);
+        self.app.checkpoint();
         Ok(())
     }
 }
@@ -168,11 +177,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     app.throttle.configure(config.sign_in.clone());
     app.set_trusted_proxies(config.trusted_proxies.clone());
     app.set_patience(config.write_patience);
+    anchor(&app, &config).await?;
     let threads = passwords::start(config.password_hash_threads);
     if threads != config.password_hash_threads.max(1) {
         tracing::info!(threads, "password hashing already runs in this process; its thread count stays");
     }
-    let fresh = app.head().seq == 0;
+    let fresh = app.head().seq == 0 && app.integrity().is_none();
     bootstrap_admin(&app, &config).await?;
     if fresh && config.default_project_quota != app.state().settings().default_project_quota {
         let settings = breakglass_core::org::Settings {
@@ -216,6 +226,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let background = vec![
         tokio::spawn(sweeper::run(app.clone(), config.sweep_every)),
         tokio::spawn(sweeper::follow(app.clone(), config.sync_every)),
+        tokio::spawn(sweeper::checkpoints(app.clone(), config.checkpoint_every)),
     ];
     Ok(Running { addr, app, shutdown: Some(tx), server, background })
 }
@@ -258,6 +269,30 @@ async fn shutdown_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
+}
+
+/// Opens the signed checkpoints and compares the stored chain with its anchors: a head behind
+/// the change log or the last checkpoint (or an event at the checkpoint's sequence with another
+/// hash) refuses every write until an operator looks into it.
+async fn anchor(app: &App, config: &Config) -> anyhow::Result<()> {
+    let cfg = config.checkpoints.clone().unwrap_or_else(|| integrity::Config::in_dir(&config.data_dir));
+    let (checkpoints, found) = integrity::Checkpoints::open(&cfg)?;
+    if let Some(problem) = found.problem {
+        app.set_integrity(problem);
+    }
+    let finding = integrity::check(app.store.as_ref(), app.head(), found.last.as_ref())
+        .await
+        .context("cannot compare the audit log with its anchors")?;
+    if let Some(f) = finding {
+        app.set_integrity(f.reason);
+    }
+    tracing::info!(
+        file = %checkpoints.file().display(),
+        key = %checkpoints.public_key(),
+        "audit checkpoints are signed with this key"
+    );
+    app.set_checkpoints(Arc::new(checkpoints));
+    Ok(())
 }
 
 /// Creates `admin@localhost` when no admin exists: with `BREAKGLASS_ADMIN_TOKEN` as its token
@@ -309,7 +344,7 @@ async fn bootstrap_admin(app: &App, config: &Config) -> anyhow::Result<()> {
 }
 
 /// Writes a secret to a new file readable only by its owner.
-fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
+pub(crate) fn write_secret_file(path: &Path, secret: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);

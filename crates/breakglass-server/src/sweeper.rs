@@ -29,6 +29,18 @@ pub async fn follow(app: Arc<App>, every: Duration) {
     }
 }
 
+/// Writes a signed checkpoint of the audit chain's head every `every` when it moved, forever.
+pub async fn checkpoints(app: Arc<App>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let app = app.clone();
+        // Signing and fsync off the runtime's threads.
+        let _ = tokio::task::spawn_blocking(move || app.checkpoint()).await;
+    }
+}
+
 /// Records expiries every `every`, forever.
 pub async fn run(app: Arc<App>, every: Duration) {
     let mut tick = tokio::time::interval(every);

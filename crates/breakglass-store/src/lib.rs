@@ -154,6 +154,10 @@ pub trait Store: Send + Sync + 'static {
     /// changes: how a replica follows the others' writes without reloading everything.
     async fn changes_after(&self, after_seq: i64, limit: u32) -> Result<Vec<CommittedChanges>, StoreError>;
 
+    /// The highest audit sequence the change log records a commit for (0 when it is empty): an
+    /// anchor of the chain's head outside the events table, since every commit writes both.
+    async fn change_log_head(&self) -> Result<i64, StoreError>;
+
     /// When each of `tokens` was last used, for those ever used.
     async fn token_last_used(&self, tokens: &[TokenId]) -> Result<Vec<(TokenId, Timestamp)>, StoreError>;
 }

@@ -250,6 +250,12 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn change_log_head(&self) -> Result<i64, StoreError> {
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(seq) FROM change_log").fetch_one(&self.reader).await?;
+        Ok(seq.unwrap_or(0))
+    }
+
     async fn token_last_used(&self, tokens: &[TokenId]) -> Result<Vec<(TokenId, Timestamp)>, StoreError> {
         let mut out = Vec::new();
         for chunk in tokens.chunks(500) {

@@ -183,7 +183,9 @@ pub async fn verify(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Js
 
 /// Walks the chain up to the head. The head is the later of the store's and the one this server
 /// committed itself, so events deleted from the end of the log while this server runs are
-/// reported as missing. Events committed during the walk are not checked.
+/// reported as missing; and the stored head is compared with its anchors outside the events
+/// table (the change log, the last signed checkpoint), so a truncation is named as such even
+/// after a restart. Events committed during the walk are not checked.
 ///
 /// The store reads the events as stored (details as text, hashed as they are) and hashes them
 /// on every core (`Store::verify_chain`).
@@ -193,6 +195,14 @@ pub async fn verify_chain(app: &App) -> Result<api::VerifyReport, ApiError> {
     let end = stored.seq.max(known.seq);
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let ChainCheck { head, broken } = app.store.verify_chain(end, threads).await?;
+    let checkpoint = app.checkpoints().and_then(|c| c.last());
+    let anchored = crate::integrity::check(app.store.as_ref(), stored, checkpoint.as_ref()).await?;
+    // The first broken link, whether the walk or an anchor found it.
+    let anchored = anchored.map(|f| BrokenLink { seq: f.seq, reason: f.reason });
+    let broken = match (broken, anchored) {
+        (Some(b), Some(a)) => Some(if b.seq < a.seq { b } else { a }),
+        (b, a) => b.or(a),
+    };
     let broken = broken.or_else(|| {
         // The chain holds, but the event this server committed last must be the one stored.
         (known.seq > 0 && head.seq == known.seq && head.hash != known.hash).then(|| BrokenLink {

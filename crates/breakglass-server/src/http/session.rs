@@ -28,7 +28,13 @@ pub(crate) const SESSION_TTL: Span = Span::hours(12);
 #[utoipa::path(get, path = "/healthz", tag = "system", security(()),
     responses((status = 200, description = "The server answers", body = api::Health)))]
 pub async fn healthz(State(app): State<Arc<App>>) -> Json<api::Health> {
-    Json(api::Health { status: "ok".into(), seq: app.head().seq, stale: app.is_stale() })
+    let integrity = app.integrity();
+    Json(api::Health {
+        status: if integrity.is_some() { "degraded" } else { "ok" }.into(),
+        seq: app.head().seq,
+        stale: app.is_stale(),
+        integrity,
+    })
 }
 
 /// Signs in with e-mail and password and opens a session.

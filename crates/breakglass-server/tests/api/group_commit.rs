@@ -124,6 +124,10 @@ impl Store for Gate {
     async fn token_last_used(&self, tokens: &[TokenId]) -> Result<Vec<(TokenId, Timestamp)>, StoreError> {
         self.inner.token_last_used(tokens).await
     }
+
+    async fn change_log_head(&self) -> Result<i64, StoreError> {
+        self.inner.change_log_head().await
+    }
 }
 
 /// The test server (for the set-up, through the API: workspaces `ops` with project `p0` and

@@ -478,3 +478,137 @@ async fn an_address_guessing_many_accounts_is_locked_out_and_the_web_sign_in_too
     assert_eq!(throttled[0].subject.as_deref(), Some("127.0.0.1"));
     assert_eq!(throttled[0].details["kind"], "address");
 }
+
+/// A workspace, bob, and a grant to him: the newest event is the grant. Returns the head.
+async fn granted(t: &TestApp) -> i64 {
+    t.workspace("alpha", &[]).await;
+    t.user("bob@example.com").await;
+    t.admin()
+        .create_grant(&breakglass_client::api::CreateGrant {
+            user: "bob@example.com".into(),
+            workspace: "alpha".into(),
+            role: "manager".into(),
+            expires_in: Some("1h".into()),
+            reason: Some("INC-1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let head = t.seq().await;
+    assert_eq!(t.last_event().await.event_type, "GRANTED");
+    head
+}
+
+/// Checks what a server that found its audit log truncated does: it says so in /healthz,
+/// refuses writes with `audit.integrity`, still answers checks, and verify names the truncation.
+async fn refuses_writes_for(t: &TestApp, anchor: &str) {
+    let health = t.anonymous().health().await.unwrap();
+    assert_eq!(health.status, "degraded");
+    let why = health.integrity.expect("/healthz says why");
+    assert!(why.contains("truncated") && why.contains(anchor), "{why}");
+    let admin = t.admin();
+    let new =
+        CreateUser { email: "new@example.com".into(), name: "New".into(), admin_role: None, password: None };
+    let p = expect_problem(admin.create_user(&new).await, 503, "audit.integrity");
+    assert!(p.detail.contains("truncated"), "{}", p.detail);
+    let report = admin.verify_audit().await.unwrap();
+    assert!(!report.ok, "{report:?}");
+    let broken = report.broken.expect("the broken link");
+    assert!(broken.reason.contains("truncated") && broken.reason.contains(anchor), "{}", broken.reason);
+    // Checks go on answering from the model as loaded.
+    let check = breakglass_client::api::CheckRequest {
+        user: "bob@example.com".into(),
+        workspace: "alpha".into(),
+        project: None,
+        role: "member".into(),
+        min_seq: None,
+    };
+    admin.check(&check).await.unwrap();
+}
+
+#[tokio::test]
+async fn deleting_the_newest_events_is_named_a_truncation_after_a_restart() {
+    let t = TestApp::start().await;
+    let head = granted(&t).await;
+    let halted = t.halt().await;
+    halted
+        .edit(
+            &[
+                "DROP TRIGGER audit_events_no_delete",
+                &format!("DELETE FROM audit_events WHERE seq >= {}", head - 1),
+            ],
+            &[
+                "DROP TRIGGER audit_events_no_delete ON audit_events",
+                &format!("DELETE FROM audit_events WHERE seq >= {}", head - 1),
+            ],
+        )
+        .await;
+    let t = halted.start().await;
+    refuses_writes_for(&t, "change log").await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_the_events_and_their_change_log_is_caught_by_the_signed_checkpoint() {
+    let t = TestApp::start().await;
+    let head = granted(&t).await;
+    let written = t.app.checkpoint().expect("a checkpoint of the head");
+    assert_eq!(written.seq, head);
+    written.verify().unwrap();
+    let file = t.dir.join(breakglass_server::integrity::CHECKPOINTS_FILE);
+    let halted = t.halt().await;
+    let lines = std::fs::read_to_string(&file).unwrap();
+    let last: breakglass_client::api::Checkpoint =
+        serde_json::from_str(lines.lines().last().unwrap()).unwrap();
+    assert_eq!(last, written, "stopping writes no new checkpoint when the head did not move");
+    let cut = format!("DELETE FROM audit_events WHERE seq >= {}", head - 1);
+    let cut_log = format!("DELETE FROM change_log WHERE seq >= {}", head - 1);
+    halted
+        .edit(
+            &["DROP TRIGGER audit_events_no_delete", &cut, &cut_log],
+            &["DROP TRIGGER audit_events_no_delete ON audit_events", &cut, &cut_log],
+        )
+        .await;
+    let t = halted.start().await;
+    refuses_writes_for(&t, "signed checkpoint").await;
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_replaced_checkpoint_key_refuses_writes_instead_of_trusting_a_new_anchor() {
+    let t = TestApp::start().await;
+    granted(&t).await;
+    t.app.checkpoint().expect("a checkpoint");
+    let halted = t.halt().await;
+    let key = halted.dir.join(breakglass_server::integrity::KEY_FILE);
+    std::fs::remove_file(&key).unwrap();
+    let t = halted.start().await;
+    let health = t.anonymous().health().await.unwrap();
+    let why = health.integrity.expect("/healthz says why");
+    assert!(why.contains("another key"), "{why}");
+    expect_problem(
+        t.admin().create_token(&CreateToken { name: "x".into(), ..Default::default() }).await,
+        503,
+        "audit.integrity",
+    );
+    t.stop().await;
+}
+
+#[tokio::test]
+async fn a_sound_log_restarts_cleanly_and_its_checkpoints_verify() {
+    let t = TestApp::start().await;
+    let head = granted(&t).await;
+    let t = t.restart().await;
+    let health = t.anonymous().health().await.unwrap();
+    assert_eq!((health.status.as_str(), health.integrity), ("ok", None));
+    assert!(t.admin().verify_audit().await.unwrap().ok);
+    let file = t.dir.join(breakglass_server::integrity::CHECKPOINTS_FILE);
+    let text = std::fs::read_to_string(&file).unwrap();
+    let last: breakglass_client::api::Checkpoint =
+        serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    last.verify().unwrap();
+    assert_eq!(last.seq, head, "stopping wrote a checkpoint of the head");
+    assert_eq!(last.hash, t.last_event().await.hash);
+    t.admin().create_token(&CreateToken { name: "x".into(), ..Default::default() }).await.unwrap();
+    t.stop().await;
+}

@@ -371,6 +371,20 @@ impl TestApp {
         Self::start_in(dir, quota, now, db).await
     }
 
+    /// Stops the server and keeps its data directory and database, for a test to edit them as
+    /// someone with access to the machine would before the next start.
+    pub async fn halt(mut self) -> Halted {
+        let now = self.now();
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("the server stops cleanly");
+        }
+        let dir = std::mem::take(&mut self.dir);
+        let db = self.db.take();
+        let quota = self.quota;
+        drop(self);
+        Halted { dir, quota, now, db }
+    }
+
     /// Stops the server and removes its data directory.
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
@@ -565,6 +579,51 @@ impl TestApp {
         let text = resp.text().await.expect("a body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Raw { status, content_type, seq, body, text }
+    }
+}
+
+/// A stopped server's data directory and database (see [`TestApp::halt`]).
+pub struct Halted {
+    /// The data directory.
+    pub dir: PathBuf,
+    quota: u32,
+    now: Timestamp,
+    /// The PostgreSQL database, when the suite runs against PostgreSQL.
+    pub db: Option<Arc<TestDb>>,
+}
+
+impl Halted {
+    /// Runs SQL statements on the database as its owner would (the SQLite file, or the
+    /// PostgreSQL database); `sqlite` and `postgres` are the same edit in each dialect.
+    pub async fn edit(&self, sqlite: &[&str], postgres: &[&str]) {
+        use sqlx::Connection;
+        if let Some(db) = &self.db {
+            let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            for s in postgres {
+                sqlx::query(s).execute(&mut conn).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
+        } else {
+            let path = self.dir.join(breakglass_server::DATABASE_FILE);
+            let mut conn =
+                sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+            for s in sqlite {
+                sqlx::query(s).execute(&mut conn).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
+        }
+    }
+
+    /// Starts a server on it again.
+    pub async fn start(mut self) -> TestApp {
+        let dir = std::mem::take(&mut self.dir);
+        TestApp::start_in(dir, self.quota, self.now, self.db.take()).await
+    }
+}
+
+impl Drop for Halted {
+    fn drop(&mut self) {
+        if !self.dir.as_os_str().is_empty() {
+            remove_dir(&self.dir);
+        }
     }
 }
 
