@@ -1179,7 +1179,21 @@ pub enum AuditCommand {
         filter: EventFilter,
     },
     /// Recompute the audit hash chain (exit 1 when it is broken).
-    Verify,
+    #[command(after_help = "With --checkpoints, a copy of the server's signed checkpoints file \
+                            (audit-checkpoints.jsonl, shipped off the machine) is checked too: \
+                            every signature, and that the server's log still holds the last \
+                            checkpoint's event with the same hash, so a log truncated or rewritten \
+                            after it is named as such.\n\nExample: breakglass audit verify \
+                            --checkpoints /backup/audit-checkpoints.jsonl --key 3b6a…")]
+    Verify {
+        /// A copy of the server's checkpoints file to hold its log against.
+        #[arg(long, value_name = "FILE")]
+        checkpoints: Option<std::path::PathBuf>,
+        /// The server's checkpoint public key (hex), as it printed at start-up: refuse
+        /// checkpoints signed by any other key.
+        #[arg(long, value_name = "HEX", requires = "checkpoints")]
+        key: Option<String>,
+    },
 }
 
 /// Arguments of `history`.

@@ -12,7 +12,7 @@ use breakglass_api::{
     RecipientCode, RegisterWorkspace, Request, RequestQuery, ReviewQuery, SendMessage, Session, SetMember,
     Settings, Signup, TagDefinition, UpdateWorkspace, VerifyReport, Workspace,
 };
-use breakglass_api::{CreateTenant, CreatedServiceUser, RegisterPlatform};
+use breakglass_api::{BrokenLink, Checkpoint, CreateTenant, CreatedServiceUser, RegisterPlatform};
 use breakglass_client::{Assignment, Client, ClientError};
 
 use crate::cli::{
@@ -130,7 +130,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
                 Ok(event_page(ctx, c.audit(&query).await?))
             }
         }
-        Command::Audit(AuditCommand::Verify) => verify(ctx).await,
+        Command::Audit(AuditCommand::Verify { checkpoints, key }) => verify(ctx, checkpoints, key).await,
         Command::History(args) => history(ctx, args).await,
         Command::Platform(cmd) => platform(ctx, cmd).await,
         Command::Tenant(cmd) => tenant(ctx, cmd).await,
@@ -736,8 +736,18 @@ fn check_text(request: &CheckRequest, answer: &CheckResponse) -> String {
     out
 }
 
-async fn verify(ctx: &Ctx) -> Result<Done> {
-    let report = ctx.client.verify_audit().await?;
+async fn verify(ctx: &Ctx, checkpoints: Option<std::path::PathBuf>, key: Option<String>) -> Result<Done> {
+    let mut report = ctx.client.verify_audit().await?;
+    if let Some(file) = checkpoints {
+        let last = read_checkpoints(&file, key.as_deref())?;
+        if let Some(b) = hold_against(ctx, &last).await? {
+            report.ok = false;
+            // The earlier of the two findings is the first broken link.
+            if report.broken.as_ref().is_none_or(|r| b.seq < r.seq) {
+                report.broken = Some(b);
+            }
+        }
+    }
     let mut done = ctx.show(&report, verify_text);
     if let Some(broken) = &report.broken {
         done.status = Status::Failed(format!("audit chain broken at seq {}: {}", broken.seq, broken.reason));
@@ -745,6 +755,58 @@ async fn verify(ctx: &Ctx) -> Result<Done> {
         done.status = Status::Failed("audit chain broken".into());
     }
     Ok(done)
+}
+
+/// Reads a checkpoints file: every line must verify, all with one key (`key` when given).
+/// Returns the last checkpoint.
+fn read_checkpoints(file: &std::path::Path, key: Option<&str>) -> Result<Checkpoint> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| Fail::Usage(format!("--checkpoints: cannot read {}: {e}", file.display())))?;
+    let mut last: Option<Checkpoint> = None;
+    // A partial last line (a crash while appending) is not a checkpoint yet.
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| l.ends_with('}')) {
+        let bad =
+            |why: String| Fail::Usage(format!("--checkpoints: line {} of {}: {why}", n + 1, file.display()));
+        let cp: Checkpoint = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        cp.verify().map_err(bad)?;
+        let trusted = key.or(last.as_ref().map(|l| l.key.as_str()));
+        if trusted.is_some_and(|k| !k.eq_ignore_ascii_case(&cp.key)) {
+            return Err(bad(format!("signed by {}, not by {}", cp.key, trusted.unwrap_or_default())));
+        }
+        if last.as_ref().is_some_and(|l| cp.seq < l.seq) {
+            return Err(bad(format!("seq {} goes back from {}", cp.seq, last.as_ref().map_or(0, |l| l.seq))));
+        }
+        last = Some(cp);
+    }
+    last.ok_or_else(|| Fail::Usage(format!("--checkpoints: {} holds no checkpoint", file.display())))
+}
+
+/// Whether the server's log still holds the checkpoint's event with its hash.
+async fn hold_against(ctx: &Ctx, cp: &Checkpoint) -> Result<Option<BrokenLink>> {
+    let page = ctx
+        .client
+        .audit(&AuditQuery { after: Some(cp.seq - 1), limit: Some(1), ..Default::default() })
+        .await?;
+    Ok(match page.items.first().filter(|e| e.seq == cp.seq) {
+        None => {
+            let head = ctx.client.health().await?.seq;
+            Some(BrokenLink {
+                seq: head + 1,
+                reason: format!(
+                    "the audit log was truncated: it ends at seq {head} but the signed checkpoint of {} records seq {}",
+                    cp.at, cp.seq
+                ),
+            })
+        }
+        Some(e) if e.hash != cp.hash => Some(BrokenLink {
+            seq: cp.seq,
+            reason: format!(
+                "the audit log was rewritten: event {} differs from the one the signed checkpoint of {} records",
+                cp.seq, cp.at
+            ),
+        }),
+        Some(_) => None,
+    })
 }
 
 fn verify_text(r: &VerifyReport) -> String {

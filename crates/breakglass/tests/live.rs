@@ -821,3 +821,45 @@ fn platforms_tenants_and_service_users_through_the_cli() {
     assert!(!text.contains(&secret) && !text.contains(&backup_secret));
     assert!(s.ok(&["audit", "verify"]).starts_with("ok: "));
 }
+
+#[test]
+fn audit_verify_holds_the_log_against_a_shipped_copy_of_its_checkpoints() {
+    let s = Server::start();
+    s.ok(&["user", "create", "zed@example.com", "--name", "Zed"]);
+    s.ok(&["user", "create", "amy@example.com", "--name", "Amy"]);
+    let head = s.json(&["health"])["seq"].as_i64().unwrap();
+    // The server writes a checkpoint within a second of its head moving.
+    let file = s.dir.join("audit-checkpoints.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let last = loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let last: Option<Value> = text.lines().last().and_then(|l| serde_json::from_str(l).ok());
+        if let Some(last) = last.filter(|l| l["seq"].as_i64() == Some(head)) {
+            break last;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint of seq {head} in {}", file.display());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let key = last["key"].as_str().unwrap().to_owned();
+    // An operator ships the file off the machine...
+    let shipped = std::env::temp_dir().join(format!("shipped-{}-{head}.jsonl", std::process::id()));
+    std::fs::copy(&file, &shipped).unwrap();
+    let shipped_arg = shipped.to_str().unwrap();
+    let ok = s.ok(&["audit", "verify", "--checkpoints", shipped_arg, "--key", &key]);
+    assert!(ok.starts_with("ok: "), "{ok}");
+    let (code, line) =
+        failure(&s.run(&["audit", "verify", "--checkpoints", shipped_arg, "--key", &"ab".repeat(32)]));
+    assert_eq!(code, 2);
+    assert!(line.contains("signed by"), "{line}");
+    // ...and someone with the database file deletes the newest event.
+    let db = rusqlite::Connection::open(s.dir.join("breakglass.db")).unwrap();
+    db.execute_batch(&format!(
+        "DROP TRIGGER audit_events_no_delete; DELETE FROM audit_events WHERE seq = {head};"
+    ))
+    .unwrap();
+    drop(db);
+    let (code, line) = failure(&s.run(&["audit", "verify", "--checkpoints", shipped_arg, "--key", &key]));
+    assert_eq!(code, 1);
+    assert!(line.contains("truncated"), "{line}");
+    let _ = std::fs::remove_file(&shipped);
+}
