@@ -113,6 +113,8 @@ pub struct Caller {
     pub kind: TokenKind,
     /// What the credential (and the delegation, if any) limits the rights to.
     pub bounds: Bounds,
+    /// What the credential alone limits its holder's own rights to (no delegation).
+    pub holder_bounds: Bounds,
 }
 
 /// Who a command runs as: the actor and the limits of the credential in use.
@@ -138,10 +140,7 @@ impl Caller {
 
     /// The credential's own holder, unlimited by any delegation: for ending their own session.
     pub fn holder(&self) -> Principal {
-        Principal {
-            actor: Actor::User(self.holder),
-            bounds: Bounds { delegate: None, ..self.bounds.clone() },
-        }
+        Principal { actor: Actor::User(self.holder), bounds: self.holder_bounds.clone() }
     }
 
     /// The workspaces where the caller's rights hold a role at `now`, within the credential's
@@ -265,16 +264,15 @@ fn decide(
         _ => return Err(invalid()),
     };
     app.note_token_use(token.id, now);
+    let own =
+        Bounds { delegate: None, scope: token.scope.clone().map(|s| vec![s]), read_only: token.read_only };
     let mut caller = Caller {
         user: holder,
         holder,
         token: token.id,
         kind: token.kind,
-        bounds: Bounds {
-            delegate: None,
-            scope: token.scope.clone().map(|s| vec![s]),
-            read_only: token.read_only,
-        },
+        bounds: own.clone(),
+        holder_bounds: own,
     };
     if let Some(value) = act_as {
         let email = Email::parse(value.trim()).map_err(|_| invalid_act_as())?;

@@ -12,6 +12,8 @@ mod admin_area;
 mod audit;
 #[path = "api/auth.rs"]
 mod auth;
+#[path = "api/authz_matrix.rs"]
+mod authz_matrix;
 #[path = "api/bad_input.rs"]
 mod bad_input;
 #[path = "api/delegation.rs"]

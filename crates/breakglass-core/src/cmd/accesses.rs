@@ -189,11 +189,20 @@ pub fn visible<'a>(state: &'a State, ctx: &Ctx, id: AccessId) -> Result<&'a Acce
 fn owned<'a>(state: &'a State, ctx: &Ctx, id: AccessId) -> Result<(&'a Access, &'a User), DomainError> {
     authz::require_unbounded(ctx)?;
     let me = authz::acting_user(state, ctx)?;
-    let a = state
-        .access(id)
-        .filter(|a| a.owner == me.id)
-        .ok_or_else(|| DomainError::not_found("access.not_found", format!("access {id} not found")))?;
+    // Those who may see it (its recipients, the admin area) hear that it is not theirs; to
+    // everyone else it does not exist.
+    let a = visible(state, ctx, id)?;
+    if a.owner != me.id {
+        return Err(not_owner(id));
+    }
     Ok((a, me))
+}
+
+fn not_owner(id: AccessId) -> DomainError {
+    DomainError::Forbidden {
+        code: "access.not_owner",
+        message: format!("access {id} is not yours: only its owner changes it (and an admin may revoke it)"),
+    }
 }
 
 fn require_live(a: &Access, now: Timestamp) -> Result<(), DomainError> {
@@ -264,10 +273,9 @@ pub fn remove_recipient(
 pub fn revoke(state: &State, ctx: &Ctx, id: AccessId) -> Result<Changes, DomainError> {
     authz::require_unbounded(ctx)?;
     let me = authz::acting_user(state, ctx)?;
-    let not_found = || DomainError::not_found("access.not_found", format!("access {id} not found"));
-    let a = state.access(id).ok_or_else(not_found)?;
+    let a = visible(state, ctx, id)?;
     if a.owner != me.id && authz::actor_admin_role(state, ctx)? != AdminRole::Admin {
-        return Err(not_found());
+        return Err(not_owner(id));
     }
     if a.revoked_at.is_some() {
         return Err(DomainError::conflict("access.not_live", format!("access {id} is already revoked")));

@@ -90,6 +90,15 @@ pub struct Registering {
 /// `workspace_registration` it is active at once, waits for the admin area, or is refused.
 pub fn register_workspace(state: &State, ctx: &Ctx, reg: Registering) -> Result<Changes, DomainError> {
     let me = authz::acting_user(state, ctx)?;
+    // A credential confined to some workspaces (a scoped token, a delegation) acts in them
+    // only; a new workspace lies outside whatever it was confined to.
+    if ctx.bounds.scope.is_some() {
+        return Err(DomainError::Forbidden {
+            code: "token.out_of_scope",
+            message: "this credential is confined to workspaces; register new ones with your own unconfined credential"
+                .into(),
+        });
+    }
     if me.admin_role == AdminRole::Auditor {
         return Err(DomainError::forbidden("auditors read; they do not register workspaces"));
     }
