@@ -360,6 +360,7 @@ pub struct CreateWorkspace {
     pub owners: Vec<String>,
     /// Maximum number of projects (default: the installation's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "whole::opt_u32")]
     pub project_quota: Option<u32>,
     /// Further initial users and their workspace roles.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -418,6 +419,7 @@ pub struct LifecycleAction {
 #[serde(deny_unknown_fields)]
 pub struct SetQuota {
     /// Maximum number of projects.
+    #[serde(deserialize_with = "whole::u32")]
     pub project_quota: u32,
 }
 
@@ -443,6 +445,7 @@ pub struct Workspace {
     /// `active`, `disabled` or `pending_approval`.
     pub status: String,
     /// Maximum number of projects.
+    #[serde(deserialize_with = "whole::u32")]
     pub project_quota: u32,
     /// Number of projects.
     pub project_count: u32,
@@ -575,9 +578,11 @@ pub struct CheckRequest {
     /// The role asked for; any higher role of the same kind also answers yes.
     pub role: String,
     /// Answer only from a state that includes this audit sequence number (the `Breakglass-Seq`
-    /// of an earlier write): the server waits briefly to catch up, else answers 503
+    /// of an earlier write): the server catches up first; a number no write has reached answers
+    /// 422 `consistency.unknown_seq`, and a server that cannot reach the database in time 503
     /// `consistency.behind`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "whole::opt_i64")]
     pub min_seq: Option<i64>,
 }
 
@@ -626,6 +631,7 @@ pub struct BatchCheckRequest {
     /// Answer only from a state that includes this audit sequence number (see
     /// `CheckRequest::min_seq`; the highest of this and the checks' own applies).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "whole::opt_i64")]
     pub min_seq: Option<i64>,
 }
 
@@ -726,6 +732,7 @@ pub struct PolicyStep {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub users: Vec<String>,
     /// Distinct approvals needed (1 to 50).
+    #[serde(deserialize_with = "whole::u32")]
     pub count: u32,
 }
 
@@ -1069,9 +1076,11 @@ pub struct Settings {
     pub signup: Option<String>,
     /// Days an invitation stays valid (1 to 365).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "whole::opt_u32")]
     pub invitation_ttl_days: Option<u32>,
     /// Project quota of new workspaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "whole::opt_u32")]
     pub default_project_quota: Option<u32>,
     /// "Add myself" assigns `member` instead of `manager`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -1088,10 +1097,12 @@ pub struct Settings {
     /// Most live API tokens one user may hold (1 to 10000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 10000)]
+    #[serde(deserialize_with = "whole::opt_u32")]
     pub max_api_tokens_per_user: Option<u32>,
     /// Most live sessions one user may hold (1 to 10000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 10000)]
+    #[serde(deserialize_with = "whole::opt_u32")]
     pub max_sessions_per_user: Option<u32>,
 }
 
@@ -1374,5 +1385,96 @@ impl Checkpoint {
         let key = VerifyingKey::from_bytes(&key).map_err(|e| format!("key: {e}"))?;
         key.verify(&Self::message(self.seq, &self.hash, &self.at), &Signature::from_bytes(&sig))
             .map_err(|_| "the signature does not match".to_owned())
+    }
+}
+
+/// Whole numbers as a JSON Schema `integer` admits them: `3` and `3.0` alike. serde refuses a
+/// number with a decimal point for an integer field; clients (and generators working from the
+/// document) may send one.
+pub mod whole {
+    use serde::de::{Error, Unexpected, Visitor};
+    use serde::{Deserialize, Deserializer};
+
+    struct Whole;
+
+    impl Visitor<'_> for Whole {
+        type Value = i128;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+
+        fn visit_i64<E: Error>(self, v: i64) -> Result<i128, E> {
+            Ok(i128::from(v))
+        }
+
+        fn visit_u64<E: Error>(self, v: u64) -> Result<i128, E> {
+            Ok(i128::from(v))
+        }
+
+        fn visit_f64<E: Error>(self, v: f64) -> Result<i128, E> {
+            // Within i64's range a whole f64 converts exactly.
+            if v.fract() == 0.0 && v.abs() <= 9.0e18 {
+                #[allow(clippy::cast_possible_truncation)]
+                Ok(v as i128)
+            } else {
+                Err(E::invalid_type(Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    fn within<'de, D: Deserializer<'de>, T: TryFrom<i128>>(d: D, what: &'static str) -> Result<T, D::Error> {
+        let n = d.deserialize_any(Whole)?;
+        T::try_from(n).map_err(|_| D::Error::invalid_value(Unexpected::Other(&n.to_string()), &what))
+    }
+
+    /// A `u32`.
+    pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        within(d, "a whole number from 0 to 4294967295")
+    }
+
+    /// An optional `u32` (`null` or absent: `None`).
+    pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+        #[derive(Deserialize)]
+        struct W(#[serde(deserialize_with = "u32")] u32);
+        Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
+    }
+
+    /// An optional `i64` (`null` or absent: `None`).
+    pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        #[derive(Deserialize)]
+        struct W(#[serde(deserialize_with = "i64")] i64);
+        Ok(Option::<W>::deserialize(d)?.map(|w| w.0))
+    }
+
+    /// An `i64`.
+    pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        within(d, "a whole number within 64 bits")
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        struct T {
+            #[serde(deserialize_with = "super::u32")]
+            a: u32,
+            #[serde(default, deserialize_with = "super::opt_i64")]
+            b: Option<i64>,
+        }
+
+        #[test]
+        fn whole_floats_are_integers_and_the_rest_are_refused() {
+            let t: T = serde_json::from_str(r#"{"a": 3.0, "b": -7.0}"#).unwrap();
+            assert_eq!(t, T { a: 3, b: Some(-7) });
+            let t: T = serde_json::from_str(r#"{"a": 4294967295}"#).unwrap();
+            assert_eq!(t, T { a: u32::MAX, b: None });
+            let t: T = serde_json::from_str(r#"{"a": 1, "b": null}"#).unwrap();
+            assert_eq!(t.b, None);
+            for bad in
+                [r#"{"a": 3.5}"#, r#"{"a": -1}"#, r#"{"a": 4294967296}"#, r#"{"a": "3"}"#, r#"{"a": 1e300}"#]
+            {
+                assert!(serde_json::from_str::<T>(bad).is_err(), "{bad}");
+            }
+        }
     }
 }

@@ -129,6 +129,15 @@ enum GroupOutcome {
     Failed(Mutex<Option<StoreError>>),
 }
 
+/// Why [`App::wait_for_seq`] gave up; each holds the head this server reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behind {
+    /// The database's own head is before the sequence asked for.
+    Unreached(i64),
+    /// The database could not be read in time.
+    Unreachable(i64),
+}
+
 /// Commits per number of commands they carried.
 struct GroupSizes([AtomicU64; MAX_GROUP + 1]);
 
@@ -685,20 +694,27 @@ impl App {
     }
 
     /// Waits until the model includes audit sequence `seq`, catching up with the database, for at
-    /// most `patience`. Returns the head reached when it is still behind.
-    pub async fn wait_for_seq(&self, seq: i64, patience: std::time::Duration) -> Result<(), i64> {
+    /// most `patience`. Fails at once when the database itself has not reached `seq` (no write
+    /// ever answered it: the client's number is wrong), else with the head reached when the
+    /// database could not be read in time.
+    pub async fn wait_for_seq(&self, seq: i64, patience: std::time::Duration) -> Result<(), Behind> {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
             if self.head().seq >= seq {
                 return Ok(());
             }
-            // Another process may have committed it: look (a failure leaves us behind).
-            let _ = self.sync().await;
-            if self.head().seq >= seq {
+            // Another process may have committed it: look. A look that succeeded leaves the model
+            // at the database's head, so a seq beyond it was never reached by anyone.
+            let looked = self.sync().await.is_ok();
+            let head = self.head().seq;
+            if head >= seq {
                 return Ok(());
             }
+            if looked {
+                return Err(Behind::Unreached(head));
+            }
             if tokio::time::Instant::now() >= deadline {
-                return Err(self.head().seq);
+                return Err(Behind::Unreachable(self.head().seq));
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }

@@ -72,9 +72,47 @@ impl ApiError {
     }
 }
 
+/// Codes of a value that is not of its documented form (an identifier with capitals, an
+/// address without `@`, a role that does not exist, a password too short): 400, the request is
+/// malformed, as the OpenAPI document's patterns and limits say. Other invalid input is well
+/// formed but breaks a rule, often one that depends on the time or the state (an expiry in the
+/// past, a duration above the policy's maximum, an unknown tag): 422.
+pub const MALFORMED: &[&str] = &[
+    "input.invalid_identifier",
+    "input.invalid_email",
+    "input.invalid_name",
+    "input.invalid_duration",
+    "input.invalid_time",
+    "input.invalid_id",
+    "input.invalid_text",
+    "input.invalid_outcome",
+    "input.invalid_reason",
+    "input.invalid_scope",
+    "input.invalid_source",
+    "input.invalid_state",
+    "input.invalid_status",
+    "input.invalid_kind",
+    "input.invalid_limit",
+    "input.invalid_cursor",
+    "input.invalid_after",
+    "input.invalid_query",
+    "input.invalid_min_seq",
+    "input.invalid_quota",
+    "input.unknown_role",
+    "input.unknown_event_type",
+    "input.weak_password",
+    "message.invalid_mode",
+    "message.invalid_text",
+    "platform.invalid_kind",
+    "tag.invalid_key",
+    "tenant.invalid_external_id",
+    "access.invalid_kind",
+];
+
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         let status = match &e {
+            DomainError::Invalid { code, .. } if MALFORMED.contains(code) => StatusCode::BAD_REQUEST,
             DomainError::Invalid { .. } | DomainError::Rule { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             DomainError::NotFound { .. } => StatusCode::NOT_FOUND,
             DomainError::Forbidden { .. } => StatusCode::FORBIDDEN,

@@ -48,3 +48,38 @@ fn document_is_openapi_3_1_with_every_core_path() {
         assert!(doc["paths"].get(path).is_some(), "missing path {path}");
     }
 }
+
+/// Every field of every request body states its constraints (or says it takes any value of its
+/// type): a new field without an entry in `http::openapi::INPUTS` fails here, so the document
+/// never again omits a limit the server checks.
+#[test]
+fn every_input_field_has_its_constraints() {
+    let doc: serde_json::Value = serde_json::from_str(&breakglass_server::http::openapi_json()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    // The schemas request bodies refer to, and the ones nested in them.
+    let mut todo: Vec<String> = Vec::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            if let Some(r) = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str() {
+                todo.push(r.trim_start_matches("#/components/schemas/").to_owned());
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        for (field, schema) in schemas[&name]["properties"].as_object().into_iter().flatten() {
+            let text = schema.to_string();
+            for r in text.split("#/components/schemas/").skip(1) {
+                todo.push(r.split('"').next().unwrap().to_owned());
+            }
+            let listed = breakglass_server::http::openapi::INPUTS
+                .iter()
+                .any(|(s, f, _)| *s == name.replace("SetProjectMember", "SetMember") && *f == field);
+            assert!(listed, "{name}.{field} has no entry in http::openapi::INPUTS");
+        }
+    }
+    assert!(seen.len() > 30, "the walk found the request schemas: {seen:?}");
+}

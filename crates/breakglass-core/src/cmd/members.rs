@@ -41,6 +41,8 @@ pub struct SetMember {
 /// assignment changes nothing.
 pub fn set_member(state: &State, ctx: &Ctx, cmd: SetMember) -> Result<Changes, DomainError> {
     check_role_kind(&cmd.target, cmd.role)?;
+    // Checked whether or not a request needs it, so that the same text is refused alike.
+    crate::cmd::requests::clean_text(cmd.justification.clone(), "justification")?;
     let ws = authorize(state, ctx, &cmd.target, &[cmd.role])?;
     require_active(ws)?;
     require_future(state, cmd.expires_at, ctx.now)?;

@@ -783,7 +783,7 @@ fn check_duration(policy: &Policy, duration: Option<Span>, by_requester: bool) -
     }
 }
 
-fn clean_text(text: Option<String>, what: &str) -> Result<Option<String>, DomainError> {
+pub(crate) fn clean_text(text: Option<String>, what: &str) -> Result<Option<String>, DomainError> {
     let Some(t) = text else { return Ok(None) };
     let t = t.trim().to_owned();
     if t.is_empty() {

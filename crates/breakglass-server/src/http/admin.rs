@@ -192,6 +192,7 @@ pub async fn set_quota(
         (status = 201, description = "The caller's membership", body = api::Binding),
         (status = 403, description = "Not an admin or employee", body = api::Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not found", body = api::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "You already hold that role or a higher one there", body = api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Expiry beyond the maximum", body = api::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn add_myself(

@@ -24,6 +24,12 @@ fn filter(
     project: Option<String>,
 ) -> Result<(AuditFilter, usize), DomainError> {
     let limit = page_limit(q.limit)?;
+    for s in [&workspace, &project].into_iter().flatten() {
+        Slug::check(s)?;
+    }
+    if let Some(a) = q.after.filter(|a| *a < 0) {
+        return Err(DomainError::invalid("input.invalid_after", format!("after {a} is negative")));
+    }
     let cursor = q
         .cursor
         .as_deref()
@@ -87,13 +93,6 @@ pub async fn list_audit(
     ApiQuery(q): ApiQuery<api::AuditQuery>,
 ) -> ApiResult<Json<api::Page<api::AuditEvent>>> {
     require_audit_reader(&app, &caller)?;
-    if q.project.is_some() && q.workspace.is_none() {
-        return Err(DomainError::invalid(
-            "input.missing_workspace",
-            "filtering by project needs workspace too",
-        )
-        .into());
-    }
     let (f, limit) = filter(&q, q.workspace.clone(), q.project.clone())?;
     page(&app, f, limit).await
 }

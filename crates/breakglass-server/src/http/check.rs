@@ -51,7 +51,7 @@ struct CheckIn<'a> {
     project: Option<Cow<'a, str>>,
     #[serde(borrow)]
     role: Cow<'a, str>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "breakglass_api::whole::opt_i64")]
     min_seq: Option<i64>,
 }
 
@@ -69,7 +69,7 @@ fn optional_text<'de: 'a, 'a, D: serde::Deserializer<'de>>(d: D) -> Result<Optio
 struct BatchIn<'a> {
     #[serde(borrow)]
     checks: Vec<CheckIn<'a>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "breakglass_api::whole::opt_i64")]
     min_seq: Option<i64>,
 }
 
@@ -230,14 +230,25 @@ const CATCH_UP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2)
 /// check never answers from a state older than a change the client already saw committed.
 async fn catch_up(app: &App, min_seq: Option<i64>) -> Result<(), ApiError> {
     let Some(wanted) = min_seq else { return Ok(()) };
-    app.wait_for_seq(wanted, CATCH_UP_PATIENCE).await.map_err(|reached| {
-        ApiError::new(
+    if wanted < 0 {
+        return Err(
+            DomainError::invalid("input.invalid_min_seq", format!("min_seq {wanted} is negative")).into()
+        );
+    }
+    app.wait_for_seq(wanted, CATCH_UP_PATIENCE).await.map_err(|behind| match behind {
+        crate::app::Behind::Unreached(head) => ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "consistency.unknown_seq",
+            format!("min_seq {wanted} was never reached: the audit log's head is {head}; pass a write's Breakglass-Seq"),
+        ),
+        crate::app::Behind::Unreachable(reached) => ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "consistency.behind",
             format!(
-                "this server has applied changes up to seq {reached}, not yet {wanted}; retry, or ask another replica"
+                "this server has applied changes up to seq {reached}, not yet {wanted}, and cannot reach the database; \
+                 retry, or ask another replica"
             ),
-        )
+        ),
     })
 }
 

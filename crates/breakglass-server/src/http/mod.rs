@@ -5,6 +5,7 @@ pub(crate) mod accesses;
 pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod check;
+pub mod openapi;
 pub(crate) mod platforms;
 pub(crate) mod requests;
 pub(crate) mod session;
@@ -144,14 +145,17 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(platforms::delete_service_user))
 }
 
-/// The OpenAPI document, as generated from the handlers.
+/// The OpenAPI document's operations, as generated from the handlers, with the answers every
+/// kind of operation can give ([`openapi::common_responses`]).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut doc = api_router().split_for_parts().1;
+    openapi::common_responses(&mut doc);
+    doc
 }
 
 /// The OpenAPI document as the pretty JSON committed in the repository.
 pub fn openapi_json() -> String {
-    let mut s = openapi().to_pretty_json().unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&openapi::complete(&openapi())).unwrap_or_default();
     s.push('\n');
     s
 }
@@ -298,7 +302,12 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJ
                 "send the body as application/json",
             ));
         }
-        ApiJson::<T>::from_request(req, state).await.map(|ApiJson(v)| Self(v))
+        // A JSON `null` is no body too (the document makes these bodies optional).
+        let JsonBody(bytes) = JsonBody::from_request(req, state).await?;
+        if bytes.trim_ascii() == b"null" {
+            return Ok(Self(T::default()));
+        }
+        parse_json_object(&bytes).map(Self)
     }
 }
 

@@ -425,6 +425,9 @@ pub async fn list_requests(
         }
     };
     let wanted_state = q.state.as_deref().map(RequestState::parse).transpose()?;
+    if let Some(w) = &q.workspace {
+        Slug::check(w)?;
+    }
     let mut found: Vec<_> = state
         .requests()
         .filter(|r| {
@@ -611,6 +614,9 @@ pub async fn list_reviews(
             .into())
         }
     };
+    if let Some(w) = &q.workspace {
+        Slug::check(w)?;
+    }
     let mut found: Vec<_> = state
         .reviews()
         .filter(|r| want_open.is_none_or(|o| r.is_open() == o))

@@ -61,7 +61,10 @@ pub async fn create_user(
 /// Lists all users (admin area only).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users",
     params(api::PageQuery),
-    responses((status = 200, description = "Users by e-mail", body = api::Page<api::User>)))]
+    responses(
+        (status = 200, description = "Users by e-mail", body = api::Page<api::User>),
+        (status = 403, description = "Not in the admin area", body = api::Problem, content_type = "application/problem+json"),
+    ))]
 pub async fn list_users(
     State(app): State<Arc<App>>,
     caller: Caller,

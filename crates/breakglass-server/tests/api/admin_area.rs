@@ -317,7 +317,7 @@ async fn a_registered_workspace_waits_for_approval_and_is_unusable_meanwhile() {
     expect_problem(emma.enable_workspace("beta", None).await, 409, "workspace.not_approved");
     expect_problem(alice.register_workspace(&register("beta")).await, 409, "workspace.exists");
     expect_problem(bob.register_workspace(&register("alpha")).await, 409, "workspace.exists");
-    expect_problem(bob.register_workspace(&register("Not A Slug")).await, 422, "input.invalid_identifier");
+    expect_problem(bob.register_workspace(&register("Not A Slug")).await, 400, "input.invalid_identifier");
     assert_same(&t, &before, "using a rejected workspace").await;
 
     // Lists filter on status, for the admin area and for the registrant alike.
@@ -328,7 +328,7 @@ async fn a_registered_workspace_waits_for_approval_and_is_unusable_meanwhile() {
     assert_eq!(identifiers(&admin.all_workspaces_filtered(&q("active")).await.unwrap()), ["alpha"]);
     assert_eq!(identifiers(&alice.all_workspaces_filtered(&q("pending_approval")).await.unwrap()), ["gamma"]);
     assert!(bob.all_workspaces_filtered(&q("pending_approval")).await.unwrap().is_empty());
-    expect_problem(admin.list_workspaces_filtered(&q("sleeping")).await, 422, "input.invalid_status");
+    expect_problem(admin.list_workspaces_filtered(&q("sleeping")).await, 400, "input.invalid_status");
     verify(&t).await;
     t.stop().await;
 }
@@ -410,14 +410,14 @@ async fn registration_follows_the_setting_and_the_admin_area_creates_directly() 
         404,
         "user.not_found",
     );
-    expect_problem(emma.create_workspace(&new_workspace("-bad")).await, 422, "input.invalid_identifier");
+    expect_problem(emma.create_workspace(&new_workspace("-bad")).await, 400, "input.invalid_identifier");
     expect_problem(
         emma.create_workspace(&CreateWorkspace {
             members: vec![InitialMember { email: BOB.into(), role: "admin".into() }],
             ..new_workspace("epsilon")
         })
         .await,
-        422,
+        400,
         "input.unknown_role",
     );
     assert_same(&t, &before, "refused workspace creations").await;
@@ -458,7 +458,7 @@ async fn a_workspace_identifier_never_changes() {
         alice
             .update_workspace("alpha", &UpdateWorkspace { name: Some(String::new()), identifier: None })
             .await,
-        422,
+        400,
         "input.invalid_name",
     );
     t.raw("PATCH", "/api/v1/workspaces/alpha", Some(ADMIN_TOKEN), Body::Json(&json!({"slug": "beta"})))
@@ -717,7 +717,7 @@ async fn the_project_quota_follows_the_installation_default_and_the_admin_area_e
     expect_problem(alice.set_quota("alpha", 5).await, 403, "authz.forbidden");
     expect_problem(audrey.set_quota("alpha", 5).await, 403, "authz.forbidden");
     expect_problem(bob.set_quota("alpha", 5).await, 404, "workspace.not_found");
-    expect_problem(emma.set_quota("alpha", 100_001).await, 422, "input.invalid_quota");
+    expect_problem(emma.set_quota("alpha", 100_001).await, 400, "input.invalid_quota");
     expect_problem(emma.set_quota("nope", 5).await, 404, "workspace.not_found");
     t.raw(
         "PUT",
@@ -916,7 +916,7 @@ async fn admins_and_employees_add_themselves_with_a_bounded_expiry_and_leave_aga
     );
     expect_problem(
         emma.add_myself("alpha", &AddMyself { expires_in: Some("soon".into()), ..Default::default() }).await,
-        422,
+        400,
         "input.invalid_duration",
     );
     expect_problem(
@@ -1286,10 +1286,10 @@ async fn invitations_are_refused_to_the_wrong_people_and_in_the_wrong_states() {
     // Bad values.
     expect_problem(
         olivia.invite("alpha", &invitation("not-an-email", "member")).await,
-        422,
+        400,
         "input.invalid_email",
     );
-    expect_problem(olivia.invite("alpha", &invitation(CAROL, "admin")).await, 422, "input.unknown_role");
+    expect_problem(olivia.invite("alpha", &invitation(CAROL, "admin")).await, 400, "input.unknown_role");
     expect_problem(
         olivia
             .invite("alpha", &CreateInvitation { expires_at: at(t.now()), ..invitation(CAROL, "member") })
@@ -1490,13 +1490,13 @@ async fn signup_follows_the_setting() {
     expect_problem(t.anonymous().signup(&signup(OLIVIA)).await, 409, "user.exists");
     expect_problem(
         t.anonymous().signup(&Signup { password: "short".into(), ..signup("new@example.com") }).await,
-        422,
+        400,
         "input.weak_password",
     );
-    expect_problem(t.anonymous().signup(&signup("not an email")).await, 422, "input.invalid_email");
+    expect_problem(t.anonymous().signup(&signup("not an email")).await, 400, "input.invalid_email");
     expect_problem(
         t.anonymous().signup(&Signup { name: String::new(), ..signup("new@example.com") }).await,
-        422,
+        400,
         "input.invalid_name",
     );
     t.raw(
@@ -1562,7 +1562,7 @@ async fn tags_are_defined_by_admins_validated_when_set_and_filterable() {
         "tag.invalid_value",
     );
     expect_problem(admin.define_tag(&tag_def("region", "cluster")).await, 422, "tag.invalid");
-    expect_problem(admin.define_tag(&tag_def("Cost Center", "workspace")).await, 422, "tag.invalid_key");
+    expect_problem(admin.define_tag(&tag_def("Cost Center", "workspace")).await, 400, "tag.invalid_key");
     assert_same(&t, &before, "refused tag definitions").await;
     for d in [&cost_center, &tier, &env, &team] {
         assert_eq!(&admin.define_tag(d).await.unwrap(), d);
@@ -1704,11 +1704,11 @@ async fn tags_are_defined_by_admins_validated_when_set_and_filterable() {
     assert_eq!(names(admin.all_projects_filtered("alpha", &q("env:prod")).await.unwrap()), ["p2"]);
     assert_eq!(names(admin.all_projects_filtered("alpha", &q("env")).await.unwrap()), ["p1", "p2"]);
     assert_eq!(names(olivia.all_projects_filtered("alpha", &q("team:core")).await.unwrap()), ["p2"]);
-    expect_problem(admin.list_workspaces_filtered(&q("Bad Key")).await, 422, "tag.invalid_key");
+    expect_problem(admin.list_workspaces_filtered(&q("Bad Key")).await, 400, "tag.invalid_key");
     // The client leaves `status` out for projects; sent anyway, it is refused.
     t.raw("GET", "/api/v1/workspaces/alpha/projects?status=active", Some(ADMIN_TOKEN), Body::None)
         .await
-        .assert_problem(422, "input.invalid_query");
+        .assert_problem(400, "input.invalid_query");
 
     // Removing a definition: admins only; values already set stay.
     let before = everything(&t).await;
@@ -1811,17 +1811,17 @@ async fn messages_reach_a_workspaces_users_until_acknowledged() {
     );
     expect_problem(
         admin.send_message("alpha", &message("hi", "everyone")).await,
-        422,
+        400,
         "message.invalid_mode",
     );
     expect_problem(
         admin.send_message("alpha", &message("   ", "single_read")).await,
-        422,
+        400,
         "message.invalid_text",
     );
     expect_problem(
         admin.send_message("alpha", &message(&"x".repeat(4001), "single_read")).await,
-        422,
+        400,
         "message.invalid_text",
     );
     expect_problem(
@@ -1908,7 +1908,7 @@ async fn settings_are_admin_only_validated_and_each_change_is_audited() {
                 ..Default::default()
             })
             .await,
-        422,
+        400,
         "input.invalid_duration",
     );
     t.raw("PATCH", "/api/v1/settings", Some(ADMIN_TOKEN), Body::Json(&json!({"colour": "blue"})))

@@ -398,15 +398,15 @@ async fn bad_token_requests_are_refused_and_change_nothing() {
             422,
             "input.expiry_in_past",
         ),
-        (CreateToken { name: "".into(), ..Default::default() }, 422, "input.invalid_name"),
+        (CreateToken { name: "".into(), ..Default::default() }, 400, "input.invalid_name"),
         (
             CreateToken { name: "x".into(), expires_in: Some("soon".into()), ..Default::default() },
-            422,
+            400,
             "input.invalid_duration",
         ),
         (
             CreateToken { name: "x".into(), expires_at: Some("tomorrow".into()), ..Default::default() },
-            422,
+            400,
             "input.invalid_time",
         ),
         (
@@ -559,7 +559,7 @@ async fn every_write_reports_its_audit_sequence_in_breakglass_seq() {
             Body::Json(&json!({"role": "emperor"})),
         )
         .await;
-    refused.assert_problem(422, "input.unknown_role");
+    refused.assert_problem(400, "input.unknown_role");
     assert_eq!(t.seq().await, prev);
 
     // The check endpoint is a read even though it is a POST.

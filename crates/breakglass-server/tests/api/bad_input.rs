@@ -233,11 +233,11 @@ async fn bad_identifiers_are_refused() {
         "a.b",
         "../x",
     ] {
-        let p = expect_problem(admin.create_workspace(&new_ws(id)).await, 422, "input.invalid_identifier");
+        let p = expect_problem(admin.create_workspace(&new_ws(id)).await, 400, "input.invalid_identifier");
         assert!(p.detail.contains("identifier"), "{p:?}");
         expect_problem(
             admin.create_project("alpha", &new_project(id)).await,
-            422,
+            400,
             "input.invalid_identifier",
         );
     }
@@ -269,9 +269,9 @@ async fn bad_emails_are_refused() {
         "a,b@example.com",
     ] {
         let user = CreateUser { email: email.into(), name: "X".into(), admin_role: None, password: None };
-        expect_problem(admin.create_user(&user).await, 422, "input.invalid_email");
+        expect_problem(admin.create_user(&user).await, 400, "input.invalid_email");
         let ws = CreateWorkspace { owners: vec![email.into()], ..new_ws("gamma") };
-        expect_problem(admin.create_workspace(&ws).await, 422, "input.invalid_email");
+        expect_problem(admin.create_workspace(&ws).await, 400, "input.invalid_email");
         let grant = CreateGrant {
             user: email.into(),
             workspace: "alpha".into(),
@@ -279,7 +279,7 @@ async fn bad_emails_are_refused() {
             expires_in: Some("1h".into()),
             ..Default::default()
         };
-        expect_problem(admin.create_grant(&grant).await, 422, "input.invalid_email");
+        expect_problem(admin.create_grant(&grant).await, 400, "input.invalid_email");
         let check = CheckRequest {
             user: email.into(),
             workspace: "alpha".into(),
@@ -287,16 +287,16 @@ async fn bad_emails_are_refused() {
             role: "member".into(),
             min_seq: None,
         };
-        expect_problem(admin.check(&check).await, 422, "input.invalid_email");
+        expect_problem(admin.check(&check).await, 400, "input.invalid_email");
         if !email.is_empty() {
             expect_problem(
                 admin.set_workspace_member("alpha", email, &member("member")).await,
-                422,
+                400,
                 "input.invalid_email",
             );
             expect_problem(
                 admin.set_project_member("alpha", "web", email, &member("reader")).await,
-                422,
+                400,
                 "input.invalid_email",
             );
         }
@@ -381,7 +381,8 @@ async fn an_expiry_in_the_past_is_refused() {
         ),
     ];
     for (set, code) in cases {
-        expect_problem(admin.set_workspace_member("alpha", "bob@example.com", &set).await, 422, code);
+        let status = if breakglass_server::error::MALFORMED.contains(&code) { 400 } else { 422 };
+        expect_problem(admin.set_workspace_member("alpha", "bob@example.com", &set).await, status, code);
     }
     let no_end = CreateGrant {
         user: "bob@example.com".into(),
@@ -402,7 +403,7 @@ async fn unknown_roles_are_refused() {
         // The last two are project roles, unknown on a workspace.
         expect_problem(
             admin.set_workspace_member("alpha", "bob@example.com", &member(r)).await,
-            422,
+            400,
             "input.unknown_role",
         );
         let grant = CreateGrant {
@@ -412,7 +413,7 @@ async fn unknown_roles_are_refused() {
             expires_in: Some("1h".into()),
             ..Default::default()
         };
-        expect_problem(admin.create_grant(&grant).await, 422, "input.unknown_role");
+        expect_problem(admin.create_grant(&grant).await, 400, "input.unknown_role");
         let check = CheckRequest {
             user: "bob@example.com".into(),
             workspace: "alpha".into(),
@@ -420,13 +421,13 @@ async fn unknown_roles_are_refused() {
             role: r.into(),
             min_seq: None,
         };
-        expect_problem(admin.check(&check).await, 422, "input.unknown_role");
+        expect_problem(admin.check(&check).await, 400, "input.unknown_role");
     }
     for r in ["root", "owner", "member", "Admin"] {
         // Workspace roles are unknown on a project.
         expect_problem(
             admin.set_project_member("alpha", "web", "bob@example.com", &member(r)).await,
-            422,
+            400,
             "input.unknown_role",
         );
         let grant = CreateGrant {
@@ -437,7 +438,7 @@ async fn unknown_roles_are_refused() {
             expires_in: Some("1h".into()),
             ..Default::default()
         };
-        expect_problem(admin.create_grant(&grant).await, 422, "input.unknown_role");
+        expect_problem(admin.create_grant(&grant).await, 400, "input.unknown_role");
     }
     for r in ["root", "superadmin", "Admin"] {
         let user = CreateUser {
@@ -446,7 +447,7 @@ async fn unknown_roles_are_refused() {
             admin_role: Some(r.into()),
             password: None,
         };
-        expect_problem(admin.create_user(&user).await, 422, "input.unknown_role");
+        expect_problem(admin.create_user(&user).await, 400, "input.unknown_role");
     }
     t.assert_unchanged(&before, "unknown roles").await;
     t.stop().await;
@@ -606,12 +607,12 @@ async fn bad_names_passwords_and_reasons_are_refused() {
     let long_name = "n".repeat(201);
     for name in ["", "   ", long_name.as_str(), "tab\there", "line\nbreak"] {
         let ws = CreateWorkspace { name: name.into(), ..new_ws("gamma") };
-        expect_problem(admin.create_workspace(&ws).await, 422, "input.invalid_name");
+        expect_problem(admin.create_workspace(&ws).await, 400, "input.invalid_name");
         let p = CreateProject { identifier: "api".into(), name: name.into(), tags: Default::default() };
-        expect_problem(admin.create_project("alpha", &p).await, 422, "input.invalid_name");
+        expect_problem(admin.create_project("alpha", &p).await, 400, "input.invalid_name");
         let u =
             CreateUser { email: "x@example.com".into(), name: name.into(), admin_role: None, password: None };
-        expect_problem(admin.create_user(&u).await, 422, "input.invalid_name");
+        expect_problem(admin.create_user(&u).await, 400, "input.invalid_name");
     }
     let long_password = "p".repeat(1025);
     for password in ["", "short", "elevenchars", long_password.as_str()] {
@@ -621,7 +622,7 @@ async fn bad_names_passwords_and_reasons_are_refused() {
             admin_role: None,
             password: Some(password.into()),
         };
-        expect_problem(admin.create_user(&u).await, 422, "input.weak_password");
+        expect_problem(admin.create_user(&u).await, 400, "input.weak_password");
     }
     for reason in ["r".repeat(1001), "bell\u{7}".into()] {
         let g = CreateGrant {
@@ -632,7 +633,7 @@ async fn bad_names_passwords_and_reasons_are_refused() {
             reason: Some(reason),
             ..Default::default()
         };
-        expect_problem(admin.create_grant(&g).await, 422, "input.invalid_reason");
+        expect_problem(admin.create_grant(&g).await, 400, "input.invalid_reason");
     }
     t.assert_unchanged(&before, "bad names, passwords and reasons").await;
     t.stop().await;

@@ -502,7 +502,7 @@ async fn lists_page_with_a_cursor() {
     for limit in [0, 1001] {
         expect_problem(
             admin.list_users(&PageQuery { limit: Some(limit), cursor: None }).await,
-            422,
+            400,
             "input.invalid_limit",
         );
     }

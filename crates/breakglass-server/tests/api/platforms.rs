@@ -157,9 +157,9 @@ async fn tenants_need_the_manage_right_and_are_unique() {
         ("acme", "api", tenant("aws", "123456789012"), 409, "tenant.external_id_taken"),
         ("acme", "api", tenant("gcp", "999"), 404, "platform.not_found"),
         ("acme", "nope", tenant("aws", "999"), 404, "project.not_found"),
-        ("acme", "api", tenant("Not A Slug", "999"), 422, "input.invalid_identifier"),
-        ("acme", "api", tenant("aws", " padded"), 422, "tenant.invalid_external_id"),
-        ("acme", "api", tenant("aws", ""), 422, "tenant.invalid_external_id"),
+        ("acme", "api", tenant("Not A Slug", "999"), 400, "input.invalid_identifier"),
+        ("acme", "api", tenant("aws", " padded"), 400, "tenant.invalid_external_id"),
+        ("acme", "api", tenant("aws", ""), 400, "tenant.invalid_external_id"),
     ] {
         expect_problem(c.mia.create_tenant(ws, p, &body).await, status, code);
         assert_unchanged(&c, &before, code).await;
@@ -303,21 +303,21 @@ async fn bad_input_is_refused_as_problem_json_and_changes_nothing() {
             "POST",
             "/api/v1/platforms",
             json!({"identifier": "GCP!", "kind": "gcp", "name": "G"}),
-            422,
+            400,
             "input.invalid_identifier",
         ),
         (
             "POST",
             "/api/v1/platforms",
             json!({"identifier": "gcp", "kind": "Google Cloud", "name": "G"}),
-            422,
+            400,
             "platform.invalid_kind",
         ),
         (
             "POST",
             "/api/v1/platforms",
             json!({"identifier": "gcp", "kind": "gcp", "name": ""}),
-            422,
+            400,
             "input.invalid_name",
         ),
         (
@@ -366,7 +366,7 @@ async fn bad_input_is_refused_as_problem_json_and_changes_nothing() {
             "POST",
             "/api/v1/workspaces/acme/projects/web/tenants/aws/service-users",
             json!({"name": "  "}),
-            422,
+            400,
             "input.invalid_name",
         ),
         (
@@ -387,7 +387,7 @@ async fn bad_input_is_refused_as_problem_json_and_changes_nothing() {
             "GET",
             "/api/v1/workspaces/acme/projects/web/tenants/aws/service-users?limit=0",
             json!(null),
-            422,
+            400,
             "input.invalid_limit",
         ),
         ("GET", "/api/v1/platforms?colour=blue", json!(null), 400, "input.invalid_query"),

@@ -374,7 +374,7 @@ async fn durations_above_the_policy_maximum_are_refused_naming_the_maximum() {
 
     // Zero, negative and unreadable durations are refused as input.
     for bad in ["0h", "-1h", "PT0S", "soon"] {
-        expect_problem(w.bob.create_request(&ask("admin", bad)).await, 422, "input.invalid_duration");
+        expect_problem(w.bob.create_request(&ask("admin", bad)).await, 400, "input.invalid_duration");
     }
     assert_same(t, &before, "requests with unusable durations").await;
 
@@ -568,7 +568,7 @@ async fn emergency_access_is_granted_at_once_flagged_and_reviewed() {
     expect_problem(w.bob.complete_review(&review.id, &done).await, 403, "authz.forbidden");
     expect_problem(
         w.m(2).complete_review(&review.id, &CompleteReview { outcome: "fine".into(), notes: None }).await,
-        422,
+        400,
         "input.invalid_outcome",
     );
     assert_same(t, &before, "refused review completions").await;

@@ -199,7 +199,7 @@ async fn a_refused_form_keeps_what_was_typed_and_puts_the_error_next_to_the_fiel
             &[("email", "not an address"), ("role", "manager"), ("expires", "3h")],
         )
         .await;
-    assert_eq!(r.status, 422);
+    assert_eq!(r.status, 400);
     assert!(
         r.body.contains(r#"id="invite-email" name="email" type="email" value="not an address""#),
         "{}",
@@ -544,7 +544,7 @@ async fn tokens_and_service_user_secrets_are_shown_once_and_revocation_is_immedi
         .await;
     assert_eq!(r.status, 303);
     let r = b.submit(&page, "/w/ops/p/db/tenants/aws-prod/service-users", &[("name", "")]).await;
-    assert_eq!(r.status, 422);
+    assert_eq!(r.status, 400);
     assert!(r.body.contains(r#"id="su-aws-prod-name-error""#), "the error sits with the name field");
     let r = b.submit(&page, "/w/ops/p/db/tenants/aws-prod/service-users", &[("name", "deployer")]).await;
     assert_eq!(r.status, 200);
