@@ -54,7 +54,7 @@ for who in admin member; do
     echo "== schemathesis as the $who ($examples examples per operation, seed $seed)"
     "$st" --config-file "$here/schemathesis.toml" run "$url/api/v1/openapi.json" \
         -H "Authorization: Bearer $credential" \
-        --max-examples "$examples" --seed "$seed" --workers 2 \
+        --max-examples "$examples" --seed "$seed" --workers 1 \
         --report junit --report-junit-path "$reports/$who.xml" \
         --no-color || status=1
 done

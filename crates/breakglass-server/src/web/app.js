@@ -20,6 +20,20 @@
   }
   setInterval(tick, 1000);
 
+  // The switchers act on choosing; without script their noscript buttons do.
+  var ws = document.getElementById("ws-switch");
+  if (ws) {
+    ws.addEventListener("change", function () {
+      if (ws.value) location.href = "/w/" + encodeURIComponent(ws.value);
+    });
+  }
+  var account = document.getElementById("as-switch");
+  if (account) {
+    account.addEventListener("change", function () {
+      account.form.submit();
+    });
+  }
+
   // The request form shows the emergency checkbox only for the roles that allow it; without
   // script it stays visible and the server refuses emergency requests the entitlement forbids.
   var select = document.getElementById("request-target"), box = document.getElementById("emergency-box");

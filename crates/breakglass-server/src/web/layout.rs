@@ -126,7 +126,7 @@ pub fn page(app: &App, web: &Web, nav: Nav, current_ws: Option<&str>, title: &st
                     }
                     form.switcher method="get" action="/w" {
                         label for="ws-switch" { "Workspace" }
-                        select #ws-switch name="ws" onchange="if(this.value)location='/w/'+this.value" {
+                        select #ws-switch name="ws" {
                             option value="" { "Choose…" }
                             @for ws in &h.workspaces {
                                 option value=(ws) selected[current_ws == Some(ws.as_str())] { (ws) }
@@ -139,7 +139,7 @@ pub fn page(app: &App, web: &Web, nav: Nav, current_ws: Option<&str>, title: &st
                             form.switcher method="post" action="/act-as" {
                                 (csrf(web))
                                 label for="as-switch" { "Account" }
-                                select #as-switch name="as" onchange="this.form.submit()" {
+                                select #as-switch name="as" {
                                     option value="" selected[!h.acting] { "Myself (" (h.holder_email) ")" }
                                     @for (email, name) in &h.delegations {
                                         option value=(email) selected[h.acting && h.email == *email] { "As " (name) " (" (email) ")" }

@@ -591,4 +591,8 @@ async fn pages_forbid_inline_script_and_load_the_one_script_from_the_server() {
         scripts += 1;
     }
     assert_eq!(scripts, 1, "the dashboard loads the script once: {html}");
+    // No inline event handlers either (the policy forbids them too).
+    for attr in [" onchange=", " onclick=", " onsubmit=", " onload=", " oninput="] {
+        assert!(!html.contains(attr), "{attr} in {html}");
+    }
 }
