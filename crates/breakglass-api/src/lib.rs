@@ -1370,7 +1370,7 @@ impl Checkpoint {
     /// Checks the signature with the key the checkpoint names (compare that key with the one
     /// you trust). Says what is wrong otherwise.
     pub fn verify(&self) -> Result<(), String> {
-        use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+        use ed25519_dalek::{Signature, VerifyingKey};
         let bytes = |what: &str, hex_text: &str, len: usize| -> Result<Vec<u8>, String> {
             let b = hex::decode(hex_text).map_err(|_| format!("{what} is not hex"))?;
             if b.len() == len {
@@ -1383,7 +1383,8 @@ impl Checkpoint {
         let sig: [u8; 64] = bytes("sig", &self.sig, 64)?.try_into().map_err(|_| "sig")?;
         bytes("hash", &self.hash, 32)?;
         let key = VerifyingKey::from_bytes(&key).map_err(|e| format!("key: {e}"))?;
-        key.verify(&Self::message(self.seq, &self.hash, &self.at), &Signature::from_bytes(&sig))
+        // Strict: no weak keys, no malleable signatures.
+        key.verify_strict(&Self::message(self.seq, &self.hash, &self.at), &Signature::from_bytes(&sig))
             .map_err(|_| "the signature does not match".to_owned())
     }
 }

@@ -27,6 +27,9 @@ pub struct State {
     user_by_email: HashMap<Email, UserId>,
     /// Users whose address is not ASCII, by [`Email::lookalike_key`] (few, so a small map).
     lookalikes: HashMap<String, UserId>,
+    /// Accounts whose stored addresses became one address under normalisation (created before it
+    /// existed): (address, the older account that keeps it, the account no longer found by it).
+    email_collisions: Vec<(Email, UserId, UserId)>,
     workspaces: BTreeMap<Slug, Workspace>,
     projects: BTreeMap<(Slug, Slug), Project>,
     /// Live bindings, dense (an ended one's slot is filled by the last), found through
@@ -82,7 +85,23 @@ impl State {
         match change {
             Change::CreateUser { user, .. } => {
                 self.index.set_user(user.id, user.status == crate::model::UserStatus::Active);
-                self.user_by_email.insert(user.email.clone(), user.id);
+                let other = self.user_by_email.get(&user.email).and_then(|id| self.users.get(id));
+                match other {
+                    Some(o) if o.id != user.id => {
+                        // Two stored accounts, one address once normalised: the older keeps it,
+                        // so that nobody is found as someone else.
+                        let (keep, lose) = if (o.created_at, o.id) <= (user.created_at, user.id) {
+                            (o.id, user.id)
+                        } else {
+                            (user.id, o.id)
+                        };
+                        self.email_collisions.push((user.email.clone(), keep, lose));
+                        self.user_by_email.insert(user.email.clone(), keep);
+                    }
+                    _ => {
+                        self.user_by_email.insert(user.email.clone(), user.id);
+                    }
+                }
                 if !user.email.as_str().is_ascii() {
                     self.lookalikes.insert(user.email.lookalike_key().into_owned(), user.id);
                 }
@@ -441,6 +460,12 @@ impl State {
         let by_key = self.lookalikes.get(key.as_ref()).and_then(|id| self.users.get(id));
         let ascii_twin = (!email.as_str().is_ascii()).then(|| self.user_by_email(key.as_ref())).flatten();
         [by_key, ascii_twin].into_iter().flatten().find(|u| u.email != *email)
+    }
+
+    /// Accounts whose stored addresses became one under normalisation: (address, the account
+    /// found by it, the one no longer found).
+    pub fn email_collisions(&self) -> &[(Email, UserId, UserId)] {
+        &self.email_collisions
     }
 
     /// All users, in e-mail order.

@@ -649,6 +649,8 @@ impl App {
                 "the audit log was truncated while this server ran: its head went back from seq {} to {}",
                 mine.seq, head.seq
             ));
+            // Looked, even if the answer is bad: callers waiting for a look need not look again.
+            self.last_head_read.fetch_max(started, Ordering::Relaxed);
             return Ok(false);
         }
         let moved = head != mine;
@@ -704,8 +706,10 @@ impl App {
                 return Ok(());
             }
             // Another process may have committed it: look. A look that succeeded leaves the model
-            // at the database's head, so a seq beyond it was never reached by anyone.
-            let looked = self.sync().await.is_ok();
+            // at the database's head, so a seq beyond it was never reached by anyone. The look
+            // waits no longer than the patience left.
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let looked = matches!(tokio::time::timeout(left, self.sync()).await, Ok(Ok(_)));
             let head = self.head().seq;
             if head >= seq {
                 return Ok(());

@@ -80,13 +80,27 @@ impl ClientAddr {
             .flat_map(|v| v.split(','))
             .map(str::trim)
             .collect::<Vec<_>>();
-        let client = forwarded
-            .iter()
-            .rev()
-            .filter_map(|a| a.parse::<std::net::IpAddr>().ok())
-            .find(|a| !proxies.contains(a));
-        Self(Some(client.unwrap_or(peer)))
+        // From the right: past our own proxies, the first entry is what the outermost trusted
+        // proxy saw. Anything further left was written by the client and proves nothing, and an
+        // entry that does not read as an address ends the walk (never skip to the left of it).
+        for entry in forwarded.iter().rev() {
+            match parse_forwarded(entry) {
+                Some(ip) if proxies.contains(&ip) => continue,
+                Some(ip) => return Self(Some(ip)),
+                None => break,
+            }
+        }
+        Self(Some(peer))
     }
+}
+
+/// An address as proxies write it in `X-Forwarded-For`: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`
+/// or `[2001:db8::1]:5678`.
+fn parse_forwarded(entry: &str) -> Option<std::net::IpAddr> {
+    if let Ok(ip) = entry.parse() {
+        return Some(ip);
+    }
+    entry.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())
 }
 
 impl FromRequestParts<Arc<App>> for ClientAddr {
@@ -215,7 +229,7 @@ pub async fn authenticate(app: &App, secret: &str, act_as: Option<&str>) -> Resu
     match resolve(app, &presented, act_as) {
         Err(Unknown) => {
             if let Err(e) = app.catch_up_since(arrived).await {
-                tracing::warn!(code = e.code, "cannot catch up before refusing an unknown token");
+                tracing::debug!(code = e.code, "cannot catch up before refusing an unknown token");
             }
             resolve(app, &presented, act_as).unwrap_or_else(|Unknown| Err(invalid_token()))
         }

@@ -64,6 +64,11 @@ impl std::fmt::Debug for Checkpoints {
 /// What the file held when it was opened.
 #[derive(Debug, Default)]
 pub struct Found {
+    /// The key came from its file, which existed already (not generated now, not from the
+    /// environment): its checkpoints file must exist too.
+    pub key_existed: bool,
+    /// The checkpoints file does not exist.
+    pub file_missing: bool,
     /// The last checkpoint signed by this server's key, if any.
     pub last: Option<Checkpoint>,
     /// Something that makes the anchor itself untrustworthy (a checkpoint signed by another key,
@@ -74,13 +79,23 @@ pub struct Found {
 impl Checkpoints {
     /// Loads (or creates) the key and reads the last checkpoint of the file.
     pub fn open(config: &Config) -> anyhow::Result<(Self, Found)> {
-        let seed = match &config.key_hex {
-            Some(h) => parse_seed(h).context("BREAKGLASS_CHECKPOINT_KEY")?,
+        let (seed, key_existed) = match &config.key_hex {
+            Some(h) => (parse_seed(h).context("BREAKGLASS_CHECKPOINT_KEY")?, false),
             None => load_or_create_key(&config.key_file)?,
         };
         let key = SigningKey::from_bytes(&seed);
         let this = Self { key, file: config.file.clone(), last: Mutex::new(None) };
-        let found = this.read_last()?;
+        if config.key_hex.is_none() && !key_existed && !this.file.exists() {
+            // Created with its key, so that a missing file later means one was removed.
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&this.file)
+                .with_context(|| format!("cannot create {}", this.file.display()))?;
+        }
+        let mut found = this.read_last()?;
+        found.key_existed = key_existed;
+        found.file_missing = !this.file.exists();
         *this.last.lock().unwrap_or_else(|p| p.into_inner()) = found.last.clone();
         Ok((this, found))
     }
@@ -101,13 +116,15 @@ impl Checkpoints {
     }
 
     fn read_last(&self) -> anyhow::Result<Found> {
-        let text = match std::fs::read_to_string(&self.file) {
+        let text = match read_tail(&self.file) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::default()),
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", self.file.display())),
         };
         // A crash while appending leaves at most a partial last line: skip it.
-        let Some(line) = text.lines().rev().find(|l| l.ends_with('}')) else { return Ok(Found::default()) };
+        let Some(line) = text.lines().rev().find(|l| l.starts_with('{') && l.ends_with('}')) else {
+            return Ok(Found::default());
+        };
         let mine = self.public_key();
         let checkpoint = match serde_json::from_str::<Checkpoint>(line) {
             Ok(c) => c,
@@ -118,6 +135,7 @@ impl Checkpoints {
                         "the last line of {} is not a checkpoint: {e}",
                         self.file.display()
                     )),
+                    ..Found::default()
                 })
             }
         };
@@ -133,7 +151,7 @@ impl Checkpoints {
             )),
             Ok(()) => None,
         };
-        Ok(Found { last: problem.is_none().then_some(checkpoint), problem })
+        Ok(Found { last: problem.is_none().then_some(checkpoint), problem, ..Found::default() })
     }
 
     /// Signs `head` at `at` and appends it to the file (one line, flushed to disk).
@@ -153,16 +171,36 @@ impl Checkpoints {
     }
 }
 
+/// The end of a file (the last 8 KiB, whole lines of it): the file grows by a line a second.
+fn read_tail(path: &Path) -> std::io::Result<String> {
+    use std::io::{Read as _, Seek as _, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    let from = len.saturating_sub(8 * 1024);
+    f.seek(SeekFrom::Start(from))?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    // Past a partial first line when reading from the middle.
+    let start =
+        if from > 0 { bytes.iter().position(|b| *b == b'\n').map_or(bytes.len(), |i| i + 1) } else { 0 };
+    Ok(String::from_utf8_lossy(&bytes[start..]).into_owned())
+}
+
 fn parse_seed(h: &str) -> anyhow::Result<[u8; 32]> {
     let bytes = hex::decode(h.trim()).context("not hex")?;
     bytes.try_into().map_err(|_| anyhow::anyhow!("an Ed25519 key seed is 32 bytes (64 hex digits)"))
 }
 
-/// Reads the key, or creates one when there is none yet. A missing key next to existing
-/// checkpoints is created anew too: the checkpoints then fail to match it, which refuses writes.
-fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; 32]> {
+/// Reads the key (and says it existed), or creates one when there is none yet. A missing key
+/// next to existing checkpoints is created anew too: the checkpoints then fail to match it,
+/// which refuses writes.
+fn load_or_create_key(path: &Path) -> anyhow::Result<([u8; 32], bool)> {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse_seed(&text).with_context(|| format!("the checkpoint key in {}", path.display())),
+        Ok(text) => {
+            let seed =
+                parse_seed(&text).with_context(|| format!("the checkpoint key in {}", path.display()))?;
+            Ok((seed, true))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut seed = [0u8; 32];
             OsRng.fill_bytes(&mut seed);
@@ -171,7 +209,7 @@ fn load_or_create_key(path: &Path) -> anyhow::Result<[u8; 32]> {
             }
             crate::write_secret_file(path, &hex::encode(seed))?;
             tracing::info!(path = %path.display(), "created the audit checkpoint signing key");
-            Ok(seed)
+            Ok((seed, false))
         }
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -186,13 +224,15 @@ pub struct Finding {
     pub reason: String,
 }
 
-/// Compares the stored chain's head with the change log and with `checkpoint`.
+/// Compares the stored chain's head with the change log and with `checkpoint` (taken before
+/// the call). The anchors are read before the head: a commit made meanwhile is then in the head
+/// whenever it is in an anchor, so writes going on never look like a truncation.
 pub async fn check(
     store: &dyn Store,
-    head: ChainHead,
     checkpoint: Option<&Checkpoint>,
 ) -> Result<Option<Finding>, StoreError> {
     let logged = store.change_log_head().await?;
+    let head = store.head().await?;
     if logged > head.seq {
         return Ok(Some(Finding {
             seq: head.seq + 1,

@@ -213,7 +213,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let addr = tcp.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
     let router = http::router(app.clone());
-    let (limits, drain) = (config.connections.clone(), config.drain);
+    let (limits, drain, proxies) = (config.connections.clone(), config.drain, config.trusted_proxies.clone());
     let server = tokio::spawn(async move {
         let stop = async move {
             tokio::select! {
@@ -221,7 +221,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
                 () = shutdown_signal() => {}
             }
         };
-        listener::serve(tcp, router, limits, max_connections, stop, drain).await
+        listener::serve(tcp, router, limits, max_connections, proxies, stop, drain).await
     });
     let background = vec![
         tokio::spawn(sweeper::run(app.clone(), config.sweep_every)),
@@ -280,7 +280,19 @@ async fn anchor(app: &App, config: &Config) -> anyhow::Result<()> {
     if let Some(problem) = found.problem {
         app.set_integrity(problem);
     }
-    let finding = integrity::check(app.store.as_ref(), app.head(), found.last.as_ref())
+    if found.key_existed && found.file_missing && app.head().seq > 0 {
+        app.set_integrity(format!(
+            "the audit checkpoints file {} is missing although its key exists: it was removed",
+            checkpoints.file().display()
+        ));
+    }
+    for (email, kept, lost) in app.state().email_collisions() {
+        tracing::error!(
+            %email, kept = %kept, lost = %lost,
+            "two accounts share this address once normalised; the older keeps it, the other can no longer sign in by it"
+        );
+    }
+    let finding = integrity::check(app.store.as_ref(), found.last.as_ref())
         .await
         .context("cannot compare the audit log with its anchors")?;
     if let Some(f) = finding {

@@ -78,6 +78,20 @@ struct Open {
     by_address: HashMap<IpAddr, usize>,
 }
 
+/// The address a connection counts against: IPv4 as it is, IPv6 by its /64 network.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
 /// A connection counted in [`Open`] until dropped.
 struct Slot {
     open: Arc<Mutex<Open>>,
@@ -128,14 +142,22 @@ pub async fn serve(
     router: Router,
     limits: Limits,
     max_connections: usize,
+    trusted_proxies: Vec<IpAddr>,
     shutdown: impl std::future::Future<Output = ()>,
     drain: Duration,
 ) -> std::io::Result<()> {
+    // A request's body must arrive within the idle timeout too, so that a slow sender cannot
+    // hold a connection (and the body read so far) indefinitely.
+    let router = router.layer(tower_http::timeout::RequestBodyTimeoutLayer::new(limits.idle_timeout));
     let open = Arc::new(Mutex::new(Open { total: 0, by_address: HashMap::new() }));
     let refusals = Arc::new(tokio::sync::Semaphore::new(REFUSALS_IN_FLIGHT));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(limits.idle_timeout).keep_alive(true);
+    // 64 KiB of request head at most (hyper answers 431 beyond), not hyper's 400 KiB.
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout)
+        .keep_alive(true)
+        .max_buf_size(64 * 1024);
     let mut full_since_logged = None::<tokio::time::Instant>;
     tokio::pin!(shutdown);
     loop {
@@ -152,7 +174,11 @@ pub async fn serve(
                 }
             },
         };
-        let slot = match take_slot(&open, peer.ip(), max_connections, limits.max_connections_per_address) {
+        // A trusted proxy carries many clients: only the overall cap applies to it. IPv6 clients
+        // are counted by their /64, which one host usually holds whole.
+        let per_address =
+            if trusted_proxies.contains(&peer.ip()) { 0 } else { limits.max_connections_per_address };
+        let slot = match take_slot(&open, client_key(peer.ip()), max_connections, per_address) {
             Ok(slot) => slot,
             Err(full) => {
                 let now = tokio::time::Instant::now();

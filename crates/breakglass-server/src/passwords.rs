@@ -31,7 +31,8 @@ const MAX_BLOCKS: usize = 4 * Params::DEFAULT_M_COST as usize;
 
 enum Job {
     Hash(String, oneshot::Sender<Result<String, String>>),
-    Verify(String, String, oneshot::Sender<bool>),
+    /// A password and the stored hash to check it against (none: a dummy, for the same cost).
+    Verify(String, Option<String>, oneshot::Sender<bool>),
 }
 
 struct Pool {
@@ -85,7 +86,9 @@ fn work(rx: &Mutex<Receiver<Job>>) {
                 let _ = reply.send(hash(&password, &mut memory));
             }
             Job::Verify(password, stored, reply) => {
-                let _ = reply.send(verify(&password, &stored, &mut memory));
+                let known = stored.is_some();
+                let stored = stored.unwrap_or_else(|| dummy_hash().to_owned());
+                let _ = reply.send(verify(&password, &stored, &mut memory) && known);
             }
         }
     }
@@ -179,19 +182,21 @@ pub async fn hash_password(password: String) -> Result<PasswordHash, ApiError> {
 }
 
 /// A hash of a random password nobody knows, so that a sign-in for an unknown e-mail costs
-/// the same time as one with a wrong password.
+/// the same time as one with a wrong password. Made on a hashing thread, the first time.
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash(&crate::auth::new_secret(""), &mut Vec::new()).unwrap_or_default())
+    DUMMY.get_or_init(|| {
+        let mut memory = Vec::new();
+        hash(&crate::auth::new_secret(""), &mut memory).unwrap_or_default()
+    })
 }
 
-/// Verifies a password against a stored hash (or against a dummy one when there is none).
+/// Verifies a password against a stored hash (or against a dummy one when there is none, so
+/// that an unknown account costs the same time).
 pub async fn verify_password(password: String, stored: Option<PasswordHash>) -> Result<bool, ApiError> {
-    let known = stored.is_some();
-    let stored = stored.map_or_else(|| dummy_hash().to_owned(), |h| h.0);
     let (tx, rx) = oneshot::channel();
-    submit(Job::Verify(password, stored, tx))?;
-    Ok(rx.await.map_err(|_| ApiError::internal())? && known)
+    submit(Job::Verify(password, stored.map(|h| h.0), tx))?;
+    rx.await.map_err(|_| ApiError::internal())
 }
 
 #[cfg(test)]

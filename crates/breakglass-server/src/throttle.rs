@@ -4,8 +4,12 @@
 //! recovered — without hashing anything, so guessing costs the server nothing. Each lock-out
 //! is one audit event when it begins and one when it ends, whatever the number of guesses.
 //!
-//! Only failures count: a person who signs in often is never throttled. The counts live in this
-//! process (each replica counts its own), and in real time, not the model's clock.
+//! Only failures count: a person who signs in often is never throttled. So that guesses cannot
+//! race past the count, an account has one sign-in being checked at a time and an address a few
+//! ([`Attempt`]); a verdict is counted even when its client has hung up. An account's lock-out
+//! does not apply from an address that signed in to it successfully in the last week, so that
+//! guessing from elsewhere cannot lock its owner out. The counts live in this process (each
+//! replica counts its own), and in real time, not the model's clock.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -81,6 +85,43 @@ pub struct Throttled {
     pub kind: &'static str,
     /// When to try again.
     pub retry_after: Duration,
+    /// Not locked out: as many sign-ins as allowed at once are being checked already.
+    pub busy: bool,
+}
+
+/// Sign-ins being checked at once for one account.
+const IN_FLIGHT_PER_ACCOUNT: usize = 1;
+/// Sign-ins being checked at once from one address.
+const IN_FLIGHT_PER_ADDRESS: usize = 4;
+/// How long a successful sign-in exempts its (account, address) pair from the account's lock-out.
+const KNOWN_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Most (account, address) pairs remembered; past it the oldest are forgotten.
+const MAX_KNOWN: usize = 100_000;
+
+/// A sign-in admitted for checking: holds its place among those in flight until dropped.
+pub struct Attempt<'a> {
+    throttle: &'a SignInThrottle,
+    keys: Vec<ThrottleKey>,
+}
+
+impl std::fmt::Debug for Attempt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempt").field("keys", &self.keys).finish()
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let mut flying = self.throttle.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        for key in &self.keys {
+            if let Some(n) = flying.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    flying.remove(key);
+                }
+            }
+        }
+    }
 }
 
 /// What changed in the lock-outs: to be recorded in the audit log.
@@ -104,6 +145,10 @@ pub struct SignInThrottle {
     inner: RwLock<Inner>,
     /// Keys refused until an instant.
     locked: Mutex<HashMap<ThrottleKey, Instant>>,
+    /// Sign-ins being checked, per key.
+    in_flight: Mutex<HashMap<ThrottleKey, usize>>,
+    /// (account, address) pairs that signed in successfully, and when.
+    known: Mutex<HashMap<(Email, String), Instant>>,
 }
 
 struct Inner {
@@ -141,7 +186,12 @@ pub fn address_key(ip: IpAddr) -> String {
 impl SignInThrottle {
     /// A throttle with `limits`.
     pub fn new(limits: Limits) -> Self {
-        Self { inner: RwLock::new(Inner::new(limits)), locked: Mutex::new(HashMap::new()) }
+        Self {
+            inner: RwLock::new(Inner::new(limits)),
+            locked: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashMap::new()),
+            known: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Replaces the limits (forgetting what was counted).
@@ -155,21 +205,68 @@ impl SignInThrottle {
         self.inner.read().unwrap_or_else(|p| p.into_inner()).limits.clone()
     }
 
-    /// Refuses a sign-in from `address` for `account` while either is locked out.
-    pub fn admit(&self, address: Option<&str>, account: Option<&Email>) -> Result<(), Throttled> {
+    /// Refuses a sign-in from `address` for `account` while either is locked out (the account's
+    /// lock-out not applying from an address it signed in from lately), or while as many of
+    /// their sign-ins as allowed are being checked already; else admits it for checking.
+    pub fn admit(&self, address: Option<&str>, account: Option<&Email>) -> Result<Attempt<'_>, Throttled> {
+        let mut attempt = Attempt { throttle: self, keys: Vec::new() };
         if !self.inner.read().unwrap_or_else(|p| p.into_inner()).limits.enabled {
-            return Ok(());
+            return Ok(attempt);
         }
         let now = Instant::now();
-        let locked = self.locked.lock().unwrap_or_else(|p| p.into_inner());
-        let keys =
-            [address.map(|a| ThrottleKey::Address(a.to_owned())), account.cloned().map(ThrottleKey::Account)];
-        for key in keys.into_iter().flatten() {
-            if let Some(until) = locked.get(&key).filter(|u| **u > now) {
-                return Err(Throttled { kind: key.kind(), retry_after: *until - now });
+        let known = match (account, address) {
+            (Some(e), Some(a)) => self
+                .known
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(&(e.clone(), a.to_owned()))
+                .is_some_and(|at| now.duration_since(*at) < KNOWN_FOR),
+            _ => false,
+        };
+        let address = address.map(|a| ThrottleKey::Address(a.to_owned()));
+        let account = account.cloned().map(ThrottleKey::Account);
+        {
+            let locked = self.locked.lock().unwrap_or_else(|p| p.into_inner());
+            let lockable = [address.as_ref(), account.as_ref().filter(|_| !known)];
+            for key in lockable.into_iter().flatten() {
+                if let Some(until) = locked.get(key).filter(|u| **u > now) {
+                    return Err(Throttled { kind: key.kind(), retry_after: *until - now, busy: false });
+                }
             }
         }
-        Ok(())
+        let mut flying = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        for key in [&address, &account].into_iter().flatten() {
+            let most = if matches!(key, ThrottleKey::Account(_)) {
+                IN_FLIGHT_PER_ACCOUNT
+            } else {
+                IN_FLIGHT_PER_ADDRESS
+            };
+            if flying.get(key).copied().unwrap_or(0) >= most {
+                return Err(Throttled { kind: key.kind(), retry_after: Duration::from_secs(1), busy: true });
+            }
+        }
+        for key in [address, account].into_iter().flatten() {
+            *flying.entry(key.clone()).or_insert(0) += 1;
+            attempt.keys.push(key);
+        }
+        Ok(attempt)
+    }
+
+    /// Notes a successful sign-in: the account's lock-outs no longer apply from this address.
+    pub fn succeeded(&self, address: Option<&str>, account: &Email) {
+        let Some(address) = address else { return };
+        let now = Instant::now();
+        let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= MAX_KNOWN {
+            known.retain(|_, at| now.duration_since(*at) < KNOWN_FOR);
+            if known.len() >= MAX_KNOWN {
+                let oldest = known.iter().min_by_key(|(_, at)| **at).map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    known.remove(&k);
+                }
+            }
+        }
+        known.insert((account.clone(), address.to_owned()), now);
     }
 
     /// Counts a failed sign-in; returns the lock-outs it began (none, or one for the address
@@ -187,8 +284,11 @@ impl SignInThrottle {
             let Some(wait) = refused else { return };
             // At least a second, so that Retry-After (whole seconds) never says 0.
             let wait = wait.max(Duration::from_secs(1));
-            if locked.get(&key).is_some_and(|u| *u > now) {
-                return;
+            match locked.get(&key) {
+                Some(u) if *u > now => return,
+                // Over but not swept yet: it ends here, so that every beginning has its end.
+                Some(_) => began.push(Lockout::Ended(key.clone())),
+                None => {}
             }
             locked.insert(key.clone(), now + wait);
             began.push(Lockout::Began { key, for_: wait, limit: budget.to_string() });
@@ -220,6 +320,11 @@ impl SignInThrottle {
         let inner = self.inner.read().unwrap_or_else(|p| p.into_inner());
         inner.accounts.retain_recent();
         inner.addresses.retain_recent();
+        let now = Instant::now();
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, at| now.duration_since(*at) < KNOWN_FOR);
         ended
     }
 
@@ -298,6 +403,39 @@ mod tests {
         );
         assert_eq!(t.admit(Some("10.0.0.9"), Some(&email("d@example.com"))).unwrap_err().kind, "address");
         assert!(t.admit(Some("10.0.0.8"), Some(&email("d@example.com"))).is_ok());
+    }
+
+    #[test]
+    fn one_sign_in_per_account_is_checked_at_a_time_so_guesses_cannot_race_the_count() {
+        let t = SignInThrottle::default();
+        let bob = email("bob@example.com");
+        let first = t.admit(Some("10.0.0.1"), Some(&bob)).unwrap();
+        let second = t.admit(Some("10.0.0.2"), Some(&bob)).unwrap_err();
+        assert!(second.busy && second.kind == "account", "{second:?}");
+        // An address has a few in flight, whatever the accounts.
+        let held: Vec<_> =
+            (0..3).map(|n| t.admit(Some("10.0.0.1"), Some(&email(&format!("u{n}@x.io")))).unwrap()).collect();
+        let more = t.admit(Some("10.0.0.1"), Some(&email("u9@x.io"))).unwrap_err();
+        assert!(more.busy && more.kind == "address", "{more:?}");
+        drop((first, held));
+        assert!(t.admit(Some("10.0.0.2"), Some(&bob)).is_ok(), "released when dropped");
+    }
+
+    #[test]
+    fn an_account_locked_out_by_guesses_elsewhere_still_signs_in_from_where_it_did_before() {
+        let t = SignInThrottle::new(Limits {
+            per_account: Budget { attempts: 2, period: Duration::from_secs(600) },
+            per_address: Budget { attempts: 100, period: Duration::from_secs(60) },
+            enabled: true,
+        });
+        let bob = email("bob@example.com");
+        t.succeeded(Some("10.0.0.1"), &bob);
+        for _ in 0..3 {
+            t.failed(Some("203.0.113.9"), Some(&bob));
+        }
+        assert_eq!(t.admit(Some("203.0.113.9"), Some(&bob)).unwrap_err().kind, "account");
+        assert!(t.admit(Some("10.0.0.1"), Some(&bob)).is_ok(), "bob's own address is not locked out");
+        assert_eq!(t.admit(Some("10.0.0.2"), Some(&bob)).unwrap_err().kind, "account");
     }
 
     #[test]

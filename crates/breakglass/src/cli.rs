@@ -236,6 +236,16 @@ pub struct ServeArgs {
     #[arg(long, env = "BREAKGLASS_PASSWORD_HASH_THREADS", default_value_t = 2, value_name = "N")]
     pub password_hash_threads: usize,
 
+    /// Where signed checkpoints of the audit log's head are appended (default:
+    /// `<data-dir>/audit-checkpoints.jsonl`); ship this file off the machine.
+    #[arg(long, env = "BREAKGLASS_CHECKPOINT_FILE", value_name = "PATH")]
+    pub checkpoint_file: Option<std::path::PathBuf>,
+
+    /// The checkpoint signing key's file (default: `<data-dir>/checkpoint-key`, created when
+    /// missing). `BREAKGLASS_CHECKPOINT_KEY` (a hex Ed25519 seed) takes its place.
+    #[arg(long, env = "BREAKGLASS_CHECKPOINT_KEY_FILE", value_name = "PATH")]
+    pub checkpoint_key_file: Option<std::path::PathBuf>,
+
     /// How long a write waits for the database before answering 503.
     #[arg(long, env = "BREAKGLASS_WRITE_TIMEOUT", default_value = "1500ms", value_name = "DURATION",
         value_parser = breakglass_server::parse_duration)]

@@ -57,6 +57,15 @@ fn main() -> ExitCode {
             config.trusted_proxies = args.trusted_proxies;
             config.password_hash_threads = args.password_hash_threads;
             config.write_patience = args.write_timeout;
+            let key_hex = std::env::var("BREAKGLASS_CHECKPOINT_KEY").ok().filter(|k| !k.is_empty());
+            if args.checkpoint_file.is_some() || args.checkpoint_key_file.is_some() || key_hex.is_some() {
+                let defaults = breakglass_server::integrity::Config::in_dir(&config.data_dir);
+                config.checkpoints = Some(breakglass_server::integrity::Config {
+                    file: args.checkpoint_file.unwrap_or(defaults.file),
+                    key_file: args.checkpoint_key_file.unwrap_or(defaults.key_file),
+                    key_hex,
+                });
+            }
             server_result(runtime.block_on(breakglass_server::serve(config)))
         }
         Command::Migrate(args) => {

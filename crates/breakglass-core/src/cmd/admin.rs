@@ -41,8 +41,9 @@ pub fn update_settings(state: &State, ctx: &Ctx, new: Settings) -> Result<Change
     {
         return bad("add_myself_default_expiry must be at least 1 minute and at most add_myself_max_expiry");
     }
-    if new.max_expiry < Span::hours(1) || new.max_expiry > Span::days(3660) {
-        return bad("max_expiry must be between 1 hour and 3660 days");
+    // Sessions last 12 hours and are expiries too: below a day, nobody could sign in.
+    if new.max_expiry < Span::days(1) || new.max_expiry > Span::days(3660) {
+        return bad("max_expiry must be between 1 day and 3660 days");
     }
     if new.add_myself_max_expiry > new.max_expiry {
         return bad("add_myself_max_expiry must not exceed max_expiry");
@@ -90,7 +91,7 @@ pub struct Registering {
 /// `workspace_registration` it is active at once, waits for the admin area, or is refused.
 pub fn register_workspace(state: &State, ctx: &Ctx, reg: Registering) -> Result<Changes, DomainError> {
     let me = authz::acting_user(state, ctx)?;
-    // A credential confined to some workspaces (a scoped token, a delegation) acts in them
+    // A credential confined to some workspaces (a scoped token, a scoped delegation) acts in them
     // only; a new workspace lies outside whatever it was confined to.
     if ctx.bounds.scope.is_some() {
         return Err(DomainError::Forbidden {

@@ -189,13 +189,14 @@ pub async fn verify(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Js
 /// The store reads the events as stored (details as text, hashed as they are) and hashes them
 /// on every core (`Store::verify_chain`).
 pub async fn verify_chain(app: &App) -> Result<api::VerifyReport, ApiError> {
+    // The anchors before the head the walk ends at (see `integrity::check`).
+    let checkpoint = app.checkpoints().and_then(|c| c.last());
+    let anchored = crate::integrity::check(app.store.as_ref(), checkpoint.as_ref()).await?;
     let stored = app.store.head().await?;
     let known = app.head();
     let end = stored.seq.max(known.seq);
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     let ChainCheck { head, broken } = app.store.verify_chain(end, threads).await?;
-    let checkpoint = app.checkpoints().and_then(|c| c.last());
-    let anchored = crate::integrity::check(app.store.as_ref(), stored, checkpoint.as_ref()).await?;
     // The first broken link, whether the walk or an anchor found it.
     let anchored = anchored.map(|f| BrokenLink { seq: f.seq, reason: f.reason });
     let broken = match (broken, anchored) {

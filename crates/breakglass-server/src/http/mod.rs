@@ -74,7 +74,13 @@ impl Modify for BearerAuth {
 fn api_router() -> OpenApiRouter<Arc<App>> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(session::healthz))
-        .routes(routes!(session::login))
+        .merge(
+            // Bodies anyone may send, before any credential: small ones only.
+            OpenApiRouter::new()
+                .routes(routes!(session::login))
+                .routes(routes!(admin::signup))
+                .layer(axum::extract::DefaultBodyLimit::max(PUBLIC_BODY)),
+        )
         .routes(routes!(session::logout))
         .routes(routes!(session::me))
         .routes(routes!(users::create_user, users::list_users))
@@ -130,7 +136,6 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(admin::accept_invitation))
         .routes(routes!(admin::decline_invitation))
         .routes(routes!(admin::my_invitations))
-        .routes(routes!(admin::signup))
         .routes(routes!(admin::list_tags, admin::define_tag))
         .routes(routes!(admin::remove_tag_definition))
         .routes(routes!(admin::set_workspace_tag, admin::remove_workspace_tag))
@@ -224,6 +229,9 @@ async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
 
 /// Largest request body accepted.
 const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// Largest body of a request anyone may send without a credential (sign-in, sign-up).
+pub(crate) const PUBLIC_BODY: usize = 64 * 1024;
 
 /// A JSON object body whose rejections are problem+json with precise codes: 415 without a JSON
 /// content type, 413 when too large, 400 `input.malformed_json` when it is not JSON,

@@ -32,6 +32,8 @@ const UUID: &str = r#"{"type": "string", "format": "uuid"}"#;
 /// A tag key: what `TagKey::parse` accepts.
 const TAG_KEY: &str =
     r#"{"type": "string", "pattern": "^[a-z][a-z0-9._-]{0,62}$", "minLength": 1, "maxLength": 63}"#;
+/// A workspace's or project's tags: defined keys (checked against the definitions) and values.
+const TAGS: &str = r#"{"maxProperties": 50, "propertyNames": {"pattern": "^[a-z][a-z0-9._-]{0,62}$"}}"#;
 /// A tag value.
 const TAG_VALUE: &str = r#"{"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\s\\u0000-\\u001f\\u007f-\\u009f](?:[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f])?$"}"#;
 /// A workspace role.
@@ -76,21 +78,13 @@ pub const INPUTS: &[(&str, &str, &str)] = &[
     ("CreateWorkspace", "owners[]", EMAIL),
     ("CreateWorkspace", "project_quota", r#"{"minimum": 0, "maximum": 100000}"#),
     ("CreateWorkspace", "members", r#"{"maxItems": 1000}"#),
-    (
-        "CreateWorkspace",
-        "tags",
-        r#"{"maxProperties": 50, "propertyNames": {"pattern": "^[a-z][a-z0-9._-]{0,62}$"}}"#,
-    ),
+    ("CreateWorkspace", "tags", TAGS),
     ("CreateWorkspace", "tags{}", TAG_VALUE),
     ("InitialMember", "email", EMAIL),
     ("InitialMember", "role", WORKSPACE_ROLE),
     ("RegisterWorkspace", "identifier", SLUG),
     ("RegisterWorkspace", "name", NAME),
-    (
-        "RegisterWorkspace",
-        "tags",
-        r#"{"maxProperties": 50, "propertyNames": {"pattern": "^[a-z][a-z0-9._-]{0,62}$"}}"#,
-    ),
+    ("RegisterWorkspace", "tags", TAGS),
     ("RegisterWorkspace", "tags{}", TAG_VALUE),
     ("UpdateWorkspace", "name", NAME),
     ("UpdateWorkspace", "identifier", SLUG),
@@ -100,11 +94,7 @@ pub const INPUTS: &[(&str, &str, &str)] = &[
     ("AddMyself", "expires_in", DURATION),
     ("CreateProject", "identifier", SLUG),
     ("CreateProject", "name", NAME),
-    (
-        "CreateProject",
-        "tags",
-        r#"{"maxProperties": 50, "propertyNames": {"pattern": "^[a-z][a-z0-9._-]{0,62}$"}}"#,
-    ),
+    ("CreateProject", "tags", TAGS),
     ("CreateProject", "tags{}", TAG_VALUE),
     ("SetMember", "role", WORKSPACE_ROLE),
     ("SetMember", "expires_at", INSTANT),

@@ -52,36 +52,20 @@ pub async fn login(
     client: ClientAddr,
     ApiJson(body): ApiJson<api::Login>,
 ) -> ApiResult {
-    let wrong = || ApiError::unauthenticated("auth.invalid_credentials", "wrong e-mail or password");
     let address = client.0.map(throttle::address_key);
     let email = Email::parse(&body.email).ok();
     // A locked-out account or address is refused before any hashing: guessing costs nothing.
-    app.throttle.admit(address.as_deref(), email.as_ref()).map_err(throttled)?;
-    let failed = |email: Option<Email>| {
-        let (app, address) = (app.clone(), address.clone());
-        async move {
-            let began = app.throttle.failed(address.as_deref(), email.as_ref());
-            let locked = began.iter().find_map(|l| match l {
-                throttle::Lockout::Began { key, for_, .. } => {
-                    Some(throttled(throttle::Throttled { kind: key.kind(), retry_after: *for_ }))
-                }
-                throttle::Lockout::Ended(_) => None,
-            });
-            app.record_lockouts(began).await;
-            locked.unwrap_or_else(wrong)
-        }
-    };
-    let Some(email) = email else { return Err(failed(None).await) };
-    let user = app.state().user_by_email(&email).filter(|u| u.status == UserStatus::Active).cloned();
-    let hash = match &user {
-        Some(u) => app.store.password_hash(u.id).await?,
-        None => None,
-    };
-    if !auth::verify_password(body.password, hash).await? {
-        tracing::info!(email = %email, "failed sign-in");
-        return Err(failed(Some(email)).await);
-    }
-    let user = user.ok_or_else(wrong)?;
+    // The check runs in a task of its own holding its place among the sign-ins in flight, so
+    // that its verdict is counted even when the client hangs up.
+    let app_ = app.clone();
+    let checked = tokio::spawn(async move {
+        let _attempt = app_.throttle.admit(address.as_deref(), email.as_ref()).map_err(throttled)?;
+        check_password(&app_, address.as_deref(), email, body.password).await
+    });
+    let user = checked.await.map_err(|e| {
+        tracing::error!(error = %e, "a sign-in check failed");
+        ApiError::internal()
+    })??;
     let secret = auth::new_secret(auth::SESSION_PREFIX);
     let digest = auth::secret_hash(&secret);
     let done = app
@@ -97,16 +81,54 @@ pub async fn login(
     Ok(written(StatusCode::CREATED, done.seq, &session))
 }
 
+/// Checks a password for `email` and counts the verdict: the user when it is right.
+async fn check_password(
+    app: &App,
+    address: Option<&str>,
+    email: Option<Email>,
+    password: String,
+) -> Result<breakglass_core::model::User, ApiError> {
+    let wrong = || ApiError::unauthenticated("auth.invalid_credentials", "wrong e-mail or password");
+    let user = email
+        .as_ref()
+        .and_then(|e| app.state().user_by_email(e).filter(|u| u.status == UserStatus::Active).cloned());
+    // The same database read whether or not the account exists, so that timing says nothing.
+    let id = user.as_ref().map_or(breakglass_core::ident::UserId(uuid::Uuid::nil()), |u| u.id);
+    let hash = app.store.password_hash(id).await?;
+    let hash = if user.is_some() { hash } else { None };
+    let right = email.is_some() && auth::verify_password(password, hash).await?;
+    match (user, right) {
+        (Some(user), true) => {
+            app.throttle.succeeded(address, &user.email);
+            Ok(user)
+        }
+        _ => {
+            if let Some(e) = &email {
+                tracing::info!(email = %e, "failed sign-in");
+            }
+            let began = app.throttle.failed(address, email.as_ref());
+            let locked = began.iter().find_map(|l| match l {
+                throttle::Lockout::Began { key, for_, .. } => {
+                    Some(throttled(throttle::Throttled { kind: key.kind(), retry_after: *for_, busy: false }))
+                }
+                throttle::Lockout::Ended(_) => None,
+            });
+            app.record_lockouts(began).await;
+            Err(locked.unwrap_or_else(wrong))
+        }
+    }
+}
+
 /// The answer to a sign-in the throttle refuses.
 fn throttled(t: throttle::Throttled) -> ApiError {
     let seconds = t.retry_after.as_secs() + u64::from(t.retry_after.subsec_nanos() > 0);
     let whose = if t.kind == "account" { "this account" } else { "your address" };
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "auth.throttled",
-        format!("too many failed sign-ins for {whose}; try again in {seconds} s"),
-    )
-    .with_retry_after(seconds)
+    let detail = if t.busy {
+        format!("a sign-in for {whose} is being checked already; try again in {seconds} s")
+    } else {
+        format!("too many failed sign-ins for {whose}; try again in {seconds} s")
+    };
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "auth.throttled", detail).with_retry_after(seconds)
 }
 
 /// Ends the calling session.

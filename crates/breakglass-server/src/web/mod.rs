@@ -50,9 +50,19 @@ pub fn router() -> Router<Arc<App>> {
     Router::new()
         .route("/", get(dashboard::show))
         .route("/static/app.js", get(script))
-        .route("/login", get(session::login_page).post(session::login))
+        .route(
+            "/login",
+            get(session::login_page)
+                .post(session::login)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::http::PUBLIC_BODY)),
+        )
         .route("/logout", post(session::logout))
-        .route("/signup", get(session::signup_page).post(session::signup))
+        .route(
+            "/signup",
+            get(session::signup_page)
+                .post(session::signup)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::http::PUBLIC_BODY)),
+        )
         .route("/act-as", post(session::act_as))
         .route("/invitations/{id}/accept", post(dashboard::accept_invitation))
         .route("/invitations/{id}/decline", post(dashboard::decline_invitation))

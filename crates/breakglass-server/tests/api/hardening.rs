@@ -392,7 +392,12 @@ async fn connections_beyond_the_caps_are_refused_plainly_and_others_still_served
 
 /// Signs in with a password; the raw answer.
 async fn sign_in(t: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    reqwest::Client::new()
+    sign_in_from(t, "127.0.0.1", email, password).await
+}
+
+/// Signs in with a password from the loopback address `from`; the raw answer.
+async fn sign_in_from(t: &TestApp, from: &str, email: &str, password: &str) -> reqwest::Response {
+    client_from(from)
         .post(format!("{}/api/v1/auth/login", t.url))
         .json(&serde_json::json!({"email": email, "password": password}))
         .send()
@@ -407,22 +412,25 @@ async fn guessing_a_password_locks_the_account_out_for_a_while_and_is_audited_on
         c.sign_in.per_account = Budget { attempts: 3, period: std::time::Duration::from_secs(3) };
     })
     .await;
-    t.user("bob@example.com").await;
+    t.user("bob@example.com").await; // bob signs in from 127.0.0.1
     let right = password_for("bob@example.com");
+    // Someone guesses from 127.0.0.2.
     for _ in 0..3 {
-        assert_eq!(sign_in(&t, "bob@example.com", "wrong password!").await.status(), 401);
+        assert_eq!(sign_in_from(&t, "127.0.0.2", "bob@example.com", "wrong password!").await.status(), 401);
     }
     // The next failure locks the account out; from then on even the right password waits.
-    let locked = sign_in(&t, "bob@example.com", "wrong password!").await;
+    let locked = sign_in_from(&t, "127.0.0.2", "bob@example.com", "wrong password!").await;
     assert_eq!(locked.status(), 429);
     let retry: u64 = locked.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=3).contains(&retry), "Retry-After {retry}");
     let problem: serde_json::Value = locked.json().await.unwrap();
     assert_eq!(problem["code"], "auth.throttled");
     for _ in 0..50 {
-        assert_eq!(sign_in(&t, "bob@example.com", "wrong password!").await.status(), 429);
+        assert_eq!(sign_in_from(&t, "127.0.0.2", "bob@example.com", "wrong password!").await.status(), 429);
     }
-    assert_eq!(sign_in(&t, "bob@example.com", &right).await.status(), 429);
+    assert_eq!(sign_in_from(&t, "127.0.0.3", "bob@example.com", &right).await.status(), 429);
+    // But the guesses do not lock bob out where he signed in from before.
+    assert_eq!(sign_in(&t, "bob@example.com", &right).await.status(), 201);
     // Another account from the same address is not concerned.
     t.user("ann@example.com").await;
     assert_eq!(sign_in(&t, "ann@example.com", &password_for("ann@example.com")).await.status(), 201);
@@ -435,7 +443,7 @@ async fn guessing_a_password_locks_the_account_out_for_a_while_and_is_audited_on
     tokio::time::sleep(std::time::Duration::from_secs(retry)).await;
     assert_eq!(breakglass_server::sweeper::end_lockouts(&t.app).await, 1);
     assert_eq!(t.events_of("SIGN_IN_THROTTLE_LIFTED").await.len(), 1);
-    assert_eq!(sign_in(&t, "bob@example.com", &right).await.status(), 201);
+    assert_eq!(sign_in_from(&t, "127.0.0.3", "bob@example.com", &right).await.status(), 201);
     // The audit chain holds.
     assert!(t.admin().verify_audit().await.unwrap().ok);
 }
@@ -611,4 +619,70 @@ async fn a_sound_log_restarts_cleanly_and_its_checkpoints_verify() {
     assert_eq!(last.hash, t.last_event().await.hash);
     t.admin().create_token(&CreateToken { name: "x".into(), ..Default::default() }).await.unwrap();
     t.stop().await;
+}
+
+/// Fails sign-ins for `email` as a client behind a proxy that added `forwarded`, until the
+/// throttle answers 429; returns the subject of the lock-out event it recorded.
+async fn locked_out_as(t: &TestApp, email: &str, forwarded: &str) -> String {
+    let http = reqwest::Client::new();
+    for _ in 0..5 {
+        let r = http
+            .post(format!("{}/api/v1/auth/login", t.url))
+            .header("x-forwarded-for", forwarded)
+            .json(&serde_json::json!({"email": email, "password": "a wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 429 {
+            break;
+        }
+    }
+    let events = t.events_of("SIGN_IN_THROTTLED").await;
+    events
+        .iter()
+        .find(|e| e.details["kind"] == "address")
+        .and_then(|e| e.subject.clone())
+        .expect("an address lock-out")
+}
+
+#[tokio::test]
+async fn only_a_trusted_proxy_names_the_client_and_only_its_own_entry_counts() {
+    use breakglass_server::throttle::Budget;
+    let budget = Budget { attempts: 1, period: std::time::Duration::from_secs(600) };
+    // Not behind a trusted proxy: the header is the client's own words and ignored.
+    let t = TestApp::start_configured(|c| c.sign_in.per_address = budget).await;
+    assert_eq!(locked_out_as(&t, "x@example.com", "198.51.100.7").await, "127.0.0.1");
+    // Behind one: the rightmost entry its proxy wrote (with a port, as some proxies write it),
+    // never the one the client put further left.
+    let t = TestApp::start_configured(|c| {
+        c.sign_in.per_address = budget;
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(locked_out_as(&t, "x@example.com", "198.51.100.7, 203.0.113.5:4711").await, "203.0.113.5");
+}
+
+#[tokio::test]
+async fn a_replica_starting_and_verifying_while_another_writes_finds_nothing_wrong() {
+    let a = TestApp::start().await;
+    let admin = a.admin();
+    let writing = tokio::spawn(async move {
+        for n in 0..60 {
+            let user = CreateUser {
+                email: format!("w{n}@example.com"),
+                name: "W".into(),
+                admin_role: None,
+                password: None,
+            };
+            admin.create_user(&user).await.unwrap();
+        }
+    });
+    let b = a.second_server().await;
+    let report = a.admin().verify_audit().await.unwrap();
+    writing.await.unwrap();
+    assert!(report.ok, "verify while writes go on: {report:?}");
+    assert_eq!(b.anonymous().health().await.unwrap().integrity, None, "a replica started during writes");
+    assert_eq!(a.anonymous().health().await.unwrap().integrity, None);
+    b.stop().await;
+    a.stop().await;
 }
