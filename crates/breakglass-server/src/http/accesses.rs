@@ -47,6 +47,7 @@ fn view(app: &App, caller: &Caller, id: AccessId) -> Result<api::Access, ApiErro
     responses(
         (status = 201, description = "Created; pass the codes on, store the secret now", body = api::CreatedAccess),
         (status = 403, description = "Through a delegation, or with a scoped or read-only token", body = api::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A recipient named twice (`access.recipient_exists`)", body = api::Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid value", body = api::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_access(

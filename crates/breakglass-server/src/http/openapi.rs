@@ -45,15 +45,16 @@ const ANY_ROLE: &str =
     r#"{"type": "string", "enum": ["member", "manager", "owner", "reader", "user", "admin"]}"#;
 /// A page size.
 const LIMIT: &str = r#"{"type": "integer", "minimum": 1, "maximum": 1000}"#;
-/// A secret handed out once (token, code).
-const SECRET: &str = r#"{"type": "string", "minLength": 1, "maxLength": 200}"#;
+/// A secret handed out once (token, code): any text; a wrong one is refused by what it opens.
+const SECRET: &str = r#"{"type": "string"}"#;
 
 /// The constraints of every request body's fields: (schema, field, constraint). A field whose
 /// constraint is `""` takes any value of its type (the server reads it as is).
 pub const INPUTS: &[(&str, &str, &str)] = &[
     ("CreateUser", "email", EMAIL),
     ("CreateUser", "name", NAME),
-    ("CreateUser", "admin_role", r#"{"enum": ["none", "admin", "employee", "auditor", null]}"#),
+    // "" is none too (an empty form field).
+    ("CreateUser", "admin_role", r#"{"enum": ["none", "admin", "employee", "auditor", "", null]}"#),
     ("CreateUser", "password", PASSWORD),
     ("Login", "email", r#"{"type": "string", "maxLength": 1024}"#),
     ("Login", "password", r#"{"type": "string", "maxLength": 1024}"#),
@@ -68,7 +69,7 @@ pub const INPUTS: &[(&str, &str, &str)] = &[
     ("CreateAccess", "expires_at", INSTANT),
     ("CreateAccess", "expires_in", DURATION),
     ("CreateAccess", "read_only", ""),
-    ("CreateAccess", "recipients", r#"{"maxItems": 50}"#),
+    ("CreateAccess", "recipients", r#"{"maxItems": 50, "uniqueItems": true}"#),
     ("CreateAccess", "recipients[]", EMAIL),
     ("AddRecipient", "email", EMAIL),
     ("AcceptAccess", "code", SECRET),
