@@ -365,7 +365,11 @@ fn policies_and_entitlements_are_set_by_admins_and_workspace_owners() {
         ("no approvals", vec![managers(0)], Want::Invalid("policy.invalid")),
         ("too many approvals", vec![managers(51)], Want::Invalid("policy.invalid")),
         ("nobody named", vec![step(ApproverSet::Users(vec![]), 1)], Want::Invalid("policy.invalid")),
-        ("unknown user", vec![step(ApproverSet::Users(vec![ghost]), 1)], Want::NotFound("user.not_found")),
+        (
+            "unknown user",
+            vec![step(ApproverSet::Users(vec![ghost]), 1)],
+            Want::Rule("policy.unknown_approver"),
+        ),
         ("too many steps", (0..11).map(|_| managers(1)).collect(), Want::Invalid("policy.invalid")),
         ("ten steps are fine", (0..10).map(|_| managers(1)).collect(), Want::Ok),
     ];

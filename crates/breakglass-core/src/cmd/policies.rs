@@ -157,8 +157,8 @@ fn validate(state: &State, input: &PolicyInput) -> Result<(), DomainError> {
                 return bad(format!("step {} names no approvers", i + 1));
             }
             if let Some(missing) = users.iter().find(|u| state.user(**u).is_none()) {
-                return Err(DomainError::not_found(
-                    "user.not_found",
+                return Err(DomainError::rule(
+                    "policy.unknown_approver",
                     format!("step {}: no user {missing}", i + 1),
                 ));
             }

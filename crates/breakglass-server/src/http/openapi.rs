@@ -34,8 +34,8 @@ const TAG_KEY: &str =
     r#"{"type": "string", "pattern": "^[a-z][a-z0-9._-]{0,62}$", "minLength": 1, "maxLength": 63}"#;
 /// A workspace's or project's tags: defined keys (checked against the definitions) and values.
 const TAGS: &str = r#"{"maxProperties": 50, "propertyNames": {"pattern": "^[a-z][a-z0-9._-]{0,62}$"}}"#;
-/// A tag value.
-const TAG_VALUE: &str = r#"{"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\s\\u0000-\\u001f\\u007f-\\u009f](?:[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f])?$"}"#;
+/// A tag value: 1 to 256 characters, no control characters.
+const TAG_VALUE: &str = r#"{"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}"#;
 /// A workspace role.
 const WORKSPACE_ROLE: &str = r#"{"type": "string", "enum": ["member", "manager", "owner"]}"#;
 /// A project role.
@@ -164,9 +164,9 @@ pub const INPUTS: &[(&str, &str, &str)] = &[
     ("TagDefinition", "key", TAG_KEY),
     ("TagDefinition", "target", r#"{"type": "string", "enum": ["workspace", "project"]}"#),
     ("TagDefinition", "restricted", ""),
-    ("TagDefinition", "values", r#"{"maxItems": 100}"#),
+    ("TagDefinition", "values", r#"{"maxItems": 1000}"#),
     ("TagDefinition", "values[]", TAG_VALUE),
-    ("TagDefinition", "pattern", r#"{"type": "string", "minLength": 1, "maxLength": 200}"#),
+    ("TagDefinition", "pattern", r#"{"type": "string", "minLength": 1, "maxLength": 1000}"#),
     ("TagDefinition", "mandatory", ""),
     ("TagDefinition", "default", TAG_VALUE),
     ("SetTag", "value", TAG_VALUE),

@@ -61,7 +61,8 @@ fn policy_input(state: &Model, body: &api::PolicyBody) -> Result<PolicyInput, Do
                 for e in &s.users {
                     let email = Email::parse(e)?;
                     let u = state.user_by_email(&email).ok_or_else(|| {
-                        DomainError::not_found("user.not_found", format!("step {}: no user with e-mail '{email}'", i + 1))
+                        // A rule of the body, not a missing resource of the path: 422.
+                        DomainError::rule("policy.unknown_approver", format!("step {}: no user with e-mail '{email}'", i + 1))
                     })?;
                     ids.push(u.id);
                 }

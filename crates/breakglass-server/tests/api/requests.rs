@@ -1617,8 +1617,8 @@ async fn owners_and_admins_set_policies_and_entitlements() {
     );
     expect_problem(
         w.admin.create_policy(&policy_body("bad", vec![users_step(&["nobody@example.com"], 1)], None)).await,
-        404,
-        "user.not_found",
+        422,
+        "policy.unknown_approver",
     );
     assert_same(t, &before, "refused policy and entitlement changes").await;
 
