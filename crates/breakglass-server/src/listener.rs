@@ -153,11 +153,12 @@ pub async fn serve(
     let refusals = Arc::new(tokio::sync::Semaphore::new(REFUSALS_IN_FLIGHT));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    // 64 KiB of request head at most (hyper answers 431 beyond), not hyper's 400 KiB.
+    // 64 KiB of request head at most (hyper answers 431 beyond), not the whole read buffer's
+    // 400 KiB; the buffer itself stays large, which large bodies (batches of checks) need.
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.idle_timeout)
         .keep_alive(true)
-        .max_buf_size(64 * 1024);
+        .max_header_size(64 * 1024);
     let mut full_since_logged = None::<tokio::time::Instant>;
     tokio::pin!(shutdown);
     loop {
