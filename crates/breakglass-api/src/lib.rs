@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+mod enums;
+pub use enums::*;
+
 /// Response header of every successful write: the audit sequence number it committed at.
 /// (Header names are case-insensitive; it is usually written `Breakglass-Seq`.)
 pub const SEQ_HEADER: &str = "breakglass-seq";
@@ -60,7 +63,7 @@ pub struct PageQuery {
 pub struct Health {
     /// `ok` when the server answers; `degraded` when it answers checks but refuses writes
     /// because the audit log failed an integrity check (`integrity` says why).
-    pub status: String,
+    pub status: HealthStatus,
     /// Sequence number of the last audit event applied to this server's index.
     pub seq: i64,
     /// True when this server could not reach the database at its last attempt: it still answers
@@ -83,9 +86,9 @@ pub struct User {
     /// Display name.
     pub name: String,
     /// Admin-area role: `none`, `admin`, `employee` or `auditor`.
-    pub admin_role: String,
+    pub admin_role: AdminRole,
     /// `active` or `disabled`.
-    pub status: String,
+    pub status: UserStatus,
     /// When created (RFC 3339).
     pub created_at: String,
 }
@@ -135,7 +138,7 @@ pub struct MyWorkspace {
     pub workspace: String,
     /// Highest workspace role held now, absent when the caller only holds project roles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    pub role: Option<WorkspaceRole>,
 }
 
 /// Body of `POST /api/v1/auth/login`.
@@ -187,7 +190,7 @@ pub struct Token {
     /// Label.
     pub name: String,
     /// `api` or `session`.
-    pub kind: String,
+    pub kind: TokenKind,
     /// When created.
     pub created_at: String,
     /// When it stops working, if ever.
@@ -248,7 +251,7 @@ pub struct AccessRecipient {
     /// Their address.
     pub email: String,
     /// `pending`, `accepted` or `declined`.
-    pub status: String,
+    pub status: RecipientStatus,
     /// When they were added.
     pub added_at: String,
     /// When they accepted or declined.
@@ -264,7 +267,7 @@ pub struct Access {
     /// Whose rights it carries (e-mail).
     pub owner: String,
     /// `api_token` or `delegate`.
-    pub kind: String,
+    pub kind: AccessKind,
     /// The owner's private label: shown to the owner and the admin area only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -272,7 +275,7 @@ pub struct Access {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// `active`, `revoked` or `expired`.
-    pub status: String,
+    pub status: AccessStatus,
     /// When created.
     pub created_at: String,
     /// When it stops working, if ever.
@@ -443,7 +446,7 @@ pub struct Workspace {
     /// Display name.
     pub name: String,
     /// `active`, `disabled` or `pending_approval`.
-    pub status: String,
+    pub status: WorkspaceStatus,
     /// Maximum number of projects.
     #[serde(deserialize_with = "whole::u32")]
     pub project_quota: u32,
@@ -520,10 +523,10 @@ pub struct Binding {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     /// Role.
-    pub role: String,
+    pub role: Role,
     /// `direct` (membership), `grant` (temporary, on top of membership), `request` or
     /// `emergency` (granted by an approved request).
-    pub source: String,
+    pub source: BindingSource,
     /// The request that granted it, for `request` and `emergency` bindings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -592,9 +595,9 @@ pub struct Via {
     /// Binding id.
     pub binding_id: String,
     /// The role it grants.
-    pub role: String,
+    pub role: Role,
     /// `direct`, `grant`, `request` or `emergency`.
-    pub source: String,
+    pub source: BindingSource,
     /// The request that granted it, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -619,7 +622,7 @@ pub struct CheckResponse {
     pub via: Vec<Via>,
     /// When denied: `no_binding`, `unknown_target`, `workspace_not_active` or `user_disabled`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<DenyReason>,
 }
 
 /// Body of `POST /api/v1/check/batch`.
@@ -817,7 +820,7 @@ pub struct Entitlement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     /// Role.
-    pub role: String,
+    pub role: Role,
     /// Policy for normal requests (the installation default when nothing is set).
     pub request_policy: PolicyRef,
     /// Whether emergency requests are allowed.
@@ -885,7 +888,7 @@ pub struct Request {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     /// Role.
-    pub role: String,
+    pub role: Role,
     /// How long the access lasts once granted; absent for standing access.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<String>,
@@ -895,7 +898,7 @@ pub struct Request {
     /// An emergency request.
     pub emergency: bool,
     /// `pending`, `granted`, `denied`, `cancelled` or `lapsed`.
-    pub state: String,
+    pub state: RequestState,
     /// The policy this request is governed by: a copy taken when it opened (or was escalated);
     /// later policy changes do not affect it.
     pub policy: Policy,
@@ -991,14 +994,14 @@ pub struct Review {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
     /// Role.
-    pub role: String,
+    pub role: Role,
     /// When it opened.
     pub opened_at: String,
     /// `open` or `completed`.
-    pub state: String,
+    pub state: ReviewState,
     /// `justified` or `not_justified`, once completed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
+    pub outcome: Option<ReviewOutcome>,
     /// Reviewer's notes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
@@ -1132,14 +1135,14 @@ pub struct Invitation {
     /// Invitee's e-mail.
     pub email: String,
     /// The role accepting grants.
-    pub role: String,
+    pub role: WorkspaceRole,
     /// When the resulting membership ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub membership_expires_at: Option<String>,
     /// Who invited.
     pub invited_by: String,
     /// `pending`, `accepted`, `declined`, `cancelled` or `expired`.
-    pub state: String,
+    pub state: InvitationState,
     /// When created.
     pub created_at: String,
     /// Until when it can be accepted.
@@ -1235,7 +1238,7 @@ pub struct Message {
     /// The text.
     pub text: String,
     /// `all_must_read` or `single_read`.
-    pub mode: String,
+    pub mode: MessageMode,
     /// Who sent it.
     pub sender: String,
     /// When.

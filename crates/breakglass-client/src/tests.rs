@@ -291,7 +291,7 @@ async fn assignments_are_decided_by_the_status_code() {
     assert!(!a.is_request());
     assert_eq!(a.clone().binding().map(|b| b.id), Some("b1".into()));
     assert_eq!(a.clone().request(), None);
-    assert_eq!(a.expect_binding().role, "member");
+    assert_eq!(a.expect_binding().role, breakglass_api::Role::Member);
 
     let a = c.set_project_member("acme", "web", "bob@x.io", &member).await.unwrap();
     assert!(a.is_request());
@@ -349,14 +349,14 @@ async fn request_verbs_send_the_right_bodies() {
     ])
     .await;
     let c = client(&base);
-    assert_eq!(c.approve_request("r1", false).await.unwrap().state, "granted");
+    assert_eq!(c.approve_request("r1", false).await.unwrap().state, breakglass_api::RequestState::Granted);
     c.approve_request("r1", true).await.unwrap();
     c.deny_request("r1", "not now").await.unwrap();
     c.cancel_request("r1").await.unwrap();
     c.escalate_request("r/1").await.unwrap();
     let done =
         c.complete_review("v1", &CompleteReview { outcome: "justified".into(), notes: None }).await.unwrap();
-    assert_eq!(done.outcome.as_deref(), Some("justified"));
+    assert_eq!(done.outcome.map(|o| o.as_str()), Some("justified"));
     let body = CreateRequest {
         workspace: "acme".into(),
         role: "manager".into(),
@@ -488,7 +488,7 @@ async fn workspace_lifecycle_calls_use_their_paths_and_bodies() {
         .register_workspace(&RegisterWorkspace { identifier: "acme".into(), name: "Acme".into(), tags })
         .await
         .unwrap();
-    assert_eq!(registered.status, "pending_approval");
+    assert_eq!(registered.status, breakglass_api::WorkspaceStatus::PendingApproval);
     assert_eq!(registered.tags.get("cost-center").map(String::as_str), Some("42"));
 
     let query = ListQuery {
@@ -813,7 +813,7 @@ async fn access_calls_use_their_paths_and_bodies() {
     assert_eq!(done.codes, [RecipientCode { email: "bob@x.io".into(), code: "bga_c0de".into() }]);
     assert_eq!(c.last_seq(), Some(11));
     let listed = c.list_accesses(None, &PageQuery { limit: Some(5), cursor: None }).await.unwrap();
-    assert_eq!(listed.items[0].recipients[0].status, "pending");
+    assert_eq!(listed.items[0].recipients[0].status, breakglass_api::RecipientStatus::Pending);
     c.all_accesses(Some("owner@x.io")).await.unwrap();
     c.received_accesses(&PageQuery::default()).await.unwrap();
     assert!(c.all_received_accesses().await.unwrap().is_empty());

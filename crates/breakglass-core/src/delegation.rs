@@ -39,6 +39,34 @@ impl AccessKind {
     }
 }
 
+/// Where an access stands at a moment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccessStatus {
+    /// It works.
+    Active,
+    /// Its owner or the admin area revoked it.
+    Revoked,
+    /// Past its expiry.
+    Expired,
+}
+
+impl AccessStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for AccessStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Where a recipient stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum RecipientStatus {
@@ -122,14 +150,14 @@ impl Access {
         self.revoked_at.is_none() && self.expires_at.is_none_or(|e| now < e)
     }
 
-    /// `active`, `revoked` or `expired` at `now`.
-    pub fn status(&self, now: Timestamp) -> &'static str {
+    /// Where it stands at `now`: revoked wins over expired.
+    pub fn status(&self, now: Timestamp) -> AccessStatus {
         if self.revoked_at.is_some() {
-            "revoked"
+            AccessStatus::Revoked
         } else if self.is_live(now) {
-            "active"
+            AccessStatus::Active
         } else {
-            "expired"
+            AccessStatus::Expired
         }
     }
 

@@ -157,6 +157,11 @@ impl Invitation {
     pub fn is_open(&self, now: Timestamp) -> bool {
         self.state == InvitationState::Pending && now < self.expires_at
     }
+
+    /// True when it is still pending but can no longer be accepted: it shows as expired.
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.state == InvitationState::Pending && now >= self.expires_at
+    }
 }
 
 /// What a tag applies to.

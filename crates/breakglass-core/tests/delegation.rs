@@ -363,7 +363,10 @@ fn revoked_expired_removed_and_declined_accesses_stop_at_once() {
     act_as(&w, "otto@corp.io", "mia@corp.io").unwrap();
     w.advance(Span::hours(1));
     assert_eq!(act_as(&w, "otto@corp.io", "mia@corp.io").unwrap_err().code(), "delegation.not_granted");
-    assert_eq!(w.state.access(id2).unwrap().status(w.now), "expired");
+    assert_eq!(
+        w.state.access(id2).unwrap().status(w.now),
+        breakglass_core::delegation::AccessStatus::Expired
+    );
 }
 
 #[test]
@@ -486,4 +489,48 @@ fn an_auditor_stays_read_only_under_a_scope() {
     assert!(breakglass_core::authz::actor_access(&w.state, &ctx, &slug("team-a")).unwrap().read_history);
     assert!(!breakglass_core::authz::actor_access(&w.state, &ctx, &slug("team-b")).unwrap().see);
     assert!(!breakglass_core::authz::can_read_audit(&w.state, &ctx), "the whole log is outside any scope");
+}
+
+#[test]
+fn who_sees_an_access_in_full_and_whose_accesses_each_caller_lists() {
+    let mut w = World::team();
+    let id = share(&mut w, "mia@corp.io", &["otto@corp.io"], None);
+    let scoped = Bounds { scope: Some(vec![slug("team-a")]), ..Bounds::default() };
+    // (caller, bounds, sees mia's access in full)
+    let full: &[(&str, Bounds, Result<bool, &str>)] = &[
+        ("mia@corp.io", Bounds::default(), Ok(true)),
+        ("otto@corp.io", Bounds::default(), Ok(false)),
+        ("admin@corp.io", Bounds::default(), Ok(true)),
+        ("emp@corp.io", Bounds::default(), Ok(true)),
+        ("aud@corp.io", Bounds::default(), Ok(true)),
+        // A credential confined to a workspace carries no admin-area power.
+        ("aud@corp.io", scoped.clone(), Ok(false)),
+    ];
+    for (who, bounds, expected) in full {
+        let ctx = w.read_ctx(who, bounds.clone());
+        let a = w.state.access(id).unwrap();
+        let got = accesses::seen_in_full(&w.state, &ctx, a).map_err(|e| e.code());
+        assert_eq!(&got, expected, "{who} under {bounds:?}");
+    }
+    // (caller, bounds, whose accesses they ask for, whose they get or the refusal)
+    let mia = Some(email("mia@corp.io"));
+    let nobody = Some(email("nobody@corp.io"));
+    let otto_as_mia = Bounds { delegate: Some(w.id("otto@corp.io")), ..Bounds::default() };
+    let listed: &[(&str, Bounds, &Option<_>, Result<&str, &str>)] = &[
+        ("mia@corp.io", Bounds::default(), &None, Ok("mia@corp.io")),
+        ("mia@corp.io", Bounds::default(), &mia, Ok("mia@corp.io")),
+        ("otto@corp.io", Bounds::default(), &None, Ok("otto@corp.io")),
+        ("otto@corp.io", Bounds::default(), &mia, Err("authz.forbidden")),
+        ("aud@corp.io", Bounds::default(), &mia, Ok("mia@corp.io")),
+        ("aud@corp.io", scoped, &mia, Err("authz.forbidden")),
+        ("admin@corp.io", Bounds::default(), &nobody, Err("user.not_found")),
+        ("mia@corp.io", otto_as_mia, &None, Err("delegation.not_allowed")),
+    ];
+    for (who, bounds, asked, expected) in listed {
+        let ctx = w.read_ctx(who, bounds.clone());
+        let got = accesses::listed_owner(&w.state, &ctx, asked.as_ref())
+            .map(|u| u.email.as_str())
+            .map_err(|e| e.code());
+        assert_eq!(&got, expected, "{who} under {bounds:?} asking for {asked:?}");
+    }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod integrity;
 pub mod listener;
+pub mod ops;
 pub mod passwords;
 pub mod sweeper;
 pub mod throttle;

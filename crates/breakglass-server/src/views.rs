@@ -1,15 +1,73 @@
 //! Conversions from the core's records to the API's wire types.
 
 use breakglass_api as api;
-use breakglass_core::access::{current_step, quorum_unreachable, AccessRequest, ApproverSet, Policy, Review};
+use breakglass_core::access::{
+    current_step, quorum_unreachable, AccessRequest, ApproverSet, Policy, RequestState, Review, ReviewOutcome,
+};
 use breakglass_core::audit::AuditEvent;
-use breakglass_core::check::{Decision, Via};
-use breakglass_core::delegation::Access;
+use breakglass_core::check::{Decision, DenyReason, Via};
+use breakglass_core::delegation::{Access, AccessKind, AccessStatus, RecipientStatus};
 use breakglass_core::ident::{Email, UserId};
-use breakglass_core::model::{Binding, Project, Token, User, Workspace};
-use breakglass_core::org::{Invitation, Message, Settings, TagDefinition, TagRule, Tags};
+use breakglass_core::model::{
+    Binding, BindingSource, Project, Token, TokenKind, User, UserStatus, Workspace, WorkspaceStatus,
+};
+use breakglass_core::org::{
+    Invitation, InvitationState, Message, MessageMode, Settings, TagDefinition, TagRule, Tags,
+};
+use breakglass_core::role::{AdminRole, ProjectRole, Role, WorkspaceRole};
 use breakglass_core::time::Timestamp;
 use breakglass_core::State;
+
+/// An admin-area role on the wire.
+pub fn admin_role(r: AdminRole) -> api::AdminRole {
+    match r {
+        AdminRole::None => api::AdminRole::None,
+        AdminRole::Admin => api::AdminRole::Admin,
+        AdminRole::Employee => api::AdminRole::Employee,
+        AdminRole::Auditor => api::AdminRole::Auditor,
+    }
+}
+
+/// A workspace status on the wire.
+pub fn workspace_status(s: WorkspaceStatus) -> api::WorkspaceStatus {
+    match s {
+        WorkspaceStatus::Active => api::WorkspaceStatus::Active,
+        WorkspaceStatus::Disabled => api::WorkspaceStatus::Disabled,
+        WorkspaceStatus::PendingApproval => api::WorkspaceStatus::PendingApproval,
+        WorkspaceStatus::Rejected => api::WorkspaceStatus::Rejected,
+    }
+}
+
+/// A workspace role on the wire.
+pub fn workspace_role(r: WorkspaceRole) -> api::WorkspaceRole {
+    match r {
+        WorkspaceRole::Member => api::WorkspaceRole::Member,
+        WorkspaceRole::Manager => api::WorkspaceRole::Manager,
+        WorkspaceRole::Owner => api::WorkspaceRole::Owner,
+    }
+}
+
+/// A role of either kind on the wire.
+pub fn role(r: Role) -> api::Role {
+    match r {
+        Role::Workspace(WorkspaceRole::Member) => api::Role::Member,
+        Role::Workspace(WorkspaceRole::Manager) => api::Role::Manager,
+        Role::Workspace(WorkspaceRole::Owner) => api::Role::Owner,
+        Role::Project(ProjectRole::Reader) => api::Role::Reader,
+        Role::Project(ProjectRole::User) => api::Role::User,
+        Role::Project(ProjectRole::Admin) => api::Role::Admin,
+    }
+}
+
+/// How a binding came to be, on the wire (the request it came from is a field of its own).
+pub fn source(s: BindingSource) -> api::BindingSource {
+    match s {
+        BindingSource::Direct => api::BindingSource::Direct,
+        BindingSource::Grant => api::BindingSource::Grant,
+        BindingSource::Request(_) => api::BindingSource::Request,
+        BindingSource::Emergency(_) => api::BindingSource::Emergency,
+    }
+}
 
 fn time(t: Option<Timestamp>) -> Option<String> {
     t.map(Timestamp::to_rfc3339)
@@ -21,8 +79,11 @@ pub fn user(u: &User) -> api::User {
         id: u.id.to_string(),
         email: u.email.to_string(),
         name: u.name.to_string(),
-        admin_role: u.admin_role.as_str().into(),
-        status: u.status.as_str().into(),
+        admin_role: admin_role(u.admin_role),
+        status: match u.status {
+            UserStatus::Active => api::UserStatus::Active,
+            UserStatus::Disabled => api::UserStatus::Disabled,
+        },
         created_at: u.created_at.to_rfc3339(),
     }
 }
@@ -32,7 +93,7 @@ pub fn workspace(state: &State, w: &Workspace) -> api::Workspace {
     api::Workspace {
         identifier: w.id.to_string(),
         name: w.name.to_string(),
-        status: w.status.as_str().into(),
+        status: workspace_status(w.status),
         project_quota: w.project_quota,
         project_count: u32::try_from(state.projects_of(&w.id).count()).unwrap_or(u32::MAX),
         open_reviews: u32::try_from(
@@ -66,8 +127,8 @@ pub fn binding(state: &State, b: &Binding) -> api::Binding {
         user: state.user(b.user).map_or_else(|| b.user.to_string(), |u| u.email.to_string()),
         workspace: b.target.workspace().to_string(),
         project: b.target.project().map(ToString::to_string),
-        role: b.role.as_str().into(),
-        source: b.source.as_str().into(),
+        role: role(b.role),
+        source: source(b.source),
         request_id: b.source.request().map(|r| r.to_string()),
         emergency: b.source.is_emergency(),
         starts_at: b.starts_at.to_rfc3339(),
@@ -81,7 +142,10 @@ pub fn token(t: &Token, last_used_at: Option<Timestamp>) -> api::Token {
     api::Token {
         id: t.id.to_string(),
         name: t.name.to_string(),
-        kind: t.kind.as_str().into(),
+        kind: match t.kind {
+            TokenKind::Api => api::TokenKind::Api,
+            TokenKind::Session => api::TokenKind::Session,
+        },
         created_at: t.created_at.to_rfc3339(),
         expires_at: time(t.expires_at),
         scope: t.scope.as_ref().map(ToString::to_string),
@@ -97,10 +161,17 @@ pub fn access(state: &State, a: &Access, now: Timestamp, full: bool, viewer: &Em
     api::Access {
         id: a.id.to_string(),
         owner: email(state, a.owner),
-        kind: a.kind.as_str().into(),
+        kind: match a.kind {
+            AccessKind::ApiToken => api::AccessKind::ApiToken,
+            AccessKind::Delegate => api::AccessKind::Delegate,
+        },
         name: full.then(|| a.name.to_string()),
         scope: a.scope.as_ref().map(ToString::to_string),
-        status: a.status(now).into(),
+        status: match a.status(now) {
+            AccessStatus::Active => api::AccessStatus::Active,
+            AccessStatus::Revoked => api::AccessStatus::Revoked,
+            AccessStatus::Expired => api::AccessStatus::Expired,
+        },
         created_at: a.created_at.to_rfc3339(),
         expires_at: time(a.expires_at),
         revoked_at: time(a.revoked_at),
@@ -110,7 +181,11 @@ pub fn access(state: &State, a: &Access, now: Timestamp, full: bool, viewer: &Em
             .filter(|r| full || &r.email == viewer)
             .map(|r| api::AccessRecipient {
                 email: r.email.to_string(),
-                status: r.status.as_str().into(),
+                status: match r.status {
+                    RecipientStatus::Pending => api::RecipientStatus::Pending,
+                    RecipientStatus::Accepted => api::RecipientStatus::Accepted,
+                    RecipientStatus::Declined => api::RecipientStatus::Declined,
+                },
                 added_at: r.added_at.to_rfc3339(),
                 decided_at: time(r.decided_at),
             })
@@ -130,14 +205,19 @@ pub fn decision(d: &Decision) -> api::CheckResponse {
             .iter()
             .map(|v| api::Via {
                 binding_id: v.binding.to_string(),
-                role: v.role.as_str().into(),
-                source: v.source.as_str().into(),
+                role: role(v.role),
+                source: source(v.source),
                 request_id: v.source.request().map(|r| r.to_string()),
                 emergency: v.source.is_emergency(),
                 expires_at: time(v.expires_at),
             })
             .collect(),
-        reason: d.reason.map(|r| r.as_str().into()),
+        reason: d.reason.map(|r| match r {
+            DenyReason::NoBinding => api::DenyReason::NoBinding,
+            DenyReason::UnknownTarget => api::DenyReason::UnknownTarget,
+            DenyReason::WorkspaceNotActive => api::DenyReason::WorkspaceNotActive,
+            DenyReason::UserDisabled => api::DenyReason::UserDisabled,
+        }),
     }
 }
 
@@ -261,11 +341,17 @@ pub fn request(state: &State, r: &AccessRequest, now: Timestamp) -> api::Request
         requested_via: r.requested_via.map(|u| email(state, u)),
         workspace: r.target.workspace().to_string(),
         project: r.target.project().map(ToString::to_string),
-        role: r.role.as_str().into(),
+        role: role(r.role),
         duration: r.duration.map(|d| d.to_string()),
         justification: r.justification.clone(),
         emergency: r.emergency,
-        state: r.state.as_str().into(),
+        state: match r.state {
+            RequestState::Pending => api::RequestState::Pending,
+            RequestState::Granted => api::RequestState::Granted,
+            RequestState::Denied => api::RequestState::Denied,
+            RequestState::Cancelled => api::RequestState::Cancelled,
+            RequestState::Lapsed => api::RequestState::Lapsed,
+        },
         policy: policy(state, &r.policy),
         approvals: r
             .approvals
@@ -299,10 +385,13 @@ pub fn review(state: &State, r: &Review) -> api::Review {
         holder: email(state, r.holder),
         workspace: r.target.workspace().to_string(),
         project: r.target.project().map(ToString::to_string),
-        role: r.role.as_str().into(),
+        role: role(r.role),
         opened_at: r.opened_at.to_rfc3339(),
-        state: if r.is_open() { "open" } else { "completed" }.into(),
-        outcome: r.outcome.map(|o| o.as_str().into()),
+        state: if r.is_open() { api::ReviewState::Open } else { api::ReviewState::Completed },
+        outcome: r.outcome.map(|o| match o {
+            ReviewOutcome::Justified => api::ReviewOutcome::Justified,
+            ReviewOutcome::NotJustified => api::ReviewOutcome::NotJustified,
+        }),
         notes: r.notes.clone(),
         completed_by: r.completed_by.map(|u| email(state, u)),
         completed_at: time(r.completed_at),
@@ -311,19 +400,21 @@ pub fn review(state: &State, r: &Review) -> api::Review {
 
 /// An invitation on the wire; a pending one past its expiry shows as `expired`.
 pub fn invitation(state: &State, i: &Invitation, now: Timestamp) -> api::Invitation {
-    let st = if i.state == breakglass_core::org::InvitationState::Pending && now >= i.expires_at {
-        "expired"
-    } else {
-        i.state.as_str()
+    let st = match i.state {
+        _ if i.is_expired(now) => api::InvitationState::Expired,
+        InvitationState::Pending => api::InvitationState::Pending,
+        InvitationState::Accepted => api::InvitationState::Accepted,
+        InvitationState::Declined => api::InvitationState::Declined,
+        InvitationState::Cancelled => api::InvitationState::Cancelled,
     };
     api::Invitation {
         id: i.id.to_string(),
         workspace: i.workspace.to_string(),
         email: i.email.to_string(),
-        role: breakglass_core::role::Role::Workspace(i.role).as_str().into(),
+        role: workspace_role(i.role),
         membership_expires_at: time(i.membership_expires_at),
         invited_by: email(state, i.invited_by),
-        state: st.into(),
+        state: st,
         created_at: i.created_at.to_rfc3339(),
         expires_at: i.expires_at.to_rfc3339(),
         token: None,
@@ -336,7 +427,10 @@ pub fn message(state: &State, m: &Message, with_acks: bool) -> api::Message {
         id: m.id.to_string(),
         workspace: m.workspace.to_string(),
         text: m.text.clone(),
-        mode: m.mode.as_str().into(),
+        mode: match m.mode {
+            MessageMode::AllMustRead => api::MessageMode::AllMustRead,
+            MessageMode::SingleRead => api::MessageMode::SingleRead,
+        },
         sender: email(state, m.sender),
         created_at: m.created_at.to_rfc3339(),
         acknowledgements: if with_acks {

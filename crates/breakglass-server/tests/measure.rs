@@ -203,7 +203,7 @@ async fn closed_loop(users: Vec<Client>, ask: CreateRequest, duration: Duration)
             while Instant::now() < deadline {
                 let t0 = Instant::now();
                 match c.create_request(&ask).await {
-                    Ok(r) if r.state == "granted" => lat.push(t0.elapsed()),
+                    Ok(r) if r.state == breakglass_api::RequestState::Granted => lat.push(t0.elapsed()),
                     Ok(r) => errors.push(format!("{r:?}")),
                     Err(e) => errors.push(e.to_string()),
                 }
@@ -246,7 +246,7 @@ async fn open_loop(
             let took = due.elapsed();
             drop(permit);
             match r {
-                Ok(r) if r.state == "granted" => Ok(took),
+                Ok(r) if r.state == breakglass_api::RequestState::Granted => Ok(took),
                 Ok(r) => Err(format!("{r:?}")),
                 Err(e) => Err(e.to_string()),
             }

@@ -12,6 +12,7 @@ use breakglass_api::{
     RecipientCode, RegisterWorkspace, Request, RequestQuery, ReviewQuery, SendMessage, Session, SetMember,
     Settings, Signup, TagDefinition, UpdateWorkspace, VerifyReport, Workspace,
 };
+use breakglass_api::{AccessStatus, RecipientStatus, WorkspaceStatus};
 use breakglass_api::{BrokenLink, Checkpoint, CreateTenant, CreatedServiceUser, RegisterPlatform};
 use breakglass_client::{Assignment, Client, ClientError};
 
@@ -94,7 +95,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
         Command::Serve(_) | Command::Migrate(_) => unreachable!("server roles run elsewhere"),
         Command::Health => {
             let health = c.health().await?;
-            Ok(ctx.show(&health, |h| fields(&[("status", h.status.clone()), ("seq", h.seq.to_string())])))
+            Ok(ctx.show(&health, |h| fields(&[("status", h.status.to_string()), ("seq", h.seq.to_string())])))
         }
         Command::Login(args) => login(ctx, args).await,
         Command::Signup(args) => signup(ctx, args).await,
@@ -183,7 +184,9 @@ async fn waiting(ctx: &Ctx, session: &Session) -> Waiting {
     let me = ctx.client.with_token(session.token.clone());
     let (messages, invitations, accesses) =
         tokio::join!(me.all_my_messages(), me.all_my_invitations(), me.all_received_accesses());
-    let pending = |a: &Access| a.status == "active" && a.recipients.iter().any(|r| r.status == "pending");
+    let pending = |a: &Access| {
+        a.status == AccessStatus::Active && a.recipients.iter().any(|r| r.status == RecipientStatus::Pending)
+    };
     Waiting {
         messages: messages.map(|m| m.len()).unwrap_or(0),
         invitations: invitations.map(|i| i.len()).unwrap_or(0),
@@ -461,7 +464,7 @@ const PENDING_APPROVAL: &str = "pending_approval";
 
 /// A registered workspace: a headline saying whether it is ready, then the record.
 fn registered_text(w: &Workspace) -> String {
-    let headline = if w.status == PENDING_APPROVAL {
+    let headline = if w.status == WorkspaceStatus::PendingApproval {
         format!("Registered {}: it waits for approval by the admin area.", w.identifier)
     } else {
         format!("Registered {}: it is {} and you own it.", w.identifier, w.status)
@@ -708,7 +711,7 @@ async fn check(ctx: &Ctx, args: CheckArgs) -> Result<Done> {
 fn check_text(request: &CheckRequest, answer: &CheckResponse) -> String {
     let on = target(&request.workspace, request.project.as_deref());
     if !answer.allowed {
-        let reason = answer.reason.as_deref().unwrap_or("no reason given");
+        let reason = answer.reason.map_or_else(|| "no reason given".to_owned(), |r| r.to_string());
         return format!("denied: {} does not hold {} on {on} ({reason})\n", request.user, request.role);
     }
     let mut out = format!(
@@ -952,7 +955,7 @@ async fn entitlement(ctx: &Ctx, cmd: EntitlementCommand) -> Result<Done> {
             no_emergency,
         } => {
             let all = c.all_entitlements(&workspace).await?;
-            let current = all.iter().find(|e| e.role == role && e.project == project);
+            let current = all.iter().find(|e| e.role.as_str() == role && e.project == project);
             let change = EntitlementChange {
                 policy,
                 emergency_policy,
@@ -1220,7 +1223,7 @@ mod tests {
         let default = Entitlement {
             workspace: "acme".into(),
             project: None,
-            role: "owner".into(),
+            role: breakglass_api::Role::Owner,
             request_policy: pref(DEFAULT_POLICY_ID),
             emergency_enabled: false,
             emergency_policy: None,
@@ -1282,7 +1285,7 @@ mod tests {
             text.starts_with("Pending ⚡ EMERGENCY: request r7 is waiting for 2 more approvals. Too few"),
             "{text}"
         );
-        r.state = "granted".into();
+        r.state = breakglass_api::RequestState::Granted;
         assert!(
             request_text(&r).starts_with("Granted ⚡ EMERGENCY: bob@x.io holds admin on acme/web for 2h.\n")
         );
@@ -1310,16 +1313,16 @@ mod tests {
             via: vec![
                 Via {
                     binding_id: "b1".into(),
-                    role: "admin".into(),
-                    source: "grant".into(),
+                    role: breakglass_api::Role::Admin,
+                    source: breakglass_api::BindingSource::Grant,
                     request_id: None,
                     emergency: false,
                     expires_at: Some("2026-01-01T10:00:00Z".into()),
                 },
                 Via {
                     binding_id: "b2".into(),
-                    role: "user".into(),
-                    source: "emergency".into(),
+                    role: breakglass_api::Role::User,
+                    source: breakglass_api::BindingSource::Emergency,
                     request_id: Some("r1".into()),
                     emergency: true,
                     expires_at: Some("2026-01-01T09:00:00Z".into()),
@@ -1337,7 +1340,7 @@ mod tests {
             allowed: false,
             expires_at: None,
             via: vec![],
-            reason: Some("no_binding".into()),
+            reason: Some(breakglass_api::DenyReason::NoBinding),
         };
         assert_eq!(
             check_text(&request, &denied),
@@ -1382,15 +1385,15 @@ mod tests {
     #[test]
     fn registrations_invitations_and_sessions_read_as_sentences() {
         let mut w = fixtures::workspace();
-        w.status = PENDING_APPROVAL.into();
+        w.status = WorkspaceStatus::PendingApproval;
         assert!(
             registered_text(&w).starts_with("Registered acme: it waits for approval by the admin area.\n\n")
         );
-        w.status = "active".into();
+        w.status = "active".parse().unwrap();
         assert!(registered_text(&w).starts_with("Registered acme: it is active and you own it.\n\n"));
 
         let mut i = fixtures::invitation();
-        i.state = "accepted".into();
+        i.state = "accepted".parse().unwrap();
         assert!(
             accepted_text(&i).starts_with("Accepted: you are manager of acme.\n\n"),
             "{}",
@@ -1494,7 +1497,8 @@ mod tests {
         assert!(text.contains("breakglass --as olga@x.io ...\n"), "{text}");
 
         let mut token = a.clone();
-        (token.kind, token.recipients, token.token_id) = ("api_token".into(), vec![], Some("t1".into()));
+        (token.kind, token.recipients, token.token_id) =
+            ("api_token".parse().unwrap(), vec![], Some("t1".into()));
         let created = CreatedAccess { access: token, secret: Some("bgt_s3cret".into()), codes: vec![] };
         let text = created_access_text(&created, true);
         assert_eq!(text.matches("bgt_s3cret").count(), 1, "{text}");

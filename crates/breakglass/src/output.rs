@@ -8,6 +8,7 @@ use breakglass_api::{
     Access, AuditEvent, Binding, Entitlement, Invitation, Me, Message, Policy, PolicyRef, PolicyStep,
     Project, Request, Review, Settings, TagDefinition, Task, Token, User, Workspace,
 };
+use breakglass_api::{AccessKind, BindingSource, RequestState};
 use breakglass_api::{Platform, ServiceUser, Tenant};
 use serde::Serialize;
 
@@ -121,8 +122,8 @@ pub fn json<T: Serialize>(value: &T) -> String {
 }
 
 /// The value, or [`NONE`].
-pub fn opt(value: &Option<String>) -> String {
-    value.clone().unwrap_or_else(|| NONE.into())
+pub fn opt(value: &Option<impl std::fmt::Display>) -> String {
+    value.as_ref().map_or_else(|| NONE.into(), ToString::to_string)
 }
 
 /// An end time, or `never`.
@@ -136,8 +137,8 @@ pub fn user(u: &User) -> String {
         ("email", u.email.clone()),
         ("name", u.name.clone()),
         ("id", u.id.clone()),
-        ("admin role", u.admin_role.clone()),
-        ("status", u.status.clone()),
+        ("admin role", u.admin_role.to_string()),
+        ("status", u.status.to_string()),
         ("created", u.created_at.clone()),
     ])
 }
@@ -149,8 +150,8 @@ pub fn users(list: &[User]) -> String {
         t.row(vec![
             u.email.clone(),
             u.name.clone(),
-            u.admin_role.clone(),
-            u.status.clone(),
+            u.admin_role.to_string(),
+            u.status.to_string(),
             u.created_at.clone(),
             u.id.clone(),
         ]);
@@ -223,7 +224,7 @@ pub fn tokens(list: &[Token]) -> String {
         t.row(vec![
             k.id.clone(),
             k.name.clone(),
-            k.kind.clone(),
+            k.kind.to_string(),
             k.scope.clone().unwrap_or_else(|| "global".into()),
             yes_no(k.read_only),
             k.created_at.clone(),
@@ -245,13 +246,13 @@ fn recipients(a: &Access) -> String {
 
 /// An access as a record; one line per recipient.
 pub fn access(a: &Access) -> String {
-    let mut pairs = vec![("access", a.id.clone()), ("owner", a.owner.clone()), ("kind", a.kind.clone())];
+    let mut pairs = vec![("access", a.id.clone()), ("owner", a.owner.clone()), ("kind", a.kind.to_string())];
     if let Some(name) = &a.name {
         pairs.push(("name", name.clone()));
     }
     pairs.extend([
         ("scope", scope(a.scope.as_deref())),
-        ("status", a.status.clone()),
+        ("status", a.status.to_string()),
         ("created", a.created_at.clone()),
         ("expires", until(&a.expires_at)),
     ]);
@@ -262,7 +263,7 @@ pub fn access(a: &Access) -> String {
         pairs.push(("token", t.clone()));
         pairs.push(("read-only", if a.read_only { "yes" } else { "no" }.into()));
     }
-    if a.kind == "delegate" || !a.recipients.is_empty() {
+    if a.kind == AccessKind::Delegate || !a.recipients.is_empty() {
         let lines: Vec<String> = a
             .recipients
             .iter()
@@ -282,10 +283,10 @@ pub fn accesses(list: &[Access]) -> String {
     for a in list {
         t.row(vec![
             a.id.clone(),
-            a.kind.clone(),
+            a.kind.to_string(),
             opt(&a.name),
             a.scope.clone().unwrap_or_else(|| "global".into()),
-            a.status.clone(),
+            a.status.to_string(),
             until(&a.expires_at),
             recipients(a),
             a.created_at.clone(),
@@ -298,12 +299,12 @@ pub fn accesses(list: &[Access]) -> String {
 pub fn received_accesses(list: &[Access]) -> String {
     let mut t = Table::new(&["ID", "OWNER", "SCOPE", "STATUS", "EXPIRES", "YOUR ANSWER"]);
     for a in list {
-        let answer = a.recipients.first().map(|r| r.status.clone()).unwrap_or_else(|| NONE.into());
+        let answer = a.recipients.first().map(|r| r.status.to_string()).unwrap_or_else(|| NONE.into());
         t.row(vec![
             a.id.clone(),
             a.owner.clone(),
             a.scope.clone().unwrap_or_else(|| "global".into()),
-            a.status.clone(),
+            a.status.to_string(),
             until(&a.expires_at),
             answer,
         ]);
@@ -324,7 +325,7 @@ pub fn workspace(w: &Workspace) -> String {
     fields(&[
         ("workspace", w.identifier.clone()),
         ("name", w.name.clone()),
-        ("status", w.status.clone()),
+        ("status", w.status.to_string()),
         ("projects", format!("{} of {}", w.project_count, w.project_quota)),
         ("open reviews", open_reviews(w.open_reviews)),
         ("tags", tags(&w.tags)),
@@ -348,7 +349,7 @@ pub fn workspaces(list: &[Workspace]) -> String {
         t.row(vec![
             w.identifier.clone(),
             w.name.clone(),
-            w.status.clone(),
+            w.status.to_string(),
             format!("{}/{}", w.project_count, w.project_quota),
             open_reviews(w.open_reviews),
             tags(&w.tags),
@@ -384,8 +385,8 @@ pub fn invitation(i: &Invitation) -> String {
         ("invitation", i.id.clone()),
         ("workspace", i.workspace.clone()),
         ("email", i.email.clone()),
-        ("role", i.role.clone()),
-        ("state", i.state.clone()),
+        ("role", i.role.to_string()),
+        ("state", i.state.to_string()),
         ("membership ends", until(&i.membership_expires_at)),
         ("invited by", i.invited_by.clone()),
         ("created", i.created_at.clone()),
@@ -410,8 +411,8 @@ pub fn invitations(list: &[Invitation]) -> String {
             i.id.clone(),
             i.workspace.clone(),
             i.email.clone(),
-            i.role.clone(),
-            i.state.clone(),
+            i.role.to_string(),
+            i.state.to_string(),
             until(&i.membership_expires_at),
             i.invited_by.clone(),
             i.expires_at.clone(),
@@ -474,7 +475,7 @@ pub fn message(m: &Message) -> String {
     let mut pairs = vec![
         ("message", m.id.clone()),
         ("workspace", m.workspace.clone()),
-        ("mode", m.mode.clone()),
+        ("mode", m.mode.to_string()),
         ("from", m.sender.clone()),
         ("sent", m.created_at.clone()),
     ];
@@ -491,7 +492,7 @@ pub fn messages(list: &[Message]) -> String {
         t.row(vec![
             m.id.clone(),
             m.workspace.clone(),
-            m.mode.clone(),
+            m.mode.to_string(),
             m.sender.clone(),
             m.created_at.clone(),
             read_by(m),
@@ -527,7 +528,7 @@ pub fn binding(b: &Binding) -> String {
     if let Some(p) = &b.project {
         pairs.push(("project", p.clone()));
     }
-    pairs.extend([("role", b.role.clone()), ("source", source(&b.source, b.emergency))]);
+    pairs.extend([("role", b.role.to_string()), ("source", source(&b.source, b.emergency))]);
     if let Some(r) = &b.request_id {
         pairs.push(("request", r.clone()));
     }
@@ -545,7 +546,7 @@ pub fn bindings(list: &[Binding]) -> String {
     for b in list {
         t.row(vec![
             b.user.clone(),
-            b.role.clone(),
+            b.role.to_string(),
             opt(&b.project),
             source(&b.source, b.emergency),
             b.starts_at.clone(),
@@ -558,10 +559,10 @@ pub fn bindings(list: &[Binding]) -> String {
 }
 
 /// A binding's source, marked when it is emergency access.
-pub fn source(source: &str, emergency: bool) -> String {
+pub fn source(source: &BindingSource, emergency: bool) -> String {
     match (emergency, source) {
-        (false, _) => source.to_owned(),
-        (true, "emergency") => EMERGENCY.to_owned(),
+        (false, _) => source.to_string(),
+        (true, BindingSource::Emergency) => EMERGENCY.to_owned(),
         (true, _) => format!("{source} {EMERGENCY}"),
     }
 }
@@ -665,7 +666,7 @@ fn emergency_allowed(e: &Entitlement) -> String {
 pub fn entitlement(e: &Entitlement) -> String {
     fields(&[
         ("target", target(&e.workspace, e.project.as_deref())),
-        ("role", e.role.clone()),
+        ("role", e.role.to_string()),
         ("request policy", policy_ref(&e.request_policy)),
         ("emergency", emergency_allowed(e)),
         ("emergency policy", e.emergency_policy.as_ref().map(policy_ref).unwrap_or_else(|| NONE.into())),
@@ -680,7 +681,7 @@ pub fn entitlements(list: &[Entitlement]) -> String {
     for e in list {
         t.row(vec![
             target(&e.workspace, e.project.as_deref()),
-            e.role.clone(),
+            e.role.to_string(),
             policy_ref(&e.request_policy),
             emergency_allowed(e),
             e.emergency_policy.as_ref().map(policy_ref).unwrap_or_else(|| NONE.into()),
@@ -743,7 +744,7 @@ pub fn request(r: &Request) -> String {
     }
     pairs.extend([
         ("target", target(&r.workspace, r.project.as_deref())),
-        ("role", r.role.clone()),
+        ("role", r.role.to_string()),
         ("duration", r.duration.clone().unwrap_or_else(|| "standing".into())),
         ("justification", opt(&r.justification)),
         ("policy", format!("{} ({}): {}", r.policy.name, r.policy.id, steps(&r.policy.steps))),
@@ -758,7 +759,7 @@ pub fn request(r: &Request) -> String {
         .collect();
     pairs.push(("approvals", if approvals.is_empty() { NONE.into() } else { approvals.join("; ") }));
     pairs.push(("opened", r.created_at.clone()));
-    if r.state == "pending" {
+    if r.state == RequestState::Pending {
         pairs.push(("lapses", r.lapses_at.clone()));
     }
     if let Some(t) = &r.escalated_at {
@@ -781,7 +782,7 @@ pub fn request(r: &Request) -> String {
 /// current step (all approvals once decided), and the unreachable mark.
 fn progress(r: &Request) -> [String; 3] {
     let quorum = if r.quorum_unreachable { UNREACHABLE.into() } else { NONE.into() };
-    match r.current_step.filter(|_| r.state == "pending") {
+    match r.current_step.filter(|_| r.state == RequestState::Pending) {
         Some(n) => {
             let need = r.policy.steps.get((n as usize).wrapping_sub(1)).map_or(0, |s| s.count);
             [format!("{n}/{}", r.policy.steps.len()), format!("{}/{need}", given(r, n)), quorum]
@@ -818,9 +819,9 @@ pub fn requests(list: &[Request]) -> String {
             r.id.clone(),
             r.user.clone(),
             target(&r.workspace, r.project.as_deref()),
-            r.role.clone(),
+            r.role.to_string(),
             r.duration.clone().unwrap_or_else(|| "standing".into()),
-            r.state.clone(),
+            r.state.to_string(),
             emergency_cell(r.emergency),
             step,
             approvals,
@@ -861,7 +862,7 @@ pub fn tasks(list: &[Task]) -> String {
             r.id.clone(),
             r.user.clone(),
             target(&r.workspace, r.project.as_deref()),
-            r.role.clone(),
+            r.role.to_string(),
             r.duration.clone().unwrap_or_else(|| "standing".into()),
             emergency_cell(r.emergency),
             step,
@@ -878,16 +879,16 @@ pub fn tasks(list: &[Task]) -> String {
 pub fn review(v: &Review) -> String {
     let mut pairs = vec![
         ("review", v.id.clone()),
-        ("state", v.state.clone()),
+        ("state", v.state.to_string()),
         ("holder", v.holder.clone()),
         ("target", target(&v.workspace, v.project.as_deref())),
-        ("role", v.role.clone()),
+        ("role", v.role.to_string()),
         ("request", format!("{} {EMERGENCY}", v.request_id)),
         ("binding", v.binding_id.clone()),
         ("opened", v.opened_at.clone()),
     ];
     if let Some(o) = &v.outcome {
-        pairs.push(("outcome", o.clone()));
+        pairs.push(("outcome", o.to_string()));
     }
     if let Some(n) = &v.notes {
         pairs.push(("notes", n.clone()));
@@ -917,9 +918,9 @@ pub fn reviews(list: &[Review]) -> String {
             v.id.clone(),
             v.holder.clone(),
             target(&v.workspace, v.project.as_deref()),
-            v.role.clone(),
+            v.role.to_string(),
             v.opened_at.clone(),
-            v.state.clone(),
+            v.state.to_string(),
             opt(&v.outcome),
             opt(&v.completed_by),
             v.request_id.clone(),
@@ -932,7 +933,7 @@ pub fn reviews(list: &[Review]) -> String {
 pub fn platform(p: &Platform) -> String {
     fields(&[
         ("platform", p.identifier.clone()),
-        ("kind", p.kind.clone()),
+        ("kind", p.kind.to_string()),
         ("name", p.name.clone()),
         ("created", p.created_at.clone()),
     ])
@@ -942,7 +943,7 @@ pub fn platform(p: &Platform) -> String {
 pub fn platforms(list: &[Platform]) -> String {
     let mut t = Table::new(&["PLATFORM", "KIND", "NAME", "CREATED"]);
     for p in list {
-        t.row(vec![p.identifier.clone(), p.kind.clone(), p.name.clone(), p.created_at.clone()]);
+        t.row(vec![p.identifier.clone(), p.kind.to_string(), p.name.clone(), p.created_at.clone()]);
     }
     t.render()
 }
@@ -1015,17 +1016,17 @@ pub(crate) mod fixtures {
     pub fn access() -> Access {
         let recipient = |email: &str, status: &str, decided: Option<&str>| AccessRecipient {
             email: email.into(),
-            status: status.into(),
+            status: status.parse().unwrap(),
             added_at: "2026-01-01T00:00:00Z".into(),
             decided_at: decided.map(Into::into),
         };
         Access {
             id: "a1".into(),
             owner: "olga@x.io".into(),
-            kind: "delegate".into(),
+            kind: "delegate".parse().unwrap(),
             name: Some("holiday".into()),
             scope: Some("acme".into()),
-            status: "active".into(),
+            status: "active".parse().unwrap(),
             created_at: "2026-01-01T00:00:00Z".into(),
             expires_at: Some("2026-01-15T00:00:00Z".into()),
             revoked_at: None,
@@ -1043,7 +1044,7 @@ pub(crate) mod fixtures {
         Workspace {
             identifier: "acme".into(),
             name: "Acme".into(),
-            status: "active".into(),
+            status: "active".parse().unwrap(),
             project_quota: 5,
             project_count: 1,
             open_reviews: 0,
@@ -1058,10 +1059,10 @@ pub(crate) mod fixtures {
             id: "i1".into(),
             workspace: "acme".into(),
             email: "new@x.io".into(),
-            role: "manager".into(),
+            role: "manager".parse().unwrap(),
             membership_expires_at: None,
             invited_by: "mia@x.io".into(),
-            state: "pending".into(),
+            state: "pending".parse().unwrap(),
             created_at: "2026-01-01T00:00:00Z".into(),
             expires_at: "2026-01-08T00:00:00Z".into(),
             token: None,
@@ -1074,7 +1075,7 @@ pub(crate) mod fixtures {
             id: "m1".into(),
             workspace: "acme".into(),
             text: "patch day".into(),
-            mode: "single_read".into(),
+            mode: "single_read".parse().unwrap(),
             sender: "admin@localhost".into(),
             created_at: "2026-01-01T00:00:00Z".into(),
             acknowledgements: vec![Acknowledgement {
@@ -1112,11 +1113,11 @@ pub(crate) mod fixtures {
             requested_via: None,
             workspace: "acme".into(),
             project: Some("web".into()),
-            role: "admin".into(),
+            role: "admin".parse().unwrap(),
             duration: Some("2h".into()),
             justification: Some("deploy".into()),
             emergency: false,
-            state: "pending".into(),
+            state: "pending".parse().unwrap(),
             policy: policy(&[(2, "workspace_managers"), (1, "admin_area")]),
             approvals: vec![Approval {
                 by: "mia@x.io".into(),
@@ -1180,7 +1181,7 @@ mod tests {
         assert_eq!(remaining_approvals(&last), 1);
         assert!(request_state(&last).starts_with("pending: waiting for 1 more approval (step 2 of 2: "));
         let mut granted = fixture("r3");
-        (granted.state, granted.current_step) = ("granted".into(), None);
+        (granted.state, granted.current_step) = ("granted".parse().unwrap(), None);
         assert_eq!(remaining_approvals(&granted), 0);
 
         let table = requests(&[pending.clone(), last.clone(), granted]);
@@ -1214,8 +1215,8 @@ mod tests {
         });
         assert_eq!(steps(&p.steps), "2:workspace_managers then 1:users=a@x.io,b@x.io");
         assert_eq!(steps(&[]), "none (granted at once)");
-        assert_eq!(source("emergency", true), EMERGENCY);
-        assert_eq!(source("request", false), "request");
+        assert_eq!(source(&BindingSource::Emergency, true), EMERGENCY);
+        assert_eq!(source(&BindingSource::Request, false), "request");
     }
 
     #[test]
@@ -1284,7 +1285,7 @@ mod tests {
             pending_accesses: 0,
             workspaces: vec![breakglass_api::MyWorkspace {
                 workspace: "acme".into(),
-                role: Some("owner".into()),
+                role: Some("owner".parse().unwrap()),
             }],
         };
         let text = me(&m);

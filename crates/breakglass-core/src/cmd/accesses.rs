@@ -185,6 +185,31 @@ pub fn visible<'a>(state: &'a State, ctx: &Ctx, id: AccessId) -> Result<&'a Acce
     }
 }
 
+/// Whether the actor sees `a` in full (its name and every recipient): its owner and the admin
+/// area's readers. A recipient sees only their own entry.
+pub fn seen_in_full(state: &State, ctx: &Ctx, a: &Access) -> Result<bool, DomainError> {
+    let me = authz::acting_user(state, ctx)?;
+    Ok(a.owner == me.id || authz::actor_admin_role(state, ctx)?.reads_everything())
+}
+
+/// Whose accesses the actor lists when asking for `owner`'s (their own when `None` or their own
+/// address): another user's only for the admin area's readers, never through a delegation.
+pub fn listed_owner<'a>(state: &'a State, ctx: &Ctx, owner: Option<&Email>) -> Result<&'a User, DomainError> {
+    authz::refuse_delegate(ctx)?;
+    let me = authz::acting_user(state, ctx)?;
+    match owner {
+        Some(email) if *email != me.email => {
+            if !authz::actor_admin_role(state, ctx)?.reads_everything() {
+                return Err(DomainError::forbidden("only the admin area lists other users' accesses"));
+            }
+            state.user_by_email(email).ok_or_else(|| {
+                DomainError::not_found("user.not_found", format!("no user with e-mail '{email}'"))
+            })
+        }
+        _ => Ok(me),
+    }
+}
+
 /// The owner's access, for a change: only the owner's own unbounded credential.
 fn owned<'a>(state: &'a State, ctx: &Ctx, id: AccessId) -> Result<(&'a Access, &'a User), DomainError> {
     authz::require_unbounded(ctx)?;

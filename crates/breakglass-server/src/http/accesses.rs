@@ -1,5 +1,4 @@
-//! Accesses: API tokens and delegate accesses shared by their owner, the recipients' side
-//! (received, accept, decline), and the admin area's oversight of everyone's accesses.
+//! Accesses over HTTP: parse, call [`crate::ops::accesses`], answer.
 
 use std::sync::Arc;
 
@@ -7,38 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use breakglass_api as api;
-use breakglass_core::authz;
-use breakglass_core::cmd::accesses::{self, NewAccess};
-use breakglass_core::delegation::{Access, AccessKind};
-use breakglass_core::ident::{AccessId, Email, Name, Slug};
-use breakglass_core::DomainError;
+use breakglass_core::delegation::AccessKind;
+use breakglass_core::ident::{Email, Name, Slug};
 
-use super::{expiry, paginate_keyed, written, written_empty, ApiJson, ApiQuery, ApiResult};
+use super::{expiry, written, written_empty, ApiJson, ApiQuery, ApiResult};
 use crate::app::App;
-use crate::auth::{self, Caller};
-use crate::error::ApiError;
-use crate::views;
-
-/// A cursor key that sorts newest first.
-fn newest_first(a: &Access) -> String {
-    format!("{:020}-{}", i64::MAX - a.created_at.as_micros(), a.id)
-}
-
-fn access_id(id: &str) -> Result<AccessId, ApiError> {
-    AccessId::parse(id)
-        .map_err(|_| DomainError::not_found("access.not_found", format!("access {id} not found")).into())
-}
-
-/// The access as `caller` may see it (full for its owner and the admin area's readers).
-fn view(app: &App, caller: &Caller, id: AccessId) -> Result<api::Access, ApiError> {
-    let now = app.now();
-    let ctx = caller.ctx(now);
-    let state = app.state();
-    let a = accesses::visible(&state, &ctx, id)?;
-    let me = authz::acting_user(&state, &ctx)?;
-    let full = a.owner == me.id || authz::actor_admin_role(&state, &ctx)?.reads_everything();
-    Ok(views::access(&state, a, now, full, &me.email))
-}
+use crate::auth::Caller;
+use crate::ops::accesses::{self as ops, access_id};
+use crate::ops::PageAsk;
 
 /// Creates an API token access (its secret in the answer) or a delegate access (each
 /// recipient's acceptance code in the answer). Nothing here is shown again.
@@ -55,35 +30,16 @@ pub async fn create_access(
     caller: Caller,
     ApiJson(body): ApiJson<api::CreateAccess>,
 ) -> ApiResult {
-    let name = Name::parse(&body.name)?;
-    let kind = AccessKind::parse(&body.kind)?;
-    let scope = body.scope.as_deref().map(Slug::parse).transpose()?;
-    let expires_at = expiry(body.expires_at.as_deref(), body.expires_in.as_deref(), app.now())?;
-    let mut codes = Vec::new();
-    let mut recipients = Vec::new();
-    for e in &body.recipients {
-        let email = Email::parse(e)?;
-        let code = auth::new_secret(auth::ACCESS_CODE_PREFIX);
-        recipients.push((email.clone(), auth::secret_hash(&code)));
-        codes.push(api::RecipientCode { email: email.to_string(), code });
-    }
-    let secret = (kind == AccessKind::ApiToken).then(|| auth::new_secret(auth::API_TOKEN_PREFIX));
-    let new = NewAccess {
-        name,
-        kind,
-        scope,
-        expires_at,
+    let new = ops::Create {
+        name: Name::parse(&body.name)?,
+        kind: AccessKind::parse(&body.kind)?,
+        scope: body.scope.as_deref().map(Slug::parse).transpose()?,
+        expires_at: expiry(body.expires_at.as_deref(), body.expires_in.as_deref(), app.now())?,
         read_only: body.read_only.unwrap_or(false),
-        recipients,
-        token_hash: secret.as_deref().map(auth::secret_hash),
+        recipients: body.recipients.iter().map(|e| Email::parse(e)).collect::<Result<_, _>>()?,
     };
-    let done = app
-        .execute(caller.actor(), |state, ctx| {
-            accesses::create(state, ctx, new.clone()).map(|(c, a, _)| (c, a.id))
-        })
-        .await?;
-    let access = view(&app, &caller, done.value)?;
-    Ok(written(StatusCode::CREATED, done.seq, &api::CreatedAccess { access, secret, codes }))
+    let done = ops::create(&app, &caller, new).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
 /// Lists the caller's accesses (revoked and expired ones too), newest first; the admin area
@@ -99,28 +55,9 @@ pub async fn list_accesses(
     caller: Caller,
     ApiQuery(q): ApiQuery<api::AccessQuery>,
 ) -> ApiResult<Json<api::Page<api::Access>>> {
-    authz::refuse_delegate(&caller.ctx(app.now()))?;
-    let now = app.now();
-    let ctx = caller.ctx(now);
-    let state = app.state();
-    let me = authz::acting_user(&state, &ctx)?;
-    let owner = match q.owner.as_deref().map(Email::parse).transpose()? {
-        Some(email) if email != me.email => {
-            if !authz::actor_admin_role(&state, &ctx)?.reads_everything() {
-                return Err(DomainError::forbidden("only the admin area lists other users' accesses").into());
-            }
-            state.user_by_email(&email).ok_or_else(|| {
-                DomainError::not_found("user.not_found", format!("no user with e-mail '{email}'"))
-            })?
-        }
-        _ => me,
-    };
-    let items = state
-        .accesses_of(owner.id)
-        .into_iter()
-        .map(|a| (newest_first(a), views::access(&state, a, now, true, &me.email)))
-        .collect();
-    Ok(Json(paginate_keyed(items, q.limit, q.cursor.clone())?))
+    let owner = q.owner.as_deref().map(Email::parse).transpose()?;
+    let ask = PageAsk { limit: q.limit, cursor: q.cursor };
+    Ok(Json(ops::list(&app, &caller, owner.as_ref(), &ask)?))
 }
 
 /// The delegate accesses shared with the caller, newest first (pending ones need an answer).
@@ -132,16 +69,7 @@ pub async fn received_accesses(
     caller: Caller,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Access>>> {
-    authz::refuse_delegate(&caller.ctx(app.now()))?;
-    let now = app.now();
-    let state = app.state();
-    let me = state.user(caller.holder).ok_or_else(ApiError::internal)?;
-    let items = state
-        .accesses_shared_with(&me.email)
-        .into_iter()
-        .map(|a| (newest_first(a), views::access(&state, a, now, false, &me.email)))
-        .collect();
-    Ok(Json(paginate_keyed(items, q.limit, q.cursor.clone())?))
+    Ok(Json(ops::received(&app, &caller, &q.into())?))
 }
 
 /// One access: for its owner, its recipients and the admin area's readers.
@@ -156,8 +84,7 @@ pub async fn get_access(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<api::Access>> {
-    authz::refuse_delegate(&caller.ctx(app.now()))?;
-    Ok(Json(view(&app, &caller, access_id(&id)?)?))
+    Ok(Json(ops::get(&app, &caller, access_id(&id)?)?))
 }
 
 /// Revokes an access at once: its token stops working, its recipients stop acting as you.
@@ -169,9 +96,7 @@ pub async fn get_access(
         (status = 409, description = "Already revoked", body = api::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_access(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let id = access_id(&id)?;
-    let done = app.execute(caller.actor(), |s, c| Ok((accesses::revoke(s, c, id)?, ()))).await?;
-    Ok(written_empty(done.seq))
+    Ok(written_empty(ops::revoke(&app, &caller, access_id(&id)?).await?.seq))
 }
 
 /// Shares a delegate access with one more address; the answer holds their acceptance code.
@@ -190,13 +115,8 @@ pub async fn add_recipient(
     ApiJson(body): ApiJson<api::AddRecipient>,
 ) -> ApiResult {
     let id = access_id(&id)?;
-    let email = Email::parse(&body.email)?;
-    let code = auth::new_secret(auth::ACCESS_CODE_PREFIX);
-    let hash = auth::secret_hash(&code);
-    let done = app
-        .execute(caller.actor(), |s, c| Ok((accesses::add_recipient(s, c, id, email.clone(), hash)?, ())))
-        .await?;
-    Ok(written(StatusCode::CREATED, done.seq, &api::RecipientCode { email: email.to_string(), code }))
+    let done = ops::add_recipient(&app, &caller, id, Email::parse(&body.email)?).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
 /// Removes a recipient; a delegate acting through this access is refused from the next call.
@@ -212,10 +132,7 @@ pub async fn remove_recipient(
     Path((id, email)): Path<(String, String)>,
 ) -> ApiResult {
     let id = access_id(&id)?;
-    let email = Email::parse(&email)?;
-    let done =
-        app.execute(caller.actor(), |s, c| Ok((accesses::remove_recipient(s, c, id, &email)?, ()))).await?;
-    Ok(written_empty(done.seq))
+    Ok(written_empty(ops::remove_recipient(&app, &caller, id, &Email::parse(&email)?).await?.seq))
 }
 
 /// Accepts a delegate access shared with you, with the code its owner passed on. From then on
@@ -235,10 +152,8 @@ pub async fn accept_access(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<api::AcceptAccess>,
 ) -> ApiResult {
-    let id = access_id(&id)?;
-    let code = auth::secret_hash(body.code.trim());
-    let done = app.execute(caller.actor(), |s, c| Ok((accesses::accept(s, c, id, code)?, ()))).await?;
-    Ok(written(StatusCode::OK, done.seq, &view(&app, &caller, id)?))
+    let done = ops::accept(&app, &caller, access_id(&id)?, &body.code).await?;
+    Ok(written(StatusCode::OK, done.seq, &done.value))
 }
 
 /// Declines a delegate access shared with you (or gives up one you accepted).
@@ -254,7 +169,6 @@ pub async fn decline_access(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let id = access_id(&id)?;
-    let done = app.execute(caller.actor(), |s, c| Ok((accesses::decline(s, c, id)?, ()))).await?;
-    Ok(written(StatusCode::OK, done.seq, &view(&app, &caller, id)?))
+    let done = ops::decline(&app, &caller, access_id(&id)?).await?;
+    Ok(written(StatusCode::OK, done.seq, &done.value))
 }

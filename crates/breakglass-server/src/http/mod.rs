@@ -21,9 +21,6 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use breakglass_api::{Page, PageQuery};
-use breakglass_core::time::{Span, Timestamp};
-use breakglass_core::DomainError;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -35,6 +32,8 @@ use crate::app::App;
 use crate::error::ApiError;
 
 pub use breakglass_api::SEQ_HEADER;
+
+pub(crate) use crate::ops::{expiry, page_limit, paginate, paginate_keyed};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -374,58 +373,6 @@ pub fn written_empty(seq: i64) -> Response {
 
 fn seq_header(seq: i64) -> [(HeaderName, HeaderValue); 1] {
     [(HeaderName::from_static(SEQ_HEADER), HeaderValue::from(seq))]
-}
-
-/// Resolves `expires_at` / `expires_in` into an instant; giving both is refused.
-pub fn expiry(
-    at: Option<&str>,
-    within: Option<&str>,
-    now: Timestamp,
-) -> Result<Option<Timestamp>, DomainError> {
-    match (at, within) {
-        (Some(_), Some(_)) => Err(DomainError::invalid(
-            "input.conflicting_fields",
-            "give either expires_at or expires_in, not both",
-        )),
-        (Some(at), None) => Timestamp::parse_rfc3339(at).map(Some),
-        (None, Some(d)) => Span::parse(d).map(|s| Some(now.plus(s))),
-        (None, None) => Ok(None),
-    }
-}
-
-/// Validates a page size: 1 to 1000, default 100.
-pub fn page_limit(limit: Option<u32>) -> Result<usize, DomainError> {
-    match limit {
-        None => Ok(100),
-        Some(n @ 1..=1000) => Ok(n as usize),
-        Some(n) => {
-            Err(DomainError::invalid("input.invalid_limit", format!("limit {n} is not between 1 and 1000")))
-        }
-    }
-}
-
-/// Pages `items`, which must be sorted by the unique `key`; the cursor is the last key shown.
-pub fn paginate<T>(items: Vec<T>, key: impl Fn(&T) -> String, q: &PageQuery) -> Result<Page<T>, DomainError> {
-    let limit = page_limit(q.limit)?;
-    let mut rest: Vec<T> = match &q.cursor {
-        Some(c) => items.into_iter().filter(|i| key(i).as_str() > c.as_str()).collect(),
-        None => items,
-    };
-    let more = rest.len() > limit;
-    rest.truncate(limit);
-    let next_cursor = if more { rest.last().map(&key) } else { None };
-    Ok(Page { items: rest, next_cursor })
-}
-
-/// Pages `(key, item)` pairs sorted by their unique key (for lists whose order is not one of
-/// the items' own fields, e.g. newest first).
-pub fn paginate_keyed<T>(
-    items: Vec<(String, T)>,
-    limit: Option<u32>,
-    cursor: Option<String>,
-) -> Result<Page<T>, DomainError> {
-    let page = paginate(items, |(k, _)| k.clone(), &PageQuery { limit, cursor })?;
-    Ok(Page { items: page.items.into_iter().map(|(_, v)| v).collect(), next_cursor: page.next_cursor })
 }
 
 /// Shorthand for handler results.

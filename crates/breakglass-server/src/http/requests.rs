@@ -230,7 +230,7 @@ fn entitlement_view(state: &Model, target: &Target, role: Role) -> api::Entitlem
     api::Entitlement {
         workspace: target.workspace().to_string(),
         project: target.project().map(ToString::to_string),
-        role: role.as_str().into(),
+        role: crate::views::role(role),
         request_policy: reference(ent.and_then(|e| e.request_policy))
             .unwrap_or_else(|| api::PolicyRef { id: default.id.to_string(), name: default.name.to_string() }),
         emergency_enabled: ent.is_some_and(|e| e.emergency_enabled),
@@ -269,7 +269,7 @@ pub async fn list_entitlements(
         }
     }
     let key = |e: &api::Entitlement| {
-        let rank = Role::parse_any(&e.role).map_or(0, Role::rank);
+        let rank = Role::parse_any(e.role.as_str()).map_or(0, Role::rank);
         format!("{} {rank}", e.project.as_deref().unwrap_or(""))
     };
     Ok(Json(paginate(items, key, &q)?))

@@ -10,7 +10,7 @@ use breakglass_core::cmd::tokens;
 use breakglass_core::delegation::RecipientStatus;
 use breakglass_core::ident::Email;
 use breakglass_core::model::{TokenKind, UserStatus};
-use breakglass_core::role::Role;
+
 use breakglass_core::time::Span;
 use breakglass_core::Actor;
 
@@ -30,7 +30,7 @@ pub(crate) const SESSION_TTL: Span = Span::hours(12);
 pub async fn healthz(State(app): State<Arc<App>>) -> Json<api::Health> {
     let integrity = app.integrity();
     Json(api::Health {
-        status: if integrity.is_some() { "degraded" } else { "ok" }.into(),
+        status: if integrity.is_some() { api::HealthStatus::Degraded } else { api::HealthStatus::Ok },
         seq: app.head().seq,
         stale: app.is_stale(),
         integrity,
@@ -177,7 +177,7 @@ pub async fn me(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Json<a
             .into_iter()
             .map(|ws| api::MyWorkspace {
                 workspace: ws.to_string(),
-                role: state.workspace_role(caller.user, ws, now).map(|r| Role::Workspace(r).as_str().into()),
+                role: state.workspace_role(caller.user, ws, now).map(crate::views::workspace_role),
             })
             .collect(),
     }))

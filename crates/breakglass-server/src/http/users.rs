@@ -1,4 +1,4 @@
-//! User accounts and the caller's API tokens.
+//! User accounts and the caller's API tokens over HTTP: parse, call [`crate::ops::users`], answer.
 
 use std::sync::Arc;
 
@@ -6,17 +6,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use breakglass_api as api;
-use breakglass_core::cmd::{tokens, users};
-use breakglass_core::ident::{Email, Name, Slug, TokenId};
-use breakglass_core::model::Token;
+use breakglass_core::ident::{Email, Name, Slug};
 use breakglass_core::role::AdminRole;
-use breakglass_core::{authz, DomainError};
 
-use super::{expiry, paginate, written, written_empty, ApiJson, ApiQuery, ApiResult};
+use super::{expiry, written, written_empty, ApiJson, ApiQuery, ApiResult};
 use crate::app::App;
-use crate::auth::{self, Caller};
-use crate::error::ApiError;
-use crate::views;
+use crate::auth::Caller;
+use crate::ops::users as ops;
 
 /// Creates a user (admins only).
 #[utoipa::path(post, path = "/api/v1/users", tag = "users",
@@ -32,30 +28,14 @@ pub async fn create_user(
     caller: Caller,
     ApiJson(body): ApiJson<api::CreateUser>,
 ) -> ApiResult {
-    let new = users::NewUser {
+    let new = ops::CreateUser {
         email: Email::parse(&body.email)?,
         name: Name::parse(&body.name)?,
         admin_role: AdminRole::parse(body.admin_role.as_deref().unwrap_or("none"))?,
-        password_hash: None,
+        password: body.password,
     };
-    // Refuse before the slow hash, so that a forbidden caller cannot make the server hash.
-    {
-        let state = app.state();
-        let ctx = caller.ctx(app.now());
-        users::create_user(&state, &ctx, new.clone())?;
-    }
-    let password_hash = match body.password {
-        Some(p) => {
-            auth::validate_password(&p)?;
-            Some(auth::hash_password(p).await?)
-        }
-        None => None,
-    };
-    let new = users::NewUser { password_hash, ..new };
-    let done = app.execute(caller.actor(), |state, ctx| users::create_user(state, ctx, new.clone())).await?;
-    let state = app.state();
-    let user = state.user(done.value).ok_or_else(ApiError::internal)?;
-    Ok(written(StatusCode::CREATED, done.seq, &views::user(user)))
+    let done = ops::create_user(&app, &caller, new).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
 /// Lists all users (admin area only).
@@ -70,12 +50,7 @@ pub async fn list_users(
     caller: Caller,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::User>>> {
-    let state = app.state();
-    if !breakglass_core::authz::can_list_users(&state, &caller.ctx(app.now())) {
-        return Err(DomainError::forbidden("only the admin area may list users").into());
-    }
-    let items = state.users().into_iter().map(views::user).collect();
-    Ok(Json(paginate(items, |u: &api::User| u.email.clone(), &q)?))
+    Ok(Json(ops::list_users(&app, &caller, &q.into())?))
 }
 
 /// Creates an API token for the caller. The secret is in the answer and nowhere else.
@@ -90,19 +65,14 @@ pub async fn create_token(
     caller: Caller,
     ApiJson(body): ApiJson<api::CreateToken>,
 ) -> ApiResult {
-    let name = Name::parse(&body.name)?;
-    let expires_at = expiry(body.expires_at.as_deref(), body.expires_in.as_deref(), app.now())?;
-    let scope = body.scope.as_deref().map(Slug::parse).transpose()?;
-    let secret = auth::new_secret(auth::API_TOKEN_PREFIX);
-    let new = tokens::NewToken {
-        scope,
+    let new = ops::CreateToken {
+        name: Name::parse(&body.name)?,
+        expires_at: expiry(body.expires_at.as_deref(), body.expires_in.as_deref(), app.now())?,
+        scope: body.scope.as_deref().map(Slug::parse).transpose()?,
         read_only: body.read_only.unwrap_or(false),
-        ..tokens::NewToken::new(name, auth::secret_hash(&secret), expires_at)
     };
-    let done =
-        app.execute(caller.actor(), |state, ctx| tokens::create_token(state, ctx, new.clone())).await?;
-    let created = api::CreatedToken { token: views::token(&done.value, None), secret };
-    Ok(written(StatusCode::CREATED, done.seq, &created))
+    let done = ops::create_token(&app, &caller, new).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
 /// Lists the caller's API tokens and sessions (never their secrets).
@@ -114,17 +84,7 @@ pub async fn list_tokens(
     caller: Caller,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Token>>> {
-    let now = app.now();
-    authz::refuse_delegate(&caller.ctx(now))?;
-    // Copied out: the model's lock is not held across the store query for last uses.
-    let tokens: Vec<Token> =
-        app.state().tokens_of(caller.user).into_iter().filter(|t| t.is_valid(now)).cloned().collect();
-    let ids: Vec<TokenId> = tokens.iter().map(|t| t.id).collect();
-    let used = app.token_last_used(&ids).await?;
-    let mut items: Vec<api::Token> =
-        tokens.iter().map(|t| views::token(t, used.get(&t.id).copied())).collect();
-    items.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok(Json(paginate(items, |t: &api::Token| t.id.clone(), &q)?))
+    Ok(Json(ops::list_tokens(&app, &caller, &q.into()).await?))
 }
 
 /// Revokes one of the caller's tokens (admins may revoke anyone's).
@@ -135,10 +95,5 @@ pub async fn list_tokens(
         (status = 404, description = "No such token of yours", body = api::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_token(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let id = TokenId::parse(&id).map_err(|_| {
-        ApiError::from(DomainError::not_found("token.not_found", format!("token {id} not found")))
-    })?;
-    let done =
-        app.execute(caller.actor(), |state, ctx| Ok((tokens::revoke_token(state, ctx, id)?, ()))).await?;
-    Ok(written_empty(done.seq))
+    Ok(written_empty(ops::revoke_token(&app, &caller, ops::token_id(&id)?).await?.seq))
 }

@@ -3,53 +3,67 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::Json;
 use breakglass_api as api;
+use breakglass_core::delegation::AccessKind;
+use breakglass_core::ident::{Email, Name, Slug};
 use maud::{html, Markup};
 
 use super::dashboard::with_status;
-use super::layout::{badge, countdown, csrf, error_page, field, form_error, page, select, when, Nav};
-use super::{body_of, expiry_fields, redirect_with, Failed, Form, Web};
+use super::layout::{badge, countdown, csrf, error_page, field, form_error, more, page, select, when, Nav};
+use super::{expiry_of, redirect_with, Failed, Form, Web};
 use crate::app::App;
-use crate::http::{accesses, users, ApiJson, ApiQuery};
+use crate::error::ApiError;
+use crate::ops::accesses::{self as ops, access_id};
+use crate::ops::users::{self as users, token_id};
+use crate::ops::PageAsk;
 
-/// `GET /accesses`.
-pub async fn show(State(app): State<Arc<App>>, web: Web) -> Response {
-    render(&app, &web, &Failed::default(), None).await
+/// Where each list of the page starts: the `next_cursor` its "more" link carried.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Cursors {
+    accesses: Option<String>,
+    tokens: Option<String>,
+    received: Option<String>,
 }
 
-async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<Markup>) -> Response {
-    let page_q = || ApiQuery(api::PageQuery { limit: Some(1000), cursor: None });
+fn from(cursor: &Option<String>) -> PageAsk {
+    PageAsk { limit: None, cursor: cursor.clone() }
+}
+
+/// `GET /accesses`.
+pub async fn show(State(app): State<Arc<App>>, web: Web, Query(at): Query<Cursors>) -> Response {
+    render(&app, &web, &Failed::default(), None, &at).await
+}
+
+async fn render(
+    app: &Arc<App>,
+    web: &Web,
+    failed: &Failed,
+    shown_once: Option<Markup>,
+    at: &Cursors,
+) -> Response {
     // A delegate never manages the owner's accesses (the API refuses it); show why instead.
     let own = if web.caller.bounds.delegate.is_some() {
         None
     } else {
-        match accesses::list_accesses(
-            State(app.clone()),
-            web.caller.clone(),
-            ApiQuery(api::AccessQuery { limit: Some(1000), ..Default::default() }),
+        match ops::list(app, &web.caller, None, &from(&at.accesses)) {
+            Ok(p) => Some(p),
+            Err(e) => return error_page(e.status, &e.detail),
+        }
+    };
+    let (tokens, received) = if own.is_none() {
+        (
+            api::Page { items: Vec::new(), next_cursor: None },
+            api::Page { items: Vec::new(), next_cursor: None },
         )
-        .await
-        {
-            Ok(Json(p)) => Some(p.items),
-            Err(e) => return error_page(e.status, &e.detail),
-        }
-    };
-    let tokens = if own.is_none() {
-        Vec::new()
     } else {
-        match users::list_tokens(State(app.clone()), web.caller.clone(), page_q()).await {
-            Ok(Json(p)) => p.items,
+        let tokens = match users::list_tokens(app, &web.caller, &from(&at.tokens)).await {
+            Ok(p) => p,
             Err(e) => return error_page(e.status, &e.detail),
-        }
-    };
-    let received = if own.is_none() {
-        Vec::new()
-    } else {
-        match accesses::received_accesses(State(app.clone()), web.caller.clone(), page_q()).await {
-            Ok(Json(p)) => p.items,
+        };
+        match ops::received(app, &web.caller, &from(&at.received)) {
+            Ok(p) => (tokens, p),
             Err(e) => return error_page(e.status, &e.detail),
         }
     };
@@ -82,19 +96,19 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
                     }
                 }
                 h2 { "Your accesses" }
-                @if own.is_empty() { p.muted { "None yet." } }
+                @if own.items.is_empty() { p.muted { "None yet." } }
                 @else {
                     div.table-wrap { table {
                         thead { tr { th { "Name" } th { "Kind" } th { "Scope" } th { "Status" } th { "Recipients" } th { "Ends" } th { "" } } }
-                        tbody { @for a in own { tr {
+                        tbody { @for a in &own.items { tr {
                             td { (a.name.as_deref().unwrap_or("")) }
-                            td { (a.kind.replace('_', " ")) @if a.read_only { " " span.badge { "read-only" } } }
+                            td { (a.kind.as_str().replace('_', " ")) @if a.read_only { " " span.badge { "read-only" } } }
                             td { (a.scope.as_deref().unwrap_or("all")) }
-                            td { (badge(&a.status)) }
+                            td { (badge(a.status)) }
                             td {
                                 @for r in &a.recipients {
-                                    (r.email) " " (badge(&r.status))
-                                    @if a.status == "live" && r.status != "removed" {
+                                    (r.email) " " (badge(r.status))
+                                    @if a.status == api::AccessStatus::Active && r.status != api::RecipientStatus::Declined {
                                         " " form.inline method="post" action=(format!("/accesses/{}/recipients/remove", a.id)) {
                                             (csrf(web)) input type="hidden" name="email" value=(r.email);
                                             button.small.link type="submit" { "unshare" }
@@ -102,7 +116,7 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
                                     }
                                     br;
                                 }
-                                @if a.status == "live" && a.kind == "delegate" {
+                                @if a.status == api::AccessStatus::Active && a.kind == api::AccessKind::Delegate {
                                     @let form = format!("share-{}", a.id);
                                     form method="post" action=(format!("/accesses/{}/recipients", a.id)) novalidate {
                                         (csrf(web))
@@ -113,7 +127,7 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
                                 }
                             }
                             td { @match &a.expires_at { Some(e) => (countdown(e, now)), None => span.muted { "—" } } }
-                            td { @if a.status == "live" {
+                            td { @if a.status == api::AccessStatus::Active {
                                 form.inline method="post" action=(format!("/accesses/{}/revoke", a.id)) {
                                     (csrf(web)) button.small.danger type="submit" { "Revoke" }
                                 }
@@ -123,11 +137,12 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
                 }
             }
         }
+        @if let Some(own) = &own { (more("/accesses", "accesses", own.next_cursor.as_deref())) }
         @if own.is_some() {
             h2 { "API tokens and sessions" }
             div.table-wrap { table {
                 thead { tr { th { "Name" } th { "Kind" } th { "Scope" } th.hide-narrow { "Created" } th { "Last used" } th { "Ends" } th { "" } } }
-                tbody { @for t in &tokens { tr {
+                tbody { @for t in &tokens.items { tr {
                     td { (t.name) @if t.access_id.is_some() { " " span.badge { "access" } } }
                     td { (t.kind) @if t.read_only { " " span.badge { "read-only" } } }
                     td { (t.scope.as_deref().unwrap_or("all")) }
@@ -139,6 +154,7 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
                     } @else { span.muted.small-text { "this session" } } }
                 } } }
             } }
+            (more("/accesses", "tokens", tokens.next_cursor.as_deref()))
             details.card open[failed.form == "token"] {
                 summary { "Create an API token" }
                 form method="post" action="/tokens" novalidate {
@@ -156,18 +172,19 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
             }
         }
         @if own.is_none() {}
-        @else if received.is_empty() { h2 { "Shared with you" } p.muted { "Nobody shares an access with you." } }
+        @else if received.items.is_empty() { h2 { "Shared with you" } p.muted { "Nobody shares an access with you." } }
         @else {
             h2 { "Shared with you" }
             div.table-wrap { table {
                 thead { tr { th { "Owner" } th { "Scope" } th { "Status" } th { "Ends" } } }
-                tbody { @for a in &received { tr {
+                tbody { @for a in &received.items { tr {
                     td { (a.owner) }
                     td { (a.scope.as_deref().unwrap_or("all their workspaces")) }
-                    td { (badge(&a.status)) @for r in &a.recipients { " " (badge(&r.status)) } }
+                    td { (badge(a.status)) @for r in &a.recipients { " " (badge(r.status)) } }
                     td { @match &a.expires_at { Some(e) => (when(e)), None => span.muted { "—" } } }
                 } } }
             } }
+            (more("/accesses", "received", received.next_cursor.as_deref()))
             p.muted { "Accept pending ones on the dashboard with the code the owner gave you; then pick the owner in the account switcher at the top." }
         }
     };
@@ -176,27 +193,27 @@ async fn render(app: &Arc<App>, web: &Web, failed: &Failed, shown_once: Option<M
 
 /// `POST /accesses`: the token's secret or the recipients' codes are shown once.
 pub async fn create(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
-    let (expires_at, expires_in) = expiry_fields(form.get("expires"));
-    let body = api::CreateAccess {
-        name: form.text("name"),
-        kind: form.text("kind"),
-        scope: form.get("scope"),
-        expires_at,
-        expires_in,
-        read_only: form.checked("read_only").then_some(true),
-        recipients: form
-            .text("recipients")
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+    let parsed = || -> Result<ops::Create, ApiError> {
+        Ok(ops::Create {
+            name: Name::parse(&form.text("name"))?,
+            kind: AccessKind::parse(&form.text("kind"))?,
+            scope: form.get("scope").as_deref().map(Slug::parse).transpose()?,
+            expires_at: expiry_of(&form, "expires", app.now())?,
+            read_only: form.checked("read_only"),
+            recipients: form
+                .text("recipients")
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(Email::parse)
+                .collect::<Result<_, _>>()?,
+        })
     };
-    match body_of::<api::CreatedAccess>(
-        accesses::create_access(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
-    )
-    .await
-    {
+    let result = match parsed() {
+        Ok(new) => ops::create(&app, &web.caller, new).await.map(|w| w.value),
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(c) => {
             let once = html! {
                 section.card role="status" aria-labelledby="once-h" {
@@ -206,7 +223,7 @@ pub async fn create(State(app): State<Arc<App>>, web: Web, form: Form) -> Respon
                     @for rc in &c.codes { p { "Acceptance code for " (rc.email) ":" } code.secret.access-code { (rc.code) } }
                 }
             };
-            render(&app, &web, &Failed::default(), Some(once)).await
+            render(&app, &web, &Failed::default(), Some(once), &Cursors::default()).await
         }
         Err(e) => {
             let failed = Failed::new(
@@ -225,14 +242,18 @@ pub async fn create(State(app): State<Arc<App>>, web: Web, form: Form) -> Respon
                     ("email", "recipients"),
                 ],
             );
-            with_status(render(&app, &web, &failed, None).await, e.status)
+            with_status(render(&app, &web, &failed, None, &Cursors::default()).await, e.status)
         }
     }
 }
 
 /// `POST /accesses/{id}/revoke`.
 pub async fn revoke(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, _form: Form) -> Response {
-    match accesses::revoke_access(State(app.clone()), web.caller.clone(), Path(id)).await {
+    let result = match access_id(&id) {
+        Ok(id) => ops::revoke(&app, &web.caller, id).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(_) => redirect_with("/accesses", "Revoked. It stopped working at once.", web.secure),
         Err(e) => error_page(e.status, &e.detail),
     }
@@ -240,10 +261,11 @@ pub async fn revoke(State(app): State<Arc<App>>, web: Web, Path(id): Path<String
 
 /// `POST /accesses/{id}/accept`.
 pub async fn accept(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, form: Form) -> Response {
-    let body = api::AcceptAccess { code: form.text("code") };
-    match accesses::accept_access(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body))
-        .await
-    {
+    let result = match access_id(&id) {
+        Ok(access) => ops::accept(&app, &web.caller, access, &form.text("code")).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(_) => redirect_with(
             "/",
             "Accepted. Pick the owner in the account switcher to act for them.",
@@ -258,7 +280,11 @@ pub async fn accept(State(app): State<Arc<App>>, web: Web, Path(id): Path<String
 
 /// `POST /accesses/{id}/decline`.
 pub async fn decline(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, _form: Form) -> Response {
-    match accesses::decline_access(State(app.clone()), web.caller.clone(), Path(id)).await {
+    let result = match access_id(&id) {
+        Ok(id) => ops::decline(&app, &web.caller, id).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(_) => redirect_with("/", "Declined.", web.secure),
         Err(e) => error_page(e.status, &e.detail),
     }
@@ -266,19 +292,19 @@ pub async fn decline(State(app): State<Arc<App>>, web: Web, Path(id): Path<Strin
 
 /// `POST /tokens`: the secret is shown once.
 pub async fn create_token(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
-    let (expires_at, expires_in) = expiry_fields(form.get("expires"));
-    let body = api::CreateToken {
-        name: form.text("name"),
-        expires_at,
-        expires_in,
-        scope: form.get("scope"),
-        read_only: form.checked("read_only").then_some(true),
+    let parsed = || -> Result<users::CreateToken, ApiError> {
+        Ok(users::CreateToken {
+            name: Name::parse(&form.text("name"))?,
+            expires_at: expiry_of(&form, "expires", app.now())?,
+            scope: form.get("scope").as_deref().map(Slug::parse).transpose()?,
+            read_only: form.checked("read_only"),
+        })
     };
-    match body_of::<api::CreatedToken>(
-        users::create_token(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
-    )
-    .await
-    {
+    let result = match parsed() {
+        Ok(new) => users::create_token(&app, &web.caller, new).await.map(|w| w.value),
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(c) => {
             let once = html! {
                 section.card role="status" {
@@ -287,7 +313,7 @@ pub async fn create_token(State(app): State<Arc<App>>, web: Web, form: Form) -> 
                     code.secret #token-secret { (c.secret) }
                 }
             };
-            render(&app, &web, &Failed::default(), Some(once)).await
+            render(&app, &web, &Failed::default(), Some(once), &Cursors::default()).await
         }
         Err(e) => {
             let fields: &[(&str, &str)] = &[
@@ -299,7 +325,7 @@ pub async fn create_token(State(app): State<Arc<App>>, web: Web, form: Form) -> 
                 ("time", "expires"),
             ];
             let failed = Failed::new("token", &form, &e, fields);
-            with_status(render(&app, &web, &failed, None).await, e.status)
+            with_status(render(&app, &web, &failed, None, &Cursors::default()).await, e.status)
         }
     }
 }
@@ -311,8 +337,11 @@ pub async fn revoke_token(
     Path(id): Path<String>,
     _form: Form,
 ) -> Response {
-    let r = users::revoke_token(State(app.clone()), web.caller.clone(), Path(id)).await;
-    super::finish(r.map(|_| ()), &web, "/accesses", "Token revoked.")
+    let result = match token_id(&id) {
+        Ok(id) => users::revoke_token(&app, &web.caller, id).await,
+        Err(e) => Err(e),
+    };
+    super::finish(result.map(|_| ()), &web, "/accesses", "Token revoked.")
 }
 
 /// `POST /accesses/{id}/recipients`: shares with one more address; its code is shown once.
@@ -322,15 +351,14 @@ pub async fn add_recipient(
     Path(id): Path<String>,
     form: Form,
 ) -> Response {
-    let email = form.text("email");
-    let r = accesses::add_recipient(
-        State(app.clone()),
-        web.caller.clone(),
-        Path(id.clone()),
-        ApiJson(api::AddRecipient { email: email.clone() }),
-    )
-    .await;
-    match body_of::<api::RecipientCode>(r).await {
+    let result = match (access_id(&id), Email::parse(&form.text("email"))) {
+        (Ok(access), Ok(email)) => {
+            ops::add_recipient(&app, &web.caller, access, email).await.map(|w| w.value)
+        }
+        (Err(e), _) => Err(e),
+        (_, Err(e)) => Err(e.into()),
+    };
+    match result {
         Ok(rc) => {
             let once = html! {
                 section.card role="status" {
@@ -339,12 +367,12 @@ pub async fn add_recipient(
                     code.secret.access-code { (rc.code) }
                 }
             };
-            render(&app, &web, &Failed::default(), Some(once)).await
+            render(&app, &web, &Failed::default(), Some(once), &Cursors::default()).await
         }
         Err(e) => {
             let failed =
                 Failed::new(format!("share-{id}"), &form, &e, &[("email", "email"), ("recipient", "email")]);
-            with_status(render(&app, &web, &failed, None).await, e.status)
+            with_status(render(&app, &web, &failed, None, &Cursors::default()).await, e.status)
         }
     }
 }
@@ -357,7 +385,10 @@ pub async fn remove_recipient(
     form: Form,
 ) -> Response {
     let email = form.text("email");
-    let r =
-        accesses::remove_recipient(State(app.clone()), web.caller.clone(), Path((id, email.clone()))).await;
-    super::finish(r.map(|_| ()), &web, "/accesses", &format!("No longer shared with {email}."))
+    let result = match (access_id(&id), Email::parse(&email)) {
+        (Ok(access), Ok(address)) => ops::remove_recipient(&app, &web.caller, access, &address).await,
+        (Err(e), _) => Err(e),
+        (_, Err(e)) => Err(e.into()),
+    };
+    super::finish(result.map(|_| ()), &web, "/accesses", &format!("No longer shared with {email}."))
 }

@@ -159,7 +159,7 @@ async fn body(
                 thead { tr { th { "Workspace" } th { "Status" } th { "Projects" } th.hide-narrow { "Tags" } th { "Actions" } } }
                 tbody { @for w in &list.items { tr.emergency-row[w.open_reviews > 0] {
                     td { a href=(format!("/w/{}", w.identifier)) { (w.name) } br; span.small-text.muted { (w.identifier) } }
-                    td { (badge(&w.status)) @if w.open_reviews > 0 { br; (emergency_badge()) " " (w.open_reviews) " review(s)" } }
+                    td { (badge(w.status)) @if w.open_reviews > 0 { br; (emergency_badge()) " " (w.open_reviews) " review(s)" } }
                     td { (w.project_count) " / " (w.project_quota) }
                     td.hide-narrow { @for (k, v) in &w.tags { code { (k) "=" (v) } " " } }
                     td { div.actions {
@@ -167,8 +167,8 @@ async fn body(
                         a.small-text href=(format!("/w/{}/history", w.identifier)) { "History" }
                         @if manages {
                             (ws_action(web, &w.identifier, "add-myself", "Add myself", "secondary"))
-                            @if w.status == "active" { (ws_action(web, &w.identifier, "disable", "Disable", "danger")) }
-                            @if w.status == "disabled" { (ws_action(web, &w.identifier, "enable", "Enable", "secondary")) }
+                            @if w.status == api::WorkspaceStatus::Active { (ws_action(web, &w.identifier, "disable", "Disable", "danger")) }
+                            @if w.status == api::WorkspaceStatus::Disabled { (ws_action(web, &w.identifier, "enable", "Enable", "secondary")) }
                             details { summary { "Quota, message" }
                                 form method="post" action=(format!("/admin/workspaces/{}/quota", w.identifier)) {
                                     (csrf(web))
@@ -283,7 +283,7 @@ async fn body(
             div.table-wrap { table {
                 thead { tr { th { "E-mail" } th { "Name" } th { "Admin-area role" } th { "Status" } th.hide-narrow { "Since" } } }
                 tbody { @for u in &users.items { tr {
-                    td { (u.email) } td { (u.name) } td { (u.admin_role) } td { (badge(&u.status)) } td.hide-narrow { (when(&u.created_at)) }
+                    td { (u.email) } td { (u.name) } td { (u.admin_role) } td { (badge(u.status)) } td.hide-narrow { (when(&u.created_at)) }
                 } } }
             } }
             @if role == AdminRole::Admin {

@@ -35,7 +35,8 @@
   }
 
   // The request form shows the emergency checkbox only for the roles that allow it; without
-  // script it stays visible and the server refuses emergency requests the entitlement forbids.
+  // script the page shows it for the role first selected, and the server refuses emergency
+  // requests the entitlement forbids.
   var select = document.getElementById("request-target"), box = document.getElementById("emergency-box");
   if (select && box) {
     var allowed = box.getAttribute("data-allowed").split(",");

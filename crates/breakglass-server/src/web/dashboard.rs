@@ -17,7 +17,7 @@ use super::requests::{request_target, review_form, task_actions};
 use super::{body_of, redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{accesses, admin, requests, ApiJson, ApiQuery};
+use crate::http::{admin, requests, ApiJson, ApiQuery};
 use crate::views;
 
 struct Data {
@@ -76,14 +76,7 @@ async fn load(app: &Arc<App>, web: &Web) -> Result<Data, ApiError> {
     let accesses = if caller.bounds.delegate.is_some() {
         Vec::new()
     } else {
-        let Json(received) = accesses::received_accesses(s(), caller.clone(), page()).await?;
-        received
-            .items
-            .into_iter()
-            .filter(|a| {
-                a.recipients.iter().any(|r| r.email == me && r.status == "pending") && a.status == "live"
-            })
-            .collect()
+        crate::ops::accesses::awaiting_answer(app, caller)?
     };
     Ok(Data {
         access,
@@ -91,7 +84,11 @@ async fn load(app: &Arc<App>, web: &Web) -> Result<Data, ApiError> {
         tasks: tasks.items,
         reviews: reviews.items.into_iter().filter(|r| r.holder != me).collect(),
         messages: messages.items,
-        invitations: invitations.items.into_iter().filter(|i| i.state == "pending").collect(),
+        invitations: invitations
+            .items
+            .into_iter()
+            .filter(|i| i.state == api::InvitationState::Pending)
+            .collect(),
         accesses,
         me,
     })
@@ -275,7 +272,7 @@ pub fn requests_table(requests: &[api::Request], me: &str) -> Markup {
                             a href=(format!("/requests/{}", r.id)) { (r.role) " on " (request_target(&r.workspace, r.project.as_deref())) }
                         }
                         td { @if r.user == me { "me" } @else { (r.user) } }
-                        td { (badge(&r.state)) }
+                        td { (badge(r.state)) }
                         td.hide-narrow { (when(&r.created_at)) }
                     }
                 }

@@ -270,8 +270,20 @@ pub fn emergency_badge() -> Markup {
 }
 
 /// A status word in a badge.
-pub fn badge(text: &str) -> Markup {
+pub fn badge(value: impl std::fmt::Display) -> Markup {
+    let text = value.to_string();
     html! { span class=(format!("badge s-{}", text.replace(' ', "_"))) { (text.replace('_', " ")) } }
+}
+
+/// The link to a list's next page, when it has one: `path?param=<cursor>`. Lists are paged, so
+/// none stops silently at a cap.
+pub fn more(path: &str, param: &str, next_cursor: Option<&str>) -> Markup {
+    html! {
+        @if let Some(c) = next_cursor {
+            @let query = serde_urlencoded::to_string([(param, c)]).unwrap_or_default();
+            p.more { a href=(format!("{path}?{query}")) rel="next" { "More →" } }
+        }
+    }
 }
 
 /// A labelled text input that keeps what was typed and shows its error.

@@ -264,6 +264,16 @@ fn local_path(next: Option<&str>) -> String {
 
 /// Reads an expiry field: a span (`8h`, `7d`), a date (`2026-12-01`, the start of that day in
 /// UTC) or an RFC 3339 instant, into the API's `expires_in` / `expires_at`.
+/// The expiry typed into `field`: a duration from `now`, a date or an RFC 3339 time, or none.
+fn expiry_of(
+    form: &Form,
+    field: &str,
+    now: breakglass_core::time::Timestamp,
+) -> Result<Option<breakglass_core::time::Timestamp>, ApiError> {
+    let (at, within) = expiry_fields(form.get(field));
+    Ok(crate::ops::expiry(at.as_deref(), within.as_deref(), now)?)
+}
+
 fn expiry_fields(v: Option<String>) -> (Option<String>, Option<String>) {
     match v {
         None => (None, None),

@@ -138,6 +138,9 @@ async fn render_request(app: &Arc<App>, web: &Web, ws: Option<&str>, failed: &Fa
     let opts: Vec<(String, String)> = choices.iter().map(|c| (c.value.clone(), c.label.clone())).collect();
     let emergency_values: Vec<&str> =
         choices.iter().filter(|c| c.emergency).map(|c| c.value.as_str()).collect();
+    // Rendered for the role first selected, so the page is right before (and without) script.
+    let selected = failed.value("request", "target").or_else(|| choices.first().map(|c| c.value.as_str()));
+    let emergency_shown = selected.is_some_and(|v| emergency_values.contains(&v));
     let body = html! {
         h1 { "Request access" }
         form.card.filters method="get" action="/request" {
@@ -157,11 +160,11 @@ async fn render_request(app: &Arc<App>, web: &Web, ws: Option<&str>, failed: &Fa
                 (field(failed, "request", "duration", "For how long", "text", "2h", Some("For example 30m, 2h or 1d. The policy may cap it."), true))
                 (field(failed, "request", "justification", "Justification", "textarea", "", Some("Why you need it; approvers and reviewers read this."), false))
                 @if any_emergency {
-                    div.check #emergency-box data-allowed=(emergency_values.join(",")) {
+                    div.check #emergency-box data-allowed=(emergency_values.join(",")) hidden[!emergency_shown] {
                         input #request-emergency type="checkbox" name="emergency" value="true" checked[failed.value("request", "emergency").is_some()];
                         label for="request-emergency" { (emergency_badge()) " This is an emergency" }
                     }
-                    p.hint #emergency-hint { "Emergency access is granted under the emergency policy, is short, and is reviewed afterwards. Only roles marked “emergency possible” allow it." }
+                    p.hint #emergency-hint hidden[!emergency_shown] { "Emergency access is granted under the emergency policy, is short, and is reviewed afterwards. Only roles marked “emergency possible” allow it." }
                 }
                 button type="submit" { "Send request" }
             }
@@ -260,7 +263,7 @@ async fn render_show(app: &Arc<App>, web: &Web, id: &str, failed: &Failed) -> Re
         }
         div.card.emergency[r.emergency] {
             dl.details {
-                dt { "State" } dd { (badge(&r.state)) @if r.quorum_unreachable { " " span.badge.s-denied { "not enough approvers left" } } }
+                dt { "State" } dd { (badge(r.state)) @if r.quorum_unreachable { " " span.badge.s-denied { "not enough approvers left" } } }
                 dt { "For" } dd { (r.user) }
                 @if r.created_by != r.user { dt { "Opened by" } dd { (r.created_by) } }
                 @if let Some(v) = &r.requested_via { dt { "Through" } dd { (v) " (delegate)" } }
@@ -270,7 +273,7 @@ async fn render_show(app: &Arc<App>, web: &Web, id: &str, failed: &Failed) -> Re
                     @if r.policy.steps.is_empty() { " — granted without approvals" }
                     @else { " — " @for (i, s) in r.policy.steps.iter().enumerate() { @if i > 0 { ", then " } (s.count) " of " (s.approvers.replace('_', " ")) } } }
                 dt { "Opened" } dd { (when(&r.created_at)) }
-                @if r.state == "pending" { dt { "Lapses" } dd { (countdown(&r.lapses_at, now)) } }
+                @if r.state == api::RequestState::Pending { dt { "Lapses" } dd { (countdown(&r.lapses_at, now)) } }
                 @if let Some(t) = &r.escalated_at { dt { "Escalated" } dd { (when(t)) } }
                 @if let Some(t) = &r.decided_at { dt { "Decided" } dd { (when(t)) @if let Some(b) = &r.decided_by { " by " (b) } } }
                 @if let Some(d) = &r.deny_reason { dt { "Reason" } dd { (d) } }
@@ -286,7 +289,7 @@ async fn render_show(app: &Arc<App>, web: &Web, id: &str, failed: &Failed) -> Re
         @if let Some(t) = &task {
             section.card { h2 { "Your decision" } (task_actions(web, t, failed)) }
         }
-        @if mine && r.state == "pending" {
+        @if mine && r.state == api::RequestState::Pending {
             div.actions {
                 @if !r.emergency {
                     form.inline method="post" action=(format!("/requests/{}/escalate", r.id)) {
@@ -301,11 +304,11 @@ async fn render_show(app: &Arc<App>, web: &Web, id: &str, failed: &Failed) -> Re
         @if let Some(v) = &review {
             section.card.emergency {
                 h2 { (emergency_badge()) " Emergency review" }
-                p { "Opened " (when(&v.opened_at)) ". State: " (badge(&v.state))
+                p { "Opened " (when(&v.opened_at)) ". State: " (badge(v.state))
                     @if let Some(o) = &v.outcome { " — " (badge(o)) }
                     @if let Some(b) = &v.completed_by { " by " (b) }
                     @if let Some(n) = &v.notes { br; (n) } }
-                @if v.state == "open" && v.holder != me { (review_form(web, v, failed)) }
+                @if v.state == api::ReviewState::Open && v.holder != me { (review_form(web, v, failed)) }
             }
         }
     };

@@ -52,7 +52,7 @@ fn render_check(
                     } } }
                 } @else {
                     h2 { "No: " (q.user) " does not hold " (q.role) " on " (q.workspace) @if let Some(p) = &q.project { " / " (p) } }
-                    p { "Reason: " code { (a.reason.as_deref().unwrap_or("no_binding")) } }
+                    p { "Reason: " code { (a.reason.unwrap_or(api::DenyReason::NoBinding)) } }
                 }
             }
         }
@@ -120,7 +120,7 @@ pub async fn register(State(app): State<Arc<App>>, web: Web, form: Form) -> Resp
     )
     .await
     {
-        Ok(w) if w.status == "active" => {
+        Ok(w) if w.status == api::WorkspaceStatus::Active => {
             redirect_with(&format!("/w/{}", w.identifier), "Workspace registered; you own it.", web.secure)
         }
         Ok(w) => redirect_with(

@@ -108,7 +108,7 @@ pub(super) async fn render(
     let markup = html! {
         div.actions {
             h1 { (w.name) " " span.muted.small-text { (w.identifier) } }
-            (badge(&w.status))
+            (badge(w.status))
             @if w.open_reviews > 0 { a href=(format!("/w/{ws}?tab=reviews")) { (emergency_badge()) " " (w.open_reviews) " open review(s)" } }
         }
         (tabs(ws, tab))
@@ -147,14 +147,14 @@ fn access_table(
                         td { @match &b.expires_at { Some(e) => { (countdown(e, now)) br; span.small-text.muted { (when(e)) } }, None => span.muted { "—" } } }
                         @if manage {
                             td {
-                                @if b.source == "grant" {
+                                @if b.source == api::BindingSource::Grant {
                                     form.inline method="post" action=(format!("/w/{ws}/grants/{}/revoke", b.id)) {
                                         (csrf(web))
                                         input type="hidden" name="back" value=(project.map_or_else(|| format!("/w/{ws}"), |p| format!("/w/{ws}/p/{p}")));
                                         button.small.danger type="submit" { "Revoke grant" }
                                     }
                                 }
-                                @if b.source == "direct" {
+                                @if b.source == api::BindingSource::Direct {
                                     details {
                                         summary { "Change" }
                                         form method="post" action=(base.clone()) {
@@ -162,7 +162,7 @@ fn access_table(
                                             input type="hidden" name="email" value=(b.user);
                                             div.field { label for=(format!("r-{}", b.id)) { "Role" }
                                                 select id=(format!("r-{}", b.id)) name="role" {
-                                                    @for (v, l) in role_options(project.is_some()) { option value=(v) selected[v == b.role] { (l) } }
+                                                    @for (v, l) in role_options(project.is_some()) { option value=(v) selected[v == b.role.as_str()] { (l) } }
                                                 } }
                                             div.field { label for=(format!("e-{}", b.id)) { "Expires" }
                                                 input id=(format!("e-{}", b.id)) name="expires" value=(b.expires_at.as_deref().unwrap_or("")) placeholder="8h, 7d or 2026-12-31"; }
@@ -218,7 +218,7 @@ async fn access_tab(
         }
         h2 { "Current access" }
         (access_table(web, ws, None, &members.items, rights.manage, now))
-        @if members.items.iter().any(|b| b.user == me && b.project.is_none() && b.source == "direct") {
+        @if members.items.iter().any(|b| b.user == me && b.project.is_none() && b.source == api::BindingSource::Direct) {
             form.inline method="post" action=(format!("/w/{ws}/leave")) {
                 (csrf(web)) button.small.secondary type="submit" { "Leave this workspace" }
             }
@@ -254,8 +254,8 @@ async fn access_tab(
                 div.table-wrap { table {
                     thead { tr { th { "E-mail" } th { "Role" } th { "State" } th { "Valid until" } th { "Invited by" } th { "" } } }
                     tbody { @for i in &invitations { tr {
-                        td { (i.email) } td { (i.role) } td { (badge(&i.state)) } td { (when(&i.expires_at)) } td { (i.invited_by) }
-                        td { @if i.state == "pending" {
+                        td { (i.email) } td { (i.role) } td { (badge(i.state)) } td { (when(&i.expires_at)) } td { (i.invited_by) }
+                        td { @if i.state == api::InvitationState::Pending {
                             form.inline method="post" action=(format!("/w/{ws}/invitations/{}/cancel", i.id)) {
                                 (csrf(web)) button.small.danger type="submit" { "Cancel" }
                             }
@@ -420,13 +420,13 @@ async fn reviews_tab(
     Ok(html! {
         @if reviews.items.is_empty() { p.muted { "No emergency access has been used here." } }
         @for r in &reviews.items {
-            section.card.emergency[r.state == "open"] {
+            section.card.emergency[r.state == api::ReviewState::Open] {
                 p { (emergency_badge()) " " strong { (r.holder) } " held " (r.role) " on " (request_target(&r.workspace, r.project.as_deref()))
-                    " — opened " (when(&r.opened_at)) " " (badge(&r.state))
+                    " — opened " (when(&r.opened_at)) " " (badge(r.state))
                     @if let Some(o) = &r.outcome { " " (badge(o)) }
                     " " a href=(format!("/requests/{}", r.request_id)) { "request" } }
                 @if let Some(n) = &r.notes { p { (n) @if let Some(b) = &r.completed_by { " — " (b) } } }
-                @if r.state == "open" && r.holder != me { (review_form(web, r, failed)) }
+                @if r.state == api::ReviewState::Open && r.holder != me { (review_form(web, r, failed)) }
             }
         }
     })
@@ -511,7 +511,7 @@ async fn settings_tab(
         @if !messages.is_empty() {
             h2 { "Messages to this workspace" }
             @for m in &messages {
-                div.card { p { (m.sender) " · " (when(&m.created_at)) " · " (m.mode.replace('_', " ")) br; (m.text) }
+                div.card { p { (m.sender) " · " (when(&m.created_at)) " · " (m.mode.as_str().replace('_', " ")) br; (m.text) }
                     @if !m.acknowledgements.is_empty() { p.small-text.muted { "Acknowledged by " @for (i, a) in m.acknowledgements.iter().enumerate() { @if i > 0 { ", " } (a.user) } } } }
             }
         }

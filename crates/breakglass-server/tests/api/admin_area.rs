@@ -149,7 +149,7 @@ async fn check(c: &Client, user: &str, ws: &str, project: Option<&str>, role: &s
 async fn denied(c: &Client, user: &str, ws: &str, project: Option<&str>, role: &str, reason: &str) {
     let r = check(c, user, ws, project, role).await;
     assert!(!r.allowed, "{user} must not hold {role} on {ws}/{project:?}: {r:?}");
-    assert_eq!(r.reason.as_deref(), Some(reason), "{user} {role} on {ws}/{project:?}: {r:?}");
+    assert_eq!(r.reason.map(|r| r.as_str()), Some(reason), "{user} {role} on {ws}/{project:?}: {r:?}");
 }
 
 /// Asserts that a check says yes, and returns the answer.
@@ -241,7 +241,10 @@ async fn a_registered_workspace_waits_for_approval_and_is_unusable_meanwhile() {
     assert_eq!(members.len(), 1, "{members:?}");
     assert_eq!((members[0].user.as_str(), members[0].role.as_str()), (ALICE, "owner"));
     assert_eq!(members[0].expires_at, None);
-    assert_eq!(alice.workspace("alpha").await.unwrap().status, "pending_approval");
+    assert_eq!(
+        alice.workspace("alpha").await.unwrap().status,
+        breakglass_api::WorkspaceStatus::PendingApproval
+    );
 
     // Usable by nobody: every check is denied, for its owner too, whoever asks.
     denied(&alice, ALICE, "alpha", None, "owner", "workspace_not_active").await;
@@ -289,7 +292,7 @@ async fn a_registered_workspace_waits_for_approval_and_is_unusable_meanwhile() {
 
     // An employee approves: the workspace becomes usable.
     let ws = emma.approve_workspace("alpha", Some("known team")).await.unwrap();
-    assert_eq!(ws.status, "active");
+    assert_eq!(ws.status, breakglass_api::WorkspaceStatus::Active);
     let ev = last_of(&t, "WORKSPACE_APPROVED").await;
     assert_event(&ev, "WORKSPACE_APPROVED", EMMA, Some("alpha"));
     assert_eq!(ev.details["reason"], "known team");
@@ -303,9 +306,12 @@ async fn a_registered_workspace_waits_for_approval_and_is_unusable_meanwhile() {
     allowed(&admin, BOB, "alpha", None, "member").await;
 
     // A rejected registration stays unusable, and its identifier stays taken.
-    assert_eq!(alice.register_workspace(&register("beta")).await.unwrap().status, "pending_approval");
+    assert_eq!(
+        alice.register_workspace(&register("beta")).await.unwrap().status,
+        breakglass_api::WorkspaceStatus::PendingApproval
+    );
     let ws = admin.reject_workspace("beta", Some("duplicate of alpha")).await.unwrap();
-    assert_eq!(ws.status, "rejected");
+    assert_eq!(ws.status, breakglass_api::WorkspaceStatus::Rejected);
     let ev = last_of(&t, "WORKSPACE_REJECTED").await;
     assert_event(&ev, "WORKSPACE_REJECTED", ADMIN_EMAIL, Some("beta"));
     assert_eq!(ev.details["reason"], "duplicate of alpha");
@@ -348,7 +354,7 @@ async fn registration_follows_the_setting_and_the_admin_area_creates_directly() 
         .await;
     assert_eq!(s.workspace_registration.as_deref(), Some("open"));
     let ws = alice.register_workspace(&register("alpha")).await.unwrap();
-    assert_eq!(ws.status, "active");
+    assert_eq!(ws.status, breakglass_api::WorkspaceStatus::Active);
     let ev = last_of(&t, "WORKSPACE_REGISTERED").await;
     assert_event(&ev, "WORKSPACE_REGISTERED", ALICE, Some("alpha"));
     assert_eq!(ev.details["status"], "active");
@@ -376,8 +382,13 @@ async fn registration_follows_the_setting_and_the_admin_area_creates_directly() 
         .await
         .unwrap();
     assert_eq!((ws.status.as_str(), ws.project_quota), ("active", 3));
-    let mut members: Vec<(String, String)> =
-        admin.all_workspace_members("gamma").await.unwrap().into_iter().map(|b| (b.user, b.role)).collect();
+    let mut members: Vec<(String, String)> = admin
+        .all_workspace_members("gamma")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.user, b.role.to_string()))
+        .collect();
     members.sort();
     assert_eq!(
         members,
@@ -523,7 +534,7 @@ async fn a_disabled_workspace_denies_every_check_refuses_new_access_and_keeps_it
     let project_members_before = admin.all_project_members("alpha", "web").await.unwrap();
 
     let ws = emma.disable_workspace("alpha", Some("unpaid invoices")).await.unwrap();
-    assert_eq!(ws.status, "disabled");
+    assert_eq!(ws.status, breakglass_api::WorkspaceStatus::Disabled);
     let ev = last_of(&t, "WORKSPACE_STATUS_CHANGED").await;
     assert_event(&ev, "WORKSPACE_STATUS_CHANGED", EMMA, Some("alpha"));
     assert_eq!((ev.details["from"].as_str(), ev.details["to"].as_str()), (Some("active"), Some("disabled")));
@@ -557,7 +568,7 @@ async fn a_disabled_workspace_denies_every_check_refuses_new_access_and_keeps_it
     assert_eq!(admin.all_workspace_members("alpha").await.unwrap(), members_before);
     assert_eq!(admin.all_project_members("alpha", "web").await.unwrap(), project_members_before);
     assert_eq!(admin.all_projects("alpha").await.unwrap().len(), 1);
-    assert_eq!(alice.workspace("alpha").await.unwrap().status, "disabled");
+    assert_eq!(alice.workspace("alpha").await.unwrap().status, breakglass_api::WorkspaceStatus::Disabled);
 
     // No new requests, no new bindings, no new projects.
     let before = everything(&t).await;
@@ -594,13 +605,16 @@ async fn a_disabled_workspace_denies_every_check_refuses_new_access_and_keeps_it
 
     // Disabling again changes nothing.
     let seq = t.seq().await;
-    assert_eq!(admin.disable_workspace("alpha", None).await.unwrap().status, "disabled");
+    assert_eq!(
+        admin.disable_workspace("alpha", None).await.unwrap().status,
+        breakglass_api::WorkspaceStatus::Disabled
+    );
     assert_eq!(t.seq().await, seq, "a repeated disable records nothing");
 
     // Time goes on while it is disabled: dave's 2h grant ends meanwhile.
     t.advance(Span::hours(3));
     let ws = admin.enable_workspace("alpha", Some("paid")).await.unwrap();
-    assert_eq!(ws.status, "active");
+    assert_eq!(ws.status, breakglass_api::WorkspaceStatus::Active);
     let ev = last_of(&t, "WORKSPACE_STATUS_CHANGED").await;
     assert_event(&ev, "WORKSPACE_STATUS_CHANGED", ADMIN_EMAIL, Some("alpha"));
     assert_eq!((ev.details["from"].as_str(), ev.details["to"].as_str()), (Some("disabled"), Some("active")));
@@ -634,7 +648,7 @@ async fn approving_an_open_request_in_a_disabled_workspace_is_refused() {
     admin.set_workspace_member("alpha", BOB, &role("member")).await.unwrap();
     // The installation default policy: one approval by a workspace manager.
     let r = bob.create_request(&ask("alpha", "manager")).await.unwrap();
-    assert_eq!(r.state, "pending");
+    assert_eq!(r.state, breakglass_api::RequestState::Pending);
 
     admin.disable_workspace("alpha", None).await.unwrap();
     let before = everything(&t).await;
@@ -642,11 +656,14 @@ async fn approving_an_open_request_in_a_disabled_workspace_is_refused() {
     expect_problem(alice.approve_request(&r.id, false).await, 422, "workspace.disabled");
     expect_problem(admin.approve_request(&r.id, true).await, 422, "workspace.disabled");
     assert_same(&t, &before, "approving a request in a disabled workspace").await;
-    assert_eq!(admin.request(&r.id).await.unwrap().state, "pending");
+    assert_eq!(admin.request(&r.id).await.unwrap().state, breakglass_api::RequestState::Pending);
 
     // Once enabled again, the request can be approved.
     admin.enable_workspace("alpha", None).await.unwrap();
-    assert_eq!(alice.approve_request(&r.id, false).await.unwrap().state, "granted");
+    assert_eq!(
+        alice.approve_request(&r.id, false).await.unwrap().state,
+        breakglass_api::RequestState::Granted
+    );
     allowed(&admin, BOB, "alpha", None, "manager").await;
     t.stop().await;
 }
@@ -672,7 +689,7 @@ async fn a_workspace_disabled_on_one_server_is_denied_by_another_within_a_bounde
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     assert!(!last.allowed, "server B still allows a check on a workspace disabled on server A: {last:?}");
-    assert_eq!(last.reason.as_deref(), Some("workspace_not_active"), "{last:?}");
+    assert_eq!(last.reason.map(|r| r.as_str()), Some("workspace_not_active"), "{last:?}");
     b.stop().await;
     a.stop().await;
 }
@@ -1001,7 +1018,7 @@ async fn admins_and_employees_add_themselves_with_a_bounded_expiry_and_leave_aga
     // until it is enabled.
     admin.disable_workspace("alpha", None).await.unwrap();
     let d = emma.add_myself("alpha", &AddMyself::default()).await.unwrap();
-    assert_eq!(d.role, "member");
+    assert_eq!(d.role, breakglass_api::Role::Member);
     denied(&admin, EMMA, "alpha", None, "member", "workspace_not_active").await;
     admin.enable_workspace("alpha", None).await.unwrap();
     allowed(&admin, EMMA, "alpha", None, "member").await;
@@ -1219,7 +1236,10 @@ async fn accepting_never_grants_more_than_the_invitation_said() {
     let inv = olivia.invite("alpha", &invitation(CAROL, "member")).await.unwrap();
     let manager =
         olivia.set_workspace_member("alpha", CAROL, &role("manager")).await.unwrap().expect_binding();
-    assert_eq!(carol.accept_invitation(&inv.id, secret(&inv)).await.unwrap().state, "accepted");
+    assert_eq!(
+        carol.accept_invitation(&inv.id, secret(&inv)).await.unwrap().state,
+        breakglass_api::InvitationState::Accepted
+    );
     let carols: Vec<_> =
         admin.all_workspace_members("alpha").await.unwrap().into_iter().filter(|b| b.user == CAROL).collect();
     assert_eq!(carols, vec![manager.clone()]);
@@ -1346,7 +1366,7 @@ async fn invitations_are_refused_to_the_wrong_people_and_in_the_wrong_states() {
     let again = mike.invite("alpha", &invitation(BOB, "member")).await.unwrap();
     assert_ne!(again.id, inv.id);
     let declined = bob.decline_invitation(&again.id).await.unwrap();
-    assert_eq!(declined.state, "declined");
+    assert_eq!(declined.state, breakglass_api::InvitationState::Declined);
     let ev = last_of(&t, "USER_DECLINED_INVITATION").await;
     assert_event(&ev, "USER_DECLINED_INVITATION", BOB, Some("alpha"));
     let before = everything(&t).await;
@@ -1377,7 +1397,10 @@ async fn an_invitation_expires_after_the_configured_number_of_days() {
     // At the last instant it still works.
     t.set_time(plus_micros(ends, -1));
     let carol = t.login(CAROL).await;
-    assert_eq!(carol.accept_invitation(&for_carol.id, secret(&for_carol)).await.unwrap().state, "accepted");
+    assert_eq!(
+        carol.accept_invitation(&for_carol.id, secret(&for_carol)).await.unwrap().state,
+        breakglass_api::InvitationState::Accepted
+    );
 
     // Seven days after it was sent, it is over.
     t.set_time(ends);

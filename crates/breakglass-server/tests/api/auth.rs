@@ -117,7 +117,7 @@ async fn every_endpoint_refuses_a_request_without_a_valid_token() {
     expect_problem(t.client("nope-nope-nope").all_workspaces().await, 401, "auth.invalid_token");
 
     // Health needs no token; the caller with a valid token is served.
-    assert_eq!(t.anonymous().health().await.unwrap().status, "ok");
+    assert_eq!(t.anonymous().health().await.unwrap().status, breakglass_api::HealthStatus::Ok);
     assert_eq!(bob.me().await.unwrap().user.email, "bob@example.com");
 
     t.assert_unchanged(&before, "unauthenticated requests").await;
@@ -263,7 +263,7 @@ async fn sign_in_with_a_password_opens_a_session_that_ends_at_its_expiry() {
     assert_eq!(alice.me().await.unwrap().user.email, "alice@example.com");
     let tokens = alice.all_tokens().await.unwrap();
     assert_eq!(tokens.len(), 1);
-    assert_eq!(tokens[0].kind, "session");
+    assert_eq!(tokens[0].kind, breakglass_api::TokenKind::Session);
     assert_eq!(tokens[0].expires_at.as_deref().map(ts), Some(expires));
 
     // One microsecond before the end the session works; at the end it does not.
@@ -303,7 +303,7 @@ async fn api_tokens_are_created_listed_and_revoked() {
     assert!(created.secret.starts_with("bgt_"), "API tokens carry their prefix");
     assert!(created.secret.len() >= 4 + 64, "the secret carries 256 bits: {}", created.secret);
     assert_eq!(created.token.name, "ci");
-    assert_eq!(created.token.kind, "api");
+    assert_eq!(created.token.kind, breakglass_api::TokenKind::Api);
     assert_eq!(created.token.expires_at.as_deref().map(ts), Some(now.plus(Span::hours(2))));
     let ev = t.last_event().await;
     assert_eq!((ev.event_type.as_str(), ev.actor.as_str()), ("TOKEN_CREATED", "bob@example.com"));
@@ -316,8 +316,10 @@ async fn api_tokens_are_created_listed_and_revoked() {
     // Listed (with the session), never with a secret.
     let listed = bob.all_tokens().await.unwrap();
     assert_eq!(listed.len(), 2, "{listed:?}");
-    assert!(listed.iter().any(|k| k.id == created.token.id && k.kind == "api" && k.name == "ci"));
-    assert!(listed.iter().any(|k| k.kind == "session"));
+    assert!(listed
+        .iter()
+        .any(|k| k.id == created.token.id && k.kind == breakglass_api::TokenKind::Api && k.name == "ci"));
+    assert!(listed.iter().any(|k| k.kind == breakglass_api::TokenKind::Session));
     let raw = t.raw("GET", "/api/v1/tokens", Some(&created.secret), Body::None).await;
     assert_eq!(raw.status, 200);
     assert!(!raw.text.contains(&created.secret), "a token listing shows a secret: {}", raw.text);

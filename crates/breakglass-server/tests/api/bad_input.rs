@@ -593,7 +593,7 @@ async fn the_last_owner_cannot_be_removed_or_demoted() {
         .await
         .unwrap()
         .into_iter()
-        .filter(|b| b.role == "owner")
+        .filter(|b| b.role == breakglass_api::Role::Owner)
         .map(|b| b.user)
         .collect();
     assert_eq!(owners, ["bob@example.com"]);

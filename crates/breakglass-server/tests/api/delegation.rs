@@ -70,7 +70,7 @@ async fn share_with_an_unregistered_address_sign_up_accept_act_as_revoke() {
     let (owen, _, _) = setup(&t).await;
     let created = owen.create_access(&delegate("holiday cover", &[NEWBIE], None)).await.unwrap();
     assert_eq!(created.access.name.as_deref(), Some("holiday cover"));
-    assert_eq!(created.access.recipients[0].status, "pending");
+    assert_eq!(created.access.recipients[0].status, breakglass_api::RecipientStatus::Pending);
     assert_eq!(created.codes.len(), 1);
     let code = created.codes[0].code.clone();
     assert!(code.starts_with("bga_"));
@@ -95,7 +95,10 @@ async fn share_with_an_unregistered_address_sign_up_accept_act_as_revoke() {
     let as_owen = newbie.acting_as(OWEN).unwrap();
     expect_problem(as_owen.me().await, 403, "delegation.not_granted");
     newbie.accept_access(&created.access.id, &code).await.unwrap();
-    assert_eq!(owen.get_access(&created.access.id).await.unwrap().recipients[0].status, "accepted");
+    assert_eq!(
+        owen.get_access(&created.access.id).await.unwrap().recipients[0].status,
+        breakglass_api::RecipientStatus::Accepted
+    );
 
     let me = as_owen.me().await.unwrap();
     assert_eq!((me.user.email.as_str(), me.delegate.as_deref()), (OWEN, Some(NEWBIE)));
@@ -140,7 +143,7 @@ async fn a_delegate_cannot_approve_for_the_owner_nor_for_themselves() {
     expect_problem(mel.approve_request(&owens.id, false).await, 404, "request.not_found");
     // Manny approves Owen's request as himself: allowed, he is a manager and not Owen.
     let approved = manny.approve_request(&owens.id, false).await.unwrap();
-    assert_eq!(approved.state, "granted");
+    assert_eq!(approved.state, breakglass_api::RequestState::Granted);
     t.stop().await;
 }
 
@@ -264,7 +267,10 @@ async fn removed_declined_and_expired_delegations_stop_at_once() {
 
     t.advance(Span::hours(2));
     expect_problem(manny.acting_as(OWEN).unwrap().me().await, 403, "delegation.not_granted");
-    assert_eq!(owen.get_access(&created.access.id).await.unwrap().status, "expired");
+    assert_eq!(
+        owen.get_access(&created.access.id).await.unwrap().status,
+        breakglass_api::AccessStatus::Expired
+    );
     expect_problem(owen.add_access_recipient(&created.access.id, CHAIN).await, 409, "access.not_live");
     t.stop().await;
 }

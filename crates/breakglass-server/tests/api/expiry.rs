@@ -96,7 +96,7 @@ async fn a_binding_counts_until_the_microsecond_before_its_expiry_and_not_at_it(
     for (project, role) in [(None, "member"), (Some("web"), "user"), (Some("web"), "reader")] {
         let r = check(&admin, "bob@example.com", "alpha", project, role).await;
         assert!(!r.allowed, "{project:?} {role} still allowed at its expiry: {r:?}");
-        assert_eq!(r.reason.as_deref(), Some("no_binding"));
+        assert_eq!(r.reason.map(|r| r.as_str()), Some("no_binding"));
         assert!(r.via.is_empty() && r.expires_at.is_none(), "{r:?}");
     }
     let batch = admin
@@ -156,7 +156,7 @@ async fn a_grant_expires_at_its_exact_instant_too() {
     t.set_time(plus_micros(end, -1));
     let r = check(&admin, "bob@example.com", "alpha", None, "manager").await;
     assert!(r.allowed, "{r:?}");
-    assert_eq!(r.via[0].source, "grant");
+    assert_eq!(r.via[0].source, breakglass_api::BindingSource::Grant);
     t.set_time(end);
     assert!(!check(&admin, "bob@example.com", "alpha", None, "member").await.allowed);
     // Once it stopped counting it can no longer be revoked.
@@ -516,12 +516,12 @@ async fn checks_explain_denials_and_batches_answer_in_order() {
         .unwrap();
 
     let r = check(&admin, "ghost@example.com", "alpha", None, "member").await;
-    assert_eq!((r.allowed, r.reason.as_deref()), (false, Some("unknown_target")));
+    assert_eq!((r.allowed, r.reason.map(|r| r.as_str())), (false, Some("unknown_target")));
     let r = check(&admin, "bob@example.com", "alpha", Some("nope"), "reader").await;
-    assert_eq!((r.allowed, r.reason.as_deref()), (false, Some("unknown_target")));
+    assert_eq!((r.allowed, r.reason.map(|r| r.as_str())), (false, Some("unknown_target")));
     let r = check(&admin, "bob@example.com", "alpha", None, "member").await;
     assert_eq!(
-        (r.allowed, r.reason.as_deref()),
+        (r.allowed, r.reason.map(|r| r.as_str())),
         (false, Some("no_binding")),
         "a project role is not a workspace role"
     );
@@ -540,7 +540,7 @@ async fn checks_explain_denials_and_batches_answer_in_order() {
     let batch =
         admin.check_batch(&BatchCheckRequest { checks: checks.clone(), min_seq: None }).await.unwrap();
     let got: Vec<(bool, Option<&str>)> =
-        batch.results.iter().map(|r| (r.allowed, r.reason.as_deref())).collect();
+        batch.results.iter().map(|r| (r.allowed, r.reason.map(|r| r.as_str()))).collect();
     assert_eq!(
         got,
         [(false, Some("no_binding")), (true, None), (true, None), (false, Some("unknown_target"))]

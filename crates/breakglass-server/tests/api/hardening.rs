@@ -511,7 +511,7 @@ async fn granted(t: &TestApp) -> i64 {
 /// refuses writes with `audit.integrity`, still answers checks, and verify names the truncation.
 async fn refuses_writes_for(t: &TestApp, anchor: &str) {
     let health = t.anonymous().health().await.unwrap();
-    assert_eq!(health.status, "degraded");
+    assert_eq!(health.status, breakglass_api::HealthStatus::Degraded);
     let why = health.integrity.expect("/healthz says why");
     assert!(why.contains("truncated") && why.contains(anchor), "{why}");
     let admin = t.admin();

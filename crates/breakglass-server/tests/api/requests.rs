@@ -156,7 +156,7 @@ async fn bindings(t: &TestApp, user: &str, role: &str) -> Vec<Binding> {
         .await
         .expect("project members")
         .into_iter()
-        .filter(|b| b.user == user && b.role == role)
+        .filter(|b| b.user == user && b.role.as_str() == role)
         .collect()
 }
 
@@ -286,7 +286,7 @@ async fn the_default_policy_needs_one_manager_approval_and_grants_from_the_appro
     let granted_at = t.advance(Span::minutes(10));
     let g = w.m(1).approve_request(&r.id, false).await.unwrap();
     assert_eq!(w.m(1).last_seq(), Some(t.seq().await));
-    assert_eq!(g.state, "granted");
+    assert_eq!(g.state, breakglass_api::RequestState::Granted);
     assert_eq!(g.approvals.len(), 1);
     assert_eq!(
         (g.approvals[0].by.as_str(), g.approvals[0].step, g.approvals[0].is_override),
@@ -343,7 +343,7 @@ async fn the_default_policy_needs_one_manager_approval_and_grants_from_the_appro
     assert_eq!(expired.details["binding_id"], binding_id.as_str());
     assert_eq!(expired.details["source"], "request");
     // The request stays granted.
-    assert_eq!(w.bob.request(&r.id).await.unwrap().state, "granted");
+    assert_eq!(w.bob.request(&r.id).await.unwrap().state, breakglass_api::RequestState::Granted);
     assert_chain(t).await;
     w.t.stop().await;
 }
@@ -481,7 +481,10 @@ async fn emergency_access_is_granted_at_once_flagged_and_reviewed() {
     let glass = new_policy(&w.admin, "break glass", vec![], Some("4h")).await;
     entitle(&w.admin, "admin", None, Some(&glass)).await;
     let ent = w.admin.all_entitlements(WS).await.unwrap();
-    let ent = ent.iter().find(|e| e.project.as_deref() == Some(P) && e.role == "admin").unwrap();
+    let ent = ent
+        .iter()
+        .find(|e| e.project.as_deref() == Some(P) && e.role == breakglass_api::Role::Admin)
+        .unwrap();
     assert!(ent.emergency_enabled && !ent.default, "{ent:?}");
     assert_eq!(ent.emergency_policy.as_ref().map(|p| p.name.as_str()), Some("break glass"));
 
@@ -577,7 +580,10 @@ async fn emergency_access_is_granted_at_once_flagged_and_reviewed() {
     let later = t.advance(Span::hours(1));
     let completed = w.m(2).complete_review(&review.id, &done).await.unwrap();
     assert_eq!(w.m(2).last_seq(), Some(t.seq().await));
-    assert_eq!((completed.state.as_str(), completed.outcome.as_deref()), ("completed", Some("justified")));
+    assert_eq!(
+        (completed.state.as_str(), completed.outcome.map(|o| o.as_str())),
+        ("completed", Some("justified"))
+    );
     assert_eq!(completed.notes.as_deref(), Some("the deploy was stuck"));
     assert_eq!(completed.completed_by.as_deref(), Some(m(2).as_str()));
     assert_eq!(opt_time(&completed.completed_at), Some(later));
@@ -601,7 +607,7 @@ async fn emergency_access_is_granted_at_once_flagged_and_reviewed() {
     // The admin area does not review its own emergency access either.
     entitle(&w.admin, "user", None, Some(&glass)).await;
     let mine = w.admin.create_request(&ask_emergency("user", "1h")).await.unwrap();
-    assert_eq!(mine.state, "granted");
+    assert_eq!(mine.state, breakglass_api::RequestState::Granted);
     let own = w
         .admin
         .all_reviews(&ReviewQuery::default())
@@ -664,9 +670,9 @@ async fn nobody_approves_their_own_request_by_session_token_or_override() {
 
     // Someone else may.
     let g = w.olga.approve_request(&r.id, false).await.unwrap();
-    assert_eq!(g.state, "granted");
+    assert_eq!(g.state, breakglass_api::RequestState::Granted);
     let g = w.admin.approve_request(&emp_req.id, true).await.unwrap();
-    assert_eq!(g.state, "granted");
+    assert_eq!(g.state, breakglass_api::RequestState::Granted);
     assert!(g.approvals[0].is_override);
     assert_chain(t).await;
     w.t.stop().await;
@@ -713,7 +719,7 @@ async fn one_person_counts_once_and_non_approvers_cannot_approve() {
     assert_same(t, &before, "a second approval by the same person").await;
     assert!(w.m(1).all_tasks().await.unwrap().is_empty(), "no task once approved");
     let done = w.m(2).approve_request(&r2.id, false).await.unwrap();
-    assert_eq!(done.state, "granted");
+    assert_eq!(done.state, breakglass_api::RequestState::Granted);
     let mut by: Vec<&str> = done.approvals.iter().map(|a| a.by.as_str()).collect();
     by.sort_unstable();
     assert_eq!(by, vec![m(1).as_str(), m(2).as_str()]);
@@ -722,7 +728,10 @@ async fn one_person_counts_once_and_non_approvers_cannot_approve() {
     assert_eq!(bindings(t, BOB, "user").await.len(), 1);
 
     // The owner approves the owners-only request.
-    assert_eq!(w.olga.approve_request(&r.id, false).await.unwrap().state, "granted");
+    assert_eq!(
+        w.olga.approve_request(&r.id, false).await.unwrap().state,
+        breakglass_api::RequestState::Granted
+    );
     assert_chain(t).await;
     w.t.stop().await;
 }
@@ -774,7 +783,7 @@ async fn ordered_steps_are_approved_in_order() {
     assert!(tasks[0].can_approve && !tasks[0].override_only);
 
     let done = sec.approve_request(&r.id, false).await.unwrap();
-    assert_eq!(done.state, "granted");
+    assert_eq!(done.state, breakglass_api::RequestState::Granted);
     assert_eq!(
         done.approvals.iter().map(|a| (a.by.as_str(), a.step)).collect::<Vec<_>>(),
         vec![(m(1).as_str(), 1), ("sec@example.com", 2)]
@@ -842,7 +851,7 @@ async fn escalation_keeps_approvals_and_shrinks_the_duration() {
 
     let granted_at = t.advance(Span::minutes(1));
     let g = w.m(2).approve_request(&r.id, false).await.unwrap();
-    assert_eq!(g.state, "granted");
+    assert_eq!(g.state, breakglass_api::RequestState::Granted);
     let bs = bindings(t, BOB, "admin").await;
     assert_eq!(bs.len(), 1);
     assert_eq!((bs[0].source.as_str(), bs[0].emergency), ("emergency", true));
@@ -878,7 +887,7 @@ async fn an_unreachable_quorum_is_reported_and_an_admin_override_grants() {
 
     // m1 asks; besides m1 only olga (the owner) is a manager: two approvals cannot be found.
     let r = w.m(1).create_request(&ask("admin", "1h")).await.unwrap();
-    assert_eq!(r.state, "pending", "an unreachable quorum never auto-approves");
+    assert_eq!(r.state, breakglass_api::RequestState::Pending, "an unreachable quorum never auto-approves");
     assert!(r.quorum_unreachable, "{r:?}");
     let after = w.olga.approve_request(&r.id, false).await.unwrap();
     assert_eq!((after.state.as_str(), after.quorum_unreachable), ("pending", true));
@@ -952,7 +961,7 @@ async fn a_second_open_request_for_the_same_access_is_refused() {
 
     // Once the first is cancelled, a new one may open.
     let cancelled = w.bob.cancel_request(&first.id).await.unwrap();
-    assert_eq!(cancelled.state, "cancelled");
+    assert_eq!(cancelled.state, breakglass_api::RequestState::Cancelled);
     let again = w.bob.create_request(&ask("admin", "2h")).await.unwrap();
     assert_ne!(again.id, first.id);
     w.t.stop().await;
@@ -968,7 +977,10 @@ async fn terminal_requests_never_change_again() {
     entitle(&w.admin, "reader", None, Some(&glass)).await;
 
     let granted = w.bob.create_request(&ask("admin", "1h")).await.unwrap();
-    assert_eq!(w.m(1).approve_request(&granted.id, false).await.unwrap().state, "granted");
+    assert_eq!(
+        w.m(1).approve_request(&granted.id, false).await.unwrap().state,
+        breakglass_api::RequestState::Granted
+    );
 
     let denied = w.bob.create_request(&ask("user", "1h")).await.unwrap();
     // A denial needs a reason.
@@ -1002,7 +1014,7 @@ async fn terminal_requests_never_change_again() {
         expect_problem(w.m(2).deny_request(id, "too late").await, 409, "request.not_pending");
         expect_problem(w.bob.cancel_request(id).await, 409, "request.not_pending");
         expect_problem(w.bob.escalate_request(id).await, 409, "request.not_pending");
-        assert_eq!(w.bob.request(id).await.unwrap().state, state);
+        assert_eq!(w.bob.request(id).await.unwrap().state.as_str(), state);
     }
     assert_same(t, &before, "actions on finished requests").await;
     assert_eq!(bindings(t, BOB, "admin").await.len(), 1);
@@ -1060,7 +1072,10 @@ async fn pending_requests_lapse_after_their_ttl() {
 
     // A lapsed request no longer blocks a new one.
     let again = w.bob.create_request(&ask("admin", "1h")).await.unwrap();
-    assert_eq!(w.m(1).approve_request(&again.id, false).await.unwrap().state, "granted");
+    assert_eq!(
+        w.m(1).approve_request(&again.id, false).await.unwrap().state,
+        breakglass_api::RequestState::Granted
+    );
     assert_chain(t).await;
     w.t.stop().await;
 }
@@ -1094,7 +1109,11 @@ async fn open_requests_keep_the_policy_they_were_opened_with() {
     assert_eq!((seen.policy.name.as_str(), seen.policy.steps[0].count), ("flexible", 1));
     assert_eq!(seen.policy.max_duration.as_deref(), Some("8h"));
     let g = w.m(1).approve_request(&r.id, false).await.unwrap();
-    assert_eq!(g.state, "granted", "one approval is enough under the copy it opened with");
+    assert_eq!(
+        g.state,
+        breakglass_api::RequestState::Granted,
+        "one approval is enough under the copy it opened with"
+    );
     assert_eq!(g.duration.as_deref(), Some("6h"));
 
     // New requests get the new definition.
@@ -1109,14 +1128,20 @@ async fn open_requests_keep_the_policy_they_were_opened_with() {
     let r2 =
         w.carol.create_request(&CreateRequest { justification: None, ..ask("admin", "2h") }).await.unwrap();
     assert_eq!((r2.policy.name.as_str(), r2.policy.steps[0].count), ("stricter", 2));
-    assert_eq!(w.m(1).approve_request(&r2.id, false).await.unwrap().state, "pending");
+    assert_eq!(
+        w.m(1).approve_request(&r2.id, false).await.unwrap().state,
+        breakglass_api::RequestState::Pending
+    );
 
     // Changing the entitlement does not touch the open request either.
     entitle(&w.admin, "admin", None, None).await;
     let still = w.carol.request(&r2.id).await.unwrap();
     assert_eq!(still.policy.id, p.id);
     assert_eq!(still.policy.steps[0].count, 2);
-    assert_eq!(w.m(2).approve_request(&r2.id, false).await.unwrap().state, "granted");
+    assert_eq!(
+        w.m(2).approve_request(&r2.id, false).await.unwrap().state,
+        breakglass_api::RequestState::Granted
+    );
     w.t.stop().await;
 }
 
@@ -1134,7 +1159,7 @@ async fn a_holder_requesting_again_extends_the_grant() {
     let now = t.advance(Span::minutes(30));
     let r2 = w.bob.create_request(&ask("admin", "4h")).await.unwrap();
     let g2 = w.m(1).approve_request(&r2.id, false).await.unwrap();
-    assert_eq!(g2.state, "granted");
+    assert_eq!(g2.state, breakglass_api::RequestState::Granted);
     assert_eq!(g2.binding_id.as_deref(), Some(binding_id.as_str()), "the grant is extended, not doubled");
     let bs = bindings(t, BOB, "admin").await;
     assert_eq!(bs.len(), 1, "{bs:#?}");
@@ -1195,7 +1220,7 @@ async fn grants_are_revoked_early_by_the_holder_or_a_manager() {
     assert_eq!(ev.details["request_id"], r.id.as_str());
     assert_eq!(ev.details["emergency"], false);
     // The request stays granted; revoking again finds nothing.
-    assert_eq!(w.bob.request(&r.id).await.unwrap().state, "granted");
+    assert_eq!(w.bob.request(&r.id).await.unwrap().state, breakglass_api::RequestState::Granted);
     let before = everything(t).await;
     expect_problem(w.bob.revoke_grant(&bob_binding).await, 404, "grant.not_found");
     expect_problem(w.m(1).revoke_grant(&bob_binding).await, 404, "grant.not_found");
@@ -1304,7 +1329,7 @@ async fn a_manager_assignment_under_four_eyes_becomes_a_request() {
     // A second manager approves: granted, for two hours from now.
     let at = t.advance(Span::minutes(15));
     let g = w.m(2).approve_request(&r.id, false).await.unwrap();
-    assert_eq!(g.state, "granted");
+    assert_eq!(g.state, breakglass_api::RequestState::Granted);
     let bs = bindings(t, BOB, "admin").await;
     assert_eq!(bs.len(), 1, "{bs:#?}");
     assert_eq!((bs[0].source.as_str(), bs[0].request_id.as_deref()), ("request", Some(r.id.as_str())));
@@ -1330,7 +1355,7 @@ async fn a_manager_assignment_under_four_eyes_becomes_a_request() {
     assert_eq!((cr.user.as_str(), cr.created_by.as_str(), cr.approvals.len()), (CAROL, m(1).as_str(), 1));
     assert!(!check(t, CAROL, "admin").await.allowed);
     let cancelled = w.m(1).cancel_request(&cr.id).await.unwrap();
-    assert_eq!(cancelled.state, "cancelled");
+    assert_eq!(cancelled.state, breakglass_api::RequestState::Cancelled);
 
     // Where the policy needs one approval, the manager's assignment takes effect at once.
     match w
@@ -1349,7 +1374,7 @@ async fn a_manager_assignment_under_four_eyes_becomes_a_request() {
         .await
         .unwrap()
         .expect_binding();
-    assert_eq!(direct.source, "direct");
+    assert_eq!(direct.source, breakglass_api::BindingSource::Direct);
     assert_chain(t).await;
     w.t.stop().await;
 }
@@ -1415,7 +1440,7 @@ async fn a_manager_assignment_never_approves_for_themselves_nor_outside_their_st
         .expect("the manager is not sec: a request");
     assert!(r.approvals.is_empty(), "the manager's approval does not count for sec's step: {r:?}");
     assert!(!check(t, BOB, "reader").await.allowed);
-    assert_eq!(sec.approve_request(&r.id, false).await.unwrap().state, "granted");
+    assert_eq!(sec.approve_request(&r.id, false).await.unwrap().state, breakglass_api::RequestState::Granted);
     assert!(check(t, BOB, "reader").await.allowed);
     assert_chain(t).await;
     w.t.stop().await;
@@ -1466,7 +1491,10 @@ async fn tasks_list_emergency_first_and_override_only_for_the_admin_area() {
     }
 
     // Approving the emergency request takes it off everyone's list.
-    assert_eq!(w.m(1).approve_request(&r2.id, false).await.unwrap().state, "granted");
+    assert_eq!(
+        w.m(1).approve_request(&r2.id, false).await.unwrap().state,
+        breakglass_api::RequestState::Granted
+    );
     let tasks = w.olga.all_tasks().await.unwrap();
     assert_eq!(
         tasks.iter().map(|t| t.request.id.clone()).collect::<Vec<_>>(),
@@ -1476,7 +1504,7 @@ async fn tasks_list_emergency_first_and_override_only_for_the_admin_area() {
     // An employee overrides one; a plain approval is refused.
     expect_problem(employee.approve_request(&r1.id, false).await, 403, "request.not_an_approver");
     let g = employee.approve_request(&r1.id, true).await.unwrap();
-    assert_eq!(g.state, "granted");
+    assert_eq!(g.state, breakglass_api::RequestState::Granted);
     assert!(g.approvals[0].is_override);
     let ev = event_for(t, &r1.id, "REQUEST_APPROVED").await;
     assert_eq!((ev.actor.as_str(), ev.details["override"].as_bool()), ("emma@example.com", Some(true)));
@@ -1655,9 +1683,12 @@ async fn owners_and_admins_set_policies_and_entitlements() {
     assert_eq!(r.policy.id, p.id);
     expect_problem(w.m(1).approve_request(&r.id, false).await, 403, "request.not_an_approver");
     let g = w.olga.approve_request(&r.id, false).await.unwrap();
-    assert_eq!(g.state, "granted");
+    assert_eq!(g.state, breakglass_api::RequestState::Granted);
     let members = w.admin.all_workspace_members(WS).await.unwrap();
-    let b = members.iter().find(|b| b.user == BOB && b.role == "manager").expect("bob's manager grant");
+    let b = members
+        .iter()
+        .find(|b| b.user == BOB && b.role == breakglass_api::Role::Manager)
+        .expect("bob's manager grant");
     assert_eq!((b.source.as_str(), b.request_id.as_deref()), ("request", Some(r.id.as_str())));
     w.t.stop().await;
 }
@@ -1845,7 +1876,8 @@ async fn an_admin_who_is_also_a_manager_can_still_override() {
     assert!(r.quorum_unreachable, "{r:?}");
     let g = w.admin.approve_request(&r.id, true).await.unwrap();
     assert_eq!(
-        g.state, "granted",
+        g.state,
+        breakglass_api::RequestState::Granted,
         "an admin's override grants at once, even when the admin is also in the step's approver set: {g:#?}"
     );
     assert!(g.approvals.iter().any(|a| a.by == ADMIN_EMAIL && a.is_override), "{g:#?}");
@@ -1954,7 +1986,7 @@ async fn many_simultaneous_approvals_grant_exactly_once() {
         let mut jobs: Vec<(Client, Act)> = w.managers.iter().map(|c| (c.clone(), Act::Approve)).collect();
         jobs.push((w.olga.clone(), Act::Approve));
         let (_, winner) = one_winner(race(jobs, &r.id).await, LOSERS);
-        assert_eq!(winner.state, "granted");
+        assert_eq!(winner.state, breakglass_api::RequestState::Granted);
         assert_eq!(winner.approvals.len(), 1);
 
         let after = w.bob.request(&r.id).await.unwrap();
@@ -2001,9 +2033,9 @@ async fn simultaneous_approve_deny_and_cancel_decide_exactly_once() {
             Act::Deny => "denied",
             Act::Cancel => "cancelled",
         };
-        assert_eq!(winner.state, expected);
+        assert_eq!(winner.state.as_str(), expected);
         let after = w.bob.request(&r.id).await.unwrap();
-        assert_eq!(after.state, expected, "round {round}");
+        assert_eq!(after.state.as_str(), expected, "round {round}");
         let evs = events_for(t, &r.id).await;
         let decisions: Vec<&str> = types(&evs).into_iter().filter(|ty| *ty != "ACCESS_REQUESTED").collect();
         let want: Vec<&str> = match act {
@@ -2046,7 +2078,7 @@ async fn simultaneous_approvals_on_two_servers_grant_exactly_once() {
     assert_ne!(a.url, b.url);
     for (_, r) in &requests {
         let seen = b.client(w.m(1).token().unwrap()).request(&r.id).await.unwrap();
-        assert_eq!(seen.state, "pending");
+        assert_eq!(seen.state, breakglass_api::RequestState::Pending);
     }
 
     for (round, (project, r)) in requests.iter().enumerate() {
@@ -2060,7 +2092,7 @@ async fn simultaneous_approvals_on_two_servers_grant_exactly_once() {
             })
             .collect();
         let (_, winner) = one_winner(race(jobs, &r.id).await, LOSERS);
-        assert_eq!(winner.state, "granted");
+        assert_eq!(winner.state, breakglass_api::RequestState::Granted);
         let evs = events_for(a, &r.id).await;
         assert_eq!(
             types(&evs),
@@ -2137,7 +2169,7 @@ async fn simultaneous_approvals_of_a_two_approval_step_count_each_once() {
             "round {round}: {states:?}"
         );
         let after = w.bob.request(&r.id).await.unwrap();
-        assert_eq!(after.state, "granted");
+        assert_eq!(after.state, breakglass_api::RequestState::Granted);
         let mut by: Vec<&str> = after.approvals.iter().map(|a| a.by.as_str()).collect();
         by.sort_unstable();
         by.dedup();
@@ -2215,7 +2247,7 @@ async fn simultaneous_duplicate_requests_open_exactly_one() {
         .await
         .unwrap()
         .into_iter()
-        .filter(|r| r.user == BOB && r.role == "admin")
+        .filter(|r| r.user == BOB && r.role == breakglass_api::Role::Admin)
         .collect();
     assert_eq!(open.len(), 1, "{open:#?}");
     assert_eq!(open[0].id, opened.id);
@@ -2232,7 +2264,7 @@ async fn simultaneous_duplicate_requests_open_exactly_one() {
     let token = w.bob.token().unwrap();
     let both = [t.client(token), b.client(token)];
     let opened = one_opened(race_requests(&both, &ask("user", "1h"), 10).await);
-    assert_eq!(opened.role, "user");
+    assert_eq!(opened.role, breakglass_api::Role::User);
     for server in [t, &b] {
         let mine: Vec<Request> = server
             .client(token)
@@ -2240,7 +2272,7 @@ async fn simultaneous_duplicate_requests_open_exactly_one() {
             .await
             .unwrap()
             .into_iter()
-            .filter(|r| r.role == "user")
+            .filter(|r| r.role == breakglass_api::Role::User)
             .collect();
         assert_eq!(mine.len(), 1, "{mine:#?}");
     }

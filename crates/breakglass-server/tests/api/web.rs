@@ -441,7 +441,7 @@ async fn an_owner_manages_policies_entitlements_grants_and_checks_through_forms(
         .await
         .unwrap()
         .into_iter()
-        .find(|e| e.project.as_deref() == Some("db") && e.role == "admin")
+        .find(|e| e.project.as_deref() == Some("db") && e.role == breakglass_api::Role::Admin)
         .unwrap();
     assert!(e.emergency_enabled);
     assert_eq!(e.emergency_policy.map(|p| p.id), Some(policy.id.clone()));
@@ -466,7 +466,7 @@ async fn an_owner_manages_policies_entitlements_grants_and_checks_through_forms(
         .await
         .unwrap()
         .into_iter()
-        .find(|m| m.source == "grant")
+        .find(|m| m.source == breakglass_api::BindingSource::Grant)
         .unwrap();
     assert_eq!((grant.user.as_str(), grant.reason.as_deref()), ("mel@example.com", Some("INC-7")));
 
@@ -595,4 +595,150 @@ async fn pages_forbid_inline_script_and_load_the_one_script_from_the_server() {
     for attr in [" onchange=", " onclick=", " onsubmit=", " onload=", " oninput="] {
         assert!(!html.contains(attr), "{attr} in {html}");
     }
+}
+
+/// The opening tag of the element with `id` on the page.
+fn tag_with_id<'a>(body: &'a str, id: &str) -> Option<&'a str> {
+    let at = body.find(&format!(r#"id="{id}""#))?;
+    let start = body[..at].rfind('<')?;
+    Some(&body[start..at + body[at..].find('>')?])
+}
+
+#[tokio::test]
+async fn each_page_offers_exactly_the_actions_its_visitor_may_take() {
+    use breakglass_client::api::{EntitlementBody, PolicyBody, PolicyStep};
+    let t = TestApp::start().await;
+    t.user("olga@example.com").await;
+    let dave = t.user("dave@example.com").await;
+    t.user("paula@example.com").await;
+    t.workspace("ops", &["olga@example.com"]).await;
+    t.workspace("lab", &["olga@example.com"]).await;
+    t.project("ops", "db").await;
+    let olga = t.login("olga@example.com").await;
+    for (ws, who) in [("ops", "paula@example.com"), ("lab", "paula@example.com"), ("ops", "dave@example.com")]
+    {
+        olga.set_workspace_member(ws, who, &member("member")).await.unwrap();
+    }
+
+    // The owner of a live delegate access sees Share, Unshare and Revoke; its recipient sees
+    // none of them, but is offered Accept on the dashboard.
+    let shared = olga
+        .create_access(&CreateAccess {
+            name: "cover".into(),
+            kind: "delegate".into(),
+            recipients: vec!["dave@example.com".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let id = shared.access.id.clone();
+    let mut owner = Browser::new(&t);
+    owner.sign_in("olga@example.com").await;
+    let page = owner.get("/accesses").await;
+    assert_eq!(page.status, 200);
+    for action in [
+        format!("/accesses/{id}/revoke"),
+        format!("/accesses/{id}/recipients"),
+        format!("/accesses/{id}/recipients/remove"),
+    ] {
+        assert!(page.body.contains(&format!(r#"action="{action}""#)), "the owner is offered {action}");
+    }
+    let mut recipient = Browser::new(&t);
+    let home = recipient.sign_in("dave@example.com").await;
+    assert!(
+        home.body.contains("Accesses shared with you"),
+        "the dashboard lists the access shared with dave"
+    );
+    assert!(home.body.contains(&format!(r#"action="/accesses/{id}/accept""#)), "dave is offered Accept");
+    let page = recipient.get("/accesses").await;
+    assert!(page.body.contains("olga@example.com"), "dave sees who shares with him");
+    assert!(!page.body.contains(&format!("/accesses/{id}/revoke")), "dave is not offered Revoke");
+    assert!(!page.body.contains(&format!("/accesses/{id}/recipients")), "nor Share or Unshare");
+
+    // Once accepted, Accept is gone; once revoked, the owner is offered nothing more on it.
+    dave.accept_access(&id, &shared.codes[0].code).await.unwrap();
+    assert!(!recipient.get("/").await.body.contains(&format!("/accesses/{id}/accept")));
+    olga.revoke_access(&id).await.unwrap();
+    let page = owner.get("/accesses").await;
+    assert!(!page.body.contains(&format!("/accesses/{id}/revoke")), "a revoked access offers no Revoke");
+    assert!(!page.body.contains(&format!("/accesses/{id}/recipients")), "nor Share or Unshare");
+
+    // The emergency toggle: absent where no role allows emergency access; where only some do,
+    // hidden while a role that does not is selected, and shown for one that does. A stylesheet
+    // rule keeps `hidden` stronger than the toggle's own layout.
+    let policy = t
+        .admin()
+        .create_policy(&PolicyBody {
+            name: "break glass".into(),
+            workspace: None,
+            steps: vec![PolicyStep { approvers: "workspace_managers".into(), users: Vec::new(), count: 1 }],
+            max_duration: Some("1h".into()),
+            justification_required: None,
+            pending_ttl: None,
+        })
+        .await
+        .unwrap();
+    olga.set_project_entitlement(
+        "ops",
+        "db",
+        "admin",
+        &EntitlementBody {
+            request_policy: None,
+            emergency_enabled: true,
+            emergency_policy: Some(policy.id.clone()),
+        },
+    )
+    .await
+    .unwrap();
+    let mut paula = Browser::new(&t);
+    paula.sign_in("paula@example.com").await;
+    let lab = paula.get("/request?ws=lab").await;
+    assert_eq!(lab.status, 200);
+    assert!(!lab.body.contains("emergency-box"), "no role on lab allows emergency access");
+    let ops = paula.get("/request?ws=ops").await;
+    let box_tag = tag_with_id(&ops.body, "emergency-box").expect("some role on ops allows emergency access");
+    assert!(box_tag.contains(r#"data-allowed="db|admin""#), "{box_tag}");
+    let first = ops.body.split("<option ").nth(1).unwrap();
+    assert!(!first.contains("db|admin"), "the first role does not allow emergency access: {first}");
+    assert!(box_tag.contains(" hidden"), "hidden for the role first selected: {box_tag}");
+    let refused = paula
+        .submit(&ops, "/request", &[("workspace", "ops"), ("target", "db|admin"), ("duration", "99d")])
+        .await;
+    assert!(matches!(refused.status, 400 | 422), "refused: {} {}", refused.status, refused.body);
+    let box_tag = tag_with_id(&refused.body, "emergency-box").unwrap();
+    assert!(!box_tag.contains(" hidden"), "shown for the role selected in the form: {box_tag}");
+    assert!(ops.body.contains("[hidden]{display:none!important}"), "hidden wins over the toggle's layout");
+}
+
+#[tokio::test]
+async fn a_long_list_is_paged_with_a_more_link_never_cut_silently() {
+    let t = TestApp::start().await;
+    t.user("olga@example.com").await;
+    let olga = t.login("olga@example.com").await;
+    for n in 0..105 {
+        olga.create_access(&CreateAccess {
+            name: format!("access {n:03}"),
+            kind: "delegate".into(),
+            recipients: vec![format!("r{n}@example.com")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let mut b = Browser::new(&t);
+    b.sign_in("olga@example.com").await;
+    let first = b.get("/accesses").await;
+    let shown =
+        |p: &Page| (0..105).filter(|n| p.body.contains(&format!("access {n:03}<"))).collect::<Vec<_>>();
+    let on_first = shown(&first);
+    assert_eq!(on_first.len(), 100, "one page of 100");
+    let at = first.body.find(r#"rel="next""#).expect("a link to the next page");
+    let href_at = first.body[..at].rfind("href=\"").unwrap() + "href=\"".len();
+    let href = first.body[href_at..].split('"').next().unwrap().replace("&amp;", "&");
+    assert!(href.starts_with("/accesses?accesses="), "{href}");
+    let second = b.get(&href).await;
+    let on_second = shown(&second);
+    assert_eq!(on_second.len(), 5, "the rest");
+    assert!(on_second.iter().all(|n| !on_first.contains(n)), "nothing twice");
+    assert!(!second.body.contains(r#"rel="next""#), "the last page links no further");
 }
