@@ -105,3 +105,15 @@ pub fn unread<'s>(state: &'s State, ctx: &Ctx) -> Vec<&'s Message> {
     v.sort_by_key(|m| (std::cmp::Reverse(m.created_at), m.id));
     v
 }
+
+/// The messages sent to a workspace, newest first, with who acknowledged them: for the admin
+/// area only (a member sees a message while it is unread, never the list of who read it).
+pub fn sent_to<'s>(state: &'s State, ctx: &Ctx, ws: &Slug) -> Result<Vec<&'s Message>, DomainError> {
+    authz::visible_workspace(state, ctx, ws)?;
+    if authz::actor_admin_role(state, ctx)? == crate::role::AdminRole::None {
+        return Err(DomainError::forbidden("only the admin area sees sent messages"));
+    }
+    let mut v: Vec<&Message> = state.messages().filter(|m| &m.workspace == ws).collect();
+    v.sort_by_key(|m| (std::cmp::Reverse(m.created_at), m.id));
+    Ok(v)
+}

@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use breakglass_api as api;
 use breakglass_core::authz;
-use breakglass_core::cmd::{admin, invitations, messages, tags, tokens};
-use breakglass_core::ident::{Email, InvitationId, MessageId, Name, Slug};
+use breakglass_core::cmd::{admin, invitations, tags, tokens};
+use breakglass_core::ident::{Email, InvitationId, Name, Slug};
 use breakglass_core::model::{BindingSource, Target};
 use breakglass_core::org::{
     MessageMode, Registration, Settings, Signup, TagDefinition, TagKey, TagRule, TagTarget,
@@ -643,10 +643,8 @@ pub async fn send_message(
 ) -> ApiResult {
     let ws = ws_slug(&ws)?;
     let mode = MessageMode::parse(&body.mode)?;
-    let done = app.execute(caller.actor(), |s, c| messages::send(s, c, &ws, body.text.clone(), mode)).await?;
-    let state = app.state();
-    let m = state.message(done.value).ok_or_else(ApiError::internal)?;
-    Ok(written(StatusCode::CREATED, done.seq, &views::message(&state, m, true)))
+    let done = crate::ops::messages::send(&app, &caller, &ws, body.text, mode).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
 /// Messages sent to a workspace, with who acknowledged them (admin area).
@@ -663,16 +661,7 @@ pub async fn workspace_messages(
     Path(ws): Path<String>,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Message>>> {
-    let ws = ws_slug(&ws)?;
-    let ctx = read_ctx(&app, &caller);
-    let state = app.state();
-    authz::visible_workspace(&state, &ctx, &ws)?;
-    if authz::actor_admin_role(&state, &ctx)? == AdminRole::None {
-        return Err(DomainError::forbidden("only the admin area sees sent messages").into());
-    }
-    let mut found: Vec<_> = state.messages().filter(|m| m.workspace == ws).collect();
-    found.sort_by_key(|m| (std::cmp::Reverse(m.created_at), m.id));
-    keyed_page(found.into_iter().map(|m| (m.created_at, views::message(&state, m, true))), &q)
+    Ok(Json(crate::ops::messages::sent(&app, &caller, &ws_slug(&ws)?, &q.into())?))
 }
 
 /// The caller's unread messages, newest first.
@@ -684,10 +673,7 @@ pub async fn my_messages(
     caller: Caller,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Message>>> {
-    let now = app.now();
-    let state = app.state();
-    let unread = messages::unread(&state, &caller.ctx(now));
-    keyed_page(unread.into_iter().map(|m| (m.created_at, views::message(&state, m, false))), &q)
+    Ok(Json(crate::ops::messages::unread(&app, &caller, &q.into())?))
 }
 
 /// Acknowledges a message.
@@ -699,10 +685,8 @@ pub async fn my_messages(
         (status = 409, description = "Already acknowledged", body = api::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn ack_message(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let id = MessageId::parse(&id)
-        .map_err(|_| DomainError::not_found("message.not_found", format!("message {id} not found")))?;
-    let done = app.execute(caller.actor(), |s, c| Ok((messages::acknowledge(s, c, id)?, ()))).await?;
-    Ok(written_empty(done.seq))
+    let id = crate::ops::messages::message_id(&id)?;
+    Ok(written_empty(crate::ops::messages::acknowledge(&app, &caller, id).await?.seq))
 }
 
 fn require_admin(app: &App, caller: &Caller) -> Result<(), ApiError> {

@@ -394,13 +394,22 @@ pub async fn workspace_action(
             ),
         },
         "message" => (
-            admin::send_message(
-                s,
-                c,
-                p,
-                ApiJson(api::SendMessage { text: form.text("text"), mode: form.text("mode") }),
-            )
-            .await,
+            match (
+                breakglass_core::ident::Slug::parse(&ws),
+                breakglass_core::org::MessageMode::parse(&form.text("mode")),
+            ) {
+                (Ok(slug), Ok(mode)) => {
+                    crate::ops::messages::send(&app, &web.caller, &slug, form.text("text"), mode)
+                        .await
+                        .map(|_| axum::response::IntoResponse::into_response(axum::http::StatusCode::CREATED))
+                }
+                (Err(_), _) => Err(breakglass_core::DomainError::not_found(
+                    "workspace.not_found",
+                    format!("workspace '{ws}' not found"),
+                )
+                .into()),
+                (_, Err(e)) => Err(e.into()),
+            },
             format!("Message sent to the users of {ws}."),
         ),
         _ => return error_page(StatusCode::NOT_FOUND, "There is no such action."),

@@ -26,6 +26,8 @@ struct Data {
     tasks: Vec<api::Task>,
     reviews: Vec<api::Review>,
     messages: Vec<api::Message>,
+    /// More unread messages wait behind those shown.
+    more_messages: bool,
     invitations: Vec<api::Invitation>,
     accesses: Vec<api::Access>,
     me: String,
@@ -70,7 +72,7 @@ async fn load(app: &Arc<App>, web: &Web) -> Result<Data, ApiError> {
         ApiQuery(api::ReviewQuery { state: Some("open".into()), limit: Some(100), ..Default::default() }),
     )
     .await?;
-    let Json(messages) = admin::my_messages(s(), caller.clone(), page()).await?;
+    let messages = crate::ops::messages::unread(app, caller, &crate::ops::PageAsk::default())?;
     let Json(invitations) = admin::my_invitations(s(), caller.clone(), page()).await?;
     // Accesses shared with someone are theirs to answer, never a delegate's on their behalf.
     let accesses = if caller.bounds.delegate.is_some() {
@@ -83,6 +85,7 @@ async fn load(app: &Arc<App>, web: &Web) -> Result<Data, ApiError> {
         requests: reqs.items,
         tasks: tasks.items,
         reviews: reviews.items.into_iter().filter(|r| r.holder != me).collect(),
+        more_messages: messages.next_cursor.is_some(),
         messages: messages.items,
         invitations: invitations
             .items
@@ -167,6 +170,7 @@ async fn render(app: &Arc<App>, web: &Web, code: Option<&str>, failed: &Failed) 
         @if !d.messages.is_empty() {
             section.card aria-labelledby="msg-h" {
                 h2 #msg-h { "Messages" }
+                @if d.more_messages { p.muted { "The newest " (d.messages.len()) " are shown; acknowledge them to see the older ones." } }
                 @for m in &d.messages {
                     div.actions {
                         p { strong { (m.workspace) } " · " (m.sender) " · " (when(&m.created_at)) br; (m.text) }
@@ -328,7 +332,11 @@ pub async fn ack_message(
     Path(id): Path<String>,
     _form: Form,
 ) -> Response {
-    match admin::ack_message(State(app.clone()), web.caller.clone(), Path(id)).await {
+    let result = match crate::ops::messages::message_id(&id) {
+        Ok(id) => crate::ops::messages::acknowledge(&app, &web.caller, id).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(_) => redirect_with("/", "Message acknowledged.", web.secure),
         Err(e) => error_page(e.status, &e.detail),
     }
