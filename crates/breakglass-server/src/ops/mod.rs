@@ -6,6 +6,7 @@
 
 pub mod accesses;
 pub mod messages;
+pub mod platforms;
 pub mod users;
 
 use breakglass_api::{Page, PageQuery};

@@ -13,7 +13,9 @@ use breakglass_core::role::AdminRole;
 use maud::{html, Markup};
 
 use super::dashboard::{requests_table, with_status};
-use super::layout::{badge, csrf, emergency_badge, error_page, field, form_error, page, select, when, Nav};
+use super::layout::{
+    badge, csrf, emergency_badge, error_page, field, form_error, more, page, select, when, Nav,
+};
 use super::manage::{policy_body, POLICY_FIELDS};
 use super::workspace::policy_fields;
 use super::{body_of, redirect_with, Failed, Form, Web, IDENT_FIELDS};
@@ -112,18 +114,12 @@ async fn body(
     } else {
         None
     };
-    let Json(users) = crate::http::users::list_users(
-        s(),
-        web.caller.clone(),
-        ApiQuery(api::PageQuery { limit: Some(1000), cursor: None }),
-    )
-    .await?;
-    let Json(platforms) = crate::http::platforms::list_platforms(
-        s(),
-        web.caller.clone(),
-        ApiQuery(api::PageQuery { limit: Some(1000), cursor: None }),
-    )
-    .await?;
+    let users = crate::ops::users::list_users(
+        app,
+        &web.caller,
+        &crate::ops::PageAsk { limit: None, cursor: q.get("users").cloned() },
+    )?;
+    let platforms = crate::ops::platforms::all(app, &web.caller)?;
     let Json(policies) = requests::list_policies(
         s(),
         web.caller.clone(),
@@ -286,6 +282,7 @@ async fn body(
                     td { (u.email) } td { (u.name) } td { (u.admin_role) } td { (badge(u.status)) } td.hide-narrow { (when(&u.created_at)) }
                 } } }
             } }
+            (more("/admin", "users", users.next_cursor.as_deref()))
             @if role == AdminRole::Admin {
                 details.card open[failed.form == "user"] {
                     summary { "Create a user" }
@@ -303,8 +300,8 @@ async fn body(
         }
         section aria-labelledby="plat-h" {
             h2 #plat-h { "Platforms" }
-            @if platforms.items.is_empty() { p.muted { "No platforms registered." } }
-            ul { @for p in &platforms.items { li { strong { (p.name) } " " code { (p.identifier) } " (" (p.kind) "), since " (when(&p.created_at)) } } }
+            @if platforms.is_empty() { p.muted { "No platforms registered." } }
+            ul { @for p in &platforms { li { strong { (p.name) } " " code { (p.identifier) } " (" (p.kind) "), since " (when(&p.created_at)) } } }
             @if role == AdminRole::Admin {
                 details.card open[failed.form == "platform"] {
                     summary { "Register a platform" }
@@ -616,13 +613,19 @@ pub async fn create_workspace(State(app): State<Arc<App>>, web: Web, form: Form)
 
 /// `POST /admin/users`.
 pub async fn create_user(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
-    let body = api::CreateUser {
-        email: form.text("email"),
-        name: form.text("name"),
-        admin_role: form.get("admin_role"),
-        password: form.0.get("password").filter(|p| !p.is_empty()).cloned(),
+    let parsed = || -> Result<crate::ops::users::CreateUser, ApiError> {
+        Ok(crate::ops::users::CreateUser {
+            email: breakglass_core::ident::Email::parse(&form.text("email"))?,
+            name: breakglass_core::ident::Name::parse(&form.text("name"))?,
+            admin_role: AdminRole::parse(form.get("admin_role").as_deref().unwrap_or("none"))?,
+            password: form.0.get("password").filter(|p| !p.is_empty()).cloned(),
+        })
     };
-    match crate::http::users::create_user(State(app.clone()), web.caller.clone(), ApiJson(body)).await {
+    let result = match parsed() {
+        Ok(new) => crate::ops::users::create_user(&app, &web.caller, new).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(_) => redirect_with("/admin", &format!("Created {}.", form.text("email")), web.secure),
         Err(e) => {
             let fields: &[(&str, &str)] = &[
@@ -639,14 +642,18 @@ pub async fn create_user(State(app): State<Arc<App>>, web: Web, form: Form) -> R
 
 /// `POST /admin/platforms`.
 pub async fn register_platform(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
-    let body = api::RegisterPlatform {
-        identifier: form.text("identifier"),
-        kind: form.text("kind"),
-        name: form.text("name"),
+    let parsed = || -> Result<crate::ops::platforms::Register, ApiError> {
+        Ok(crate::ops::platforms::Register {
+            identifier: breakglass_core::ident::Slug::parse(&form.text("identifier"))?,
+            kind: breakglass_core::platform::PlatformKind::parse(&form.text("kind"))?,
+            name: breakglass_core::ident::Name::parse(&form.text("name"))?,
+        })
     };
-    match crate::http::platforms::register_platform(State(app.clone()), web.caller.clone(), ApiJson(body))
-        .await
-    {
+    let result = match parsed() {
+        Ok(new) => crate::ops::platforms::register(&app, &web.caller, new).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(_) => redirect_with("/admin", "Platform registered.", web.secure),
         Err(e) => {
             refused(&app, &web, "platform", &form, &e, &[IDENT_FIELDS, &[("kind", "kind")]].concat()).await

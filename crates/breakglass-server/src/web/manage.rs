@@ -12,11 +12,10 @@ use maud::html;
 use super::dashboard::with_status;
 use super::layout::when;
 use super::workspace::{render, render_project};
-use super::{body_of, expiry_fields, finish, local_path, redirect_with, Failed, Form, Web};
+use super::{expiry_fields, finish, local_path, redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::ApiResult;
-use crate::http::{admin, platforms, requests, workspaces, ApiJson};
+use crate::http::{admin, requests, workspaces, ApiJson};
 
 /// Where a form goes back to, and how a refusal is shown there.
 pub(super) enum Back<'a> {
@@ -42,7 +41,7 @@ pub(super) async fn settle(
     app: &Arc<App>,
     web: &Web,
     back: Back<'_>,
-    result: ApiResult,
+    result: Result<impl Sized, ApiError>,
     notice: &str,
     failed: impl FnOnce(&ApiError) -> Failed,
 ) -> Response {
@@ -59,7 +58,7 @@ pub(super) async fn settle(
     }
 }
 
-fn ok(r: ApiResult) -> Result<(), ApiError> {
+fn ok<T>(r: Result<T, ApiError>) -> Result<(), ApiError> {
     r.map(|_| ())
 }
 
@@ -333,12 +332,13 @@ pub async fn create_tenant(
     Path((ws, p)): Path<(String, String)>,
     form: Form,
 ) -> Response {
-    let body = api::CreateTenant { platform: form.text("platform"), external_id: form.text("external_id") };
-    let r = platforms::create_tenant(
-        State(app.clone()),
-        web.caller.clone(),
-        Path((ws.clone(), p.clone())),
-        ApiJson(body),
+    let r = crate::ops::platforms::create_tenant(
+        &app,
+        &web.caller,
+        &ws,
+        &p,
+        &form.text("platform"),
+        &form.text("external_id"),
     )
     .await;
     let fields: &[(&str, &str)] =
@@ -356,15 +356,15 @@ pub async fn create_service_user(
     Path((ws, p, platform)): Path<(String, String, String)>,
     form: Form,
 ) -> Response {
-    let body = api::CreateServiceUser { name: form.text("name") };
-    let r = platforms::create_service_user(
-        State(app.clone()),
-        web.caller.clone(),
-        Path((ws.clone(), p.clone(), platform.clone())),
-        ApiJson(body),
+    let r = crate::ops::platforms::create_service_user(
+        &app,
+        &web.caller,
+        (&ws, &p, &platform),
+        &form.text("name"),
     )
-    .await;
-    match body_of::<api::CreatedServiceUser>(r).await {
+    .await
+    .map(|w| w.value);
+    match r {
         Ok(c) => {
             let once = html! {
                 section.card role="status" {
@@ -396,11 +396,6 @@ pub async fn delete_service_user(
     Path((ws, p, platform, id)): Path<(String, String, String, String)>,
     _form: Form,
 ) -> Response {
-    let r = platforms::delete_service_user(
-        State(app.clone()),
-        web.caller.clone(),
-        Path((ws.clone(), p.clone(), platform, id)),
-    )
-    .await;
+    let r = crate::ops::platforms::delete_service_user(&app, &web.caller, (&ws, &p, &platform), &id).await;
     finish(ok(r), &web, &format!("/w/{ws}/p/{p}"), "Service user deleted; its secret no longer works.")
 }

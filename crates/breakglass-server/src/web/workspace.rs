@@ -26,7 +26,7 @@ use super::{body_of, expiry_fields, redirect, redirect_with, Failed, Form, Web, 
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::ApiResult;
-use crate::http::{admin, audit, platforms, requests, workspaces, ApiJson, ApiQuery};
+use crate::http::{admin, audit, requests, workspaces, ApiJson, ApiQuery};
 
 fn all() -> ApiQuery<api::PageQuery> {
     ApiQuery(api::PageQuery { limit: Some(1000), cursor: None })
@@ -575,7 +575,10 @@ async fn assigned(app: &Arc<App>, web: &Web, back: Back<'_>, form: &Form, r: Api
             web.secure,
         ),
         Ok(_) => redirect_with(&back.path(), &format!("Saved the role of {email}."), web.secure),
-        Err(e) => settle(app, web, back, Err(e), "", |e| Failed::new("member", form, e, MEMBER_FIELDS)).await,
+        Err(e) => {
+            settle(app, web, back, Err::<(), _>(e), "", |e| Failed::new("member", form, e, MEMBER_FIELDS))
+                .await
+        }
     }
 }
 
@@ -708,28 +711,15 @@ pub(super) async fn render_project(
             Err(e) => return error_page(e.status, &e.detail),
         };
     let (rights, _) = rights(app, web, ws);
-    let tenants = match platforms::list_tenants(s(), web.caller.clone(), Path(key.clone()), all()).await {
-        Ok(Json(t)) => t.items,
+    let tenants = match crate::ops::platforms::tenants_with_service_users(app, &web.caller, ws, p) {
+        Ok(t) => t,
         Err(e) => return error_page(e.status, &e.detail),
     };
-    let mut service_users = Vec::new();
-    for t in &tenants {
-        let path = Path((ws.to_owned(), p.to_owned(), t.platform.clone()));
-        if let Ok(Json(list)) = platforms::list_service_users(s(), web.caller.clone(), path, all()).await {
-            service_users.push(list.items);
-        } else {
-            service_users.push(Vec::new());
-        }
-    }
-    let platform_opts: Vec<(String, String)> =
-        match platforms::list_platforms(s(), web.caller.clone(), all()).await {
-            Ok(Json(list)) => list
-                .items
-                .into_iter()
-                .map(|pl| (pl.identifier.clone(), format!("{} ({})", pl.name, pl.kind)))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
+    let platform_opts: Vec<(String, String)> = crate::ops::platforms::all(app, &web.caller)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|pl| (pl.identifier.clone(), format!("{} ({})", pl.name, pl.kind)))
+        .collect();
     let now = app.now();
     let roles = role_options(true);
     let body = html! {
@@ -761,7 +751,7 @@ pub(super) async fn render_project(
         (tags_section(web, failed, &proj.tags, &format!("/w/{ws}/p/{p}"), rights.manage))
         h2 { "Platforms and service users" }
         @if tenants.is_empty() { p.muted { "This project has no tenant on any platform yet." } }
-        @for (t, users) in tenants.iter().zip(&service_users) {
+        @for (t, users) in &tenants {
             section.card {
                 h3 { (t.platform) " " span.muted.small-text { (t.platform_kind) } }
                 p { "Tenant " code { (t.external_id) } ", recorded by " (t.created_by) " " (when(&t.created_at)) "." }
