@@ -33,7 +33,7 @@ use crate::error::ApiError;
 
 pub use breakglass_api::SEQ_HEADER;
 
-pub(crate) use crate::ops::{expiry, page_limit, paginate, paginate_keyed};
+pub(crate) use crate::ops::{expiry, paginate, paginate_keyed};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -5,6 +5,7 @@
 //! neither calls the other, and no rule is decided at an edge.
 
 pub mod accesses;
+pub mod audit;
 pub mod messages;
 pub mod platforms;
 pub mod users;

@@ -537,8 +537,8 @@ pub async fn settings(State(app): State<Arc<App>>, web: Web, form: Form) -> Resp
 
 /// `POST /admin/verify`: recomputes the chain and shows the report.
 pub async fn verify(State(app): State<Arc<App>>, web: Web, _form: Form) -> Response {
-    match crate::http::audit::verify(State(app.clone()), web.caller.clone()).await {
-        Ok(Json(r)) => {
+    match crate::ops::audit::verify(&app, &web.caller).await {
+        Ok(r) => {
             let result = html! {
                 section.card role="status" #verify-result {
                     @if r.ok {
@@ -678,12 +678,11 @@ pub async fn audit_log(
         cursor: get("cursor"),
         ..Default::default()
     };
-    let (events, error) =
-        match crate::http::audit::list_audit(State(app.clone()), web.caller.clone(), ApiQuery(query)).await {
-            Ok(Json(p)) => (Some(p), None),
-            Err(e) if e.status == StatusCode::FORBIDDEN => return error_page(e.status, &e.detail),
-            Err(e) => (None, Some(e.detail)),
-        };
+    let (events, error) = match crate::ops::audit::list(&app, &web.caller, &query).await {
+        Ok(p) => (Some(p), None),
+        Err(e) if e.status == StatusCode::FORBIDDEN => return error_page(e.status, &e.detail),
+        Err(e) => (None, Some(e.detail)),
+    };
     let keep = |k: &str| get(k).unwrap_or_default();
     let body = html! {
         h1 { "Audit log" }

@@ -26,7 +26,7 @@ use super::{body_of, expiry_fields, redirect, redirect_with, Failed, Form, Web, 
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::ApiResult;
-use crate::http::{admin, audit, requests, workspaces, ApiJson, ApiQuery};
+use crate::http::{admin, requests, workspaces, ApiJson, ApiQuery};
 
 fn all() -> ApiQuery<api::PageQuery> {
     ApiQuery(api::PageQuery { limit: Some(1000), cursor: None })
@@ -835,27 +835,11 @@ pub async fn history(
     };
     let project = get("project");
     let result = match &project {
-        Some(p) => {
-            audit::project_history(
-                State(app.clone()),
-                web.caller.clone(),
-                Path((ws.clone(), p.clone())),
-                ApiQuery(query),
-            )
-            .await
-        }
-        None => {
-            audit::workspace_history(
-                State(app.clone()),
-                web.caller.clone(),
-                Path(ws.clone()),
-                ApiQuery(query),
-            )
-            .await
-        }
+        Some(p) => crate::ops::audit::project_history(&app, &web.caller, &ws, p, &query).await,
+        None => crate::ops::audit::workspace_history(&app, &web.caller, &ws, &query).await,
     };
     let (events, error) = match result {
-        Ok(Json(p)) => (Some(p), None),
+        Ok(p) => (Some(p), None),
         Err(e)
             if e.status.is_client_error()
                 && e.status != axum::http::StatusCode::NOT_FOUND
@@ -905,15 +889,8 @@ pub async fn history(
 /// `GET /w/{ws}/history/{seq}`: one event in full, with its place in the hash chain.
 pub async fn event(State(app): State<Arc<App>>, web: Web, Path((ws, seq)): Path<(String, i64)>) -> Response {
     let query = api::AuditQuery { after: Some(seq - 1), limit: Some(1), ..Default::default() };
-    let found = match audit::workspace_history(
-        State(app.clone()),
-        web.caller.clone(),
-        Path(ws.clone()),
-        ApiQuery(query),
-    )
-    .await
-    {
-        Ok(Json(p)) => p.items.into_iter().find(|e| e.seq == seq),
+    let found = match crate::ops::audit::workspace_history(&app, &web.caller, &ws, &query).await {
+        Ok(p) => p.items.into_iter().find(|e| e.seq == seq),
         Err(e) => return error_page(e.status, &e.detail),
     };
     let Some(e) = found else {
