@@ -8,35 +8,15 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use breakglass_api as api;
-use breakglass_core::authz::{self, WorkspaceAccess};
-use breakglass_core::check::{self, Decision, DenyReason, ViaList};
-use breakglass_core::ident::{Email, Slug};
-use breakglass_core::model::User;
-use breakglass_core::role::Role;
-use breakglass_core::{Ctx, DomainError, State as Model};
+use breakglass_core::check::Decision;
 use serde::{Deserialize, Serialize};
 
 use super::{parse_json_object, ApiJson, ApiResult, JsonBody};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::ops::check as ops;
 use crate::views;
-
-/// Most checks one batch may carry.
-pub const MAX_BATCH: usize = 10_000;
-
-/// Answers checks for one caller. What depends only on the caller (who they are, their admin-area
-/// role, their rights in a workspace) is decided once and remembered, so a batch of 1,000 checks
-/// costs one authorization per workspace rather than per check.
-struct Checker<'a> {
-    state: &'a Model,
-    ctx: &'a Ctx,
-    caller: &'a User,
-    reads_everything: bool,
-    /// Workspace rights already decided in this batch, and whether the workspace exists (a
-    /// batch names few workspaces).
-    access: Vec<(String, WorkspaceAccess, bool)>,
-}
 
 /// One check of a batch as read from the body, borrowing its text where it has no escapes:
 /// the fields and rules of `api::CheckRequest`, which documents it.
@@ -102,66 +82,6 @@ fn json_response(value: &impl Serialize) -> Result<Response, ApiError> {
     Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-impl<'a> Checker<'a> {
-    fn new(state: &'a Model, ctx: &'a Ctx) -> Result<Self, DomainError> {
-        Ok(Self {
-            state,
-            ctx,
-            caller: authz::acting_user(state, ctx)?,
-            reads_everything: authz::actor_admin_role(state, ctx)?.reads_everything(),
-            access: Vec::new(),
-        })
-    }
-
-    /// The caller's rights in a workspace (a valid slug), and whether it exists.
-    fn access(&mut self, ws: &str) -> Result<(WorkspaceAccess, bool), DomainError> {
-        if let Some((_, a, exists)) = self.access.iter().find(|(w, _, _)| w == ws) {
-            return Ok((*a, *exists));
-        }
-        let a = authz::actor_access(self.state, self.ctx, &Slug::parse(ws)?)?;
-        let exists = self.state.workspace(ws).is_some();
-        if self.access.len() < 64 {
-            self.access.push((ws.to_owned(), a, exists));
-        }
-        Ok((a, exists))
-    }
-
-    /// Answers one check. Anyone may check themselves; checking someone else needs sight of the
-    /// workspace (else 404, as if it did not exist). A self-check on a workspace the caller
-    /// cannot see answers "no binding" whether or not it exists, so nothing leaks.
-    /// Nothing is copied on the way: text is checked where it lies and looked up by reference.
-    fn decide(
-        &mut self,
-        user: &str,
-        workspace: &str,
-        project: Option<&str>,
-        role: &str,
-    ) -> Result<Decision, DomainError> {
-        let email = Email::normalize(user)?;
-        let ws = Slug::check(workspace)?;
-        let project = project.map(Slug::check).transpose()?;
-        let role = Role::parse_for(role, project.is_some())?;
-        let (access, exists) = self.access(ws)?;
-        let deny =
-            |reason| Decision { allowed: false, expires_at: None, via: ViaList::new(), reason: Some(reason) };
-        if *email == *self.caller.email.as_str() {
-            if !access.see {
-                return Ok(deny(DenyReason::NoBinding));
-            }
-        } else if !access.see || !exists {
-            return Err(authz::workspace_not_found(&Slug::parse(ws)?));
-        }
-        let Some(user) = self.state.user_by_email(&*email) else {
-            // Only the admin area learns that an address belongs to nobody; for anyone else an
-            // unknown user looks like a user without the role.
-            let reason =
-                if self.reads_everything { DenyReason::UnknownTarget } else { DenyReason::NoBinding };
-            return Ok(deny(reason));
-        };
-        Ok(check::check_slugs(self.state, user.id, ws, project, role, self.ctx.now))
-    }
-}
-
 /// Does a user hold a role (or a higher one) on a workspace or project right now, and why?
 #[utoipa::path(post, path = "/api/v1/check", tag = "check",
     request_body = api::CheckRequest,
@@ -175,12 +95,13 @@ pub async fn check(
     caller: Caller,
     ApiJson(req): ApiJson<api::CheckRequest>,
 ) -> ApiResult<Json<api::CheckResponse>> {
-    catch_up(&app, req.min_seq).await?;
-    let ctx = caller.ctx(app.now());
-    let state = app.state();
-    let d =
-        Checker::new(&state, &ctx)?.decide(&req.user, &req.workspace, req.project.as_deref(), &req.role)?;
-    Ok(Json(views::decision(&d)))
+    let ask = ops::Ask {
+        user: &req.user,
+        workspace: &req.workspace,
+        project: req.project.as_deref(),
+        role: &req.role,
+    };
+    Ok(Json(ops::one(&app, &caller, ask, req.min_seq).await?))
 }
 
 /// Many checks in one call, answered in order against one consistent state.
@@ -197,59 +118,19 @@ pub async fn check_batch(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
     let req: BatchIn<'_> = parse_json_object(&body)?;
-    if req.checks.len() > MAX_BATCH {
-        return Err(DomainError::invalid(
-            "input.batch_too_large",
-            format!("a batch holds at most {MAX_BATCH} checks, not {}", req.checks.len()),
-        )
-        .into());
-    }
-    catch_up(&app, req.checks.iter().filter_map(|c| c.min_seq).chain(req.min_seq).max()).await?;
-    let ctx = caller.ctx(app.now());
-    let state = app.state();
-    let mut checker = Checker::new(&state, &ctx)?;
-    let results = req
+    let asks: Vec<ops::Ask<'_>> = req
         .checks
         .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            checker.decide(&c.user, &c.workspace, c.project.as_deref(), &c.role).map_err(|e| {
-                let mut err = ApiError::from(e);
-                err.detail = format!("checks[{i}]: {}", err.detail);
-                err
-            })
+        .map(|c| ops::Ask {
+            user: &c.user,
+            workspace: &c.workspace,
+            project: c.project.as_deref(),
+            role: &c.role,
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .collect();
+    let min_seq = req.checks.iter().filter_map(|c| c.min_seq).chain(req.min_seq).max();
+    let results = ops::batch(&app, &caller, &asks, min_seq).await?;
     json_response(&BatchOut(&results))
-}
-
-/// How long a check with `min_seq` waits for this server to catch up before giving up.
-const CATCH_UP_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Makes sure the model includes audit sequence `min_seq` (a write's `Breakglass-Seq`), so a
-/// check never answers from a state older than a change the client already saw committed.
-async fn catch_up(app: &App, min_seq: Option<i64>) -> Result<(), ApiError> {
-    let Some(wanted) = min_seq else { return Ok(()) };
-    if wanted < 0 {
-        return Err(
-            DomainError::invalid("input.invalid_min_seq", format!("min_seq {wanted} is negative")).into()
-        );
-    }
-    app.wait_for_seq(wanted, CATCH_UP_PATIENCE).await.map_err(|behind| match behind {
-        crate::app::Behind::Unreached(head) => ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            "consistency.unknown_seq",
-            format!("min_seq {wanted} was never reached: the audit log's head is {head}; pass a write's Breakglass-Seq"),
-        ),
-        crate::app::Behind::Unreachable(reached) => ApiError::new(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            "consistency.behind",
-            format!(
-                "this server has applied changes up to seq {reached}, not yet {wanted}, and cannot reach the database; \
-                 retry, or ask another replica"
-            ),
-        ),
-    })
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 pub mod accesses;
 pub mod audit;
+pub mod check;
 pub mod messages;
 pub mod platforms;
 pub mod users;

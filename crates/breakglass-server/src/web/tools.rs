@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
-use axum::Json;
 use breakglass_api as api;
 use maud::html;
 
@@ -13,7 +12,7 @@ use super::dashboard::with_status;
 use super::layout::{countdown, csrf, emergency_badge, field, form_error, page, when, Nav};
 use super::{body_of, redirect_with, Failed, Form, Web, IDENT_FIELDS};
 use crate::app::App;
-use crate::http::{admin, check as checks, ApiJson};
+use crate::http::{admin, ApiJson};
 
 /// `GET /check`.
 pub async fn check_page(State(app): State<Arc<App>>, web: Web) -> Response {
@@ -69,8 +68,10 @@ pub async fn check(State(app): State<Arc<App>>, web: Web, form: Form) -> Respons
         role: form.text("role"),
         min_seq: None,
     };
-    match checks::check(State(app.clone()), web.caller.clone(), ApiJson(q.clone())).await {
-        Ok(Json(a)) => {
+    let project = q.project.as_deref();
+    let ask = crate::ops::check::Ask { user: &q.user, workspace: &q.workspace, project, role: &q.role };
+    match crate::ops::check::one(&app, &web.caller, ask, None).await {
+        Ok(a) => {
             let failed = Failed { form: "check".into(), values: form.0.clone(), ..Failed::default() };
             render_check(&app, &web, &failed, Some((q, a)))
         }
