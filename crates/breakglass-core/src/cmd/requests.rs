@@ -818,3 +818,74 @@ mod tests {
         assert!(check_duration(&p, None, false).is_ok());
     }
 }
+
+/// Which requests a listing covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestScope {
+    /// Those for the caller or made by them, within their credential's workspaces.
+    Mine,
+    /// Every request the caller may see.
+    Visible,
+}
+
+impl RequestScope {
+    /// Parses `mine` or `visible`.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        match s {
+            "mine" => Ok(Self::Mine),
+            "visible" => Ok(Self::Visible),
+            other => Err(DomainError::invalid(
+                "input.invalid_scope",
+                format!("unknown scope '{other}': use mine or visible"),
+            )),
+        }
+    }
+}
+
+/// The requests a listing shows the actor, newest first: `scope`, then only those in `wanted`
+/// state and of `workspace` when given.
+pub fn listed_requests<'s>(
+    state: &'s State,
+    ctx: &Ctx,
+    scope: RequestScope,
+    wanted: Option<RequestState>,
+    workspace: Option<&str>,
+) -> Result<Vec<&'s AccessRequest>, DomainError> {
+    let me = authz::acting_user(state, ctx)?;
+    let mut found: Vec<&AccessRequest> = state
+        .requests()
+        .filter(|r| match scope {
+            RequestScope::Visible => can_see_request(state, ctx, r),
+            RequestScope::Mine => {
+                (r.user == me.id || r.created_by == me.id) && ctx.bounds.covers(r.target.workspace())
+            }
+        })
+        .filter(|r| wanted.is_none_or(|s| r.state == s))
+        .filter(|r| workspace.is_none_or(|w| r.target.workspace().as_str() == w))
+        .collect();
+    found.sort_by_key(|r| (std::cmp::Reverse(r.created_at), r.id));
+    Ok(found)
+}
+
+/// The emergency reviews a listing shows the actor, newest first: their own (within their
+/// credential's workspaces) and those of workspaces whose history they may read; only open or
+/// completed ones when `open` says so, and of `workspace` when given.
+pub fn listed_reviews<'s>(
+    state: &'s State,
+    ctx: &Ctx,
+    open: Option<bool>,
+    workspace: Option<&str>,
+) -> Result<Vec<&'s Review>, DomainError> {
+    let me = authz::acting_user(state, ctx)?;
+    let mut found: Vec<&Review> = state
+        .reviews()
+        .filter(|r| open.is_none_or(|o| r.is_open() == o))
+        .filter(|r| workspace.is_none_or(|w| r.target.workspace().as_str() == w))
+        .filter(|r| {
+            (r.holder == me.id && ctx.bounds.covers(r.target.workspace()))
+                || authz::actor_access(state, ctx, r.target.workspace()).is_ok_and(|a| a.read_history)
+        })
+        .collect();
+    found.sort_by_key(|r| (std::cmp::Reverse(r.opened_at), r.id));
+    Ok(found)
+}

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod check;
 pub mod messages;
 pub mod platforms;
+pub mod requests;
 pub mod users;
 
 use breakglass_api::{Page, PageQuery};
@@ -118,6 +119,21 @@ pub fn page<T, V>(
     }
     let next_cursor = if rest.peek().is_some() { last } else { None };
     Ok(Page { items: shown, next_cursor })
+}
+
+/// Every item of a paged list, page after page: for a page that must show the whole list (a
+/// form's choices, the tasks waiting for the caller), so nothing is cut at a page's size.
+pub fn every<T>(mut list: impl FnMut(&PageAsk) -> OpResult<Page<T>>) -> OpResult<Vec<T>> {
+    let mut all = Vec::new();
+    let mut ask = PageAsk { limit: Some(1000), cursor: None };
+    loop {
+        let page = list(&ask)?;
+        all.extend(page.items);
+        match page.next_cursor {
+            Some(c) => ask.cursor = Some(c),
+            None => return Ok(all),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use super::workspace::policy_fields;
 use super::{body_of, redirect_with, Failed, Form, Web, IDENT_FIELDS};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{admin, requests, workspaces, ApiJson, ApiQuery, OptionalJson};
+use crate::http::{admin, workspaces, ApiJson, ApiQuery, OptionalJson};
 
 fn opts(values: &[&str]) -> Vec<(String, String)> {
     values.iter().map(|v| ((*v).to_owned(), v.replace('_', " "))).collect()
@@ -92,17 +92,17 @@ async fn body(
         }),
     )
     .await?;
-    let Json(pending) = requests::list_requests(
-        s(),
-        web.caller.clone(),
-        ApiQuery(api::RequestQuery {
+    // Every pending request the admin area may see: it decides them, so none is left out.
+    let pending = crate::ops::every(|ask| {
+        let q = api::RequestQuery {
             scope: Some("visible".into()),
             state: Some("pending".into()),
-            limit: Some(200),
+            limit: ask.limit,
+            cursor: ask.cursor.clone(),
             ..Default::default()
-        }),
-    )
-    .await?;
+        };
+        crate::ops::requests::list_requests(app, &web.caller, &q)
+    })?;
     let Json(tags) = admin::list_tags(
         s(),
         web.caller.clone(),
@@ -120,12 +120,7 @@ async fn body(
         &crate::ops::PageAsk { limit: None, cursor: q.get("users").cloned() },
     )?;
     let platforms = crate::ops::platforms::all(app, &web.caller)?;
-    let Json(policies) = requests::list_policies(
-        s(),
-        web.caller.clone(),
-        ApiQuery(api::PolicyQuery { limit: Some(1000), ..Default::default() }),
-    )
-    .await?;
+    let policies = crate::ops::every(|ask| crate::ops::requests::list_policies(app, &web.caller, None, ask))?;
     let me = app.state().user(web.caller.user).map(|u| u.email.to_string()).unwrap_or_default();
     let mut statuses = opts(&["active", "disabled", "pending_approval", "rejected"]);
     statuses.insert(0, (String::new(), "any".to_owned()));
@@ -204,12 +199,12 @@ async fn body(
         }
         section aria-labelledby="pr-h" {
             h2 #pr-h { "Pending role requests" }
-            @if pending.items.is_empty() { p.muted { "None." } }
+            @if pending.is_empty() { p.muted { "None." } }
             @else {
-                (requests_table(&pending.items, &me))
+                (requests_table(&pending, &me))
                 @if manages {
                     p.muted { "Open a request to approve it; outside its approvers, approving is recorded as an admin-area override." }
-                    @for r in &pending.items {
+                    @for r in &pending {
                         form.inline method="post" action=(format!("/requests/{}/approve", r.id)) {
                             (csrf(web)) input type="hidden" name="override" value="true";
                             button.small type="submit" { "Override-approve " (r.user) " → " (r.role) " on " (r.workspace) @if let Some(p) = &r.project { "/" (p) } }
@@ -252,7 +247,7 @@ async fn body(
         section aria-labelledby="pol-h" {
             h2 #pol-h { "Installation-wide policies" }
             p.muted { "Entitlements of any workspace may name them; “installation default” governs requests where no entitlement names a policy." }
-            @for p in policies.items.iter().filter(|p| p.workspace.is_none()) {
+            @for p in policies.iter().filter(|p| p.workspace.is_none()) {
                 @let form = format!("policy-{}", p.id);
                 details.card open[failed.form == form] {
                     summary { (p.name) " — "
@@ -717,7 +712,7 @@ pub async fn audit_log(
 /// `POST /admin/policies`: an installation-wide policy (admins).
 pub async fn create_policy(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
     let r = match policy_body(None, &form) {
-        Ok(body) => requests::create_policy(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
+        Ok(body) => crate::ops::requests::create_policy(&app, &web.caller, &body).await,
         Err(e) => Err(e),
     };
     match r {
@@ -734,10 +729,10 @@ pub async fn update_policy(
     form: Form,
 ) -> Response {
     let r = match policy_body(None, &form) {
-        Ok(body) => {
-            requests::update_policy(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body))
-                .await
-        }
+        Ok(body) => match crate::ops::requests::policy_id(&id) {
+            Ok(pid) => crate::ops::requests::update_policy(&app, &web.caller, pid, &body).await,
+            Err(e) => Err(e.into()),
+        },
         Err(e) => Err(e),
     };
     match r {

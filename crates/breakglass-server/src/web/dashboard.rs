@@ -11,18 +11,21 @@ use breakglass_api as api;
 use maud::{html, Markup};
 
 use super::layout::{
-    badge, countdown, csrf, emergency_badge, error_page, field, form_error, page, when, Nav,
+    badge, countdown, csrf, emergency_badge, error_page, field, form_error, more, page, when, Nav,
 };
 use super::requests::{request_target, review_form, task_actions};
 use super::{body_of, redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{admin, requests, ApiJson, ApiQuery};
+use crate::http::{admin, ApiJson, ApiQuery};
+use crate::ops::requests as ops;
 use crate::views;
 
 struct Data {
     access: Vec<api::Binding>,
     requests: Vec<api::Request>,
+    /// Where the caller's older requests begin, when there are more than those shown.
+    older_requests: Option<String>,
     tasks: Vec<api::Task>,
     reviews: Vec<api::Review>,
     messages: Vec<api::Message>,
@@ -33,7 +36,7 @@ struct Data {
     me: String,
 }
 
-async fn load(app: &Arc<App>, web: &Web) -> Result<Data, ApiError> {
+async fn load(app: &Arc<App>, web: &Web, older: Option<&str>) -> Result<Data, ApiError> {
     let caller = &web.caller;
     let s = || State(app.clone());
     let page = || ApiQuery(api::PageQuery { limit: Some(1000), cursor: None });
@@ -58,20 +61,14 @@ async fn load(app: &Arc<App>, web: &Web) -> Result<Data, ApiError> {
             &b.project,
         ))
     });
-    let Json(reqs) = requests::list_requests(
-        s(),
-        caller.clone(),
-        ApiQuery(api::RequestQuery { limit: Some(50), ..Default::default() }),
-    )
-    .await?;
-    let Json(mut tasks) = requests::list_tasks(s(), caller.clone(), page()).await?;
-    tasks.items.sort_by_key(|t| !t.request.emergency);
-    let Json(reviews) = requests::list_reviews(
-        s(),
-        caller.clone(),
-        ApiQuery(api::ReviewQuery { state: Some("open".into()), limit: Some(100), ..Default::default() }),
-    )
-    .await?;
+    let asked = api::RequestQuery { limit: Some(50), cursor: older.map(str::to_owned), ..Default::default() };
+    let reqs = ops::list_requests(app, caller, &asked)?;
+    // Tasks come emergency first; every one is shown, as is every open review.
+    let tasks = crate::ops::every(|ask| ops::list_tasks(app, caller, ask))?;
+    let reviews = crate::ops::every(|ask| {
+        let q = api::ReviewQuery { limit: ask.limit, cursor: ask.cursor.clone(), ..Default::default() };
+        ops::list_reviews(app, caller, &q)
+    })?;
     let messages = crate::ops::messages::unread(app, caller, &crate::ops::PageAsk::default())?;
     let Json(invitations) = admin::my_invitations(s(), caller.clone(), page()).await?;
     // Accesses shared with someone are theirs to answer, never a delegate's on their behalf.
@@ -82,9 +79,10 @@ async fn load(app: &Arc<App>, web: &Web) -> Result<Data, ApiError> {
     };
     Ok(Data {
         access,
+        older_requests: reqs.next_cursor,
         requests: reqs.items,
-        tasks: tasks.items,
-        reviews: reviews.items.into_iter().filter(|r| r.holder != me).collect(),
+        tasks,
+        reviews: reviews.into_iter().filter(|r| r.holder != me).collect(),
         more_messages: messages.next_cursor.is_some(),
         messages: messages.items,
         invitations: invitations
@@ -103,16 +101,29 @@ pub async fn show(
     web: Web,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    render(&app, &web, q.get("code").map(String::as_str), &Failed::default()).await
+    render(
+        &app,
+        &web,
+        q.get("code").map(String::as_str),
+        q.get("requests").map(String::as_str),
+        &Failed::default(),
+    )
+    .await
 }
 
 /// The dashboard again, with a failed form's error and values.
 pub async fn render_failed(app: &Arc<App>, web: &Web, failed: &Failed) -> Response {
-    render(app, web, None, failed).await
+    render(app, web, None, None, failed).await
 }
 
-async fn render(app: &Arc<App>, web: &Web, code: Option<&str>, failed: &Failed) -> Response {
-    let d = match load(app, web).await {
+async fn render(
+    app: &Arc<App>,
+    web: &Web,
+    code: Option<&str>,
+    older: Option<&str>,
+    failed: &Failed,
+) -> Response {
+    let d = match load(app, web, older).await {
         Ok(d) => d,
         Err(e) => return error_page(e.status, &e.detail),
     };
@@ -220,6 +231,7 @@ async fn render(app: &Arc<App>, web: &Web, code: Option<&str>, failed: &Failed) 
                 p.muted { "No requests. " a href="/request" { "Request access" } }
             } @else {
                 (requests_table(&d.requests, &d.me))
+                (more("/", "requests", d.older_requests.as_deref()))
             }
         }
     };
@@ -307,7 +319,7 @@ pub async fn accept_invitation(
         Err(e) => {
             let failed =
                 Failed::new(format!("inv-{id}"), &form, &e, &[("token", "token"), ("invitation", "token")]);
-            with_status(render(&app, &web, None, &failed).await, e.status)
+            with_status(render(&app, &web, None, None, &failed).await, e.status)
         }
     }
 }

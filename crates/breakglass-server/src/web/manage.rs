@@ -15,7 +15,7 @@ use super::workspace::{render, render_project};
 use super::{expiry_fields, finish, local_path, redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{admin, requests, workspaces, ApiJson};
+use crate::http::{admin, workspaces, ApiJson};
 
 /// Where a form goes back to, and how a refusal is shown there.
 pub(super) enum Back<'a> {
@@ -256,7 +256,7 @@ pub async fn create_policy(
     form: Form,
 ) -> Response {
     let r = match policy_body(Some(&ws), &form) {
-        Ok(body) => requests::create_policy(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
+        Ok(body) => crate::ops::requests::create_policy(&app, &web.caller, &body).await,
         Err(e) => Err(e),
     };
     settle(&app, &web, Back::Tab(&ws, "policies"), r, "Policy created.", |e| {
@@ -273,10 +273,10 @@ pub async fn update_policy(
     form: Form,
 ) -> Response {
     let r = match policy_body(Some(&ws), &form) {
-        Ok(body) => {
-            requests::update_policy(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body))
-                .await
-        }
+        Ok(body) => match crate::ops::requests::policy_id(&id) {
+            Ok(pid) => crate::ops::requests::update_policy(&app, &web.caller, pid, &body).await,
+            Err(e) => Err(e.into()),
+        },
         Err(e) => Err(e),
     };
     let name = format!("policy-{id}");
@@ -299,24 +299,8 @@ pub async fn set_entitlement(
         emergency_enabled: form.checked("emergency_enabled"),
         emergency_policy: form.get("emergency_policy"),
     };
-    let s = State(app.clone());
-    let r = if project.is_empty() {
-        requests::set_workspace_entitlement(
-            s,
-            web.caller.clone(),
-            Path((ws.clone(), role.to_owned())),
-            ApiJson(body),
-        )
-        .await
-    } else {
-        requests::set_project_entitlement(
-            s,
-            web.caller.clone(),
-            Path((ws.clone(), project.to_owned(), role.to_owned())),
-            ApiJson(body),
-        )
-        .await
-    };
+    let project = (!project.is_empty()).then_some(project);
+    let r = crate::ops::requests::set_entitlement(&app, &web.caller, &ws, project, role, &body).await;
     let fields: &[(&str, &str)] =
         &[("emergency", "emergency_policy"), ("policy", "request_policy"), ("role", "target")];
     settle(&app, &web, Back::Tab(&ws, "policies"), r, "Entitlement saved.", |e| {

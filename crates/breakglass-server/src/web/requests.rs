@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::Json;
 use breakglass_api as api;
 use maud::{html, Markup};
 
@@ -14,10 +13,10 @@ use super::dashboard::with_status;
 use super::layout::{
     badge, countdown, csrf, emergency_badge, error_page, field, form_error, page, select, when, Nav,
 };
-use super::{body_of, redirect_with, Failed, Form, Web};
+use super::{redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{requests, ApiJson, ApiQuery, OptionalJson};
+use crate::ops::requests as ops;
 
 /// `payments` or `payments / ledger`, linked to its page.
 pub fn request_target(ws: &str, project: Option<&str>) -> Markup {
@@ -84,15 +83,8 @@ struct Choice {
 }
 
 async fn choices(app: &Arc<App>, web: &Web, ws: &str) -> Result<Vec<Choice>, ApiError> {
-    let Json(ents) = requests::list_entitlements(
-        State(app.clone()),
-        web.caller.clone(),
-        Path(ws.to_owned()),
-        ApiQuery(api::PageQuery { limit: Some(1000), cursor: None }),
-    )
-    .await?;
+    let ents = crate::ops::every(|ask| ops::list_entitlements(app, &web.caller, ws, ask))?;
     Ok(ents
-        .items
         .into_iter()
         .map(|e| {
             let target =
@@ -188,15 +180,13 @@ pub async fn create(State(app): State<Arc<App>>, web: Web, form: Form) -> Respon
         justification: form.get("justification"),
         emergency: form.checked("emergency"),
     };
-    match body_of::<api::Request>(
-        requests::create_request(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
-    )
-    .await
-    {
+    match ops::create_request(&app, &web.caller, &body).await.map(|w| w.value) {
         Ok(r) => {
-            let notice = match r.state.as_str() {
-                "granted" if r.emergency => "Emergency access granted. It is recorded and will be reviewed.",
-                "granted" => "Access granted.",
+            let notice = match r.state {
+                api::RequestState::Granted if r.emergency => {
+                    "Emergency access granted. It is recorded and will be reviewed."
+                }
+                api::RequestState::Granted => "Access granted.",
                 _ => "Request sent; approvers have been given a task.",
             };
             redirect_with(&format!("/requests/{}", r.id), notice, web.secure)
@@ -226,33 +216,14 @@ pub async fn show(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>)
 }
 
 async fn render_show(app: &Arc<App>, web: &Web, id: &str, failed: &Failed) -> Response {
-    let r = match requests::get_request(State(app.clone()), web.caller.clone(), Path(id.to_owned())).await {
-        Ok(Json(r)) => r,
+    let found = ops::request_id(id).map_err(ApiError::from).and_then(|rid| {
+        let r = ops::get_request(app, &web.caller, rid)?;
+        Ok((r, ops::task_on(app, &web.caller, rid)?, ops::review_of(app, &web.caller, rid).ok().flatten()))
+    });
+    let (r, task, review) = match found {
+        Ok(f) => f,
         Err(e) => return error_page(e.status, &e.detail),
     };
-    let task = match requests::list_tasks(
-        State(app.clone()),
-        web.caller.clone(),
-        ApiQuery(api::PageQuery { limit: Some(1000), cursor: None }),
-    )
-    .await
-    {
-        Ok(Json(t)) => t.items.into_iter().find(|t| t.request.id == r.id),
-        Err(e) => return error_page(e.status, &e.detail),
-    };
-    let review = requests::list_reviews(
-        State(app.clone()),
-        web.caller.clone(),
-        ApiQuery(api::ReviewQuery {
-            state: Some("all".into()),
-            workspace: Some(r.workspace.clone()),
-            limit: Some(1000),
-            cursor: None,
-        }),
-    )
-    .await
-    .ok()
-    .and_then(|Json(p)| p.items.into_iter().find(|v| v.request_id == r.id));
     let now = app.now();
     let me = app.state().user(web.caller.user).map(|u| u.email.to_string()).unwrap_or_default();
     let mine = r.user == me || r.created_by == me;
@@ -337,35 +308,29 @@ async fn after(
 
 /// `POST /requests/{id}/approve` (`override` for an admin-area override).
 pub async fn approve(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, form: Form) -> Response {
-    let body = api::ApproveRequest { is_override: form.checked("override") };
-    let r = body_of(
-        requests::approve_request(
-            State(app.clone()),
-            web.caller.clone(),
-            Path(id.clone()),
-            OptionalJson(body),
-        )
-        .await,
-    )
-    .await;
+    let r = match ops::request_id(&id) {
+        Ok(rid) => ops::approve(&app, &web.caller, rid, form.checked("override")).await.map(|w| w.value),
+        Err(e) => Err(e.into()),
+    };
     after(&app, &web, &id, r, "Approved.", None).await
 }
 
 /// `POST /requests/{id}/deny`.
 pub async fn deny(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, form: Form) -> Response {
-    let body = api::DenyRequest { reason: form.text("reason") };
-    let r = body_of(
-        requests::deny_request(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body)).await,
-    )
-    .await;
+    let r = match ops::request_id(&id) {
+        Ok(rid) => ops::deny(&app, &web.caller, rid, &form.text("reason")).await.map(|w| w.value),
+        Err(e) => Err(e.into()),
+    };
     let name = format!("deny-{id}");
     after(&app, &web, &id, r, "Denied.", Some((&name, &form))).await
 }
 
 /// `POST /requests/{id}/cancel`.
 pub async fn cancel(State(app): State<Arc<App>>, web: Web, Path(id): Path<String>, _form: Form) -> Response {
-    let r = body_of(requests::cancel_request(State(app.clone()), web.caller.clone(), Path(id.clone())).await)
-        .await;
+    let r = match ops::request_id(&id) {
+        Ok(rid) => ops::cancel(&app, &web.caller, rid).await.map(|w| w.value),
+        Err(e) => Err(e.into()),
+    };
     after(&app, &web, &id, r, "Request cancelled.", None).await
 }
 
@@ -376,9 +341,10 @@ pub async fn escalate(
     Path(id): Path<String>,
     _form: Form,
 ) -> Response {
-    let r =
-        body_of(requests::escalate_request(State(app.clone()), web.caller.clone(), Path(id.clone())).await)
-            .await;
+    let r = match ops::request_id(&id) {
+        Ok(rid) => ops::escalate(&app, &web.caller, rid).await.map(|w| w.value),
+        Err(e) => Err(e.into()),
+    };
     after(&app, &web, &id, r, "Escalated to emergency.", None).await
 }
 
@@ -389,13 +355,15 @@ pub async fn complete_review(
     Path(id): Path<String>,
     form: Form,
 ) -> Response {
-    let body = api::CompleteReview { outcome: form.text("outcome"), notes: form.get("notes") };
-    match body_of::<api::Review>(
-        requests::complete_review(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body))
-            .await,
-    )
-    .await
-    {
+    let parsed = ops::review_id(&id)
+        .and_then(|rid| Ok((rid, breakglass_core::access::ReviewOutcome::parse(&form.text("outcome"))?)));
+    let result = match parsed {
+        Ok((rid, outcome)) => {
+            ops::complete_review(&app, &web.caller, rid, outcome, form.get("notes")).await.map(|w| w.value)
+        }
+        Err(e) => Err(e.into()),
+    };
+    match result {
         Ok(r) => redirect_with(&format!("/requests/{}", r.request_id), "Review completed.", web.secure),
         Err(e) => {
             let state_req = {

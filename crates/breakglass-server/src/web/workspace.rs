@@ -26,7 +26,7 @@ use super::{body_of, expiry_fields, redirect, redirect_with, Failed, Form, Web, 
 use crate::app::App;
 use crate::error::ApiError;
 use crate::http::ApiResult;
-use crate::http::{admin, requests, workspaces, ApiJson, ApiQuery};
+use crate::http::{admin, workspaces, ApiJson, ApiQuery};
 
 fn all() -> ApiQuery<api::PageQuery> {
     ApiQuery(api::PageQuery { limit: Some(1000), cursor: None })
@@ -319,16 +319,11 @@ async fn policies_tab(
     // Workspace owners and admins manage a workspace's policies and entitlements.
     let manage = rights.manage_managers || admin_role == AdminRole::Admin;
     let ws = &w.identifier;
-    let Json(ents) =
-        requests::list_entitlements(State(app.clone()), web.caller.clone(), Path(ws.clone()), all()).await?;
-    let Json(policies) = requests::list_policies(
-        State(app.clone()),
-        web.caller.clone(),
-        ApiQuery(api::PolicyQuery { workspace: Some(ws.clone()), limit: Some(1000), cursor: None }),
-    )
-    .await?;
+    let ents = crate::ops::every(|ask| crate::ops::requests::list_entitlements(app, &web.caller, ws, ask))?;
+    let policies = crate::ops::every(|ask| {
+        crate::ops::requests::list_policies(app, &web.caller, Some(ws.as_str()), ask)
+    })?;
     let targets: Vec<(String, String)> = ents
-        .items
         .iter()
         .map(|e| {
             let at =
@@ -337,7 +332,7 @@ async fn policies_tab(
         })
         .collect();
     let policy_opts: Vec<(String, String)> =
-        policies.items.iter().map(|p| (p.id.clone(), p.name.clone())).collect();
+        policies.iter().map(|p| (p.id.clone(), p.name.clone())).collect();
     let mut with_default = vec![(String::new(), "the installation default".to_owned())];
     with_default.extend(policy_opts.iter().cloned());
     Ok(html! {
@@ -345,7 +340,7 @@ async fn policies_tab(
         p.muted { "Which policy governs a request for each role, and whether emergency requests are allowed." }
         div.table-wrap { table {
             thead { tr { th { "Where" } th { "Role" } th { "Requests" } th { "Emergency" } } }
-            tbody { @for e in &ents.items { tr.emergency-row[e.emergency_enabled] {
+            tbody { @for e in &ents { tr.emergency-row[e.emergency_enabled] {
                 td { (request_target(&e.workspace, e.project.as_deref())) }
                 td { (e.role) }
                 td { (e.request_policy.name) @if e.default { " " span.muted.small-text { "(default)" } } }
@@ -355,7 +350,7 @@ async fn policies_tab(
         h2 { "Policies" }
         div.table-wrap { table {
             thead { tr { th { "Policy" } th { "Steps" } th { "Longest access" } th { "Justification" } } }
-            tbody { @for p in &policies.items { tr {
+            tbody { @for p in &policies { tr {
                 td { (p.name) @if p.workspace.is_none() { " " span.muted.small-text { "(installation)" } } }
                 td { @if p.steps.is_empty() { "granted at once" } @for (i, s) in p.steps.iter().enumerate() { @if i > 0 { ", then " } (s.count) " of " (s.approvers.replace('_', " ")) @if !s.users.is_empty() { " (" (s.users.join(", ")) ")" } } }
                 td { (p.max_duration.as_deref().unwrap_or("no limit")) }
@@ -363,7 +358,7 @@ async fn policies_tab(
             } } }
         } }
         @if manage {
-            @for p in policies.items.iter().filter(|p| p.workspace.as_deref() == Some(ws.as_str())) {
+            @for p in policies.iter().filter(|p| p.workspace.as_deref() == Some(ws.as_str())) {
                 @let form = format!("policy-{}", p.id);
                 details.card open[failed.form == form] {
                     summary { "Edit “" (p.name) "”" }
@@ -405,21 +400,20 @@ async fn reviews_tab(
     w: &api::Workspace,
     failed: &Failed,
 ) -> Result<Markup, ApiError> {
-    let Json(reviews) = requests::list_reviews(
-        State(app.clone()),
-        web.caller.clone(),
-        ApiQuery(api::ReviewQuery {
+    // Every emergency use of the workspace, newest first: the review history is shown whole.
+    let reviews = crate::ops::every(|ask| {
+        let q = api::ReviewQuery {
             state: Some("all".into()),
             workspace: Some(w.identifier.clone()),
-            limit: Some(200),
-            cursor: None,
-        }),
-    )
-    .await?;
+            limit: ask.limit,
+            cursor: ask.cursor.clone(),
+        };
+        crate::ops::requests::list_reviews(app, &web.caller, &q)
+    })?;
     let me = app.state().user(web.caller.user).map(|u| u.email.to_string()).unwrap_or_default();
     Ok(html! {
-        @if reviews.items.is_empty() { p.muted { "No emergency access has been used here." } }
-        @for r in &reviews.items {
+        @if reviews.is_empty() { p.muted { "No emergency access has been used here." } }
+        @for r in &reviews {
             section.card.emergency[r.state == api::ReviewState::Open] {
                 p { (emergency_badge()) " " strong { (r.holder) } " held " (r.role) " on " (request_target(&r.workspace, r.project.as_deref()))
                     " — opened " (when(&r.opened_at)) " " (badge(r.state))
