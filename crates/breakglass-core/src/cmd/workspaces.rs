@@ -212,3 +212,24 @@ pub(crate) fn require_active(ws: &Workspace) -> Result<(), DomainError> {
 pub(crate) fn user_not_found(email: &Email) -> DomainError {
     DomainError::not_found("user.not_found", format!("no user with e-mail '{email}'"))
 }
+
+/// The workspaces a listing shows the actor, by identifier: every one for the admin area,
+/// otherwise those where they hold a role now; either way only those their credential reaches.
+pub fn listed<'s>(state: &'s State, ctx: &Ctx) -> Result<Vec<&'s Workspace>, DomainError> {
+    let me = authz::acting_user(state, ctx)?;
+    let mut found: Vec<&Workspace> = if authz::actor_admin_role(state, ctx)? == crate::role::AdminRole::None {
+        let mut mine: Vec<&Slug> = state
+            .bindings_of_user(me.id)
+            .filter(|b| b.is_effective(ctx.now))
+            .map(|b| b.target.workspace())
+            .collect();
+        mine.sort();
+        mine.dedup();
+        mine.into_iter().filter_map(|id| state.workspace(id)).collect()
+    } else {
+        state.workspaces().collect()
+    };
+    found.retain(|w| ctx.bounds.covers(&w.id));
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(found)
+}

@@ -1,4 +1,5 @@
-//! Workspaces, projects, memberships and temporary grants.
+//! Workspaces, projects, memberships and temporary grants over HTTP: parse, call
+//! [`crate::ops::workspaces`], answer.
 
 use std::sync::Arc;
 
@@ -6,63 +7,32 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use breakglass_api as api;
-use breakglass_core::authz::{self, WorkspaceAccess};
-use breakglass_core::cmd::members::{self, Assigned, NewGrant, SetMember};
-use breakglass_core::cmd::workspaces::{self, NewProject, NewWorkspace};
-use breakglass_core::ident::{BindingId, Email, Name, Slug};
-use breakglass_core::model::{BindingSource, Target, Workspace, WorkspaceStatus};
-use breakglass_core::org::{TagKey, Tags};
-use breakglass_core::role::{AdminRole, Role, WorkspaceRole};
-use breakglass_core::{Ctx, DomainError, State as Model};
 
-use super::{expiry, paginate, written, written_empty, ApiJson, ApiQuery, ApiResult};
+use super::{written, written_empty, ApiJson, ApiQuery, ApiResult};
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::ApiError;
-use crate::views;
+use crate::ops::workspaces::{self as ops, Assignment};
+use crate::ops::Written;
 
-/// A context for read-only decisions (no ids are drawn).
-fn read_ctx(app: &App, caller: &Caller) -> Ctx {
-    caller.ctx(app.now())
+pub use crate::ops::workspaces::parse_tags;
+
+/// A binding answers `done` (200 or 201); a request opened for approval answers 202.
+fn assigned(w: Written<Assignment>, done: StatusCode) -> ApiResult {
+    Ok(match w.value {
+        Assignment::Binding(b) => written(done, w.seq, &b),
+        Assignment::Request(r) => written(StatusCode::ACCEPTED, w.seq, &r),
+    })
 }
 
-/// Parses a workspace path segment; a malformed one names no workspace, so it is a 404.
-fn ws_slug(s: &str) -> Result<Slug, DomainError> {
-    Slug::parse(s)
-        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{s}' not found")))
-}
-
-fn project_slug(ws: &Slug, s: &str) -> Result<Slug, DomainError> {
-    Slug::parse(s).map_err(|_| project_not_found(ws, s))
-}
-
-fn project_not_found(ws: &Slug, p: &str) -> DomainError {
-    DomainError::not_found("project.not_found", format!("project '{p}' not found in workspace '{ws}'"))
-}
-
-/// The workspace if the caller may see it.
-fn visible<'a>(
-    state: &'a Model,
-    ctx: &Ctx,
-    ws: &Slug,
-) -> Result<(&'a Workspace, WorkspaceAccess), DomainError> {
-    authz::visible_workspace(state, ctx, ws)
-}
-
-/// The target of a member path, checked for visibility (404 otherwise).
-fn target(state: &Model, ctx: &Ctx, ws: &str, project: Option<&str>) -> Result<Target, DomainError> {
-    let ws = ws_slug(ws)?;
-    visible(state, ctx, &ws)?;
-    match project {
-        None => Ok(Target::Workspace(ws)),
-        Some(p) => {
-            let p = project_slug(&ws, p)?;
-            if state.project(&ws, &p).is_none() {
-                return Err(project_not_found(&ws, p.as_str()));
-            }
-            Ok(Target::Project(ws, p))
-        }
-    }
+async fn set_member(
+    app: &App,
+    caller: &Caller,
+    ws: &str,
+    project: Option<&str>,
+    email: &str,
+    body: api::SetMember,
+) -> ApiResult {
+    assigned(ops::set_member(app, caller, ws, project, email, &body).await?, StatusCode::OK)
 }
 
 /// Creates a workspace (admins and employees). Its owners default to the caller.
@@ -79,27 +49,8 @@ pub async fn create_workspace(
     caller: Caller,
     ApiJson(body): ApiJson<api::CreateWorkspace>,
 ) -> ApiResult {
-    let new = NewWorkspace {
-        id: Slug::parse(&body.identifier)?,
-        name: Name::parse(&body.name)?,
-        owners: body.owners.iter().map(|e| Email::parse(e)).collect::<Result<_, _>>()?,
-        members: body
-            .members
-            .iter()
-            .map(|m| Ok((Email::parse(&m.email)?, WorkspaceRole::parse(&m.role)?)))
-            .collect::<Result<_, DomainError>>()?,
-        project_quota: body.project_quota.unwrap_or(app.state().settings().default_project_quota),
-        tags: parse_tags(&body.tags)?,
-    };
-    let id = new.id.clone();
-    let done = app
-        .execute(caller.actor(), |state, ctx| {
-            Ok((workspaces::create_workspace(state, ctx, new.clone())?, ()))
-        })
-        .await?;
-    let state = app.state();
-    let ws = state.workspace(&id).ok_or_else(ApiError::internal)?;
-    Ok(written(StatusCode::CREATED, done.seq, &views::workspace(&state, ws)))
+    let done = ops::create_workspace(&app, &caller, &body).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
 /// Lists the workspaces the caller can see (all of them for the admin area).
@@ -111,35 +62,7 @@ pub async fn list_workspaces(
     caller: Caller,
     ApiQuery(q): ApiQuery<api::ListQuery>,
 ) -> ApiResult<Json<api::Page<api::Workspace>>> {
-    let status = q.status.as_deref().map(WorkspaceStatus::parse).transpose()?;
-    let tag = q.tag.as_deref().map(TagFilter::parse).transpose()?;
-    let now = app.now();
-    let state = app.state();
-    let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
-    let keep = |w: &&Workspace| {
-        caller.bounds.covers(&w.id)
-            && status.is_none_or(|s| w.status == s)
-            && tag.as_ref().is_none_or(|t| t.matches(&w.tags))
-    };
-    let items: Vec<api::Workspace> = if authz::actor_admin_role(&state, &caller.ctx(now))? != AdminRole::None
-    {
-        state.workspaces().filter(keep).map(|w| views::workspace(&state, w)).collect()
-    } else {
-        let mut mine: Vec<&Slug> = state
-            .bindings_of_user(me.id)
-            .filter(|b| b.is_effective(now))
-            .map(|b| b.target.workspace())
-            .collect();
-        mine.sort();
-        mine.dedup();
-        mine.into_iter()
-            .filter_map(|id| state.workspace(id))
-            .filter(keep)
-            .map(|w| views::workspace(&state, w))
-            .collect()
-    };
-    let page = api::PageQuery { limit: q.limit, cursor: q.cursor.clone() };
-    Ok(Json(paginate(items, |w: &api::Workspace| w.identifier.clone(), &page)?))
+    Ok(Json(ops::list_workspaces(&app, &caller, &q)?))
 }
 
 /// One workspace.
@@ -154,29 +77,7 @@ pub async fn get_workspace(
     caller: Caller,
     Path(ws): Path<String>,
 ) -> ApiResult<Json<api::Workspace>> {
-    let ctx = read_ctx(&app, &caller);
-    let state = app.state();
-    let (w, _) = visible(&state, &ctx, &ws_slug(&ws)?)?;
-    Ok(Json(views::workspace(&state, w)))
-}
-
-fn members_page(
-    app: &App,
-    caller: &Caller,
-    ws: &str,
-    project: Option<&str>,
-    q: &api::PageQuery,
-) -> ApiResult<Json<api::Page<api::Binding>>> {
-    let ctx = read_ctx(app, caller);
-    let state = app.state();
-    let target = target(&state, &ctx, ws, project)?;
-    let mut items: Vec<api::Binding> = state
-        .bindings_on(&target)
-        .filter(|b| b.is_effective(ctx.now))
-        .map(|b| views::binding(&state, b))
-        .collect();
-    items.sort_by(|a, b| (&a.user, &a.id).cmp(&(&b.user, &b.id)));
-    Ok(Json(paginate(items, |b: &api::Binding| format!("{} {}", b.user, b.id), q)?))
+    Ok(Json(ops::get_workspace(&app, &caller, &ws)?))
 }
 
 /// Who holds which workspace role now (memberships and grants).
@@ -192,67 +93,7 @@ pub async fn list_workspace_members(
     Path(ws): Path<String>,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Binding>>> {
-    members_page(&app, &caller, &ws, None, &q)
-}
-
-async fn set_member(
-    app: &App,
-    caller: &Caller,
-    ws: &str,
-    project: Option<&str>,
-    email: &str,
-    body: api::SetMember,
-) -> ApiResult {
-    let (target, cmd) = {
-        let ctx = read_ctx(app, caller);
-        let state = app.state();
-        let target = target(&state, &ctx, ws, project)?;
-        let cmd = SetMember {
-            target: target.clone(),
-            email: Email::parse(email)?,
-            role: Role::parse_for(&body.role, project.is_some())?,
-            expires_at: expiry(body.expires_at.as_deref(), body.expires_in.as_deref(), ctx.now)?,
-            justification: body.justification.clone(),
-        };
-        (target, cmd)
-    };
-    let done = app
-        .execute(caller.actor(), |state, ctx| {
-            let changes = members::set_member(state, ctx, cmd.clone())?;
-            let request = members::opened_request(&changes);
-            Ok((changes, request))
-        })
-        .await?;
-    let now = app.now();
-    let state = app.state();
-    if let Some(id) = done.value {
-        let r = state.request(id).ok_or_else(ApiError::internal)?;
-        return Ok(written(StatusCode::ACCEPTED, done.seq, &views::request(&state, r, now)));
-    }
-    let user = state.user_by_email(&cmd.email).ok_or_else(ApiError::internal)?;
-    let b = state
-        .bindings_on(&target)
-        .find(|b| b.user == user.id && b.source == BindingSource::Direct && b.is_effective(now))
-        .ok_or_else(ApiError::internal)?;
-    Ok(written(StatusCode::OK, done.seq, &views::binding(&state, b)))
-}
-
-async fn remove_member(
-    app: &App,
-    caller: &Caller,
-    ws: &str,
-    project: Option<&str>,
-    email: &str,
-) -> ApiResult {
-    let (target, email) = {
-        let ctx = read_ctx(app, caller);
-        let state = app.state();
-        (target(&state, &ctx, ws, project)?, Email::parse(email)?)
-    };
-    let done = app
-        .execute(caller.actor(), |state, ctx| Ok((members::remove_member(state, ctx, &target, &email)?, ())))
-        .await?;
-    Ok(written_empty(done.seq))
+    Ok(Json(ops::members(&app, &caller, &ws, None, &q.into())?))
 }
 
 /// Sets a user's workspace membership role (and optional expiry), replacing any previous one.
@@ -288,7 +129,7 @@ pub async fn remove_workspace_member(
     caller: Caller,
     Path((ws, email)): Path<(String, String)>,
 ) -> ApiResult {
-    remove_member(&app, &caller, &ws, None, &email).await
+    Ok(written_empty(ops::remove_member(&app, &caller, &ws, None, &email).await?.seq))
 }
 
 /// Creates a project within the workspace's quota.
@@ -306,24 +147,8 @@ pub async fn create_project(
     Path(ws): Path<String>,
     ApiJson(body): ApiJson<api::CreateProject>,
 ) -> ApiResult {
-    let ws = ws_slug(&ws)?;
-    {
-        // Visibility first: an outsider learns nothing, not even that their input was bad.
-        let ctx = read_ctx(&app, &caller);
-        visible(&app.state(), &ctx, &ws)?;
-    }
-    let new = NewProject {
-        workspace: ws.clone(),
-        id: Slug::parse(&body.identifier)?,
-        name: Name::parse(&body.name)?,
-        tags: parse_tags(&body.tags)?,
-    };
-    let done = app
-        .execute(caller.actor(), |state, ctx| Ok((workspaces::create_project(state, ctx, new.clone())?, ())))
-        .await?;
-    let state = app.state();
-    let p = state.project(&ws, &new.id).ok_or_else(ApiError::internal)?;
-    Ok(written(StatusCode::CREATED, done.seq, &views::project(p)))
+    let done = ops::create_project(&app, &caller, &ws, &body).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
 /// Lists a workspace's projects.
@@ -339,23 +164,7 @@ pub async fn list_projects(
     Path(ws): Path<String>,
     ApiQuery(q): ApiQuery<api::ListQuery>,
 ) -> ApiResult<Json<api::Page<api::Project>>> {
-    let ctx = read_ctx(&app, &caller);
-    let state = app.state();
-    let ws = ws_slug(&ws)?;
-    visible(&state, &ctx, &ws)?;
-    if q.status.is_some() {
-        return Err(
-            DomainError::invalid("input.invalid_query", "projects have no status to filter on").into()
-        );
-    }
-    let tag = q.tag.as_deref().map(TagFilter::parse).transpose()?;
-    let items = state
-        .projects_of(&ws)
-        .filter(|p| tag.as_ref().is_none_or(|t| t.matches(&p.tags)))
-        .map(views::project)
-        .collect();
-    let page = api::PageQuery { limit: q.limit, cursor: q.cursor.clone() };
-    Ok(Json(paginate(items, |p: &api::Project| p.identifier.clone(), &page)?))
+    Ok(Json(ops::list_projects(&app, &caller, &ws, &q)?))
 }
 
 /// One project.
@@ -370,15 +179,7 @@ pub async fn get_project(
     caller: Caller,
     Path((ws, p)): Path<(String, String)>,
 ) -> ApiResult<Json<api::Project>> {
-    let ctx = read_ctx(&app, &caller);
-    let state = app.state();
-    let t = target(&state, &ctx, &ws, Some(&p))?;
-    let project = match &t {
-        Target::Project(ws, p) => state.project(ws, p),
-        Target::Workspace(_) => None,
-    }
-    .ok_or_else(ApiError::internal)?;
-    Ok(Json(views::project(project)))
+    Ok(Json(ops::get_project(&app, &caller, &ws, &p)?))
 }
 
 /// Who holds which role on a project now (memberships and grants).
@@ -394,7 +195,7 @@ pub async fn list_project_members(
     Path((ws, p)): Path<(String, String)>,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Binding>>> {
-    members_page(&app, &caller, &ws, Some(&p), &q)
+    Ok(Json(ops::members(&app, &caller, &ws, Some(&p), &q.into())?))
 }
 
 /// Sets a user's project role (and optional expiry), replacing any previous membership.
@@ -429,7 +230,7 @@ pub async fn remove_project_member(
     caller: Caller,
     Path((ws, p, email)): Path<(String, String, String)>,
 ) -> ApiResult {
-    remove_member(&app, &caller, &ws, Some(&p), &email).await
+    Ok(written_empty(ops::remove_member(&app, &caller, &ws, Some(&p), &email).await?.seq))
 }
 
 /// Grants a role until an instant, on top of whatever the user already holds.
@@ -447,34 +248,7 @@ pub async fn create_grant(
     caller: Caller,
     ApiJson(body): ApiJson<api::CreateGrant>,
 ) -> ApiResult {
-    let cmd = {
-        let ctx = read_ctx(&app, &caller);
-        let state = app.state();
-        let target = target(&state, &ctx, &body.workspace, body.project.as_deref())?;
-        let expires_at = expiry(body.expires_at.as_deref(), body.expires_in.as_deref(), ctx.now)?
-            .ok_or_else(|| {
-                DomainError::invalid("input.missing_expiry", "a grant needs expires_at or expires_in")
-            })?;
-        NewGrant {
-            target,
-            email: Email::parse(&body.user)?,
-            role: Role::parse_for(&body.role, body.project.is_some())?,
-            expires_at,
-            reason: body.reason.clone(),
-        }
-    };
-    let done = app.execute(caller.actor(), |state, ctx| members::grant(state, ctx, cmd.clone())).await?;
-    let state = app.state();
-    match done.value {
-        Assigned::Binding(id) => {
-            let b = state.binding(id).ok_or_else(ApiError::internal)?;
-            Ok(written(StatusCode::CREATED, done.seq, &views::binding(&state, b)))
-        }
-        Assigned::Request(id) => {
-            let r = state.request(id).ok_or_else(ApiError::internal)?;
-            Ok(written(StatusCode::ACCEPTED, done.seq, &views::request(&state, r, app.now())))
-        }
-    }
+    assigned(ops::create_grant(&app, &caller, &body).await?, StatusCode::CREATED)
 }
 
 /// Ends a grant early (managers, or its holder giving it up).
@@ -485,36 +259,5 @@ pub async fn create_grant(
         (status = 404, description = "No such live grant visible to you", body = api::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_grant(State(app): State<Arc<App>>, caller: Caller, Path(id): Path<String>) -> ApiResult {
-    let id = BindingId::parse(&id)
-        .map_err(|_| DomainError::not_found("grant.not_found", format!("grant {id} not found")))?;
-    let done =
-        app.execute(caller.actor(), |state, ctx| Ok((members::revoke_grant(state, ctx, id)?, ()))).await?;
-    Ok(written_empty(done.seq))
-}
-
-/// Parses tags given on the wire; values are checked against their definitions by the core.
-pub fn parse_tags(given: &std::collections::BTreeMap<String, String>) -> Result<Tags, DomainError> {
-    given.iter().map(|(k, v)| Ok((TagKey::parse(k)?, v.clone()))).collect()
-}
-
-/// A `?tag=key` or `?tag=key:value` filter.
-pub struct TagFilter {
-    key: TagKey,
-    value: Option<String>,
-}
-
-impl TagFilter {
-    /// Parses the filter.
-    pub fn parse(s: &str) -> Result<Self, DomainError> {
-        let (k, v) = match s.split_once(':') {
-            Some((k, v)) => (k, Some(v.to_owned())),
-            None => (s, None),
-        };
-        Ok(Self { key: TagKey::parse(k)?, value: v })
-    }
-
-    /// True when `tags` carry the key (with the value, if one was given).
-    pub fn matches(&self, tags: &Tags) -> bool {
-        tags.get(&self.key).is_some_and(|v| self.value.as_ref().is_none_or(|want| want == v))
-    }
+    Ok(written_empty(ops::revoke_grant(&app, &caller, ops::grant_id(&id)?).await?.seq))
 }

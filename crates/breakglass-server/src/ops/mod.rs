@@ -11,6 +11,7 @@ pub mod messages;
 pub mod platforms;
 pub mod requests;
 pub mod users;
+pub mod workspaces;
 
 use breakglass_api::{Page, PageQuery};
 use breakglass_core::time::{Span, Timestamp};

@@ -21,7 +21,7 @@ use super::workspace::policy_fields;
 use super::{body_of, redirect_with, Failed, Form, Web, IDENT_FIELDS};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{admin, workspaces, ApiJson, ApiQuery, OptionalJson};
+use crate::http::{admin, ApiJson, ApiQuery, OptionalJson};
 
 fn opts(values: &[&str]) -> Vec<(String, String)> {
     values.iter().map(|v| ((*v).to_owned(), v.replace('_', " "))).collect()
@@ -71,27 +71,25 @@ async fn body(
     let s = || State(app.clone());
     let status = q.get("status").filter(|v| !v.is_empty()).cloned();
     let tag = q.get("tag").filter(|v| !v.is_empty()).cloned();
-    let Json(list) = workspaces::list_workspaces(
-        s(),
-        web.caller.clone(),
-        ApiQuery(api::ListQuery {
+    let list = crate::ops::workspaces::list_workspaces(
+        app,
+        &web.caller,
+        &api::ListQuery {
             status: status.clone(),
             tag: tag.clone(),
-            limit: Some(1000),
-            cursor: None,
-        }),
-    )
-    .await?;
-    let Json(pending_ws) = workspaces::list_workspaces(
-        s(),
-        web.caller.clone(),
-        ApiQuery(api::ListQuery {
+            limit: None,
+            cursor: q.get("workspaces").cloned(),
+        },
+    )?;
+    let pending_ws = crate::ops::every(|ask| {
+        let q = api::ListQuery {
             status: Some("pending_approval".into()),
-            limit: Some(1000),
+            limit: ask.limit,
+            cursor: ask.cursor.clone(),
             ..Default::default()
-        }),
-    )
-    .await?;
+        };
+        crate::ops::workspaces::list_workspaces(app, &web.caller, &q)
+    })?;
     // Every pending request the admin area may see: it decides them, so none is left out.
     let pending = crate::ops::every(|ask| {
         let q = api::RequestQuery {
@@ -128,10 +126,10 @@ async fn body(
         h1 { "Admin area" }
         @if let Some(r) = result { (r) }
         (form_error(failed, "admin"))
-        @if !pending_ws.items.is_empty() {
+        @if !pending_ws.is_empty() {
             section.card aria-labelledby="reg-h" {
                 h2 #reg-h { "Workspace registrations waiting" }
-                @for w in &pending_ws.items {
+                @for w in &pending_ws {
                     div.actions {
                         span { strong { (w.name) } " (" (w.identifier) "), registered " (when(&w.created_at)) }
                         @if manages { (ws_action(web, &w.identifier, "approve", "Approve", "")) (ws_action(web, &w.identifier, "reject", "Reject", "danger")) }
@@ -182,6 +180,14 @@ async fn body(
                     } }
                 } } }
             } }
+            @if let Some(c) = &list.next_cursor {
+                @let query = serde_urlencoded::to_string([
+                    ("status", status.as_deref().unwrap_or("")),
+                    ("tag", tag.as_deref().unwrap_or("")),
+                    ("workspaces", c.as_str()),
+                ]).unwrap_or_default();
+                p.more { a href=(format!("/admin?{query}")) rel="next" { "More →" } }
+            }
         }
         @if manages {
             details.card open[failed.form == "workspace"] {
@@ -588,11 +594,7 @@ pub async fn create_workspace(State(app): State<Arc<App>>, web: Web, form: Form)
         project_quota: quota,
         ..Default::default()
     };
-    match body_of::<api::Workspace>(
-        workspaces::create_workspace(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
-    )
-    .await
-    {
+    match crate::ops::workspaces::create_workspace(&app, &web.caller, &body).await.map(|w| w.value) {
         Ok(w) => redirect_with(
             &format!("/w/{}", w.identifier),
             &format!("Created workspace {}.", w.identifier),

@@ -15,7 +15,7 @@ use super::workspace::{render, render_project};
 use super::{expiry_fields, finish, local_path, redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{admin, workspaces, ApiJson};
+use crate::http::{admin, ApiJson};
 
 /// Where a form goes back to, and how a refusal is shown there.
 pub(super) enum Back<'a> {
@@ -86,12 +86,21 @@ pub async fn grant(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>
         expires_in,
         reason: form.get("reason"),
     };
-    let r = workspaces::create_grant(State(app.clone()), web.caller.clone(), ApiJson(body)).await;
+    let r = crate::ops::workspaces::create_grant(&app, &web.caller, &body).await.map(|w| w.value);
     let back = match &project {
         Some(p) => Back::Project(&ws, p),
         None => Back::Tab(&ws, "access"),
     };
-    let notice = format!("Granted {} to {} until it expires.", form.text("role"), form.text("user"));
+    let notice = match &r {
+        Ok(crate::ops::workspaces::Assignment::Request(_)) => {
+            format!(
+                "The grant of {} to {} needs approval: a request was opened.",
+                form.text("role"),
+                form.text("user")
+            )
+        }
+        _ => format!("Granted {} to {} until it expires.", form.text("role"), form.text("user")),
+    };
     settle(&app, &web, back, r, &notice, |e| Failed::new("grant", &form, e, GRANT_FIELDS)).await
 }
 
@@ -103,7 +112,10 @@ pub async fn revoke_grant(
     form: Form,
 ) -> Response {
     let back = local_path(form.get("back").as_deref().or(Some(&format!("/w/{ws}"))));
-    let r = workspaces::revoke_grant(State(app.clone()), web.caller.clone(), Path(id)).await;
+    let r = match crate::ops::workspaces::grant_id(&id) {
+        Ok(id) => crate::ops::workspaces::revoke_grant(&app, &web.caller, id).await,
+        Err(e) => Err(e.into()),
+    };
     finish(ok(r), &web, &back, "Grant revoked.")
 }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::Json;
 use breakglass_api as api;
 use breakglass_core::authz::{self, WorkspaceAccess};
 use breakglass_core::ident::Slug;
@@ -25,8 +24,8 @@ use super::requests::{request_link, request_target, review_form};
 use super::{body_of, expiry_fields, redirect, redirect_with, Failed, Form, Web, IDENT_FIELDS};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::ApiResult;
-use crate::http::{admin, workspaces, ApiJson, ApiQuery};
+use crate::http::{admin, ApiJson, ApiQuery};
+use crate::ops::workspaces as ops;
 
 fn all() -> ApiQuery<api::PageQuery> {
     ApiQuery(api::PageQuery { limit: Some(1000), cursor: None })
@@ -88,9 +87,8 @@ pub(super) async fn render(
     failed: &Failed,
     shown_once: Option<Markup>,
 ) -> Response {
-    let s = || State(app.clone());
-    let w = match workspaces::get_workspace(s(), web.caller.clone(), Path(ws.to_owned())).await {
-        Ok(Json(w)) => w,
+    let w = match ops::get_workspace(app, &web.caller, ws) {
+        Ok(w) => w,
         Err(e) => return error_page(e.status, &e.detail),
     };
     let (rights, admin_role) = rights(app, web, ws);
@@ -193,9 +191,7 @@ async fn access_tab(
     failed: &Failed,
 ) -> Result<Markup, ApiError> {
     let ws = &w.identifier;
-    let Json(members) =
-        workspaces::list_workspace_members(State(app.clone()), web.caller.clone(), Path(ws.clone()), all())
-            .await?;
+    let members = crate::ops::every(|ask| ops::members(app, &web.caller, ws, None, ask))?;
     let invitations = if rights.manage {
         admin::workspace_invitations(State(app.clone()), web.caller.clone(), Path(ws.clone()), all())
             .await?
@@ -217,8 +213,8 @@ async fn access_tab(
             }
         }
         h2 { "Current access" }
-        (access_table(web, ws, None, &members.items, rights.manage, now))
-        @if members.items.iter().any(|b| b.user == me && b.project.is_none() && b.source == api::BindingSource::Direct) {
+        (access_table(web, ws, None, &members, rights.manage, now))
+        @if members.iter().any(|b| b.user == me && b.project.is_none() && b.source == api::BindingSource::Direct) {
             form.inline method="post" action=(format!("/w/{ws}/leave")) {
                 (csrf(web)) button.small.secondary type="submit" { "Leave this workspace" }
             }
@@ -275,18 +271,15 @@ async fn projects_tab(
     failed: &Failed,
 ) -> Result<Markup, ApiError> {
     let ws = &w.identifier;
-    let Json(projects) = workspaces::list_projects(
-        State(app.clone()),
-        web.caller.clone(),
-        Path(ws.clone()),
-        ApiQuery(api::ListQuery { limit: Some(1000), ..Default::default() }),
-    )
-    .await?;
+    let projects = crate::ops::every(|ask| {
+        let q = api::ListQuery { limit: ask.limit, cursor: ask.cursor.clone(), ..Default::default() };
+        ops::list_projects(app, &web.caller, ws, &q)
+    })?;
     Ok(html! {
         p.muted { (w.project_count) " of " (w.project_quota) " projects (quota)." }
         div.table-wrap { table {
             thead { tr { th { "Project" } th { "Name" } th.hide-narrow { "Tags" } th.hide-narrow { "Created" } } }
-            tbody { @for p in &projects.items { tr {
+            tbody { @for p in &projects { tr {
                 td { a href=(format!("/w/{ws}/p/{}", p.identifier)) { (p.identifier) } }
                 td { (p.name) }
                 td.hide-narrow { @for (k, v) in &p.tags { code { (k) "=" (v) } " " } }
@@ -560,10 +553,16 @@ fn member_body(form: &Form) -> (String, api::SetMember) {
 
 /// Ends an assignment: the API answers with the binding, or with a request when the role's
 /// policy needs approvals, and the notice says which.
-async fn assigned(app: &Arc<App>, web: &Web, back: Back<'_>, form: &Form, r: ApiResult) -> Response {
+async fn assigned(
+    app: &Arc<App>,
+    web: &Web,
+    back: Back<'_>,
+    form: &Form,
+    r: Result<ops::Assignment, ApiError>,
+) -> Response {
     let email = form.text("email");
-    match body_of::<serde_json::Value>(r).await {
-        Ok(v) if v.get("state").is_some() => redirect_with(
+    match r {
+        Ok(ops::Assignment::Request(_)) => redirect_with(
             &back.path(),
             &format!("The role for {email} needs approval: a request was opened with your approval."),
             web.secure,
@@ -584,9 +583,7 @@ pub async fn set_member(
     form: Form,
 ) -> Response {
     let (email, body) = member_body(&form);
-    let path = Path((ws.clone(), email));
-    let r =
-        workspaces::set_workspace_member(State(app.clone()), web.caller.clone(), path, ApiJson(body)).await;
+    let r = ops::set_member(&app, &web.caller, &ws, None, &email, &body).await.map(|w| w.value);
     assigned(&app, &web, Back::Tab(&ws, "access"), &form, r).await
 }
 
@@ -607,8 +604,7 @@ pub async fn remove_member(
     form: Form,
 ) -> Response {
     let email = form.text("email");
-    let path = Path((ws.clone(), email.clone()));
-    let r = workspaces::remove_workspace_member(State(app.clone()), web.caller.clone(), path).await;
+    let r = ops::remove_member(&app, &web.caller, &ws, None, &email).await;
     let notice = format!("Removed {email}.");
     settle(&app, &web, Back::Tab(&ws, "access"), r, &notice, |e| Failed::new("member", &form, e, &[])).await
 }
@@ -658,12 +654,7 @@ pub async fn create_project(
         name: form.text("name"),
         tags: Default::default(),
     };
-    match body_of::<api::Project>(
-        workspaces::create_project(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiJson(body))
-            .await,
-    )
-    .await
-    {
+    match ops::create_project(&app, &web.caller, &ws, &body).await.map(|w| w.value) {
         Ok(p) => redirect_with(
             &format!("/w/{ws}/p/{}", p.identifier),
             &format!("Created project {}.", p.identifier),
@@ -693,17 +684,14 @@ pub(super) async fn render_project(
     failed: &Failed,
     shown_once: Option<Markup>,
 ) -> Response {
-    let s = || State(app.clone());
-    let key = (ws.to_owned(), p.to_owned());
-    let proj = match workspaces::get_project(s(), web.caller.clone(), Path(key.clone())).await {
-        Ok(Json(p)) => p,
+    let proj = match ops::get_project(app, &web.caller, ws, p) {
+        Ok(p) => p,
         Err(e) => return error_page(e.status, &e.detail),
     };
-    let members =
-        match workspaces::list_project_members(s(), web.caller.clone(), Path(key.clone()), all()).await {
-            Ok(Json(m)) => m.items,
-            Err(e) => return error_page(e.status, &e.detail),
-        };
+    let members = match crate::ops::every(|ask| ops::members(app, &web.caller, ws, Some(p), ask)) {
+        Ok(m) => m,
+        Err(e) => return error_page(e.status, &e.detail),
+    };
     let (rights, _) = rights(app, web, ws);
     let tenants = match crate::ops::platforms::tenants_with_service_users(app, &web.caller, ws, p) {
         Ok(t) => t,
@@ -791,8 +779,7 @@ pub async fn set_project_member(
     form: Form,
 ) -> Response {
     let (email, body) = member_body(&form);
-    let path = Path((ws.clone(), p.clone(), email));
-    let r = workspaces::set_project_member(State(app.clone()), web.caller.clone(), path, ApiJson(body)).await;
+    let r = ops::set_member(&app, &web.caller, &ws, Some(&p), &email, &body).await.map(|w| w.value);
     assigned(&app, &web, Back::Project(&ws, &p), &form, r).await
 }
 
@@ -804,8 +791,7 @@ pub async fn remove_project_member(
     form: Form,
 ) -> Response {
     let email = form.text("email");
-    let path = Path((ws.clone(), p.clone(), email.clone()));
-    let r = workspaces::remove_project_member(State(app.clone()), web.caller.clone(), path).await;
+    let r = ops::remove_member(&app, &web.caller, &ws, Some(&p), &email).await;
     let notice = format!("Removed {email}.");
     settle(&app, &web, Back::Project(&ws, &p), r, &notice, |e| Failed::new("member", &form, e, &[])).await
 }
