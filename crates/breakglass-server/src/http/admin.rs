@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use breakglass_api as api;
 use breakglass_core::authz;
-use breakglass_core::cmd::{admin, invitations, tags, tokens};
+use breakglass_core::cmd::{admin, invitations, tags};
 use breakglass_core::ident::{Email, InvitationId, Name, Slug};
 use breakglass_core::model::{BindingSource, Target};
 use breakglass_core::org::{
@@ -16,8 +16,7 @@ use breakglass_core::org::{
 };
 use breakglass_core::role::{AdminRole, WorkspaceRole};
 use breakglass_core::time::{Span, Timestamp};
-use breakglass_core::{Actor, Changes, Ctx, DomainError, State as Model};
-use uuid::Uuid;
+use breakglass_core::{Changes, Ctx, DomainError, State as Model};
 
 use super::workspaces::parse_tags;
 use super::{
@@ -407,39 +406,8 @@ pub async fn my_invitations(
         (status = 422, description = "Invalid value", body = api::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn signup(State(app): State<Arc<App>>, ApiJson(body): ApiJson<api::Signup>) -> ApiResult {
-    let email = Email::parse(&body.email)?;
-    let name = Name::parse(&body.name)?;
-    auth::validate_password(&body.password)?;
-    let invitation = body.invitation_token.as_deref().map(|t| auth::secret_hash(t.trim()));
-    {
-        // Refuse before the slow hash.
-        let state = app.state();
-        let ctx = Ctx::new(app.now(), Actor::System, Uuid::nil());
-        let probe = breakglass_core::model::PasswordHash(String::new());
-        invitations::sign_up(&state, &ctx, email.clone(), name.clone(), probe, invitation)?;
-    }
-    let hash = auth::hash_password(body.password).await?;
-    let done = app
-        .execute(Actor::System, |s, c| {
-            invitations::sign_up(s, c, email.clone(), name.clone(), hash.clone(), invitation)
-        })
-        .await?;
-    let user = done.value;
-    let secret = auth::new_secret(auth::SESSION_PREFIX);
-    let digest = auth::secret_hash(&secret);
-    let signed_in = app
-        .execute(Actor::User(user), |s, c| {
-            tokens::sign_in(s, c, digest, c.now.plus(crate::http::session::SESSION_TTL))
-        })
-        .await?;
-    let state = app.state();
-    let u = state.user(user).ok_or_else(ApiError::internal)?;
-    let session = api::Session {
-        token: secret,
-        expires_at: signed_in.value.expires_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-        user: views::user(u),
-    };
-    Ok(written(StatusCode::CREATED, signed_in.seq, &session))
+    let done = crate::ops::session::signup(&app, body).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
 /// Tag definitions.

@@ -10,6 +10,7 @@ pub mod check;
 pub mod messages;
 pub mod platforms;
 pub mod requests;
+pub mod session;
 pub mod users;
 pub mod workspaces;
 

@@ -14,11 +14,11 @@ use maud::html;
 
 use super::layout::{field, form_error, public_page};
 use super::{
-    behind_tls, body_of, cookie, local_path, redirect, redirect_with, session_csrf, set_cookie, Failed, Form,
+    behind_tls, cookie, local_path, redirect, redirect_with, session_csrf, set_cookie, Failed, Form,
     Web, ACT_AS_COOKIE, CSRF_COOKIE, SESSION_COOKIE,
 };
 use crate::app::App;
-use crate::http::{session, ApiJson};
+use crate::ops::session as ops;
 
 /// The CSRF token for a form shown before signing in, and the cookie to set if it is new.
 fn anonymous_csrf(headers: &HeaderMap) -> (String, Option<HeaderValue>) {
@@ -41,7 +41,7 @@ fn with_cookie(mut r: Response, c: Option<HeaderValue>) -> Response {
 }
 
 fn session_cookie(headers: &HeaderMap, token: &str) -> HeaderValue {
-    let max_age = session::SESSION_TTL.as_micros() / 1_000_000;
+    let max_age = ops::SESSION_TTL.as_micros() / 1_000_000;
     set_cookie(SESSION_COOKIE, token, max_age, behind_tls(headers), "Lax")
 }
 
@@ -89,14 +89,14 @@ pub async fn login(
         email: form.text("email"),
         password: form.0.get("password").cloned().unwrap_or_default(),
     };
-    match body_of::<api::Session>(session::login(State(app.clone()), client, ApiJson(body)).await).await {
+    match ops::login(&app, client.0, &body.email, body.password.clone()).await.map(|w| w.value) {
         Ok(s) => {
             // A new sign-in replaces the browser's session: the previous one ends now, not
             // when it expires.
             if let Some(previous) = cookie(&headers, SESSION_COOKIE) {
                 if let Ok(caller) = crate::auth::authenticate(&app, previous, None).await {
                     if caller.kind == breakglass_core::model::TokenKind::Session {
-                        let _ = session::logout(State(app.clone()), caller).await;
+                        let _ = ops::logout(&app, &caller).await;
                     }
                 }
             }
@@ -121,7 +121,7 @@ pub async fn login(
 
 /// `POST /logout`: ends the session (recorded like the API's sign-out) and forgets the cookies.
 pub async fn logout(State(app): State<Arc<App>>, web: Web, _form: Form) -> Response {
-    if let Err(e) = session::logout(State(app), web.caller.clone()).await {
+    if let Err(e) = ops::logout(&app, &web.caller).await {
         tracing::warn!(code = e.code, "sign-out failed");
     }
     let mut r = redirect("/login");
@@ -189,7 +189,7 @@ pub async fn signup(State(app): State<Arc<App>>, headers: HeaderMap, form: Form)
         password: form.0.get("password").cloned().unwrap_or_default(),
         invitation_token: form.get("invitation_token"),
     };
-    match body_of::<api::Session>(crate::http::admin::signup(State(app.clone()), ApiJson(body)).await).await {
+    match ops::signup(&app, body).await.map(|w| w.value) {
         Ok(s) => {
             let mut r = redirect_with(&next, "Welcome! Your account is ready.", behind_tls(&headers));
             r.headers_mut().append(SET_COOKIE, session_cookie(&headers, &s.token));
