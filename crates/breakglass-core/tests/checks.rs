@@ -8,11 +8,17 @@ use breakglass_core::check::{Checker, DenyReason};
 use breakglass_core::Bounds;
 use common::*;
 
+/// Allowed, denied with a reason, or refused with a code.
+type Outcome = Result<Result<bool, DenyReason>, &'static str>;
+
+/// Caller, user checked, workspace, project, role, and the outcome.
+type Case = (&'static str, &'static str, &'static str, Option<&'static str>, &'static str, Outcome);
+
 #[test]
 fn who_may_check_whom_and_what_an_outsider_learns() {
     let w = World::team();
     // (caller, user checked, workspace, project, role, allowed or the deny reason or the refusal)
-    let cases: &[(&str, &str, &str, Option<&str>, &str, Result<Result<bool, DenyReason>, &str>)] = &[
+    let cases: &[Case] = &[
         ("max@corp.io", "max@corp.io", "team-a", None, "member", Ok(Ok(true))),
         ("max@corp.io", "mia@corp.io", "team-a", None, "manager", Ok(Ok(true))),
         ("max@corp.io", "mia@corp.io", "team-a", None, "owner", Ok(Err(DenyReason::NoBinding))),

@@ -10,6 +10,7 @@ pub mod integrity;
 pub mod listener;
 pub mod ops;
 pub mod passwords;
+pub mod routes;
 pub mod sweeper;
 pub mod throttle;
 pub mod views;
@@ -213,7 +214,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = tcp.local_addr()?;
     let (tx, rx) = oneshot::channel::<()>();
-    let router = http::router(app.clone());
+    let router = routes::router(app.clone());
     let (limits, drain, proxies) = (config.connections.clone(), config.drain, config.trusted_proxies.clone());
     let server = tokio::spawn(async move {
         let stop = async move {

@@ -357,3 +357,15 @@ fn decide(
 fn not_found(id: InvitationId) -> DomainError {
     DomainError::not_found("invitation.not_found", format!("invitation {id} not found"))
 }
+
+/// A workspace's invitations, newest first: for those who may read its history (its managers
+/// and the admin area); to anyone who cannot see the workspace it does not exist.
+pub fn of_workspace<'s>(state: &'s State, ctx: &Ctx, ws: &Slug) -> Result<Vec<&'s Invitation>, DomainError> {
+    let (_, access) = authz::visible_workspace(state, ctx, ws)?;
+    if !access.read_history {
+        return Err(DomainError::forbidden(format!("only managers of '{ws}' see its invitations")));
+    }
+    let mut found: Vec<&Invitation> = state.invitations().filter(|i| &i.workspace == ws).collect();
+    found.sort_by_key(|i| (std::cmp::Reverse(i.created_at), i.id));
+    Ok(found)
+}

@@ -1,5 +1,6 @@
-//! The admin area and the workspace lifecycle: registration and approval, disable/enable,
-//! quotas, renaming, "add myself", invitations and sign-up, tags, messages, settings.
+//! The admin area and the workspace lifecycle over HTTP (registration and approval,
+//! disable/enable, quotas, renaming, "add myself", invitations and sign-up, tags, messages,
+//! settings): parse, call [`crate::ops::admin`] and its neighbours, answer.
 
 use std::sync::Arc;
 
@@ -7,50 +8,22 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use breakglass_api as api;
-use breakglass_core::authz;
-use breakglass_core::cmd::{admin, invitations, tags};
-use breakglass_core::ident::{Email, InvitationId, Name, Slug};
-use breakglass_core::model::{BindingSource, Target};
-use breakglass_core::org::{
-    MessageMode, Registration, Settings, Signup, TagDefinition, TagKey, TagRule, TagTarget,
-};
-use breakglass_core::role::{AdminRole, WorkspaceRole};
-use breakglass_core::time::{Span, Timestamp};
-use breakglass_core::{Changes, Ctx, DomainError, State as Model};
+use breakglass_core::ident::Slug;
+use breakglass_core::org::MessageMode;
+use breakglass_core::DomainError;
 
-use super::workspaces::parse_tags;
-use super::{
-    expiry, paginate, paginate_keyed, written, written_empty, ApiJson, ApiQuery, ApiResult, OptionalJson,
-};
+use super::{written, written_empty, ApiJson, ApiQuery, ApiResult, OptionalJson};
 use crate::app::App;
-use crate::auth::{self, Caller};
-use crate::error::ApiError;
-use crate::views;
+use crate::auth::Caller;
+use crate::ops::admin::{self as ops, Tagged};
+use crate::ops::Written;
 
-fn read_ctx(app: &App, caller: &Caller) -> Ctx {
-    caller.ctx(app.now())
-}
-
-fn ws_slug(s: &str) -> Result<Slug, DomainError> {
-    Slug::parse(s)
-        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{s}' not found")))
-}
-
-fn workspace_answer(app: &App, status: StatusCode, seq: i64, ws: &Slug) -> ApiResult {
-    let state = app.state();
-    let w = state.workspace(ws).ok_or_else(ApiError::internal)?;
-    Ok(written(status, seq, &views::workspace(&state, w)))
-}
-
-async fn on_workspace(
-    app: &App,
-    caller: &Caller,
-    ws: &str,
-    command: impl Fn(&Model, &Ctx, &Slug) -> Result<Changes, DomainError>,
-) -> ApiResult {
-    let ws = ws_slug(ws)?;
-    let done = app.execute(caller.actor(), |state, ctx| Ok((command(state, ctx, &ws)?, ()))).await?;
-    workspace_answer(app, StatusCode::OK, done.seq, &ws)
+/// A tag's answer: the workspace or the project it was set on.
+fn tagged(w: Written<Tagged>) -> ApiResult {
+    Ok(match w.value {
+        Tagged::Workspace(ws) => written(StatusCode::OK, w.seq, &ws),
+        Tagged::Project(p) => written(StatusCode::OK, w.seq, &p),
+    })
 }
 
 /// Registers a workspace in self-service; the caller becomes its owner. Depending on the setting
@@ -68,16 +41,8 @@ pub async fn register_workspace(
     caller: Caller,
     ApiJson(body): ApiJson<api::RegisterWorkspace>,
 ) -> ApiResult {
-    let reg = admin::Registering {
-        id: Slug::parse(&body.identifier)?,
-        name: Name::parse(&body.name)?,
-        tags: parse_tags(&body.tags)?,
-    };
-    let id = reg.id.clone();
-    let done = app
-        .execute(caller.actor(), |state, ctx| Ok((admin::register_workspace(state, ctx, reg.clone())?, ())))
-        .await?;
-    workspace_answer(&app, StatusCode::CREATED, done.seq, &id)
+    let done = ops::register_workspace(&app, &caller, &body).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
 /// Renames a workspace. Its identifier never changes: giving a different one is refused.
@@ -96,27 +61,12 @@ pub async fn update_workspace(
     Path(ws): Path<String>,
     ApiJson(body): ApiJson<api::UpdateWorkspace>,
 ) -> ApiResult {
-    {
-        let ctx = read_ctx(&app, &caller);
-        authz::visible_workspace(&app.state(), &ctx, &ws_slug(&ws)?)?;
-    }
-    if body.identifier.as_deref().is_some_and(|i| i != ws) {
-        return Err(DomainError::invalid(
-            "workspace.identifier_immutable",
-            format!("the identifier of workspace '{ws}' cannot change"),
-        )
-        .into());
-    }
-    let name = body.name.as_deref().map(Name::parse).transpose()?;
-    on_workspace(&app, &caller, &ws, |s, c, w| match &name {
-        Some(n) => admin::rename_workspace(s, c, w, n.clone()),
-        None => Ok(Changes::default()),
-    })
-    .await
+    let done = ops::update_workspace(&app, &caller, &ws, &body).await?;
+    Ok(written(StatusCode::OK, done.seq, &done.value))
 }
 
 macro_rules! lifecycle {
-    ($name:ident, $path:literal, $doc:literal, |$s:ident, $c:ident, $w:ident, $reason:ident| $body:expr) => {
+    ($name:ident, $path:literal, $doc:literal, $step:expr) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, tag = "workspaces",
             params(("ws" = String, Path, description = "Workspace identifier")),
@@ -133,8 +83,8 @@ macro_rules! lifecycle {
             Path(ws): Path<String>,
             OptionalJson(body): OptionalJson<api::LifecycleAction>,
         ) -> ApiResult {
-            let $reason = body.reason.clone();
-            on_workspace(&app, &caller, &ws, |$s, $c, $w| $body).await
+            let done = ops::lifecycle(&app, &caller, &ws, $step, body.reason).await?;
+            Ok(written(StatusCode::OK, done.seq, &done.value))
         }
     };
 }
@@ -143,25 +93,25 @@ lifecycle!(
     approve_workspace,
     "/api/v1/workspaces/{ws}/approve",
     "Approves a workspace waiting for approval (admin area).",
-    |s, c, w, reason| admin::decide_registration(s, c, w, true, reason.clone())
+    ops::Lifecycle::Approve
 );
 lifecycle!(
     reject_workspace,
     "/api/v1/workspaces/{ws}/reject",
     "Rejects a workspace waiting for approval (admin area).",
-    |s, c, w, reason| admin::decide_registration(s, c, w, false, reason.clone())
+    ops::Lifecycle::Reject
 );
 lifecycle!(
     disable_workspace,
     "/api/v1/workspaces/{ws}/disable",
     "Disables a workspace: every check for it is denied, no new access (admin area).",
-    |s, c, w, reason| admin::set_workspace_enabled(s, c, w, false, reason.clone())
+    ops::Lifecycle::Disable
 );
 lifecycle!(
     enable_workspace,
     "/api/v1/workspaces/{ws}/enable",
     "Enables a disabled workspace again (admin area).",
-    |s, c, w, reason| admin::set_workspace_enabled(s, c, w, true, reason.clone())
+    ops::Lifecycle::Enable
 );
 
 /// Sets a workspace's project quota (admin area).
@@ -179,7 +129,8 @@ pub async fn set_quota(
     Path(ws): Path<String>,
     ApiJson(body): ApiJson<api::SetQuota>,
 ) -> ApiResult {
-    on_workspace(&app, &caller, &ws, |s, c, w| admin::set_quota(s, c, w, body.project_quota)).await
+    let done = ops::set_quota(&app, &caller, &ws, body.project_quota).await?;
+    Ok(written(StatusCode::OK, done.seq, &done.value))
 }
 
 /// Adds the calling admin or employee to a workspace (manager, or member when the installation
@@ -200,17 +151,8 @@ pub async fn add_myself(
     Path(ws): Path<String>,
     OptionalJson(body): OptionalJson<api::AddMyself>,
 ) -> ApiResult {
-    let ws = ws_slug(&ws)?;
-    let expires_at = expiry(body.expires_at.as_deref(), body.expires_in.as_deref(), app.now())?;
-    let done =
-        app.execute(caller.actor(), |s, c| Ok((admin::add_myself(s, c, &ws, expires_at)?, ()))).await?;
-    let now = app.now();
-    let state = app.state();
-    let b = state
-        .bindings_on(&Target::Workspace(ws))
-        .find(|b| b.user == caller.user && b.source == BindingSource::Direct && b.is_effective(now))
-        .ok_or_else(ApiError::internal)?;
-    Ok(written(StatusCode::CREATED, done.seq, &views::binding(&state, b)))
+    let done = ops::add_myself(&app, &caller, &ws, &body).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
 /// The caller leaves a workspace: all their access in it and its projects ends.
@@ -226,15 +168,7 @@ pub async fn leave_workspace(
     caller: Caller,
     Path(ws): Path<String>,
 ) -> ApiResult {
-    let ws = ws_slug(&ws)?;
-    let done = app.execute(caller.actor(), |s, c| Ok((admin::leave_workspace(s, c, &ws)?, ()))).await?;
-    Ok(written_empty(done.seq))
-}
-
-fn invitation_answer(app: &App, status: StatusCode, seq: i64, id: InvitationId) -> ApiResult {
-    let state = app.state();
-    let i = state.invitation(id).ok_or_else(ApiError::internal)?;
-    Ok(written(status, seq, &views::invitation(&state, i, app.now())))
+    Ok(written_empty(ops::leave_workspace(&app, &caller, &ws).await?.seq))
 }
 
 /// Invites an e-mail address into a workspace with a role (and an optional membership expiry).
@@ -254,23 +188,8 @@ pub async fn invite(
     Path(ws): Path<String>,
     ApiJson(body): ApiJson<api::CreateInvitation>,
 ) -> ApiResult {
-    let ws = ws_slug(&ws)?;
-    {
-        let ctx = read_ctx(&app, &caller);
-        authz::visible_workspace(&app.state(), &ctx, &ws)?;
-    }
-    let email = Email::parse(&body.email)?;
-    let role = WorkspaceRole::parse(&body.role)?;
-    let until = expiry(body.expires_at.as_deref(), body.expires_in.as_deref(), app.now())?;
-    let secret = auth::new_secret(auth::INVITATION_PREFIX);
-    let digest = auth::secret_hash(&secret);
-    let done = app
-        .execute(caller.actor(), |s, c| invitations::invite(s, c, &ws, email.clone(), role, until, digest))
-        .await?;
-    let state = app.state();
-    let i = state.invitation(done.value).ok_or_else(ApiError::internal)?;
-    let shown = api::Invitation { token: Some(secret), ..views::invitation(&state, i, app.now()) };
-    Ok(written(StatusCode::CREATED, done.seq, &shown))
+    let done = ops::invite(&app, &caller, &ws, &body).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
 /// A workspace's invitations (its managers and the admin area), newest first.
@@ -287,33 +206,7 @@ pub async fn workspace_invitations(
     Path(ws): Path<String>,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Invitation>>> {
-    let ws = ws_slug(&ws)?;
-    let ctx = read_ctx(&app, &caller);
-    let state = app.state();
-    let (_, access) = authz::visible_workspace(&state, &ctx, &ws)?;
-    if !access.read_history {
-        return Err(DomainError::forbidden(format!("only managers of '{ws}' see its invitations")).into());
-    }
-    let mut found: Vec<_> = state.invitations().filter(|i| i.workspace == ws).collect();
-    found.sort_by_key(|i| (std::cmp::Reverse(i.created_at), i.id));
-    keyed_page(found.into_iter().map(|i| (i.created_at, views::invitation(&state, i, ctx.now))), &q)
-}
-
-/// Pages items already in display order (newest first), keyed by time and position.
-fn keyed_page<T>(
-    items: impl Iterator<Item = (Timestamp, T)>,
-    q: &api::PageQuery,
-) -> ApiResult<Json<api::Page<T>>> {
-    let keyed: Vec<(String, T)> = items
-        .enumerate()
-        .map(|(i, (t, v))| (format!("{:020}-{i:08}", i64::MAX - t.as_micros()), v))
-        .collect();
-    Ok(Json(paginate_keyed(keyed, q.limit, q.cursor.clone())?))
-}
-
-fn parse_invitation(id: &str) -> Result<InvitationId, DomainError> {
-    InvitationId::parse(id)
-        .map_err(|_| DomainError::not_found("invitation.not_found", format!("invitation {id} not found")))
+    Ok(Json(ops::workspace_invitations(&app, &caller, &ws, &q.into())?))
 }
 
 /// Cancels a pending invitation.
@@ -330,9 +223,7 @@ pub async fn cancel_invitation(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let id = parse_invitation(&id)?;
-    let done = app.execute(caller.actor(), |s, c| Ok((invitations::cancel(s, c, id)?, ()))).await?;
-    Ok(written_empty(done.seq))
+    Ok(written_empty(ops::cancel_invitation(&app, &caller, ops::invitation_id(&id)?).await?.seq))
 }
 
 /// Accepts an invitation addressed to the caller, with its secret: grants exactly the invited role.
@@ -352,10 +243,8 @@ pub async fn accept_invitation(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<api::AcceptInvitation>,
 ) -> ApiResult {
-    let id = parse_invitation(&id)?;
-    let digest = auth::secret_hash(body.token.trim());
-    let done = app.execute(caller.actor(), |s, c| Ok((invitations::accept(s, c, id, digest)?, ()))).await?;
-    invitation_answer(&app, StatusCode::OK, done.seq, id)
+    let done = ops::accept_invitation(&app, &caller, ops::invitation_id(&id)?, &body.token).await?;
+    Ok(written(StatusCode::OK, done.seq, &done.value))
 }
 
 /// Declines an invitation addressed to the caller.
@@ -371,9 +260,8 @@ pub async fn decline_invitation(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult {
-    let id = parse_invitation(&id)?;
-    let done = app.execute(caller.actor(), |s, c| Ok((invitations::decline(s, c, id)?, ()))).await?;
-    invitation_answer(&app, StatusCode::OK, done.seq, id)
+    let done = ops::decline_invitation(&app, &caller, ops::invitation_id(&id)?).await?;
+    Ok(written(StatusCode::OK, done.seq, &done.value))
 }
 
 /// The caller's pending invitations.
@@ -385,15 +273,7 @@ pub async fn my_invitations(
     caller: Caller,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Invitation>>> {
-    let now = app.now();
-    let state = app.state();
-    let me = state.user(caller.user).ok_or_else(ApiError::internal)?;
-    let items: Vec<(String, api::Invitation)> = invitations::pending_for(&state, &me.email, now)
-        .iter()
-        .enumerate()
-        .map(|(i, inv)| (format!("{i:08}"), views::invitation(&state, inv, now)))
-        .collect();
-    Ok(Json(paginate_keyed(items, q.limit, q.cursor.clone())?))
+    Ok(Json(ops::my_invitations(&app, &caller, &q.into())?))
 }
 
 /// Signs up with e-mail and password (as the setting `signup` allows) and opens a session.
@@ -419,9 +299,7 @@ pub async fn list_tags(
     _caller: Caller,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::TagDefinition>>> {
-    let state = app.state();
-    let items = state.tag_definitions().map(views::tag_definition).collect();
-    Ok(Json(paginate(items, |d: &api::TagDefinition| d.key.clone(), &q)?))
+    Ok(Json(ops::list_tags(&app, &q.into())?))
 }
 
 /// Creates or replaces a tag definition (admins).
@@ -437,30 +315,8 @@ pub async fn define_tag(
     caller: Caller,
     ApiJson(body): ApiJson<api::TagDefinition>,
 ) -> ApiResult {
-    let rule = match (body.values.is_empty(), &body.pattern) {
-        (true, None) => TagRule::Any,
-        (false, None) => TagRule::Values(body.values.clone()),
-        (true, Some(p)) => TagRule::Pattern(p.clone()),
-        (false, Some(_)) => {
-            return Err(
-                DomainError::invalid("tag.invalid", "give allowed values or a pattern, not both").into()
-            )
-        }
-    };
-    let def = TagDefinition {
-        key: TagKey::parse(&body.key)?,
-        target: TagTarget::parse(&body.target)?,
-        restricted: body.restricted,
-        rule,
-        mandatory: body.mandatory,
-        default: body.default.clone(),
-        created_at: app.now(),
-    };
-    let key = def.key.clone();
-    let done = app.execute(caller.actor(), |s, c| Ok((tags::define_tag(s, c, def.clone())?, ()))).await?;
-    let state = app.state();
-    let d = state.tag_definition(&key).ok_or_else(ApiError::internal)?;
-    Ok(written(StatusCode::OK, done.seq, &views::tag_definition(d)))
+    let done = ops::define_tag(&app, &caller, &body).await?;
+    Ok(written(StatusCode::OK, done.seq, &done.value))
 }
 
 /// Removes a tag definition (admins). Values already set stay.
@@ -476,49 +332,7 @@ pub async fn remove_tag_definition(
     caller: Caller,
     Path(key): Path<String>,
 ) -> ApiResult {
-    let key = TagKey::parse(&key)
-        .map_err(|_| DomainError::not_found("tag.not_found", format!("no tag '{key}' is defined")))?;
-    let done = app.execute(caller.actor(), |s, c| Ok((tags::remove_tag_definition(s, c, &key)?, ()))).await?;
-    Ok(written_empty(done.seq))
-}
-
-async fn tag_on(
-    app: &App,
-    caller: &Caller,
-    ws: &str,
-    project: Option<&str>,
-    key: &str,
-    value: Option<String>,
-) -> ApiResult {
-    let ws = ws_slug(ws)?;
-    let target = match project {
-        None => Target::Workspace(ws.clone()),
-        Some(p) => Target::Project(
-            ws.clone(),
-            Slug::parse(p).map_err(|_| {
-                DomainError::not_found("project.not_found", format!("project '{p}' not found in '{ws}'"))
-            })?,
-        ),
-    };
-    {
-        let ctx = read_ctx(app, caller);
-        authz::visible_workspace(&app.state(), &ctx, &ws)?;
-    }
-    let key = TagKey::parse(key)?;
-    let done = app
-        .execute(caller.actor(), |s, c| Ok((tags::set_tag(s, c, &target, &key, value.clone())?, ())))
-        .await?;
-    let state = app.state();
-    match &target {
-        Target::Workspace(w) => {
-            let w = state.workspace(w).ok_or_else(ApiError::internal)?;
-            Ok(written(StatusCode::OK, done.seq, &views::workspace(&state, w)))
-        }
-        Target::Project(w, p) => {
-            let p = state.project(w, p).ok_or_else(ApiError::internal)?;
-            Ok(written(StatusCode::OK, done.seq, &views::project(p)))
-        }
-    }
+    Ok(written_empty(ops::remove_tag_definition(&app, &caller, ops::tag_key(&key)?).await?.seq))
 }
 
 /// Sets a tag on a workspace (managers; restricted tags: admin area).
@@ -537,7 +351,7 @@ pub async fn set_workspace_tag(
     Path((ws, key)): Path<(String, String)>,
     ApiJson(body): ApiJson<api::SetTag>,
 ) -> ApiResult {
-    tag_on(&app, &caller, &ws, None, &key, Some(body.value)).await
+    tagged(ops::tag(&app, &caller, &ws, None, &key, Some(body.value)).await?)
 }
 
 /// Removes a tag from a workspace (mandatory tags cannot be removed).
@@ -554,7 +368,7 @@ pub async fn remove_workspace_tag(
     caller: Caller,
     Path((ws, key)): Path<(String, String)>,
 ) -> ApiResult {
-    tag_on(&app, &caller, &ws, None, &key, None).await
+    tagged(ops::tag(&app, &caller, &ws, None, &key, None).await?)
 }
 
 /// Sets a tag on a project (workspace managers; restricted tags: admin area).
@@ -573,7 +387,7 @@ pub async fn set_project_tag(
     Path((ws, p, key)): Path<(String, String, String)>,
     ApiJson(body): ApiJson<api::SetTag>,
 ) -> ApiResult {
-    tag_on(&app, &caller, &ws, Some(&p), &key, Some(body.value)).await
+    tagged(ops::tag(&app, &caller, &ws, Some(&p), &key, Some(body.value)).await?)
 }
 
 /// Removes a tag from a project.
@@ -590,7 +404,7 @@ pub async fn remove_project_tag(
     caller: Caller,
     Path((ws, p, key)): Path<(String, String, String)>,
 ) -> ApiResult {
-    tag_on(&app, &caller, &ws, Some(&p), &key, None).await
+    tagged(ops::tag(&app, &caller, &ws, Some(&p), &key, None).await?)
 }
 
 /// Sends a message to a workspace's users (admin area).
@@ -609,7 +423,8 @@ pub async fn send_message(
     Path(ws): Path<String>,
     ApiJson(body): ApiJson<api::SendMessage>,
 ) -> ApiResult {
-    let ws = ws_slug(&ws)?;
+    let ws = Slug::parse(&ws)
+        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{ws}' not found")))?;
     let mode = MessageMode::parse(&body.mode)?;
     let done = crate::ops::messages::send(&app, &caller, &ws, body.text, mode).await?;
     Ok(written(StatusCode::CREATED, done.seq, &done.value))
@@ -629,7 +444,9 @@ pub async fn workspace_messages(
     Path(ws): Path<String>,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Message>>> {
-    Ok(Json(crate::ops::messages::sent(&app, &caller, &ws_slug(&ws)?, &q.into())?))
+    let ws = Slug::parse(&ws)
+        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{ws}' not found")))?;
+    Ok(Json(crate::ops::messages::sent(&app, &caller, &ws, &q.into())?))
 }
 
 /// The caller's unread messages, newest first.
@@ -657,15 +474,6 @@ pub async fn ack_message(State(app): State<Arc<App>>, caller: Caller, Path(id): 
     Ok(written_empty(crate::ops::messages::acknowledge(&app, &caller, id).await?.seq))
 }
 
-fn require_admin(app: &App, caller: &Caller) -> Result<(), ApiError> {
-    let state = app.state();
-    if authz::actor_admin_role(&state, &caller.ctx(app.now()))? == AdminRole::Admin {
-        Ok(())
-    } else {
-        Err(DomainError::forbidden("only admins see and change settings").into())
-    }
-}
-
 /// The installation settings (admins).
 #[utoipa::path(get, path = "/api/v1/settings", tag = "users",
     responses(
@@ -673,8 +481,7 @@ fn require_admin(app: &App, caller: &Caller) -> Result<(), ApiError> {
         (status = 403, description = "Not an admin", body = api::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_settings(State(app): State<Arc<App>>, caller: Caller) -> ApiResult<Json<api::Settings>> {
-    require_admin(&app, &caller)?;
-    Ok(Json(views::settings(app.state().settings())))
+    Ok(Json(ops::get_settings(&app, &caller)?))
 }
 
 /// Changes installation settings (admins); only the fields given change, each change audited.
@@ -690,59 +497,6 @@ pub async fn update_settings(
     caller: Caller,
     ApiJson(body): ApiJson<api::Settings>,
 ) -> ApiResult {
-    require_admin(&app, &caller)?;
-    let mut new: Settings = app.state().settings().clone();
-    let enum_value = |field: &str, v: &str, allowed: &str| {
-        DomainError::invalid("settings.invalid", format!("{field} '{v}' is not one of {allowed}"))
-    };
-    if let Some(v) = &body.workspace_registration {
-        new.workspace_registration = match v.as_str() {
-            "open" => Registration::Open,
-            "approval" => Registration::Approval,
-            "closed" => Registration::Closed,
-            _ => return Err(enum_value("workspace_registration", v, "open, approval, closed").into()),
-        };
-    }
-    if let Some(v) = &body.signup {
-        new.signup = match v.as_str() {
-            "open" => Signup::Open,
-            "invited_only" => Signup::InvitedOnly,
-            "closed" => Signup::Closed,
-            _ => return Err(enum_value("signup", v, "open, invited_only, closed").into()),
-        };
-    }
-    if let Some(d) = body.invitation_ttl_days {
-        if !(1..=365).contains(&d) {
-            return Err(DomainError::invalid(
-                "settings.invalid",
-                "invitation_ttl_days must be between 1 and 365",
-            )
-            .into());
-        }
-        new.invitation_ttl = Span::days(i64::from(d));
-    }
-    if let Some(q) = body.default_project_quota {
-        new.default_project_quota = q;
-    }
-    if let Some(r) = body.restrict_admin_role_assignment {
-        new.restrict_admin_role_assignment = r;
-    }
-    if let Some(d) = &body.add_myself_default_expiry {
-        new.add_myself_default_expiry = Span::parse(d)?;
-    }
-    if let Some(d) = &body.add_myself_max_expiry {
-        new.add_myself_max_expiry = Span::parse(d)?;
-    }
-    if let Some(d) = &body.max_expiry {
-        new.max_expiry = Span::parse(d)?;
-    }
-    if let Some(n) = body.max_api_tokens_per_user {
-        new.max_api_tokens_per_user = n;
-    }
-    if let Some(n) = body.max_sessions_per_user {
-        new.max_sessions_per_user = n;
-    }
-    let done =
-        app.execute(caller.actor(), |s, c| Ok((admin::update_settings(s, c, new.clone())?, ()))).await?;
-    Ok(written(StatusCode::OK, done.seq, &views::settings(app.state().settings())))
+    let done = ops::update_settings(&app, &caller, &body).await?;
+    Ok(written(StatusCode::OK, done.seq, &done.value))
 }

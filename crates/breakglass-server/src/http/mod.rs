@@ -33,7 +33,7 @@ use crate::error::ApiError;
 
 pub use breakglass_api::SEQ_HEADER;
 
-pub(crate) use crate::ops::{expiry, paginate, paginate_keyed};
+pub(crate) use crate::ops::expiry;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -78,7 +78,7 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
             OpenApiRouter::new()
                 .routes(routes!(session::login))
                 .routes(routes!(admin::signup))
-                .layer(axum::extract::DefaultBodyLimit::max(PUBLIC_BODY)),
+                .layer(axum::extract::DefaultBodyLimit::max(crate::routes::PUBLIC_BODY)),
         )
         .routes(routes!(session::logout))
         .routes(routes!(session::me))
@@ -164,73 +164,16 @@ pub fn openapi_json() -> String {
     s
 }
 
-/// All routes, with problem+json answers for unknown paths and methods.
-pub fn router(app: Arc<App>) -> Router {
+/// The API's routes and the OpenAPI document at `/api/v1/openapi.json`, without state: the
+/// whole application is composed in [`crate::routes`].
+pub fn api_routes() -> Router<Arc<App>> {
     let (router, _) = api_router().split_for_parts();
     let doc = openapi_json();
-    router
-        .merge(crate::web::router())
-        .route(
-            "/api/v1/openapi.json",
-            get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc) }),
-        )
-        .fallback(|headers: axum::http::HeaderMap, uri: axum::http::Uri| async move {
-            if !uri.path().starts_with("/api/") && crate::web::wants_html(&headers) {
-                return crate::web::not_found_page();
-            }
-            ApiError::new(StatusCode::NOT_FOUND, "http.not_found", "no such path").into_response()
-        })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "http.method_not_allowed",
-                "method not allowed on this path",
-            )
-        })
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(axum::middleware::from_fn(log_request))
-        .layer(axum::middleware::from_fn(security_headers))
-        .with_state(app)
+    router.route(
+        "/api/v1/openapi.json",
+        get(move || async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc) }),
+    )
 }
-
-/// Headers every answer carries: `nosniff` everywhere, so that no browser reads an answer as
-/// another type than it says; and `no-store` on everything but the web UI's pages (which set
-/// their own) and its versioned script, since API answers carry access and, once, new secrets.
-async fn security_headers(req: Request, next: axum::middleware::Next) -> Response {
-    let mut response = next.run(req).await;
-    let headers = response.headers_mut();
-    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    if !headers.contains_key(axum::http::header::CACHE_CONTROL) {
-        headers.insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
-}
-
-/// Logs method, route template, status and latency. Never headers or bodies (they carry
-/// secrets), and the route template rather than the path (paths carry e-mails).
-async fn log_request(req: Request, next: axum::middleware::Next) -> Response {
-    let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "(unmatched)".to_owned(), |p| p.as_str().to_owned());
-    let started = std::time::Instant::now();
-    let response = next.run(req).await;
-    let status = response.status().as_u16();
-    let micros = started.elapsed().as_micros();
-    if status >= 500 {
-        tracing::warn!(%method, %route, status, micros, "request failed");
-    } else {
-        tracing::debug!(%method, %route, status, micros, "request");
-    }
-    response
-}
-
-/// Largest request body accepted.
-const MAX_BODY: usize = 4 * 1024 * 1024;
-
-/// Largest body of a request anyone may send without a credential (sign-in, sign-up).
-pub(crate) const PUBLIC_BODY: usize = 64 * 1024;
 
 /// A JSON object body whose rejections are problem+json with precise codes: 415 without a JSON
 /// content type, 413 when too large, 400 `input.malformed_json` when it is not JSON,
@@ -278,7 +221,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 ApiError::new(
                     StatusCode::PAYLOAD_TOO_LARGE,
                     "input.too_large",
-                    format!("the body exceeds {} MiB", MAX_BODY / (1024 * 1024)),
+                    format!("the body exceeds {} MiB", crate::routes::MAX_BODY / (1024 * 1024)),
                 )
             } else {
                 ApiError::bad_request("input.malformed_json", r.body_text())

@@ -14,8 +14,6 @@ use crate::auth::Caller;
 use crate::ops::workspaces::{self as ops, Assignment};
 use crate::ops::Written;
 
-pub use crate::ops::workspaces::parse_tags;
-
 /// A binding answers `done` (200 or 201); a request opened for approval answers 202.
 fn assigned(w: Written<Assignment>, done: StatusCode) -> ApiResult {
     Ok(match w.value {

@@ -5,6 +5,7 @@
 //! neither calls the other, and no rule is decided at an edge.
 
 pub mod accesses;
+pub mod admin;
 pub mod audit;
 pub mod check;
 pub mod messages;
@@ -73,30 +74,6 @@ pub fn page_limit(limit: Option<u32>) -> Result<usize, DomainError> {
             Err(DomainError::invalid("input.invalid_limit", format!("limit {n} is not between 1 and 1000")))
         }
     }
-}
-
-/// Pages `items`, which must be sorted by the unique `key`; the cursor is the last key shown.
-pub fn paginate<T>(items: Vec<T>, key: impl Fn(&T) -> String, q: &PageQuery) -> Result<Page<T>, DomainError> {
-    let limit = page_limit(q.limit)?;
-    let mut rest: Vec<T> = match &q.cursor {
-        Some(c) => items.into_iter().filter(|i| key(i).as_str() > c.as_str()).collect(),
-        None => items,
-    };
-    let more = rest.len() > limit;
-    rest.truncate(limit);
-    let next_cursor = if more { rest.last().map(&key) } else { None };
-    Ok(Page { items: rest, next_cursor })
-}
-
-/// Pages `(key, item)` pairs sorted by their unique key (for lists whose order is not one of
-/// the items' own fields, e.g. newest first).
-pub fn paginate_keyed<T>(
-    items: Vec<(String, T)>,
-    limit: Option<u32>,
-    cursor: Option<String>,
-) -> Result<Page<T>, DomainError> {
-    let page = paginate(items, |(k, _)| k.clone(), &PageQuery { limit, cursor })?;
-    Ok(Page { items: page.items.into_iter().map(|(_, v)| v).collect(), next_cursor: page.next_cursor })
 }
 
 /// Pages `items`, already sorted by their unique `key`, without building the whole list: skips

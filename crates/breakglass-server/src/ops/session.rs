@@ -118,7 +118,8 @@ fn throttled(t: throttle::Throttled) -> ApiError {
     } else {
         format!("too many failed sign-ins for {whose}; try again in {seconds} s")
     };
-    ApiError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, "auth.throttled", detail).with_retry_after(seconds)
+    ApiError::new(axum::http::StatusCode::TOO_MANY_REQUESTS, "auth.throttled", detail)
+        .with_retry_after(seconds)
 }
 
 /// Signs up with e-mail and password (as the setting `signup` allows) and opens a session.

@@ -67,7 +67,7 @@ pub enum Assignment {
     /// The role is held.
     Binding(api::Binding),
     /// The role needs approval: this request was opened (with the caller's approval).
-    Request(api::Request),
+    Request(Box<api::Request>),
 }
 
 /// Creates a workspace (admins and employees). Its owners default to the caller.
@@ -180,7 +180,10 @@ pub async fn set_member(
     let state = app.state();
     if let Some(id) = done.value {
         let r = state.request(id).ok_or_else(ApiError::internal)?;
-        return Ok(Written { seq: done.seq, value: Assignment::Request(views::request(&state, r, now)) });
+        return Ok(Written {
+            seq: done.seq,
+            value: Assignment::Request(Box::new(views::request(&state, r, now))),
+        });
     }
     let user = state.user_by_email(&cmd.email).ok_or_else(ApiError::internal)?;
     let b = state
@@ -302,7 +305,7 @@ pub async fn create_grant(
         }
         Assigned::Request(id) => {
             let r = state.request(id).ok_or_else(ApiError::internal)?;
-            Assignment::Request(views::request(&state, r, app.now()))
+            Assignment::Request(Box::new(views::request(&state, r, app.now())))
         }
     };
     Ok(Written { seq: done.seq, value })

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::Json;
 use breakglass_api as api;
 use breakglass_core::role::AdminRole;
 use maud::{html, Markup};
@@ -18,10 +17,10 @@ use super::layout::{
 };
 use super::manage::{policy_body, POLICY_FIELDS};
 use super::workspace::policy_fields;
-use super::{body_of, redirect_with, Failed, Form, Web, IDENT_FIELDS};
+use super::{redirect_with, Failed, Form, Web, IDENT_FIELDS};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{admin, ApiJson, ApiQuery, OptionalJson};
+use crate::ops::admin as ops;
 
 fn opts(values: &[&str]) -> Vec<(String, String)> {
     values.iter().map(|v| ((*v).to_owned(), v.replace('_', " "))).collect()
@@ -68,7 +67,6 @@ async fn body(
         ));
     }
     let manages = role.manages_workspaces();
-    let s = || State(app.clone());
     let status = q.get("status").filter(|v| !v.is_empty()).cloned();
     let tag = q.get("tag").filter(|v| !v.is_empty()).cloned();
     let list = crate::ops::workspaces::list_workspaces(
@@ -101,17 +99,8 @@ async fn body(
         };
         crate::ops::requests::list_requests(app, &web.caller, &q)
     })?;
-    let Json(tags) = admin::list_tags(
-        s(),
-        web.caller.clone(),
-        ApiQuery(api::PageQuery { limit: Some(1000), cursor: None }),
-    )
-    .await?;
-    let settings = if role == AdminRole::Admin {
-        Some(admin::get_settings(s(), web.caller.clone()).await?.0)
-    } else {
-        None
-    };
+    let tags = crate::ops::every(|ask| ops::list_tags(app, ask))?;
+    let settings = if role == AdminRole::Admin { Some(ops::get_settings(app, &web.caller)?) } else { None };
     let users = crate::ops::users::list_users(
         app,
         &web.caller,
@@ -223,7 +212,7 @@ async fn body(
             h2 #tags-h { "Tag definitions" }
             div.table-wrap { table {
                 thead { tr { th { "Key" } th { "On" } th { "Rule" } th { "Flags" } @if role == AdminRole::Admin { th { "" } } } }
-                tbody { @for t in &tags.items { tr {
+                tbody { @for t in &tags { tr {
                     td { code { (t.key) } }
                     td { (t.target) }
                     td { @if !t.values.is_empty() { (t.values.join(", ")) } @else if let Some(p) = &t.pattern { code { (p) } } @else { "any value" } }
@@ -361,27 +350,22 @@ pub async fn workspace_action(
     Path((ws, action)): Path<(String, String)>,
     form: Form,
 ) -> Response {
-    let s = State(app.clone());
-    let c = web.caller.clone();
-    let p = Path(ws.clone());
-    let none = || OptionalJson(api::LifecycleAction::default());
-    let (result, done) = match action.as_str() {
-        "approve" => (admin::approve_workspace(s, c, p, none()).await, format!("Approved {ws}.")),
-        "reject" => (admin::reject_workspace(s, c, p, none()).await, format!("Rejected {ws}.")),
+    let c = &web.caller;
+    let step = |step| ops::lifecycle(&app, c, &ws, step, None);
+    let (result, done): (Result<(), ApiError>, String) = match action.as_str() {
+        "approve" => (step(ops::Lifecycle::Approve).await.map(drop), format!("Approved {ws}.")),
+        "reject" => (step(ops::Lifecycle::Reject).await.map(drop), format!("Rejected {ws}.")),
         "disable" => (
-            admin::disable_workspace(s, c, p, none()).await,
+            step(ops::Lifecycle::Disable).await.map(drop),
             format!("Disabled {ws}: every check for it is denied."),
         ),
-        "enable" => (admin::enable_workspace(s, c, p, none()).await, format!("Enabled {ws}.")),
+        "enable" => (step(ops::Lifecycle::Enable).await.map(drop), format!("Enabled {ws}.")),
         "add-myself" => (
-            admin::add_myself(s, c, p, OptionalJson(api::AddMyself::default())).await,
+            ops::add_myself(&app, c, &ws, &api::AddMyself::default()).await.map(drop),
             format!("You joined {ws}; it is recorded in its history and ends by itself."),
         ),
         "quota" => match form.text("project_quota").parse::<u32>() {
-            Ok(n) => (
-                admin::set_quota(s, c, p, ApiJson(api::SetQuota { project_quota: n })).await,
-                format!("Quota of {ws} set to {n}."),
-            ),
+            Ok(n) => (ops::set_quota(&app, c, &ws, n).await.map(drop), format!("Quota of {ws} set to {n}.")),
             Err(_) => (
                 Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -397,9 +381,7 @@ pub async fn workspace_action(
                 breakglass_core::org::MessageMode::parse(&form.text("mode")),
             ) {
                 (Ok(slug), Ok(mode)) => {
-                    crate::ops::messages::send(&app, &web.caller, &slug, form.text("text"), mode)
-                        .await
-                        .map(|_| axum::response::IntoResponse::into_response(axum::http::StatusCode::CREATED))
+                    crate::ops::messages::send(&app, c, &slug, form.text("text"), mode).await.map(drop)
                 }
                 (Err(_), _) => Err(breakglass_core::DomainError::not_found(
                     "workspace.not_found",
@@ -439,7 +421,7 @@ pub async fn define_tag(State(app): State<Arc<App>>, web: Web, form: Form) -> Re
         mandatory: form.checked("mandatory"),
         default: form.get("default"),
     };
-    match admin::define_tag(State(app.clone()), web.caller.clone(), ApiJson(body)).await {
+    match ops::define_tag(&app, &web.caller, &body).await {
         Ok(_) => redirect_with("/admin", "Tag saved.", web.secure),
         Err(e) => {
             let failed = Failed::new(
@@ -460,7 +442,11 @@ pub async fn remove_tag(
     Path(key): Path<String>,
     form: Form,
 ) -> Response {
-    match admin::remove_tag_definition(State(app.clone()), web.caller.clone(), Path(key.clone())).await {
+    let result = match ops::tag_key(&key) {
+        Ok(k) => ops::remove_tag_definition(&app, &web.caller, k).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
         Ok(_) => redirect_with("/admin", &format!("Tag {key} removed."), web.secure),
         Err(e) => {
             let failed = Failed::new("admin", &form, &e, &[]);
@@ -507,11 +493,7 @@ pub async fn settings(State(app): State<Arc<App>>, web: Web, form: Form) -> Resp
         max_api_tokens_per_user: tokens,
         max_sessions_per_user: sessions,
     };
-    match body_of::<api::Settings>(
-        admin::update_settings(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
-    )
-    .await
-    {
+    match ops::update_settings(&app, &web.caller, &body).await {
         Ok(_) => redirect_with("/admin", "Settings saved.", web.secure),
         Err(e) => {
             let failed = Failed::new(

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::Json;
 use breakglass_api as api;
 use maud::{html, Markup};
 
@@ -14,10 +13,9 @@ use super::layout::{
     badge, countdown, csrf, emergency_badge, error_page, field, form_error, more, page, when, Nav,
 };
 use super::requests::{request_target, review_form, task_actions};
-use super::{body_of, redirect_with, Failed, Form, Web};
+use super::{redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{admin, ApiJson, ApiQuery};
 use crate::ops::requests as ops;
 use crate::views;
 
@@ -38,8 +36,6 @@ struct Data {
 
 async fn load(app: &Arc<App>, web: &Web, older: Option<&str>) -> Result<Data, ApiError> {
     let caller = &web.caller;
-    let s = || State(app.clone());
-    let page = || ApiQuery(api::PageQuery { limit: Some(1000), cursor: None });
     let (mut access, me) = {
         let now = app.now();
         let state = app.state();
@@ -70,7 +66,7 @@ async fn load(app: &Arc<App>, web: &Web, older: Option<&str>) -> Result<Data, Ap
         ops::list_reviews(app, caller, &q)
     })?;
     let messages = crate::ops::messages::unread(app, caller, &crate::ops::PageAsk::default())?;
-    let Json(invitations) = admin::my_invitations(s(), caller.clone(), page()).await?;
+    let invitations = crate::ops::every(|ask| crate::ops::admin::my_invitations(app, caller, ask))?;
     // Accesses shared with someone are theirs to answer, never a delegate's on their behalf.
     let accesses = if caller.bounds.delegate.is_some() {
         Vec::new()
@@ -85,11 +81,7 @@ async fn load(app: &Arc<App>, web: &Web, older: Option<&str>) -> Result<Data, Ap
         reviews: reviews.into_iter().filter(|r| r.holder != me).collect(),
         more_messages: messages.next_cursor.is_some(),
         messages: messages.items,
-        invitations: invitations
-            .items
-            .into_iter()
-            .filter(|i| i.state == api::InvitationState::Pending)
-            .collect(),
+        invitations: invitations.into_iter().filter(|i| i.state == api::InvitationState::Pending).collect(),
         accesses,
         me,
     })
@@ -304,13 +296,13 @@ pub async fn accept_invitation(
     Path(id): Path<String>,
     form: Form,
 ) -> Response {
-    let body = api::AcceptInvitation { token: form.text("token") };
-    match body_of::<api::Invitation>(
-        admin::accept_invitation(State(app.clone()), web.caller.clone(), Path(id.clone()), ApiJson(body))
-            .await,
-    )
-    .await
-    {
+    let result = match crate::ops::admin::invitation_id(&id) {
+        Ok(i) => crate::ops::admin::accept_invitation(&app, &web.caller, i, &form.text("token"))
+            .await
+            .map(|w| w.value),
+        Err(e) => Err(e.into()),
+    };
+    match result {
         Ok(i) => redirect_with(
             &format!("/w/{}", i.workspace),
             &format!("You joined {} as {}.", i.workspace, i.role),
@@ -331,7 +323,11 @@ pub async fn decline_invitation(
     Path(id): Path<String>,
     _form: Form,
 ) -> Response {
-    match admin::decline_invitation(State(app.clone()), web.caller.clone(), Path(id)).await {
+    let result = match crate::ops::admin::invitation_id(&id) {
+        Ok(i) => crate::ops::admin::decline_invitation(&app, &web.caller, i).await,
+        Err(e) => Err(e.into()),
+    };
+    match result {
         Ok(_) => redirect_with("/", "Invitation declined.", web.secure),
         Err(e) => error_page(e.status, &e.detail),
     }

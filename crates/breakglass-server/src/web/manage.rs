@@ -15,7 +15,7 @@ use super::workspace::{render, render_project};
 use super::{expiry_fields, finish, local_path, redirect_with, Failed, Form, Web};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{admin, ApiJson};
+use crate::ops::admin as ops;
 
 /// Where a form goes back to, and how a refusal is shown there.
 pub(super) enum Back<'a> {
@@ -126,13 +126,16 @@ pub async fn cancel_invitation(
     Path((ws, id)): Path<(String, String)>,
     _form: Form,
 ) -> Response {
-    let r = admin::cancel_invitation(State(app.clone()), web.caller.clone(), Path(id)).await;
+    let r = match ops::invitation_id(&id) {
+        Ok(i) => ops::cancel_invitation(&app, &web.caller, i).await,
+        Err(e) => Err(e.into()),
+    };
     finish(ok(r), &web, &format!("/w/{ws}"), "Invitation cancelled.")
 }
 
 /// `POST /w/{ws}/leave`.
 pub async fn leave(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, _form: Form) -> Response {
-    let r = admin::leave_workspace(State(app.clone()), web.caller.clone(), Path(ws.clone())).await;
+    let r = ops::leave_workspace(&app, &web.caller, &ws).await;
     match r {
         Ok(_) => redirect_with("/", &format!("You left {ws}."), web.secure),
         Err(e) => super::redirect_refused(&format!("/w/{ws}"), &e, web.secure),
@@ -142,8 +145,7 @@ pub async fn leave(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>
 /// `POST /w/{ws}/rename`.
 pub async fn rename(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
     let body = api::UpdateWorkspace { name: Some(form.text("name")), identifier: None };
-    let r = admin::update_workspace(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiJson(body))
-        .await;
+    let r = ops::update_workspace(&app, &web.caller, &ws, &body).await;
     settle(&app, &web, Back::Tab(&ws, "settings"), r, "Renamed.", |e| {
         Failed::new("rename", &form, e, &[("name", "name")])
     })
@@ -156,13 +158,7 @@ const TAG_FIELDS: &[(&str, &str)] =
 /// `POST /w/{ws}/tags`.
 pub async fn set_tag(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String>, form: Form) -> Response {
     let (key, value) = (form.text("key"), form.text("value"));
-    let r = admin::set_workspace_tag(
-        State(app.clone()),
-        web.caller.clone(),
-        Path((ws.clone(), key.clone())),
-        ApiJson(api::SetTag { value }),
-    )
-    .await;
+    let r = ops::tag(&app, &web.caller, &ws, None, &key, Some(value)).await;
     settle(&app, &web, Back::Tab(&ws, "settings"), r, &format!("Tag {key} set."), |e| {
         Failed::new("tag", &form, e, TAG_FIELDS)
     })
@@ -176,9 +172,7 @@ pub async fn remove_tag(
     Path((ws, key)): Path<(String, String)>,
     _form: Form,
 ) -> Response {
-    let r =
-        admin::remove_workspace_tag(State(app.clone()), web.caller.clone(), Path((ws.clone(), key.clone())))
-            .await;
+    let r = ops::tag(&app, &web.caller, &ws, None, &key, None).await;
     finish(ok(r), &web, &format!("/w/{ws}?tab=settings"), &format!("Tag {key} removed."))
 }
 
@@ -190,13 +184,7 @@ pub async fn set_project_tag(
     form: Form,
 ) -> Response {
     let (key, value) = (form.text("key"), form.text("value"));
-    let r = admin::set_project_tag(
-        State(app.clone()),
-        web.caller.clone(),
-        Path((ws.clone(), p.clone(), key.clone())),
-        ApiJson(api::SetTag { value }),
-    )
-    .await;
+    let r = ops::tag(&app, &web.caller, &ws, Some(&p), &key, Some(value)).await;
     settle(&app, &web, Back::Project(&ws, &p), r, &format!("Tag {key} set."), |e| {
         Failed::new("tag", &form, e, TAG_FIELDS)
     })
@@ -210,12 +198,7 @@ pub async fn remove_project_tag(
     Path((ws, p, key)): Path<(String, String, String)>,
     _form: Form,
 ) -> Response {
-    let r = admin::remove_project_tag(
-        State(app.clone()),
-        web.caller.clone(),
-        Path((ws.clone(), p.clone(), key.clone())),
-    )
-    .await;
+    let r = ops::tag(&app, &web.caller, &ws, Some(&p), &key, None).await;
     finish(ok(r), &web, &format!("/w/{ws}/p/{p}"), &format!("Tag {key} removed."))
 }
 

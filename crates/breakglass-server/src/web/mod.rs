@@ -25,14 +25,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::app::App;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
-use crate::http::ApiResult;
 
 pub use layout::not_found_page;
 
@@ -54,14 +52,14 @@ pub fn router() -> Router<Arc<App>> {
             "/login",
             get(session::login_page)
                 .post(session::login)
-                .layer(axum::extract::DefaultBodyLimit::max(crate::http::PUBLIC_BODY)),
+                .layer(axum::extract::DefaultBodyLimit::max(crate::routes::PUBLIC_BODY)),
         )
         .route("/logout", post(session::logout))
         .route(
             "/signup",
             get(session::signup_page)
                 .post(session::signup)
-                .layer(axum::extract::DefaultBodyLimit::max(crate::http::PUBLIC_BODY)),
+                .layer(axum::extract::DefaultBodyLimit::max(crate::routes::PUBLIC_BODY)),
         )
         .route("/act-as", post(session::act_as))
         .route("/invitations/{id}/accept", post(dashboard::accept_invitation))
@@ -410,19 +408,6 @@ impl FromRequest<Arc<App>> for Form {
         }
         Ok(Self(fields))
     }
-}
-
-/// Reads the typed body of a handler's JSON answer (the web calls the API's handlers in-process).
-async fn body_of<T: DeserializeOwned>(result: ApiResult) -> Result<T, ApiError> {
-    let response = result?;
-    let bytes = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024).await.map_err(|e| {
-        tracing::error!(error = %e, "reading a handler's answer");
-        ApiError::internal()
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| {
-        tracing::error!(error = %e, "decoding a handler's answer");
-        ApiError::internal()
-    })
 }
 
 /// What a failed form submission shows: which form, the values typed, and the error placed next

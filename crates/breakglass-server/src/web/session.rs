@@ -14,8 +14,8 @@ use maud::html;
 
 use super::layout::{field, form_error, public_page};
 use super::{
-    behind_tls, cookie, local_path, redirect, redirect_with, session_csrf, set_cookie, Failed, Form,
-    Web, ACT_AS_COOKIE, CSRF_COOKIE, SESSION_COOKIE,
+    behind_tls, cookie, local_path, redirect, redirect_with, session_csrf, set_cookie, Failed, Form, Web,
+    ACT_AS_COOKIE, CSRF_COOKIE, SESSION_COOKIE,
 };
 use crate::app::App;
 use crate::ops::session as ops;

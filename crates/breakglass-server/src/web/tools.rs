@@ -10,9 +10,8 @@ use maud::html;
 
 use super::dashboard::with_status;
 use super::layout::{countdown, csrf, emergency_badge, field, form_error, page, when, Nav};
-use super::{body_of, redirect_with, Failed, Form, Web, IDENT_FIELDS};
+use super::{redirect_with, Failed, Form, Web, IDENT_FIELDS};
 use crate::app::App;
-use crate::http::{admin, ApiJson};
 
 /// `GET /check`.
 pub async fn check_page(State(app): State<Arc<App>>, web: Web) -> Response {
@@ -116,11 +115,7 @@ pub async fn register(State(app): State<Arc<App>>, web: Web, form: Form) -> Resp
         name: form.text("name"),
         tags: Default::default(),
     };
-    match body_of::<api::Workspace>(
-        admin::register_workspace(State(app.clone()), web.caller.clone(), ApiJson(body)).await,
-    )
-    .await
-    {
+    match crate::ops::admin::register_workspace(&app, &web.caller, &body).await.map(|w| w.value) {
         Ok(w) if w.status == api::WorkspaceStatus::Active => {
             redirect_with(&format!("/w/{}", w.identifier), "Workspace registered; you own it.", web.secure)
         }

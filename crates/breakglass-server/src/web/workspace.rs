@@ -21,15 +21,10 @@ use super::layout::{
 };
 use super::manage::{settle, Back};
 use super::requests::{request_link, request_target, review_form};
-use super::{body_of, expiry_fields, redirect, redirect_with, Failed, Form, Web, IDENT_FIELDS};
+use super::{expiry_fields, redirect, redirect_with, Failed, Form, Web, IDENT_FIELDS};
 use crate::app::App;
 use crate::error::ApiError;
-use crate::http::{admin, ApiJson, ApiQuery};
 use crate::ops::workspaces as ops;
-
-fn all() -> ApiQuery<api::PageQuery> {
-    ApiQuery(api::PageQuery { limit: Some(1000), cursor: None })
-}
 
 /// The visitor's rights in `ws` and their admin-area role, to show only the forms they may use
 /// (the handlers decide anyway).
@@ -193,10 +188,7 @@ async fn access_tab(
     let ws = &w.identifier;
     let members = crate::ops::every(|ask| ops::members(app, &web.caller, ws, None, ask))?;
     let invitations = if rights.manage {
-        admin::workspace_invitations(State(app.clone()), web.caller.clone(), Path(ws.clone()), all())
-            .await?
-            .0
-            .items
+        crate::ops::every(|ask| crate::ops::admin::workspace_invitations(app, &web.caller, ws, ask))?
     } else {
         Vec::new()
     };
@@ -614,11 +606,7 @@ pub async fn invite(State(app): State<Arc<App>>, web: Web, Path(ws): Path<String
     let (expires_at, expires_in) = expiry_fields(form.get("expires"));
     let body =
         api::CreateInvitation { email: form.text("email"), role: form.text("role"), expires_at, expires_in };
-    match body_of::<api::Invitation>(
-        admin::invite(State(app.clone()), web.caller.clone(), Path(ws.clone()), ApiJson(body)).await,
-    )
-    .await
-    {
+    match crate::ops::admin::invite(&app, &web.caller, &ws, &body).await.map(|w| w.value) {
         Ok(i) => {
             let code = i.token.clone().unwrap_or_default();
             let link = format!("/signup?code={}&email={}", super::pct(&code), super::pct(&i.email));

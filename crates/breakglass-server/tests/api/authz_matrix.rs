@@ -10,7 +10,7 @@
 //!
 //! The world is built once through the API and saved as a SQLite file; every write is made on a
 //! fresh copy of it, so that no call sees another's effects. Requests go through the real
-//! router (`http::router`), as a client's would, without a socket.
+//! router (`routes::router`), as a client's would, without a socket.
 //!
 //! `BREAKGLASS_AUTHZ_MATRIX_PRINT=1` prints the table as observed, for review.
 
@@ -279,7 +279,7 @@ async fn build_world() -> World {
     config.sweep_every = Duration::from_secs(3600);
     config.sign_in.enabled = false;
     let running = breakglass_server::start(config).await.expect("the server starts");
-    let b = Builder { router: breakglass_server::http::router(running.app.clone()) };
+    let b = Builder { router: breakglass_server::routes::router(running.app.clone()) };
     let admin = ADMIN_TOKEN;
 
     for p in ["aws-one", "aws-two"] {
@@ -498,7 +498,7 @@ async fn fresh(world: &World, n: usize) -> axum::Router {
     let store = breakglass_store::SqliteStore::open(&path).await.unwrap();
     let app = App::load(Arc::new(store), Clock::manual(ts(T0))).await.unwrap();
     app.throttle.configure(breakglass_server::throttle::Limits { enabled: false, ..Default::default() });
-    breakglass_server::http::router(Arc::new(app))
+    breakglass_server::routes::router(Arc::new(app))
 }
 
 /// `template` with every `{name}` replaced for `variant` (0 own, 1 other, 2 missing).
