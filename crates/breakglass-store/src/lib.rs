@@ -25,6 +25,7 @@
 //! transaction, after checking the chain head under the write lock; the audit table refuses
 //! UPDATE and DELETE in the database itself (and TRUNCATE in PostgreSQL).
 
+mod apply;
 mod codec;
 pub mod migrate;
 pub mod postgres;

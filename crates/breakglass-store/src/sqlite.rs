@@ -19,7 +19,6 @@ use breakglass_core::access::{AccessRequest, Review, ReviewOutcome};
 use breakglass_core::audit::{self, AuditEvent, ChainHead, StoredEvent};
 use breakglass_core::ident::{Slug, TokenId, UserId};
 use breakglass_core::model::PasswordHash;
-use breakglass_core::role::Role;
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::{Change, Changes, State};
 use sqlx::error::ErrorKind;
@@ -33,7 +32,7 @@ use uuid::Uuid;
 mod load;
 mod verify;
 
-use crate::codec::{self, missing, tags_json, unencodable, uuid_text};
+use crate::codec::{self, unencodable, uuid_text};
 use crate::migrate::{self, SQLITE_MIGRATIONS};
 use crate::{check_base, wall_clock_micros, AuditFilter, ChainCheck, CommittedChanges, Store, StoreError};
 
@@ -375,7 +374,7 @@ async fn write_group(
                 match change {
                     Change::PutRequest(r) => requests.put(r.id, r),
                     Change::PutReview(r) => reviews.put(r.id, r),
-                    other => apply(conn, other, now).await?,
+                    other => crate::apply::apply::<Sqlite>(conn, other, now).await?,
                 }
             }
             for event in &changes.events {
@@ -432,10 +431,6 @@ struct Rows<'a> {
     events: &'a [AuditEvent],
     /// Change-log entries: (sequence reached, sequence decided on, the changes as JSON).
     log: &'a [(i64, i64, String)],
-}
-
-impl Rows<'_> {
-    const NONE: Rows<'static> = Rows { requests: &[], reviews: &[], events: &[], log: &[] };
 }
 
 type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
@@ -584,424 +579,20 @@ fn placeholders(columns: usize, rows: usize) -> String {
     vec![row; rows].join(", ")
 }
 
-/// Applies one change at the commit time `now` (microseconds). Users, tokens and bindings are
-/// inserted, then only their end/revocation columns set (and a live binding's expiry);
-/// workspaces and projects are inserted, then their mutable columns updated (never their
-/// identifiers); policies, entitlements, requests, reviews, the settings, invitations, tag
-/// definitions and messages are upserted whole. Only tag definitions are ever deleted.
-/// Platforms and tenants are inserted only; service users are inserted, then only their
-/// deletion columns set (the row stays).
-///
-/// A change to a row that must exist and does not (an update, an extension, a deletion) fails
-/// the commit with `Corrupt`: the model and the database disagree.
-async fn apply(conn: &mut SqliteConnection, change: &Change, now: i64) -> Result<(), StoreError> {
-    match change {
-        Change::CreateUser { user, password_hash } => {
-            let id = uuid_text(user.id.0);
-            sqlx::query(
-                "INSERT INTO users (id, email, name, admin_role, status, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .bind(&id)
-            .bind(user.email.as_str())
-            .bind(user.name.as_str())
-            .bind(user.admin_role.as_str())
-            .bind(user.status.as_str())
-            .bind(user.created_at.as_micros())
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| {
-                duplicate(e, |column| match column {
-                    "email" => format!("user e-mail '{}'", user.email),
-                    _ => format!("user id {id}"),
-                })
-            })?;
-            if let Some(hash) = password_hash {
-                sqlx::query("INSERT INTO passwords (user_id, hash) VALUES (?1, ?2)")
-                    .bind(&id)
-                    .bind(&hash.0)
-                    .execute(&mut *conn)
-                    .await?;
-            }
-        }
-        Change::CreateToken(t) => {
-            sqlx::query(
-                "INSERT INTO tokens (id, user_id, kind, name, secret_hash, created_at, expires_at, \
-                 scope, read_only, access_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .bind(uuid_text(t.id.0))
-            .bind(uuid_text(t.user.0))
-            .bind(t.kind.as_str())
-            .bind(t.name.as_str())
-            .bind(&t.secret_hash.0[..])
-            .bind(t.created_at.as_micros())
-            .bind(t.expires_at.map(Timestamp::as_micros))
-            .bind(t.scope.as_ref().map(Slug::as_str))
-            .bind(t.read_only)
-            .bind(t.access.map(|a| uuid_text(a.0)))
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| {
-                duplicate(e, |column| match column {
-                    "secret_hash" => "token secret".to_owned(),
-                    _ => format!("token id {}", t.id),
-                })
-            })?;
-        }
-        Change::RevokeToken { id, at } => {
-            let done = sqlx::query("UPDATE tokens SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL")
-                .bind(at.as_micros())
-                .bind(uuid_text(id.0))
-                .execute(&mut *conn)
-                .await?;
-            if done.rows_affected() == 0 {
-                tracing::warn!(token = %id, "revoked a token that was missing or already revoked");
-            }
-        }
-        Change::CreateWorkspace(ws) => {
-            sqlx::query(
-                "INSERT INTO workspaces (id, name, status, project_quota, tags, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .bind(ws.id.as_str())
-            .bind(ws.name.as_str())
-            .bind(ws.status.as_str())
-            .bind(i64::from(ws.project_quota))
-            .bind(tags_json(&ws.tags, "workspaces", &ws.id)?)
-            .bind(ws.created_at.as_micros())
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| duplicate(e, |_| format!("workspace '{}'", ws.id)))?;
-        }
-        Change::UpdateWorkspace(ws) => {
-            let done = sqlx::query(
-                "UPDATE workspaces SET name = ?1, status = ?2, project_quota = ?3, tags = ?4 WHERE id = ?5",
-            )
-            .bind(ws.name.as_str())
-            .bind(ws.status.as_str())
-            .bind(i64::from(ws.project_quota))
-            .bind(tags_json(&ws.tags, "workspaces", &ws.id)?)
-            .bind(ws.id.as_str())
-            .execute(&mut *conn)
-            .await?;
-            if done.rows_affected() == 0 {
-                return Err(missing("workspaces", &ws.id, "update", "workspace with this identifier"));
-            }
-        }
-        Change::CreateProject { project, quota } => {
-            // Counted inside the transaction, under the write lock: two creations decided on
-            // the same state cannot both pass.
-            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects WHERE workspace_id = ?1")
-                .bind(project.workspace.as_str())
-                .fetch_one(&mut *conn)
-                .await?;
-            if count >= i64::from(*quota) {
-                return Err(StoreError::QuotaExceeded { workspace: project.workspace.to_string() });
-            }
-            let key = format!("{}/{}", project.workspace, project.id);
-            sqlx::query(
-                "INSERT INTO projects (workspace_id, id, name, tags, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .bind(project.workspace.as_str())
-            .bind(project.id.as_str())
-            .bind(project.name.as_str())
-            .bind(tags_json(&project.tags, "projects", &key)?)
-            .bind(project.created_at.as_micros())
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| {
-                duplicate(e, |_| format!("project '{}' in workspace '{}'", project.id, project.workspace))
-            })?;
-        }
-        Change::UpdateProject(project) => {
-            let key = format!("{}/{}", project.workspace, project.id);
-            let done =
-                sqlx::query("UPDATE projects SET name = ?1, tags = ?2 WHERE workspace_id = ?3 AND id = ?4")
-                    .bind(project.name.as_str())
-                    .bind(tags_json(&project.tags, "projects", &key)?)
-                    .bind(project.workspace.as_str())
-                    .bind(project.id.as_str())
-                    .execute(&mut *conn)
-                    .await?;
-            if done.rows_affected() == 0 {
-                return Err(missing("projects", &key, "update", "project with this identifier"));
-            }
-        }
-        Change::CreateBinding(b) => {
-            sqlx::query(
-                "INSERT INTO bindings (id, user_id, workspace_id, project_id, role, starts_at, \
-                 expires_at, source, created_by, reason, source_request_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )
-            .bind(uuid_text(b.id.0))
-            .bind(uuid_text(b.user.0))
-            .bind(b.target.workspace().as_str())
-            .bind(b.target.project().map(Slug::as_str))
-            .bind(b.role.as_str())
-            .bind(b.starts_at.as_micros())
-            .bind(b.expires_at.map(Timestamp::as_micros))
-            .bind(b.source.as_str())
-            .bind(b.created_by.map(|u| uuid_text(u.0)))
-            .bind(b.reason.as_deref())
-            .bind(b.source.request().map(|r| uuid_text(r.0)))
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| duplicate(e, |_| format!("binding id {}", b.id)))?;
-        }
-        Change::EndBinding { id, at, reason, by } => {
-            let done = sqlx::query(
-                "UPDATE bindings SET ended_at = ?1, end_reason = ?2, ended_by = ?3 \
-                 WHERE id = ?4 AND ended_at IS NULL",
-            )
-            .bind(at.as_micros())
-            .bind(reason.as_str())
-            .bind(by.map(|u| uuid_text(u.0)))
-            .bind(uuid_text(id.0))
-            .execute(&mut *conn)
-            .await?;
-            if done.rows_affected() == 0 {
-                tracing::warn!(binding = %id, "ended a binding that was missing or already ended");
-            }
-        }
-        Change::ExtendBinding { id, expires_at } => {
-            let done = sqlx::query("UPDATE bindings SET expires_at = ?1 WHERE id = ?2 AND ended_at IS NULL")
-                .bind(expires_at.map(Timestamp::as_micros))
-                .bind(uuid_text(id.0))
-                .execute(&mut *conn)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(missing("bindings", id, "extend", "live binding with this id"));
-            }
-        }
-        Change::PutPolicy(p) => {
-            sqlx::query(
-                "INSERT INTO policies (id, workspace_id, name, body, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                 ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, \
-                 name = excluded.name, body = excluded.body, created_at = excluded.created_at, \
-                 updated_at = excluded.updated_at",
-            )
-            .bind(uuid_text(p.id.0))
-            .bind(p.workspace.as_ref().map(Slug::as_str))
-            .bind(p.name.as_str())
-            .bind(serde_json::to_string(p).map_err(|e| unencodable("policies", p.id, e))?)
-            .bind(p.created_at.as_micros())
-            .bind(p.updated_at.as_micros())
-            .execute(&mut *conn)
-            .await?;
-        }
-        Change::PutEntitlement(e) => {
-            sqlx::query(
-                "INSERT INTO entitlements (workspace_id, project_id, role, request_policy_id, \
-                 emergency_enabled, emergency_policy_id, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                 ON CONFLICT (workspace_id, COALESCE(project_id, ''), role) DO UPDATE SET \
-                 request_policy_id = excluded.request_policy_id, \
-                 emergency_enabled = excluded.emergency_enabled, \
-                 emergency_policy_id = excluded.emergency_policy_id, updated_at = excluded.updated_at",
-            )
-            .bind(e.target.workspace().as_str())
-            .bind(e.target.project().map(Slug::as_str))
-            .bind(e.role.as_str())
-            .bind(e.request_policy.map(|p| uuid_text(p.0)))
-            .bind(e.emergency_enabled)
-            .bind(e.emergency_policy.map(|p| uuid_text(p.0)))
-            .bind(e.updated_at.as_micros())
-            .execute(&mut *conn)
-            .await?;
-        }
-        Change::PutRequest(r) => write_rows(conn, Rows { requests: &[r], ..Rows::NONE }).await?,
-        Change::PutAccess(a) => {
-            sqlx::query(
-                "INSERT INTO accesses (id, owner_id, name, kind, scope, created_at, expires_at, \
-                 revoked_at, revoked_by, recipients, token_id, read_only) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-                 ON CONFLICT (id) DO UPDATE SET owner_id = excluded.owner_id, name = excluded.name, \
-                 kind = excluded.kind, scope = excluded.scope, created_at = excluded.created_at, \
-                 expires_at = excluded.expires_at, revoked_at = excluded.revoked_at, \
-                 revoked_by = excluded.revoked_by, recipients = excluded.recipients, \
-                 token_id = excluded.token_id, read_only = excluded.read_only",
-            )
-            .bind(uuid_text(a.id.0))
-            .bind(uuid_text(a.owner.0))
-            .bind(a.name.as_str())
-            .bind(a.kind.as_str())
-            .bind(a.scope.as_ref().map(Slug::as_str))
-            .bind(a.created_at.as_micros())
-            .bind(a.expires_at.map(Timestamp::as_micros))
-            .bind(a.revoked_at.map(Timestamp::as_micros))
-            .bind(a.revoked_by.map(|u| uuid_text(u.0)))
-            .bind(codec::encode_recipients(&a.recipients).map_err(|e| unencodable("accesses", a.id, e))?)
-            .bind(a.token.map(|t| uuid_text(t.0)))
-            .bind(a.read_only)
-            .execute(&mut *conn)
-            .await?;
-        }
-        Change::PutReview(r) => write_rows(conn, Rows { reviews: &[r], ..Rows::NONE }).await?,
-        Change::PutSettings(settings) => {
-            sqlx::query(
-                "INSERT INTO settings (id, body, updated_at) VALUES (1, ?1, ?2) \
-                 ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-            )
-            .bind(serde_json::to_string(settings).map_err(|e| unencodable("settings", 1, e))?)
-            .bind(now)
-            .execute(&mut *conn)
-            .await?;
-        }
-        Change::PutInvitation(i) => {
-            sqlx::query(
-                "INSERT INTO invitations (id, workspace_id, email, role, membership_expires_at, \
-                 invited_by, created_at, expires_at, state, decided_at, token_hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
-                 ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, \
-                 email = excluded.email, role = excluded.role, \
-                 membership_expires_at = excluded.membership_expires_at, \
-                 invited_by = excluded.invited_by, created_at = excluded.created_at, \
-                 expires_at = excluded.expires_at, state = excluded.state, \
-                 decided_at = excluded.decided_at, token_hash = excluded.token_hash",
-            )
-            .bind(uuid_text(i.id.0))
-            .bind(i.workspace.as_str())
-            .bind(i.email.as_str())
-            .bind(Role::Workspace(i.role).as_str())
-            .bind(i.membership_expires_at.map(Timestamp::as_micros))
-            .bind(uuid_text(i.invited_by.0))
-            .bind(i.created_at.as_micros())
-            .bind(i.expires_at.as_micros())
-            .bind(i.state.as_str())
-            .bind(i.decided_at.map(Timestamp::as_micros))
-            .bind(&i.token_hash.0[..])
-            .execute(&mut *conn)
-            .await?;
-        }
-        Change::PutTagDefinition(t) => {
-            sqlx::query(
-                "INSERT INTO tag_definitions (key, body, created_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (key) DO UPDATE SET body = excluded.body, created_at = excluded.created_at",
-            )
-            .bind(t.key.as_str())
-            .bind(serde_json::to_string(t).map_err(|e| unencodable("tag_definitions", &t.key, e))?)
-            .bind(t.created_at.as_micros())
-            .execute(&mut *conn)
-            .await?;
-        }
-        Change::DeleteTagDefinition(key) => {
-            let done = sqlx::query("DELETE FROM tag_definitions WHERE key = ?1")
-                .bind(key.as_str())
-                .execute(&mut *conn)
-                .await?;
-            if done.rows_affected() == 0 {
-                return Err(missing("tag_definitions", key, "delete", "tag definition with this key"));
-            }
-        }
-        Change::PutMessage(m) => {
-            sqlx::query(
-                "INSERT INTO messages (id, workspace_id, text, mode, sender, created_at, acks) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                 ON CONFLICT (id) DO UPDATE SET workspace_id = excluded.workspace_id, \
-                 text = excluded.text, mode = excluded.mode, sender = excluded.sender, \
-                 created_at = excluded.created_at, acks = excluded.acks",
-            )
-            .bind(uuid_text(m.id.0))
-            .bind(m.workspace.as_str())
-            .bind(&m.text)
-            .bind(m.mode.as_str())
-            .bind(uuid_text(m.sender.0))
-            .bind(m.created_at.as_micros())
-            .bind(serde_json::to_string(&m.acks).map_err(|e| unencodable("messages", m.id, e))?)
-            .execute(&mut *conn)
-            .await?;
-        }
-        Change::CreatePlatform(p) => {
-            sqlx::query(
-                "INSERT INTO platforms (id, kind, name, created_by, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .bind(p.id.as_str())
-            .bind(p.kind.as_str())
-            .bind(p.name.as_str())
-            .bind(p.created_by.map(|u| uuid_text(u.0)))
-            .bind(p.created_at.as_micros())
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| duplicate(e, |_| format!("platform '{}'", p.id)))?;
-        }
-        Change::CreateTenant(t) => {
-            sqlx::query(
-                "INSERT INTO tenants (workspace_id, project_id, platform_id, external_id, created_by, \
-                 created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .bind(t.workspace.as_str())
-            .bind(t.project.as_str())
-            .bind(t.platform.as_str())
-            .bind(t.external_id.as_str())
-            .bind(t.created_by.map(|u| uuid_text(u.0)))
-            .bind(t.created_at.as_micros())
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| {
-                duplicate(e, |column| match column {
-                    "external_id" => format!("external id '{}' on platform '{}'", t.external_id, t.platform),
-                    _ => format!("tenant of '{}/{}' on platform '{}'", t.workspace, t.project, t.platform),
-                })
-            })?;
-        }
-        Change::CreateServiceUser(u) => {
-            sqlx::query(
-                "INSERT INTO service_users (id, workspace_id, project_id, platform_id, name, client_id, \
-                 secret_hash, created_by, created_at, deleted_at, deleted_by) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )
-            .bind(uuid_text(u.id.0))
-            .bind(u.workspace.as_str())
-            .bind(u.project.as_str())
-            .bind(u.platform.as_str())
-            .bind(u.name.as_str())
-            .bind(&u.client_id)
-            .bind(&u.secret_hash.0[..])
-            .bind(uuid_text(u.created_by.0))
-            .bind(u.created_at.as_micros())
-            .bind(u.deleted_at.map(Timestamp::as_micros))
-            .bind(u.deleted_by.map(|b| uuid_text(b.0)))
-            .execute(&mut *conn)
-            .await
-            .map_err(|e| {
-                duplicate(e, |column| match column {
-                    "client_id" => format!("service user client id '{}'", u.client_id),
-                    "secret_hash" => "service user secret".to_owned(),
-                    _ => format!("service user id {}", u.id),
-                })
-            })?;
-        }
-        Change::DeleteServiceUser { id, at, by } => {
-            let done = sqlx::query(
-                "UPDATE service_users SET deleted_at = ?1, deleted_by = ?2 WHERE id = ?3 AND deleted_at IS NULL",
-            )
-            .bind(at.as_micros())
-            .bind(by.map(|u| uuid_text(u.0)))
-            .bind(uuid_text(id.0))
-            .execute(&mut *conn)
-            .await?;
-            if done.rows_affected() == 0 {
-                tracing::warn!(service_user = %id, "deleted a service user that was missing or already deleted");
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Turns a unique-key violation into `Duplicate` naming the key that exists, as `describe`
 /// words it from the column that collided (the part after the dot in SQLite's "UNIQUE
 /// constraint failed: table.column"). The raw message names tables, so it is only logged.
-fn duplicate(e: sqlx::Error, describe: impl FnOnce(&str) -> String) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
-            let message = db.message();
-            tracing::debug!(%message, "unique key violated");
-            let column = message.rsplit_once('.').map_or("", |(_, c)| c);
-            StoreError::Duplicate(describe(column))
+impl crate::apply::Backend for Sqlite {
+    fn duplicate(e: sqlx::Error, describe: impl FnOnce(&str) -> String) -> StoreError {
+        match &e {
+            sqlx::Error::Database(db) if db.kind() == ErrorKind::UniqueViolation => {
+                let message = db.message();
+                tracing::debug!(%message, "unique key violated");
+                let column = message.rsplit_once('.').map_or("", |(_, c)| c);
+                StoreError::Duplicate(describe(column))
+            }
+            _ => StoreError::Database(e),
         }
-        _ => StoreError::Database(e),
     }
 }
 
