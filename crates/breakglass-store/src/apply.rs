@@ -2,7 +2,7 @@
 //! with `$N` placeholders (which PostgreSQL takes, and the SQLite driver binds by number), and
 //! run on either backend's connection inside the commit's transaction.
 
-use breakglass_core::access::ReviewOutcome;
+use breakglass_core::access::{AccessRequest, Review, ReviewOutcome};
 use breakglass_core::ident::Slug;
 use breakglass_core::role::Role;
 use breakglass_core::time::{Span, Timestamp};
@@ -287,44 +287,8 @@ where
             .await?;
         }
         Change::PutRequest(r) => {
-            sqlx::query::<DB>(
-                "INSERT INTO requests (id, user_id, created_by, workspace_id, project_id, role, \
-                 duration, justification, emergency, policy, state, approvals, created_at, lapses_at, \
-                 escalated_at, decided_at, decided_by, deny_reason, binding_id, requested_via) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-                 $18, $19, $20) \
-                 ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
-                 created_by = excluded.created_by, workspace_id = excluded.workspace_id, \
-                 project_id = excluded.project_id, role = excluded.role, duration = excluded.duration, \
-                 justification = excluded.justification, emergency = excluded.emergency, \
-                 policy = excluded.policy, state = excluded.state, approvals = excluded.approvals, \
-                 created_at = excluded.created_at, lapses_at = excluded.lapses_at, \
-                 escalated_at = excluded.escalated_at, decided_at = excluded.decided_at, \
-                 decided_by = excluded.decided_by, deny_reason = excluded.deny_reason, \
-                 binding_id = excluded.binding_id, requested_via = excluded.requested_via",
-            )
-            .bind(uuid_text(r.id.0))
-            .bind(uuid_text(r.user.0))
-            .bind(uuid_text(r.created_by.0))
-            .bind(r.target.workspace().as_str())
-            .bind(r.target.project().map(Slug::as_str))
-            .bind(r.role.as_str())
-            .bind(r.duration.map(Span::as_micros))
-            .bind(r.justification.as_deref())
-            .bind(r.emergency)
-            .bind(serde_json::to_string(&r.policy).map_err(|e| unencodable("requests", r.id, e))?)
-            .bind(r.state.as_str())
-            .bind(serde_json::to_string(&r.approvals).map_err(|e| unencodable("requests", r.id, e))?)
-            .bind(r.created_at.as_micros())
-            .bind(r.lapses_at.as_micros())
-            .bind(r.escalated_at.map(Timestamp::as_micros))
-            .bind(r.decided_at.map(Timestamp::as_micros))
-            .bind(r.decided_by.map(|u| uuid_text(u.0)))
-            .bind(r.deny_reason.as_deref())
-            .bind(r.binding.map(|b| uuid_text(b.0)))
-            .bind(r.requested_via.map(|u| uuid_text(u.0)))
-            .execute(&mut *conn)
-            .await?;
+            let sql = format!("{REQUEST_INSERT}{}{REQUEST_UPDATE}", numbered(20));
+            bind_request(sqlx::query::<DB>(&sql), r)?.execute(&mut *conn).await?;
         }
         Change::PutAccess(a) => {
             sqlx::query::<DB>(
@@ -353,31 +317,8 @@ where
             .await?;
         }
         Change::PutReview(r) => {
-            sqlx::query::<DB>(
-                "INSERT INTO reviews (id, request_id, binding_id, holder, workspace_id, project_id, \
-                 role, opened_at, outcome, notes, completed_by, completed_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-                 ON CONFLICT (id) DO UPDATE SET request_id = excluded.request_id, \
-                 binding_id = excluded.binding_id, holder = excluded.holder, \
-                 workspace_id = excluded.workspace_id, project_id = excluded.project_id, \
-                 role = excluded.role, opened_at = excluded.opened_at, outcome = excluded.outcome, \
-                 notes = excluded.notes, completed_by = excluded.completed_by, \
-                 completed_at = excluded.completed_at",
-            )
-            .bind(uuid_text(r.id.0))
-            .bind(uuid_text(r.request.0))
-            .bind(uuid_text(r.binding.0))
-            .bind(uuid_text(r.holder.0))
-            .bind(r.target.workspace().as_str())
-            .bind(r.target.project().map(Slug::as_str))
-            .bind(r.role.as_str())
-            .bind(r.opened_at.as_micros())
-            .bind(r.outcome.map(ReviewOutcome::as_str))
-            .bind(r.notes.as_deref())
-            .bind(r.completed_by.map(|u| uuid_text(u.0)))
-            .bind(r.completed_at.map(Timestamp::as_micros))
-            .execute(&mut *conn)
-            .await?;
+            let sql = format!("{REVIEW_INSERT}{}{REVIEW_UPDATE}", numbered(12));
+            bind_review(sqlx::query::<DB>(&sql), r).execute(&mut *conn).await?;
         }
         Change::PutSettings(settings) => {
             sqlx::query::<DB>(
@@ -528,4 +469,98 @@ where
         }
     }
     Ok(())
+}
+
+/// One row's numbered placeholders: `($1, $2, ..., $n)`.
+fn numbered(n: usize) -> String {
+    let all: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!("({})", all.join(", "))
+}
+
+/// A statement of `DB` with its arguments.
+pub(crate) type Query<'q, DB> = sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>;
+
+/// A multi-row upsert of whole requests: this, the rows' placeholders, then [`REQUEST_UPDATE`].
+pub(crate) const REQUEST_INSERT: &str =
+    "INSERT INTO requests (id, user_id, created_by, workspace_id, project_id, role, duration, \
+             justification, emergency, policy, state, approvals, created_at, lapses_at, escalated_at, \
+             decided_at, decided_by, deny_reason, binding_id, requested_via) VALUES ";
+pub(crate) const REQUEST_UPDATE: &str = " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
+             created_by = excluded.created_by, workspace_id = excluded.workspace_id, \
+             project_id = excluded.project_id, role = excluded.role, duration = excluded.duration, \
+             justification = excluded.justification, emergency = excluded.emergency, \
+             policy = excluded.policy, state = excluded.state, approvals = excluded.approvals, \
+             created_at = excluded.created_at, lapses_at = excluded.lapses_at, \
+             escalated_at = excluded.escalated_at, decided_at = excluded.decided_at, \
+             decided_by = excluded.decided_by, deny_reason = excluded.deny_reason, \
+             binding_id = excluded.binding_id, requested_via = excluded.requested_via;\n";
+
+/// A multi-row upsert of whole reviews: this, the rows' placeholders, then [`REVIEW_UPDATE`].
+pub(crate) const REVIEW_INSERT: &str =
+    "INSERT INTO reviews (id, request_id, binding_id, holder, workspace_id, project_id, \
+             role, opened_at, outcome, notes, completed_by, completed_at) VALUES ";
+pub(crate) const REVIEW_UPDATE: &str = " ON CONFLICT (id) DO UPDATE SET request_id = excluded.request_id, \
+             binding_id = excluded.binding_id, holder = excluded.holder, \
+             workspace_id = excluded.workspace_id, project_id = excluded.project_id, \
+             role = excluded.role, opened_at = excluded.opened_at, outcome = excluded.outcome, \
+             notes = excluded.notes, completed_by = excluded.completed_by, \
+             completed_at = excluded.completed_at;\n";
+/// Binds a request's columns, in the order of [`REQUEST_INSERT`].
+pub(crate) fn bind_request<'q, DB: sqlx::Database>(
+    q: Query<'q, DB>,
+    r: &'q AccessRequest,
+) -> Result<Query<'q, DB>, StoreError>
+where
+    for<'a> &'a str: Bind<'a, DB>,
+    for<'a> Option<&'a str>: Bind<'a, DB>,
+    String: for<'a> Bind<'a, DB>,
+    Option<String>: for<'a> Bind<'a, DB>,
+    i64: for<'a> Bind<'a, DB>,
+    Option<i64>: for<'a> Bind<'a, DB>,
+    bool: for<'a> Bind<'a, DB>,
+{
+    Ok(q.bind(uuid_text(r.id.0))
+        .bind(uuid_text(r.user.0))
+        .bind(uuid_text(r.created_by.0))
+        .bind(r.target.workspace().as_str())
+        .bind(r.target.project().map(Slug::as_str))
+        .bind(r.role.as_str())
+        .bind(r.duration.map(Span::as_micros))
+        .bind(r.justification.as_deref())
+        .bind(r.emergency)
+        .bind(serde_json::to_string(&r.policy).map_err(|e| unencodable("requests", r.id, e))?)
+        .bind(r.state.as_str())
+        .bind(serde_json::to_string(&r.approvals).map_err(|e| unencodable("requests", r.id, e))?)
+        .bind(r.created_at.as_micros())
+        .bind(r.lapses_at.as_micros())
+        .bind(r.escalated_at.map(Timestamp::as_micros))
+        .bind(r.decided_at.map(Timestamp::as_micros))
+        .bind(r.decided_by.map(|u| uuid_text(u.0)))
+        .bind(r.deny_reason.as_deref())
+        .bind(r.binding.map(|b| uuid_text(b.0)))
+        .bind(r.requested_via.map(|u| uuid_text(u.0))))
+}
+
+/// Binds a review's columns, in the order of [`REVIEW_INSERT`].
+pub(crate) fn bind_review<'q, DB: sqlx::Database>(q: Query<'q, DB>, r: &'q Review) -> Query<'q, DB>
+where
+    for<'a> &'a str: Bind<'a, DB>,
+    for<'a> Option<&'a str>: Bind<'a, DB>,
+    String: for<'a> Bind<'a, DB>,
+    Option<String>: for<'a> Bind<'a, DB>,
+    i64: for<'a> Bind<'a, DB>,
+    Option<i64>: for<'a> Bind<'a, DB>,
+{
+    q.bind(uuid_text(r.id.0))
+        .bind(uuid_text(r.request.0))
+        .bind(uuid_text(r.binding.0))
+        .bind(uuid_text(r.holder.0))
+        .bind(r.target.workspace().as_str())
+        .bind(r.target.project().map(Slug::as_str))
+        .bind(r.role.as_str())
+        .bind(r.opened_at.as_micros())
+        .bind(r.outcome.map(ReviewOutcome::as_str))
+        .bind(r.notes.as_deref())
+        .bind(r.completed_by.map(|u| uuid_text(u.0)))
+        .bind(r.completed_at.map(Timestamp::as_micros))
 }

@@ -15,11 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use breakglass_core::access::{AccessRequest, Review, ReviewOutcome};
+use breakglass_core::access::{AccessRequest, Review};
 use breakglass_core::audit::{self, AuditEvent, ChainHead, StoredEvent};
-use breakglass_core::ident::{Slug, TokenId, UserId};
+use breakglass_core::ident::{TokenId, UserId};
 use breakglass_core::model::PasswordHash;
-use breakglass_core::time::{Span, Timestamp};
+use breakglass_core::time::Timestamp;
 use breakglass_core::{Change, Changes, State};
 use sqlx::error::ErrorKind;
 use sqlx::sqlite::{
@@ -32,7 +32,7 @@ use uuid::Uuid;
 mod load;
 mod verify;
 
-use crate::codec::{self, unencodable, uuid_text};
+use crate::codec::{self, uuid_text};
 use crate::migrate::{self, SQLITE_MIGRATIONS};
 use crate::{check_base, wall_clock_micros, AuditFilter, ChainCheck, CommittedChanges, Store, StoreError};
 
@@ -433,19 +433,17 @@ struct Rows<'a> {
     log: &'a [(i64, i64, String)],
 }
 
-type SqliteQuery<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>;
-
 async fn write_rows(conn: &mut SqliteConnection, rows: Rows<'_>) -> Result<(), StoreError> {
     let mut sql = String::new();
     for run in chunks(rows.requests) {
-        sql.push_str(REQUEST_INSERT);
+        sql.push_str(crate::apply::REQUEST_INSERT);
         sql.push_str(&placeholders(20, run.len()));
-        sql.push_str(REQUEST_UPDATE);
+        sql.push_str(crate::apply::REQUEST_UPDATE);
     }
     for run in chunks(rows.reviews) {
-        sql.push_str(REVIEW_INSERT);
+        sql.push_str(crate::apply::REVIEW_INSERT);
         sql.push_str(&placeholders(12, run.len()));
-        sql.push_str(REVIEW_UPDATE);
+        sql.push_str(crate::apply::REVIEW_UPDATE);
     }
     for run in chunks(rows.events) {
         sql.push_str(&format!(
@@ -466,10 +464,10 @@ async fn write_rows(conn: &mut SqliteConnection, rows: Rows<'_>) -> Result<(), S
     // The parameters are anonymous: each statement takes the next ones, in the order above.
     let mut q = sqlx::query(&sql);
     for r in rows.requests {
-        q = bind_request(q, r)?;
+        q = crate::apply::bind_request(q, r)?;
     }
     for r in rows.reviews {
-        q = bind_review(q, r);
+        q = crate::apply::bind_review(q, r);
     }
     for e in rows.events {
         q = q
@@ -490,69 +488,6 @@ async fn write_rows(conn: &mut SqliteConnection, rows: Rows<'_>) -> Result<(), S
     }
     q.execute(&mut *conn).await?;
     Ok(())
-}
-
-/// A multi-row upsert of whole requests: this, the rows' placeholders, then [`REQUEST_UPDATE`].
-const REQUEST_INSERT: &str =
-    "INSERT INTO requests (id, user_id, created_by, workspace_id, project_id, role, duration, \
-             justification, emergency, policy, state, approvals, created_at, lapses_at, escalated_at, \
-             decided_at, decided_by, deny_reason, binding_id, requested_via) VALUES ";
-const REQUEST_UPDATE: &str = " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, \
-             created_by = excluded.created_by, workspace_id = excluded.workspace_id, \
-             project_id = excluded.project_id, role = excluded.role, duration = excluded.duration, \
-             justification = excluded.justification, emergency = excluded.emergency, \
-             policy = excluded.policy, state = excluded.state, approvals = excluded.approvals, \
-             created_at = excluded.created_at, lapses_at = excluded.lapses_at, \
-             escalated_at = excluded.escalated_at, decided_at = excluded.decided_at, \
-             decided_by = excluded.decided_by, deny_reason = excluded.deny_reason, \
-             binding_id = excluded.binding_id, requested_via = excluded.requested_via;\n";
-
-/// A multi-row upsert of whole reviews: this, the rows' placeholders, then [`REVIEW_UPDATE`].
-const REVIEW_INSERT: &str =
-    "INSERT INTO reviews (id, request_id, binding_id, holder, workspace_id, project_id, \
-             role, opened_at, outcome, notes, completed_by, completed_at) VALUES ";
-const REVIEW_UPDATE: &str = " ON CONFLICT (id) DO UPDATE SET request_id = excluded.request_id, \
-             binding_id = excluded.binding_id, holder = excluded.holder, \
-             workspace_id = excluded.workspace_id, project_id = excluded.project_id, \
-             role = excluded.role, opened_at = excluded.opened_at, outcome = excluded.outcome, \
-             notes = excluded.notes, completed_by = excluded.completed_by, \
-             completed_at = excluded.completed_at;\n";
-fn bind_request<'q>(q: SqliteQuery<'q>, r: &'q AccessRequest) -> Result<SqliteQuery<'q>, StoreError> {
-    Ok(q.bind(uuid_text(r.id.0))
-        .bind(uuid_text(r.user.0))
-        .bind(uuid_text(r.created_by.0))
-        .bind(r.target.workspace().as_str())
-        .bind(r.target.project().map(Slug::as_str))
-        .bind(r.role.as_str())
-        .bind(r.duration.map(Span::as_micros))
-        .bind(r.justification.as_deref())
-        .bind(r.emergency)
-        .bind(serde_json::to_string(&r.policy).map_err(|e| unencodable("requests", r.id, e))?)
-        .bind(r.state.as_str())
-        .bind(serde_json::to_string(&r.approvals).map_err(|e| unencodable("requests", r.id, e))?)
-        .bind(r.created_at.as_micros())
-        .bind(r.lapses_at.as_micros())
-        .bind(r.escalated_at.map(Timestamp::as_micros))
-        .bind(r.decided_at.map(Timestamp::as_micros))
-        .bind(r.decided_by.map(|u| uuid_text(u.0)))
-        .bind(r.deny_reason.as_deref())
-        .bind(r.binding.map(|b| uuid_text(b.0)))
-        .bind(r.requested_via.map(|u| uuid_text(u.0))))
-}
-
-fn bind_review<'q>(q: SqliteQuery<'q>, r: &'q Review) -> SqliteQuery<'q> {
-    q.bind(uuid_text(r.id.0))
-        .bind(uuid_text(r.request.0))
-        .bind(uuid_text(r.binding.0))
-        .bind(uuid_text(r.holder.0))
-        .bind(r.target.workspace().as_str())
-        .bind(r.target.project().map(Slug::as_str))
-        .bind(r.role.as_str())
-        .bind(r.opened_at.as_micros())
-        .bind(r.outcome.map(ReviewOutcome::as_str))
-        .bind(r.notes.as_deref())
-        .bind(r.completed_by.map(|u| uuid_text(u.0)))
-        .bind(r.completed_at.map(Timestamp::as_micros))
 }
 
 /// Most rows one multi-row `INSERT` carries.
@@ -624,6 +559,7 @@ mod tests {
     use sqlx::Row;
 
     use super::*;
+    use breakglass_core::ident::Slug;
 
     /// The settings durability and integrity depend on are in force on the connections.
     #[tokio::test]
