@@ -21,46 +21,6 @@ pub const EMERGENCY: &str = "⚡ EMERGENCY";
 /// The mark of a pending request that can no longer collect enough approvals.
 pub const UNREACHABLE: &str = "UNREACHABLE";
 
-/// Terminal columns a string takes: 2 for wide characters (CJK, most emoji such as ⚡), else 1.
-fn width(s: &str) -> usize {
-    s.chars()
-        .map(|c| match c as u32 {
-            0x1100..=0x115F
-            | 0x231A..=0x231B
-            | 0x23E9..=0x23EC
-            | 0x23F0
-            | 0x23F3
-            | 0x25FD..=0x25FE
-            | 0x2614..=0x2615
-            | 0x26A1
-            | 0x26AA..=0x26AB
-            | 0x26BD..=0x26BE
-            | 0x26D4
-            | 0x26EA
-            | 0x26F2..=0x26F5
-            | 0x26FA
-            | 0x26FD
-            | 0x2705
-            | 0x270A..=0x270B
-            | 0x274C
-            | 0x2753..=0x2755
-            | 0x2757
-            | 0x2E80..=0x303E
-            | 0x3041..=0xA4CF
-            | 0xAC00..=0xD7A3
-            | 0xF900..=0xFAFF
-            | 0xFE30..=0xFE4F
-            | 0xFF00..=0xFF60
-            | 0xFFE0..=0xFFE6
-            | 0x1F300..=0x1F64F
-            | 0x1F680..=0x1F6FF
-            | 0x1F900..=0x1F9FF
-            | 0x20000..=0x3FFFD => 2,
-            _ => 1,
-        })
-        .sum()
-}
-
 /// Rows under a header, columns padded to their widest cell and separated by two spaces.
 pub struct Table {
     headers: Vec<&'static str>,
@@ -79,28 +39,25 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// The table as text, one line per row, without trailing spaces.
+    /// The table as text, one line per row, without trailing spaces: no borders, columns
+    /// padded to their widest cell (wide characters counting two) and two spaces apart.
     pub fn render(&self) -> String {
+        use comfy_table::{CellAlignment, ContentArrangement, Table as Grid};
         let cell = |s: &str| s.replace(['\n', '\r', '\t'], " ");
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| width(h)).collect();
+        let mut grid = Grid::new();
+        grid.load_preset(comfy_table::presets::NOTHING)
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .set_header(self.headers.iter().map(|h| h.to_string()));
         for row in &self.rows {
-            for (w, c) in widths.iter_mut().zip(row) {
-                *w = (*w).max(width(&cell(c)));
-            }
+            grid.add_row(row.iter().map(|c| cell(c)));
         }
-        let headers = self.headers.iter().map(|h| h.to_string()).collect();
+        let last = self.headers.len().saturating_sub(1);
+        for (i, column) in grid.column_iter_mut().enumerate() {
+            column.set_padding((0, if i == last { 0 } else { 2 }));
+            column.set_cell_alignment(CellAlignment::Left);
+        }
         let mut out = String::new();
-        for row in std::iter::once(&headers).chain(&self.rows) {
-            let mut line = String::new();
-            for (i, (c, w)) in row.iter().zip(&widths).enumerate() {
-                if i > 0 {
-                    line.push_str("  ");
-                }
-                let c = cell(c);
-                let pad = w - width(&c);
-                line.push_str(&c);
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
+        for line in grid.lines() {
             out.push_str(line.trim_end());
             out.push('\n');
         }
