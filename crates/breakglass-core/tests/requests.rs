@@ -1662,3 +1662,43 @@ fn escalation_needs_the_justification_the_emergency_policy_requires() {
     assert!(!w.req(id).emergency, "a refused escalation changes nothing");
     assert_eq!(w.state_of(id), RequestState::Pending);
 }
+
+#[test]
+fn who_lists_an_emergency_review_open_and_completed() {
+    let mut w = World::team();
+    let input = policy("break glass", None, vec![], Some(Span::hours(1)), Span::hours(1));
+    let glass = ok(w.new_policy("admin@corp.io", input)).value;
+    w.govern(&web(), admin(), None, Some(glass));
+    let id = ok(w.request("mo@corp.io", &web(), admin(), Span::minutes(30), true)).value;
+    let rid = w.review_of(id).id;
+    let listed = |w: &World, who: &str, open: Option<bool>, ws: Option<&str>| {
+        let ctx = w.read_ctx(who, breakglass_core::Bounds::default());
+        requests::listed_reviews(&w.state, &ctx, open, ws).unwrap().len()
+    };
+    // (caller, open only / completed only / all, workspace filter, how many listed)
+    let open: &[(&str, Option<bool>, Option<&str>, usize)] = &[
+        ("mo@corp.io", Some(true), None, 1),
+        ("mia@corp.io", Some(true), None, 1),
+        ("olivia@corp.io", Some(true), None, 1),
+        ("aud@corp.io", Some(true), None, 1),
+        ("max@corp.io", Some(true), None, 0),
+        ("ben@corp.io", Some(true), None, 0),
+        ("otto@corp.io", None, None, 0),
+        ("mia@corp.io", Some(false), None, 0),
+        ("mia@corp.io", Some(true), Some("team-b"), 0),
+    ];
+    for (who, state, ws, expected) in open {
+        assert_eq!(listed(&w, who, *state, *ws), *expected, "{who} {state:?} {ws:?} while open");
+    }
+    ok(w.complete_review("mia@corp.io", rid, ReviewOutcome::Justified, Some("INC-1234")));
+    let completed: &[(&str, Option<bool>, Option<&str>, usize)] = &[
+        ("mia@corp.io", Some(true), None, 0),
+        ("mia@corp.io", Some(false), None, 1),
+        ("mia@corp.io", None, Some("team-a"), 1),
+        ("mo@corp.io", Some(false), None, 1),
+        ("max@corp.io", None, None, 0),
+    ];
+    for (who, state, ws, expected) in completed {
+        assert_eq!(listed(&w, who, *state, *ws), *expected, "{who} {state:?} {ws:?} once completed");
+    }
+}
