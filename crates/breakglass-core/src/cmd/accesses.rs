@@ -185,6 +185,16 @@ pub fn visible<'a>(state: &'a State, ctx: &Ctx, id: AccessId) -> Result<&'a Acce
     }
 }
 
+/// The live delegate accesses shared with `email` that it has not answered yet, newest first:
+/// what the dashboard asks it to accept or decline, and what `/me` counts.
+pub fn awaiting_answer<'s>(state: &'s State, email: &Email, now: Timestamp) -> Vec<&'s Access> {
+    let mut found = state.accesses_shared_with(email);
+    found.retain(|a| {
+        a.is_live(now) && a.recipient(email).is_some_and(|r| r.status == RecipientStatus::Pending)
+    });
+    found
+}
+
 /// Whether the actor sees `a` in full (its name and every recipient): its owner and the admin
 /// area's readers. A recipient sees only their own entry.
 pub fn seen_in_full(state: &State, ctx: &Ctx, a: &Access) -> Result<bool, DomainError> {

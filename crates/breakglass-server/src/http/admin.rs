@@ -8,9 +8,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use breakglass_api as api;
-use breakglass_core::ident::Slug;
-use breakglass_core::org::MessageMode;
-use breakglass_core::DomainError;
 
 use super::{written, written_empty, ApiJson, ApiQuery, ApiResult, OptionalJson};
 use crate::app::App;
@@ -423,10 +420,7 @@ pub async fn send_message(
     Path(ws): Path<String>,
     ApiJson(body): ApiJson<api::SendMessage>,
 ) -> ApiResult {
-    let ws = Slug::parse(&ws)
-        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{ws}' not found")))?;
-    let mode = MessageMode::parse(&body.mode)?;
-    let done = crate::ops::messages::send(&app, &caller, &ws, body.text, mode).await?;
+    let done = crate::ops::messages::send(&app, &caller, &ws, body.text, &body.mode).await?;
     Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
@@ -444,8 +438,6 @@ pub async fn workspace_messages(
     Path(ws): Path<String>,
     ApiQuery(q): ApiQuery<api::PageQuery>,
 ) -> ApiResult<Json<api::Page<api::Message>>> {
-    let ws = Slug::parse(&ws)
-        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{ws}' not found")))?;
     Ok(Json(crate::ops::messages::sent(&app, &caller, &ws, &q.into())?))
 }
 

@@ -3,7 +3,7 @@
 
 use breakglass_api as api;
 use breakglass_core::cmd::accesses::{self, NewAccess};
-use breakglass_core::delegation::{Access, AccessKind, RecipientStatus};
+use breakglass_core::delegation::{Access, AccessKind};
 use breakglass_core::ident::{AccessId, Email, Name, Slug};
 use breakglass_core::time::Timestamp;
 use breakglass_core::DomainError;
@@ -123,12 +123,8 @@ pub fn awaiting_answer(app: &App, caller: &Caller) -> OpResult<Vec<api::Access>>
     breakglass_core::authz::refuse_delegate(&caller.ctx(now))?;
     let state = app.state();
     let me = state.user(caller.holder).ok_or_else(ApiError::internal)?;
-    Ok(state
-        .accesses_shared_with(&me.email)
+    Ok(accesses::awaiting_answer(&state, &me.email, now)
         .into_iter()
-        .filter(|a| {
-            a.is_live(now) && a.recipient(&me.email).is_some_and(|r| r.status == RecipientStatus::Pending)
-        })
         .map(|a| views::access(&state, a, now, false, &me.email))
         .collect())
 }

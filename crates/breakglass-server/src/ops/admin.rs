@@ -12,20 +12,11 @@ use breakglass_core::time::Span;
 use breakglass_core::{Changes, Ctx, DomainError, State as Model};
 
 use super::workspaces::parse_tags;
-use super::{expiry, page, OpResult, PageAsk, Written};
+use super::{expiry, page, read_ctx, ws_slug, OpResult, PageAsk, Written};
 use crate::app::App;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
 use crate::views;
-
-fn read_ctx(app: &App, caller: &Caller) -> Ctx {
-    caller.ctx(app.now())
-}
-
-fn ws_slug(s: &str) -> Result<Slug, DomainError> {
-    Slug::parse(s)
-        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{s}' not found")))
-}
 
 fn workspace_view(app: &App, ws: &Slug) -> OpResult<api::Workspace> {
     let state = app.state();

@@ -90,8 +90,7 @@ fn history_access(
             "workspace and project come from the path here",
         ));
     }
-    let ws = Slug::parse(ws)
-        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{ws}' not found")))?;
+    let ws = super::ws_slug(ws)?;
     let ctx = caller.ctx(app.now());
     let state = app.state();
     let (_, access) = authz::visible_workspace(&state, &ctx, &ws)?;

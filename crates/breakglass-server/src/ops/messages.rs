@@ -3,7 +3,7 @@
 
 use breakglass_api as api;
 use breakglass_core::cmd::messages;
-use breakglass_core::ident::{MessageId, Slug};
+use breakglass_core::ident::MessageId;
 use breakglass_core::org::{Message, MessageMode};
 use breakglass_core::DomainError;
 
@@ -24,24 +24,27 @@ fn newest_first(m: &Message) -> String {
     format!("{:020}-{}", i64::MAX - m.created_at.as_micros(), m.id)
 }
 
-/// Sends a message to a workspace's users (admin area).
+/// Sends a message to a workspace's users (admin area); the workspace and mode as given.
 pub async fn send(
     app: &App,
     caller: &Caller,
-    ws: &Slug,
+    ws: &str,
     text: String,
-    mode: MessageMode,
+    mode: &str,
 ) -> OpResult<Written<api::Message>> {
-    let done = app.execute(caller.actor(), |s, c| messages::send(s, c, ws, text.clone(), mode)).await?;
+    let ws = super::ws_slug(ws)?;
+    let mode = MessageMode::parse(mode)?;
+    let done = app.execute(caller.actor(), |s, c| messages::send(s, c, &ws, text.clone(), mode)).await?;
     let state = app.state();
     let m = state.message(done.value).ok_or_else(ApiError::internal)?;
     Ok(Written { seq: done.seq, value: views::message(&state, m, true) })
 }
 
 /// The messages sent to a workspace, newest first, with who acknowledged them (admin area).
-pub fn sent(app: &App, caller: &Caller, ws: &Slug, ask: &PageAsk) -> OpResult<api::Page<api::Message>> {
+pub fn sent(app: &App, caller: &Caller, ws: &str, ask: &PageAsk) -> OpResult<api::Page<api::Message>> {
+    let ws = super::ws_slug(ws)?;
     let state = app.state();
-    let found = messages::sent_to(&state, &caller.ctx(app.now()), ws)?;
+    let found = messages::sent_to(&state, &caller.ctx(app.now()), &ws)?;
     Ok(page(found, |m| newest_first(m), ask, |m| views::message(&state, m, true))?)
 }
 

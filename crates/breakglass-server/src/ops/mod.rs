@@ -21,6 +21,18 @@ use breakglass_core::DomainError;
 
 use crate::error::ApiError;
 
+/// A context for read-only decisions at the app's current time (no ids are drawn).
+pub(crate) fn read_ctx(app: &crate::app::App, caller: &crate::auth::Caller) -> breakglass_core::Ctx {
+    caller.ctx(app.now())
+}
+
+/// A workspace path segment; a malformed one names no workspace, so it is a 404 like one that
+/// does not exist.
+pub fn ws_slug(s: &str) -> Result<breakglass_core::ident::Slug, DomainError> {
+    breakglass_core::ident::Slug::parse(s)
+        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{s}' not found")))
+}
+
 /// What an operation answers.
 pub type OpResult<T> = Result<T, ApiError>;
 

@@ -6,23 +6,12 @@ use breakglass_api as api;
 use breakglass_core::cmd::platforms::{self, NewPlatform, NewServiceUser, NewTenant};
 use breakglass_core::ident::{Name, Slug, UserId};
 use breakglass_core::platform::{ExternalId, Platform, PlatformKind, ServiceUser, ServiceUserId, Tenant};
-use breakglass_core::{Ctx, DomainError, State as Model};
+use breakglass_core::{DomainError, State as Model};
 
-use super::{page, OpResult, PageAsk, Written};
+use super::{page, read_ctx, ws_slug, OpResult, PageAsk, Written};
 use crate::app::App;
 use crate::auth::{self, Caller};
 use crate::error::ApiError;
-
-/// A context for read-only decisions (no ids are drawn).
-fn read_ctx(app: &App, caller: &Caller) -> Ctx {
-    caller.ctx(app.now())
-}
-
-/// A workspace path segment; a malformed one names no workspace, so it is a 404.
-fn ws_slug(s: &str) -> Result<Slug, DomainError> {
-    Slug::parse(s)
-        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{s}' not found")))
-}
 
 /// The workspace and project of a path (its raw segments), checked for visibility in that order, so that an
 /// outsider learns nothing about either (404 like for what does not exist).

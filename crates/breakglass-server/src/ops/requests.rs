@@ -13,23 +13,14 @@ use breakglass_core::role::Role;
 use breakglass_core::time::Span;
 use breakglass_core::{Changes, Ctx, DomainError, State as Model};
 
-use super::{page, OpResult, PageAsk, Written};
+use super::{page, read_ctx, ws_slug, OpResult, PageAsk, Written};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::views;
 
-fn read_ctx(app: &App, caller: &Caller) -> Ctx {
-    caller.ctx(app.now())
-}
-
 fn not_found(code: &'static str, what: &str, id: &str) -> DomainError {
     DomainError::not_found(code, format!("{what} {id} not found"))
-}
-
-fn ws_slug(w: &str) -> Result<Slug, DomainError> {
-    Slug::parse(w)
-        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{w}' not found")))
 }
 
 /// Parses a policy id from a path; a malformed one is as unknown as a missing one.

@@ -2,7 +2,6 @@
 
 use breakglass_api as api;
 use breakglass_core::cmd::{invitations, tokens};
-use breakglass_core::delegation::RecipientStatus;
 use breakglass_core::ident::{Email, Name};
 use breakglass_core::model::{TokenKind, UserStatus};
 use breakglass_core::time::Span;
@@ -167,13 +166,7 @@ pub fn me(app: &App, caller: &Caller) -> OpResult<api::Me> {
     let user = state.user(caller.user).ok_or_else(ApiError::internal)?;
     let workspaces = caller.workspaces(&state, now);
     let holder = state.user(caller.holder).ok_or_else(ApiError::internal)?;
-    let pending_accesses = state
-        .accesses_shared_with(&holder.email)
-        .iter()
-        .filter(|a| {
-            a.is_live(now) && a.recipient(&holder.email).is_some_and(|r| r.status == RecipientStatus::Pending)
-        })
-        .count();
+    let pending_accesses = breakglass_core::cmd::accesses::awaiting_answer(&state, &holder.email, now).len();
     Ok(api::Me {
         user: views::user(user),
         delegate: caller.bounds.delegate.map(|_| holder.email.to_string()),

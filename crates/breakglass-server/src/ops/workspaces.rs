@@ -11,22 +11,11 @@ use breakglass_core::org::{TagKey, Tags};
 use breakglass_core::role::{Role, WorkspaceRole};
 use breakglass_core::{Ctx, DomainError, State as Model};
 
-use super::{page, OpResult, PageAsk, Written};
+use super::{page, read_ctx, ws_slug, OpResult, PageAsk, Written};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::views;
-
-/// A context for read-only decisions (no ids are drawn).
-fn read_ctx(app: &App, caller: &Caller) -> Ctx {
-    caller.ctx(app.now())
-}
-
-/// Parses a workspace path segment; a malformed one names no workspace, so it is a 404.
-fn ws_slug(s: &str) -> Result<Slug, DomainError> {
-    Slug::parse(s)
-        .map_err(|_| DomainError::not_found("workspace.not_found", format!("workspace '{s}' not found")))
-}
 
 fn project_slug(ws: &Slug, s: &str) -> Result<Slug, DomainError> {
     Slug::parse(s).map_err(|_| project_not_found(ws, s))

@@ -376,20 +376,7 @@ pub async fn workspace_action(
             ),
         },
         "message" => (
-            match (
-                breakglass_core::ident::Slug::parse(&ws),
-                breakglass_core::org::MessageMode::parse(&form.text("mode")),
-            ) {
-                (Ok(slug), Ok(mode)) => {
-                    crate::ops::messages::send(&app, c, &slug, form.text("text"), mode).await.map(drop)
-                }
-                (Err(_), _) => Err(breakglass_core::DomainError::not_found(
-                    "workspace.not_found",
-                    format!("workspace '{ws}' not found"),
-                )
-                .into()),
-                (_, Err(e)) => Err(e.into()),
-            },
+            crate::ops::messages::send(&app, c, &ws, form.text("text"), &form.text("mode")).await.map(drop),
             format!("Message sent to the users of {ws}."),
         ),
         _ => return error_page(StatusCode::NOT_FOUND, "There is no such action."),

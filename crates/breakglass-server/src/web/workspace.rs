@@ -469,11 +469,7 @@ async fn settings_tab(
 ) -> Result<Markup, ApiError> {
     let ws = &w.identifier;
     // Only the admin area sees sent messages; for anyone else the list is simply not shown.
-    let messages = breakglass_core::ident::Slug::parse(ws)
-        .ok()
-        .and_then(|slug| {
-            crate::ops::messages::sent(app, &web.caller, &slug, &crate::ops::PageAsk::default()).ok()
-        })
+    let messages = crate::ops::messages::sent(app, &web.caller, ws, &crate::ops::PageAsk::default())
         .map(|p| p.items)
         .unwrap_or_default();
     Ok(html! {
