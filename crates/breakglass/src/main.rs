@@ -3,10 +3,14 @@
 //! Exit codes: 0 success; 1 the server refused or failed, with exactly one `error: ...` line on
 //! standard error; 2 usage error; 3 `check` denied.
 
+mod args;
 mod cli;
 mod commands;
+#[cfg(test)]
+mod fixtures;
 mod huge_pages;
-mod output;
+mod render;
+mod serve;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -14,7 +18,7 @@ use std::process::ExitCode;
 use breakglass_client::{root_cause, Client, ClientError};
 use clap::Parser;
 
-use crate::cli::{Cli, Command, Output, StoreArgs};
+use crate::cli::{Cli, Command, Output};
 use crate::commands::{Ctx, Done, Fail, Status};
 
 /// Exit code when the server refused or failed.
@@ -36,42 +40,12 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Serve(args) => {
-            init_tracing();
-            let mut config = server_config(&args.store);
-            config.listen = args.listen;
-            config.demo = args.demo;
-            config.admin_token = std::env::var("BREAKGLASS_ADMIN_TOKEN").ok().filter(|t| !t.is_empty());
-            if let Some(quota) = args.default_project_quota {
-                config.default_project_quota = quota;
-            }
-            config.connections = breakglass_server::listener::Limits {
-                idle_timeout: args.idle_timeout,
-                max_connections: args.max_connections,
-                max_connections_per_address: args.max_connections_per_address,
-            };
-            config.sign_in = breakglass_server::throttle::Limits {
-                per_account: args.sign_in_limit_account,
-                per_address: args.sign_in_limit_address,
-                enabled: args.sign_in_throttle,
-            };
-            config.trusted_proxies = args.trusted_proxies;
-            config.password_hash_threads = args.password_hash_threads;
-            config.write_patience = args.write_timeout;
-            let key_hex = std::env::var("BREAKGLASS_CHECKPOINT_KEY").ok().filter(|k| !k.is_empty());
-            if args.checkpoint_file.is_some() || args.checkpoint_key_file.is_some() || key_hex.is_some() {
-                let defaults = breakglass_server::integrity::Config::in_dir(&config.data_dir);
-                config.checkpoints = Some(breakglass_server::integrity::Config {
-                    file: args.checkpoint_file.unwrap_or(defaults.file),
-                    key_file: args.checkpoint_key_file.unwrap_or(defaults.key_file),
-                    key_hex,
-                });
-            }
-            server_result(runtime.block_on(breakglass_server::serve(config)))
+            serve::init_tracing();
+            server_result(runtime.block_on(breakglass_server::serve(serve::config(args))))
         }
         Command::Migrate(args) => {
-            init_tracing();
-            let config = server_config(&args);
-            server_result(runtime.block_on(breakglass_server::migrate(&config)))
+            serve::init_tracing();
+            server_result(runtime.block_on(breakglass_server::migrate(&serve::store_config(&args))))
         }
         command => {
             let server = cli.server;
@@ -90,7 +64,7 @@ fn main() -> ExitCode {
             let ctx = Ctx { client, json: cli.output == Output::Json };
             // After a refused login, pointing at `login` helps nobody.
             let hint = !matches!(command, Command::Login(_)) && ctx.client.token().is_none();
-            let result = runtime.block_on(commands::run(&ctx, command));
+            let result = runtime.block_on(cli::run(&ctx, command));
             finish(&server, hint, result)
         }
     }
@@ -144,29 +118,9 @@ fn fail(code: u8, line: &str) -> ExitCode {
     ExitCode::from(code)
 }
 
-fn server_config(args: &StoreArgs) -> breakglass_server::Config {
-    let mut config = breakglass_server::Config::new(args.data_dir.clone());
-    config.database_url = args.database_url.clone().filter(|u| !u.is_empty());
-    config
-}
-
 fn server_result(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(EXIT_FAILED, &format!("{e:#}")),
     }
-}
-
-/// Logs of the server roles go to standard error, filtered by `BREAKGLASS_LOG`, else
-/// `RUST_LOG`, else `info`.
-fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("BREAKGLASS_LOG")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
 }
