@@ -3,10 +3,11 @@
 
 use crate::access::{AccessRequest, Entitlement, Policy, Review};
 use crate::audit::NewEvent;
-use crate::ident::{BindingId, TokenId, UserId};
+use crate::ident::{BindingId, Slug, TokenId, UserId};
 use crate::model::{Binding, EndReason, PasswordHash, Token, User, Workspace};
 use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
-use crate::platform::{Platform, ServiceUser, ServiceUserId, Tenant};
+use crate::platform::{Credential, Platform, ServiceUser, ServiceUserId, Tenant};
+use crate::provision::{GrantKey, Provision};
 use crate::time::Timestamp;
 
 /// One record-level change.
@@ -89,6 +90,21 @@ pub enum Change {
     PutMessage(Message),
     /// A new platform.
     CreatePlatform(Platform),
+    /// A platform's configuration changes (its identifier, kind and creation never).
+    UpdatePlatform(Platform),
+    /// A user's credential on a platform is issued, replacing any earlier one.
+    PutCredential(Credential),
+    /// A user's credential on a platform is withdrawn.
+    DeleteCredential {
+        /// The platform.
+        platform: Slug,
+        /// Whose.
+        user: UserId,
+    },
+    /// A grant's provisioning record is created or replaced.
+    PutProvision(Provision),
+    /// A grant's provisioning record goes (the grant was removed from its platform).
+    DeleteProvision(GrantKey),
     /// A new tenant of a project on a platform.
     CreateTenant(Tenant),
     /// A new service user.

@@ -18,6 +18,7 @@ pub mod index;
 pub mod model;
 pub mod org;
 pub mod platform;
+pub mod provision;
 pub mod role;
 pub mod state;
 pub mod time;

@@ -16,7 +16,8 @@ use crate::ident::{
 use crate::index::{CheckIndex, TargetMark};
 use crate::model::{Binding, Project, SecretHash, Target, Token, User, Workspace};
 use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
-use crate::platform::{Platform, ServiceUser, ServiceUserId, Tenant};
+use crate::platform::{Credential, Platform, ServiceUser, ServiceUserId, Tenant};
+use crate::provision::{GrantKey, Provision};
 use crate::role::{Role, WorkspaceRole};
 use crate::time::Timestamp;
 
@@ -64,6 +65,10 @@ pub struct State {
     tenants: BTreeMap<(Slug, Slug, Slug), Tenant>,
     /// Only those not deleted.
     service_users: HashMap<ServiceUserId, ServiceUser>,
+    /// Users' credentials, by (platform, user).
+    credentials: BTreeMap<(Slug, UserId), Credential>,
+    /// Provisioning records, by grant.
+    provisions: BTreeMap<GrantKey, Provision>,
 }
 
 impl State {
@@ -223,6 +228,21 @@ impl State {
             Change::DeleteServiceUser { id, .. } => {
                 self.service_users.remove(id);
             }
+            Change::UpdatePlatform(p) => {
+                self.platforms.insert(p.id.clone(), p.clone());
+            }
+            Change::PutCredential(c) => {
+                self.credentials.insert((c.platform.clone(), c.user), c.clone());
+            }
+            Change::DeleteCredential { platform, user } => {
+                self.credentials.remove(&(platform.clone(), *user));
+            }
+            Change::PutProvision(p) => {
+                self.provisions.insert(p.key.clone(), p.clone());
+            }
+            Change::DeleteProvision(key) => {
+                self.provisions.remove(key);
+            }
         }
     }
 
@@ -314,7 +334,17 @@ impl State {
                     .collect();
                 Restore::Access { id: a.id, before, recipients }
             }
-            Change::CreatePlatform(p) => Restore::Platform(self.platforms.get(&p.id).cloned(), p.id.clone()),
+            Change::CreatePlatform(p) | Change::UpdatePlatform(p) => {
+                Restore::Platform(self.platforms.get(&p.id).cloned(), p.id.clone())
+            }
+            Change::PutCredential(Credential { platform, user, .. })
+            | Change::DeleteCredential { platform, user } => {
+                let key = (platform.clone(), *user);
+                Restore::Credential(self.credentials.get(&key).cloned(), key)
+            }
+            Change::PutProvision(Provision { key, .. }) | Change::DeleteProvision(key) => {
+                Restore::Provision(self.provisions.get(key).cloned(), key.clone())
+            }
             Change::CreateTenant(t) => {
                 let key = (t.workspace.clone(), t.project.clone(), t.platform.clone());
                 Restore::Tenant(self.tenants.get(&key).cloned(), key)
@@ -421,6 +451,8 @@ impl State {
             Restore::Platform(before, id) => put_back_ordered(&mut self.platforms, id, before),
             Restore::Tenant(before, key) => put_back_ordered(&mut self.tenants, key, before),
             Restore::ServiceUser(id, before) => put_back(&mut self.service_users, id, before),
+            Restore::Credential(before, key) => put_back_ordered(&mut self.credentials, key, before),
+            Restore::Provision(before, key) => put_back_ordered(&mut self.provisions, key, before),
         }
     }
 
@@ -743,6 +775,26 @@ impl State {
         self.service_users.values()
     }
 
+    /// A user's credential on a platform.
+    pub fn credential(&self, platform: &Slug, user: UserId) -> Option<&Credential> {
+        self.credentials.get(&(platform.clone(), user))
+    }
+
+    /// The credentials issued on a platform, by user.
+    pub fn credentials_on<'a>(&'a self, platform: &'a Slug) -> impl Iterator<Item = &'a Credential> + 'a {
+        self.credentials.values().filter(move |c| &c.platform == platform)
+    }
+
+    /// A grant's provisioning record.
+    pub fn provision(&self, key: &GrantKey) -> Option<&Provision> {
+        self.provisions.get(key)
+    }
+
+    /// The provisioning records of a platform, by grant.
+    pub fn provisions_on<'a>(&'a self, platform: &'a Slug) -> impl Iterator<Item = &'a Provision> + 'a {
+        self.provisions.values().filter(move |p| &p.key.platform == platform)
+    }
+
     /// Forgets tokens that can no longer authenticate; nothing to record, they simply lapsed.
     pub fn prune_tokens(&mut self, now: Timestamp) {
         let dead: Vec<TokenId> = self.tokens.values().filter(|t| !t.is_valid(now)).map(|t| t.id).collect();
@@ -833,6 +885,8 @@ enum Restore {
     Platform(Option<Platform>, Slug),
     Tenant(Option<Tenant>, (Slug, Slug, Slug)),
     ServiceUser(ServiceUserId, Option<ServiceUser>),
+    Credential(Option<Credential>, (Slug, UserId)),
+    Provision(Option<Provision>, GrantKey),
 }
 
 fn put_back<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, before: Option<V>) {

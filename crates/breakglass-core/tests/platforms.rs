@@ -101,6 +101,7 @@ impl Platforms for World {
             id: slug(id),
             kind: PlatformKind::parse(kind).unwrap(),
             name: name(&format!("Platform {id}")),
+            config: Default::default(),
         };
         self.as_user(by, move |s, c| platforms::register_platform(s, c, new)).map(drop)
     }
@@ -137,6 +138,8 @@ impl Platforms for World {
             platform: slug(platform),
             name: name(label),
             secret_hash,
+            role: breakglass_core::role::ProjectRole::User,
+            verifier: None,
         };
         self.as_user(by, move |s, c| platforms::create_service_user(s, c, new)).map(|d| d.value)
     }

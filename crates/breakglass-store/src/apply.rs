@@ -396,16 +396,77 @@ where
         }
         Change::CreatePlatform(p) => {
             sqlx::query::<DB>(
-                "INSERT INTO platforms (id, kind, name, created_by, created_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO platforms (id, kind, name, created_by, created_at, config) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
             )
             .bind(p.id.as_str())
             .bind(p.kind.as_str())
             .bind(p.name.as_str())
             .bind(p.created_by.map(|u| uuid_text(u.0)))
             .bind(p.created_at.as_micros())
+            .bind(serde_json::to_string(&p.config).map_err(|e| unencodable("platforms", &p.id, e))?)
             .execute(&mut *conn)
             .await
             .map_err(|e| DB::duplicate(e, |_| format!("platform '{}'", p.id)))?;
+        }
+        Change::UpdatePlatform(p) => {
+            sqlx::query::<DB>("UPDATE platforms SET name = $1, config = $2 WHERE id = $3")
+                .bind(p.name.as_str())
+                .bind(serde_json::to_string(&p.config).map_err(|e| unencodable("platforms", &p.id, e))?)
+                .bind(p.id.as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Change::PutCredential(c) => {
+            sqlx::query::<DB>(
+                "INSERT INTO credentials (platform_id, user_id, verifier, issued_at, valid_until) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (platform_id, user_id) DO UPDATE SET \
+                 verifier = excluded.verifier, issued_at = excluded.issued_at, valid_until = excluded.valid_until",
+            )
+            .bind(c.platform.as_str())
+            .bind(uuid_text(c.user.0))
+            .bind(&c.verifier)
+            .bind(c.issued_at.as_micros())
+            .bind(c.valid_until.as_micros())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Change::DeleteCredential { platform, user } => {
+            sqlx::query::<DB>("DELETE FROM credentials WHERE platform_id = $1 AND user_id = $2")
+                .bind(platform.as_str())
+                .bind(uuid_text(user.0))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Change::PutProvision(p) => {
+            let k = &p.key;
+            sqlx::query::<DB>(
+                "INSERT INTO provisions (platform_id, workspace_id, project_id, subject, role, state) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (platform_id, workspace_id, project_id, subject, role) DO UPDATE SET \
+                 state = excluded.state",
+            )
+            .bind(k.platform.as_str())
+            .bind(k.workspace.as_str())
+            .bind(k.project.as_str())
+            .bind(k.subject.to_string())
+            .bind(Role::Project(k.role).as_str())
+            .bind(serde_json::to_string(&p.state).map_err(|e| unencodable("provisions", k.subject, e))?)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Change::DeleteProvision(k) => {
+            sqlx::query::<DB>(
+                "DELETE FROM provisions WHERE platform_id = $1 AND workspace_id = $2 AND project_id = $3 \
+                 AND subject = $4 AND role = $5",
+            )
+            .bind(k.platform.as_str())
+            .bind(k.workspace.as_str())
+            .bind(k.project.as_str())
+            .bind(k.subject.to_string())
+            .bind(Role::Project(k.role).as_str())
+            .execute(&mut *conn)
+            .await?;
         }
         Change::CreateTenant(t) => {
             sqlx::query::<DB>(
@@ -430,8 +491,8 @@ where
         Change::CreateServiceUser(u) => {
             sqlx::query::<DB>(
                 "INSERT INTO service_users (id, workspace_id, project_id, platform_id, name, client_id, \
-                 secret_hash, created_by, created_at, deleted_at, deleted_by) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 secret_hash, created_by, created_at, deleted_at, deleted_by, role, verifier) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
             )
             .bind(uuid_text(u.id.0))
             .bind(u.workspace.as_str())
@@ -444,6 +505,8 @@ where
             .bind(u.created_at.as_micros())
             .bind(u.deleted_at.map(Timestamp::as_micros))
             .bind(u.deleted_by.map(|b| uuid_text(b.0)))
+            .bind(Role::Project(u.role).as_str())
+            .bind(u.verifier.as_deref())
             .execute(&mut *conn)
             .await
             .map_err(|e| {

@@ -27,7 +27,10 @@ use breakglass_core::model::{
 use breakglass_core::org::{
     Invitation, InvitationState, Message, MessageMode, Settings, TagDefinition, TagKey, Tags,
 };
-use breakglass_core::platform::{ExternalId, Platform, PlatformKind, ServiceUser, ServiceUserId, Tenant};
+use breakglass_core::platform::{
+    Credential, ExternalId, Platform, PlatformKind, ServiceUser, ServiceUserId, Tenant,
+};
+use breakglass_core::provision::{GrantKey, Provision, Subject};
 use breakglass_core::role::{AdminRole, Role, WorkspaceRole};
 use breakglass_core::time::{Span, Timestamp};
 use sqlx::error::UnexpectedNullError;
@@ -716,6 +719,46 @@ pub(crate) fn platform(row: &dyn Columns) -> Result<Platform, StoreError> {
         name: c.at.parse("name", c.get("name")?, Name::parse)?,
         created_by: c.opt_uuid("created_by")?.map(UserId),
         created_at: c.time("created_at")?,
+        config: serde_json::from_str(c.get("config")?).map_err(|e| c.at.corrupt("config", e))?,
+    })
+}
+
+pub(crate) fn credential(row: &dyn Columns) -> Result<Credential, StoreError> {
+    let key =
+        format!("{} of {}", key(row, "credentials", "platform_id")?, key(row, "credentials", "user_id")?);
+    let c = Cols { row, at: At { table: "credentials", key: &key } };
+    Ok(Credential {
+        platform: c.at.parse("platform_id", c.get("platform_id")?, Slug::parse)?,
+        user: UserId(c.uuid("user_id")?),
+        verifier: c.get("verifier")?,
+        issued_at: c.time("issued_at")?,
+        valid_until: c.time("valid_until")?,
+    })
+}
+
+pub(crate) fn provision(row: &dyn Columns) -> Result<Provision, StoreError> {
+    let key = format!(
+        "{} on {}/{}/{} as {}",
+        key(row, "provisions", "subject")?,
+        key(row, "provisions", "platform_id")?,
+        key(row, "provisions", "workspace_id")?,
+        key(row, "provisions", "project_id")?,
+        key(row, "provisions", "role")?
+    );
+    let c = Cols { row, at: At { table: "provisions", key: &key } };
+    let role = match c.at.parse("role", c.get("role")?, Role::parse_project)? {
+        Role::Project(r) => r,
+        Role::Workspace(_) => return Err(c.at.corrupt("role", "not a project role")),
+    };
+    Ok(Provision {
+        key: GrantKey {
+            platform: c.at.parse("platform_id", c.get("platform_id")?, Slug::parse)?,
+            workspace: c.at.parse("workspace_id", c.get("workspace_id")?, Slug::parse)?,
+            project: c.at.parse("project_id", c.get("project_id")?, Slug::parse)?,
+            subject: c.at.parse("subject", c.get("subject")?, Subject::parse)?,
+            role,
+        },
+        state: serde_json::from_str(c.get("state")?).map_err(|e| c.at.corrupt("state", e))?,
     })
 }
 
@@ -756,6 +799,11 @@ pub(crate) fn service_user(row: &dyn Columns) -> Result<ServiceUser, StoreError>
         created_at: c.time("created_at")?,
         deleted_at: c.opt_time("deleted_at")?,
         deleted_by: c.opt_uuid("deleted_by")?.map(UserId),
+        role: match c.at.parse("role", c.get("role")?, Role::parse_project)? {
+            Role::Project(r) => r,
+            Role::Workspace(_) => return Err(c.at.corrupt("role", "not a project role")),
+        },
+        verifier: c.get("verifier")?,
     })
 }
 

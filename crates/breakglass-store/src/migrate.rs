@@ -46,6 +46,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "change_log",
         sql: include_str!("../migrations/sqlite/0007_change_log.sql"),
     },
+    Migration {
+        version: 8,
+        name: "provisioning",
+        sql: include_str!("../migrations/sqlite/0008_provisioning.sql"),
+    },
 ];
 
 /// The PostgreSQL tree, `migrations/postgres/NNNN_name.sql`: the same versions and names as
@@ -77,6 +82,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 7,
         name: "change_log",
         sql: include_str!("../migrations/postgres/0007_change_log.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "provisioning",
+        sql: include_str!("../migrations/postgres/0008_provisioning.sql"),
     },
 ];
 

@@ -2806,6 +2806,10 @@ async fn platforms_world(h: &dyn Harness) -> Platforms {
             id: slug(id),
             kind: PlatformKind::parse(kind).unwrap(),
             name: name(&format!("Platform “{id}”")),
+            config: breakglass_core::platform::PlatformConfig::new(
+                [("host".to_owned(), format!("{id}.example.com"))].into(),
+                [("password".to_owned(), "sealed:v1:AAAA".to_owned())].into(),
+            ),
         };
         let c = platforms::register_platform(&w.state, &as_user(4, alice, seed), new).unwrap();
         w.commit(c).await;
@@ -2832,6 +2836,8 @@ async fn platforms_world(h: &dyn Harness) -> Platforms {
             platform: slug("aws"),
             name: name(label),
             secret_hash: service_user_secret(seed),
+            role: if seed == 61 { ProjectRole::Reader } else { ProjectRole::User },
+            verifier: (seed == 60).then(|| format!("SCRAM-SHA-256$4096:c2FsdA==${seed}:key")),
         };
         let (c, id) = platforms::create_service_user(&w.state, &as_user(6, by, seed), new).unwrap();
         w.commit(c).await;
@@ -2885,6 +2891,86 @@ async fn platforms_tenants_and_service_users_round_trip(h: &dyn Harness) {
 
     if let Some(reopened) = h.reopen().await {
         assert_same_state(&reopened.store().load_state(at(10)).await.unwrap(), want);
+    }
+}
+
+/// A platform's new configuration, a credential issued and replaced, and provisioning records
+/// placed, failed, replaced and removed load back as the model holds them.
+async fn provisioning_records_round_trip(h: &dyn Harness) {
+    use breakglass_core::cmd::platforms;
+    use breakglass_core::cmd::provision::{self, Outcome};
+    use breakglass_core::platform::DriftMode;
+    use breakglass_core::provision::{GrantKey, ProvisionState, Subject};
+    let mut p = platforms_world(h).await;
+    let w = &mut p.world;
+    let alice = w.state.user_by_email("alice@example.com").unwrap().id;
+    let bob = w.state.user_by_email("bob@example.com").unwrap().id;
+    let mut config = w.state.platform(&slug("aws")).unwrap().config.clone();
+    config.mode = DriftMode::Report;
+    config.mapping.insert(ProjectRole::Reader, "SELECT".into());
+    config.settings.remove("host");
+    let (c, _) =
+        platforms::configure_platform(&w.state, &as_user(8, alice, 80), &slug("aws"), config).unwrap();
+    w.commit(c).await;
+    for (verifier, s, seed) in [("v1", 9, 90), ("v2", 10, 91)] {
+        let (c, credential, login) = provision::issue_credential(
+            &w.state,
+            &as_user(s, bob, seed),
+            &slug("team-a"),
+            &slug("web"),
+            &slug("aws"),
+            verifier.into(),
+        )
+        .unwrap();
+        assert_eq!((credential.verifier.as_str(), login.as_str()), (verifier, "bg_bob@example.com"));
+        w.commit(c).await;
+    }
+    let key = |subject, role| GrantKey {
+        platform: slug("aws"),
+        workspace: slug("team-a"),
+        project: slug("web"),
+        subject,
+        role,
+    };
+    let placed = key(Subject::User(bob), ProjectRole::User);
+    let failing = key(Subject::Service(p.live), ProjectRole::User);
+    let gone = key(Subject::User(alice), ProjectRole::Admin);
+    let outcomes = [
+        Outcome::Granted(placed.clone()),
+        Outcome::Granted(gone.clone()),
+        Outcome::Failed { key: failing.clone(), error: "connection refused".into(), next_retry: at(12) },
+    ];
+    let c = provision::record(&w.state, &system(11, 100), &outcomes).unwrap();
+    w.commit(c).await;
+    let outcomes = [
+        Outcome::Failed { key: failing.clone(), error: "connection refused".into(), next_retry: at(14) },
+        Outcome::Revoked(gone.clone()),
+        Outcome::Granted(placed.clone()),
+    ];
+    let c = provision::record(&w.state, &system(12, 101), &outcomes).unwrap();
+    assert_eq!(c.events.len(), 2, "a grant already placed is not recorded again");
+    w.commit(c).await;
+
+    let loaded = w.store.load_state(at(20)).await.unwrap();
+    assert_same_state(&loaded, &w.state);
+    let aws = loaded.platform(&slug("aws")).unwrap();
+    assert_eq!((aws.config.mode, aws.config.settings.len()), (DriftMode::Report, 0));
+    assert_eq!(aws.config.sealed["password"], "sealed:v1:AAAA", "a secret not given again keeps its value");
+    assert_eq!(loaded.credential(&slug("aws"), bob).unwrap().verifier, "v2");
+    assert!(
+        matches!(loaded.provision(&placed).unwrap().state, ProvisionState::Provisioned { at: t } if t == at(11))
+    );
+    assert!(
+        matches!(loaded.provision(&failing).unwrap().state, ProvisionState::Failed { attempts: 2, since, .. } if since == at(11))
+    );
+    assert!(loaded.provision(&gone).is_none());
+    let live = loaded.service_user(p.live).unwrap();
+    assert_eq!(
+        (live.role, live.verifier.as_deref().map(|v| v.ends_with("60:key"))),
+        (ProjectRole::User, Some(true))
+    );
+    if let Some(reopened) = h.reopen().await {
+        assert_same_state(&reopened.store().load_state(at(20)).await.unwrap(), &w.state);
     }
 }
 
@@ -3111,6 +3197,7 @@ backends!(sqlite_memory, sqlite_file, postgres; {
     platforms_tenants_and_service_users_round_trip,
     platform_records_keep_their_unique_keys_and_references,
     unreadable_platform_rows_are_reported_as_corrupt,
+    provisioning_records_round_trip,
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -96,6 +96,13 @@ event_types! {
     TenantCreated => "TENANT_CREATED": "A project got a tenant on a platform.",
     ServiceUserCreated => "SERVICE_USER_CREATED": "A user created a service user for a project's tenant.",
     ServiceUserDeleted => "SERVICE_USER_DELETED": "A service user was deleted.",
+    PlatformConfigured => "PLATFORM_CONFIGURED": "An admin changed a platform's settings, role mapping or drift mode.",
+    CredentialIssued => "CREDENTIAL_ISSUED": "A user was issued a password credential for a project's tenant.",
+    AccessProvisioned => "ACCESS_PROVISIONED": "A platform now holds a grant (an account's membership of a role's group).",
+    AccessDeprovisioned => "ACCESS_DEPROVISIONED": "A grant was removed from a platform.",
+    ProvisioningFailed => "PROVISIONING_FAILED": "Placing or removing a grant on a platform failed; it is retried.",
+    DriftCorrected => "DRIFT_CORRECTED": "Access on a managed role that Breakglass did not grant was removed.",
+    DriftReported => "DRIFT_REPORTED": "Access on a managed role that Breakglass did not grant was found and left.",
 }
 
 impl fmt::Display for EventType {

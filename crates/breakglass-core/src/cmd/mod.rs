@@ -8,6 +8,7 @@ pub mod members;
 pub mod messages;
 pub mod platforms;
 pub mod policies;
+pub mod provision;
 pub mod requests;
 pub mod sweep;
 pub mod tags;

@@ -17,8 +17,10 @@ use crate::ctx::Ctx;
 use crate::error::DomainError;
 use crate::ident::{Name, Slug, UserId};
 use crate::model::{Project, SecretHash, Target};
-use crate::platform::{client_id, ExternalId, Platform, PlatformKind, ServiceUser, ServiceUserId, Tenant};
-use crate::role::AdminRole;
+use crate::platform::{
+    client_id, ExternalId, Platform, PlatformConfig, PlatformKind, ServiceUser, ServiceUserId, Tenant,
+};
+use crate::role::{AdminRole, ProjectRole, Role};
 use crate::state::State;
 
 /// Most service users one tenant may have at a time.
@@ -33,6 +35,8 @@ pub struct NewPlatform {
     pub kind: PlatformKind,
     /// Display name.
     pub name: Name,
+    /// Connection and provisioning settings (secret ones already sealed).
+    pub config: PlatformConfig,
 }
 
 /// Registers a platform (admins only).
@@ -46,17 +50,65 @@ pub fn register_platform(state: &State, ctx: &Ctx, new: NewPlatform) -> Result<C
             format!("a platform with identifier '{}' already exists", new.id),
         ));
     }
-    let platform =
-        Platform { id: new.id, kind: new.kind, name: new.name, created_by: ctx.user(), created_at: ctx.now };
+    new.config.validate()?;
+    let platform = Platform {
+        id: new.id,
+        kind: new.kind,
+        name: new.name,
+        created_by: ctx.user(),
+        created_at: ctx.now,
+        config: new.config,
+    };
+    let mut details = config_details(&platform.config);
+    details["kind"] = json!(platform.kind.as_str());
+    details["name"] = json!(platform.name.as_str());
+    let ev = event(state, ctx, EventType::PlatformRegistered, None, Some(platform.id.to_string()), details);
+    Ok(Changes { changes: vec![Change::CreatePlatform(platform)], events: vec![ev] })
+}
+
+/// Replaces a platform's configuration (admins only). A secret setting not given again, neither
+/// as a secret nor in the clear, keeps its sealed value.
+pub fn configure_platform(
+    state: &State,
+    ctx: &Ctx,
+    id: &Slug,
+    mut config: PlatformConfig,
+) -> Result<(Changes, Platform), DomainError> {
+    if authz::actor_admin_role(state, ctx)? != AdminRole::Admin {
+        return Err(DomainError::forbidden("only admins configure platforms"));
+    }
+    let current = state.platform(id).ok_or_else(|| platform_not_found(id))?;
+    for (key, sealed) in &current.config.sealed {
+        if !config.settings.contains_key(key) {
+            config.sealed.entry(key.clone()).or_insert_with(|| sealed.clone());
+        }
+    }
+    config.validate()?;
+    if config == current.config {
+        return Ok((Changes::default(), current.clone()));
+    }
+    let platform = Platform { config, ..current.clone() };
     let ev = event(
         state,
         ctx,
-        EventType::PlatformRegistered,
+        EventType::PlatformConfigured,
         None,
         Some(platform.id.to_string()),
-        json!({"kind": platform.kind.as_str(), "name": platform.name.as_str()}),
+        config_details(&platform.config),
     );
-    Ok(Changes { changes: vec![Change::CreatePlatform(platform)], events: vec![ev] })
+    Ok((Changes { changes: vec![Change::UpdatePlatform(platform.clone())], events: vec![ev] }, platform))
+}
+
+/// A configuration as the audit log records it: secret settings by name only.
+fn config_details(config: &PlatformConfig) -> serde_json::Value {
+    json!({
+        "settings": config.settings,
+        "secret_settings": config.sealed.keys().collect::<Vec<_>>(),
+        "mode": config.mode.as_str(),
+        "mapping": config.mapping.iter().map(|(r, m)| (Role::Project(*r).as_str(), m)).collect::<std::collections::BTreeMap<_, _>>(),
+        "account_template": config.account_template,
+        "credential_lifetime": config.credential_lifetime.to_string(),
+    })
 }
 
 /// Every platform, in identifier order: any signed-in user may see them.
@@ -157,6 +209,10 @@ pub struct NewServiceUser {
     pub name: Name,
     /// SHA-256 digest of the secret shown once to the creator.
     pub secret_hash: SecretHash,
+    /// The project role it holds on the tenant.
+    pub role: ProjectRole,
+    /// The platform login's password verifier, when the platform's connector makes logins.
+    pub verifier: Option<String>,
 }
 
 /// Creates a service user for a project's tenant. Any user assigned to the project (an effective
@@ -204,6 +260,8 @@ pub fn create_service_user(
         created_at: ctx.now,
         deleted_at: None,
         deleted_by: None,
+        role: new.role,
+        verifier: new.verifier,
     };
     let ev = service_user_event(state, ctx, EventType::ServiceUserCreated, &user, tenant);
     let id = user.id;

@@ -108,7 +108,7 @@ pub struct Register {
 
 /// Registers a platform (admins).
 pub async fn register(app: &App, caller: &Caller, new: Register) -> OpResult<Written<api::Platform>> {
-    let new = NewPlatform { id: new.identifier, kind: new.kind, name: new.name };
+    let new = NewPlatform { id: new.identifier, kind: new.kind, name: new.name, config: Default::default() };
     let id = new.id.clone();
     let done = app
         .execute(caller.actor(), |s, c| Ok((platforms::register_platform(s, c, new.clone())?, ())))
@@ -177,8 +177,15 @@ pub async fn create_service_user(
     let (ws, project, platform) = tenant_path(app, caller, ws, p, platform)?;
     let name = Name::parse(name)?;
     let secret = auth::new_secret(auth::SERVICE_USER_PREFIX);
-    let new =
-        NewServiceUser { workspace: ws, project, platform, name, secret_hash: auth::secret_hash(&secret) };
+    let new = NewServiceUser {
+        workspace: ws,
+        project,
+        platform,
+        name,
+        secret_hash: auth::secret_hash(&secret),
+        role: breakglass_core::role::ProjectRole::User,
+        verifier: None,
+    };
     let done = app.execute(caller.actor(), |s, c| platforms::create_service_user(s, c, new.clone())).await?;
     let state = app.state();
     let u = state.service_user(done.value).ok_or_else(ApiError::internal)?;

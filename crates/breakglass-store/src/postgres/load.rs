@@ -125,7 +125,7 @@ pub(super) async fn live_records(
     .await?;
 
     // Platforms, tenants, and the service users not deleted.
-    each(conn, "SELECT id, kind, name, created_by, created_at FROM platforms", None, |row| {
+    each(conn, "SELECT id, kind, name, created_by, created_at, config FROM platforms", None, |row| {
         state.apply(&Change::CreatePlatform(codec::platform(row)?));
         Ok(())
     })
@@ -143,10 +143,30 @@ pub(super) async fn live_records(
     each(
         conn,
         "SELECT id, workspace_id, project_id, platform_id, name, client_id, secret_hash, created_by, \
-         created_at, deleted_at, deleted_by FROM service_users WHERE deleted_at IS NULL",
+         created_at, deleted_at, deleted_by, role, verifier FROM service_users WHERE deleted_at IS NULL",
         None,
         |row| {
             state.apply(&Change::CreateServiceUser(codec::service_user(row)?));
+            Ok(())
+        },
+    )
+    .await?;
+    each(
+        conn,
+        "SELECT platform_id, user_id, verifier, issued_at, valid_until FROM credentials",
+        None,
+        |row| {
+            state.apply(&Change::PutCredential(codec::credential(row)?));
+            Ok(())
+        },
+    )
+    .await?;
+    each(
+        conn,
+        "SELECT platform_id, workspace_id, project_id, subject, role, state FROM provisions",
+        None,
+        |row| {
+            state.apply(&Change::PutProvision(codec::provision(row)?));
             Ok(())
         },
     )

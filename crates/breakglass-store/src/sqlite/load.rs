@@ -161,7 +161,7 @@ pub(super) async fn live_records(
     .await?;
 
     // Platforms, tenants, and the service users not deleted.
-    rows(conn, "platforms", "id, kind, name, created_by, created_at", page, |row| {
+    rows(conn, "platforms", "id, kind, name, created_by, created_at, config", page, |row| {
         state.apply(&Change::CreatePlatform(codec::platform(row)?));
         Ok(())
     })
@@ -181,7 +181,7 @@ pub(super) async fn live_records(
         conn,
         "service_users",
         "id, workspace_id, project_id, platform_id, name, client_id, secret_hash, created_by, created_at, \
-         deleted_at, deleted_by",
+         deleted_at, deleted_by, role, verifier",
         page,
         |row| {
             let u = codec::service_user(row)?;
@@ -191,6 +191,16 @@ pub(super) async fn live_records(
             Ok(())
         },
     )
+    .await?;
+    rows(conn, "credentials", "platform_id, user_id, verifier, issued_at, valid_until", page, |row| {
+        state.apply(&Change::PutCredential(codec::credential(row)?));
+        Ok(())
+    })
+    .await?;
+    rows(conn, "provisions", "platform_id, workspace_id, project_id, subject, role, state", page, |row| {
+        state.apply(&Change::PutProvision(codec::provision(row)?));
+        Ok(())
+    })
     .await?;
 
     let sql = page_sql(

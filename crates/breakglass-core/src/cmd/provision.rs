@@ -1,0 +1,188 @@
+//! What the provisioning engine reports back (grants placed, removed or failing, drift found)
+//! and the credentials users ask for. The engine talks to platforms outside the model; these
+//! commands record what it did, each with its audit event, so status survives a restart and
+//! every replica shows it.
+
+use serde_json::json;
+
+use crate::audit::{EventType, NewEvent};
+use crate::change::{Change, Changes};
+use crate::cmd::event;
+use crate::cmd::platforms::{platform_not_found, visible_tenant};
+use crate::ctx::Ctx;
+use crate::error::DomainError;
+use crate::ident::{BindingId, Slug};
+use crate::model::Target;
+use crate::platform::Credential;
+use crate::provision::{grants_of, GrantKey, Provision, ProvisionState, Subject};
+use crate::role::Role;
+use crate::state::State;
+use crate::time::Timestamp;
+
+/// One thing the engine did or found on a platform.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The platform now holds the grant.
+    Granted(GrantKey),
+    /// The grant was removed from the platform (it is no longer desired).
+    Revoked(GrantKey),
+    /// Placing or removing the grant failed; the engine retries at `next_retry`.
+    Failed {
+        /// Which grant.
+        key: GrantKey,
+        /// Why (never a secret).
+        error: String,
+        /// When the engine tries again.
+        next_retry: Timestamp,
+    },
+    /// Access on a managed role that Breakglass did not grant: removed when `corrected`, else
+    /// only reported.
+    Drift {
+        /// The platform.
+        platform: Slug,
+        /// The managed role (group) it was found on.
+        role: String,
+        /// The member the platform lists there.
+        member: String,
+        /// Whether the engine removed it.
+        corrected: bool,
+    },
+}
+
+/// Records the engine's outcomes (the system's command). A grant already recorded as placed
+/// is not recorded again, so a reconcile that changes nothing writes nothing.
+pub fn record(state: &State, ctx: &Ctx, outcomes: &[Outcome]) -> Result<Changes, DomainError> {
+    let mut out = Changes::default();
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Granted(key) => {
+                if matches!(
+                    state.provision(key),
+                    Some(Provision { state: ProvisionState::Provisioned { .. }, .. })
+                ) {
+                    continue;
+                }
+                let record =
+                    Provision { key: key.clone(), state: ProvisionState::Provisioned { at: ctx.now } };
+                out.changes.push(Change::PutProvision(record));
+                out.events.push(grant_event(state, ctx, EventType::AccessProvisioned, key, json!({})));
+            }
+            Outcome::Revoked(key) => {
+                if state.provision(key).is_some() {
+                    out.changes.push(Change::DeleteProvision(key.clone()));
+                }
+                out.events.push(grant_event(state, ctx, EventType::AccessDeprovisioned, key, json!({})));
+            }
+            Outcome::Failed { key, error, next_retry } => {
+                let (attempts, since) = match state.provision(key).map(|p| &p.state) {
+                    Some(ProvisionState::Failed { attempts, since, .. }) => (attempts + 1, *since),
+                    _ => (1, ctx.now),
+                };
+                let failed =
+                    ProvisionState::Failed { error: error.clone(), attempts, next_retry: *next_retry, since };
+                out.changes.push(Change::PutProvision(Provision { key: key.clone(), state: failed }));
+                let details =
+                    json!({"error": error, "attempts": attempts, "next_retry": next_retry.to_rfc3339()});
+                out.events.push(grant_event(state, ctx, EventType::ProvisioningFailed, key, details));
+            }
+            Outcome::Drift { platform, role, member, corrected } => {
+                let ty = if *corrected { EventType::DriftCorrected } else { EventType::DriftReported };
+                out.events.push(event(
+                    state,
+                    ctx,
+                    ty,
+                    None,
+                    Some(member.clone()),
+                    json!({"platform": platform.as_str(), "role": role, "member": member}),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Who a grant is for, as the audit log names them: a user's e-mail, a service user's client id.
+pub fn subject_name(state: &State, subject: Subject) -> String {
+    match subject {
+        Subject::User(u) => state.user(u).map_or_else(|| u.to_string(), |u| u.email.to_string()),
+        Subject::Service(s) => state.service_user(s).map_or_else(|| s.to_string(), |u| u.client_id.clone()),
+    }
+}
+
+/// The bindings a grant serves now, for its audit event.
+fn bindings_served(state: &State, key: &GrantKey, now: Timestamp) -> Vec<BindingId> {
+    let Subject::User(user) = key.subject else { return vec![] };
+    let Some(tenant) = state.tenant(&key.workspace, &key.project, &key.platform) else { return vec![] };
+    grants_of(state, tenant, user, now)
+        .into_iter()
+        .filter(|g| g.key == *key)
+        .flat_map(|g| g.bindings)
+        .collect()
+}
+
+fn grant_event(
+    state: &State,
+    ctx: &Ctx,
+    ty: EventType,
+    key: &GrantKey,
+    extra: serde_json::Value,
+) -> NewEvent {
+    let target = Target::Project(key.workspace.clone(), key.project.clone());
+    let mut details = json!({
+        "platform": key.platform.as_str(),
+        "role": Role::Project(key.role).as_str(),
+        "bindings": bindings_served(state, key, ctx.now).iter().map(ToString::to_string).collect::<Vec<_>>(),
+    });
+    if let (Some(d), Some(e)) = (details.as_object_mut(), extra.as_object()) {
+        d.extend(e.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    event(state, ctx, ty, Some(&target), Some(subject_name(state, key.subject)), details)
+}
+
+/// Issues the acting user a password credential on a project's tenant: valid until their access
+/// there ends, at most the platform's credential lifetime. `verifier` is the connector's
+/// verifier of a password the server drew; the password itself never reaches the model.
+pub fn issue_credential(
+    state: &State,
+    ctx: &Ctx,
+    ws: &Slug,
+    project: &Slug,
+    platform: &Slug,
+    verifier: String,
+) -> Result<(Changes, Credential, String), DomainError> {
+    let (tenant, _) = visible_tenant(state, ctx, ws, project, platform)?;
+    let me = ctx.user().ok_or_else(|| DomainError::forbidden("only a user holds a credential"))?;
+    let p = state.platform(platform).ok_or_else(|| platform_not_found(platform))?;
+    let grants = grants_of(state, tenant, me, ctx.now);
+    if grants.is_empty() {
+        return Err(DomainError::forbidden(format!(
+            "you hold no access on '{ws}/{project}' now, so no credential for platform '{platform}'"
+        )));
+    }
+    let cap = ctx.now.plus(p.config.credential_lifetime);
+    // Standing access ends never, so only the lifetime bounds the credential.
+    let end = if grants.iter().any(|g| g.until.is_none()) {
+        None
+    } else {
+        grants.iter().filter_map(|g| g.until).max()
+    };
+    let valid_until = end.map_or(cap, |e| e.min(cap));
+    let user = state.user(me).ok_or_else(|| DomainError::forbidden("unknown user"))?;
+    let login = p.config.account_name(me, user.email.as_str());
+    let credential =
+        Credential { platform: platform.clone(), user: me, verifier, issued_at: ctx.now, valid_until };
+    let target = Target::Project(ws.clone(), project.clone());
+    let ev = event(
+        state,
+        ctx,
+        EventType::CredentialIssued,
+        Some(&target),
+        Some(user.email.to_string()),
+        json!({"platform": platform.as_str(), "login": login, "expires_at": valid_until.to_rfc3339()}),
+    );
+    Ok((
+        Changes { changes: vec![Change::PutCredential(credential.clone())], events: vec![ev] },
+        credential,
+        login,
+    ))
+}

@@ -1,0 +1,35 @@
+-- Version 8: provisioning. A platform's configuration (settings, secret ones sealed; role
+-- mapping; drift mode), a service user's role and login verifier, users' credentials on
+-- platforms (a password verifier and its end, never the password), where each grant stands on
+-- its platform, and the leases that let one replica at a time reconcile a platform.
+
+ALTER TABLE platforms ADD COLUMN config TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE service_users ADD COLUMN role TEXT NOT NULL DEFAULT 'user';
+ALTER TABLE service_users ADD COLUMN verifier TEXT;
+
+CREATE TABLE credentials (
+    platform_id TEXT NOT NULL REFERENCES platforms (id) DEFERRABLE INITIALLY DEFERRED,
+    user_id     TEXT NOT NULL REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED,
+    verifier    TEXT NOT NULL,
+    issued_at   BIGINT NOT NULL,
+    valid_until BIGINT NOT NULL,
+    PRIMARY KEY (platform_id, user_id)
+);
+
+-- `subject` is `user:<uuid>` or `service:<uuid>`; `state` the record's JSON.
+CREATE TABLE provisions (
+    platform_id  TEXT NOT NULL,
+    workspace_id TEXT NOT NULL,
+    project_id   TEXT NOT NULL,
+    subject      TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    PRIMARY KEY (platform_id, workspace_id, project_id, subject, role)
+);
+
+-- Who reconciles what until when (microseconds since the epoch); taken over once it lapses.
+CREATE TABLE leases (
+    name       TEXT PRIMARY KEY,
+    holder     TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
