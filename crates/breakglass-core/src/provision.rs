@@ -239,8 +239,26 @@ pub enum ProvisionState {
 pub struct Provision {
     /// Which grant.
     pub key: GrantKey,
+    /// Where it lands on the platform: the account and the group it is a member of. Kept, so
+    /// that the grant can be removed after its subject is gone from the model.
+    pub place: Place,
     /// Where it stands.
     pub state: ProvisionState,
+}
+
+/// A grant's place on its platform.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Place {
+    /// The account's name.
+    pub account: String,
+    /// The group's name.
+    pub group: String,
+}
+
+/// The name of a tenant's managed group for a project role: `bg_<workspace>_<project>_<role>`,
+/// cut to the platform's limit as account names are.
+pub fn group_name(workspace: &Slug, project: &Slug, role: ProjectRole) -> String {
+    crate::platform::shorten(&format!("bg_{workspace}_{project}_{}", Role::Project(role).as_str()))
 }
 
 #[cfg(test)]

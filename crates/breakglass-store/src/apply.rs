@@ -11,6 +11,14 @@ use breakglass_core::Change;
 use crate::codec::{self, missing, tags_json, unencodable, uuid_text};
 use crate::StoreError;
 
+/// Takes a lease unless another holder's lasts beyond `$4`: `$1` name, `$2` holder, `$3` until.
+pub(crate) const TAKE_LEASE: &str = "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+     WHERE leases.holder = excluded.holder OR leases.expires_at <= $4";
+
+/// Gives up a lease: `$1` name, `$2` holder.
+pub(crate) const RELEASE_LEASE: &str = "DELETE FROM leases WHERE name = $1 AND holder = $2";
+
 /// A value a statement of this backend can bind.
 pub(crate) trait Bind<'q, DB: sqlx::Database>:
     'q + sqlx::Encode<'q, DB> + sqlx::Type<DB> + Send
@@ -441,16 +449,17 @@ where
         Change::PutProvision(p) => {
             let k = &p.key;
             sqlx::query::<DB>(
-                "INSERT INTO provisions (platform_id, workspace_id, project_id, subject, role, state) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
+                "INSERT INTO provisions (platform_id, workspace_id, project_id, subject, role, place, state) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (platform_id, workspace_id, project_id, subject, role) DO UPDATE SET \
-                 state = excluded.state",
+                 place = excluded.place, state = excluded.state",
             )
             .bind(k.platform.as_str())
             .bind(k.workspace.as_str())
             .bind(k.project.as_str())
             .bind(k.subject.to_string())
             .bind(Role::Project(k.role).as_str())
+            .bind(serde_json::to_string(&p.place).map_err(|e| unencodable("provisions", k.subject, e))?)
             .bind(serde_json::to_string(&p.state).map_err(|e| unencodable("provisions", k.subject, e))?)
             .execute(&mut *conn)
             .await?;

@@ -758,6 +758,7 @@ pub(crate) fn provision(row: &dyn Columns) -> Result<Provision, StoreError> {
             subject: c.at.parse("subject", c.get("subject")?, Subject::parse)?,
             role,
         },
+        place: serde_json::from_str(c.get("place")?).map_err(|e| c.at.corrupt("place", e))?,
         state: serde_json::from_str(c.get("state")?).map_err(|e| c.at.corrupt("state", e))?,
     })
 }

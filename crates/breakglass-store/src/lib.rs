@@ -161,6 +161,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// When each of `tokens` was last used, for those ever used.
     async fn token_last_used(&self, tokens: &[TokenId]) -> Result<Vec<(TokenId, Timestamp)>, StoreError>;
+
+    /// Takes or renews the lease `name` for `holder` until `until`, unless another holder's
+    /// lease lasts beyond `now`: how replicas agree that one of them at a time does a job (such
+    /// as reconciling a platform). True when `holder` holds it now. Outside the audit chain.
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives up the lease `name` if `holder` holds it.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
 }
 
 /// What [`Store::verify_chain`] found.

@@ -213,6 +213,28 @@ impl Store for PgStore {
         Ok(hash.map(PasswordHash))
     }
 
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(crate::apply::TAKE_LEASE)
+            .bind(name)
+            .bind(holder)
+            .bind(until.as_micros())
+            .bind(now.as_micros())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query(crate::apply::RELEASE_LEASE).bind(name).bind(holder).execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn record_token_use(&self, uses: &[(TokenId, Timestamp)]) -> Result<(), StoreError> {
         if uses.is_empty() {
             return Ok(());

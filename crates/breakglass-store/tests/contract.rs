@@ -2894,13 +2894,31 @@ async fn platforms_tenants_and_service_users_round_trip(h: &dyn Harness) {
     }
 }
 
+/// A lease goes to one holder at a time: renewed by its holder, taken over by another only
+/// once it lapsed, free again once released.
+async fn one_holder_at_a_time_takes_a_lease(h: &dyn Harness) {
+    let w = World::new(h).await;
+    let s = w.store.as_ref();
+    assert!(s.take_lease("platform:pg", "a", at(0), at(10)).await.unwrap());
+    assert!(!s.take_lease("platform:pg", "b", at(5), at(15)).await.unwrap(), "a holds it until 10");
+    assert!(s.take_lease("platform:pg", "a", at(5), at(15)).await.unwrap(), "a renews");
+    assert!(s.take_lease("platform:other", "b", at(5), at(15)).await.unwrap(), "leases are by name");
+    assert!(!s.take_lease("platform:pg", "b", at(14), at(20)).await.unwrap());
+    assert!(s.take_lease("platform:pg", "b", at(15), at(25)).await.unwrap(), "lapsed: b takes over");
+    assert!(!s.take_lease("platform:pg", "a", at(16), at(26)).await.unwrap());
+    s.release_lease("platform:pg", "a").await.unwrap(); // not a's: nothing happens
+    assert!(!s.take_lease("platform:pg", "a", at(16), at(26)).await.unwrap());
+    s.release_lease("platform:pg", "b").await.unwrap();
+    assert!(s.take_lease("platform:pg", "a", at(16), at(26)).await.unwrap(), "released: free");
+}
+
 /// A platform's new configuration, a credential issued and replaced, and provisioning records
 /// placed, failed, replaced and removed load back as the model holds them.
 async fn provisioning_records_round_trip(h: &dyn Harness) {
     use breakglass_core::cmd::platforms;
     use breakglass_core::cmd::provision::{self, Outcome};
     use breakglass_core::platform::DriftMode;
-    use breakglass_core::provision::{GrantKey, ProvisionState, Subject};
+    use breakglass_core::provision::{GrantKey, Place, ProvisionState, Subject};
     let mut p = platforms_world(h).await;
     let w = &mut p.world;
     let alice = w.state.user_by_email("alice@example.com").unwrap().id;
@@ -2935,17 +2953,33 @@ async fn provisioning_records_round_trip(h: &dyn Harness) {
     let placed = key(Subject::User(bob), ProjectRole::User);
     let failing = key(Subject::Service(p.live), ProjectRole::User);
     let gone = key(Subject::User(alice), ProjectRole::Admin);
+    let place = |account: &str, group: &str| Place { account: account.into(), group: group.into() };
+    let (p1, p2, p3) = (
+        place("bg_bob@example.com", "bg_team-a_web_user"),
+        place("svc-1", "bg_team-a_web_user"),
+        place("bg_alice@example.com", "bg_team-a_web_admin"),
+    );
     let outcomes = [
-        Outcome::Granted(placed.clone()),
-        Outcome::Granted(gone.clone()),
-        Outcome::Failed { key: failing.clone(), error: "connection refused".into(), next_retry: at(12) },
+        Outcome::Granted(placed.clone(), p1.clone()),
+        Outcome::Granted(gone.clone(), p3.clone()),
+        Outcome::Failed {
+            key: failing.clone(),
+            place: p2.clone(),
+            error: "connection refused".into(),
+            next_retry: at(12),
+        },
     ];
     let c = provision::record(&w.state, &system(11, 100), &outcomes).unwrap();
     w.commit(c).await;
     let outcomes = [
-        Outcome::Failed { key: failing.clone(), error: "connection refused".into(), next_retry: at(14) },
-        Outcome::Revoked(gone.clone()),
-        Outcome::Granted(placed.clone()),
+        Outcome::Failed {
+            key: failing.clone(),
+            place: p2,
+            error: "connection refused".into(),
+            next_retry: at(14),
+        },
+        Outcome::Revoked(gone.clone(), p3),
+        Outcome::Granted(placed.clone(), p1.clone()),
     ];
     let c = provision::record(&w.state, &system(12, 101), &outcomes).unwrap();
     assert_eq!(c.events.len(), 2, "a grant already placed is not recorded again");
@@ -2964,6 +2998,7 @@ async fn provisioning_records_round_trip(h: &dyn Harness) {
         matches!(loaded.provision(&failing).unwrap().state, ProvisionState::Failed { attempts: 2, since, .. } if since == at(11))
     );
     assert!(loaded.provision(&gone).is_none());
+    assert_eq!(loaded.provision(&placed).unwrap().place, p1);
     let live = loaded.service_user(p.live).unwrap();
     assert_eq!(
         (live.role, live.verifier.as_deref().map(|v| v.ends_with("60:key"))),
@@ -3198,6 +3233,7 @@ backends!(sqlite_memory, sqlite_file, postgres; {
     platform_records_keep_their_unique_keys_and_references,
     unreadable_platform_rows_are_reported_as_corrupt,
     provisioning_records_round_trip,
+    one_holder_at_a_time_takes_a_lease,
 });
 
 // ---------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ use crate::error::DomainError;
 use crate::ident::{BindingId, Slug};
 use crate::model::Target;
 use crate::platform::Credential;
-use crate::provision::{grants_of, GrantKey, Provision, ProvisionState, Subject};
+use crate::provision::{grants_of, GrantKey, Place, Provision, ProvisionState, Subject};
 use crate::role::Role;
 use crate::state::State;
 use crate::time::Timestamp;
@@ -23,13 +23,15 @@ use crate::time::Timestamp;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// The platform now holds the grant.
-    Granted(GrantKey),
+    Granted(GrantKey, Place),
     /// The grant was removed from the platform (it is no longer desired).
-    Revoked(GrantKey),
+    Revoked(GrantKey, Place),
     /// Placing or removing the grant failed; the engine retries at `next_retry`.
     Failed {
         /// Which grant.
         key: GrantKey,
+        /// Where it lands.
+        place: Place,
         /// Why (never a secret).
         error: String,
         /// When the engine tries again.
@@ -55,32 +57,39 @@ pub fn record(state: &State, ctx: &Ctx, outcomes: &[Outcome]) -> Result<Changes,
     let mut out = Changes::default();
     for outcome in outcomes {
         match outcome {
-            Outcome::Granted(key) => {
-                if matches!(
-                    state.provision(key),
-                    Some(Provision { state: ProvisionState::Provisioned { .. }, .. })
-                ) {
+            Outcome::Granted(key, place) => {
+                let placed = |p: &Provision| {
+                    matches!(p.state, ProvisionState::Provisioned { .. }) && p.place == *place
+                };
+                if state.provision(key).is_some_and(placed) {
                     continue;
                 }
-                let record =
-                    Provision { key: key.clone(), state: ProvisionState::Provisioned { at: ctx.now } };
+                let record = Provision {
+                    key: key.clone(),
+                    place: place.clone(),
+                    state: ProvisionState::Provisioned { at: ctx.now },
+                };
                 out.changes.push(Change::PutProvision(record));
                 out.events.push(grant_event(state, ctx, EventType::AccessProvisioned, key, json!({})));
             }
-            Outcome::Revoked(key) => {
+            Outcome::Revoked(key, _) => {
                 if state.provision(key).is_some() {
                     out.changes.push(Change::DeleteProvision(key.clone()));
                 }
                 out.events.push(grant_event(state, ctx, EventType::AccessDeprovisioned, key, json!({})));
             }
-            Outcome::Failed { key, error, next_retry } => {
+            Outcome::Failed { key, place, error, next_retry } => {
                 let (attempts, since) = match state.provision(key).map(|p| &p.state) {
                     Some(ProvisionState::Failed { attempts, since, .. }) => (attempts + 1, *since),
                     _ => (1, ctx.now),
                 };
                 let failed =
                     ProvisionState::Failed { error: error.clone(), attempts, next_retry: *next_retry, since };
-                out.changes.push(Change::PutProvision(Provision { key: key.clone(), state: failed }));
+                out.changes.push(Change::PutProvision(Provision {
+                    key: key.clone(),
+                    place: place.clone(),
+                    state: failed,
+                }));
                 let details =
                     json!({"error": error, "attempts": attempts, "next_retry": next_retry.to_rfc3339()});
                 out.events.push(grant_event(state, ctx, EventType::ProvisioningFailed, key, details));

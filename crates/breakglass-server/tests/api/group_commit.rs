@@ -125,6 +125,20 @@ impl Store for Gate {
         self.inner.token_last_used(tokens).await
     }
 
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.inner.take_lease(name, holder, now, until).await
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        self.inner.release_lease(name, holder).await
+    }
+
     async fn change_log_head(&self) -> Result<i64, StoreError> {
         self.inner.change_log_head().await
     }

@@ -16,13 +16,14 @@ CREATE TABLE credentials (
     PRIMARY KEY (platform_id, user_id)
 );
 
--- `subject` is `user:<uuid>` or `service:<uuid>`; `state` the record's JSON.
+-- `subject` is `user:<uuid>` or `service:<uuid>`; `place` (account and group) and `state` are JSON.
 CREATE TABLE provisions (
     platform_id  TEXT NOT NULL,
     workspace_id TEXT NOT NULL,
     project_id   TEXT NOT NULL,
     subject      TEXT NOT NULL,
     role         TEXT NOT NULL,
+    place        TEXT NOT NULL,
     state        TEXT NOT NULL,
     PRIMARY KEY (platform_id, workspace_id, project_id, subject, role)
 );

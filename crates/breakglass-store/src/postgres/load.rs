@@ -163,7 +163,7 @@ pub(super) async fn live_records(
     .await?;
     each(
         conn,
-        "SELECT platform_id, workspace_id, project_id, subject, role, state FROM provisions",
+        "SELECT platform_id, workspace_id, project_id, subject, role, place, state FROM provisions",
         None,
         |row| {
             state.apply(&Change::PutProvision(codec::provision(row)?));

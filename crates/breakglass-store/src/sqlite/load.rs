@@ -197,10 +197,16 @@ pub(super) async fn live_records(
         Ok(())
     })
     .await?;
-    rows(conn, "provisions", "platform_id, workspace_id, project_id, subject, role, state", page, |row| {
-        state.apply(&Change::PutProvision(codec::provision(row)?));
-        Ok(())
-    })
+    rows(
+        conn,
+        "provisions",
+        "platform_id, workspace_id, project_id, subject, role, place, state",
+        page,
+        |row| {
+            state.apply(&Change::PutProvision(codec::provision(row)?));
+            Ok(())
+        },
+    )
     .await?;
 
     let sql = page_sql(
