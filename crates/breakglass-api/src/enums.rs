@@ -77,6 +77,21 @@ wire_enum! {
 }
 
 wire_enum! {
+    /// Where a binding's access stands on one platform.
+    ProvisioningState {
+        /// Not placed yet.
+        Pending = "pending",
+        /// The platform holds it.
+        Provisioned = "provisioned",
+        /// The last attempt failed; it is retried.
+        Failed = "failed",
+        /// The access does not count now (it has not started, or its workspace is disabled):
+        /// the platform holds none.
+        Revoked = "revoked",
+    }
+}
+
+wire_enum! {
     /// A user's role in the admin area.
     AdminRole {
         /// An ordinary user.
@@ -299,6 +314,7 @@ mod tests {
     #[test]
     fn every_wire_name_is_the_serde_name() {
         round_trips(HealthStatus::ALL);
+        round_trips(ProvisioningState::ALL);
         round_trips(AdminRole::ALL);
         round_trips(UserStatus::ALL);
         round_trips(TokenKind::ALL);

@@ -74,6 +74,18 @@ pub struct Health {
     /// log, a signed checkpoint) or differs from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrity: Option<String>,
+    /// Platforms this server reconciles but could not reach or use at its last pass, with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unhealthy_platforms: Vec<UnhealthyPlatform>,
+}
+
+/// A platform the provisioning engine could not reach or use.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct UnhealthyPlatform {
+    /// Platform identifier.
+    pub platform: String,
+    /// Why (never a secret).
+    pub error: String,
 }
 
 /// A user account.
@@ -541,6 +553,35 @@ pub struct Binding {
     /// Recorded reason (grants).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Where this access stands on each of the project's tenants whose platform provisions it
+    /// (absent for workspace roles and where nothing is provisioned).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provisioning: Vec<Provisioning>,
+}
+
+/// Where a binding's access stands on one platform.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Provisioning {
+    /// Platform identifier.
+    pub platform: String,
+    /// `pending` (not placed yet), `provisioned`, `failed` (retried) or `revoked` (the access
+    /// does not count now, so the platform holds none).
+    pub state: ProvisioningState,
+    /// The account on the platform.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Attempts so far, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// When it is tried again, when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_retry: Option<String>,
+    /// Since when it is in this state (placed, or first failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
 }
 
 /// Body of `POST /api/v1/grants`: a temporary role on top of any membership.
@@ -1251,16 +1292,58 @@ pub struct Message {
 // ---- Platforms, tenants, service users ----
 
 /// Body of `POST /api/v1/platforms`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterPlatform {
     /// Immutable identifier (`^[a-z0-9][a-z0-9-]{1,62}$`), unique in the installation.
     pub identifier: String,
     /// What kind of place it is: 2 to 32 lowercase letters, digits or `-` (`aws`, `kubernetes`,
-    /// `postgres`).
+    /// `postgres`). `postgres` has a connector that provisions access.
     pub kind: String,
     /// Display name.
     pub name: String,
+    /// Connection settings by key (for `postgres`: `url` = `postgres://ROLE:PASSWORD@HOST:PORT/DB`
+    /// and optionally `schemas`). Secret ones (`url`, `password`, ...) are sealed at rest and
+    /// never shown again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, String>,
+    /// What each project role (`reader`, `user`, `admin`) means on the platform, in its
+    /// connector's terms (for `postgres`: table privileges such as `SELECT, INSERT`, and `CREATE`
+    /// for the schemas). Roles left out keep the connector's default.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mapping: BTreeMap<String, String>,
+    /// `enforce` (default): access on a managed role that Breakglass did not grant is removed;
+    /// `report`: it is only recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// How users' accounts are named: a template over `{email}`, `{local}` and `{id}` (default
+    /// `bg_{email}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_template: Option<String>,
+    /// The longest a credential stays valid (default `8h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_lifetime: Option<String>,
+}
+
+/// Body of `PATCH /api/v1/platforms/{platform}`: what to change; the rest stays.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePlatform {
+    /// Settings to set, by key; `null` removes one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, Option<String>>,
+    /// Mappings to set, by project role; `null` goes back to the connector's default.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mapping: BTreeMap<String, Option<String>>,
+    /// `enforce` or `report`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// The account name template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_template: Option<String>,
+    /// The longest credential lifetime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_lifetime: Option<String>,
 }
 
 /// A place where projects run.
@@ -1274,6 +1357,113 @@ pub struct Platform {
     pub name: String,
     /// When registered.
     pub created_at: String,
+    /// Whether its kind has a connector: grants on its tenants are provisioned there.
+    #[serde(default)]
+    pub provisioned: bool,
+    /// Settings that are not secret.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings: BTreeMap<String, String>,
+    /// The names of the secret settings (their values are never shown).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_settings: Vec<String>,
+    /// What each project role means there (the connector's default where none is set).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mapping: BTreeMap<String, String>,
+    /// `enforce` or `report`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// How users' accounts are named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_template: Option<String>,
+    /// The longest a credential stays valid.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential_lifetime: Option<String>,
+    /// How the engine finds it (on `GET /api/v1/platforms/{platform}` of a provisioned one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<PlatformStatus>,
+}
+
+/// How the provisioning engine finds a platform.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PlatformStatus {
+    /// Whether the server answering reconciles it (the others leave it to that one).
+    pub reconciler: bool,
+    /// `true` when its last pass reached and used it; absent when this server does not know.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
+    /// Why its last pass failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Since when it has failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<String>,
+    /// When this server's last pass ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_pass: Option<String>,
+    /// Grants it holds.
+    pub provisioned: u32,
+    /// Grants that failed and are retried.
+    pub failed: u32,
+}
+
+/// What `GET /api/v1/platforms/{platform}/drift` found, changing nothing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Drift {
+    /// Grants the platform lacks.
+    pub missing: Vec<Membership>,
+    /// Grants of Breakglass's the platform still holds but should not.
+    pub extra: Vec<Membership>,
+    /// Members of managed roles that Breakglass did not grant (by hand).
+    pub foreign: Vec<Membership>,
+}
+
+/// A member of a managed role on a platform.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Membership {
+    /// The managed role (group).
+    pub role: String,
+    /// The member.
+    pub member: String,
+}
+
+/// What `POST /api/v1/platforms/{platform}/sync` did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SyncReport {
+    /// Grants placed.
+    pub granted: u32,
+    /// Grants removed.
+    pub revoked: u32,
+    /// Grants that failed (retried).
+    pub failed: u32,
+    /// Accounts made or changed.
+    pub accounts_changed: u32,
+    /// Accounts removed.
+    pub accounts_removed: u32,
+    /// Members of managed roles Breakglass did not grant, removed (`enforce`) or reported.
+    pub drift: Vec<Membership>,
+}
+
+/// A credential just issued: the only time its password is shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IssuedCredential {
+    /// Platform identifier.
+    pub platform: String,
+    /// Workspace.
+    pub workspace: String,
+    /// Project.
+    pub project: String,
+    /// The login name on the platform.
+    pub login: String,
+    /// The password. Store it now; it cannot be shown again.
+    pub password: String,
+    /// When the platform stops accepting it (it refuses it itself).
+    pub expires_at: String,
+    /// Whether the platform already accepts it (false: the engine has not placed it yet, or
+    /// another server reconciles the platform; it will within seconds).
+    pub ready: bool,
+    /// A ready command line to connect, where the kind has one (`psql ...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connect: Option<String>,
 }
 
 /// Body of `POST /api/v1/workspaces/{ws}/projects/{p}/tenants`.
@@ -1312,6 +1502,9 @@ pub struct Tenant {
 pub struct CreateServiceUser {
     /// A label, unique among the tenant's service users.
     pub name: String,
+    /// The project role it holds on the tenant (`reader`, `user`, `admin`; default `user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
 }
 
 /// A service user as listed (never with its secret).
@@ -1327,12 +1520,22 @@ pub struct ServiceUser {
     pub platform: String,
     /// Label.
     pub name: String,
-    /// The public half of the credential.
+    /// The public half of the credential; on a provisioned platform also its login name.
     pub client_id: String,
+    /// The project role it holds on the tenant.
+    #[serde(default = "default_service_role")]
+    pub role: String,
+    /// Its login on the platform, where the platform's connector makes logins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
     /// Who created it.
     pub created_by: String,
     /// When.
     pub created_at: String,
+}
+
+fn default_service_role() -> String {
+    "user".to_owned()
 }
 
 /// A service user just created: the only time its secret is shown.

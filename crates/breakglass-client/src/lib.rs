@@ -1149,11 +1149,46 @@ impl Client {
         ws: &str,
         project: &str,
         platform: &str,
-        name: &str,
+        body: &api::CreateServiceUser,
     ) -> Result<api::CreatedServiceUser, ClientError> {
-        let body = api::CreateServiceUser { name: name.to_owned() };
         let url = self.api(&["workspaces", ws, "projects", project, "tenants", platform, "service-users"])?;
-        self.post(url, &body).await
+        self.post(url, body).await
+    }
+
+    /// `GET /api/v1/platforms/{platform}`: one platform with its configuration and status.
+    pub async fn platform(&self, platform: &str) -> Result<api::Platform, ClientError> {
+        self.get(self.api(&["platforms", platform])?, &()).await
+    }
+
+    /// `PATCH /api/v1/platforms/{platform}`: changes its settings, mapping or mode (admins).
+    pub async fn update_platform(
+        &self,
+        platform: &str,
+        change: &api::UpdatePlatform,
+    ) -> Result<api::Platform, ClientError> {
+        self.patch(self.api(&["platforms", platform])?, change).await
+    }
+
+    /// `GET /api/v1/platforms/{platform}/drift`: what it holds against what it must hold.
+    pub async fn platform_drift(&self, platform: &str) -> Result<api::Drift, ClientError> {
+        self.get(self.api(&["platforms", platform, "drift"])?, &()).await
+    }
+
+    /// `POST /api/v1/platforms/{platform}/sync`: reconciles it now (admins).
+    pub async fn sync_platform(&self, platform: &str) -> Result<api::SyncReport, ClientError> {
+        self.post_empty(self.api(&["platforms", platform, "sync"])?).await
+    }
+
+    /// `POST .../tenants/{platform}/credentials`: issues a credential on the project's tenant;
+    /// the answer is the only place its password appears.
+    pub async fn issue_credential(
+        &self,
+        ws: &str,
+        project: &str,
+        platform: &str,
+    ) -> Result<api::IssuedCredential, ClientError> {
+        let url = self.api(&["workspaces", ws, "projects", project, "tenants", platform, "credentials"])?;
+        self.post_empty(url).await
     }
 
     /// `GET .../tenants/{platform}/service-users`: one page of the tenant's service users
@@ -1264,6 +1299,11 @@ impl Client {
     /// A POST without a body.
     async fn post_empty<T: DeserializeOwned>(&self, url: Url) -> Result<T, ClientError> {
         let req = self.build(Method::POST, url)?;
+        self.send_json(req).await
+    }
+
+    async fn patch<T: DeserializeOwned>(&self, url: Url, body: &impl Serialize) -> Result<T, ClientError> {
+        let req = self.build(Method::PATCH, url)?.json(body);
         self.send_json(req).await
     }
 

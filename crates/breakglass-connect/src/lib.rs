@@ -142,6 +142,13 @@ pub trait Kind {
     fn check_mapping(&self, mapping: &str) -> Result<(), String>;
     /// The verifier of `password` the platform stores (never the password).
     fn verifier(&self, password: &str) -> String;
+    /// A ready command line that connects `login` to a tenant, where the kind has one.
+    fn connect_line(
+        &self,
+        settings: &BTreeMap<String, String>,
+        external_id: &str,
+        login: &str,
+    ) -> Option<String>;
     /// A connector with these settings (secret ones already opened).
     fn connect(&self, settings: &BTreeMap<String, String>) -> Result<Box<dyn Connector>, ConnectError>;
 }

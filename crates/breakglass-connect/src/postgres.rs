@@ -73,6 +73,23 @@ impl Kind for PostgresKind {
         scram_verifier(password, &salt, SCRAM_ITERATIONS)
     }
 
+    fn connect_line(
+        &self,
+        settings: &BTreeMap<String, String>,
+        external_id: &str,
+        login: &str,
+    ) -> Option<String> {
+        let url = PgConnectOptions::from_str(settings.get("url")?).ok()?;
+        let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+        Some(format!(
+            "psql \"host={} port={} dbname={} user={}\"",
+            quote(url.get_host()),
+            url.get_port(),
+            quote(external_id),
+            quote(login)
+        ))
+    }
+
     fn connect(&self, settings: &BTreeMap<String, String>) -> Result<Box<dyn Connector>, ConnectError> {
         let url =
             settings.get("url").ok_or_else(|| ConnectError::Invalid("setting 'url' is missing".into()))?;

@@ -96,6 +96,12 @@ pub struct App {
     group_sizes: Arc<GroupSizes>,
     /// The most commands a group takes (see [`App::limit_groups`]).
     max_group: AtomicUsize,
+    /// The head of the live model, announced whenever it moves (see [`App::watch_head`]).
+    head_tx: Arc<watch::Sender<i64>>,
+    /// Seals and opens secret platform settings (see [`crate::seal`]).
+    sealer: std::sync::OnceLock<Arc<crate::seal::Sealer>>,
+    /// What the provisioning engine of this process is doing (see [`crate::provision`]).
+    pub provisioning: crate::provision::Registry,
 }
 
 /// What the writer lock guards besides the right to write: the group being formed.
@@ -235,7 +241,31 @@ impl App {
             reloads: Arc::new(AtomicU64::new(0)),
             group_sizes: Arc::new(GroupSizes(std::array::from_fn(|_| AtomicU64::new(0)))),
             max_group: AtomicUsize::new(MAX_GROUP),
+            head_tx: Arc::new(watch::channel(0).0),
+            sealer: std::sync::OnceLock::new(),
+            provisioning: crate::provision::Registry::default(),
         })
+    }
+
+    /// A receiver that sees the live model's head each time it moves (a commit of this
+    /// process, or another's followed).
+    pub fn watch_head(&self) -> watch::Receiver<i64> {
+        self.head_tx.subscribe()
+    }
+
+    /// Announces the live model's head to [`App::watch_head`]'s receivers.
+    fn announce(&self) {
+        announce(&self.state, &self.head_tx);
+    }
+
+    /// Sets the sealer of secret platform settings (once, at start-up).
+    pub fn set_sealer(&self, sealer: Arc<crate::seal::Sealer>) {
+        let _ = self.sealer.set(sealer);
+    }
+
+    /// The sealer of secret platform settings.
+    pub fn sealer(&self) -> Option<&Arc<crate::seal::Sealer>> {
+        self.sealer.get()
     }
 
     /// The current instant.
@@ -421,7 +451,7 @@ impl App {
         changes: Changes,
     ) -> Result<Result<ChainHead, StoreError>, ApiError> {
         let (store, state, sizes) = (self.store.clone(), self.state.clone(), self.group_sizes.clone());
-        let busy = self.busy.clone();
+        let (busy, head_tx) = (self.busy.clone(), self.head_tx.clone());
         let task = tokio::spawn(async move {
             let result = {
                 let _busy = busy.start();
@@ -430,6 +460,7 @@ impl App {
             if let Ok(head) = &result {
                 state.write().unwrap_or_else(|p| p.into_inner()).apply_all(&changes, *head);
                 sizes.record(1);
+                announce(&state, &head_tx);
             }
             drop(writer);
             result
@@ -578,7 +609,7 @@ impl App {
     fn spawn_committer(&self) {
         let (writer, store, state) = (self.writer.clone(), self.store.clone(), self.state.clone());
         let (reloads, sizes, clock) = (self.reloads.clone(), self.group_sizes.clone(), self.clock.clone());
-        let busy = self.busy.clone();
+        let (busy, head_tx) = (self.busy.clone(), self.head_tx.clone());
         tokio::spawn(async move {
             // Requests already under way (parsed, authenticated, about to ask for the lock) get
             // a moment to join: without it, the first command after a commit would often go
@@ -597,6 +628,7 @@ impl App {
             if matches!(outcome, GroupOutcome::Committed(_)) {
                 sizes.record(group.members.len());
             }
+            announce(&state, &head_tx);
             // Nobody listening (every member hung up) changes nothing: the model already has it.
             let _ = group.done.send(Some(Arc::new(outcome)));
             drop(writer);
@@ -726,12 +758,16 @@ impl App {
 
     /// Rebuilds the model from the store.
     pub async fn reload(&self) -> Result<(), StoreError> {
-        reload(&self.store, &self.state, &self.reloads, &self.clock).await
+        let done = reload(&self.store, &self.state, &self.reloads, &self.clock).await;
+        self.announce();
+        done
     }
 
     /// See [`catch_up`]. Callers hold the writer lock.
     async fn catch_up(&self) -> Result<(), StoreError> {
-        catch_up(&self.store, &self.state, &self.reloads, &self.clock).await
+        let done = catch_up(&self.store, &self.state, &self.reloads, &self.clock).await;
+        self.announce();
+        done
     }
 
     /// How many times the model was rebuilt from scratch since start-up (following other
@@ -786,6 +822,12 @@ impl App {
         let now = self.now();
         self.state.write().unwrap_or_else(|p| p.into_inner()).prune_tokens(now);
     }
+}
+
+/// Tells the receivers of the head where the live model stands, if that moved.
+fn announce(state: &RwLock<State>, tx: &watch::Sender<i64>) {
+    let seq = state.read().unwrap_or_else(|p| p.into_inner()).head().seq;
+    tx.send_if_modified(|h| std::mem::replace(h, seq) != seq);
 }
 
 /// Rebuilds the model from the store.

@@ -7,6 +7,7 @@ use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use base64::Engine as _;
 use breakglass_core::delegation;
 use breakglass_core::ident::{Email, TokenId, UserId};
 use breakglass_core::model::{SecretHash, TokenKind, UserStatus};
@@ -27,6 +28,13 @@ pub const INVITATION_PREFIX: &str = "bgi_";
 pub const ACCESS_CODE_PREFIX: &str = "bga_";
 /// Prefix of service user secrets.
 pub const SERVICE_USER_PREFIX: &str = "bgu_";
+
+/// A new random password for a platform login: 256 bits in 43 URL-safe characters.
+pub fn new_password() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
 
 /// A new random bearer secret (256 bits) with `prefix`.
 pub fn new_secret(prefix: &str) -> String {

@@ -10,7 +10,9 @@ pub mod integrity;
 pub mod listener;
 pub mod ops;
 pub mod passwords;
+pub mod provision;
 pub mod routes;
+pub mod seal;
 pub mod sweeper;
 pub mod throttle;
 pub mod views;
@@ -74,6 +76,13 @@ pub struct Config {
     pub password_hash_threads: usize,
     /// How long a write waits for the database before answering 503.
     pub write_patience: Duration,
+    /// How often every platform is listed in full and reconciled (between the passes each
+    /// commit and each expiry starts).
+    pub reconcile_every: Duration,
+    /// The key sealing secret platform settings, as 64 hex digits (else the key file).
+    pub platform_key: Option<String>,
+    /// The file of that key (default: `<data-dir>/platform-key`, created when missing).
+    pub platform_key_file: Option<PathBuf>,
     /// Where the audit chain's signed checkpoints go and their key (default: in `data_dir`).
     pub checkpoints: Option<integrity::Config>,
     /// How often a checkpoint is written when the head moved.
@@ -102,6 +111,9 @@ impl Config {
             write_patience: app::WRITE_PATIENCE,
             checkpoints: None,
             checkpoint_every: Duration::from_secs(1),
+            reconcile_every: Duration::from_secs(60),
+            platform_key: None,
+            platform_key_file: None,
         }
     }
 }
@@ -180,6 +192,15 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     app.set_trusted_proxies(config.trusted_proxies.clone());
     app.set_patience(config.write_patience);
     anchor(&app, &config).await?;
+    let key_file =
+        config.platform_key_file.clone().unwrap_or_else(|| seal::Sealer::key_file(&config.data_dir));
+    if config.platform_key.is_none() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    }
+    let sealer = seal::Sealer::load(config.platform_key.as_deref(), &key_file)
+        .context("cannot load the platform key")?;
+    app.set_sealer(Arc::new(sealer));
     let threads = passwords::start(config.password_hash_threads);
     if threads != config.password_hash_threads.max(1) {
         tracing::info!(threads, "password hashing already runs in this process; its thread count stays");
@@ -229,6 +250,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tokio::spawn(sweeper::run(app.clone(), config.sweep_every)),
         tokio::spawn(sweeper::follow(app.clone(), config.sync_every)),
         tokio::spawn(sweeper::checkpoints(app.clone(), config.checkpoint_every)),
+        tokio::spawn(provision::run(app.clone(), config.reconcile_every)),
     ];
     Ok(Running { addr, app, shutdown: Some(tx), server, background })
 }

@@ -43,8 +43,9 @@ impl Sealer {
     pub fn load(hex_key: Option<&str>, file: &Path) -> anyhow::Result<Self> {
         if let Some(h) = hex_key {
             let bytes = hex::decode(h.trim()).context("BREAKGLASS_PLATFORM_KEY is not hexadecimal")?;
-            let key: [u8; 32] =
-                bytes.try_into().map_err(|_| anyhow::anyhow!("BREAKGLASS_PLATFORM_KEY must be 64 hex digits"))?;
+            let key: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("BREAKGLASS_PLATFORM_KEY must be 64 hex digits"))?;
             return Ok(Self::new(key));
         }
         if !file.exists() {
@@ -53,8 +54,10 @@ impl Sealer {
             crate::write_secret_file(file, &hex::encode(key))?;
             tracing::info!(path = %file.display(), "created the platform key; keep it with the database's backups, apart from them");
         }
-        let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-        Self::load(Some(text.trim()), file).with_context(|| format!("{} holds no platform key", file.display()))
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+        Self::load(Some(text.trim()), file)
+            .with_context(|| format!("{} holds no platform key", file.display()))
     }
 
     /// The default key file of a data directory.

@@ -134,7 +134,60 @@ pub fn binding(state: &State, b: &Binding) -> api::Binding {
         starts_at: b.starts_at.to_rfc3339(),
         expires_at: time(b.expires_at),
         reason: b.reason.clone(),
+        provisioning: provisioning(state, b),
     }
+}
+
+/// Where a project binding's access stands on each of the project's tenants whose platform
+/// provisions it.
+fn provisioning(state: &State, b: &Binding) -> Vec<api::Provisioning> {
+    use breakglass_core::provision::{GrantKey, ProvisionState, Subject};
+    let (Some(project), Role::Project(role)) = (b.target.project(), b.role) else { return vec![] };
+    let ws = b.target.workspace();
+    let live =
+        state.workspace(ws).is_some_and(|w| w.status == breakglass_core::model::WorkspaceStatus::Active);
+    state
+        .tenants_of(ws, project)
+        .filter_map(|t| {
+            let platform = state.platform(&t.platform).filter(|p| crate::provision::kind_of(p).is_some())?;
+            let key = GrantKey {
+                platform: t.platform.clone(),
+                workspace: ws.clone(),
+                project: project.clone(),
+                subject: Subject::User(b.user),
+                role,
+            };
+            let record = state.provision(&key);
+            let account = record
+                .map(|r| r.place.account.clone())
+                .or_else(|| state.user(b.user).map(|u| platform.config.account_name(u.id, u.email.as_str())));
+            let mut view = api::Provisioning {
+                platform: t.platform.to_string(),
+                state: api::ProvisioningState::Pending,
+                account,
+                error: None,
+                attempts: None,
+                next_retry: None,
+                since: None,
+            };
+            match record.map(|r| &r.state) {
+                Some(ProvisionState::Provisioned { at }) => {
+                    view.state = api::ProvisioningState::Provisioned;
+                    view.since = Some(at.to_rfc3339());
+                }
+                Some(ProvisionState::Failed { error, attempts, next_retry, since }) => {
+                    view.state = api::ProvisioningState::Failed;
+                    view.error = Some(error.clone());
+                    view.attempts = Some(*attempts);
+                    view.next_retry = Some(next_retry.to_rfc3339());
+                    view.since = Some(since.to_rfc3339());
+                }
+                None if !live => view.state = api::ProvisioningState::Revoked,
+                None => {}
+            }
+            Some(view)
+        })
+        .collect()
 }
 
 /// A token listing on the wire (never the secret).

@@ -4,6 +4,8 @@
 //!
 //! One test binary, so that the suite compiles once.
 
+#[path = "../../breakglass-connect/tests/support/cluster.rs"]
+mod cluster;
 mod common;
 
 #[path = "api/admin_area.rs"]
@@ -30,6 +32,8 @@ mod isolation;
 mod members;
 #[path = "api/platforms.rs"]
 mod platforms;
+#[path = "api/provisioning.rs"]
+mod provisioning;
 #[path = "api/quota.rs"]
 mod quota;
 #[path = "api/replicas.rs"]

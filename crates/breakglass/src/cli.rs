@@ -4,8 +4,8 @@
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
-    access, audit, check, entitlement, grant, invitation, member, message, platform, policy, project,
-    request, review, service_user, session, settings, tag, task, tenant, token, user, workspace,
+    access, audit, check, credentials, entitlement, grant, invitation, member, message, platform, policy,
+    project, request, review, service_user, session, settings, tag, task, tenant, token, user, workspace,
 };
 use crate::commands::{Ctx, Done, Result};
 use crate::serve;
@@ -158,6 +158,9 @@ pub enum Command {
     /// Create, list and delete service users: credentials for a project's tenant.
     #[command(subcommand)]
     ServiceUser(service_user::ServiceUserCommand),
+    /// Issue yourself a password for your access on a project's tenant.
+    #[command(subcommand)]
+    Credentials(credentials::CredentialsCommand),
 }
 
 /// Checks the `--as` value: an address without characters an HTTP header cannot carry. An empty
@@ -198,6 +201,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
         Command::Platform(cmd) => platform::run(ctx, cmd).await,
         Command::Tenant(cmd) => tenant::run(ctx, cmd).await,
         Command::ServiceUser(cmd) => service_user::run(ctx, cmd).await,
+        Command::Credentials(cmd) => credentials::run(ctx, cmd).await,
         Command::Check(args) => check::run(ctx, args).await,
         Command::Audit(cmd) => audit::run(ctx, cmd).await,
         Command::History(args) => audit::history(ctx, args).await,
@@ -464,7 +468,9 @@ mod tests {
     fn platform_commands_parse() {
         let cli =
             parse(&["platform", "register", "aws-prod", "--kind", "aws", "--name", "AWS prod"]).unwrap();
-        let Command::Platform(PlatformCommand::Register { id, kind, name }) = cli.command else { panic!() };
+        let Command::Platform(PlatformCommand::Register { id, kind, name, .. }) = cli.command else {
+            panic!()
+        };
         assert_eq!((id.as_str(), kind.as_str(), name.as_str()), ("aws-prod", "aws", "AWS prod"));
 
         let tenant = ["--workspace", "acme", "--project", "web", "--platform", "aws-prod"];

@@ -39,11 +39,17 @@ pub struct NewPlatform {
     pub config: PlatformConfig,
 }
 
-/// Registers a platform (admins only).
-pub fn register_platform(state: &State, ctx: &Ctx, new: NewPlatform) -> Result<Changes, DomainError> {
+/// Whether the actor may register platforms (admins only).
+pub fn may_register(state: &State, ctx: &Ctx) -> Result<(), DomainError> {
     if authz::actor_admin_role(state, ctx)? != AdminRole::Admin {
         return Err(DomainError::forbidden("only admins register platforms"));
     }
+    Ok(())
+}
+
+/// Registers a platform (admins only).
+pub fn register_platform(state: &State, ctx: &Ctx, new: NewPlatform) -> Result<Changes, DomainError> {
+    may_register(state, ctx)?;
     if state.platform(&new.id).is_some() {
         return Err(DomainError::conflict(
             "platform.exists",
@@ -109,6 +115,23 @@ fn config_details(config: &PlatformConfig) -> serde_json::Value {
         "account_template": config.account_template,
         "credential_lifetime": config.credential_lifetime.to_string(),
     })
+}
+
+/// A platform whose configuration, status and drift the actor may read: the admin area
+/// (admins, employees, auditors).
+pub fn inspectable_platform<'a>(state: &'a State, ctx: &Ctx, id: &Slug) -> Result<&'a Platform, DomainError> {
+    if !authz::actor_admin_role(state, ctx)?.reads_everything() {
+        return Err(DomainError::forbidden("only the admin area reads a platform's configuration and drift"));
+    }
+    state.platform(id).ok_or_else(|| platform_not_found(id))
+}
+
+/// A platform the actor may reconcile now (admins only: a pass changes the platform).
+pub fn syncable_platform<'a>(state: &'a State, ctx: &Ctx, id: &Slug) -> Result<&'a Platform, DomainError> {
+    if authz::actor_admin_role(state, ctx)? != AdminRole::Admin {
+        return Err(DomainError::forbidden("only admins reconcile a platform"));
+    }
+    state.platform(id).ok_or_else(|| platform_not_found(id))
 }
 
 /// Every platform, in identifier order: any signed-in user may see them.

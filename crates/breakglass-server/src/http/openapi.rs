@@ -190,7 +190,36 @@ pub const INPUTS: &[(&str, &str, &str)] = &[
         r#"{"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\s\\u0000-\\u001f\\u007f-\\u009f](?:[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f])?$"}"#,
     ),
     ("CreateServiceUser", "name", NAME),
+    ("CreateServiceUser", "role", PROJECT_ROLE),
+    ("RegisterPlatform", "settings", SETTINGS),
+    ("RegisterPlatform", "settings{}", SETTING_VALUE),
+    ("RegisterPlatform", "mapping", MAPPINGS),
+    ("RegisterPlatform", "mapping{}", MAPPING),
+    ("RegisterPlatform", "mode", DRIFT_MODE),
+    ("RegisterPlatform", "account_template", ACCOUNT_TEMPLATE),
+    ("RegisterPlatform", "credential_lifetime", DURATION),
+    ("UpdatePlatform", "settings", SETTINGS),
+    ("UpdatePlatform", "settings{}", ""),
+    ("UpdatePlatform", "mapping", MAPPINGS),
+    ("UpdatePlatform", "mapping{}", ""),
+    ("UpdatePlatform", "mode", DRIFT_MODE),
+    ("UpdatePlatform", "account_template", ACCOUNT_TEMPLATE),
+    ("UpdatePlatform", "credential_lifetime", DURATION),
 ];
+
+/// A platform's settings: keys of lowercase letters, digits, `_` and `-`.
+const SETTINGS: &str = r#"{"maxProperties": 32, "propertyNames": {"pattern": "^[a-z0-9_-]{1,64}$"}}"#;
+/// A setting's value.
+const SETTING_VALUE: &str =
+    r#"{"type": "string", "maxLength": 4096, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}"#;
+/// Mappings by project role.
+const MAPPINGS: &str = r#"{"propertyNames": {"enum": ["reader", "user", "admin"]}}"#;
+/// One role's mapping, in the connector's terms.
+const MAPPING: &str = r#"{"type": "string", "minLength": 1, "maxLength": 1000}"#;
+/// A platform's drift mode.
+const DRIFT_MODE: &str = r#"{"type": "string", "enum": ["enforce", "report"]}"#;
+/// An account name template.
+const ACCOUNT_TEMPLATE: &str = r#"{"type": "string", "minLength": 4, "maxLength": 64}"#;
 
 /// The constraints of path and query parameters, by location and name; `(path, name)` pairs
 /// that mean different things on different paths are told apart by the path's prefix.

@@ -32,8 +32,109 @@ pub async fn register_platform(
         identifier: Slug::parse(&body.identifier)?,
         kind: PlatformKind::parse(&body.kind)?,
         name: Name::parse(&body.name)?,
+        config: api::UpdatePlatform {
+            settings: body.settings.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+            mapping: body.mapping.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+            mode: body.mode,
+            account_template: body.account_template,
+            credential_lifetime: body.credential_lifetime,
+        },
     };
     let done = ops::register(&app, &caller, new).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
+}
+
+/// One platform with its configuration (secret settings by name only) and how the provisioning
+/// engine finds it (the admin area).
+#[utoipa::path(get, path = "/api/v1/platforms/{platform}", tag = "platforms",
+    params(("platform" = String, Path, description = "Platform identifier")),
+    responses(
+        (status = 200, description = "The platform", body = api::Platform),
+        (status = 403, description = "Not in the admin area", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not registered", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn show_platform(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(platform): Path<String>,
+) -> ApiResult<Json<api::Platform>> {
+    Ok(Json(ops::show(&app, &caller, &platform)?))
+}
+
+/// Changes a platform's settings, role mapping, drift mode, account template or credential
+/// lifetime (admins). Secret settings are sealed and never shown again.
+#[utoipa::path(patch, path = "/api/v1/platforms/{platform}", tag = "platforms",
+    params(("platform" = String, Path, description = "Platform identifier")),
+    request_body = api::UpdatePlatform,
+    responses(
+        (status = 200, description = "Changed", body = api::Platform),
+        (status = 403, description = "Not an admin", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not registered", body = api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown or missing setting, an invalid mapping, mode, template or lifetime", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_platform(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(platform): Path<String>,
+    ApiJson(body): ApiJson<api::UpdatePlatform>,
+) -> ApiResult {
+    let done = ops::configure(&app, &caller, &platform, body).await?;
+    Ok(written(StatusCode::OK, done.seq, &done.value))
+}
+
+/// What a platform holds against what it must hold, changing nothing (the admin area).
+#[utoipa::path(get, path = "/api/v1/platforms/{platform}/drift", tag = "platforms",
+    params(("platform" = String, Path, description = "Platform identifier")),
+    responses(
+        (status = 200, description = "Missing, extra and foreign memberships", body = api::Drift),
+        (status = 403, description = "Not in the admin area", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not registered", body = api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Its kind has no connector (`platform.no_connector`)", body = api::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The platform cannot be reached or used (`platform.unavailable`)", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn platform_drift(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(platform): Path<String>,
+) -> ApiResult<Json<api::Drift>> {
+    Ok(Json(ops::drift(&app, &caller, &platform).await?))
+}
+
+/// Reconciles a platform now, listing it in full (admins).
+#[utoipa::path(post, path = "/api/v1/platforms/{platform}/sync", tag = "platforms",
+    params(("platform" = String, Path, description = "Platform identifier")),
+    responses(
+        (status = 200, description = "What the pass did", body = api::SyncReport),
+        (status = 403, description = "Not an admin", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not registered", body = api::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Another replica reconciles it now (`platform.reconciled_elsewhere`)", body = api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Its kind has no connector (`platform.no_connector`)", body = api::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The platform cannot be reached or used (`platform.unavailable`)", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sync_platform(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path(platform): Path<String>,
+) -> ApiResult<Json<api::SyncReport>> {
+    Ok(Json(ops::sync(&app, &caller, &platform).await?))
+}
+
+/// Issues the caller a password credential on a project's tenant, valid until their access
+/// there ends (at most the platform's credential lifetime). The password is in this answer only.
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/projects/{p}/tenants/{platform}/credentials", tag = "platforms",
+    params(("ws" = String, Path, description = "Workspace identifier"), ("p" = String, Path, description = "Project identifier"), ("platform" = String, Path, description = "Platform identifier")),
+    responses(
+        (status = 201, description = "Issued, with its password (shown only here)", body = api::IssuedCredential),
+        (status = 403, description = "No access on the project now", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Workspace, project or tenant not found (or not visible)", body = api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The platform makes no logins (`platform.no_credentials`)", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn issue_credential(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path((ws, p, platform)): Path<(String, String, String)>,
+) -> ApiResult {
+    let done = ops::issue_credential(&app, &caller, (&ws, &p, &platform)).await?;
     Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 
@@ -104,7 +205,7 @@ pub async fn create_service_user(
     Path((ws, p, platform)): Path<(String, String, String)>,
     ApiJson(body): ApiJson<api::CreateServiceUser>,
 ) -> ApiResult {
-    let done = ops::create_service_user(&app, &caller, (&ws, &p, &platform), &body.name).await?;
+    let done = ops::create_service_user(&app, &caller, (&ws, &p, &platform), &body).await?;
     Ok(written(StatusCode::CREATED, done.seq, &done.value))
 }
 

@@ -26,6 +26,12 @@ pub fn health(app: &App) -> api::Health {
         seq: app.head().seq,
         stale: app.is_stale(),
         integrity,
+        unhealthy_platforms: app
+            .provisioning
+            .unhealthy()
+            .into_iter()
+            .map(|(platform, error)| api::UnhealthyPlatform { platform: platform.to_string(), error })
+            .collect(),
     }
 }
 

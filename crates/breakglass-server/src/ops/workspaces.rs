@@ -52,6 +52,8 @@ fn target(state: &Model, ctx: &Ctx, ws: &str, project: Option<&str>) -> Result<T
 
 /// What an assignment led to: the binding, or a request opened for approval first.
 #[derive(Debug)]
+// An answer lives for one request: boxing the binding would buy an allocation and nothing else.
+#[allow(clippy::large_enum_variant)]
 pub enum Assignment {
     /// The role is held.
     Binding(api::Binding),

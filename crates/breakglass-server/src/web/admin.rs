@@ -606,6 +606,29 @@ pub async fn create_user(State(app): State<Arc<App>>, web: Web, form: Form) -> R
     }
 }
 
+/// A platform form's settings (`key=value` lines), mode and mappings.
+fn platform_config(form: &Form) -> Result<breakglass_api::UpdatePlatform, ApiError> {
+    let mut settings = std::collections::BTreeMap::new();
+    for line in form.text("settings").lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (k, v) = line.split_once('=').ok_or_else(|| {
+            ApiError::from(breakglass_core::DomainError::invalid(
+                "platform.invalid_setting",
+                "write each setting on a line of its own as key=value",
+            ))
+        })?;
+        settings.insert(k.trim().to_owned(), Some(v.trim().to_owned()));
+    }
+    let mapping = ["reader", "user", "admin"]
+        .into_iter()
+        .filter_map(|r| {
+            let m = form.text(&format!("mapping_{r}"));
+            (!m.trim().is_empty()).then(|| (r.to_owned(), Some(m.trim().to_owned())))
+        })
+        .collect();
+    let mode = Some(form.text("mode")).filter(|m| !m.is_empty());
+    Ok(breakglass_api::UpdatePlatform { settings, mapping, mode, ..Default::default() })
+}
+
 /// `POST /admin/platforms`.
 pub async fn register_platform(State(app): State<Arc<App>>, web: Web, form: Form) -> Response {
     let parsed = || -> Result<crate::ops::platforms::Register, ApiError> {
@@ -613,6 +636,7 @@ pub async fn register_platform(State(app): State<Arc<App>>, web: Web, form: Form
             identifier: breakglass_core::ident::Slug::parse(&form.text("identifier"))?,
             kind: breakglass_core::platform::PlatformKind::parse(&form.text("kind"))?,
             name: breakglass_core::ident::Name::parse(&form.text("name"))?,
+            config: platform_config(&form)?,
         })
     };
     let result = match parsed() {

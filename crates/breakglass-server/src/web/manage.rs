@@ -335,14 +335,13 @@ pub async fn create_service_user(
     Path((ws, p, platform)): Path<(String, String, String)>,
     form: Form,
 ) -> Response {
-    let r = crate::ops::platforms::create_service_user(
-        &app,
-        &web.caller,
-        (&ws, &p, &platform),
-        &form.text("name"),
-    )
-    .await
-    .map(|w| w.value);
+    let body = breakglass_api::CreateServiceUser {
+        name: form.text("name"),
+        role: Some(form.text("role")).filter(|r| !r.is_empty()),
+    };
+    let r = crate::ops::platforms::create_service_user(&app, &web.caller, (&ws, &p, &platform), &body)
+        .await
+        .map(|w| w.value);
     match r {
         Ok(c) => {
             let once = html! {

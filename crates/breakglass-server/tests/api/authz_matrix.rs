@@ -158,6 +158,11 @@ const OPS: &[Op] = &[
     op("update_settings", "PATCH", "/api/v1/settings", Some(r#"{"signup":"open"}"#), None),
     op("register_platform", "POST", "/api/v1/platforms", Some(r#"{"identifier":"gcp-new","kind":"gcp","name":"GCP"}"#), None),
     op("list_platforms", "GET", "/api/v1/platforms", None, None),
+    op("show_platform", "GET", "/api/v1/platforms/aws-one", None, None),
+    op("update_platform", "PATCH", "/api/v1/platforms/aws-one", Some(r#"{"settings":{"region":"eu-west-1"}}"#), None),
+    op("platform_drift", "GET", "/api/v1/platforms/aws-one/drift", None, None),
+    op("sync_platform", "POST", "/api/v1/platforms/aws-one/sync", None, None),
+    op("issue_credential", "POST", "/api/v1/workspaces/{ws}/projects/web/tenants/aws-one/credentials", None, WS),
     op("create_tenant", "POST", "/api/v1/workspaces/{ws}/projects/web/tenants", Some(r#"{"platform":"aws-two","external_id":"222222222222"}"#), WS),
     op("list_tenants", "GET", "/api/v1/workspaces/{ws}/projects/web/tenants", None, WS),
     op("create_service_user", "POST", "/api/v1/workspaces/{ws}/projects/web/tenants/aws-one/service-users", Some(r#"{"name":"deploy bot 2"}"#), WS),
@@ -498,6 +503,7 @@ async fn fresh(world: &World, n: usize) -> axum::Router {
     let store = breakglass_store::SqliteStore::open(&path).await.unwrap();
     let app = App::load(Arc::new(store), Clock::manual(ts(T0))).await.unwrap();
     app.throttle.configure(breakglass_server::throttle::Limits { enabled: false, ..Default::default() });
+    app.set_sealer(Arc::new(breakglass_server::seal::Sealer::new([9; 32])));
     breakglass_server::routes::router(Arc::new(app))
 }
 

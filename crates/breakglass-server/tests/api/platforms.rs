@@ -12,7 +12,12 @@ use serde_json::json;
 use crate::common::*;
 
 fn platform(id: &str, kind: &str) -> RegisterPlatform {
-    RegisterPlatform { identifier: id.into(), kind: kind.into(), name: format!("Platform {id}") }
+    RegisterPlatform {
+        identifier: id.into(),
+        kind: kind.into(),
+        name: format!("Platform {id}"),
+        ..Default::default()
+    }
 }
 
 fn tenant(platform: &str, external_id: &str) -> CreateTenant {
@@ -216,7 +221,8 @@ async fn c_create(
     platform: &str,
     name: &str,
 ) -> Result<CreatedServiceUser, breakglass_client::ClientError> {
-    client.create_service_user(ws, p, platform, name).await
+    let body = breakglass_client::api::CreateServiceUser { name: name.into(), role: None };
+    client.create_service_user(ws, p, platform, &body).await
 }
 
 #[tokio::test]
@@ -494,7 +500,8 @@ async fn a_service_user_from_registration_to_deletion_with_its_history() {
         ("acme", "web", "aws-prod", "mia@example.com")
     );
 
-    let created = dev.create_service_user("acme", "web", "aws-prod", "deploy bot").await.unwrap();
+    let body = breakglass_client::api::CreateServiceUser { name: "deploy bot".into(), role: None };
+    let created = dev.create_service_user("acme", "web", "aws-prod", &body).await.unwrap();
     let su = &created.service_user;
     assert_eq!(
         (su.name.as_str(), su.platform.as_str(), su.created_by.as_str()),

@@ -504,6 +504,7 @@ async fn tokens_and_service_user_secrets_are_shown_once_and_revocation_is_immedi
             identifier: "aws-prod".into(),
             kind: "aws".into(),
             name: "AWS production".into(),
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -9,6 +9,7 @@ use crate::render::json;
 pub mod access;
 pub mod audit;
 pub mod check;
+pub mod credentials;
 pub mod entitlement;
 pub mod grant;
 pub mod invitation;

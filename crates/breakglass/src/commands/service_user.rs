@@ -17,6 +17,9 @@ pub enum ServiceUserCommand {
         tenant: TenantRef,
         /// A label, unique among the tenant's service users.
         name: String,
+        /// The project role it holds on the tenant: reader, user (default) or admin.
+        #[arg(long, value_name = "ROLE", value_parser = ["reader", "user", "admin"])]
+        role: Option<String>,
     },
     /// List a tenant's service users (never their secrets).
     List {
@@ -38,9 +41,10 @@ pub enum ServiceUserCommand {
 pub async fn run(ctx: &Ctx, cmd: ServiceUserCommand) -> Result<Done> {
     let c = &ctx.client;
     match cmd {
-        ServiceUserCommand::Create { tenant: t, name } => {
+        ServiceUserCommand::Create { tenant: t, name, role } => {
             let (ws, p) = (&t.project.workspace, &t.project.project);
-            let created = c.create_service_user(ws, p, &t.platform, &name).await?;
+            let body = breakglass_api::CreateServiceUser { name, role };
+            let created = c.create_service_user(ws, p, &t.platform, &body).await?;
             Ok(ctx.show(&created, created_service_user_text))
         }
         ServiceUserCommand::List { tenant: t } => {
@@ -54,10 +58,15 @@ pub async fn run(ctx: &Ctx, cmd: ServiceUserCommand) -> Result<Done> {
     }
 }
 
-/// A new service user: the record, then its secret, which is shown only this once.
+/// A new service user: the record, then its secret, which is shown only this once (and is the
+/// password of its platform login, where it has one).
 fn created_service_user_text(u: &CreatedServiceUser) -> String {
+    let login = match &u.service_user.login {
+        Some(login) => format!(" (it is also the password of the platform login {login})"),
+        None => String::new(),
+    };
     format!(
-        "{}\nIts secret is shown only this once and cannot be shown again; store it now:\n\n    {}\n",
+        "{}\nIts secret is shown only this once and cannot be shown again; store it now{login}:\n\n    {}\n",
         service_user(&u.service_user),
         u.secret
     )
@@ -65,14 +74,21 @@ fn created_service_user_text(u: &CreatedServiceUser) -> String {
 
 /// A service user as a record (never with a secret).
 pub fn service_user(u: &ServiceUser) -> String {
-    fields(&[
+    let mut pairs = vec![
         ("service user", u.id.clone()),
         ("name", u.name.clone()),
         ("client id", u.client_id.clone()),
+        ("role", u.role.clone()),
+    ];
+    if let Some(login) = &u.login {
+        pairs.push(("platform login", login.clone()));
+    }
+    pairs.extend([
         ("tenant", format!("{} on {}", target(&u.workspace, Some(&u.project)), u.platform)),
         ("created by", u.created_by.clone()),
         ("created", u.created_at.clone()),
-    ])
+    ]);
+    fields(&pairs)
 }
 
 /// Service users as a table.
@@ -105,6 +121,8 @@ mod tests {
                 platform: "aws".into(),
                 name: "ci".into(),
                 client_id: "svc-0123".into(),
+                role: "user".into(),
+                login: None,
                 created_by: "dev@x.io".into(),
                 created_at: "2026-01-01T00:00:00Z".into(),
             },

@@ -1,0 +1,747 @@
+//! The provisioning engine: makes each platform hold what the model says it must.
+//!
+//! Desired access is the core's pure function of the model and the time
+//! ([`breakglass_core::provision::desired`]). For each platform whose kind has a connector, one
+//! loop per process compares it with what the platform holds and applies the difference through
+//! the connector, outside every lock of the model: edge-triggered after each commit (from what
+//! it last saw, without listing), at the next instant a binding or credential starts or ends,
+//! at a failed grant's retry, and level-triggered by a full listing every `every` (default
+//! 60 s) and on `platform sync`. What it did is recorded by an audited system command
+//! ([`breakglass_core::cmd::provision::record`]), so status survives a restart and every
+//! replica shows it. Only the holder of the platform's lease (in the database) reconciles it;
+//! another replica takes over within a lease's lifetime when the holder dies. Every connector
+//! operation is idempotent, so a crash anywhere converges on the next pass.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use breakglass_connect::{AccountSpec, Connector, GroupSpec, Kind, Membership, TenantSpec};
+use breakglass_core::cmd::provision::{self as record, Outcome};
+use breakglass_core::ident::Slug;
+use breakglass_core::platform::Platform;
+use breakglass_core::provision::{
+    desired, group_name, next_change, GrantKey, Place, Provision, ProvisionState,
+};
+use breakglass_core::role::{ProjectRole, Role};
+use breakglass_core::time::{Span, Timestamp};
+use breakglass_core::Actor;
+use tokio::sync::{watch, Notify};
+
+use crate::app::App;
+
+/// How long a reconciler's lease lasts without renewal: another replica takes over within it.
+const LEASE: Duration = Duration::from_secs(10);
+/// The longest wait before a failed grant is tried again.
+const MAX_BACKOFF: Span = Span::minutes(5);
+/// The project roles, each with a managed group on every tenant.
+const ROLES: [ProjectRole; 3] = [ProjectRole::Reader, ProjectRole::User, ProjectRole::Admin];
+
+/// What the engine of this process knows and does, per platform.
+pub struct Registry {
+    /// This process's name as a lease holder.
+    holder: String,
+    platforms: Mutex<HashMap<Slug, Arc<Handle>>>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        let mut id = [0u8; 8];
+        getrandom_fill(&mut id);
+        Self { holder: format!("{}-{}", std::process::id(), hex::encode(id)), platforms: Mutex::default() }
+    }
+}
+
+fn getrandom_fill(bytes: &mut [u8]) {
+    use argon2::password_hash::rand_core::{OsRng, RngCore};
+    OsRng.fill_bytes(bytes);
+}
+
+/// One platform's loop, as the rest of the server sees it.
+#[derive(Default)]
+pub struct Handle {
+    /// Wakes the loop for a full reconcile now.
+    wake: Notify,
+    /// The model head the last pass of this process applied.
+    applied: watch::Sender<i64>,
+    /// Serialises passes of this process (the loop's and an operator's `sync`).
+    pass: tokio::sync::Mutex<Known>,
+    /// How the platform looked last.
+    health: Mutex<Health>,
+}
+
+/// How a platform looked to the engine last.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    /// Whether this process holds the platform's lease (reconciles it).
+    pub leader: bool,
+    /// Why the last pass could not reach or use the platform; `None` when it could.
+    pub error: Option<String>,
+    /// Since when it has failed.
+    pub failing_since: Option<Timestamp>,
+    /// When the last pass ended.
+    pub last_pass: Option<Timestamp>,
+}
+
+/// What a pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Grants placed.
+    pub granted: usize,
+    /// Grants removed.
+    pub revoked: usize,
+    /// Grants that failed (retried).
+    pub failed: usize,
+    /// Accounts made or changed.
+    pub accounts_changed: usize,
+    /// Accounts removed.
+    pub accounts_removed: usize,
+    /// Members of managed groups that Breakglass did not grant: (group, member, removed).
+    pub drift: Vec<(String, String, bool)>,
+}
+
+/// What the platform held when last seen, so an edge-triggered pass needs no listing.
+#[derive(Default)]
+pub struct Known {
+    /// Whether the rest is trustworthy (after a full listing by the lease holder).
+    valid: bool,
+    /// The platform's configuration the connector was made for.
+    config: Option<String>,
+    connector: Option<Arc<dyn Connector>>,
+    /// Tenant specifications applied, by external id.
+    tenants: HashMap<String, TenantSpec>,
+    /// Members of the managed groups.
+    members: BTreeSet<Membership>,
+    /// Accounts Breakglass manages there, with the specification last applied (`None`: seen
+    /// in a listing, not applied by this process).
+    accounts: HashMap<String, Option<AccountSpec>>,
+    /// Drift already reported (report mode reports each once).
+    reported: BTreeSet<Membership>,
+}
+
+impl Registry {
+    /// The handle of a platform's loop (made on first use).
+    pub fn handle(&self, platform: &Slug) -> Arc<Handle> {
+        let mut map = self.platforms.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(platform.clone()).or_default().clone()
+    }
+
+    /// How a platform looked last to this process.
+    pub fn health(&self, platform: &Slug) -> Health {
+        self.handle(platform).health.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The platforms this process failed to reach on its last pass, with why.
+    pub fn unhealthy(&self) -> Vec<(Slug, String)> {
+        let map = self.platforms.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(Slug, String)> = map
+            .iter()
+            .filter_map(|(id, h)| {
+                let health = h.health.lock().unwrap_or_else(|p| p.into_inner());
+                health.error.clone().filter(|_| health.leader).map(|e| (id.clone(), e))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn lease_name(platform: &Slug) -> String {
+        format!("platform:{platform}")
+    }
+}
+
+/// Why the engine cannot work on a platform at all.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Its kind has no built-in connector.
+    #[error("platform kind '{0}' has no connector: its access is recorded, not provisioned")]
+    NoConnector(String),
+    /// Its settings do not open or do not fit its connector.
+    #[error("{0}")]
+    Settings(String),
+    /// Another replica reconciles it now.
+    #[error("another replica reconciles platform '{0}' now; it will within seconds")]
+    Elsewhere(Slug),
+    /// The platform is not registered.
+    #[error("platform '{0}' is not registered")]
+    Unknown(Slug),
+}
+
+/// The connector kind of a platform, if it has one.
+pub fn kind_of(platform: &Platform) -> Option<&'static dyn Kind> {
+    breakglass_connect::kind(platform.kind.as_str())
+}
+
+/// A connector for `platform`, its secret settings opened.
+pub fn connect(app: &App, platform: &Platform) -> Result<Box<dyn Connector>, EngineError> {
+    let kind = kind_of(platform).ok_or_else(|| EngineError::NoConnector(platform.kind.to_string()))?;
+    let sealer = app.sealer().ok_or_else(|| EngineError::Settings("no platform key is loaded".into()))?;
+    let mut settings = platform.config.settings.clone();
+    for (key, sealed) in &platform.config.sealed {
+        let open = sealer
+            .open(platform.id.as_str(), key, sealed)
+            .map_err(|e| EngineError::Settings(e.to_string()))?;
+        settings.insert(key.clone(), open);
+    }
+    kind.connect(&settings).map_err(|e| EngineError::Settings(e.to_string()))
+}
+
+/// A ready command line that connects `login` to the tenant `external_id` of `platform`.
+pub fn connect_line(app: &App, platform: &Platform, external_id: &str, login: &str) -> Option<String> {
+    let kind = kind_of(platform)?;
+    let sealer = app.sealer()?;
+    let mut settings = platform.config.settings.clone();
+    for (key, sealed) in &platform.config.sealed {
+        settings.insert(key.clone(), sealer.open(platform.id.as_str(), key, sealed).ok()?);
+    }
+    kind.connect_line(&settings, external_id, login)
+}
+
+/// Runs the engine: one loop per platform whose kind has a connector, started as platforms
+/// appear, forever.
+pub async fn run(app: Arc<App>, every: Duration) {
+    let mut started: BTreeSet<Slug> = BTreeSet::new();
+    let mut head = app.watch_head();
+    loop {
+        let platforms: Vec<Slug> =
+            app.state().platforms().filter(|p| kind_of(p).is_some()).map(|p| p.id.clone()).collect();
+        for id in platforms {
+            if started.insert(id.clone()) {
+                tokio::spawn(platform_loop(app.clone(), id, every));
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), head.changed()).await;
+    }
+}
+
+/// The loop of one platform.
+async fn platform_loop(app: Arc<App>, id: Slug, every: Duration) {
+    let handle = app.provisioning.handle(&id);
+    let mut head = app.watch_head();
+    let mut last_full: Option<tokio::time::Instant> = None;
+    loop {
+        let now = app.now();
+        let lease = Registry::lease_name(&id);
+        let until = now.plus(Span::from_micros(LEASE.as_micros() as i64));
+        let leader = match app.store.take_lease(&lease, &app.provisioning.holder, now, until).await {
+            Ok(held) => held,
+            Err(e) => {
+                tracing::warn!(platform = %id, error = %e, "cannot take the reconciler's lease");
+                false
+            }
+        };
+        let mut wake = tokio::time::Instant::now() + LEASE / 3;
+        if leader {
+            let full = last_full.is_none_or(|t| t.elapsed() >= every);
+            let mut known = handle.pass.lock().await;
+            if !known.valid {
+                last_full = None;
+            }
+            let full = full || last_full.is_none();
+            match pass(&app, &id, &mut known, full).await {
+                Ok((_, next)) => {
+                    if full {
+                        last_full = Some(tokio::time::Instant::now());
+                    }
+                    if let Some(next) = next {
+                        let micros = next.as_micros() - app.now().as_micros();
+                        let at = tokio::time::Instant::now() + Duration::from_micros(micros.max(0) as u64);
+                        wake = wake.min(at);
+                    }
+                }
+                Err(e) => {
+                    known.valid = false;
+                    set_health(&handle, &app, true, Some(e.to_string()));
+                }
+            }
+            drop(known);
+            if let Some(t) = last_full {
+                wake = wake.min(t + every);
+            }
+        } else {
+            let mut known = handle.pass.lock().await;
+            // Another replica reconciles: what this one knew may go stale meanwhile.
+            known.valid = false;
+            drop(known);
+            handle.health.lock().unwrap_or_else(|p| p.into_inner()).leader = false;
+        }
+        tokio::select! {
+            _ = head.changed(), if leader => {}
+            () = handle.wake.notified() => { last_full = None; }
+            () = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+fn set_health(handle: &Handle, app: &App, leader: bool, error: Option<String>) {
+    let mut h = handle.health.lock().unwrap_or_else(|p| p.into_inner());
+    let now = app.now();
+    h.failing_since = match (&error, h.failing_since) {
+        (Some(_), Some(since)) => Some(since),
+        (Some(_), None) => Some(now),
+        (None, _) => None,
+    };
+    if let Some(e) = &error {
+        if h.error.as_ref() != Some(e) {
+            tracing::warn!(error = %e, "provisioning cannot reach a platform; retrying");
+        }
+    }
+    h.error = error;
+    h.leader = leader;
+    h.last_pass = Some(now);
+}
+
+/// Runs a full pass now for an operator (`platform sync`), if this process may: it takes the
+/// lease when it is free.
+pub async fn sync_now(app: &App, id: &Slug) -> Result<Report, EngineError> {
+    if app.state().platform(id).is_none() {
+        return Err(EngineError::Unknown(id.clone()));
+    }
+    let now = app.now();
+    let until = now.plus(Span::from_micros(LEASE.as_micros() as i64));
+    let held = app
+        .store
+        .take_lease(&Registry::lease_name(id), &app.provisioning.holder, now, until)
+        .await
+        .map_err(|e| EngineError::Settings(format!("cannot take the reconciler's lease: {e}")))?;
+    if !held {
+        return Err(EngineError::Elsewhere(id.clone()));
+    }
+    let handle = app.provisioning.handle(id);
+    let mut known = handle.pass.lock().await;
+    let result = pass(app, id, &mut known, true).await.map(|(report, _)| report);
+    if let Err(e) = &result {
+        known.valid = false;
+        set_health(&handle, app, true, Some(e.to_string()));
+    }
+    drop(known);
+    handle.wake.notify_one();
+    result
+}
+
+/// Waits until this process's reconciler of `platform` has applied the model at `seq` or
+/// later, at most `patience`. False when it did not (another replica reconciles it, or the
+/// platform is down): the engine still gets there, the caller just does not wait for it.
+pub async fn wait_applied(app: &App, platform: &Slug, seq: i64, patience: Duration) -> bool {
+    let handle = app.provisioning.handle(platform);
+    let mut rx = handle.applied.subscribe();
+    handle.wake.notify_one();
+    tokio::time::timeout(patience, rx.wait_for(|applied| *applied >= seq)).await.is_ok_and(|r| r.is_ok())
+}
+
+/// What drift and difference a platform shows now, without changing anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inspection {
+    /// Grants the platform lacks: (group, account).
+    pub missing: Vec<(String, String)>,
+    /// Grants of Breakglass's the platform holds but should not: (group, account).
+    pub extra: Vec<(String, String)>,
+    /// Members of managed groups Breakglass did not grant: (group, member).
+    pub foreign: Vec<(String, String)>,
+}
+
+/// Lists what `platform` holds and compares it with what it must hold; changes nothing.
+pub async fn inspect(app: &App, id: &Slug) -> Result<Inspection, EngineError> {
+    let platform = app.state().platform(id).cloned().ok_or_else(|| EngineError::Unknown(id.clone()))?;
+    let kind = kind_of(&platform).ok_or_else(|| EngineError::NoConnector(platform.kind.to_string()))?;
+    let connector = connect(app, &platform)?;
+    let plan = plan(app, &platform, kind);
+    let mut members = BTreeSet::new();
+    for tenant in plan.tenants.values() {
+        let listed =
+            connector.list_members(tenant).await.map_err(|e| EngineError::Settings(e.to_string()))?;
+        members.extend(listed);
+    }
+    let managed: BTreeSet<String> = connector
+        .list_accounts()
+        .await
+        .map_err(|e| EngineError::Settings(e.to_string()))?
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    let ours = |m: &str| managed.contains(m) || plan.accounts.contains_key(m);
+    let mut out = Inspection::default();
+    for place in plan.grants.keys() {
+        let m = Membership { group: place.group.clone(), member: place.account.clone() };
+        if !members.contains(&m) {
+            out.missing.push((m.group, m.member));
+        }
+    }
+    for m in &members {
+        let place = Place { account: m.member.clone(), group: m.group.clone() };
+        if plan.grants.contains_key(&place) {
+            continue;
+        }
+        if ours(&m.member) {
+            out.extra.push((m.group.clone(), m.member.clone()));
+        } else {
+            out.foreign.push((m.group.clone(), m.member.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// What a platform must hold, as the connector's terms: tenants, accounts and grants by place.
+struct Plan {
+    head: i64,
+    now: Timestamp,
+    tenants: BTreeMap<String, TenantSpec>,
+    /// The tenant each managed group belongs to (its external id).
+    group_tenant: HashMap<String, String>,
+    accounts: BTreeMap<String, AccountSpec>,
+    grants: BTreeMap<Place, GrantKey>,
+    /// The provisioning records, by place.
+    records: BTreeMap<Place, Provision>,
+    next: Option<Timestamp>,
+    enforce: bool,
+}
+
+fn plan(app: &App, platform: &Platform, kind: &dyn Kind) -> Plan {
+    let state = app.state();
+    let now = app.now();
+    let d = desired(&state, platform, now);
+    let mapping = |role: ProjectRole| {
+        platform
+            .config
+            .mapping
+            .get(&role)
+            .cloned()
+            .unwrap_or_else(|| kind.default_mapping(Role::Project(role).as_str()).to_owned())
+    };
+    let mut tenants = BTreeMap::new();
+    let mut group_tenant = HashMap::new();
+    for t in &d.tenants {
+        let groups: BTreeMap<String, GroupSpec> = ROLES
+            .iter()
+            .map(|r| {
+                let name = group_name(&t.workspace, &t.project, *r);
+                group_tenant.insert(name.clone(), t.external_id.to_string());
+                (Role::Project(*r).as_str().to_owned(), GroupSpec { name, mapping: mapping(*r) })
+            })
+            .collect();
+        tenants
+            .insert(t.external_id.to_string(), TenantSpec { external_id: t.external_id.to_string(), groups });
+    }
+    let accounts = d
+        .accounts
+        .values()
+        .map(|a| {
+            let login = a.login.as_ref().map(|(v, until)| (v.clone(), until.map(Timestamp::as_micros)));
+            (a.name.clone(), AccountSpec { name: a.name.clone(), login })
+        })
+        .collect();
+    let grants = d
+        .grants
+        .iter()
+        .map(|g| {
+            let place = Place {
+                account: d.accounts[&g.key.subject].name.clone(),
+                group: group_name(&g.key.workspace, &g.key.project, g.key.role),
+            };
+            (place, g.key.clone())
+        })
+        .collect();
+    let records = state.provisions_on(&platform.id).map(|p| (p.place.clone(), p.clone())).collect();
+    Plan {
+        head: state.head().seq,
+        now,
+        tenants,
+        group_tenant,
+        accounts,
+        grants,
+        records,
+        next: next_change(&state, platform, now),
+        enforce: platform.config.mode == breakglass_core::platform::DriftMode::Enforce,
+    }
+}
+
+/// One pass over a platform: brings it to what the model says, records what was done, and
+/// returns when the next pass is due by time alone (an access or credential starting or
+/// ending, a retry).
+async fn pass(
+    app: &App,
+    id: &Slug,
+    known: &mut Known,
+    full: bool,
+) -> Result<(Report, Option<Timestamp>), EngineError> {
+    let handle = app.provisioning.handle(id);
+    let platform = app.state().platform(id).cloned().ok_or_else(|| EngineError::Unknown(id.clone()))?;
+    let kind = kind_of(&platform).ok_or_else(|| EngineError::NoConnector(platform.kind.to_string()))?;
+    let fingerprint = serde_json::to_string(&platform.config).unwrap_or_default();
+    if known.config.as_deref() != Some(fingerprint.as_str()) || known.connector.is_none() {
+        *known = Known {
+            config: Some(fingerprint),
+            connector: Some(Arc::from(connect(app, &platform)?)),
+            ..Known::default()
+        };
+    }
+    let connector = known.connector.clone().expect("made above");
+    let plan = plan(app, &platform, kind);
+    let full = full || !known.valid;
+    let mut outcomes = Vec::new();
+    let mut report = Report::default();
+    let mut unreachable: Option<String> = None;
+    let backoff = |key: &GrantKey| {
+        let attempts = match app.state().provision(key).map(|p| p.state.clone()) {
+            Some(ProvisionState::Failed { attempts, .. }) => attempts,
+            _ => 0,
+        };
+        let wait = Span::seconds(1i64 << attempts.min(9)).min(MAX_BACKOFF);
+        plan.now.plus(wait)
+    };
+    let mut failed_tenants: HashMap<String, String> = HashMap::new();
+
+    if full {
+        // Level-triggered: what the platform holds, listed.
+        let mut members = BTreeSet::new();
+        for tenant in plan.tenants.values() {
+            match connector.list_members(tenant).await {
+                Ok(listed) => members.extend(listed),
+                Err(e) => {
+                    note(&mut unreachable, &e);
+                    failed_tenants.insert(tenant.external_id.clone(), e.to_string());
+                }
+            }
+        }
+        let accounts = match connector.list_accounts().await {
+            Ok(a) => a,
+            Err(e) => {
+                // Nothing can be placed: every grant not placed yet shows why, and is retried.
+                let error = e.to_string();
+                for (place, key) in &plan.grants {
+                    let placed = plan
+                        .records
+                        .get(place)
+                        .is_some_and(|r| matches!(r.state, ProvisionState::Provisioned { .. }));
+                    if !placed {
+                        outcomes.push(Outcome::Failed {
+                            key: key.clone(),
+                            place: place.clone(),
+                            error: error.clone(),
+                            next_retry: backoff(key),
+                        });
+                    }
+                }
+                if !outcomes.is_empty() {
+                    let _ = app
+                        .execute(Actor::System, |state, ctx| Ok((record::record(state, ctx, &outcomes)?, ())))
+                        .await;
+                }
+                set_health(&handle, app, true, Some(error.clone()));
+                return Err(EngineError::Settings(error));
+            }
+        };
+        known.members = members;
+        known.accounts = accounts.into_iter().map(|a| (a.name, None)).collect();
+        known.tenants.clear();
+        known.valid = true;
+    }
+
+    // Tenants: their groups and privileges.
+    for (external_id, spec) in &plan.tenants {
+        if failed_tenants.contains_key(external_id) || known.tenants.get(external_id) == Some(spec) {
+            continue;
+        }
+        match connector.ensure_tenant(spec).await {
+            Ok(()) => {
+                known.tenants.insert(external_id.clone(), spec.clone());
+            }
+            Err(e) => {
+                note(&mut unreachable, &e);
+                failed_tenants.insert(external_id.clone(), e.to_string());
+            }
+        }
+    }
+
+    // Accounts, before their grants.
+    let mut failed_accounts: HashMap<String, String> = HashMap::new();
+    for (name, spec) in &plan.accounts {
+        if known.accounts.get(name).is_some_and(|applied| applied.as_ref() == Some(spec)) {
+            continue;
+        }
+        match connector.ensure_account(spec).await {
+            Ok(()) => {
+                known.accounts.insert(name.clone(), Some(spec.clone()));
+                report.accounts_changed += 1;
+            }
+            Err(e) => {
+                note(&mut unreachable, &e);
+                failed_accounts.insert(name.clone(), e.to_string());
+            }
+        }
+    }
+
+    // Grants to place.
+    let mut next_retry: Option<Timestamp> = None;
+    for (place, key) in &plan.grants {
+        let m = Membership { group: place.group.clone(), member: place.account.clone() };
+        let record = plan.records.get(place);
+        if known.members.contains(&m) {
+            let placed = record
+                .is_some_and(|r| r.key == *key && matches!(r.state, ProvisionState::Provisioned { .. }));
+            if !placed {
+                outcomes.push(Outcome::Granted(key.clone(), place.clone()));
+                report.granted += 1;
+            }
+            continue;
+        }
+        if let Some(ProvisionState::Failed { next_retry: at, .. }) = record.map(|r| &r.state) {
+            if !full && *at > plan.now {
+                next_retry = Some(next_retry.map_or(*at, |n: Timestamp| n.min(*at)));
+                continue;
+            }
+        }
+        let tenant = plan.group_tenant.get(&place.group).cloned().unwrap_or_default();
+        let blocked = failed_tenants.get(&tenant).or_else(|| failed_accounts.get(&place.account)).cloned();
+        let result = match blocked {
+            Some(why) => Err(why),
+            None => connector.grant(&place.group, &place.account).await.map_err(|e| {
+                note(&mut unreachable, &e);
+                e.to_string()
+            }),
+        };
+        match result {
+            Ok(()) => {
+                known.members.insert(m);
+                outcomes.push(Outcome::Granted(key.clone(), place.clone()));
+                report.granted += 1;
+            }
+            Err(error) => {
+                let at = backoff(key);
+                next_retry = Some(next_retry.map_or(at, |n| n.min(at)));
+                outcomes.push(Outcome::Failed {
+                    key: key.clone(),
+                    place: place.clone(),
+                    error,
+                    next_retry: at,
+                });
+                report.failed += 1;
+            }
+        }
+    }
+
+    // Grants to remove: Breakglass's that are no longer desired, and drift.
+    let managed_groups: BTreeSet<&str> = plan.group_tenant.keys().map(String::as_str).collect();
+    let present: Vec<Membership> =
+        known.members.iter().filter(|m| managed_groups.contains(m.group.as_str())).cloned().collect();
+    let mut sessions_to_end: BTreeSet<String> = BTreeSet::new();
+    for m in present {
+        let place = Place { account: m.member.clone(), group: m.group.clone() };
+        if plan.grants.contains_key(&place) {
+            continue;
+        }
+        let record = plan.records.get(&place);
+        let ours = record.is_some()
+            || known.accounts.contains_key(&m.member)
+            || plan.accounts.contains_key(&m.member);
+        if !ours && !plan.enforce {
+            if known.reported.insert(m.clone()) {
+                outcomes.push(Outcome::Drift {
+                    platform: id.clone(),
+                    role: m.group.clone(),
+                    member: m.member.clone(),
+                    corrected: false,
+                });
+                report.drift.push((m.group.clone(), m.member.clone(), false));
+            }
+            continue;
+        }
+        match connector.revoke(&m.group, &m.member).await {
+            Ok(()) => {
+                known.members.remove(&m);
+                sessions_to_end.insert(m.member.clone());
+                if !ours {
+                    outcomes.push(Outcome::Drift {
+                        platform: id.clone(),
+                        role: m.group.clone(),
+                        member: m.member.clone(),
+                        corrected: true,
+                    });
+                    report.drift.push((m.group.clone(), m.member.clone(), true));
+                } else if let Some(r) = record {
+                    outcomes.push(Outcome::Revoked(r.key.clone(), place.clone()));
+                    report.revoked += 1;
+                } else {
+                    tracing::info!(group = %m.group, member = %m.member, "removed a grant of Breakglass's that had no record");
+                    report.revoked += 1;
+                }
+            }
+            Err(e) => {
+                note(&mut unreachable, &e);
+                if let Some(r) = record {
+                    let at = backoff(&r.key);
+                    next_retry = Some(next_retry.map_or(at, |n| n.min(at)));
+                    outcomes.push(Outcome::Failed {
+                        key: r.key.clone(),
+                        place: place.clone(),
+                        error: e.to_string(),
+                        next_retry: at,
+                    });
+                    report.failed += 1;
+                }
+            }
+        }
+    }
+    // Records of grants the platform no longer holds and the model no longer wants (removed by
+    // hand, or their tenant gone): nothing to do there but forget them.
+    for (place, r) in &plan.records {
+        let m = Membership { group: place.group.clone(), member: place.account.clone() };
+        if !plan.grants.contains_key(place) && !known.members.contains(&m) && known.valid {
+            let tenant_ok =
+                plan.group_tenant.get(&place.group).is_none_or(|t| !failed_tenants.contains_key(t));
+            if tenant_ok && !outcomes.iter().any(|o| matches!(o, Outcome::Revoked(k, _) if *k == r.key)) {
+                outcomes.push(Outcome::Revoked(r.key.clone(), place.clone()));
+                report.revoked += 1;
+            }
+        }
+    }
+
+    // Accounts no longer needed go, with their sessions; revoked ones lose their sessions.
+    let gone: Vec<String> =
+        known.accounts.keys().filter(|n| !plan.accounts.contains_key(*n)).cloned().collect();
+    for name in gone {
+        match connector.delete_account(&name).await {
+            Ok(()) => {
+                known.accounts.remove(&name);
+                sessions_to_end.remove(&name);
+                report.accounts_removed += 1;
+            }
+            Err(e) => {
+                note(&mut unreachable, &e);
+                tracing::warn!(account = %name, error = %e, "cannot remove an account");
+            }
+        }
+    }
+    for account in sessions_to_end {
+        if let Err(e) = connector.end_sessions(&account).await {
+            note(&mut unreachable, &e);
+            tracing::warn!(%account, error = %e, "cannot end an account's sessions");
+        }
+    }
+
+    if !outcomes.is_empty() {
+        let committed =
+            app.execute(Actor::System, |state, ctx| Ok((record::record(state, ctx, &outcomes)?, ()))).await;
+        if let Err(e) = committed {
+            // Nothing is lost: the next pass finds the same difference and records it.
+            tracing::warn!(code = e.code, detail = %e.detail, "cannot record provisioning outcomes");
+            known.valid = false;
+        }
+    }
+    if unreachable.is_some() {
+        known.valid = false;
+    }
+    set_health(&handle, app, true, unreachable);
+    handle.applied.send_if_modified(|a| std::mem::replace(a, plan.head) != plan.head);
+    let next = match (plan.next, next_retry) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Ok((report, next))
+}
+
+fn note(first: &mut Option<String>, e: &breakglass_connect::ConnectError) {
+    if first.is_none() {
+        *first = Some(e.to_string());
+    }
+}

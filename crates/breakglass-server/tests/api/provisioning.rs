@@ -1,0 +1,285 @@
+//! Grants reaching a real PostgreSQL server that checks passwords (a throwaway
+//! `scram-sha-256` cluster per test): a project role becomes a login's privileges, a credential
+//! logs in until its end, revocation and expiry take the privilege and end open sessions,
+//! overlapping grants keep access until the last ends, a disabled workspace holds nothing,
+//! drift is corrected or reported, service users log in until deleted, and no secret appears
+//! in an answer or the audit log. The server runs on the system clock: PostgreSQL's `VALID
+//! UNTIL` is checked against the real time.
+
+use std::time::Duration;
+
+use breakglass_client::api::{
+    CreateGrant, CreateServiceUser, CreateTenant, RegisterPlatform, SetMember, UpdatePlatform,
+};
+use breakglass_client::Client;
+use breakglass_server::Clock;
+use sqlx::{Connection, Executor, PgConnection};
+
+use crate::cluster::Cluster;
+use crate::common::*;
+
+struct Setup {
+    t: TestApp,
+    cluster: Cluster,
+    admin: Client,
+    dev: Client,
+}
+
+/// A server on the system clock, a cluster with database `web_db` (table `items`), platform
+/// `pg` on it and a tenant of acme/web; dev@example.com belongs to acme.
+async fn setup(mode: &str) -> Option<Setup> {
+    let cluster = Cluster::start()?;
+    let mut admin_db = PgConnection::connect(&cluster.url("postgres")).await.unwrap();
+    admin_db.execute("CREATE DATABASE web_db").await.unwrap();
+    let mut web = PgConnection::connect(&cluster.url("web_db")).await.unwrap();
+    web.execute("CREATE TABLE items (id serial PRIMARY KEY, v text); INSERT INTO items (v) VALUES ('a')")
+        .await
+        .unwrap();
+    let t = TestApp::start_configured(|c| {
+        c.clock = Clock::System;
+        c.reconcile_every = Duration::from_secs(2);
+    })
+    .await;
+    let admin = t.admin();
+    let dev = t.user("dev@example.com").await;
+    t.workspace("acme", &[]).await;
+    t.project("acme", "web").await;
+    let body = RegisterPlatform {
+        identifier: "pg".into(),
+        kind: "postgres".into(),
+        name: "Postgres".into(),
+        settings: [("url".to_owned(), cluster.url("postgres"))].into(),
+        mode: Some(mode.into()),
+        ..Default::default()
+    };
+    admin.register_platform(&body).await.unwrap();
+    admin
+        .create_tenant("acme", "web", &CreateTenant { platform: "pg".into(), external_id: "web_db".into() })
+        .await
+        .unwrap();
+    Some(Setup { t, cluster, admin, dev })
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until an open session is cut off by the server.
+async fn session_ends(conn: &mut PgConnection) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while sqlx::query("SELECT 1").execute(&mut *conn).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until the session ends");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn login(cluster: &Cluster, user: &str, password: &str) -> Result<PgConnection, sqlx::Error> {
+    PgConnection::connect(&cluster.url_as(user, password, "web_db")).await
+}
+
+async fn can_read(conn: &mut PgConnection) -> bool {
+    sqlx::query("SELECT count(*) FROM items").execute(conn).await.is_ok()
+}
+
+fn member(role: &str) -> SetMember {
+    SetMember { role: role.into(), ..Default::default() }
+}
+
+#[tokio::test]
+async fn a_project_role_becomes_a_login_with_its_privileges_until_it_is_removed() {
+    let Some(s) = setup("enforce").await else { return };
+    s.admin
+        .set_project_member("acme", "web", "dev@example.com", &member("user"))
+        .await
+        .unwrap()
+        .expect_binding();
+    eventually("dev's access is provisioned", || async {
+        let list = s.admin.all_project_members("acme", "web").await.unwrap();
+        list.iter().any(|b| {
+            b.provisioning.iter().any(|p| p.state == breakglass_client::api::ProvisioningState::Provisioned)
+        })
+    })
+    .await;
+    let binding = s.admin.all_project_members("acme", "web").await.unwrap().remove(0);
+    assert_eq!(binding.provisioning[0].account.as_deref(), Some("bg_dev@example.com"));
+
+    let cred = s.dev.issue_credential("acme", "web", "pg").await.unwrap();
+    assert!(cred.ready, "the login works when the answer comes");
+    assert_eq!(cred.login, "bg_dev@example.com");
+    assert!(cred.connect.as_deref().unwrap().contains("dbname='web_db'"), "{:?}", cred.connect);
+    let mut conn = login(&s.cluster, &cred.login, &cred.password).await.expect("the credential logs in");
+    assert!(can_read(&mut conn).await);
+    conn.execute("INSERT INTO items (v) VALUES ('by dev')").await.expect("user may write");
+    assert!(conn.execute("CREATE TABLE mine (x int)").await.is_err(), "user may not create");
+
+    // No secret in any answer or event.
+    let shown = serde_json::to_string(&s.admin.platform("pg").await.unwrap()).unwrap();
+    assert!(!shown.contains(&s.cluster.password), "{shown}");
+    assert!(shown.contains("\"secret_settings\":[\"url\"]"), "{shown}");
+    let events = serde_json::to_string(&s.t.events().await).unwrap();
+    assert!(
+        !events.contains(&s.cluster.password) && !events.contains(&cred.password),
+        "a secret in the audit log"
+    );
+    for ty in ["ACCESS_PROVISIONED", "CREDENTIAL_ISSUED"] {
+        assert!(!s.t.events_of(ty).await.is_empty(), "{ty} recorded");
+    }
+
+    // Removing the member takes the privilege, ends the open session and drops the account.
+    s.admin.remove_project_member("acme", "web", "dev@example.com").await.unwrap();
+    session_ends(&mut conn).await;
+    eventually("the login is refused", || async {
+        login(&s.cluster, &cred.login, &cred.password).await.is_err()
+    })
+    .await;
+    assert!(!s.t.events_of("ACCESS_DEPROVISIONED").await.is_empty());
+}
+
+#[tokio::test]
+async fn expiry_takes_access_at_its_instant_and_overlapping_grants_keep_it_until_the_last_ends() {
+    let Some(s) = setup("enforce").await else { return };
+    s.admin
+        .set_project_member("acme", "web", "dev@example.com", &member("reader"))
+        .await
+        .unwrap()
+        .expect_binding();
+    let grant = |secs: u32, role: &str| CreateGrant {
+        user: "dev@example.com".into(),
+        workspace: "acme".into(),
+        project: Some("web".into()),
+        role: role.into(),
+        expires_in: Some(format!("{secs}s")),
+        ..Default::default()
+    };
+    // Two admin grants: 3 s and 5 s. The first ending must not take what the second covers.
+    s.admin.create_grant(&grant(3, "admin")).await.unwrap();
+    s.admin.create_grant(&grant(5, "admin")).await.unwrap();
+    let cred = s.dev.issue_credential("acme", "web", "pg").await.unwrap();
+    let mut conn = login(&s.cluster, &cred.login, &cred.password).await.unwrap();
+    conn.execute("CREATE TABLE admin_made (x int)").await.expect("admin may create");
+    tokio::time::sleep(Duration::from_millis(3800)).await;
+    let mut conn = match sqlx::query("SELECT 1").execute(&mut conn).await {
+        Ok(_) => conn,
+        Err(_) => login(&s.cluster, &cred.login, &cred.password).await.unwrap(),
+    };
+    conn.execute("CREATE TABLE still_admin (x int)").await.expect("the 5 s grant still covers it");
+    // After the second end: admin gone within a second, reader stays, the session was ended.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    assert!(sqlx::query("SELECT 1").execute(&mut conn).await.is_err(), "revocation ended the session");
+    let mut conn = login(&s.cluster, &cred.login, &cred.password).await.expect("reader access stays");
+    assert!(conn.execute("CREATE TABLE too_late (x int)").await.is_err(), "admin is gone");
+    assert!(can_read(&mut conn).await, "reader still reads");
+}
+
+#[tokio::test]
+async fn a_disabled_workspace_holds_no_access_and_drift_is_corrected_or_reported() {
+    let Some(s) = setup("enforce").await else { return };
+    s.admin
+        .set_project_member("acme", "web", "dev@example.com", &member("reader"))
+        .await
+        .unwrap()
+        .expect_binding();
+    let cred = s.dev.issue_credential("acme", "web", "pg").await.unwrap();
+    let mut conn = login(&s.cluster, &cred.login, &cred.password).await.unwrap();
+    assert!(can_read(&mut conn).await);
+
+    s.admin.disable_workspace("acme", Some("incident")).await.unwrap();
+    eventually("the disabled workspace's access is gone", || async {
+        match login(&s.cluster, &cred.login, &cred.password).await {
+            Ok(mut c) => !can_read(&mut c).await,
+            Err(_) => true,
+        }
+    })
+    .await;
+    s.admin.enable_workspace("acme", None).await.unwrap();
+    eventually("access is back", || async {
+        s.admin.all_project_members("acme", "web").await.unwrap().iter().all(|b| {
+            b.provisioning.iter().all(|p| p.state == breakglass_client::api::ProvisioningState::Provisioned)
+        })
+    })
+    .await;
+
+    // A GRANT made by hand on a managed role is removed (enforce) and recorded.
+    let mut admin_db = PgConnection::connect(&s.cluster.url("postgres")).await.unwrap();
+    admin_db.execute("CREATE ROLE intruder LOGIN; GRANT bg_acme_web_admin TO intruder").await.unwrap();
+    let drift = s.admin.platform_drift("pg").await.unwrap();
+    assert_eq!(drift.foreign.len(), 1, "{drift:?}");
+    let report = s.admin.sync_platform("pg").await.unwrap();
+    assert_eq!(report.drift.len(), 1, "{report:?}");
+    assert!(s.admin.platform_drift("pg").await.unwrap().foreign.is_empty());
+    assert_eq!(s.t.events_of("DRIFT_CORRECTED").await.len(), 1);
+
+    // In report mode it stays, and is recorded once.
+    s.admin
+        .update_platform("pg", &UpdatePlatform { mode: Some("report".into()), ..Default::default() })
+        .await
+        .unwrap();
+    admin_db.execute("GRANT bg_acme_web_admin TO intruder").await.unwrap();
+    s.admin.sync_platform("pg").await.unwrap();
+    s.admin.sync_platform("pg").await.unwrap();
+    assert_eq!(s.admin.platform_drift("pg").await.unwrap().foreign.len(), 1, "left in place");
+    assert_eq!(s.t.events_of("DRIFT_REPORTED").await.len(), 1, "reported once");
+}
+
+#[tokio::test]
+async fn service_users_log_in_with_their_secret_until_deleted() {
+    let Some(s) = setup("enforce").await else { return };
+    s.admin
+        .set_project_member("acme", "web", "dev@example.com", &member("user"))
+        .await
+        .unwrap()
+        .expect_binding();
+    let body = CreateServiceUser { name: "ci".into(), role: Some("reader".into()) };
+    let created = s.dev.create_service_user("acme", "web", "pg", &body).await.unwrap();
+    let login_name = created.service_user.login.clone().expect("a platform login");
+    assert_eq!(login_name, created.service_user.client_id);
+    let mut conn = login(&s.cluster, &login_name, &created.secret).await.expect("the service user logs in");
+    assert!(can_read(&mut conn).await);
+    assert!(conn.execute("INSERT INTO items (v) VALUES ('x')").await.is_err(), "a reader");
+    s.dev.delete_service_user("acme", "web", "pg", &created.service_user.id).await.unwrap();
+    session_ends(&mut conn).await;
+    eventually("its login is refused", || async {
+        login(&s.cluster, &login_name, &created.secret).await.is_err()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_platform_is_reported_retried_and_converges_when_back() {
+    let Some(s) = setup("enforce").await else { return };
+    s.cluster.stop();
+    s.admin
+        .set_project_member("acme", "web", "dev@example.com", &member("reader"))
+        .await
+        .unwrap()
+        .expect_binding();
+    eventually("the failure shows", || async {
+        let b = s.admin.all_project_members("acme", "web").await.unwrap().remove(0);
+        b.provisioning.iter().any(|p| p.state == breakglass_client::api::ProvisioningState::Failed)
+    })
+    .await;
+    let health = s.admin.health().await.unwrap();
+    assert_eq!(health.unhealthy_platforms.len(), 1, "{health:?}");
+    let shown = s.admin.platform("pg").await.unwrap();
+    assert_eq!(shown.status.as_ref().and_then(|st| st.healthy), Some(false), "{shown:?}");
+    assert!(!s.t.events_of("PROVISIONING_FAILED").await.is_empty());
+    s.cluster.restart();
+    eventually("it converges", || async {
+        let b = s.admin.all_project_members("acme", "web").await.unwrap().remove(0);
+        b.provisioning.iter().all(|p| p.state == breakglass_client::api::ProvisioningState::Provisioned)
+    })
+    .await;
+    eventually("healthy again", || async { s.admin.health().await.unwrap().unhealthy_platforms.is_empty() })
+        .await;
+    let cred = s.dev.issue_credential("acme", "web", "pg").await.unwrap();
+    let mut conn = login(&s.cluster, &cred.login, &cred.password).await.unwrap();
+    assert!(can_read(&mut conn).await);
+}
