@@ -202,12 +202,14 @@ pub fn connect_line(app: &App, platform: &Platform, external_id: &str, login: &s
 pub async fn run(app: Arc<App>, every: Duration) {
     let mut started: BTreeSet<Slug> = BTreeSet::new();
     let mut head = app.watch_head();
+    // Dropped with this task (when the server stops), which stops every platform's loop.
+    let mut loops = tokio::task::JoinSet::new();
     loop {
         let platforms: Vec<Slug> =
             app.state().platforms().filter(|p| kind_of(p).is_some()).map(|p| p.id.clone()).collect();
         for id in platforms {
             if started.insert(id.clone()) {
-                tokio::spawn(platform_loop(app.clone(), id, every));
+                loops.spawn(platform_loop(app.clone(), id, every));
             }
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), head.changed()).await;

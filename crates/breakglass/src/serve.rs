@@ -96,6 +96,18 @@ pub struct ServeArgs {
     #[arg(long, env = "BREAKGLASS_CHECKPOINT_KEY_FILE", value_name = "PATH")]
     pub checkpoint_key_file: Option<std::path::PathBuf>,
 
+    /// How often every provisioned platform is listed in full and reconciled (besides the pass
+    /// after each change and at each access's start and end).
+    #[arg(long, env = "BREAKGLASS_RECONCILE_EVERY", default_value = "60s", value_name = "DURATION",
+        value_parser = breakglass_server::parse_duration)]
+    pub reconcile_every: std::time::Duration,
+
+    /// The file of the key that seals secret platform settings (default:
+    /// `<data-dir>/platform-key`, created when missing). `BREAKGLASS_PLATFORM_KEY` (64 hex
+    /// digits) takes its place.
+    #[arg(long, env = "BREAKGLASS_PLATFORM_KEY_FILE", value_name = "PATH")]
+    pub platform_key_file: Option<std::path::PathBuf>,
+
     /// How long a write waits for the database before answering 503.
     #[arg(long, env = "BREAKGLASS_WRITE_TIMEOUT", default_value = "1500ms", value_name = "DURATION",
         value_parser = breakglass_server::parse_duration)]
@@ -123,6 +135,9 @@ pub fn config(args: ServeArgs) -> breakglass_server::Config {
     config.trusted_proxies = args.trusted_proxies;
     config.password_hash_threads = args.password_hash_threads;
     config.write_patience = args.write_timeout;
+    config.reconcile_every = args.reconcile_every;
+    config.platform_key_file = args.platform_key_file;
+    config.platform_key = std::env::var("BREAKGLASS_PLATFORM_KEY").ok().filter(|k| !k.is_empty());
     let key_hex = std::env::var("BREAKGLASS_CHECKPOINT_KEY").ok().filter(|k| !k.is_empty());
     if args.checkpoint_file.is_some() || args.checkpoint_key_file.is_some() || key_hex.is_some() {
         let defaults = breakglass_server::integrity::Config::in_dir(&config.data_dir);

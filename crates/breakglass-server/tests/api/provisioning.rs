@@ -60,12 +60,20 @@ async fn setup(mode: &str) -> Option<Setup> {
     Some(Setup { t, cluster, admin, dev })
 }
 
-async fn eventually<F, Fut>(what: &str, mut check: F)
+async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    eventually_within(Duration::from_secs(15), what, check).await
+}
+
+async fn eventually_within<F, Fut>(patience: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + patience;
     while !check().await {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -282,4 +290,76 @@ async fn an_unreachable_platform_is_reported_retried_and_converges_when_back() {
     let cred = s.dev.issue_credential("acme", "web", "pg").await.unwrap();
     let mut conn = login(&s.cluster, &cred.login, &cred.password).await.unwrap();
     assert!(can_read(&mut conn).await);
+}
+
+fn system_clock(c: &mut breakglass_server::Config) {
+    c.clock = Clock::System;
+    c.reconcile_every = Duration::from_secs(2);
+}
+
+async fn all_provisioned(client: &Client, n: usize) -> bool {
+    let list = client.all_project_members("acme", "web").await.unwrap();
+    list.len() == n
+        && list.iter().all(|b| {
+            !b.provisioning.is_empty()
+                && b.provisioning
+                    .iter()
+                    .all(|p| p.state == breakglass_client::api::ProvisioningState::Provisioned)
+        })
+}
+
+#[tokio::test]
+async fn two_replicas_reconcile_with_one_and_the_other_takes_over_when_it_stops() {
+    let Some(s) = setup("enforce").await else { return };
+    let b = s.t.second_server_configured(system_clock).await;
+    s.admin
+        .set_project_member("acme", "web", "dev@example.com", &member("reader"))
+        .await
+        .unwrap()
+        .expect_binding();
+    eventually("provisioned", || all_provisioned(&s.admin, 1)).await;
+    // Exactly one of the two reconciles the platform.
+    let leaders = |a: bool, b: bool| usize::from(a) + usize::from(b);
+    let mut seen = 0;
+    for _ in 0..100 {
+        let ra = s.admin.platform("pg").await.unwrap().status.unwrap().reconciler;
+        let rb = b.admin().platform("pg").await.unwrap().status.unwrap().reconciler;
+        seen = leaders(ra, rb);
+        if seen == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, 1, "one reconciler");
+    let a_leads = s.admin.platform("pg").await.unwrap().status.unwrap().reconciler;
+    let (survivor, stopped) = if a_leads { (b, s.t) } else { (s.t, b) };
+    stopped.stop().await;
+    let admin = survivor.admin();
+    survivor.user("new@example.com").await;
+    admin
+        .set_project_member("acme", "web", "new@example.com", &member("reader"))
+        .await
+        .unwrap()
+        .expect_binding();
+    eventually_within(Duration::from_secs(30), "the survivor took over and placed the new grant", || {
+        all_provisioned(&admin, 2)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_server_stopped_mid_pass_converges_after_its_restart() {
+    let Some(s) = setup("enforce").await else { return };
+    let n = 40;
+    for i in 0..n {
+        let email = format!("u{i}@example.com");
+        s.t.user(&email).await;
+        s.admin.set_project_member("acme", "web", &email, &member("reader")).await.unwrap().expect_binding();
+    }
+    // Stopped while the engine works through the 40 grants.
+    let t = s.t.restart_configured(system_clock).await;
+    let admin = t.admin();
+    eventually_within(Duration::from_secs(30), "every grant is placed", || all_provisioned(&admin, n)).await;
+    let drift = admin.platform_drift("pg").await.unwrap();
+    assert!(drift.missing.is_empty() && drift.extra.is_empty() && drift.foreign.is_empty(), "{drift:?}");
 }

@@ -358,6 +358,27 @@ impl TestApp {
         Some(other)
     }
 
+    /// A second server on the same database and data directory, configured by `tweak`.
+    pub async fn second_server_configured(&self, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let mut other =
+            Self::start_with(self.dir.clone(), self.quota, self.now(), self.db.clone(), tweak).await;
+        other.owns_dir = false;
+        other
+    }
+
+    /// Stops the server and starts a new one on the same data directory, configured by `tweak`.
+    pub async fn restart_configured(mut self, tweak: impl FnOnce(&mut Config)) -> Self {
+        let now = self.now();
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("the server stops cleanly");
+        }
+        let dir = std::mem::take(&mut self.dir);
+        let quota = self.quota;
+        let db = self.db.take();
+        drop(self);
+        Self::start_with(dir, quota, now, db, tweak).await
+    }
+
     /// Stops the server and starts a new one on the same data directory, at the same instant.
     pub async fn restart(mut self) -> Self {
         let now = self.now();

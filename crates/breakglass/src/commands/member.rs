@@ -1,12 +1,12 @@
 //! `member`: memberships of a workspace or project, and bindings as they are shown.
 
-use breakglass_api::{AddMyself, Binding, SetMember};
+use breakglass_api::{AddMyself, Binding, ProvisioningState, SetMember};
 use breakglass_client::Assignment;
 use clap::Subcommand;
 
 use crate::args::Expiry;
 use crate::commands::{Ctx, Done, Result};
-use crate::render::{fields, opt, source, target, until, Table};
+use crate::render::{fields, opt, source, target, until, Table, NONE};
 
 /// `member` verbs.
 #[derive(Debug, Subcommand)]
@@ -142,14 +142,24 @@ pub fn binding(b: &Binding) -> String {
         pairs.push(("reason", r.clone()));
     }
     pairs.push(("id", b.id.clone()));
+    if !b.provisioning.is_empty() {
+        pairs.push(("provisioning", provisioning(b)));
+    }
     fields(&pairs)
 }
 
 /// Bindings as a table.
 pub fn bindings(list: &[Binding]) -> String {
-    let mut t = Table::new(&["USER", "ROLE", "PROJECT", "SOURCE", "STARTS", "EXPIRES", "ID", "REASON"]);
+    // The column only where some access is provisioned, so lists without platforms stay as they were.
+    let provisioned = list.iter().any(|b| !b.provisioning.is_empty());
+    let mut headers = vec!["USER", "ROLE", "PROJECT", "SOURCE", "STARTS", "EXPIRES", "ID"];
+    if provisioned {
+        headers.push("PROVISIONING");
+    }
+    headers.push("REASON");
+    let mut t = Table::new(&headers);
     for b in list {
-        t.row(vec![
+        let mut row = vec![
             b.user.clone(),
             b.role.to_string(),
             opt(&b.project),
@@ -157,10 +167,29 @@ pub fn bindings(list: &[Binding]) -> String {
             b.starts_at.clone(),
             until(&b.expires_at),
             b.id.clone(),
-            opt(&b.reason),
-        ]);
+        ];
+        if provisioned {
+            row.push(provisioning(b));
+        }
+        row.push(opt(&b.reason));
+        t.row(row);
     }
     t.render()
+}
+
+/// Where a binding's access stands on each platform: `pg: provisioned`, `pg: FAILED (3 attempts)`.
+pub fn provisioning(b: &Binding) -> String {
+    if b.provisioning.is_empty() {
+        return NONE.into();
+    }
+    b.provisioning
+        .iter()
+        .map(|p| match (p.state, p.attempts) {
+            (ProvisioningState::Failed, Some(n)) => format!("{}: FAILED ({n} attempts)", p.platform),
+            (state, _) => format!("{}: {state}", p.platform),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
