@@ -291,7 +291,10 @@ async fn body(
         section aria-labelledby="plat-h" {
             h2 #plat-h { "Platforms" }
             @if platforms.is_empty() { p.muted { "No platforms registered." } }
-            ul { @for p in &platforms { li { strong { (p.name) } " " code { (p.identifier) } " (" (p.kind) "), since " (when(&p.created_at)) } } }
+            ul { @for p in &platforms { li {
+                a href=(format!("/admin/platforms/{}", p.identifier)) { strong { (p.name) } } " " code { (p.identifier) } " (" (p.kind) "), since " (when(&p.created_at))
+                @if p.provisioned { " " span.badge.s-active { "provisioned" } }
+            } } }
             @if role == AdminRole::Admin {
                 details.card open[failed.form == "platform"] {
                     summary { "Register a platform" }
@@ -301,6 +304,7 @@ async fn body(
                         (field(failed, "platform", "identifier", "Identifier", "text", "", None, true))
                         (field(failed, "platform", "kind", "Kind", "text", "", Some("aws, kubernetes, postgres, …"), true))
                         (field(failed, "platform", "name", "Name", "text", "", None, true))
+                        (platform_config_fields(failed, "platform"))
                         button type="submit" { "Register platform" }
                     }
                 }
@@ -604,6 +608,169 @@ pub async fn create_user(State(app): State<Arc<App>>, web: Web, form: Form) -> R
             refused(&app, &web, "user", &form, &e, fields).await
         }
     }
+}
+
+/// The settings, mode and mapping fields of a platform form. The settings are never written back
+/// into the page: they may hold a secret.
+fn platform_config_fields(failed: &Failed, form: &str) -> Markup {
+    let modes: Vec<(String, String)> = [
+        ("", "unchanged / enforce"),
+        ("enforce", "enforce: remove access granted by hand"),
+        ("report", "report: only record it"),
+    ]
+    .into_iter()
+    .map(|(v, l)| (v.to_owned(), l.to_owned()))
+    .collect();
+    html! {
+        div.field.has-error[failed.error(form, "settings").is_some()] {
+            label for=(format!("{form}-settings")) { "Settings" }
+            textarea id=(format!("{form}-settings")) name="settings" rows="3" autocomplete="off"
+                aria-describedby=(format!("{form}-settings-hint")) {}
+            p.hint id=(format!("{form}-settings-hint")) {
+                "One key=value a line. For postgres: url=postgres://ROLE:PASSWORD@HOST:PORT/DB (sealed, never shown again) and optionally schemas=public."
+            }
+            @if let Some(e) = failed.error(form, "settings") { p.error { (e) } }
+        }
+        (select(failed, form, "mode", "Drift", &modes, ""))
+        @for r in ["reader", "user", "admin"] {
+            (field(failed, form, &format!("mapping_{r}"), &format!("What {r} means there"), "text", "", Some("Empty: the connector's default (postgres: table privileges such as SELECT, INSERT; CREATE for the schemas)."), false))
+        }
+    }
+}
+
+/// `GET /admin/platforms/{id}`: a platform's configuration, health, drift and sync.
+pub async fn platform_page(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    render_platform(&app, &web, &id, q.contains_key("drift"), &Failed::default(), None).await
+}
+
+async fn render_platform(
+    app: &Arc<App>,
+    web: &Web,
+    id: &str,
+    with_drift: bool,
+    failed: &Failed,
+    note: Option<Markup>,
+) -> Response {
+    let p = match crate::ops::platforms::show(app, &web.caller, id) {
+        Ok(p) => p,
+        Err(e) => return error_page(e.status, &e.detail),
+    };
+    let drift = if with_drift && p.provisioned {
+        Some(crate::ops::platforms::drift(app, &web.caller, id).await)
+    } else {
+        None
+    };
+    let admin = crate::ops::session::me(app, &web.caller)
+        .map(|m| m.user.admin_role == api::AdminRole::Admin)
+        .unwrap_or(false);
+    let body = html! {
+        @if let Some(n) = note { (n) }
+        p { a href="/admin" { "← Admin area" } }
+        h1 { (p.name) " " span.muted.small-text { (p.identifier) " · " (p.kind) } }
+        @if !p.provisioned { p.muted { "Its kind has no connector: access on its tenants is recorded, not provisioned." } }
+        @if let Some(st) = &p.status {
+            section.card aria-labelledby="health-h" {
+                h2 #health-h { "Health" }
+                @match (st.healthy, &st.error) {
+                    (Some(true), _) => p { span.badge.s-active { "healthy" } " Last pass " (st.last_pass.as_deref().map(when).unwrap_or_default()) "." },
+                    (_, Some(e)) => p.error { "Failing since " (st.failing_since.as_deref().map(when).unwrap_or_default()) ": " (e) },
+                    _ => p.muted { "This server does not reconcile it; another replica does." },
+                }
+                p { (st.provisioned) " grants provisioned, " (st.failed) " failing." }
+                div.actions {
+                    a.button.secondary href=(format!("/admin/platforms/{}?drift=1", p.identifier)) { "Check drift" }
+                    @if admin {
+                        form.inline method="post" action=(format!("/admin/platforms/{}/sync", p.identifier)) {
+                            (csrf(web)) button type="submit" { "Reconcile now" }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(d) = drift {
+            section.card #drift role="status" {
+                h2 { "Drift" }
+                @match d {
+                    Ok(d) if d.missing.is_empty() && d.extra.is_empty() && d.foreign.is_empty() => p { "None: the platform holds exactly what Breakglass grants." },
+                    Ok(d) => div.table-wrap { table {
+                        thead { tr { th { "Found" } th { "Role" } th { "Member" } } }
+                        tbody {
+                            @for m in &d.missing { tr { td { "missing" } td { (m.role) } td { (m.member) } } }
+                            @for m in &d.extra { tr { td { "extra" } td { (m.role) } td { (m.member) } } }
+                            @for m in &d.foreign { tr { td { "granted by hand" } td { (m.role) } td { (m.member) } } }
+                        }
+                    } },
+                    Err(e) => p.error { (e.detail) },
+                }
+            }
+        }
+        section.card aria-labelledby="conf-h" {
+            h2 #conf-h { "Configuration" }
+            dl {
+                @for (k, v) in &p.settings { dt { (k) } dd { code { (v) } } }
+                @for k in &p.secret_settings { dt { (k) } dd.muted { "secret (sealed; never shown)" } }
+                @for (r, m) in &p.mapping { dt { (r) } dd { code { (m) } } }
+                @if let Some(m) = &p.mode { dt { "drift" } dd { (m) } }
+                @if let Some(t) = &p.account_template { dt { "accounts" } dd { code { (t) } } }
+                @if let Some(l) = &p.credential_lifetime { dt { "credentials last" } dd { "at most " (l) } }
+            }
+            @if admin {
+                details open[failed.form == "configure"] {
+                    summary { "Change" }
+                    form method="post" action=(format!("/admin/platforms/{}", p.identifier)) novalidate {
+                        (csrf(web))
+                        (form_error(failed, "configure"))
+                        (platform_config_fields(failed, "configure"))
+                        button type="submit" { "Save" }
+                    }
+                }
+            }
+        }
+    };
+    page(app, web, Nav::Admin, None, &p.name, body)
+}
+
+/// `POST /admin/platforms/{id}`: changes settings, mode or mapping.
+pub async fn configure_platform(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(id): Path<String>,
+    form: Form,
+) -> Response {
+    let result = match platform_config(&form) {
+        Ok(change) => crate::ops::platforms::configure(&app, &web.caller, &id, change).await.map(drop),
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => redirect_with(&format!("/admin/platforms/{id}"), "Platform changed.", web.secure),
+        Err(e) => {
+            let failed =
+                Failed::new("configure", &form, &e, &[("setting", "settings"), ("mapping", "mapping_admin")]);
+            with_status(render_platform(&app, &web, &id, false, &failed, None).await, e.status)
+        }
+    }
+}
+
+/// `POST /admin/platforms/{id}/sync`: reconciles now and says what it did.
+pub async fn sync_platform(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path(id): Path<String>,
+    _form: Form,
+) -> Response {
+    let note = match crate::ops::platforms::sync(&app, &web.caller, &id).await {
+        Ok(r) => html! { section.card role="status" { p {
+            "Reconciled: " (r.granted) " granted, " (r.revoked) " revoked, " (r.failed) " failed, "
+            (r.accounts_changed) " accounts changed, " (r.accounts_removed) " removed, " (r.drift.len()) " drift."
+        } } },
+        Err(e) => html! { section.card role="alert" { p.error { (e.detail) } } },
+    };
+    render_platform(&app, &web, &id, false, &Failed::default(), Some(note)).await
 }
 
 /// A platform form's settings (`key=value` lines), mode and mappings.

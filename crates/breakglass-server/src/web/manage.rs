@@ -367,6 +367,32 @@ pub async fn create_service_user(
     }
 }
 
+/// `POST /w/{ws}/p/{p}/tenants/{platform}/credentials`: the password is shown once.
+pub async fn issue_credential(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, p, platform)): Path<(String, String, String)>,
+    _form: Form,
+) -> Response {
+    match crate::ops::platforms::issue_credential(&app, &web.caller, (&ws, &p, &platform)).await {
+        Ok(w) => {
+            let c = w.value;
+            let once = html! {
+                section.card role="status" {
+                    h2 { "Your credential on " (platform) }
+                    p { "Copy the password now: it is shown only once. " (platform) " refuses it after " (when(&c.expires_at)) "." }
+                    @if !c.ready { p.muted { "The platform accepts it within seconds." } }
+                    p { "Login:" } code.secret { (c.login) }
+                    p { "Password:" } code.secret #credential-password { (c.password) }
+                    @if let Some(line) = &c.connect { p { "Connect with:" } code.secret { (line) } }
+                }
+            };
+            render_project(&app, &web, &ws, &p, &Failed::default(), Some(once)).await
+        }
+        Err(e) => super::layout::error_page(e.status, &e.detail),
+    }
+}
+
 /// `POST /w/{ws}/p/{p}/tenants/{platform}/service-users/{id}/delete`.
 pub async fn delete_service_user(
     State(app): State<Arc<App>>,

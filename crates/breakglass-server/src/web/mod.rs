@@ -103,6 +103,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/w/{ws}/p/{p}/tags/{key}/remove", post(manage::remove_project_tag))
         .route("/w/{ws}/p/{p}/tenants", post(manage::create_tenant))
         .route("/w/{ws}/p/{p}/tenants/{platform}/service-users", post(manage::create_service_user))
+        .route("/w/{ws}/p/{p}/tenants/{platform}/credentials", post(manage::issue_credential))
         .route(
             "/w/{ws}/p/{p}/tenants/{platform}/service-users/{id}/delete",
             post(manage::delete_service_user),
@@ -116,6 +117,8 @@ pub fn router() -> Router<Arc<App>> {
         .route("/admin/policies", post(admin::create_policy))
         .route("/admin/policies/{id}", post(admin::update_policy))
         .route("/admin/platforms", post(admin::register_platform))
+        .route("/admin/platforms/{id}", get(admin::platform_page).post(admin::configure_platform))
+        .route("/admin/platforms/{id}/sync", post(admin::sync_platform))
         .route("/admin/audit", get(admin::audit_log))
         .route("/check", get(tools::check_page).post(tools::check))
         .route("/workspaces/new", get(tools::register_page).post(tools::register))

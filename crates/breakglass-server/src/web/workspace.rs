@@ -124,9 +124,10 @@ fn access_table(
         Some(p) => format!("/w/{ws}/p/{p}/members"),
         None => format!("/w/{ws}/members"),
     };
+    let provisioned = members.iter().any(|b| !b.provisioning.is_empty());
     html! {
         div.table-wrap { table {
-            thead { tr { th { "User" } th { "Role" } th { "Source" } th { "Expires" } @if manage { th { "Actions" } } } }
+            thead { tr { th { "User" } th { "Role" } th { "Source" } th { "Expires" } @if provisioned { th { "On platforms" } } @if manage { th { "Actions" } } } }
             tbody {
                 @for b in members {
                     tr.emergency-row[b.emergency] {
@@ -138,6 +139,12 @@ fn access_table(
                             @if let Some(r) = &b.reason { br; span.small-text.muted { (r) } }
                         }
                         td { @match &b.expires_at { Some(e) => { (countdown(e, now)) br; span.small-text.muted { (when(e)) } }, None => span.muted { "—" } } }
+                        @if provisioned { td { @for pr in &b.provisioning {
+                            div.small-text {
+                                (pr.platform) ": " (badge(pr.state))
+                                @if let Some(e) = &pr.error { br; span.muted { (e) " (" (pr.attempts.unwrap_or(0)) " attempts; next " (pr.next_retry.as_deref().map(when).unwrap_or_default()) ")" } }
+                            }
+                        } } }
                         @if manage {
                             td {
                                 @if b.source == api::BindingSource::Grant {
@@ -721,6 +728,12 @@ pub(super) async fn render_project(
             section.card {
                 h3 { (t.platform) " " span.muted.small-text { (t.platform_kind) } }
                 p { "Tenant " code { (t.external_id) } ", recorded by " (t.created_by) " " (when(&t.created_at)) "." }
+                @if breakglass_connect::kind(&t.platform_kind).is_some() {
+                    form.inline method="post" action=(format!("/w/{ws}/p/{p}/tenants/{}/credentials", t.platform)) {
+                        (csrf(web))
+                        button.small.secondary type="submit" title="A login and a password valid until your access here ends" { "Get a credential" }
+                    }
+                }
                 @if !users.is_empty() {
                     div.table-wrap { table {
                         thead { tr { th { "Service user" } th { "Client id" } th { "Created by" } th { "" } } }
@@ -736,6 +749,7 @@ pub(super) async fn render_project(
                     (csrf(web))
                     (form_error(failed, &form))
                     (field(failed, &form, "name", "New service user", "text", "", Some("A label; its secret is shown once."), true))
+                    (select(failed, &form, "role", "Its role here", &role_options(true), "user"))
                     button.small type="submit" { "Create service user" }
                 }
             }

@@ -363,3 +363,45 @@ async fn a_server_stopped_mid_pass_converges_after_its_restart() {
     let drift = admin.platform_drift("pg").await.unwrap();
     assert!(drift.missing.is_empty() && drift.extra.is_empty() && drift.foreign.is_empty(), "{drift:?}");
 }
+
+#[tokio::test]
+async fn the_web_ui_shows_provisioning_issues_a_credential_once_and_never_shows_a_secret_setting() {
+    let Some(s) = setup("enforce").await else { return };
+    s.admin
+        .set_project_member("acme", "web", "dev@example.com", &member("reader"))
+        .await
+        .unwrap()
+        .expect_binding();
+    eventually("provisioned", || all_provisioned(&s.admin, 1)).await;
+    let mut dev = crate::web::Browser::new(&s.t);
+    dev.sign_in("dev@example.com").await;
+    let page = dev.get("/w/acme/p/web").await;
+    assert!(page.body.contains("On platforms") && page.body.contains("provisioned"), "{}", page.body);
+    assert!(page.body.contains("Get a credential"), "{}", page.body);
+    let shown = dev.submit(&page, "/w/acme/p/web/tenants/pg/credentials", &[]).await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    let marker = "id=\"credential-password\">";
+    let at = shown.body.find(marker).expect("the password is shown") + marker.len();
+    let password = &shown.body[at..at + shown.body[at..].find('<').unwrap()];
+    let mut conn =
+        login(&s.cluster, "bg_dev@example.com", password).await.expect("the shown password logs in");
+    assert!(can_read(&mut conn).await);
+    assert!(!dev.get("/w/acme/p/web").await.body.contains(password), "shown once");
+
+    s.t.user_with_role("boss@example.com", Some("admin")).await;
+    let mut admin = crate::web::Browser::new(&s.t);
+    admin.sign_in("boss@example.com").await;
+    let platform = admin.get("/admin/platforms/pg").await;
+    assert_eq!(platform.status, 200, "{}", platform.body);
+    assert!(platform.body.contains("secret (sealed; never shown)"), "{}", platform.body);
+    assert!(!platform.body.contains(&s.cluster.password), "the URL's password is never shown");
+    let drift = admin.get("/admin/platforms/pg?drift=1").await;
+    assert!(
+        drift.body.contains("None: the platform holds exactly what Breakglass grants."),
+        "{}",
+        drift.body
+    );
+    let mut outsider = crate::web::Browser::new(&s.t);
+    outsider.sign_in("dev@example.com").await;
+    assert_eq!(outsider.get("/admin/platforms/pg").await.status, 403);
+}

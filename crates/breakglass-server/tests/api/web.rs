@@ -9,7 +9,7 @@ use breakglass_client::api::{CreateAccess, SetMember};
 use crate::common::*;
 
 /// A cookie-keeping client that does not follow redirects.
-struct Browser {
+pub(crate) struct Browser {
     base: String,
     http: reqwest::Client,
     cookies: HashMap<String, String>,
@@ -17,11 +17,11 @@ struct Browser {
 }
 
 /// One answer: status, the `Location` and `Set-Cookie` headers, and the body.
-struct Page {
-    status: u16,
+pub(crate) struct Page {
+    pub(crate) status: u16,
     location: Option<String>,
     set_cookies: Vec<String>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Page {
@@ -38,7 +38,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(t: &TestApp) -> Self {
+    pub(crate) fn new(t: &TestApp) -> Self {
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Self { base: t.url.clone(), http, cookies: HashMap::new(), headers: Vec::new() }
     }
@@ -66,25 +66,25 @@ impl Browser {
         Page { status, location, set_cookies, body: r.text().await.unwrap() }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub(crate) async fn get(&mut self, path: &str) -> Page {
         let req = self.http.get(format!("{}{path}", self.base));
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let req = self.http.post(format!("{}{path}", self.base)).form(fields);
         self.send(req).await
     }
 
     /// Posts a form with the CSRF token of `page`.
-    async fn submit(&mut self, page: &Page, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) async fn submit(&mut self, page: &Page, path: &str, fields: &[(&str, &str)]) -> Page {
         let csrf = page.csrf();
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
         self.post(path, &all).await
     }
 
-    async fn sign_in(&mut self, email: &str) -> Page {
+    pub(crate) async fn sign_in(&mut self, email: &str) -> Page {
         let form = self.get("/login").await;
         let password = password_for(email);
         let r = self.submit(&form, "/login", &[("email", email), ("password", &password)]).await;
