@@ -534,7 +534,19 @@ async fn pass(
             }
         };
         known.members = members;
-        known.accounts = accounts.into_iter().map(|a| (a.name, None)).collect();
+        // What the listing shows needs no change: an account without login is one, and a login
+        // this process set keeps its specification (a listing cannot show a password).
+        known.accounts = accounts
+            .into_iter()
+            .map(|a| {
+                let applied = if a.can_login {
+                    known.accounts.get(&a.name).cloned().flatten().filter(|spec| spec.login.is_some())
+                } else {
+                    Some(AccountSpec { name: a.name.clone(), login: None })
+                };
+                (a.name, applied)
+            })
+            .collect();
         known.tenants.clear();
         known.valid = true;
     }

@@ -3,6 +3,8 @@
 //! commands record what it did, each with its audit event, so status survives a restart and
 //! every replica shows it.
 
+use std::collections::HashMap;
+
 use serde_json::json;
 
 use crate::audit::{EventType, NewEvent};
@@ -14,7 +16,7 @@ use crate::error::DomainError;
 use crate::ident::{BindingId, Slug};
 use crate::model::Target;
 use crate::platform::Credential;
-use crate::provision::{grants_of, GrantKey, Place, Provision, ProvisionState, Subject};
+use crate::provision::{desired, grants_of, GrantKey, Place, Provision, ProvisionState, Subject};
 use crate::role::Role;
 use crate::state::State;
 use crate::time::Timestamp;
@@ -55,6 +57,8 @@ pub enum Outcome {
 /// is not recorded again, so a reconcile that changes nothing writes nothing.
 pub fn record(state: &State, ctx: &Ctx, outcomes: &[Outcome]) -> Result<Changes, DomainError> {
     let mut out = Changes::default();
+    let served = bindings_served(state, outcomes, ctx.now);
+    let grant_event = |ty, key: &GrantKey, extra| grant_event(state, ctx, ty, key, served.get(key), extra);
     for outcome in outcomes {
         match outcome {
             Outcome::Granted(key, place) => {
@@ -70,13 +74,13 @@ pub fn record(state: &State, ctx: &Ctx, outcomes: &[Outcome]) -> Result<Changes,
                     state: ProvisionState::Provisioned { at: ctx.now },
                 };
                 out.changes.push(Change::PutProvision(record));
-                out.events.push(grant_event(state, ctx, EventType::AccessProvisioned, key, json!({})));
+                out.events.push(grant_event(EventType::AccessProvisioned, key, json!({})));
             }
             Outcome::Revoked(key, _) => {
                 if state.provision(key).is_some() {
                     out.changes.push(Change::DeleteProvision(key.clone()));
                 }
-                out.events.push(grant_event(state, ctx, EventType::AccessDeprovisioned, key, json!({})));
+                out.events.push(grant_event(EventType::AccessDeprovisioned, key, json!({})));
             }
             Outcome::Failed { key, place, error, next_retry } => {
                 let (attempts, since) = match state.provision(key).map(|p| &p.state) {
@@ -92,7 +96,7 @@ pub fn record(state: &State, ctx: &Ctx, outcomes: &[Outcome]) -> Result<Changes,
                 }));
                 let details =
                     json!({"error": error, "attempts": attempts, "next_retry": next_retry.to_rfc3339()});
-                out.events.push(grant_event(state, ctx, EventType::ProvisioningFailed, key, details));
+                out.events.push(grant_event(EventType::ProvisioningFailed, key, details));
             }
             Outcome::Drift { platform, role, member, corrected } => {
                 let ty = if *corrected { EventType::DriftCorrected } else { EventType::DriftReported };
@@ -118,14 +122,25 @@ pub fn subject_name(state: &State, subject: Subject) -> String {
     }
 }
 
-/// The bindings a grant serves now, for its audit event.
-fn bindings_served(state: &State, key: &GrantKey, now: Timestamp) -> Vec<BindingId> {
-    let Subject::User(user) = key.subject else { return vec![] };
-    let Some(tenant) = state.tenant(&key.workspace, &key.project, &key.platform) else { return vec![] };
-    grants_of(state, tenant, user, now)
+/// The bindings each desired grant of the outcomes' platforms serves now, for their audit
+/// events: worked out once per platform, not once per outcome.
+fn bindings_served(state: &State, outcomes: &[Outcome], now: Timestamp) -> HashMap<GrantKey, Vec<BindingId>> {
+    let mut platforms: Vec<&Slug> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Granted(k, _) | Outcome::Revoked(k, _) | Outcome::Failed { key: k, .. } => {
+                Some(&k.platform)
+            }
+            Outcome::Drift { .. } => None,
+        })
+        .collect();
+    platforms.sort();
+    platforms.dedup();
+    platforms
         .into_iter()
-        .filter(|g| g.key == *key)
-        .flat_map(|g| g.bindings)
+        .filter_map(|p| state.platform(p))
+        .flat_map(|p| desired(state, p, now).grants)
+        .map(|g| (g.key, g.bindings))
         .collect()
 }
 
@@ -134,13 +149,14 @@ fn grant_event(
     ctx: &Ctx,
     ty: EventType,
     key: &GrantKey,
+    bindings: Option<&Vec<BindingId>>,
     extra: serde_json::Value,
 ) -> NewEvent {
     let target = Target::Project(key.workspace.clone(), key.project.clone());
     let mut details = json!({
         "platform": key.platform.as_str(),
         "role": Role::Project(key.role).as_str(),
-        "bindings": bindings_served(state, key, ctx.now).iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "bindings": bindings.into_iter().flatten().map(ToString::to_string).collect::<Vec<_>>(),
     });
     if let (Some(d), Some(e)) = (details.as_object_mut(), extra.as_object()) {
         d.extend(e.iter().map(|(k, v)| (k.clone(), v.clone())));

@@ -1,0 +1,265 @@
+//! Provisioning measurements against a real PostgreSQL target (a throwaway cluster), ignored by
+//! default (timings are never asserted): run them by name with `--ignored --nocapture`. Each
+//! prints one JSON line; BENCHMARKS.md records the figures and the exact commands. The server's
+//! own store is SQLite unless `BREAKGLASS_TEST_DATABASE_URL` is set.
+
+#[allow(dead_code)]
+#[path = "../../breakglass-connect/tests/support/cluster.rs"]
+mod cluster;
+#[allow(dead_code)]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use breakglass_client::api::{
+    CreateGrant, CreateRequest, CreateTenant, CreateUser, EntitlementBody, PolicyBody, RegisterPlatform,
+    SetMember,
+};
+use breakglass_client::Client;
+use breakglass_server::Clock;
+use cluster::Cluster;
+use common::*;
+use sqlx::{Connection, Executor, PgConnection};
+
+fn count(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn summary(mut v: Vec<Duration>) -> serde_json::Value {
+    v.sort();
+    serde_json::json!({
+        "n": v.len(),
+        "p50_ms": percentile(&v, 0.5),
+        "p99_ms": percentile(&v, 0.99),
+        "max_ms": percentile(&v, 1.0),
+    })
+}
+
+/// A server on the system clock, a cluster with database `db`, platform `pg`, workspace `ops`
+/// with project `db` (not yet on the platform unless `tenant`).
+async fn world(cluster: &Cluster, tenant: bool) -> (TestApp, Client) {
+    let mut admin_db = PgConnection::connect(&cluster.url("postgres")).await.unwrap();
+    admin_db.execute("CREATE DATABASE db").await.unwrap();
+    let t = TestApp::start_configured(|c| {
+        c.clock = Clock::System;
+        c.sign_in.enabled = false;
+    })
+    .await;
+    let admin = t.admin();
+    t.workspace("ops", &[]).await;
+    t.project("ops", "db").await;
+    let body = RegisterPlatform {
+        identifier: "pg".into(),
+        kind: "postgres".into(),
+        name: "Postgres".into(),
+        settings: [("url".to_owned(), cluster.url("postgres"))].into(),
+        ..Default::default()
+    };
+    admin.register_platform(&body).await.unwrap();
+    if tenant {
+        admin
+            .create_tenant("ops", "db", &CreateTenant { platform: "pg".into(), external_id: "db".into() })
+            .await
+            .unwrap();
+    }
+    (t, admin)
+}
+
+async fn is_member(conn: &mut PgConnection, group: &str, account: &str) -> bool {
+    sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT 1 FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid \
+         JOIN pg_roles m ON m.oid = a.member WHERE g.rolname = $1 AND m.rolname = $2)",
+    )
+    .bind(group)
+    .bind(account)
+    .fetch_one(conn)
+    .await
+    .unwrap()
+}
+
+async fn until_member(conn: &mut PgConnection, group: &str, account: &str, want: bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while is_member(conn, group, account).await != want {
+        assert!(Instant::now() < deadline, "{account} in {group} never became {want}");
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+}
+
+/// Emergency request → granted → the account is a member of the admin group on PostgreSQL;
+/// removing a member → the membership is gone; a grant's expiry → gone. `MEASURE_N` samples
+/// of each (default 200; 30 expiries).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by name"]
+async fn grant_revoke_and_expiry_reach_postgres() {
+    let Some(cluster) = Cluster::start() else { return };
+    let n = count("MEASURE_N", 200);
+    let (t, admin) = world(&cluster, true).await;
+    let glass = admin
+        .create_policy(&PolicyBody {
+            name: "break glass".into(),
+            workspace: None,
+            steps: Vec::new(),
+            max_duration: Some("1h".into()),
+            justification_required: Some(false),
+            pending_ttl: None,
+        })
+        .await
+        .unwrap();
+    let entitlement = EntitlementBody {
+        request_policy: None,
+        emergency_enabled: true,
+        emergency_policy: Some(glass.id.clone()),
+    };
+    admin.set_project_entitlement("ops", "db", "admin", &entitlement).await.unwrap();
+    let mut conn = PgConnection::connect(&cluster.url("postgres")).await.unwrap();
+    let ask = CreateRequest {
+        workspace: "ops".into(),
+        project: Some("db".into()),
+        role: "admin".into(),
+        duration: "30m".into(),
+        justification: None,
+        emergency: true,
+    };
+    let mut grant = Vec::new();
+    for i in 0..n {
+        let email = format!("oncall{i}@example.com");
+        let user = t.user(&email).await;
+        admin
+            .set_workspace_member("ops", &email, &SetMember { role: "member".into(), ..Default::default() })
+            .await
+            .unwrap();
+        let started = Instant::now();
+        user.create_request(&ask).await.unwrap();
+        until_member(&mut conn, "bg_ops_db_admin", &format!("bg_{email}"), true).await;
+        grant.push(started.elapsed());
+    }
+    let mut revoke = Vec::new();
+    for i in 0..n {
+        let email = format!("oncall{i}@example.com");
+        admin
+            .set_project_member(
+                "ops",
+                "db",
+                &email,
+                &SetMember { role: "reader".into(), ..Default::default() },
+            )
+            .await
+            .unwrap();
+        until_member(&mut conn, "bg_ops_db_reader", &format!("bg_{email}"), true).await;
+        let started = Instant::now();
+        admin.remove_project_member("ops", "db", &email).await.unwrap();
+        until_member(&mut conn, "bg_ops_db_reader", &format!("bg_{email}"), false).await;
+        revoke.push(started.elapsed());
+    }
+    let k = n.min(30);
+    let mut ends = Vec::new();
+    for i in 0..k {
+        let email = format!("oncall{i}@example.com");
+        let body = CreateGrant {
+            user: email.clone(),
+            workspace: "ops".into(),
+            project: Some("db".into()),
+            role: "user".into(),
+            expires_in: Some("2s".into()),
+            ..Default::default()
+        };
+        let b = admin.create_grant(&body).await.unwrap().expect_binding();
+        let at = time::OffsetDateTime::parse(
+            b.expires_at.as_deref().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        ends.push((email, at));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut expiry = Vec::new();
+    for (email, at) in ends {
+        until_member(&mut conn, "bg_ops_db_user", &format!("bg_{email}"), false).await;
+        let late = time::OffsetDateTime::now_utc() - at;
+        expiry.push(Duration::from_secs_f64(late.as_seconds_f64().max(0.0)));
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "measure": "provisioning_latency",
+            "store": if pg_server_url().is_some() { "postgresql" } else { "sqlite" },
+            "emergency_grant_to_member": summary(grant),
+            "remove_to_gone": summary(revoke),
+            "expiry_to_gone_upper_bound": summary(expiry),
+        })
+    );
+}
+
+/// `MEASURE_N` (default 10,000) users with a role on project `db`, then its tenant on the
+/// platform: the time until PostgreSQL holds every grant, and then a full reconcile that
+/// changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by name"]
+async fn ten_thousand_grants_converge_and_a_quiet_reconcile() {
+    let Some(cluster) = Cluster::start() else { return };
+    let n = count("MEASURE_N", 10_000);
+    let (t, admin) = world(&cluster, false).await;
+    let setup = Instant::now();
+    for i in 0..n {
+        let email = format!("u{i}@example.com");
+        let body =
+            CreateUser { email: email.clone(), name: format!("User {i}"), admin_role: None, password: None };
+        admin.create_user(&body).await.unwrap();
+        admin
+            .set_project_member(
+                "ops",
+                "db",
+                &email,
+                &SetMember { role: "reader".into(), ..Default::default() },
+            )
+            .await
+            .unwrap();
+    }
+    let setup = setup.elapsed();
+    let mut conn = PgConnection::connect(&cluster.url("postgres")).await.unwrap();
+    let started = Instant::now();
+    admin
+        .create_tenant("ops", "db", &CreateTenant { platform: "pg".into(), external_id: "db".into() })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let members: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid WHERE g.rolname = 'bg_ops_db_reader'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_or(0);
+        if members as usize >= n {
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not converge: {members} of {n}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let converge = started.elapsed();
+    // The outcomes are recorded after the last grant: wait for the records, then reconcile.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let quiet = Instant::now();
+    let report = admin.sync_platform("pg").await.unwrap();
+    let quiet = quiet.elapsed();
+    println!(
+        "{}",
+        serde_json::json!({
+            "measure": "provisioning_convergence",
+            "store": if pg_server_url().is_some() { "postgresql" } else { "sqlite" },
+            "grants": n,
+            "setup_s": setup.as_secs_f64(),
+            "converge_s": converge.as_secs_f64(),
+            "quiet_full_reconcile_s": quiet.as_secs_f64(),
+            "quiet_report": {"granted": report.granted, "revoked": report.revoked, "failed": report.failed},
+        })
+    );
+}
