@@ -3,7 +3,6 @@
 //! prints one JSON line; BENCHMARKS.md records the figures and the exact commands. The server's
 //! own store is SQLite unless `BREAKGLASS_TEST_DATABASE_URL` is set.
 
-#[allow(dead_code)]
 #[path = "../../breakglass-connect/tests/support/cluster.rs"]
 mod cluster;
 #[allow(dead_code)]
@@ -206,7 +205,8 @@ async fn grant_revoke_and_expiry_reach_postgres() {
 async fn ten_thousand_grants_converge_and_a_quiet_reconcile() {
     let Some(cluster) = Cluster::start() else { return };
     let n = count("MEASURE_N", 10_000);
-    let (t, admin) = world(&cluster, false).await;
+    // The server runs while `_server` lives.
+    let (_server, admin) = world(&cluster, false).await;
     let setup = Instant::now();
     for i in 0..n {
         let email = format!("u{i}@example.com");
