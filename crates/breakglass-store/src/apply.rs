@@ -11,13 +11,56 @@ use breakglass_core::Change;
 use crate::codec::{self, missing, tags_json, unencodable, uuid_text};
 use crate::StoreError;
 
-/// Takes a lease unless another holder's lasts beyond `$4`: `$1` name, `$2` holder, `$3` until.
-pub(crate) const TAKE_LEASE: &str = "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
-     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-     WHERE leases.holder = excluded.holder OR leases.expires_at <= $4";
+/// Takes or renews the lease `name` for `holder` until `until`, unless another holder's lasts
+/// beyond `now` (see `Store::take_lease`). True when `holder` holds it.
+pub(crate) async fn take_lease<DB: Backend>(
+    pool: &sqlx::Pool<DB>,
+    name: &str,
+    holder: &str,
+    now: i64,
+    until: i64,
+) -> Result<bool, StoreError>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: Bind<'q, DB>,
+    for<'q> i64: Bind<'q, DB>,
+    DB::QueryResult: RowsAffected,
+{
+    let mut conn = pool.acquire().await?;
+    let done = sqlx::query::<DB>(
+        "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+         WHERE leases.holder = excluded.holder OR leases.expires_at <= $4",
+    )
+    .bind(name)
+    .bind(holder)
+    .bind(until)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected_by() == 1)
+}
 
-/// Gives up a lease: `$1` name, `$2` holder.
-pub(crate) const RELEASE_LEASE: &str = "DELETE FROM leases WHERE name = $1 AND holder = $2";
+/// Gives up the lease `name` if `holder` holds it.
+pub(crate) async fn release_lease<DB: Backend>(
+    pool: &sqlx::Pool<DB>,
+    name: &str,
+    holder: &str,
+) -> Result<(), StoreError>
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> &'q str: Bind<'q, DB>,
+{
+    let mut conn = pool.acquire().await?;
+    sqlx::query::<DB>("DELETE FROM leases WHERE name = $1 AND holder = $2")
+        .bind(name)
+        .bind(holder)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
 
 /// A value a statement of this backend can bind.
 pub(crate) trait Bind<'q, DB: sqlx::Database>:

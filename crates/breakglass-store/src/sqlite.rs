@@ -226,19 +226,11 @@ impl Store for SqliteStore {
         now: Timestamp,
         until: Timestamp,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(crate::apply::TAKE_LEASE)
-            .bind(name)
-            .bind(holder)
-            .bind(until.as_micros())
-            .bind(now.as_micros())
-            .execute(&self.writer)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        crate::apply::take_lease(&self.writer, name, holder, now.as_micros(), until.as_micros()).await
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        sqlx::query(crate::apply::RELEASE_LEASE).bind(name).bind(holder).execute(&self.writer).await?;
-        Ok(())
+        crate::apply::release_lease(&self.writer, name, holder).await
     }
 
     async fn record_token_use(&self, uses: &[(TokenId, Timestamp)]) -> Result<(), StoreError> {
