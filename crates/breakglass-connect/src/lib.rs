@@ -149,8 +149,14 @@ pub trait Kind {
         external_id: &str,
         login: &str,
     ) -> Option<String>;
-    /// A connector with these settings (secret ones already opened).
-    fn connect(&self, settings: &BTreeMap<String, String>) -> Result<Box<dyn Connector>, ConnectError>;
+    /// A connector for the platform `platform` with these settings (secret ones already
+    /// opened). What it makes carries the platform's name, so two platforms on one system never
+    /// take each other's accounts for their own.
+    fn connect(
+        &self,
+        platform: &str,
+        settings: &BTreeMap<String, String>,
+    ) -> Result<Box<dyn Connector>, ConnectError>;
 }
 
 /// The built-in kind named `kind`, if there is one.

@@ -4,7 +4,8 @@
 //! account is a role that is a member of the groups of their roles; it may log in only while a
 //! credential is live, with `VALID UNTIL` at the credential's end, so PostgreSQL itself refuses
 //! it afterwards. Roles Breakglass made carry a comment (`breakglass:group`,
-//! `breakglass:account`) by which they are listed again. Names are always quoted, never spliced.
+//! `breakglass:account`, each followed by `:` and the platform's name) by which they are listed
+//! again. Names are always quoted, never spliced.
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
@@ -22,10 +23,10 @@ use crate::{
     TenantSpec,
 };
 
-/// The comment on a group role Breakglass manages.
-const GROUP_MARK: &str = "breakglass:group";
-/// The comment on an account role Breakglass manages.
-const ACCOUNT_MARK: &str = "breakglass:account";
+/// The comment on a group role Breakglass manages, before the platform's name.
+const GROUP_MARK: &str = "breakglass:group:";
+/// The comment on an account role Breakglass manages, before the platform's name.
+const ACCOUNT_MARK: &str = "breakglass:account:";
 /// Table privileges a mapping may name (`CREATE` is the schema's).
 const PRIVILEGES: [&str; 9] =
     ["SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER", "ALL", "CREATE"];
@@ -90,7 +91,11 @@ impl Kind for PostgresKind {
         ))
     }
 
-    fn connect(&self, settings: &BTreeMap<String, String>) -> Result<Box<dyn Connector>, ConnectError> {
+    fn connect(
+        &self,
+        platform: &str,
+        settings: &BTreeMap<String, String>,
+    ) -> Result<Box<dyn Connector>, ConnectError> {
         let url =
             settings.get("url").ok_or_else(|| ConnectError::Invalid("setting 'url' is missing".into()))?;
         // The URL holds a password: its parse error must not repeat it.
@@ -101,6 +106,8 @@ impl Kind for PostgresKind {
             .map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect())
             .unwrap_or_else(|| vec!["public".to_owned()]);
         Ok(Box::new(PostgresConnector {
+            group_mark: format!("{GROUP_MARK}{platform}"),
+            account_mark: format!("{ACCOUNT_MARK}{platform}"),
             pool: pool(admin.clone()),
             base: admin,
             schemas,
@@ -127,6 +134,10 @@ pub struct PostgresConnector {
     schemas: Vec<String>,
     /// Pools to the tenants' databases, by name.
     tenants: Mutex<HashMap<String, PgPool>>,
+    /// The comment on the group roles of this platform.
+    group_mark: String,
+    /// The comment on the accounts of this platform.
+    account_mark: String,
 }
 
 impl PostgresConnector {
@@ -173,7 +184,7 @@ impl Connector for PostgresConnector {
         let db = ident(&tenant.external_id);
         for group in tenant.groups.values() {
             parse_mapping(&group.mapping).map_err(ConnectError::Invalid)?;
-            self.ensure_role(&group.name, GROUP_MARK).await?;
+            self.ensure_role(&group.name, &self.group_mark).await?;
             let g = ident(&group.name);
             self.pool
                 .execute(format!("GRANT CONNECT ON DATABASE {db} TO {g}").as_str())
@@ -235,7 +246,7 @@ impl Connector for PostgresConnector {
             "SELECT r.rolname::text, r.rolcanlogin FROM pg_roles r JOIN pg_shdescription d \
              ON d.objoid = r.oid AND d.classoid = 'pg_authid'::regclass WHERE d.description = $1 ORDER BY 1",
         )
-        .bind(ACCOUNT_MARK)
+        .bind(&self.account_mark)
         .fetch_all(&self.pool)
         .await
         .map_err(error)?;
@@ -243,7 +254,7 @@ impl Connector for PostgresConnector {
     }
 
     async fn ensure_account(&self, account: &AccountSpec) -> Result<(), ConnectError> {
-        self.ensure_role(&account.name, ACCOUNT_MARK).await?;
+        self.ensure_role(&account.name, &self.account_mark).await?;
         let a = ident(&account.name);
         let sql = match &account.login {
             Some((verifier, until)) => {

@@ -45,7 +45,7 @@ async fn accounts_log_in_with_their_credential_and_hold_what_their_groups_grant(
         .unwrap();
 
     let pg = kind("postgres").unwrap();
-    let connector = pg.connect(&[("url".to_owned(), cluster.url("postgres"))].into()).unwrap();
+    let connector = pg.connect("pg", &[("url".to_owned(), cluster.url("postgres"))].into()).unwrap();
     connector.health().await.unwrap();
     let t = tenant("web_db");
     connector.ensure_tenant(&t).await.unwrap();
@@ -104,6 +104,10 @@ async fn accounts_log_in_with_their_credential_and_hold_what_their_groups_grant(
     connector.ensure_account(&AccountSpec { name: name.into(), login: None }).await.unwrap();
     assert!(login(&cluster, name, password, "web_db").await.is_err());
 
+    // Another platform on the same server lists none of this one's accounts.
+    let other = pg.connect("other", &[("url".to_owned(), cluster.url("postgres"))].into()).unwrap();
+    assert!(other.list_accounts().await.unwrap().is_empty(), "accounts are listed by their platform");
+
     // Deleting removes the role; deleting again is no error.
     connector.delete_account(name).await.unwrap();
     connector.delete_account(name).await.unwrap();
@@ -115,7 +119,7 @@ async fn an_unreachable_server_is_an_unreachable_error_and_no_secret_is_in_it() 
     let Some(cluster) = Cluster::start() else { return };
     let pg = kind("postgres").unwrap();
     let url = cluster.url("postgres");
-    let connector = pg.connect(&[("url".to_owned(), url)].into()).unwrap();
+    let connector = pg.connect("pg", &[("url".to_owned(), url)].into()).unwrap();
     connector.health().await.unwrap();
     cluster.stop();
     let err = tokio::time::timeout(Duration::from_secs(20), connector.health()).await.unwrap().unwrap_err();
@@ -130,6 +134,7 @@ async fn an_unreachable_server_is_an_unreachable_error_and_no_secret_is_in_it() 
     .await
     .expect("healthy again after the restart");
 
-    let bad = pg.connect(&[("url".to_owned(), "not a url with s3cret".to_owned())].into()).err().unwrap();
+    let bad =
+        pg.connect("pg", &[("url".to_owned(), "not a url with s3cret".to_owned())].into()).err().unwrap();
     assert!(!bad.to_string().contains("s3cret"), "{bad}");
 }

@@ -183,7 +183,7 @@ pub fn connect(app: &App, platform: &Platform) -> Result<Box<dyn Connector>, Eng
             .map_err(|e| EngineError::Settings(e.to_string()))?;
         settings.insert(key.clone(), open);
     }
-    kind.connect(&settings).map_err(|e| EngineError::Settings(e.to_string()))
+    kind.connect(platform.id.as_str(), &settings).map_err(|e| EngineError::Settings(e.to_string()))
 }
 
 /// A ready command line that connects `login` to the tenant `external_id` of `platform`.
@@ -250,6 +250,11 @@ async fn platform_loop(app: Arc<App>, id: Slug, every: Duration) {
                         let at = tokio::time::Instant::now() + Duration::from_micros(micros.max(0) as u64);
                         wake = wake.min(at);
                     }
+                }
+                Err(EngineError::Elsewhere(_)) => {
+                    // The lease lapsed during a long pass and another replica took it over.
+                    known.valid = false;
+                    handle.health.lock().unwrap_or_else(|p| p.into_inner()).leader = false;
                 }
                 Err(e) => {
                     known.valid = false;
@@ -480,6 +485,8 @@ async fn pass(
     let connector = known.connector.clone().expect("made above");
     let plan = plan(app, &platform, kind);
     let full = full || !known.valid;
+    // Taken (or renewed) by the caller just before the pass.
+    let mut renewed = std::time::Instant::now();
     let mut outcomes = Vec::new();
     let mut report = Report::default();
     let mut unreachable: Option<String> = None;
@@ -570,6 +577,7 @@ async fn pass(
     // Accounts, before their grants.
     let mut failed_accounts: HashMap<String, String> = HashMap::new();
     for (name, spec) in &plan.accounts {
+        keep_lease(app, id, &mut renewed).await?;
         if known.accounts.get(name).is_some_and(|applied| applied.as_ref() == Some(spec)) {
             continue;
         }
@@ -588,6 +596,7 @@ async fn pass(
     // Grants to place.
     let mut next_retry: Option<Timestamp> = None;
     for (place, key) in &plan.grants {
+        keep_lease(app, id, &mut renewed).await?;
         let m = Membership { group: place.group.clone(), member: place.account.clone() };
         let record = plan.records.get(place);
         if known.members.contains(&m) {
@@ -640,6 +649,7 @@ async fn pass(
         known.members.iter().filter(|m| managed_groups.contains(m.group.as_str())).cloned().collect();
     let mut sessions_to_end: BTreeSet<String> = BTreeSet::new();
     for m in present {
+        keep_lease(app, id, &mut renewed).await?;
         let place = Place { account: m.member.clone(), group: m.group.clone() };
         if plan.grants.contains_key(&place) {
             continue;
@@ -752,6 +762,26 @@ async fn pass(
         (a, b) => a.or(b),
     };
     Ok((report, next))
+}
+
+/// Renews this process's lease of the platform while a long pass goes on, so that no other
+/// replica takes over in the middle of it; an error when the lease went elsewhere.
+async fn keep_lease(app: &App, id: &Slug, renewed: &mut std::time::Instant) -> Result<(), EngineError> {
+    if renewed.elapsed() < LEASE / 3 {
+        return Ok(());
+    }
+    let now = app.now();
+    let until = now.plus(Span::from_micros(LEASE.as_micros() as i64));
+    match app.store.take_lease(&Registry::lease_name(id), &app.provisioning.holder, now, until).await {
+        Ok(true) => {
+            *renewed = std::time::Instant::now();
+            Ok(())
+        }
+        Ok(false) => Err(EngineError::Elsewhere(id.clone())),
+        // The database is away: the lease runs out by itself; stop before it does.
+        Err(_) if renewed.elapsed() < LEASE / 2 => Ok(()),
+        Err(e) => Err(EngineError::Settings(format!("cannot renew the reconciler's lease: {e}"))),
+    }
 }
 
 fn note(first: &mut Option<String>, e: &breakglass_connect::ConnectError) {
