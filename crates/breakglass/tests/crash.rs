@@ -228,3 +228,93 @@ async fn acknowledged_writes_survive_sigkill_on_postgres() {
         survive_kills(p).await;
     }
 }
+
+#[path = "../../breakglass-connect/tests/support/cluster.rs"]
+mod cluster;
+
+/// How many accounts the tenant's reader group has on the target.
+async fn members(conn: &mut sqlx::PgConnection) -> i64 {
+    let q = "SELECT count(*) FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid \
+             WHERE g.rolname = 'bg_acme_web_reader'";
+    sqlx::query_scalar::<_, i64>(q).fetch_one(conn).await.unwrap_or(0)
+}
+
+/// A `serve` killed with SIGKILL while its provisioning engine places grants on a real
+/// PostgreSQL target converges after restart: every grant is placed, none is left over, and
+/// the records say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioning_killed_mid_pass_converges_after_restart() {
+    use breakglass_client::api::{CreateTenant, RegisterPlatform};
+    use sqlx::{Connection, Executor};
+    let Some(target) = cluster::Cluster::start() else { return };
+    let mut admin_db = sqlx::PgConnection::connect(&target.url("postgres")).await.unwrap();
+    admin_db.execute("CREATE DATABASE web_db").await.unwrap();
+    let place = place("provisioning");
+    let (mut child, url) = serve(&place).await;
+    let admin = Client::new(&url, Some(ADMIN_TOKEN.into())).unwrap();
+    let ws = CreateWorkspace { identifier: "acme".into(), name: "Acme".into(), ..Default::default() };
+    admin.create_workspace(&ws).await.unwrap();
+    admin
+        .create_project(
+            "acme",
+            &breakglass_client::api::CreateProject {
+                identifier: "web".into(),
+                name: "Web".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let n = 60;
+    for i in 0..n {
+        let email = format!("u{i}@example.com");
+        let user =
+            CreateUser { email: email.clone(), name: format!("U{i}"), admin_role: None, password: None };
+        admin.create_user(&user).await.unwrap();
+        let member = SetMember { role: "reader".into(), ..Default::default() };
+        admin.set_project_member("acme", "web", &email, &member).await.unwrap();
+    }
+    let platform = RegisterPlatform {
+        identifier: "pg".into(),
+        kind: "postgres".into(),
+        name: "Postgres".into(),
+        settings: [("url".to_owned(), target.url("postgres"))].into(),
+        ..Default::default()
+    };
+    admin.register_platform(&platform).await.unwrap();
+    // The tenant makes all 60 grants due at once; the server dies while it places them.
+    admin
+        .create_tenant("acme", "web", &CreateTenant { platform: "pg".into(), external_id: "web_db".into() })
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while members(&mut admin_db).await == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().unwrap();
+    let placed_at_kill = members(&mut admin_db).await;
+
+    let (mut child, url) = serve(&place).await;
+    let admin = Client::new(&url, Some(ADMIN_TOKEN.into())).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let bindings = admin.all_project_members("acme", "web").await.unwrap();
+        let done = bindings.iter().all(|b| {
+            b.provisioning.iter().any(|p| p.state == breakglass_client::api::ProvisioningState::Provisioned)
+        });
+        if done && members(&mut admin_db).await == n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "did not converge after the kill ({placed_at_kill} placed at the kill)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let drift = admin.platform_drift("pg").await.unwrap();
+    assert!(drift.missing.is_empty() && drift.extra.is_empty() && drift.foreign.is_empty(), "{drift:?}");
+    eprintln!("{placed_at_kill} of {n} grants were placed when the server was killed");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
