@@ -126,6 +126,22 @@ pub trait Connector: Send + Sync {
     async fn delete_account(&self, name: &str) -> Result<(), ConnectError>;
     /// Makes `member` a member of `group`.
     async fn grant(&self, group: &str, member: &str) -> Result<(), ConnectError>;
+    /// Makes the accounts exist as given, all at once where the platform can; an error says
+    /// nothing of which failed (the engine then goes one by one).
+    async fn ensure_accounts(&self, accounts: &[AccountSpec]) -> Result<(), ConnectError> {
+        for a in accounts {
+            self.ensure_account(a).await?;
+        }
+        Ok(())
+    }
+    /// Places several memberships `(group, member)` at once where the platform can; an error
+    /// says nothing of which failed (the engine then goes one by one).
+    async fn grant_many(&self, grants: &[(String, String)]) -> Result<(), ConnectError> {
+        for (group, member) in grants {
+            self.grant(group, member).await?;
+        }
+        Ok(())
+    }
     /// Makes `member` no member of `group`; a membership that is not there is no error.
     async fn revoke(&self, group: &str, member: &str) -> Result<(), ConnectError>;
     /// Ends the open sessions of `account`.

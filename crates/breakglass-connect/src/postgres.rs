@@ -255,18 +255,7 @@ impl Connector for PostgresConnector {
 
     async fn ensure_account(&self, account: &AccountSpec) -> Result<(), ConnectError> {
         self.ensure_role(&account.name, &self.account_mark).await?;
-        let a = ident(&account.name);
-        let sql = match &account.login {
-            Some((verifier, until)) => {
-                let until = match until {
-                    Some(micros) => timestamp_literal(*micros),
-                    None => "'infinity'".to_owned(),
-                };
-                // A SCRAM verifier, never a password: the server's log cannot leak one.
-                format!("ALTER ROLE {a} LOGIN PASSWORD {} VALID UNTIL {until}", literal(verifier))
-            }
-            None => format!("ALTER ROLE {a} NOLOGIN PASSWORD NULL"),
-        };
+        let sql = account_sql(account);
         self.pool.execute(sql.as_str()).await.map_err(error)?;
         Ok(())
     }
@@ -290,6 +279,42 @@ impl Connector for PostgresConnector {
             }
             Err(e) => Err(error(e)),
         }
+    }
+
+    async fn ensure_accounts(&self, accounts: &[AccountSpec]) -> Result<(), ConnectError> {
+        // One round trip for the lot: a name that could end the quoted block goes one by one.
+        if accounts.iter().any(|a| a.name.contains("$bg$")) {
+            for a in accounts {
+                self.ensure_account(a).await?;
+            }
+            return Ok(());
+        }
+        let mut sql = String::new();
+        for a in accounts {
+            let name = ident(&a.name);
+            sql.push_str(&format!(
+                "DO $bg$ BEGIN CREATE ROLE {name} NOLOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $bg$;\n\
+                 COMMENT ON ROLE {name} IS {};\n{};\n",
+                literal(&self.account_mark),
+                account_sql(a)
+            ));
+        }
+        self.pool.execute(sql.as_str()).await.map_err(error)?;
+        Ok(())
+    }
+
+    async fn grant_many(&self, grants: &[(String, String)]) -> Result<(), ConnectError> {
+        // One GRANT per group with all its new members, all in one round trip.
+        let mut by_group: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for (group, member) in grants {
+            by_group.entry(group).or_default().push(ident(member));
+        }
+        let sql: String = by_group
+            .iter()
+            .map(|(g, members)| format!("GRANT {} TO {};\n", ident(g), members.join(", ")))
+            .collect();
+        self.pool.execute(sql.as_str()).await.map_err(error)?;
+        Ok(())
     }
 
     async fn grant(&self, group: &str, member: &str) -> Result<(), ConnectError> {
@@ -316,6 +341,22 @@ impl Connector for PostgresConnector {
             .await
             .map_err(error)?;
         Ok(())
+    }
+}
+
+/// The `ALTER ROLE` that gives an account its login (or none) and the login's end.
+fn account_sql(account: &AccountSpec) -> String {
+    let a = ident(&account.name);
+    match &account.login {
+        Some((verifier, until)) => {
+            let until = match until {
+                Some(micros) => timestamp_literal(*micros),
+                None => "'infinity'".to_owned(),
+            };
+            // A SCRAM verifier, never a password: the server's log cannot leak one.
+            format!("ALTER ROLE {a} LOGIN PASSWORD {} VALID UNTIL {until}", literal(verifier))
+        }
+        None => format!("ALTER ROLE {a} NOLOGIN PASSWORD NULL"),
     }
 }
 

@@ -115,6 +115,32 @@ async fn accounts_log_in_with_their_credential_and_hold_what_their_groups_grant(
 }
 
 #[tokio::test]
+async fn accounts_and_grants_go_in_batches_and_a_repeat_changes_nothing() {
+    let Some(cluster) = Cluster::start() else { return };
+    let mut admin = PgConnection::connect(&cluster.url("postgres")).await.unwrap();
+    admin.execute("CREATE DATABASE web_db").await.unwrap();
+    let pg = kind("postgres").unwrap();
+    let connector = pg.connect("pg", &[("url".to_owned(), cluster.url("postgres"))].into()).unwrap();
+    let t = tenant("web_db");
+    connector.ensure_tenant(&t).await.unwrap();
+    let accounts: Vec<AccountSpec> =
+        (0..120).map(|i| AccountSpec { name: format!("bg_u{i}@x.io"), login: None }).collect();
+    connector.ensure_accounts(&accounts).await.unwrap();
+    connector.ensure_accounts(&accounts).await.unwrap();
+    let grants: Vec<(String, String)> =
+        accounts.iter().map(|a| ("bg_acme_web_reader".to_owned(), a.name.clone())).collect();
+    connector.grant_many(&grants).await.unwrap();
+    connector.grant_many(&grants).await.unwrap();
+    assert_eq!(connector.list_accounts().await.unwrap().len(), 120);
+    assert_eq!(connector.list_members(&t).await.unwrap().len(), 120);
+    // A name with a quote in it is still one name.
+    let odd = AccountSpec { name: "bg_o'\"dd$x@x.io".into(), login: None };
+    connector.ensure_accounts(std::slice::from_ref(&odd)).await.unwrap();
+    connector.grant_many(&[("bg_acme_web_user".to_owned(), odd.name.clone())]).await.unwrap();
+    assert!(connector.list_members(&t).await.unwrap().iter().any(|m| m.member == odd.name));
+}
+
+#[tokio::test]
 async fn an_unreachable_server_is_an_unreachable_error_and_no_secret_is_in_it() {
     let Some(cluster) = Cluster::start() else { return };
     let pg = kind("postgres").unwrap();

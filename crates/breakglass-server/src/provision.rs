@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use breakglass_connect::{AccountSpec, Connector, GroupSpec, Kind, Membership, TenantSpec};
+use breakglass_connect::{AccountSpec, ConnectError, Connector, GroupSpec, Kind, Membership, TenantSpec};
 use breakglass_core::cmd::provision::{self as record, Outcome};
 use breakglass_core::ident::Slug;
 use breakglass_core::platform::Platform;
@@ -34,6 +34,8 @@ use crate::app::App;
 const LEASE: Duration = Duration::from_secs(10);
 /// The longest wait before a failed grant is tried again.
 const MAX_BACKOFF: Span = Span::minutes(5);
+/// Most accounts or grants sent to a platform in one round trip.
+const BATCH: usize = 500;
 /// The project roles, each with a managed group on every tenant.
 const ROLES: [ProjectRole; 3] = [ProjectRole::Reader, ProjectRole::User, ProjectRole::Admin];
 
@@ -574,29 +576,54 @@ async fn pass(
         }
     }
 
-    // Accounts, before their grants.
+    // Accounts, before their grants: in batches, one by one only when a batch fails.
     let mut failed_accounts: HashMap<String, String> = HashMap::new();
-    for (name, spec) in &plan.accounts {
+    let due: Vec<&AccountSpec> = plan
+        .accounts
+        .iter()
+        .filter(|(name, spec)| {
+            !known.accounts.get(*name).is_some_and(|applied| applied.as_ref() == Some(*spec))
+        })
+        .map(|(_, spec)| spec)
+        .collect();
+    for batch in due.chunks(BATCH) {
         keep_lease(app, id, &mut renewed).await?;
-        if known.accounts.get(name).is_some_and(|applied| applied.as_ref() == Some(spec)) {
-            continue;
-        }
-        match connector.ensure_account(spec).await {
-            Ok(()) => {
-                known.accounts.insert(name.clone(), Some(spec.clone()));
-                report.accounts_changed += 1;
-            }
-            Err(e) => {
+        let specs: Vec<AccountSpec> = batch.iter().map(|s| (*s).clone()).collect();
+        let results: Vec<Result<(), String>> = match connector.ensure_accounts(&specs).await {
+            Ok(()) => specs.iter().map(|_| Ok(())).collect(),
+            // Unreachable: one by one would only wait for each in turn.
+            Err(e @ ConnectError::Unreachable(_)) => {
                 note(&mut unreachable, &e);
-                failed_accounts.insert(name.clone(), e.to_string());
+                specs.iter().map(|_| Err(e.to_string())).collect()
+            }
+            Err(_) => {
+                let mut one_by_one = Vec::with_capacity(specs.len());
+                for spec in &specs {
+                    one_by_one.push(connector.ensure_account(spec).await.map_err(|e| {
+                        note(&mut unreachable, &e);
+                        e.to_string()
+                    }));
+                }
+                one_by_one
+            }
+        };
+        for (spec, result) in specs.into_iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    report.accounts_changed += 1;
+                    known.accounts.insert(spec.name.clone(), Some(spec));
+                }
+                Err(e) => {
+                    failed_accounts.insert(spec.name, e);
+                }
             }
         }
     }
 
-    // Grants to place.
+    // Grants to place: in batches, one by one only when a batch fails.
     let mut next_retry: Option<Timestamp> = None;
+    let mut to_place: Vec<(&Place, &GrantKey)> = Vec::new();
     for (place, key) in &plan.grants {
-        keep_lease(app, id, &mut renewed).await?;
         let m = Membership { group: place.group.clone(), member: place.account.clone() };
         let record = plan.records.get(place);
         if known.members.contains(&m) {
@@ -615,30 +642,62 @@ async fn pass(
             }
         }
         let tenant = plan.group_tenant.get(&place.group).cloned().unwrap_or_default();
-        let blocked = failed_tenants.get(&tenant).or_else(|| failed_accounts.get(&place.account)).cloned();
-        let result = match blocked {
-            Some(why) => Err(why),
-            None => connector.grant(&place.group, &place.account).await.map_err(|e| {
-                note(&mut unreachable, &e);
-                e.to_string()
-            }),
-        };
-        match result {
-            Ok(()) => {
-                known.members.insert(m);
-                outcomes.push(Outcome::Granted(key.clone(), place.clone()));
-                report.granted += 1;
-            }
-            Err(error) => {
+        match failed_tenants.get(&tenant).or_else(|| failed_accounts.get(&place.account)) {
+            Some(why) => {
                 let at = backoff(key);
                 next_retry = Some(next_retry.map_or(at, |n| n.min(at)));
                 outcomes.push(Outcome::Failed {
                     key: key.clone(),
                     place: place.clone(),
-                    error,
+                    error: why.clone(),
                     next_retry: at,
                 });
                 report.failed += 1;
+            }
+            None => to_place.push((place, key)),
+        }
+    }
+    for batch in to_place.chunks(BATCH) {
+        keep_lease(app, id, &mut renewed).await?;
+        let pairs: Vec<(String, String)> =
+            batch.iter().map(|(p, _)| (p.group.clone(), p.account.clone())).collect();
+        let results: Vec<Result<(), String>> = match connector.grant_many(&pairs).await {
+            Ok(()) => pairs.iter().map(|_| Ok(())).collect(),
+            Err(e @ ConnectError::Unreachable(_)) => {
+                note(&mut unreachable, &e);
+                pairs.iter().map(|_| Err(e.to_string())).collect()
+            }
+            Err(_) => {
+                let mut one_by_one = Vec::with_capacity(pairs.len());
+                for (group, account) in &pairs {
+                    one_by_one.push(connector.grant(group, account).await.map_err(|e| {
+                        note(&mut unreachable, &e);
+                        e.to_string()
+                    }));
+                }
+                one_by_one
+            }
+        };
+        for ((place, key), result) in batch.iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    known
+                        .members
+                        .insert(Membership { group: place.group.clone(), member: place.account.clone() });
+                    outcomes.push(Outcome::Granted((*key).clone(), (*place).clone()));
+                    report.granted += 1;
+                }
+                Err(error) => {
+                    let at = backoff(key);
+                    next_retry = Some(next_retry.map_or(at, |n| n.min(at)));
+                    outcomes.push(Outcome::Failed {
+                        key: (*key).clone(),
+                        place: (*place).clone(),
+                        error,
+                        next_retry: at,
+                    });
+                    report.failed += 1;
+                }
             }
         }
     }
