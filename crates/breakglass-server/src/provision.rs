@@ -401,6 +401,8 @@ struct Plan {
     grants: BTreeMap<Place, GrantKey>,
     /// The provisioning records, by place.
     records: BTreeMap<Place, Provision>,
+    /// The bindings each desired grant serves.
+    served: HashMap<GrantKey, Vec<breakglass_core::ident::BindingId>>,
     next: Option<Timestamp>,
     enforce: bool,
 }
@@ -451,6 +453,7 @@ fn plan(app: &App, platform: &Platform, kind: &dyn Kind) -> Plan {
         })
         .collect();
     let records = state.provisions_on(&platform.id).map(|p| (p.place.clone(), p.clone())).collect();
+    let served = d.grants.iter().map(|g| (g.key.clone(), g.bindings.clone())).collect();
     Plan {
         head: state.head().seq,
         now,
@@ -459,6 +462,7 @@ fn plan(app: &App, platform: &Platform, kind: &dyn Kind) -> Plan {
         accounts,
         grants,
         records,
+        served,
         next: next_change(&state, platform, now),
         enforce: platform.config.mode == breakglass_core::platform::DriftMode::Enforce,
     }
@@ -535,7 +539,9 @@ async fn pass(
                 }
                 if !outcomes.is_empty() {
                     let _ = app
-                        .execute(Actor::System, |state, ctx| Ok((record::record(state, ctx, &outcomes)?, ())))
+                        .execute(Actor::System, |state, ctx| {
+                            Ok((record::record(state, ctx, &outcomes, &plan.served)?, ()))
+                        })
                         .await;
                 }
                 set_health(&handle, app, true, Some(error.clone()));
@@ -803,8 +809,11 @@ async fn pass(
     }
 
     if !outcomes.is_empty() {
-        let committed =
-            app.execute(Actor::System, |state, ctx| Ok((record::record(state, ctx, &outcomes)?, ()))).await;
+        let committed = app
+            .execute(Actor::System, |state, ctx| {
+                Ok((record::record(state, ctx, &outcomes, &plan.served)?, ()))
+            })
+            .await;
         if let Err(e) = committed {
             // Nothing is lost: the next pass finds the same difference and records it.
             tracing::warn!(code = e.code, detail = %e.detail, "cannot record provisioning outcomes");

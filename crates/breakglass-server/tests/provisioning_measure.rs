@@ -50,6 +50,8 @@ async fn world(cluster: &Cluster, tenant: bool) -> (TestApp, Client) {
     let t = TestApp::start_configured(|c| {
         c.clock = Clock::System;
         c.sign_in.enabled = false;
+        // An open-loop load generator is one client address with many connections.
+        c.connections.max_connections_per_address = 0;
     })
     .await;
     let admin = t.admin();
@@ -260,6 +262,127 @@ async fn ten_thousand_grants_converge_and_a_quiet_reconcile() {
             "converge_s": converge.as_secs_f64(),
             "quiet_full_reconcile_s": quiet.as_secs_f64(),
             "quiet_report": {"granted": report.granted, "revoked": report.revoked, "failed": report.failed},
+        })
+    );
+}
+
+/// Grants at `MEASURE_RATE` per second (default 1,000) for `MEASURE_SECS` (default 30), each
+/// for a user of its own, open loop: the time from each grant's answer until PostgreSQL lists
+/// the account in the admin group (seen by a poller every 20 ms), and how long after the last
+/// answer every grant is placed. (Grants by the admin stand in for emergency requests: the
+/// same commit, the same provisioning; an emergency request would need a signed-in user each.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by name"]
+async fn sustained_grants_keep_up() {
+    let Some(cluster) = Cluster::start() else { return };
+    let rate = count("MEASURE_RATE", 1000);
+    let secs = count("MEASURE_SECS", 30);
+    let n = rate * secs;
+    let (_server, admin) = world(&cluster, true).await;
+    let mut users = Vec::with_capacity(n);
+    for i in 0..n {
+        let email = format!("oncall{i}@example.com");
+        let body = CreateUser {
+            email: email.clone(),
+            name: format!("On call {i}"),
+            admin_role: None,
+            password: None,
+        };
+        admin.create_user(&body).await.unwrap();
+        users.push(email);
+    }
+    // The poller: when each account first shows in the admin group.
+    let seen =
+        std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::<String, Instant>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (seen, stop, url) = (seen.clone(), stop.clone(), cluster.url("postgres"));
+        tokio::spawn(async move {
+            let mut conn = PgConnection::connect(&url).await.unwrap();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let rows: Vec<String> = sqlx::query_scalar(
+                    "SELECT m.rolname::text FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid \
+                     JOIN pg_roles m ON m.oid = a.member WHERE g.rolname = 'bg_ops_db_admin'",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .unwrap_or_default();
+                let now = Instant::now();
+                {
+                    let mut seen = seen.lock().unwrap();
+                    for r in rows {
+                        seen.entry(r).or_insert(now);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+    };
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for (i, email) in users.iter().enumerate() {
+        let at = started + Duration::from_secs_f64(i as f64 / rate as f64);
+        tokio::time::sleep_until(at.into()).await;
+        let body = CreateGrant {
+            user: email.clone(),
+            workspace: "ops".into(),
+            project: Some("db".into()),
+            role: "admin".into(),
+            expires_in: Some("30m".into()),
+            reason: Some("INC-1: measuring".into()),
+            ..Default::default()
+        };
+        let (client, email) = (admin.clone(), email.clone());
+        tasks.push(tokio::spawn(async move {
+            let result = client.create_grant(&body).await;
+            if let Err(e) = &result {
+                eprintln!("refused: {e}");
+            }
+            (email, Instant::now(), result.is_ok())
+        }));
+    }
+    let sent = started.elapsed();
+    let mut answered = Vec::with_capacity(n);
+    for task in tasks {
+        answered.push(task.await.unwrap());
+    }
+    let errors = answered.iter().filter(|(_, _, ok)| !ok).count();
+    let last_answer = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let placed = seen.lock().unwrap().len();
+        if placed >= n - errors || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let drained_after = last_answer.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    poller.await.unwrap();
+    let seen = seen.lock().unwrap();
+    let mut lat = Vec::new();
+    let mut missing = 0;
+    for (email, answered_at, ok) in &answered {
+        if !ok {
+            continue;
+        }
+        match seen.get(&format!("bg_{email}")) {
+            Some(at) => lat.push(at.saturating_duration_since(*answered_at)),
+            None => missing += 1,
+        }
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "measure": "provisioning_sustained",
+            "store": if pg_server_url().is_some() { "postgresql" } else { "sqlite" },
+            "rate": rate,
+            "secs": secs,
+            "sent_in_s": sent.as_secs_f64(),
+            "errors": errors,
+            "grant_answer_to_member": summary(lat),
+            "not_placed": missing,
+            "drained_after_last_answer_s": drained_after.as_secs_f64(),
         })
     );
 }

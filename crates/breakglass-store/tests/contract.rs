@@ -2969,7 +2969,13 @@ async fn provisioning_records_round_trip(h: &dyn Harness) {
             next_retry: at(12),
         },
     ];
-    let c = provision::record(&w.state, &system(11, 100), &outcomes).unwrap();
+    let c = provision::record(
+        &w.state,
+        &system(11, 100),
+        &outcomes,
+        &provision::bindings_served(&w.state, &outcomes, at(11)),
+    )
+    .unwrap();
     w.commit(c).await;
     let outcomes = [
         Outcome::Failed {
@@ -2981,7 +2987,13 @@ async fn provisioning_records_round_trip(h: &dyn Harness) {
         Outcome::Revoked(gone.clone(), p3),
         Outcome::Granted(placed.clone(), p1.clone()),
     ];
-    let c = provision::record(&w.state, &system(12, 101), &outcomes).unwrap();
+    let c = provision::record(
+        &w.state,
+        &system(12, 101),
+        &outcomes,
+        &provision::bindings_served(&w.state, &outcomes, at(12)),
+    )
+    .unwrap();
     assert_eq!(c.events.len(), 2, "a grant already placed is not recorded again");
     w.commit(c).await;
 

@@ -55,9 +55,17 @@ pub enum Outcome {
 
 /// Records the engine's outcomes (the system's command). A grant already recorded as placed
 /// is not recorded again, so a reconcile that changes nothing writes nothing.
-pub fn record(state: &State, ctx: &Ctx, outcomes: &[Outcome]) -> Result<Changes, DomainError> {
+///
+/// `served` names the bindings each grant serves, for the events (the engine has them from the
+/// desired set it worked from; [`bindings_served`] works them out): asked for rather than worked
+/// out here, because this runs while the writer is held.
+pub fn record(
+    state: &State,
+    ctx: &Ctx,
+    outcomes: &[Outcome],
+    served: &HashMap<GrantKey, Vec<BindingId>>,
+) -> Result<Changes, DomainError> {
     let mut out = Changes::default();
-    let served = bindings_served(state, outcomes, ctx.now);
     let grant_event = |ty, key: &GrantKey, extra| grant_event(state, ctx, ty, key, served.get(key), extra);
     for outcome in outcomes {
         match outcome {
@@ -124,7 +132,11 @@ pub fn subject_name(state: &State, subject: Subject) -> String {
 
 /// The bindings each desired grant of the outcomes' platforms serves now, for their audit
 /// events: worked out once per platform, not once per outcome.
-fn bindings_served(state: &State, outcomes: &[Outcome], now: Timestamp) -> HashMap<GrantKey, Vec<BindingId>> {
+pub fn bindings_served(
+    state: &State,
+    outcomes: &[Outcome],
+    now: Timestamp,
+) -> HashMap<GrantKey, Vec<BindingId>> {
     let mut platforms: Vec<&Slug> = outcomes
         .iter()
         .filter_map(|o| match o {
