@@ -441,14 +441,17 @@ fn plan(app: &App, platform: &Platform, kind: &dyn Kind) -> Plan {
             (a.name.clone(), AccountSpec { name: a.name.clone(), login })
         })
         .collect();
+    // A tenant's three group names, made once rather than once per grant.
+    let mut groups: HashMap<(&Slug, &Slug, ProjectRole), String> = HashMap::new();
     let grants = d
         .grants
         .iter()
         .map(|g| {
-            let place = Place {
-                account: d.accounts[&g.key.subject].name.clone(),
-                group: group_name(&g.key.workspace, &g.key.project, g.key.role),
-            };
+            let group = groups
+                .entry((&g.key.workspace, &g.key.project, g.key.role))
+                .or_insert_with(|| group_name(&g.key.workspace, &g.key.project, g.key.role))
+                .clone();
+            let place = Place { account: d.accounts[&g.key.subject].name.clone(), group };
             (place, g.key.clone())
         })
         .collect();
