@@ -82,6 +82,11 @@ async fn pg_place() -> Option<Place> {
 
 /// Starts `breakglass serve` on `place` and waits until it answers.
 async fn serve(place: &Place) -> (Child, String) {
+    serve_logging(place, None).await
+}
+
+/// `serve`, with its log (at `debug`) written to `log` when given.
+async fn serve_logging(place: &Place, log: Option<&std::path::Path>) -> (Child, String) {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_breakglass"));
     for (key, _) in std::env::vars_os() {
@@ -92,9 +97,12 @@ async fn serve(place: &Place) -> (Child, String) {
     cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(&place.dir)
         .env("BREAKGLASS_ADMIN_TOKEN", ADMIN_TOKEN)
-        .env("BREAKGLASS_LOG", "error")
+        .env("BREAKGLASS_LOG", if log.is_some() { "debug" } else { "error" })
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+            None => Stdio::null(),
+        });
     if let Some(url) = &place.database_url {
         cmd.args(["--database-url", url]);
     }
@@ -317,4 +325,81 @@ async fn provisioning_killed_mid_pass_converges_after_restart() {
     eprintln!("{placed_at_kill} of {n} grants were placed when the server was killed");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// No secret reaches the server's log, even at `debug`: not the platform's admin password, not
+/// an issued credential's password, not a service user's secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_provisioning_secret_reaches_the_log() {
+    use breakglass_client::api::{CreateServiceUser, CreateTenant, Login, RegisterPlatform};
+    use sqlx::{Connection, Executor};
+    let Some(target) = cluster::Cluster::start() else { return };
+    let mut admin_db = sqlx::PgConnection::connect(&target.url("postgres")).await.unwrap();
+    admin_db.execute("CREATE DATABASE web_db").await.unwrap();
+    let place = place("secrets");
+    std::fs::create_dir_all(&place.dir).unwrap();
+    let log = place.dir.join("server.log");
+    let (mut child, url) = serve_logging(&place, Some(&log)).await;
+    let admin = Client::new(&url, Some(ADMIN_TOKEN.into())).unwrap();
+    let ws = CreateWorkspace { identifier: "acme".into(), name: "Acme".into(), ..Default::default() };
+    admin.create_workspace(&ws).await.unwrap();
+    let project = breakglass_client::api::CreateProject {
+        identifier: "web".into(),
+        name: "Web".into(),
+        ..Default::default()
+    };
+    admin.create_project("acme", &project).await.unwrap();
+    let password = "a-long-test-password-0123";
+    let user = CreateUser {
+        email: "dev@example.com".into(),
+        name: "Dev".into(),
+        admin_role: None,
+        password: Some(password.into()),
+    };
+    admin.create_user(&user).await.unwrap();
+    admin
+        .set_project_member(
+            "acme",
+            "web",
+            "dev@example.com",
+            &SetMember { role: "user".into(), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    let platform = RegisterPlatform {
+        identifier: "pg".into(),
+        kind: "postgres".into(),
+        name: "Postgres".into(),
+        settings: [("url".to_owned(), target.url("postgres"))].into(),
+        ..Default::default()
+    };
+    admin.register_platform(&platform).await.unwrap();
+    admin
+        .create_tenant("acme", "web", &CreateTenant { platform: "pg".into(), external_id: "web_db".into() })
+        .await
+        .unwrap();
+    let session = Client::new(&url, None)
+        .unwrap()
+        .login(&Login { email: "dev@example.com".into(), password: password.into() })
+        .await
+        .unwrap();
+    let dev = Client::new(&url, Some(session.token.clone())).unwrap();
+    let credential = dev.issue_credential("acme", "web", "pg").await.unwrap();
+    let service = dev
+        .create_service_user("acme", "web", "pg", &CreateServiceUser { name: "ci".into(), role: None })
+        .await
+        .unwrap();
+    admin.sync_platform("pg").await.unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("DEBUG") || text.contains("INFO"), "the log was written: {} bytes", text.len());
+    for (what, secret) in [
+        ("the platform's admin password", target.password.as_str()),
+        ("the credential's password", credential.password.as_str()),
+        ("the service user's secret", service.secret.as_str()),
+        ("the session token", session.token.as_str()),
+    ] {
+        assert!(!text.contains(secret), "{what} is in the log");
+    }
 }
