@@ -405,3 +405,42 @@ async fn the_web_ui_shows_provisioning_issues_a_credential_once_and_never_shows_
     outsider.sign_in("dev@example.com").await;
     assert_eq!(outsider.get("/admin/platforms/pg").await.status, 403);
 }
+
+#[tokio::test]
+async fn one_tenant_failing_holds_up_no_other() {
+    let Some(s) = setup("enforce").await else { return };
+    // Project api's tenant names a database that does not exist: its grants fail, web's do not.
+    s.t.project("acme", "api").await;
+    s.admin
+        .create_tenant(
+            "acme",
+            "api",
+            &CreateTenant { platform: "pg".into(), external_id: "no_such_db".into() },
+        )
+        .await
+        .unwrap();
+    s.admin
+        .set_project_member("acme", "api", "dev@example.com", &member("reader"))
+        .await
+        .unwrap()
+        .expect_binding();
+    s.admin
+        .set_project_member("acme", "web", "dev@example.com", &member("reader"))
+        .await
+        .unwrap()
+        .expect_binding();
+    eventually("web's grant is placed and api's fails", || async {
+        let web = s.admin.all_project_members("acme", "web").await.unwrap();
+        let api = s.admin.all_project_members("acme", "api").await.unwrap();
+        let state = |list: &[breakglass_client::api::Binding]| list[0].provisioning[0].state;
+        state(&web) == breakglass_client::api::ProvisioningState::Provisioned
+            && state(&api) == breakglass_client::api::ProvisioningState::Failed
+    })
+    .await;
+    let api = s.admin.all_project_members("acme", "api").await.unwrap().remove(0);
+    let error = api.provisioning[0].error.clone().unwrap_or_default();
+    assert!(error.contains("no_such_db"), "the failure says why: {error}");
+    let cred = s.dev.issue_credential("acme", "web", "pg").await.unwrap();
+    let mut conn = login(&s.cluster, &cred.login, &cred.password).await.unwrap();
+    assert!(can_read(&mut conn).await, "web works while api fails");
+}
