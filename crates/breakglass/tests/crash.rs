@@ -240,6 +240,29 @@ async fn acknowledged_writes_survive_sigkill_on_postgres() {
 #[path = "../../breakglass-connect/tests/support/cluster.rs"]
 mod cluster;
 
+/// Workspace `acme` with project `web`.
+async fn acme_web(admin: &Client) {
+    let ws = CreateWorkspace { identifier: "acme".into(), name: "Acme".into(), ..Default::default() };
+    admin.create_workspace(&ws).await.unwrap();
+    let project = breakglass_client::api::CreateProject {
+        identifier: "web".into(),
+        name: "Web".into(),
+        ..Default::default()
+    };
+    admin.create_project("acme", &project).await.unwrap();
+}
+
+/// Platform `pg` on the throwaway cluster.
+fn pg_platform(target: &cluster::Cluster) -> breakglass_client::api::RegisterPlatform {
+    breakglass_client::api::RegisterPlatform {
+        identifier: "pg".into(),
+        kind: "postgres".into(),
+        name: "Postgres".into(),
+        settings: [("url".to_owned(), target.url("postgres"))].into(),
+        ..Default::default()
+    }
+}
+
 /// How many accounts the tenant's reader group has on the target.
 async fn members(conn: &mut sqlx::PgConnection) -> i64 {
     let q = "SELECT count(*) FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid \
@@ -252,7 +275,7 @@ async fn members(conn: &mut sqlx::PgConnection) -> i64 {
 /// the records say so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provisioning_killed_mid_pass_converges_after_restart() {
-    use breakglass_client::api::{CreateTenant, RegisterPlatform};
+    use breakglass_client::api::CreateTenant;
     use sqlx::{Connection, Executor};
     let Some(target) = cluster::Cluster::start() else { return };
     let mut admin_db = sqlx::PgConnection::connect(&target.url("postgres")).await.unwrap();
@@ -260,19 +283,7 @@ async fn provisioning_killed_mid_pass_converges_after_restart() {
     let place = place("provisioning");
     let (mut child, url) = serve(&place).await;
     let admin = Client::new(&url, Some(ADMIN_TOKEN.into())).unwrap();
-    let ws = CreateWorkspace { identifier: "acme".into(), name: "Acme".into(), ..Default::default() };
-    admin.create_workspace(&ws).await.unwrap();
-    admin
-        .create_project(
-            "acme",
-            &breakglass_client::api::CreateProject {
-                identifier: "web".into(),
-                name: "Web".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    acme_web(&admin).await;
     let n = 60;
     for i in 0..n {
         let email = format!("u{i}@example.com");
@@ -282,14 +293,7 @@ async fn provisioning_killed_mid_pass_converges_after_restart() {
         let member = SetMember { role: "reader".into(), ..Default::default() };
         admin.set_project_member("acme", "web", &email, &member).await.unwrap();
     }
-    let platform = RegisterPlatform {
-        identifier: "pg".into(),
-        kind: "postgres".into(),
-        name: "Postgres".into(),
-        settings: [("url".to_owned(), target.url("postgres"))].into(),
-        ..Default::default()
-    };
-    admin.register_platform(&platform).await.unwrap();
+    admin.register_platform(&pg_platform(&target)).await.unwrap();
     // The tenant makes all 60 grants due at once; the server dies while it places them.
     admin
         .create_tenant("acme", "web", &CreateTenant { platform: "pg".into(), external_id: "web_db".into() })
@@ -331,7 +335,7 @@ async fn provisioning_killed_mid_pass_converges_after_restart() {
 /// an issued credential's password, not a service user's secret.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_provisioning_secret_reaches_the_log() {
-    use breakglass_client::api::{CreateServiceUser, CreateTenant, Login, RegisterPlatform};
+    use breakglass_client::api::{CreateServiceUser, CreateTenant, Login};
     use sqlx::{Connection, Executor};
     let Some(target) = cluster::Cluster::start() else { return };
     let mut admin_db = sqlx::PgConnection::connect(&target.url("postgres")).await.unwrap();
@@ -341,14 +345,7 @@ async fn no_provisioning_secret_reaches_the_log() {
     let log = place.dir.join("server.log");
     let (mut child, url) = serve_logging(&place, Some(&log)).await;
     let admin = Client::new(&url, Some(ADMIN_TOKEN.into())).unwrap();
-    let ws = CreateWorkspace { identifier: "acme".into(), name: "Acme".into(), ..Default::default() };
-    admin.create_workspace(&ws).await.unwrap();
-    let project = breakglass_client::api::CreateProject {
-        identifier: "web".into(),
-        name: "Web".into(),
-        ..Default::default()
-    };
-    admin.create_project("acme", &project).await.unwrap();
+    acme_web(&admin).await;
     let password = "a-long-test-password-0123";
     let user = CreateUser {
         email: "dev@example.com".into(),
@@ -366,14 +363,7 @@ async fn no_provisioning_secret_reaches_the_log() {
         )
         .await
         .unwrap();
-    let platform = RegisterPlatform {
-        identifier: "pg".into(),
-        kind: "postgres".into(),
-        name: "Postgres".into(),
-        settings: [("url".to_owned(), target.url("postgres"))].into(),
-        ..Default::default()
-    };
-    admin.register_platform(&platform).await.unwrap();
+    admin.register_platform(&pg_platform(&target)).await.unwrap();
     admin
         .create_tenant("acme", "web", &CreateTenant { platform: "pg".into(), external_id: "web_db".into() })
         .await

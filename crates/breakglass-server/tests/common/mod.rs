@@ -380,16 +380,8 @@ impl TestApp {
     }
 
     /// Stops the server and starts a new one on the same data directory, at the same instant.
-    pub async fn restart(mut self) -> Self {
-        let now = self.now();
-        if let Some(r) = self.running.take() {
-            r.stop().await.expect("the server stops cleanly");
-        }
-        let dir = std::mem::take(&mut self.dir);
-        let quota = self.quota;
-        let db = self.db.take();
-        drop(self);
-        Self::start_in(dir, quota, now, db).await
+    pub async fn restart(self) -> Self {
+        self.restart_configured(|_| {}).await
     }
 
     /// Stops the server and keeps its data directory and database, for a test to edit them as
