@@ -441,22 +441,28 @@ fn plan(app: &App, platform: &Platform, kind: &dyn Kind) -> Plan {
             (a.name.clone(), AccountSpec { name: a.name.clone(), login })
         })
         .collect();
-    // A tenant's three group names, made once rather than once per grant.
-    let mut groups: HashMap<(&Slug, &Slug, ProjectRole), String> = HashMap::new();
-    let grants = d
-        .grants
-        .iter()
-        .map(|g| {
-            let group = groups
-                .entry((&g.key.workspace, &g.key.project, g.key.role))
-                .or_insert_with(|| group_name(&g.key.workspace, &g.key.project, g.key.role))
-                .clone();
-            let place = Place { account: d.accounts[&g.key.subject].name.clone(), group };
-            (place, g.key.clone())
-        })
-        .collect();
+    // A tenant's three group names, made once rather than once per grant; the desired grants
+    // are moved into the plan, not copied.
+    // (A platform has few tenants: a short list searched by reference allocates nothing.)
+    let mut groups: Vec<(Slug, Slug, ProjectRole, String)> = Vec::new();
+    let mut served = HashMap::with_capacity(d.grants.len());
+    let mut grants = BTreeMap::new();
+    for g in d.grants {
+        let k = &g.key;
+        let found = groups.iter().find(|(w, p, r, _)| *w == k.workspace && *p == k.project && *r == k.role);
+        let group = match found {
+            Some((.., name)) => name.clone(),
+            None => {
+                let name = group_name(&k.workspace, &k.project, k.role);
+                groups.push((k.workspace.clone(), k.project.clone(), k.role, name.clone()));
+                name
+            }
+        };
+        let place = Place { account: d.accounts[&g.key.subject].name.clone(), group };
+        served.insert(g.key.clone(), g.bindings);
+        grants.insert(place, g.key);
+    }
     let records = state.provisions_on(&platform.id).map(|p| (p.place.clone(), p.clone())).collect();
-    let served = d.grants.iter().map(|g| (g.key.clone(), g.bindings.clone())).collect();
     Plan {
         head: state.head().seq,
         now,
