@@ -530,14 +530,15 @@ async fn pass(
         let accounts = match connector.list_accounts().await {
             Ok(a) => a,
             Err(e) => {
-                // Nothing can be placed: every grant not placed yet shows why, and is retried.
+                // Nothing can be placed: every grant not placed yet shows why, and is retried;
+                // one already waiting for its retry is not recorded again before it.
                 let error = e.to_string();
                 for (place, key) in &plan.grants {
-                    let placed = plan
-                        .records
-                        .get(place)
-                        .is_some_and(|r| matches!(r.state, ProvisionState::Provisioned { .. }));
-                    if !placed {
+                    let settled = plan.records.get(place).is_some_and(|r| match &r.state {
+                        ProvisionState::Provisioned { .. } => true,
+                        ProvisionState::Failed { next_retry, .. } => *next_retry > plan.now,
+                    });
+                    if !settled {
                         outcomes.push(Outcome::Failed {
                             key: key.clone(),
                             place: place.clone(),

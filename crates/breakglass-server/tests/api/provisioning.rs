@@ -279,6 +279,10 @@ async fn an_unreachable_platform_is_reported_retried_and_converges_when_back() {
     let shown = s.admin.platform("pg").await.unwrap();
     assert_eq!(shown.status.as_ref().and_then(|st| st.healthy), Some(false), "{shown:?}");
     assert!(!s.t.events_of("PROVISIONING_FAILED").await.is_empty());
+    // Retries back off (1 s, 2 s, 4 s, ...): a down target is not an event every pass.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let failures = s.t.events_of("PROVISIONING_FAILED").await.len();
+    assert!(failures <= 5, "{failures} failure events in about 8 s for one grant");
     s.cluster.restart();
     eventually("it converges", || async {
         let b = s.admin.all_project_members("acme", "web").await.unwrap().remove(0);
