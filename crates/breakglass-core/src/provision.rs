@@ -258,7 +258,7 @@ pub struct Place {
 /// The name of a tenant's managed group for a project role: `bg_<workspace>_<project>_<role>`,
 /// cut to the platform's limit as account names are.
 pub fn group_name(workspace: &Slug, project: &Slug, role: ProjectRole) -> String {
-    crate::platform::shorten(&format!("bg_{workspace}_{project}_{}", Role::Project(role).as_str()))
+    crate::platform::shorten(&format!("bg_{workspace}_{project}_{}", role.as_str()))
 }
 
 #[cfg(test)]

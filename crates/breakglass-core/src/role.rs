@@ -98,6 +98,26 @@ pub enum ProjectRole {
     Admin,
 }
 
+impl ProjectRole {
+    /// Parses a project role name (`reader`, `user`, `admin`).
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        match s {
+            "reader" => Ok(Self::Reader),
+            "user" => Ok(Self::User),
+            "admin" => Ok(Self::Admin),
+            _ => Err(DomainError::invalid(
+                "input.unknown_role",
+                format!("unknown project role '{s}': use reader, user or admin"),
+            )),
+        }
+    }
+
+    /// The wire name (`reader`, `user`, `admin`).
+    pub fn as_str(self) -> &'static str {
+        Role::Project(self).as_str()
+    }
+}
+
 /// A role of either kind; its kind must match the kind of target it is held on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -116,15 +136,7 @@ impl Role {
 
     /// Parses a project role name.
     pub fn parse_project(s: &str) -> Result<Self, DomainError> {
-        match s {
-            "reader" => Ok(Self::Project(ProjectRole::Reader)),
-            "user" => Ok(Self::Project(ProjectRole::User)),
-            "admin" => Ok(Self::Project(ProjectRole::Admin)),
-            _ => Err(DomainError::invalid(
-                "input.unknown_role",
-                format!("unknown project role '{s}': use reader, user or admin"),
-            )),
-        }
+        ProjectRole::parse(s).map(Self::Project)
     }
 
     /// Parses a role name for a project target when `project` is true, else for a workspace.

@@ -12,7 +12,7 @@
 //! another replica takes over within a lease's lifetime when the holder dies. Every connector
 //! operation is idempotent, so a crash anywhere converges on the next pass.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,10 +23,10 @@ use breakglass_core::platform::Platform;
 use breakglass_core::provision::{
     desired, group_name, next_change, GrantKey, Place, Provision, ProvisionState,
 };
-use breakglass_core::role::{ProjectRole, Role};
+use breakglass_core::role::ProjectRole;
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::Actor;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use crate::app::App;
 
@@ -48,22 +48,13 @@ pub struct Registry {
 
 impl Default for Registry {
     fn default() -> Self {
-        let mut id = [0u8; 8];
-        getrandom_fill(&mut id);
-        Self { holder: format!("{}-{}", std::process::id(), hex::encode(id)), platforms: Mutex::default() }
+        Self { holder: uuid::Uuid::new_v4().to_string(), platforms: Mutex::default() }
     }
-}
-
-fn getrandom_fill(bytes: &mut [u8]) {
-    use argon2::password_hash::rand_core::{OsRng, RngCore};
-    OsRng.fill_bytes(bytes);
 }
 
 /// One platform's loop, as the rest of the server sees it.
 #[derive(Default)]
 pub struct Handle {
-    /// Wakes the loop for a full reconcile now.
-    wake: Notify,
     /// The model head the last pass of this process applied.
     applied: watch::Sender<i64>,
     /// Serialises passes of this process (the loop's and an operator's `sync`).
@@ -108,7 +99,7 @@ pub struct Known {
     /// Whether the rest is trustworthy (after a full listing by the lease holder).
     valid: bool,
     /// The platform's configuration the connector was made for.
-    config: Option<String>,
+    config: Option<breakglass_core::platform::PlatformConfig>,
     connector: Option<Arc<dyn Connector>>,
     /// Tenant specifications applied, by external id.
     tenants: HashMap<String, TenantSpec>,
@@ -174,9 +165,8 @@ pub fn kind_of(platform: &Platform) -> Option<&'static dyn Kind> {
     breakglass_connect::kind(platform.kind.as_str())
 }
 
-/// A connector for `platform`, its secret settings opened.
-pub fn connect(app: &App, platform: &Platform) -> Result<Box<dyn Connector>, EngineError> {
-    let kind = kind_of(platform).ok_or_else(|| EngineError::NoConnector(platform.kind.to_string()))?;
+/// A platform's settings with its secret ones opened.
+fn open_settings(app: &App, platform: &Platform) -> Result<BTreeMap<String, String>, EngineError> {
     let sealer = app.sealer().ok_or_else(|| EngineError::Settings("no platform key is loaded".into()))?;
     let mut settings = platform.config.settings.clone();
     for (key, sealed) in &platform.config.sealed {
@@ -185,18 +175,20 @@ pub fn connect(app: &App, platform: &Platform) -> Result<Box<dyn Connector>, Eng
             .map_err(|e| EngineError::Settings(e.to_string()))?;
         settings.insert(key.clone(), open);
     }
+    Ok(settings)
+}
+
+/// A connector for `platform`, its secret settings opened.
+pub fn connect(app: &App, platform: &Platform) -> Result<Box<dyn Connector>, EngineError> {
+    let kind = kind_of(platform).ok_or_else(|| EngineError::NoConnector(platform.kind.to_string()))?;
+    let settings = open_settings(app, platform)?;
     kind.connect(platform.id.as_str(), &settings).map_err(|e| EngineError::Settings(e.to_string()))
 }
 
 /// A ready command line that connects `login` to the tenant `external_id` of `platform`.
 pub fn connect_line(app: &App, platform: &Platform, external_id: &str, login: &str) -> Option<String> {
-    let kind = kind_of(platform)?;
-    let sealer = app.sealer()?;
-    let mut settings = platform.config.settings.clone();
-    for (key, sealed) in &platform.config.sealed {
-        settings.insert(key.clone(), sealer.open(platform.id.as_str(), key, sealed).ok()?);
-    }
-    kind.connect_line(&settings, external_id, login)
+    let settings = open_settings(app, platform).ok()?;
+    kind_of(platform)?.connect_line(&settings, external_id, login)
 }
 
 /// Runs the engine: one loop per platform whose kind has a connector, started as platforms
@@ -276,7 +268,6 @@ async fn platform_loop(app: Arc<App>, id: Slug, every: Duration) {
         }
         tokio::select! {
             _ = head.changed(), if leader => {}
-            () = handle.wake.notified() => { last_full = None; }
             () = tokio::time::sleep_until(wake) => {}
         }
     }
@@ -324,7 +315,6 @@ pub async fn sync_now(app: &App, id: &Slug) -> Result<Report, EngineError> {
         set_health(&handle, app, true, Some(e.to_string()));
     }
     drop(known);
-    handle.wake.notify_one();
     result
 }
 
@@ -333,8 +323,8 @@ pub async fn sync_now(app: &App, id: &Slug) -> Result<Report, EngineError> {
 /// platform is down): the engine still gets there, the caller just does not wait for it.
 pub async fn wait_applied(app: &App, platform: &Slug, seq: i64, patience: Duration) -> bool {
     let handle = app.provisioning.handle(platform);
+    // The commit at `seq` moved the head, which starts the reconciler's next pass.
     let mut rx = handle.applied.subscribe();
-    handle.wake.notify_one();
     tokio::time::timeout(patience, rx.wait_for(|applied| *applied >= seq)).await.is_ok_and(|r| r.is_ok())
 }
 
@@ -417,7 +407,7 @@ fn plan(app: &App, platform: &Platform, kind: &dyn Kind) -> Plan {
             .mapping
             .get(&role)
             .cloned()
-            .unwrap_or_else(|| kind.default_mapping(Role::Project(role).as_str()).to_owned())
+            .unwrap_or_else(|| kind.default_mapping(role.as_str()).to_owned())
     };
     let mut tenants = BTreeMap::new();
     let mut group_tenant = HashMap::new();
@@ -427,7 +417,7 @@ fn plan(app: &App, platform: &Platform, kind: &dyn Kind) -> Plan {
             .map(|r| {
                 let name = group_name(&t.workspace, &t.project, *r);
                 group_tenant.insert(name.clone(), t.external_id.to_string());
-                (Role::Project(*r).as_str().to_owned(), GroupSpec { name, mapping: mapping(*r) })
+                (r.as_str().to_owned(), GroupSpec { name, mapping: mapping(*r) })
             })
             .collect();
         tenants
@@ -489,11 +479,10 @@ async fn pass(
     let handle = app.provisioning.handle(id);
     let platform = app.state().platform(id).cloned().ok_or_else(|| EngineError::Unknown(id.clone()))?;
     let kind = kind_of(&platform).ok_or_else(|| EngineError::NoConnector(platform.kind.to_string()))?;
-    let fingerprint = serde_json::to_string(&platform.config).unwrap_or_default();
-    if known.config.as_deref() != Some(fingerprint.as_str()) || known.connector.is_none() {
+    if known.config.as_ref() != Some(&platform.config) || known.connector.is_none() {
         *known = Known {
-            config: Some(fingerprint),
             connector: Some(Arc::from(connect(app, &platform)?)),
+            config: Some(platform.config.clone()),
             ..Known::default()
         };
     }
@@ -783,12 +772,19 @@ async fn pass(
     }
     // Records of grants the platform no longer holds and the model no longer wants (removed by
     // hand, or their tenant gone): nothing to do there but forget them.
+    let revoked: HashSet<GrantKey> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            Outcome::Revoked(k, _) => Some(k.clone()),
+            _ => None,
+        })
+        .collect();
     for (place, r) in &plan.records {
         let m = Membership { group: place.group.clone(), member: place.account.clone() };
         if !plan.grants.contains_key(place) && !known.members.contains(&m) && known.valid {
             let tenant_ok =
                 plan.group_tenant.get(&place.group).is_none_or(|t| !failed_tenants.contains_key(t));
-            if tenant_ok && !outcomes.iter().any(|o| matches!(o, Outcome::Revoked(k, _) if *k == r.key)) {
+            if tenant_ok && !revoked.contains(&r.key) {
                 outcomes.push(Outcome::Revoked(r.key.clone(), place.clone()));
                 report.revoked += 1;
             }

@@ -9,7 +9,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use breakglass_client::api::{CheckRequest, CreateRequest, EntitlementBody, PolicyBody, SetMember};
+use breakglass_client::api::{CheckRequest, CreateRequest, SetMember};
 use breakglass_client::Client;
 use common::*;
 
@@ -107,30 +107,7 @@ async fn emergency_grants_per_second() {
     let admin = t.admin();
     t.workspace("ops", &[]).await;
     t.project("ops", "db").await;
-    let glass = admin
-        .create_policy(&PolicyBody {
-            name: "break glass".into(),
-            workspace: None,
-            steps: Vec::new(),
-            max_duration: Some("1h".into()),
-            justification_required: Some(true),
-            pending_ttl: None,
-        })
-        .await
-        .unwrap();
-    admin
-        .set_project_entitlement(
-            "ops",
-            "db",
-            "admin",
-            &EntitlementBody {
-                request_policy: None,
-                emergency_enabled: true,
-                emergency_policy: Some(glass.id.clone()),
-            },
-        )
-        .await
-        .unwrap();
+    t.allow_emergency("ops", "db", "admin", true).await;
     let mut users = Vec::new();
     for i in 0..clients {
         let email = format!("oncall{i}@example.com");

@@ -11,8 +11,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use breakglass_client::api::{
-    CreateGrant, CreateRequest, CreateTenant, CreateUser, EntitlementBody, PolicyBody, RegisterPlatform,
-    SetMember,
+    CreateGrant, CreateRequest, CreateTenant, CreateUser, RegisterPlatform, SetMember,
 };
 use breakglass_client::Client;
 use breakglass_server::Clock;
@@ -103,23 +102,7 @@ async fn grant_revoke_and_expiry_reach_postgres() {
     let Some(cluster) = Cluster::start() else { return };
     let n = count("MEASURE_N", 200);
     let (t, admin) = world(&cluster, true).await;
-    let glass = admin
-        .create_policy(&PolicyBody {
-            name: "break glass".into(),
-            workspace: None,
-            steps: Vec::new(),
-            max_duration: Some("1h".into()),
-            justification_required: Some(false),
-            pending_ttl: None,
-        })
-        .await
-        .unwrap();
-    let entitlement = EntitlementBody {
-        request_policy: None,
-        emergency_enabled: true,
-        emergency_policy: Some(glass.id.clone()),
-    };
-    admin.set_project_entitlement("ops", "db", "admin", &entitlement).await.unwrap();
+    t.allow_emergency("ops", "db", "admin", false).await;
     let mut conn = PgConnection::connect(&cluster.url("postgres")).await.unwrap();
     let ask = CreateRequest {
         workspace: "ops".into(),

@@ -501,7 +501,7 @@ where
             .bind(k.workspace.as_str())
             .bind(k.project.as_str())
             .bind(k.subject.to_string())
-            .bind(Role::Project(k.role).as_str())
+            .bind(k.role.as_str())
             .bind(serde_json::to_string(&p.place).map_err(|e| unencodable("provisions", k.subject, e))?)
             .bind(serde_json::to_string(&p.state).map_err(|e| unencodable("provisions", k.subject, e))?)
             .execute(&mut *conn)
@@ -516,7 +516,7 @@ where
             .bind(k.workspace.as_str())
             .bind(k.project.as_str())
             .bind(k.subject.to_string())
-            .bind(Role::Project(k.role).as_str())
+            .bind(k.role.as_str())
             .execute(&mut *conn)
             .await?;
         }
@@ -557,7 +557,7 @@ where
             .bind(u.created_at.as_micros())
             .bind(u.deleted_at.map(Timestamp::as_micros))
             .bind(u.deleted_by.map(|b| uuid_text(b.0)))
-            .bind(Role::Project(u.role).as_str())
+            .bind(u.role.as_str())
             .bind(u.verifier.as_deref())
             .execute(&mut *conn)
             .await

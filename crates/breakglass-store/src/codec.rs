@@ -31,7 +31,7 @@ use breakglass_core::platform::{
     Credential, ExternalId, Platform, PlatformKind, ServiceUser, ServiceUserId, Tenant,
 };
 use breakglass_core::provision::{GrantKey, Provision, Subject};
-use breakglass_core::role::{AdminRole, Role, WorkspaceRole};
+use breakglass_core::role::{AdminRole, ProjectRole, Role, WorkspaceRole};
 use breakglass_core::time::{Span, Timestamp};
 use sqlx::error::UnexpectedNullError;
 use sqlx::postgres::PgRow;
@@ -746,10 +746,7 @@ pub(crate) fn provision(row: &dyn Columns) -> Result<Provision, StoreError> {
         key(row, "provisions", "role")?
     );
     let c = Cols { row, at: At { table: "provisions", key: &key } };
-    let role = match c.at.parse("role", c.get("role")?, Role::parse_project)? {
-        Role::Project(r) => r,
-        Role::Workspace(_) => return Err(c.at.corrupt("role", "not a project role")),
-    };
+    let role = c.at.parse("role", c.get("role")?, ProjectRole::parse)?;
     Ok(Provision {
         key: GrantKey {
             platform: c.at.parse("platform_id", c.get("platform_id")?, Slug::parse)?,
@@ -800,10 +797,7 @@ pub(crate) fn service_user(row: &dyn Columns) -> Result<ServiceUser, StoreError>
         created_at: c.time("created_at")?,
         deleted_at: c.opt_time("deleted_at")?,
         deleted_by: c.opt_uuid("deleted_by")?.map(UserId),
-        role: match c.at.parse("role", c.get("role")?, Role::parse_project)? {
-            Role::Project(r) => r,
-            Role::Workspace(_) => return Err(c.at.corrupt("role", "not a project role")),
-        },
+        role: c.at.parse("role", c.get("role")?, ProjectRole::parse)?,
         verifier: c.get("verifier")?,
     })
 }

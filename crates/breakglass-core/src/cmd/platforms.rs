@@ -20,7 +20,7 @@ use crate::model::{Project, SecretHash, Target};
 use crate::platform::{
     client_id, ExternalId, Platform, PlatformConfig, PlatformKind, ServiceUser, ServiceUserId, Tenant,
 };
-use crate::role::{AdminRole, ProjectRole, Role};
+use crate::role::{AdminRole, ProjectRole};
 use crate::state::State;
 
 /// Most service users one tenant may have at a time.
@@ -111,7 +111,7 @@ fn config_details(config: &PlatformConfig) -> serde_json::Value {
         "settings": config.settings,
         "secret_settings": config.sealed.keys().collect::<Vec<_>>(),
         "mode": config.mode.as_str(),
-        "mapping": config.mapping.iter().map(|(r, m)| (Role::Project(*r).as_str(), m)).collect::<std::collections::BTreeMap<_, _>>(),
+        "mapping": config.mapping.iter().map(|(r, m)| (r.as_str(), m)).collect::<std::collections::BTreeMap<_, _>>(),
         "account_template": config.account_template,
         "credential_lifetime": config.credential_lifetime.to_string(),
     })

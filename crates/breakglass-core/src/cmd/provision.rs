@@ -17,7 +17,6 @@ use crate::ident::{BindingId, Slug};
 use crate::model::Target;
 use crate::platform::Credential;
 use crate::provision::{desired, grants_of, GrantKey, Place, Provision, ProvisionState, Subject};
-use crate::role::Role;
 use crate::state::State;
 use crate::time::Timestamp;
 
@@ -167,7 +166,7 @@ fn grant_event(
     let target = Target::Project(key.workspace.clone(), key.project.clone());
     let mut details = json!({
         "platform": key.platform.as_str(),
-        "role": Role::Project(key.role).as_str(),
+        "role": key.role.as_str(),
         "bindings": bindings.into_iter().flatten().map(ToString::to_string).collect::<Vec<_>>(),
     });
     if let (Some(d), Some(e)) = (details.as_object_mut(), extra.as_object()) {

@@ -12,7 +12,7 @@ use breakglass_core::platform::{
     DriftMode, ExternalId, Platform, PlatformConfig, PlatformKind, ServiceUser, ServiceUserId, Tenant,
 };
 use breakglass_core::provision::ProvisionState;
-use breakglass_core::role::{ProjectRole, Role};
+use breakglass_core::role::ProjectRole;
 use breakglass_core::time::Span;
 use breakglass_core::{DomainError, State as Model};
 
@@ -73,7 +73,7 @@ fn platform_view(p: &Platform) -> api::Platform {
             [ProjectRole::Reader, ProjectRole::User, ProjectRole::Admin]
                 .into_iter()
                 .map(|r| {
-                    let name = Role::Project(r).as_str();
+                    let name = r.as_str();
                     let m = p
                         .config
                         .mapping
@@ -160,7 +160,7 @@ fn configure_with(
         config.mode = DriftMode::parse(&mode)?;
     }
     for (role, mapping) in change.mapping {
-        let Role::Project(r) = Role::parse_project(&role)? else { unreachable!("a project role") };
+        let r = ProjectRole::parse(&role)?;
         match mapping {
             None => {
                 config.mapping.remove(&r);
@@ -205,7 +205,7 @@ fn service_user_view(state: &Model, u: &ServiceUser) -> api::ServiceUser {
         platform: u.platform.to_string(),
         name: u.name.to_string(),
         client_id: u.client_id.clone(),
-        role: Role::Project(u.role).as_str().to_owned(),
+        role: u.role.as_str().to_owned(),
         login: u.verifier.as_ref().map(|_| u.client_id.clone()),
         created_by: email_of(state, Some(u.created_by)),
         created_at: u.created_at.to_rfc3339(),
@@ -458,10 +458,7 @@ pub async fn create_service_user(
 ) -> OpResult<Written<api::CreatedServiceUser>> {
     let (ws, project, platform) = tenant_path(app, caller, ws, p, platform)?;
     let name = Name::parse(&body.name)?;
-    let role = match Role::parse_project(body.role.as_deref().unwrap_or("user"))? {
-        Role::Project(r) => r,
-        Role::Workspace(_) => unreachable!("a project role"),
-    };
+    let role = ProjectRole::parse(body.role.as_deref().unwrap_or("user"))?;
     let secret = auth::new_secret(auth::SERVICE_USER_PREFIX);
     // Where the platform makes logins, the secret is also the login's password.
     let verifier = app.state().platform(&platform).and_then(engine::kind_of).map(|k| k.verifier(&secret));

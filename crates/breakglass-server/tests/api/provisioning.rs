@@ -109,13 +109,7 @@ async fn a_project_role_becomes_a_login_with_its_privileges_until_it_is_removed(
         .await
         .unwrap()
         .expect_binding();
-    eventually("dev's access is provisioned", || async {
-        let list = s.admin.all_project_members("acme", "web").await.unwrap();
-        list.iter().any(|b| {
-            b.provisioning.iter().any(|p| p.state == breakglass_client::api::ProvisioningState::Provisioned)
-        })
-    })
-    .await;
+    eventually("dev's access is provisioned", || all_provisioned(&s.admin, 1)).await;
     let binding = s.admin.all_project_members("acme", "web").await.unwrap().remove(0);
     assert_eq!(binding.provisioning[0].account.as_deref(), Some("bg_dev@example.com"));
 
@@ -208,12 +202,7 @@ async fn a_disabled_workspace_holds_no_access_and_drift_is_corrected_or_reported
     })
     .await;
     s.admin.enable_workspace("acme", None).await.unwrap();
-    eventually("access is back", || async {
-        s.admin.all_project_members("acme", "web").await.unwrap().iter().all(|b| {
-            b.provisioning.iter().all(|p| p.state == breakglass_client::api::ProvisioningState::Provisioned)
-        })
-    })
-    .await;
+    eventually("access is back", || all_provisioned(&s.admin, 1)).await;
 
     // A GRANT made by hand on a managed role is removed (enforce) and recorded.
     let mut admin_db = PgConnection::connect(&s.cluster.url("postgres")).await.unwrap();
@@ -284,11 +273,7 @@ async fn an_unreachable_platform_is_reported_retried_and_converges_when_back() {
     let failures = s.t.events_of("PROVISIONING_FAILED").await.len();
     assert!(failures <= 5, "{failures} failure events in about 8 s for one grant");
     s.cluster.restart();
-    eventually("it converges", || async {
-        let b = s.admin.all_project_members("acme", "web").await.unwrap().remove(0);
-        b.provisioning.iter().all(|p| p.state == breakglass_client::api::ProvisioningState::Provisioned)
-    })
-    .await;
+    eventually("it converges", || all_provisioned(&s.admin, 1)).await;
     eventually("healthy again", || async { s.admin.health().await.unwrap().unhealthy_platforms.is_empty() })
         .await;
     let cred = s.dev.issue_credential("acme", "web", "pg").await.unwrap();

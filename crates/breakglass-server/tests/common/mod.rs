@@ -379,6 +379,31 @@ impl TestApp {
         Self::start_with(dir, quota, now, db, tweak).await
     }
 
+    /// Lets `role` on `ws`/`project` be requested in an emergency under a new "break glass"
+    /// policy that grants at once (at most 1 h; a justification when `justification`).
+    // Used by the measurement binaries, not by every test binary that shares this module.
+    #[allow(dead_code)]
+    pub async fn allow_emergency(&self, ws: &str, project: &str, role: &str, justification: bool) {
+        let glass = self
+            .admin
+            .create_policy(&breakglass_client::api::PolicyBody {
+                name: "break glass".into(),
+                workspace: None,
+                steps: Vec::new(),
+                max_duration: Some("1h".into()),
+                justification_required: Some(justification),
+                pending_ttl: None,
+            })
+            .await
+            .unwrap();
+        let entitlement = breakglass_client::api::EntitlementBody {
+            request_policy: None,
+            emergency_enabled: true,
+            emergency_policy: Some(glass.id),
+        };
+        self.admin.set_project_entitlement(ws, project, role, &entitlement).await.unwrap();
+    }
+
     /// Stops the server and starts a new one on the same data directory, at the same instant.
     pub async fn restart(self) -> Self {
         self.restart_configured(|_| {}).await
