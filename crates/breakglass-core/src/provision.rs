@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::change::Change;
 use crate::ident::{BindingId, Slug, UserId};
 use crate::model::{Target, UserStatus, WorkspaceStatus};
-use crate::platform::{Platform, ServiceUserId, Tenant};
+use crate::platform::{Platform, ServiceUser, ServiceUserId, Tenant};
 use crate::role::{ProjectRole, Role};
 use crate::state::State;
 use crate::time::Timestamp;
@@ -105,87 +106,227 @@ pub struct Desired {
     pub accounts: BTreeMap<Subject, Account>,
 }
 
-/// What `platform` must hold at `now`.
+/// What `platform` must hold at `now`: every tenant's [`unit`]s, with the accounts they need.
 pub fn desired(state: &State, platform: &Platform, now: Timestamp) -> Desired {
     let mut tenants = Vec::new();
-    let mut grants: BTreeMap<GrantKey, Grant> = BTreeMap::new();
+    let mut grants = Vec::new();
     let mut accounts = BTreeMap::new();
     for tenant in state.tenants().filter(|t| t.platform == platform.id) {
         tenants.push(tenant.clone());
-        let live = state.workspace(&tenant.workspace).is_some_and(|w| w.status == WorkspaceStatus::Active);
-        if !live {
-            continue;
+        for subject in subjects_on(state, tenant) {
+            let unit = unit(state, tenant, subject, now);
+            if unit.grants.is_empty() {
+                continue;
+            }
+            if let Some(a) = account(state, platform, subject, now) {
+                accounts.entry(subject).or_insert(a.account);
+                grants.extend(unit.grants);
+            }
         }
-        let target = Target::Project(tenant.workspace.clone(), tenant.project.clone());
-        for b in state.bindings_on(&target).filter(|b| b.is_effective(now)) {
-            let Role::Project(role) = b.role else { continue };
-            let Some(user) = state.user(b.user).filter(|u| u.status == UserStatus::Active) else { continue };
-            let key = GrantKey {
-                platform: platform.id.clone(),
-                workspace: tenant.workspace.clone(),
-                project: tenant.project.clone(),
-                subject: Subject::User(user.id),
-                role,
-            };
-            let grant =
-                grants.entry(key.clone()).or_insert(Grant { key, until: b.expires_at, bindings: vec![] });
-            grant.until = match (grant.until, b.expires_at) {
-                (Some(a), Some(e)) => Some(a.max(e)),
-                _ => None,
-            };
-            grant.bindings.push(b.id);
-            accounts.entry(Subject::User(user.id)).or_insert_with(|| Account {
-                subject: Subject::User(user.id),
-                name: platform.config.account_name(user.id, user.email.as_str()),
-                login: None,
-            });
+    }
+    grants.sort_by(|a, b| a.key.cmp(&b.key));
+    Desired { tenants, grants, accounts }
+}
+
+/// Who may hold access on a tenant: the users with a project binding on its project (effective
+/// or not) and its service users, in order.
+pub fn subjects_on(state: &State, tenant: &Tenant) -> std::collections::BTreeSet<Subject> {
+    let target = Target::Project(tenant.workspace.clone(), tenant.project.clone());
+    let users = state
+        .bindings_on(&target)
+        .filter(|b| matches!(b.role, Role::Project(_)))
+        .map(|b| Subject::User(b.user));
+    let services = state
+        .service_users_of(&tenant.workspace, &tenant.project, &tenant.platform)
+        .into_iter()
+        .map(|su| Subject::Service(su.id));
+    users.chain(services).collect()
+}
+
+/// What one subject must hold on one tenant: the smallest piece of desired access, replanned
+/// alone when a commit touches it (see [`Touch`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unit {
+    /// Its grants now, at most one per role, in key order.
+    pub grants: Vec<Grant>,
+    /// The next instant after `now` at which they change by time alone (a binding starts or
+    /// ends).
+    pub next: Option<Timestamp>,
+}
+
+/// What `subject` must hold on `tenant` at `now`.
+pub fn unit(state: &State, tenant: &Tenant, subject: Subject, now: Timestamp) -> Unit {
+    let mut out = Unit::default();
+    let live = state.workspace(&tenant.workspace).is_some_and(|w| w.status == WorkspaceStatus::Active);
+    if !live {
+        return out;
+    }
+    let key = |role| GrantKey {
+        platform: tenant.platform.clone(),
+        workspace: tenant.workspace.clone(),
+        project: tenant.project.clone(),
+        subject,
+        role,
+    };
+    match subject {
+        Subject::User(id) => {
+            if state.user(id).is_none_or(|u| u.status != UserStatus::Active) {
+                return out;
+            }
+            let here = |t: &Target| matches!(t, Target::Project(w, p) if *w == tenant.workspace && *p == tenant.project);
+            for b in state.bindings_of_user(id).filter(|b| here(&b.target)) {
+                let Role::Project(role) = b.role else { continue };
+                for t in [Some(b.starts_at), b.expires_at].into_iter().flatten() {
+                    if t > now && out.next.is_none_or(|n| t < n) {
+                        out.next = Some(t);
+                    }
+                }
+                if !b.is_effective(now) {
+                    continue;
+                }
+                match out.grants.iter_mut().find(|g| g.key.role == role) {
+                    Some(g) => {
+                        g.until = match (g.until, b.expires_at) {
+                            (Some(a), Some(e)) => Some(a.max(e)),
+                            _ => None,
+                        };
+                        g.bindings.push(b.id);
+                    }
+                    None => {
+                        out.grants.push(Grant { key: key(role), until: b.expires_at, bindings: vec![b.id] })
+                    }
+                }
+            }
+            for g in &mut out.grants {
+                g.bindings.sort();
+            }
+            out.grants.sort_by_key(|g| g.key.role);
         }
-        for su in state.service_users_of(&tenant.workspace, &tenant.project, &tenant.platform) {
-            let subject = Subject::Service(su.id);
-            let key = GrantKey {
-                platform: platform.id.clone(),
-                workspace: tenant.workspace.clone(),
-                project: tenant.project.clone(),
-                subject,
-                role: su.role,
+        Subject::Service(id) => {
+            let here = |su: &&ServiceUser| {
+                su.workspace == tenant.workspace
+                    && su.project == tenant.project
+                    && su.platform == tenant.platform
             };
-            grants.insert(key.clone(), Grant { key, until: None, bindings: vec![] });
-            accounts.insert(
-                subject,
-                Account {
+            if let Some(su) = state.service_user(id).filter(here) {
+                out.grants.push(Grant { key: key(su.role), until: None, bindings: vec![] });
+            }
+        }
+    }
+    out
+}
+
+/// A subject's account on a platform as it must be while it holds any grant there, and when
+/// its login ends by time alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountPlan {
+    /// The account.
+    pub account: Account,
+    /// When its login ends (a credential's end), if that is after `now`.
+    pub next: Option<Timestamp>,
+}
+
+/// The account `subject` needs on `platform` at `now`; `None` when the subject is gone.
+pub fn account(state: &State, platform: &Platform, subject: Subject, now: Timestamp) -> Option<AccountPlan> {
+    match subject {
+        Subject::User(id) => {
+            let user = state.user(id)?;
+            // A user's credential opens a login while it is valid.
+            let credential = state.credential(&platform.id, id).filter(|c| now < c.valid_until);
+            Some(AccountPlan {
+                account: Account {
+                    subject,
+                    name: platform.config.account_name(id, user.email.as_str()),
+                    login: credential.map(|c| (c.verifier.clone(), Some(c.valid_until))),
+                },
+                next: credential.map(|c| c.valid_until),
+            })
+        }
+        Subject::Service(id) => {
+            let su = state.service_user(id)?;
+            Some(AccountPlan {
+                account: Account {
                     subject,
                     name: su.client_id.clone(),
                     login: su.verifier.clone().map(|v| (v, None)),
                 },
-            );
+                next: None,
+            })
         }
     }
-    for grant in grants.values_mut() {
-        grant.bindings.sort();
-    }
-    // A user's credential opens a login while it is valid and they hold access here.
-    for (subject, account) in accounts.iter_mut() {
-        if let Subject::User(user) = subject {
-            if let Some(c) = state.credential(&platform.id, *user).filter(|c| now < c.valid_until) {
-                account.login = Some((c.verifier.clone(), Some(c.valid_until)));
-            }
+}
+
+/// What a committed change may alter in desired access, so that the provisioning engine replans
+/// only that (see [`State::touched_since`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Touch {
+    /// A subject's access on one project (a binding, a service user).
+    Grant {
+        /// The project's workspace.
+        workspace: Slug,
+        /// The project.
+        project: Slug,
+        /// Whose.
+        subject: Subject,
+    },
+    /// Everything about one subject: its account and its access on every project.
+    Subject(Subject),
+    /// Anything wider (a workspace's status, a platform, a tenant): replan the whole platform.
+    Everything,
+}
+
+/// What `change` touches, judged on the model before it is applied.
+pub fn touch_of(state: &State, change: &Change) -> Option<Touch> {
+    let on_binding = |b: &crate::model::Binding| match (&b.target, b.role) {
+        (Target::Project(w, p), Role::Project(_)) => {
+            Some(Touch::Grant { workspace: w.clone(), project: p.clone(), subject: Subject::User(b.user) })
         }
+        _ => None,
+    };
+    let on_service = |su: &ServiceUser| Touch::Grant {
+        workspace: su.workspace.clone(),
+        project: su.project.clone(),
+        subject: Subject::Service(su.id),
+    };
+    match change {
+        Change::CreateBinding(b) => on_binding(b),
+        Change::EndBinding { id, .. } | Change::ExtendBinding { id, .. } => {
+            state.binding(*id).and_then(on_binding)
+        }
+        Change::CreateUser { user, .. } => Some(Touch::Subject(Subject::User(user.id))),
+        Change::PutCredential(c) => Some(Touch::Subject(Subject::User(c.user))),
+        Change::DeleteCredential { user, .. } => Some(Touch::Subject(Subject::User(*user))),
+        Change::CreateServiceUser(su) => Some(on_service(su)),
+        Change::DeleteServiceUser { id, .. } => state.service_user(*id).map(on_service),
+        Change::UpdateWorkspace(_)
+        | Change::CreatePlatform(_)
+        | Change::UpdatePlatform(_)
+        | Change::CreateTenant(_) => Some(Touch::Everything),
+        // Nothing a platform holds depends on these (a new workspace or project has no binding
+        // yet; provisioning records are the engine's own report).
+        Change::CreateToken(_)
+        | Change::RevokeToken { .. }
+        | Change::PutAccess(_)
+        | Change::CreateWorkspace(_)
+        | Change::CreateProject { .. }
+        | Change::UpdateProject(_)
+        | Change::PutPolicy(_)
+        | Change::PutEntitlement(_)
+        | Change::PutRequest(_)
+        | Change::PutReview(_)
+        | Change::PutSettings(_)
+        | Change::PutInvitation(_)
+        | Change::PutTagDefinition(_)
+        | Change::DeleteTagDefinition(_)
+        | Change::PutMessage(_)
+        | Change::PutProvision(_)
+        | Change::DeleteProvision(_) => None,
     }
-    Desired { tenants, grants: grants.into_values().collect(), accounts }
 }
 
 /// The desired grants of one user on one tenant at `now` (what a credential may be issued for).
 pub fn grants_of(state: &State, tenant: &Tenant, user: UserId, now: Timestamp) -> Vec<Grant> {
-    let Some(platform) = state.platform(&tenant.platform) else { return vec![] };
-    desired(state, platform, now)
-        .grants
-        .into_iter()
-        .filter(|g| {
-            g.key.subject == Subject::User(user)
-                && g.key.workspace == tenant.workspace
-                && g.key.project == tenant.project
-        })
-        .collect()
+    unit(state, tenant, Subject::User(user), now).grants
 }
 
 /// The next instant after `now` at which what `platform` must hold changes by time alone: a

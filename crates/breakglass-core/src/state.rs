@@ -17,7 +17,7 @@ use crate::index::{CheckIndex, TargetMark};
 use crate::model::{Binding, Project, SecretHash, Target, Token, User, Workspace};
 use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
 use crate::platform::{Credential, Platform, ServiceUser, ServiceUserId, Tenant};
-use crate::provision::{GrantKey, Provision};
+use crate::provision::{GrantKey, Provision, Touch};
 use crate::role::{Role, WorkspaceRole};
 use crate::time::Timestamp;
 
@@ -69,6 +69,26 @@ pub struct State {
     credentials: BTreeMap<(Slug, UserId), Credential>,
     /// Provisioning records, by grant.
     provisions: BTreeMap<GrantKey, Provision>,
+    /// What recent commits touched, for the provisioning engine (see [`State::touched_since`]).
+    journal: Journal,
+}
+
+/// The most touches the journal keeps: a reader further behind replans everything.
+const JOURNAL: usize = 65_536;
+
+/// What recent commits touched, oldest first, each with the head it reached. Not part of the
+/// model: two models are equal whatever each of them saw (a reloaded model saw nothing).
+#[derive(Clone, Debug, Default)]
+struct Journal {
+    /// Complete for readers at this head or later (`None`: nothing committed since load).
+    from: Option<i64>,
+    entries: std::collections::VecDeque<(i64, Touch)>,
+}
+
+impl PartialEq for Journal {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl State {
@@ -79,10 +99,29 @@ impl State {
 
     /// Applies a committed outcome and moves the chain head.
     pub fn apply_all(&mut self, changes: &Changes, head: ChainHead) {
+        self.journal.from.get_or_insert(self.head.seq);
         for c in &changes.changes {
+            if let Some(t) = crate::provision::touch_of(self, c) {
+                self.journal.entries.push_back((head.seq, t));
+            }
             self.apply(c);
         }
+        while self.journal.entries.len() > JOURNAL {
+            if let Some((seq, _)) = self.journal.entries.pop_front() {
+                self.journal.from = Some(seq);
+            }
+        }
         self.head = head;
+    }
+
+    /// What the commits after head `seq` touched, or `None` when that is no longer known (the
+    /// model was reloaded since, or `seq` is older than the journal).
+    pub fn touched_since(&self, seq: i64) -> Option<impl Iterator<Item = &Touch>> {
+        let known = seq == self.head.seq || self.journal.from.is_some_and(|from| seq >= from);
+        known.then(|| {
+            let first = self.journal.entries.partition_point(|(s, _)| *s <= seq);
+            self.journal.entries.range(first..).map(|(_, t)| t)
+        })
     }
 
     /// Applies one change. Also used to load the model from the store at start-up.

@@ -7,8 +7,10 @@ use common::*;
 
 use breakglass_core::cmd::platforms::{self, NewPlatform, NewServiceUser, NewTenant};
 use breakglass_core::cmd::{admin, provision};
+use breakglass_core::ident::Slug;
+use breakglass_core::platform::Tenant;
 use breakglass_core::platform::{ExternalId, PlatformConfig, PlatformKind};
-use breakglass_core::provision::{desired, next_change, Desired, Subject};
+use breakglass_core::provision::{desired, next_change, subjects_on, unit, Desired, Subject, Touch, Unit};
 use breakglass_core::role::ProjectRole;
 use breakglass_core::time::Span;
 
@@ -205,4 +207,162 @@ fn platform_configurations_are_checked_and_secrets_are_audited_by_name_only() {
         panic!("an owner configured a platform")
     };
     assert_eq!(err.code(), "authz.forbidden");
+}
+
+/// Desired grants kept as the provisioning engine keeps them: per unit (a subject on a
+/// project), replanned only when the journal says a commit touched it or its next instant came.
+struct Mirror {
+    head: i64,
+    units: std::collections::BTreeMap<(Slug, Slug, Subject), Unit>,
+    rebuilds: usize,
+}
+
+impl Mirror {
+    fn new(w: &World) -> Self {
+        let mut m = Mirror { head: 0, units: Default::default(), rebuilds: 0 };
+        m.rebuild(w);
+        m.rebuilds = 0;
+        m
+    }
+
+    fn tenants(w: &World) -> Vec<Tenant> {
+        w.state.tenants().filter(|t| t.platform == slug("pg")).cloned().collect()
+    }
+
+    fn rebuild(&mut self, w: &World) {
+        self.units.clear();
+        for t in Self::tenants(w) {
+            for s in subjects_on(&w.state, &t) {
+                self.units.insert((t.workspace.clone(), t.project.clone(), s), unit(&w.state, &t, s, w.now));
+            }
+        }
+        self.head = w.state.head().seq;
+        self.rebuilds += 1;
+    }
+
+    fn replan(&mut self, w: &World, ws: &Slug, p: &Slug, s: Subject) {
+        if let Some(t) = Self::tenants(w).into_iter().find(|t| t.workspace == *ws && t.project == *p) {
+            self.units.insert((ws.clone(), p.clone(), s), unit(&w.state, &t, s, w.now));
+        }
+    }
+
+    fn catch_up(&mut self, w: &World) {
+        let Some(touched) = w.state.touched_since(self.head) else { return self.rebuild(w) };
+        let touched: Vec<Touch> = touched.cloned().collect();
+        let due: Vec<(Slug, Slug, Subject)> = self
+            .units
+            .iter()
+            .filter(|(_, u)| u.next.is_some_and(|n| n <= w.now))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (ws, p, s) in due {
+            self.replan(w, &ws, &p, s);
+        }
+        for t in touched {
+            match t {
+                Touch::Grant { workspace, project, subject } => self.replan(w, &workspace, &project, subject),
+                Touch::Subject(s) => {
+                    for t in Self::tenants(w) {
+                        self.replan(w, &t.workspace, &t.project, s);
+                    }
+                }
+                Touch::Everything => return self.rebuild(w),
+            }
+        }
+        self.head = w.state.head().seq;
+    }
+
+    fn grants(&self) -> Vec<breakglass_core::provision::Grant> {
+        let mut v: Vec<_> = self.units.values().flat_map(|u| u.grants.iter().cloned()).collect();
+        v.sort_by(|a, b| a.key.cmp(&b.key));
+        v
+    }
+}
+
+#[test]
+fn replanning_only_what_the_journal_says_was_touched_keeps_desired_access_exact() {
+    let mut w = world();
+    let mut m = Mirror::new(&w);
+    let web = proj("team-a", "web");
+    let start = w.now;
+    let step = |w: &mut World, m: &mut Mirror, what: &str| {
+        m.catch_up(w);
+        assert_eq!(m.grants(), now_desired(w).grants, "after {what}");
+    };
+    ok(w.set(OWNER, &web, "alice@corp.io", prole("reader"), None));
+    step(&mut w, &mut m, "a member added");
+    let id = ok(w.grant(OWNER, &web, "mo@corp.io", prole("admin"), start.plus(Span::hours(1)))).value;
+    ok(w.grant(OWNER, &web, "max@corp.io", prole("user"), start.plus(Span::hours(2))));
+    step(&mut w, &mut m, "two grants");
+    ok(w.revoke(OWNER, id));
+    step(&mut w, &mut m, "a revoke");
+    // Time alone: max's grant ends at +2h with nothing committed.
+    w.set_time(start.plus(Span::hours(2)));
+    step(&mut w, &mut m, "an expiry with no commit");
+    w.sweep(10);
+    step(&mut w, &mut m, "the sweep recording it");
+    let new = NewServiceUser {
+        workspace: slug("team-a"),
+        project: slug("web"),
+        platform: slug("pg"),
+        name: name("deploy"),
+        secret_hash: secret_hash("bgu_x"),
+        role: ProjectRole::Reader,
+        verifier: None,
+    };
+    ok(w.as_user(OWNER, move |s, c| platforms::create_service_user(s, c, new)));
+    step(&mut w, &mut m, "a service user");
+    ok(w.remove(OWNER, &web, "alice@corp.io"));
+    step(&mut w, &mut m, "a member removed");
+    assert_eq!(m.rebuilds, 0, "nothing so far needed the whole platform replanned");
+
+    // Wider changes replan everything: a workspace disabled and enabled again.
+    ok(w.set(OWNER, &web, "alice@corp.io", prole("user"), None));
+    let team_a = slug("team-a");
+    ok(w.as_user("emp@corp.io", |s, c| admin::set_workspace_enabled(s, c, &team_a, false, None)));
+    step(&mut w, &mut m, "a workspace disabled");
+    assert_eq!(m.grants(), [], "a disabled workspace holds nothing");
+    ok(w.as_user("emp@corp.io", |s, c| admin::set_workspace_enabled(s, c, &team_a, true, None)));
+    step(&mut w, &mut m, "a workspace enabled");
+    assert!(m.rebuilds >= 2);
+
+    // A model loaded afresh (changes applied, then its head set) has no journal: a reader
+    // behind its head must replan everything; once it commits, readers from then on need not.
+    assert!(w.state.touched_since(m.head - 1).is_some());
+    let mut loaded = breakglass_core::State::new();
+    loaded.set_head(w.state.head());
+    assert!(loaded.touched_since(m.head - 1).is_none(), "a reloaded model cannot say what changed");
+    assert!(loaded.touched_since(m.head).is_some_and(|mut t| t.next().is_none()), "at its head: nothing");
+    let head = loaded.head();
+    loaded.apply_all(&breakglass_core::Changes::default(), head);
+    assert!(loaded.touched_since(m.head).is_some());
+}
+
+#[test]
+fn the_journal_names_what_each_kind_of_change_touches() {
+    let mut w = world();
+    let web = proj("team-a", "web");
+    let alice = Subject::User(w.id("alice@corp.io"));
+    let grant_on_web = |subject| Touch::Grant { workspace: slug("team-a"), project: slug("web"), subject };
+    let since = |w: &World, head: &mut i64| {
+        let t: Vec<Touch> = w.state.touched_since(*head).expect("journal reaches").cloned().collect();
+        *head = w.state.head().seq;
+        t
+    };
+    let mut head = w.state.head().seq;
+    ok(w.set(OWNER, &web, "alice@corp.io", prole("reader"), None));
+    assert_eq!(since(&w, &mut head), [grant_on_web(alice)]);
+    // A workspace role is no access on any tenant.
+    ok(w.set(OWNER, &ws("team-a"), "otto@corp.io", wrole("member"), None));
+    assert_eq!(since(&w, &mut head), []);
+    w.add_user("new@corp.io", breakglass_core::role::AdminRole::None);
+    assert_eq!(since(&w, &mut head), [Touch::Subject(Subject::User(w.id("new@corp.io")))]);
+    let new = NewTenant {
+        workspace: slug("team-a"),
+        project: slug("api"),
+        platform: slug("pg"),
+        external_id: ExternalId::parse("api_db").unwrap(),
+    };
+    ok(w.as_user(OWNER, move |s, c| platforms::create_tenant(s, c, new)));
+    assert_eq!(since(&w, &mut head), [Touch::Everything]);
 }

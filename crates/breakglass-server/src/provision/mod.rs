@@ -16,19 +16,19 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use breakglass_connect::{AccountSpec, ConnectError, Connector, GroupSpec, Kind, Membership, TenantSpec};
+use breakglass_connect::{AccountSpec, ConnectError, Connector, Kind, Membership, TenantSpec};
 use breakglass_core::cmd::provision::{self as record, Outcome};
 use breakglass_core::ident::Slug;
 use breakglass_core::platform::Platform;
-use breakglass_core::provision::{
-    desired, group_name, next_change, GrantKey, Place, Provision, ProvisionState,
-};
-use breakglass_core::role::ProjectRole;
+use breakglass_core::provision::{GrantKey, Place, Provision, ProvisionState};
 use breakglass_core::time::{Span, Timestamp};
 use breakglass_core::Actor;
 use tokio::sync::watch;
 
 use crate::app::App;
+use desire::Desire;
+
+mod desire;
 
 /// How long a reconciler's lease lasts without renewal: another replica takes over within it.
 const LEASE: Duration = Duration::from_secs(10);
@@ -36,8 +36,6 @@ const LEASE: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Span = Span::minutes(5);
 /// Most accounts or grants sent to a platform in one round trip.
 const BATCH: usize = 500;
-/// The project roles, each with a managed group on every tenant.
-const ROLES: [ProjectRole; 3] = [ProjectRole::Reader, ProjectRole::User, ProjectRole::Admin];
 
 /// What the engine of this process knows and does, per platform.
 pub struct Registry {
@@ -110,6 +108,10 @@ pub struct Known {
     accounts: HashMap<String, Option<AccountSpec>>,
     /// Drift already reported (report mode reports each once).
     reported: BTreeSet<Membership>,
+    /// What the platform must hold, as of the last pass.
+    desire: Option<Desire>,
+    /// The earliest retry of a grant that failed.
+    retry_at: Option<Timestamp>,
 }
 
 impl Registry {
@@ -344,7 +346,10 @@ pub async fn inspect(app: &App, id: &Slug) -> Result<Inspection, EngineError> {
     let platform = app.state().platform(id).cloned().ok_or_else(|| EngineError::Unknown(id.clone()))?;
     let kind = kind_of(&platform).ok_or_else(|| EngineError::NoConnector(platform.kind.to_string()))?;
     let connector = connect(app, &platform)?;
-    let plan = plan(app, &platform, kind);
+    let plan = {
+        let state = app.state();
+        Desire::build(&state, &platform, kind, app.now())
+    };
     let mut members = BTreeSet::new();
     for tenant in plan.tenants.values() {
         let listed =
@@ -380,93 +385,6 @@ pub async fn inspect(app: &App, id: &Slug) -> Result<Inspection, EngineError> {
     Ok(out)
 }
 
-/// What a platform must hold, as the connector's terms: tenants, accounts and grants by place.
-struct Plan {
-    head: i64,
-    now: Timestamp,
-    tenants: BTreeMap<String, TenantSpec>,
-    /// The tenant each managed group belongs to (its external id).
-    group_tenant: HashMap<String, String>,
-    accounts: BTreeMap<String, AccountSpec>,
-    grants: BTreeMap<Place, GrantKey>,
-    /// The provisioning records, by place.
-    records: BTreeMap<Place, Provision>,
-    /// The bindings each desired grant serves.
-    served: HashMap<GrantKey, Vec<breakglass_core::ident::BindingId>>,
-    next: Option<Timestamp>,
-    enforce: bool,
-}
-
-fn plan(app: &App, platform: &Platform, kind: &dyn Kind) -> Plan {
-    let state = app.state();
-    let now = app.now();
-    let d = desired(&state, platform, now);
-    let mapping = |role: ProjectRole| {
-        platform
-            .config
-            .mapping
-            .get(&role)
-            .cloned()
-            .unwrap_or_else(|| kind.default_mapping(role.as_str()).to_owned())
-    };
-    let mut tenants = BTreeMap::new();
-    let mut group_tenant = HashMap::new();
-    for t in &d.tenants {
-        let groups: BTreeMap<String, GroupSpec> = ROLES
-            .iter()
-            .map(|r| {
-                let name = group_name(&t.workspace, &t.project, *r);
-                group_tenant.insert(name.clone(), t.external_id.to_string());
-                (r.as_str().to_owned(), GroupSpec { name, mapping: mapping(*r) })
-            })
-            .collect();
-        tenants
-            .insert(t.external_id.to_string(), TenantSpec { external_id: t.external_id.to_string(), groups });
-    }
-    let accounts = d
-        .accounts
-        .values()
-        .map(|a| {
-            let login = a.login.as_ref().map(|(v, until)| (v.clone(), until.map(Timestamp::as_micros)));
-            (a.name.clone(), AccountSpec { name: a.name.clone(), login })
-        })
-        .collect();
-    // A tenant's three group names, made once rather than once per grant; the desired grants
-    // are moved into the plan, not copied.
-    // (A platform has few tenants: a short list searched by reference allocates nothing.)
-    let mut groups: Vec<(Slug, Slug, ProjectRole, String)> = Vec::new();
-    let mut served = HashMap::with_capacity(d.grants.len());
-    let mut grants = BTreeMap::new();
-    for g in d.grants {
-        let k = &g.key;
-        let found = groups.iter().find(|(w, p, r, _)| *w == k.workspace && *p == k.project && *r == k.role);
-        let group = match found {
-            Some((.., name)) => name.clone(),
-            None => {
-                let name = group_name(&k.workspace, &k.project, k.role);
-                groups.push((k.workspace.clone(), k.project.clone(), k.role, name.clone()));
-                name
-            }
-        };
-        let place = Place { account: d.accounts[&g.key.subject].name.clone(), group };
-        served.insert(g.key.clone(), g.bindings);
-        grants.insert(place, g.key);
-    }
-    let records = state.provisions_on(&platform.id).map(|p| (p.place.clone(), p.clone())).collect();
-    Plan {
-        head: state.head().seq,
-        now,
-        tenants,
-        group_tenant,
-        accounts,
-        grants,
-        records,
-        served,
-        next: next_change(&state, platform, now),
-        enforce: platform.config.mode == breakglass_core::platform::DriftMode::Enforce,
-    }
-}
-
 /// One pass over a platform: brings it to what the model says, records what was done, and
 /// returns when the next pass is due by time alone (an access or credential starting or
 /// ending, a retry).
@@ -487,8 +405,37 @@ async fn pass(
         };
     }
     let connector = known.connector.clone().expect("made above");
-    let plan = plan(app, &platform, kind);
+    let started = std::time::Instant::now();
+    let now = app.now();
     let full = full || !known.valid;
+    // An edge-triggered pass looks only at what the commits since the last one touched, unless
+    // a failed grant's retry is due: then at every grant.
+    let sweep = full || known.retry_at.is_some_and(|at| at <= now);
+    let (scope, records) = {
+        let state = app.state();
+        let scope = match known.desire.as_mut() {
+            Some(d) if !sweep => d.update(&state, &platform, now),
+            _ => None,
+        };
+        if scope.is_none() {
+            known.desire = Some(Desire::build(&state, &platform, kind, now));
+        }
+        let desire = known.desire.as_ref().expect("set above");
+        let records: BTreeMap<Place, Provision> = match &scope {
+            None => state.provisions_on(id).map(|p| (p.place.clone(), p.clone())).collect(),
+            // The grant a place held before, then the one it holds now (which wins).
+            Some(dirty) => dirty
+                .places
+                .iter()
+                .flat_map(|(place, old)| old.iter().chain(desire.grants.get(place)).map(move |k| (place, k)))
+                .filter_map(|(place, k)| state.provision(k).filter(|r| r.place == *place))
+                .map(|r| (r.place.clone(), r.clone()))
+                .collect(),
+        };
+        (scope, records)
+    };
+    let plan = known.desire.as_ref().expect("set above");
+    let planned_in = started.elapsed();
     // Taken (or renewed) by the caller just before the pass.
     let mut renewed = std::time::Instant::now();
     let mut outcomes = Vec::new();
@@ -500,7 +447,7 @@ async fn pass(
             _ => 0,
         };
         let wait = Span::seconds(1i64 << attempts.min(9)).min(MAX_BACKOFF);
-        plan.now.plus(wait)
+        now.plus(wait)
     };
     let mut failed_tenants: HashMap<String, String> = HashMap::new();
 
@@ -523,9 +470,9 @@ async fn pass(
                 // one already waiting for its retry is not recorded again before it.
                 let error = e.to_string();
                 for (place, key) in &plan.grants {
-                    let settled = plan.records.get(place).is_some_and(|r| match &r.state {
+                    let settled = records.get(place).is_some_and(|r| match &r.state {
                         ProvisionState::Provisioned { .. } => true,
-                        ProvisionState::Failed { next_retry, .. } => *next_retry > plan.now,
+                        ProvisionState::Failed { next_retry, .. } => *next_retry > now,
                     });
                     if !settled {
                         outcomes.push(Outcome::Failed {
@@ -583,13 +530,13 @@ async fn pass(
 
     // Accounts, before their grants: in batches, one by one only when a batch fails.
     let mut failed_accounts: HashMap<String, String> = HashMap::new();
-    let due: Vec<&AccountSpec> = plan
-        .accounts
-        .iter()
-        .filter(|(name, spec)| {
-            !known.accounts.get(*name).is_some_and(|applied| applied.as_ref() == Some(*spec))
-        })
-        .map(|(_, spec)| spec)
+    let wanted: Vec<&AccountSpec> = match &scope {
+        None => plan.accounts.values().collect(),
+        Some(dirty) => dirty.accounts.iter().filter_map(|name| plan.accounts.get(name)).collect(),
+    };
+    let due: Vec<&AccountSpec> = wanted
+        .into_iter()
+        .filter(|spec| !known.accounts.get(&spec.name).is_some_and(|applied| applied.as_ref() == Some(*spec)))
         .collect();
     for batch in due.chunks(BATCH) {
         keep_lease(app, id, &mut renewed).await?;
@@ -628,9 +575,17 @@ async fn pass(
     // Grants to place: in batches, one by one only when a batch fails.
     let mut next_retry: Option<Timestamp> = None;
     let mut to_place: Vec<(&Place, &GrantKey)> = Vec::new();
-    for (place, key) in &plan.grants {
+    let wanted: Vec<(&Place, &GrantKey)> = match &scope {
+        None => plan.grants.iter().collect(),
+        Some(dirty) => {
+            let mut v: Vec<_> = dirty.places.keys().filter_map(|p| plan.grants.get_key_value(p)).collect();
+            v.sort();
+            v
+        }
+    };
+    for (place, key) in wanted {
         let m = Membership { group: place.group.clone(), member: place.account.clone() };
-        let record = plan.records.get(place);
+        let record = records.get(place);
         if known.members.contains(&m) {
             let placed = record
                 .is_some_and(|r| r.key == *key && matches!(r.state, ProvisionState::Provisioned { .. }));
@@ -641,7 +596,7 @@ async fn pass(
             continue;
         }
         if let Some(ProvisionState::Failed { next_retry: at, .. }) = record.map(|r| &r.state) {
-            if !full && *at > plan.now {
+            if !full && *at > now {
                 next_retry = Some(next_retry.map_or(*at, |n: Timestamp| n.min(*at)));
                 continue;
             }
@@ -708,9 +663,23 @@ async fn pass(
     }
 
     // Grants to remove: Breakglass's that are no longer desired, and drift.
-    let managed_groups: BTreeSet<&str> = plan.group_tenant.keys().map(String::as_str).collect();
-    let present: Vec<Membership> =
-        known.members.iter().filter(|m| managed_groups.contains(m.group.as_str())).cloned().collect();
+    let present: Vec<Membership> = match &scope {
+        None => {
+            let managed_groups: BTreeSet<&str> = plan.group_tenant.keys().map(String::as_str).collect();
+            known.members.iter().filter(|m| managed_groups.contains(m.group.as_str())).cloned().collect()
+        }
+        Some(dirty) => {
+            let mut v: Vec<Membership> = dirty
+                .places
+                .keys()
+                .filter(|p| !plan.grants.contains_key(*p))
+                .map(|p| Membership { group: p.group.clone(), member: p.account.clone() })
+                .filter(|m| known.members.contains(m))
+                .collect();
+            v.sort();
+            v
+        }
+    };
     let mut sessions_to_end: BTreeSet<String> = BTreeSet::new();
     for m in present {
         keep_lease(app, id, &mut renewed).await?;
@@ -718,11 +687,11 @@ async fn pass(
         if plan.grants.contains_key(&place) {
             continue;
         }
-        let record = plan.records.get(&place);
+        let record = records.get(&place);
         let ours = record.is_some()
             || known.accounts.contains_key(&m.member)
             || plan.accounts.contains_key(&m.member);
-        if !ours && !plan.enforce {
+        if !ours && platform.config.mode != breakglass_core::platform::DriftMode::Enforce {
             if known.reported.insert(m.clone()) {
                 outcomes.push(Outcome::Drift {
                     platform: id.clone(),
@@ -779,7 +748,7 @@ async fn pass(
             _ => None,
         })
         .collect();
-    for (place, r) in &plan.records {
+    for (place, r) in &records {
         let m = Membership { group: place.group.clone(), member: place.account.clone() };
         if !plan.grants.contains_key(place) && !known.members.contains(&m) && known.valid {
             let tenant_ok =
@@ -792,8 +761,15 @@ async fn pass(
     }
 
     // Accounts no longer needed go, with their sessions; revoked ones lose their sessions.
-    let gone: Vec<String> =
-        known.accounts.keys().filter(|n| !plan.accounts.contains_key(*n)).cloned().collect();
+    let gone: Vec<String> = match &scope {
+        None => known.accounts.keys().filter(|n| !plan.accounts.contains_key(*n)).cloned().collect(),
+        Some(dirty) => dirty
+            .accounts
+            .iter()
+            .filter(|n| known.accounts.contains_key(*n) && !plan.accounts.contains_key(*n))
+            .cloned()
+            .collect(),
+    };
     for name in gone {
         match connector.delete_account(&name).await {
             Ok(()) => {
@@ -829,9 +805,18 @@ async fn pass(
     if unreachable.is_some() {
         known.valid = false;
     }
+    known.retry_at = match (sweep, known.retry_at) {
+        (false, Some(at)) => Some(next_retry.map_or(at, |n| n.min(at))),
+        _ => next_retry,
+    };
+    tracing::debug!(
+        platform = %id, full, sweep, grants = plan.grants.len(), outcomes = outcomes.len(),
+        plan_us = planned_in.as_micros() as u64, pass_us = started.elapsed().as_micros() as u64,
+        "provisioning pass"
+    );
     set_health(&handle, app, true, unreachable);
     handle.applied.send_if_modified(|a| std::mem::replace(a, plan.head) != plan.head);
-    let next = match (plan.next, next_retry) {
+    let next = match (plan.next(), known.retry_at) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
