@@ -36,8 +36,8 @@ pub(super) struct Desire {
     pub served: HashMap<GrantKey, Vec<BindingId>>,
     /// The accounts, by name.
     pub accounts: BTreeMap<String, AccountSpec>,
-    /// The platform's tenant of each project.
-    tenant_of: HashMap<(Slug, Slug), Tenant>,
+    /// The platform's tenant of each project, with its groups' names in [`ROLES`]' order.
+    tenant_of: HashMap<(Slug, Slug), (Tenant, [String; 3])>,
     /// The places of each unit.
     units: HashMap<UnitKey, Vec<Place>>,
     /// Each subject's account (its name, to find it by) and how many grants need it.
@@ -58,6 +58,8 @@ pub(super) struct Dirty {
     pub places: HashMap<Place, Option<GrantKey>>,
     /// Accounts gained, lost or changed, by name.
     pub accounts: HashSet<String>,
+    /// Whether places are recorded (not when building whole: everything is new then).
+    record: bool,
 }
 
 impl Desire {
@@ -145,7 +147,7 @@ impl Desire {
                 Touch::Everything => unreachable!("returned above"),
             }
         }
-        let mut dirty = Dirty::default();
+        let mut dirty = Dirty { record: true, ..Dirty::default() };
         for s in &subjects {
             self.replan_account(state, platform, *s, now, &mut dirty);
         }
@@ -194,7 +196,8 @@ impl Desire {
             .collect();
         let external_id = tenant.external_id.to_string();
         self.tenants.insert(external_id.clone(), TenantSpec { external_id, groups });
-        self.tenant_of.insert((tenant.workspace.clone(), tenant.project.clone()), tenant.clone());
+        let names = ROLES.map(|r| group_name(&tenant.workspace, &tenant.project, r));
+        self.tenant_of.insert((tenant.workspace.clone(), tenant.project.clone()), (tenant.clone(), names));
     }
 
     /// Sets a subject's account as the model has it (its grants are counted by the units).
@@ -243,14 +246,16 @@ impl Desire {
         for place in self.units.remove(&key).unwrap_or_default() {
             if let Some(old) = self.grants.remove(&place) {
                 self.served.remove(&old);
-                dirty.places.entry(place).or_insert(Some(old));
+                if dirty.record {
+                    dirty.places.entry(place).or_insert(Some(old));
+                }
                 if let Some((_, n)) = self.subjects.get_mut(s) {
                     *n = n.saturating_sub(1);
                 }
             }
         }
         let tenant = self.tenant_of.get(&(w.clone(), p.clone()));
-        let planned = tenant.map(|t| unit(state, t, *s, now)).unwrap_or_default();
+        let planned = tenant.map(|(t, _)| unit(state, t, *s, now)).unwrap_or_default();
         if let Some(next) = planned.next {
             self.timers
                 .insert((next, Touch::Grant { workspace: w.clone(), project: p.clone(), subject: *s }));
@@ -258,9 +263,13 @@ impl Desire {
         let mut places = Vec::with_capacity(planned.grants.len());
         if let Some((account, count)) = self.subjects.get_mut(s) {
             for g in planned.grants {
-                let place = Place { account: account.clone(), group: group_name(w, p, g.key.role) };
+                let names = &tenant.expect("a unit with grants has a tenant").1;
+                let group = names[ROLES.iter().position(|r| *r == g.key.role).expect("every role")].clone();
+                let place = Place { account: account.clone(), group };
                 *count += 1;
-                dirty.places.entry(place.clone()).or_insert(None);
+                if dirty.record {
+                    dirty.places.entry(place.clone()).or_insert(None);
+                }
                 self.served.insert(g.key.clone(), g.bindings);
                 self.grants.insert(place.clone(), g.key);
                 places.push(place);

@@ -236,7 +236,7 @@ async fn platform_loop(app: Arc<App>, id: Slug, every: Duration) {
                 last_full = None;
             }
             let full = full || last_full.is_none();
-            match pass(&app, &id, &mut known, full).await {
+            match pass(&app, &id, &mut known, full, false).await {
                 Ok((_, next)) => {
                     if full {
                         last_full = Some(tokio::time::Instant::now());
@@ -311,7 +311,7 @@ pub async fn sync_now(app: &App, id: &Slug) -> Result<Report, EngineError> {
     }
     let handle = app.provisioning.handle(id);
     let mut known = handle.pass.lock().await;
-    let result = pass(app, id, &mut known, true).await.map(|(report, _)| report);
+    let result = pass(app, id, &mut known, true, true).await.map(|(report, _)| report);
     if let Err(e) = &result {
         known.valid = false;
         set_health(&handle, app, true, Some(e.to_string()));
@@ -393,6 +393,7 @@ async fn pass(
     id: &Slug,
     known: &mut Known,
     full: bool,
+    rebuild: bool,
 ) -> Result<(Report, Option<Timestamp>), EngineError> {
     let handle = app.provisioning.handle(id);
     let platform = app.state().platform(id).cloned().ok_or_else(|| EngineError::Unknown(id.clone()))?;
@@ -407,19 +408,24 @@ async fn pass(
     let connector = known.connector.clone().expect("made above");
     let started = std::time::Instant::now();
     let now = app.now();
+    // What the platform must hold is brought up to date from what the commits since touched;
+    // it is planned whole only when that is not known, after an error, and when an operator
+    // asks. Whether the platform holds it is another matter: a full pass lists the platform.
+    let rebuild = rebuild || !known.valid;
     let full = full || !known.valid;
-    // An edge-triggered pass looks only at what the commits since the last one touched, unless
-    // a failed grant's retry is due: then at every grant.
+    // An edge-triggered pass looks only at what changed, unless a failed grant's retry is due:
+    // then, as in a full pass, at every grant.
     let sweep = full || known.retry_at.is_some_and(|at| at <= now);
     let (scope, records) = {
         let state = app.state();
         let scope = match known.desire.as_mut() {
-            Some(d) if !sweep => d.update(&state, &platform, now),
+            Some(d) if !rebuild => d.update(&state, &platform, now),
             _ => None,
         };
         if scope.is_none() {
             known.desire = Some(Desire::build(&state, &platform, kind, now));
         }
+        let scope = if sweep { None } else { scope };
         let desire = known.desire.as_ref().expect("set above");
         let records: BTreeMap<Place, Provision> = match &scope {
             None => state.provisions_on(id).map(|p| (p.place.clone(), p.clone())).collect(),
@@ -810,7 +816,7 @@ async fn pass(
         _ => next_retry,
     };
     tracing::debug!(
-        platform = %id, full, sweep, grants = plan.grants.len(), outcomes = outcomes.len(),
+        platform = %id, full, sweep, rebuild, grants = plan.grants.len(), outcomes = outcomes.len(),
         plan_us = planned_in.as_micros() as u64, pass_us = started.elapsed().as_micros() as u64,
         "provisioning pass"
     );
