@@ -4,7 +4,8 @@
 //! ([`breakglass_core::provision::desired`]). For each platform whose kind has a connector, one
 //! loop per process compares it with what the platform holds and applies the difference through
 //! the connector, outside every lock of the model: edge-triggered after each commit (from what
-//! it last saw, without listing), at the next instant a binding or credential starts or ends,
+//! it last saw, without listing, and only for what the commit touched: see [`desire`]), at the
+//! next instant a binding or credential starts or ends,
 //! at a failed grant's retry, and level-triggered by a full listing every `every` (default
 //! 60 s) and on `platform sync`. What it did is recorded by an audited system command
 //! ([`breakglass_core::cmd::provision::record`]), so status survives a restart and every
