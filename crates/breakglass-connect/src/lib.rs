@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 pub mod postgres;
+pub mod redis;
 
 /// A tenant as a connector sees it: where it is on the platform and its managed groups.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -179,6 +180,7 @@ pub trait Kind {
 pub fn kind(kind: &str) -> Option<&'static dyn Kind> {
     match kind {
         "postgres" | "postgresql" => Some(&postgres::PostgresKind),
+        "redis" => Some(&redis::RedisKind),
         _ => None,
     }
 }

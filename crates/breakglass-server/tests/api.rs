@@ -7,6 +7,8 @@
 #[path = "../../breakglass-connect/tests/support/cluster.rs"]
 mod cluster;
 mod common;
+#[path = "../../breakglass-connect/tests/support/redis_server.rs"]
+mod redis_server;
 
 #[path = "api/admin_area.rs"]
 mod admin_area;
@@ -34,6 +36,8 @@ mod members;
 mod platforms;
 #[path = "api/provisioning.rs"]
 mod provisioning;
+#[path = "api/provisioning_redis.rs"]
+mod provisioning_redis;
 #[path = "api/quota.rs"]
 mod quota;
 #[path = "api/replicas.rs"]
