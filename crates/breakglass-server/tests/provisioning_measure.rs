@@ -7,6 +7,8 @@
 mod cluster;
 #[allow(dead_code)]
 mod common;
+#[path = "../../breakglass-connect/tests/support/redis_server.rs"]
+mod redis_server;
 
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,7 @@ use breakglass_client::Client;
 use breakglass_server::Clock;
 use cluster::Cluster;
 use common::*;
+use redis_server::RedisServer;
 use sqlx::{Connection, Executor, PgConnection};
 
 fn count(name: &str, default: usize) -> usize {
@@ -46,6 +49,19 @@ fn summary(mut v: Vec<Duration>) -> serde_json::Value {
 async fn world(cluster: &Cluster, tenant: bool) -> (TestApp, Client) {
     let mut admin_db = PgConnection::connect(&cluster.url("postgres")).await.unwrap();
     admin_db.execute("CREATE DATABASE db").await.unwrap();
+    let body = RegisterPlatform {
+        identifier: "pg".into(),
+        kind: "postgres".into(),
+        name: "Postgres".into(),
+        settings: [("url".to_owned(), cluster.url("postgres"))].into(),
+        ..Default::default()
+    };
+    world_with(body, "db", tenant).await
+}
+
+/// A server on the system clock with workspace `ops`, project `db` and the platform `body`
+/// (named `pg`), with a tenant of `external_id` when `tenant`.
+async fn world_with(body: RegisterPlatform, external_id: &str, tenant: bool) -> (TestApp, Client) {
     let t = TestApp::start_configured(|c| {
         c.clock = Clock::System;
         c.sign_in.enabled = false;
@@ -56,38 +72,51 @@ async fn world(cluster: &Cluster, tenant: bool) -> (TestApp, Client) {
     let admin = t.admin();
     t.workspace("ops", &[]).await;
     t.project("ops", "db").await;
-    let body = RegisterPlatform {
-        identifier: "pg".into(),
-        kind: "postgres".into(),
-        name: "Postgres".into(),
-        settings: [("url".to_owned(), cluster.url("postgres"))].into(),
-        ..Default::default()
-    };
     admin.register_platform(&body).await.unwrap();
     if tenant {
         admin
-            .create_tenant("ops", "db", &CreateTenant { platform: "pg".into(), external_id: "db".into() })
+            .create_tenant(
+                "ops",
+                "db",
+                &CreateTenant { platform: "pg".into(), external_id: external_id.into() },
+            )
             .await
             .unwrap();
     }
     (t, admin)
 }
 
-async fn is_member(conn: &mut PgConnection, group: &str, account: &str) -> bool {
-    sqlx::query_scalar::<_, bool>(
-        "SELECT EXISTS (SELECT 1 FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid \
-         JOIN pg_roles m ON m.oid = a.member WHERE g.rolname = $1 AND m.rolname = $2)",
-    )
-    .bind(group)
-    .bind(account)
-    .fetch_one(conn)
-    .await
-    .unwrap()
+/// Where a grant is looked for: membership of the group role on PostgreSQL, the group's
+/// selector on the ACL user on Redis.
+enum Probe {
+    Pg(PgConnection),
+    Redis(redis::aio::MultiplexedConnection),
 }
 
-async fn until_member(conn: &mut PgConnection, group: &str, account: &str, want: bool) {
+impl Probe {
+    async fn is_member(&mut self, group: &str, account: &str) -> bool {
+        match self {
+            Probe::Pg(conn) => sqlx::query_scalar::<_, bool>(
+                "SELECT EXISTS (SELECT 1 FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid \
+                 JOIN pg_roles m ON m.oid = a.member WHERE g.rolname = $1 AND m.rolname = $2)",
+            )
+            .bind(group)
+            .bind(account)
+            .fetch_one(conn)
+            .await
+            .unwrap(),
+            Probe::Redis(conn) => {
+                let listed: redis::Value =
+                    redis::cmd("ACL").arg("GETUSER").arg(account).query_async(conn).await.unwrap();
+                format!("{listed:?}").contains(&format!("&breakglass:group:{group}"))
+            }
+        }
+    }
+}
+
+async fn until_member(conn: &mut Probe, group: &str, account: &str, want: bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
-    while is_member(conn, group, account).await != want {
+    while conn.is_member(group, account).await != want {
         assert!(Instant::now() < deadline, "{account} in {group} never became {want}");
         tokio::time::sleep(Duration::from_micros(500)).await;
     }
@@ -100,10 +129,32 @@ async fn until_member(conn: &mut PgConnection, group: &str, account: &str, want:
 #[ignore = "a measurement: run by name"]
 async fn grant_revoke_and_expiry_reach_postgres() {
     let Some(cluster) = Cluster::start() else { return };
-    let n = count("MEASURE_N", 200);
     let (t, admin) = world(&cluster, true).await;
+    let conn = Probe::Pg(PgConnection::connect(&cluster.url("postgres")).await.unwrap());
+    latency(&t, &admin, conn, "postgres").await;
+}
+
+/// The same on Redis: the grant is the ACL user's selector for the admin group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by name"]
+async fn grant_revoke_and_expiry_reach_redis() {
+    let Some(server) = RedisServer::start() else { return };
+    let body = RegisterPlatform {
+        identifier: "pg".into(),
+        kind: "redis".into(),
+        name: "Cache".into(),
+        settings: [("url".to_owned(), server.url()), ("password".to_owned(), server.password.clone())].into(),
+        ..Default::default()
+    };
+    let (t, admin) = world_with(body, "db:", true).await;
+    let client = redis::Client::open(server.url_as("default", &server.password)).unwrap();
+    let conn = Probe::Redis(client.get_multiplexed_async_connection().await.unwrap());
+    latency(&t, &admin, conn, "redis").await;
+}
+
+async fn latency(t: &TestApp, admin: &Client, mut conn: Probe, target: &str) {
+    let n = count("MEASURE_N", 200);
     t.allow_emergency("ops", "db", "admin", false).await;
-    let mut conn = PgConnection::connect(&cluster.url("postgres")).await.unwrap();
     let ask = CreateRequest {
         workspace: "ops".into(),
         project: Some("db".into()),
@@ -174,6 +225,7 @@ async fn grant_revoke_and_expiry_reach_postgres() {
         "{}",
         serde_json::json!({
             "measure": "provisioning_latency",
+            "target": target,
             "store": if pg_server_url().is_some() { "postgresql" } else { "sqlite" },
             "emergency_grant_to_member": summary(grant),
             "remove_to_gone": summary(revoke),
