@@ -60,11 +60,13 @@ impl Kind for RedisKind {
 
     fn default_mapping(&self, role: &str) -> &'static str {
         // Commands without key arguments pass every key pattern: `-@dangerous` takes FLUSHALL,
-        // FLUSHDB, KEYS and the like, and SCAN and RANDOMKEY would show other tenants' key names.
+        // FLUSHDB, KEYS and the like; SCAN and RANDOMKEY would show other tenants' key names;
+        // functions and scripts are one library for the whole server (FUNCTION FLUSH is a
+        // write); PUBSUB lists every channel; CLIENT reaches other connections.
         match role {
-            "reader" => "+@read +@connection -@dangerous -scan -randomkey -client",
-            "user" => "+@read +@write +@connection -@dangerous -scan -randomkey -client",
-            _ => "+@all -@dangerous -scan -randomkey",
+            "reader" => "+@read +@connection -@dangerous -@scripting -@pubsub -scan -randomkey -client",
+            "user" => "+@read +@write +@connection -@dangerous -@scripting -@pubsub -scan -randomkey -client",
+            _ => "+@all -@dangerous -@scripting -@pubsub -scan -randomkey -client",
         }
     }
 
@@ -373,8 +375,13 @@ impl RedisConnector {
         // `ACL LIST` names every user; `ACL GETUSER` answers in another shape. Listing one user
         // the way the listing does keeps one parser: `ACL LIST` has no filter, so GETUSER's
         // answer is turned into a listing line.
-        let answer = self.acl(&["GETUSER", name]).await?;
-        let Value::Array(fields) = answer else { return Ok(None) };
+        let fields = match self.acl(&["GETUSER", name]).await? {
+            Value::Nil => return Ok(None),
+            Value::Array(fields) => fields,
+            // Never take an answer in another shape for "no such user": that would let a
+            // user Breakglass did not make be taken over.
+            _ => return Err(ConnectError::Refused("ACL GETUSER answered in an unexpected shape".into())),
+        };
         let mut user = AclUser { name: name.to_owned(), ..Default::default() };
         let text = |v: &Value| match v {
             Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
@@ -443,15 +450,18 @@ impl RedisConnector {
     /// The rules of a tenant's groups, learnt once (Redis rewrites rules in its own order).
     async fn learn(&self, tenant: &TenantSpec) -> Result<(), ConnectError> {
         let prefix = &tenant.external_id;
-        let bad = |c: char| c.is_whitespace() || "*?[]\\()\"'".contains(c);
-        if prefix.chars().any(bad) {
+        // The pattern is `~NAME:*`, and a name holds no `:`, so no tenant's keys are inside
+        // another's (`pay` and `payments` give `pay:*` and `payments:*`).
+        let good = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+        if !prefix.chars().all(good) {
             return Err(ConnectError::Invalid(format!(
-                "tenant '{prefix}': a Redis tenant is a key prefix without spaces, quotes, brackets or glob characters"
+                "tenant '{prefix}': a Redis tenant is a key prefix name of letters, digits, '-', '_' and '.', \
+                 and holds the keys NAME:*"
             )));
         }
         for group in tenant.groups.values() {
             let given = Selector {
-                keys: vec![format!("~{prefix}*")],
+                keys: vec![format!("~{prefix}:*")],
                 channels: vec![format!("{GROUP}{}", group.name)],
                 commands: parse_rules(&group.mapping).map_err(ConnectError::Invalid)?,
             };
@@ -524,7 +534,13 @@ impl Connector for RedisConnector {
         let mut out = Vec::new();
         for user in self.users().await? {
             let managed = self.managed(&user);
-            let root_ok = user.root == self.root();
+            // Anything a user Breakglass made holds beyond its root and its groups' selectors
+            // (a selector added by hand, rules at the root) is drift on every group it holds.
+            let root_ok = user.root == self.root()
+                && user
+                    .selectors
+                    .iter()
+                    .all(|s| s.group().and_then(|g| self.rule(g)).is_some_and(|r| r.listed == *s));
             for s in &user.selectors {
                 let Some(group) = s.group().filter(|g| groups.contains(g)) else { continue };
                 let intact = self.rule(group).is_some_and(|r| r.listed == *s);
@@ -552,8 +568,10 @@ impl Connector for RedisConnector {
             .await?
             .into_iter()
             .filter(|u| self.managed(u))
+            // One password and no `nopass`, as Breakglass sets it: anything else shows as no
+            // login, so the engine sets the login again.
             .map(|u| ActualAccount {
-                can_login: u.is_on() && (!u.passwords.is_empty() || u.flags.iter().any(|f| f == "nopass")),
+                can_login: u.is_on() && u.passwords.len() == 1 && !u.flags.iter().any(|f| f == "nopass"),
                 name: u.name,
             })
             .collect())
@@ -587,9 +605,8 @@ impl Connector for RedisConnector {
         if !self.managed(&user) {
             return Ok(());
         }
-        self.acl(&["DELUSER", name]).await?;
-        // Redis ends a deleted user's connections itself; ending them again is harmless.
-        self.end_sessions(name).await
+        self.end_sessions(name).await?;
+        self.acl(&["DELUSER", name]).await.map(drop)
     }
 
     async fn grant(&self, group: &str, member: &str) -> Result<(), ConnectError> {
@@ -620,12 +637,21 @@ impl Connector for RedisConnector {
         let Some(mut user) = self.user(member).await? else { return Ok(()) };
         user.selectors.retain(|s| s.group() != Some(group));
         if self.managed(&user) {
-            user = self.canonical(user);
+            return self.set(&self.canonical(user)).await;
         }
-        self.set(&user).await
+        // A user Breakglass did not make loses that selector and nothing else: its other
+        // selectors are set again, its root, flags and passwords are not touched.
+        let mut args =
+            vec!["ACL".to_owned(), "SETUSER".to_owned(), user.name.clone(), "clearselectors".to_owned()];
+        args.extend(user.selectors.iter().map(Selector::arg));
+        self.run(&args).await.map(drop)
     }
 
     async fn end_sessions(&self, account: &str) -> Result<(), ConnectError> {
+        // Only a user Breakglass made: drift removed from another's user leaves its connections.
+        if !self.user(account).await?.is_some_and(|u| self.managed(&u)) {
+            return Ok(());
+        }
         match self.run(&["CLIENT".into(), "KILL".into(), "USER".into(), account.to_owned()]).await {
             Ok(_) => Ok(()),
             // No such user, or no connection of it: nothing to end.

@@ -61,7 +61,7 @@ async fn users_sign_in_with_their_credential_and_reach_only_their_tenants_keys_a
     let redis = kind("redis").unwrap();
     let connector = redis.connect("cache", &settings(&server)).unwrap();
     connector.health().await.unwrap();
-    let (ledger, ops) = (tenant("ledger:", "ledger"), tenant("ops:", "ops"));
+    let (ledger, ops) = (tenant("ledger", "ledger"), tenant("ops", "ops"));
     connector.ensure_tenant(&ledger).await.unwrap();
     connector.ensure_tenant(&ops).await.unwrap();
 
@@ -78,7 +78,9 @@ async fn users_sign_in_with_their_credential_and_reach_only_their_tenants_keys_a
     assert_eq!(get(&mut conn, "ledger:a").await.unwrap().as_deref(), Some("1"), "a reader reads at once");
     assert!(no_permission(set(&mut conn, "ledger:a", "x").await), "a reader does not write");
     assert!(no_permission(get(&mut conn, "ops:a").await), "another tenant's keys are out of reach");
-    for keyless in ["SCAN 0", "KEYS *", "RANDOMKEY", "FLUSHALL"] {
+    for keyless in
+        ["SCAN 0", "KEYS *", "RANDOMKEY", "FLUSHALL", "FUNCTION FLUSH", "PUBSUB CHANNELS", "SCRIPT FLUSH"]
+    {
         let mut parts = keyless.split(' ');
         let mut cmd = redis::cmd(parts.next().unwrap());
         cmd.arg(parts.collect::<Vec<_>>());
@@ -88,8 +90,14 @@ async fn users_sign_in_with_their_credential_and_reach_only_their_tenants_keys_a
         );
     }
 
+    // Prefixes never nest: `ledger` holds ledger:*, not the keys of a tenant `ledgerx`.
+    set(&mut root, "ledgerx:a", "3").await.unwrap();
+    assert!(no_permission(get(&mut conn, "ledgerx:a").await), "a longer prefix is another tenant");
+
     connector.grant("bg_acme_ledger_user", name).await.unwrap();
     connector.grant("bg_acme_ops_reader", name).await.unwrap();
+    let eval = redis::cmd("EVAL").arg("return 1").arg(0).query_async::<redis::Value>(&mut conn).await;
+    assert!(no_permission(eval), "scripts are shared by every tenant");
     set(&mut conn, "ledger:b", "by al").await.expect("a user writes");
     assert_eq!(get(&mut conn, "ops:a").await.unwrap().as_deref(), Some("2"));
     assert!(
@@ -134,7 +142,7 @@ async fn rules_altered_by_hand_are_found_and_restored_and_other_users_keep_all_b
     let mut root = admin(&server).await;
     let redis = kind("redis").unwrap();
     let connector = redis.connect("cache", &settings(&server)).unwrap();
-    let ledger = tenant("ledger:", "ledger");
+    let ledger = tenant("ledger", "ledger");
     connector.ensure_tenant(&ledger).await.unwrap();
     let (name, password) = ("bg_mo@x.io", "another long password 4567");
     let account = AccountSpec { name: name.into(), login: Some((redis.verifier(password), None)) };
@@ -158,6 +166,30 @@ async fn rules_altered_by_hand_are_found_and_restored_and_other_users_keep_all_b
     let listed = connector.list_members(&ledger).await.unwrap();
     let altered = format!("{name} (altered by hand)");
     assert_eq!(listed, [Membership { group: "bg_acme_ledger_reader".into(), member: altered.clone() }]);
+
+    // So is a selector added by hand next to an intact one, and a second password shows as no
+    // login (so the engine sets the login again).
+    connector.revoke("bg_acme_ledger_reader", &altered).await.unwrap();
+    connector.grant("bg_acme_ledger_reader", name).await.unwrap();
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(name)
+        .arg("(~* +@all)")
+        .arg(">second-password-890")
+        .query_async::<()>(&mut root)
+        .await
+        .unwrap();
+    let listed = connector.list_members(&ledger).await.unwrap();
+    assert!(
+        listed.contains(&Membership { group: "bg_acme_ledger_reader".into(), member: altered.clone() }),
+        "{listed:?}"
+    );
+    assert!(
+        !connector.list_accounts().await.unwrap()[0].can_login,
+        "two passwords are not Breakglass's login"
+    );
+    connector.ensure_account(&account).await.unwrap();
+    assert!(login(&server, name, "second-password-890").await.is_err(), "the hand-made password is gone");
 
     // Removing the altered member restores the user as Breakglass made it; granting places the
     // reader selector again.
@@ -187,7 +219,10 @@ async fn rules_altered_by_hand_are_found_and_restored_and_other_users_keep_all_b
     assert!(connector.list_accounts().await.unwrap().iter().all(|a| a.name != "ops-bot"), "not ours");
     let refused = connector.ensure_account(&AccountSpec { name: "ops-bot".into(), login: None }).await;
     assert!(refused.is_err(), "a user Breakglass did not make is not taken over");
+    let mut open_bot = login(&server, "ops-bot", "bot-password-123").await.unwrap();
     connector.revoke("bg_acme_ledger_admin", "ops-bot").await.unwrap();
+    connector.end_sessions("ops-bot").await.unwrap();
+    set(&mut open_bot, "bot:y", "1").await.expect("its open connections are not Breakglass's to end");
     let mut bot = login(&server, "ops-bot", "bot-password-123").await.expect("its password stays");
     set(&mut bot, "bot:x", "1").await.expect("its own rules stay");
     assert!(no_permission(set(&mut bot, "ledger:x", "1").await), "the grant is gone");
@@ -203,7 +238,14 @@ async fn bad_settings_mappings_and_prefixes_are_refused_and_a_stopped_server_is_
     let with_password = [("url".to_owned(), server.url_as("default", "pw"))].into();
     assert!(redis.connect("cache", &with_password).is_err(), "a password in the URL is refused");
     let connector = redis.connect("cache", &settings(&server)).unwrap();
-    let bad = tenant("led ger*", "ledger");
+    for bad in ["led ger", "ledger*", "ledger:"] {
+        let bad = tenant(bad, "ledger");
+        assert!(matches!(
+            connector.ensure_tenant(&bad).await,
+            Err(breakglass_connect::ConnectError::Invalid(_))
+        ));
+    }
+    let bad = tenant("a:b", "ledger");
     assert!(matches!(connector.ensure_tenant(&bad).await, Err(breakglass_connect::ConnectError::Invalid(_))));
     let wrong = redis
         .connect(

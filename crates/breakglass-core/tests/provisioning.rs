@@ -366,3 +366,49 @@ fn the_journal_names_what_each_kind_of_change_touches() {
     ok(w.as_user(OWNER, move |s, c| platforms::create_tenant(s, c, new)));
     assert_eq!(since(&w, &mut head), [Touch::Everything]);
 }
+
+#[test]
+fn a_grant_moved_to_a_renamed_account_keeps_its_record_when_the_old_place_is_removed() {
+    use breakglass_core::cmd::provision::Outcome;
+    use breakglass_core::provision::{Place, ProvisionState};
+    let mut w = world();
+    let web = proj("team-a", "web");
+    ok(w.set(OWNER, &web, "alice@corp.io", prole("reader"), None));
+    let key = now_desired(&w).grants[0].key.clone();
+    let place = |account: &str| Place { account: account.into(), group: "bg_team-a_web_reader".into() };
+    let record = |w: &mut World, outcomes: Vec<Outcome>| {
+        ok(w.system(move |s, c| {
+            let served = provision::bindings_served(s, &outcomes, c.now);
+            provision::record(s, c, &outcomes, &served).map(|ch| (ch, ()))
+        }))
+    };
+    record(&mut w, vec![Outcome::Granted(key.clone(), place("bg_alice@corp.io"))]);
+    // The account template changed: one pass places the grant at the new account and removes
+    // it from the old one. The record must follow the new place, not vanish with the old.
+    record(
+        &mut w,
+        vec![
+            Outcome::Granted(key.clone(), place("alice")),
+            Outcome::Revoked(key.clone(), place("bg_alice@corp.io")),
+        ],
+    );
+    let r = w.state.provision(&key).expect("the record stays");
+    assert_eq!(
+        (r.place.account.as_str(), matches!(r.state, ProvisionState::Provisioned { .. })),
+        ("alice", true)
+    );
+    let last = w.log.last().unwrap().event_type.as_str().to_owned();
+    assert_eq!(last, "ACCESS_DEPROVISIONED", "the old place's removal is audited");
+    // Removing the old place failing later does not turn the new place's record into a failure.
+    let next_retry = w.now.plus(Span::seconds(2));
+    record(
+        &mut w,
+        vec![Outcome::Failed {
+            key: key.clone(),
+            place: place("bg_alice@corp.io"),
+            error: "down".into(),
+            next_retry,
+        }],
+    );
+    assert!(matches!(w.state.provision(&key).unwrap().state, ProvisionState::Provisioned { .. }));
+}

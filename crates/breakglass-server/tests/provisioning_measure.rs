@@ -146,7 +146,7 @@ async fn grant_revoke_and_expiry_reach_redis() {
         settings: [("url".to_owned(), server.url()), ("password".to_owned(), server.password.clone())].into(),
         ..Default::default()
     };
-    let (t, admin) = world_with(body, "db:", true).await;
+    let (t, admin) = world_with(body, "db", true).await;
     let client = redis::Client::open(server.url_as("default", &server.password)).unwrap();
     let conn = Probe::Redis(client.get_multiplexed_async_connection().await.unwrap());
     latency(&t, &admin, conn, "redis").await;

@@ -66,6 +66,20 @@ pub fn record(
 ) -> Result<Changes, DomainError> {
     let mut out = Changes::default();
     let grant_event = |ty, key: &GrantKey, extra| grant_event(state, ctx, ty, key, served.get(key), extra);
+    // A grant's record follows its place: when its account was renamed, one pass places it
+    // at the new place and removes it from the old one, and only the new place's outcome may
+    // write the record.
+    let mut placed_now: HashMap<&GrantKey, &Place> = HashMap::new();
+    for outcome in outcomes {
+        if let Outcome::Granted(key, place) = outcome {
+            placed_now.insert(key, place);
+        }
+    }
+    let recorded_here = |key: &GrantKey, place: &Place| {
+        let elsewhere_now = placed_now.get(key).is_some_and(|p| *p != place);
+        let recorded = state.provision(key).is_none_or(|p| p.place == *place);
+        recorded && !elsewhere_now
+    };
     for outcome in outcomes {
         match outcome {
             Outcome::Granted(key, place) => {
@@ -83,13 +97,18 @@ pub fn record(
                 out.changes.push(Change::PutProvision(record));
                 out.events.push(grant_event(EventType::AccessProvisioned, key, json!({})));
             }
-            Outcome::Revoked(key, _) => {
-                if state.provision(key).is_some() {
+            Outcome::Revoked(key, place) => {
+                if state.provision(key).is_some() && recorded_here(key, place) {
                     out.changes.push(Change::DeleteProvision(key.clone()));
                 }
                 out.events.push(grant_event(EventType::AccessDeprovisioned, key, json!({})));
             }
             Outcome::Failed { key, place, error, next_retry } => {
+                if !recorded_here(key, place) {
+                    // The old place of a renamed account, which holds no record: the engine's
+                    // next full pass finds the membership there again and removes it.
+                    continue;
+                }
                 let (attempts, since) = match state.provision(key).map(|p| &p.state) {
                     Some(ProvisionState::Failed { attempts, since, .. }) => (attempts + 1, *since),
                     _ => (1, ctx.now),

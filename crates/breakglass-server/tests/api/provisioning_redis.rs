@@ -49,7 +49,7 @@ async fn a_project_role_becomes_acl_rules_on_the_tenants_keys_until_it_is_remove
     };
     admin.register_platform(&body).await.unwrap();
     admin
-        .create_tenant("acme", "web", &CreateTenant { platform: "cache".into(), external_id: "web:".into() })
+        .create_tenant("acme", "web", &CreateTenant { platform: "cache".into(), external_id: "web".into() })
         .await
         .unwrap();
     let mut root = redis::Client::open(server.url_as("default", &server.password))
