@@ -28,6 +28,14 @@ PRIVILEGES = {
     "CREATE VIEW", "SHOW VIEW", "TRIGGER", "EXECUTE", "CREATE TEMPORARY TABLES", "LOCK TABLES",
     "ALL PRIVILEGES", "ALL",
 }
+# What a role holds when the platform's mapping names only the role (Breakglass's default).
+DEFAULTS = {
+    "reader": ["SELECT"],
+    "user": ["SELECT", "INSERT", "UPDATE", "DELETE"],
+    "admin": ["ALL PRIVILEGES"],
+}
+# Client-side errors of a connection that is gone (PyMySQL: CR_* codes).
+CONNECTION_LOST = {2003, 2006, 2013, 2014, 2055}
 NAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,80}$")
 DATABASE = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
 
@@ -46,6 +54,8 @@ def digest(text, n):
 
 
 def parse_mapping(mapping):
+    if mapping.strip().lower() in DEFAULTS:
+        return DEFAULTS[mapping.strip().lower()]
     privileges = [p.strip().upper() for p in mapping.split(",") if p.strip()]
     if not privileges:
         raise Failure("invalid", "a MariaDB mapping names privileges, such as 'SELECT, INSERT'")
@@ -95,10 +105,11 @@ class MariaDB:
             with self.db().cursor() as c:
                 c.execute(sql, args)
                 return c.fetchall()
-        except pymysql.err.OperationalError as e:
-            self.conn = None
-            raise Failure("unreachable", f"MariaDB: {e.args[-1]}")
         except pymysql.err.MySQLError as e:
+            code = e.args[0] if e.args and isinstance(e.args[0], int) else 0
+            if code in CONNECTION_LOST or isinstance(e, pymysql.err.InterfaceError):
+                self.conn = None
+                raise Failure("unreachable", f"MariaDB: {e.args[-1]}")
             raise Failure("refused", f"MariaDB: {e.args[-1]}")
 
     # -- names ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+pub mod external;
 pub mod postgres;
 pub mod redis;
 
@@ -147,6 +148,18 @@ pub trait Connector: Send + Sync {
     async fn revoke(&self, group: &str, member: &str) -> Result<(), ConnectError>;
     /// Ends the open sessions of `account`.
     async fn end_sessions(&self, account: &str) -> Result<(), ConnectError>;
+    /// The verifier of `password` the platform stores, for kinds whose [`Kind::verifier`]
+    /// cannot tell (the program of an external connector knows its system's).
+    async fn verifier(&self, _password: &str) -> Result<String, ConnectError> {
+        Err(ConnectError::Invalid("this connector makes no logins".into()))
+    }
+}
+
+/// What the server lets connectors use, beyond a platform's settings.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    /// Where the programs of external connectors are; `None`: external connectors are off.
+    pub connectors_dir: Option<std::path::PathBuf>,
 }
 
 /// A kind of platform with a built-in connector.
@@ -157,8 +170,13 @@ pub trait Kind {
     fn default_mapping(&self, role: &str) -> &'static str;
     /// Checks a role mapping; the error says what is wrong.
     fn check_mapping(&self, mapping: &str) -> Result<(), String>;
-    /// The verifier of `password` the platform stores (never the password).
-    fn verifier(&self, password: &str) -> String;
+    /// The verifier of `password` the platform stores (never the password); `None` when only
+    /// a connector can tell ([`Connector::verifier`]).
+    fn verifier(&self, password: &str) -> Option<String>;
+    /// Whether settings beyond [`Kind::settings`] are taken (handed on to the connector).
+    fn open_ended(&self) -> bool {
+        false
+    }
     /// A ready command line that connects `login` to a tenant, where the kind has one.
     fn connect_line(
         &self,
@@ -173,6 +191,15 @@ pub trait Kind {
         &self,
         platform: &str,
         settings: &BTreeMap<String, String>,
+    ) -> Result<Box<dyn Connector>, ConnectError> {
+        self.connect_in(platform, settings, &Env::default())
+    }
+    /// [`Kind::connect`], with what the server lets connectors use.
+    fn connect_in(
+        &self,
+        platform: &str,
+        settings: &BTreeMap<String, String>,
+        env: &Env,
     ) -> Result<Box<dyn Connector>, ConnectError>;
 }
 
@@ -181,6 +208,7 @@ pub fn kind(kind: &str) -> Option<&'static dyn Kind> {
     match kind {
         "postgres" | "postgresql" => Some(&postgres::PostgresKind),
         "redis" => Some(&redis::RedisKind),
+        "external" => Some(&external::ExternalKind),
         _ => None,
     }
 }
@@ -188,7 +216,8 @@ pub fn kind(kind: &str) -> Option<&'static dyn Kind> {
 /// Checks settings against a kind's specification: every required one given, none unknown.
 pub fn check_settings(kind: &dyn Kind, given: &[&str]) -> Result<(), String> {
     let specs = kind.settings();
-    if let Some(unknown) = given.iter().find(|k| !specs.iter().any(|s| s.key == **k)) {
+    let unknown = given.iter().find(|k| !specs.iter().any(|s| s.key == **k));
+    if let Some(unknown) = unknown.filter(|_| !kind.open_ended()) {
         let known: Vec<&str> = specs.iter().map(|s| s.key).collect();
         return Err(format!("unknown setting '{unknown}': this kind takes {}", known.join(", ")));
     }

@@ -68,10 +68,10 @@ impl Kind for PostgresKind {
         parse_mapping(mapping).map(drop)
     }
 
-    fn verifier(&self, password: &str) -> String {
+    fn verifier(&self, password: &str) -> Option<String> {
         let mut salt = [0u8; 16];
         getrandom::getrandom(&mut salt).expect("the operating system gives randomness");
-        scram_verifier(password, &salt, SCRAM_ITERATIONS)
+        Some(scram_verifier(password, &salt, SCRAM_ITERATIONS))
     }
 
     fn connect_line(
@@ -91,10 +91,11 @@ impl Kind for PostgresKind {
         ))
     }
 
-    fn connect(
+    fn connect_in(
         &self,
         platform: &str,
         settings: &BTreeMap<String, String>,
+        _env: &crate::Env,
     ) -> Result<Box<dyn Connector>, ConnectError> {
         let url =
             settings.get("url").ok_or_else(|| ConnectError::Invalid("setting 'url' is missing".into()))?;
@@ -455,8 +456,8 @@ mod tests {
         assert_eq!(v, scram_verifier("pencil", &salt, 4096));
         assert_ne!(v, scram_verifier("pencil2", &salt, 4096));
         assert_ne!(
-            PostgresKind.verifier("pencil"),
-            PostgresKind.verifier("pencil"),
+            PostgresKind.verifier("pencil").unwrap(),
+            PostgresKind.verifier("pencil").unwrap(),
             "a fresh salt each time"
         );
     }

@@ -74,8 +74,8 @@ impl Kind for RedisKind {
         parse_rules(mapping).map(drop)
     }
 
-    fn verifier(&self, password: &str) -> String {
-        hex(&Sha256::digest(password.as_bytes()))
+    fn verifier(&self, password: &str) -> Option<String> {
+        Some(hex(&Sha256::digest(password.as_bytes())))
     }
 
     fn connect_line(
@@ -89,10 +89,11 @@ impl Kind for RedisKind {
         Some(format!("redis-cli -h {} -p {port} --user {} --askpass", quote(&host), quote(login)))
     }
 
-    fn connect(
+    fn connect_in(
         &self,
         platform: &str,
         settings: &BTreeMap<String, String>,
+        _env: &crate::Env,
     ) -> Result<Box<dyn Connector>, ConnectError> {
         let url =
             settings.get("url").ok_or_else(|| ConnectError::Invalid("setting 'url' is missing".into()))?;

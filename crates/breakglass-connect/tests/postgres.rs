@@ -54,7 +54,8 @@ async fn accounts_log_in_with_their_credential_and_hold_what_their_groups_grant(
     let name = "bg_al@x.io";
     let password = "correct horse battery staple 0123";
     let until = now_micros() + 3_600_000_000;
-    let account = AccountSpec { name: name.into(), login: Some((pg.verifier(password), Some(until))) };
+    let account =
+        AccountSpec { name: name.into(), login: Some((pg.verifier(password).unwrap(), Some(until))) };
     connector.ensure_account(&account).await.unwrap();
     connector.grant("bg_acme_web_reader", name).await.unwrap();
     connector.grant("bg_acme_web_reader", name).await.unwrap(); // idempotent
@@ -96,8 +97,10 @@ async fn accounts_log_in_with_their_credential_and_hold_what_their_groups_grant(
     drop(again);
 
     // A credential past its end is refused by PostgreSQL itself.
-    let expired =
-        AccountSpec { name: name.into(), login: Some((pg.verifier(password), Some(now_micros() - 1))) };
+    let expired = AccountSpec {
+        name: name.into(),
+        login: Some((pg.verifier(password).unwrap(), Some(now_micros() - 1))),
+    };
     connector.ensure_account(&expired).await.unwrap();
     assert!(login(&cluster, name, password, "web_db").await.is_err(), "VALID UNTIL refuses it");
     // No login at all.

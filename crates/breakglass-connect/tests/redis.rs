@@ -66,7 +66,7 @@ async fn users_sign_in_with_their_credential_and_reach_only_their_tenants_keys_a
     connector.ensure_tenant(&ops).await.unwrap();
 
     let (name, password) = ("bg_al@x.io", "correct horse battery staple 0123");
-    let account = AccountSpec { name: name.into(), login: Some((redis.verifier(password), None)) };
+    let account = AccountSpec { name: name.into(), login: Some((redis.verifier(password).unwrap(), None)) };
     connector.ensure_account(&account).await.unwrap();
     connector.ensure_account(&account).await.unwrap(); // idempotent
     assert!(login(&server, name, "wrong").await.is_err(), "a wrong password is refused");
@@ -145,7 +145,7 @@ async fn rules_altered_by_hand_are_found_and_restored_and_other_users_keep_all_b
     let ledger = tenant("ledger", "ledger");
     connector.ensure_tenant(&ledger).await.unwrap();
     let (name, password) = ("bg_mo@x.io", "another long password 4567");
-    let account = AccountSpec { name: name.into(), login: Some((redis.verifier(password), None)) };
+    let account = AccountSpec { name: name.into(), login: Some((redis.verifier(password).unwrap(), None)) };
     connector.ensure_account(&account).await.unwrap();
     connector.grant("bg_acme_ledger_reader", name).await.unwrap();
 

@@ -83,6 +83,9 @@ pub struct Config {
     pub platform_key: Option<String>,
     /// The file of that key (default: `<data-dir>/platform-key`, created when missing).
     pub platform_key_file: Option<PathBuf>,
+    /// The directory of the programs external connectors may run (`None`: kind `external` is
+    /// off). An admin names a program; only the operator decides which exist.
+    pub connectors_dir: Option<PathBuf>,
     /// Where the audit chain's signed checkpoints go and their key (default: in `data_dir`).
     pub checkpoints: Option<integrity::Config>,
     /// How often a checkpoint is written when the head moved.
@@ -112,6 +115,7 @@ impl Config {
             checkpoints: None,
             checkpoint_every: Duration::from_secs(1),
             reconcile_every: Duration::from_secs(60),
+            connectors_dir: None,
             platform_key: None,
             platform_key_file: None,
         }
@@ -246,6 +250,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         };
         listener::serve(tcp, router, limits, max_connections, proxies, stop, drain).await
     });
+    app.provisioning.set_env(breakglass_connect::Env { connectors_dir: config.connectors_dir.clone() });
     let background = vec![
         tokio::spawn(sweeper::run(app.clone(), config.sweep_every)),
         tokio::spawn(sweeper::follow(app.clone(), config.sync_every)),

@@ -7,6 +7,8 @@
 #[path = "../../breakglass-connect/tests/support/cluster.rs"]
 mod cluster;
 mod common;
+#[path = "../../breakglass-connect/tests/support/mariadb.rs"]
+mod mariadb;
 #[path = "../../breakglass-connect/tests/support/redis_server.rs"]
 mod redis_server;
 
@@ -36,6 +38,8 @@ mod members;
 mod platforms;
 #[path = "api/provisioning.rs"]
 mod provisioning;
+#[path = "api/provisioning_external.rs"]
+mod provisioning_external;
 #[path = "api/provisioning_redis.rs"]
 mod provisioning_redis;
 #[path = "api/quota.rs"]

@@ -7,6 +7,8 @@
 mod cluster;
 #[allow(dead_code)]
 mod common;
+#[path = "../../breakglass-connect/tests/support/mariadb.rs"]
+mod mariadb;
 #[path = "../../breakglass-connect/tests/support/redis_server.rs"]
 mod redis_server;
 
@@ -19,6 +21,7 @@ use breakglass_client::Client;
 use breakglass_server::Clock;
 use cluster::Cluster;
 use common::*;
+use mariadb::MariaDb;
 use redis_server::RedisServer;
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -62,7 +65,26 @@ async fn world(cluster: &Cluster, tenant: bool) -> (TestApp, Client) {
 /// A server on the system clock with workspace `ops`, project `db` and the platform `body`
 /// (named `pg`), with a tenant of `external_id` when `tenant`.
 async fn world_with(body: RegisterPlatform, external_id: &str, tenant: bool) -> (TestApp, Client) {
-    let t = TestApp::start_configured(|c| {
+    world_tuned(body, external_id, tenant, |_| {}).await
+}
+
+/// `world_with` with a tenant, and `tweak` applied to the server's configuration.
+async fn world_configured(
+    body: RegisterPlatform,
+    external_id: &str,
+    tweak: impl FnOnce(&mut breakglass_server::Config) + Send + 'static,
+) -> (TestApp, Client) {
+    world_tuned(body, external_id, true, tweak).await
+}
+
+async fn world_tuned(
+    body: RegisterPlatform,
+    external_id: &str,
+    tenant: bool,
+    tweak: impl FnOnce(&mut breakglass_server::Config) + Send + 'static,
+) -> (TestApp, Client) {
+    let t = TestApp::start_configured(move |c| {
+        tweak(c);
         c.clock = Clock::System;
         c.sign_in.enabled = false;
         // An open-loop load generator is one client address with many connections.
@@ -91,6 +113,9 @@ async fn world_with(body: RegisterPlatform, external_id: &str, tenant: bool) -> 
 enum Probe {
     Pg(PgConnection),
     Redis(redis::aio::MultiplexedConnection),
+    /// The example MariaDB connector: the group role granted to the account's bundle role,
+    /// asked with the `mysql` client (a process per poll: a few milliseconds of resolution).
+    Maria,
 }
 
 impl Probe {
@@ -109,6 +134,16 @@ impl Probe {
                 let listed: redis::Value =
                     redis::cmd("ACL").arg("GETUSER").arg(account).query_async(conn).await.unwrap();
                 format!("{listed:?}").contains(&format!("&breakglass:group:{group}"))
+            }
+            Probe::Maria => {
+                let bundle = MariaDb::bundle("pg", account);
+                let sql =
+                    format!("SELECT 1 FROM mysql.roles_mapping WHERE Role = '{group}' AND User = '{bundle}'");
+                let out = std::process::Command::new("mysql")
+                    .args(["-uroot", "-N", "-B", "-e", &sql])
+                    .output()
+                    .unwrap();
+                !String::from_utf8_lossy(&out.stdout).trim().is_empty()
             }
         }
     }
@@ -150,6 +185,34 @@ async fn grant_revoke_and_expiry_reach_redis() {
     let client = redis::Client::open(server.url_as("default", &server.password)).unwrap();
     let conn = Probe::Redis(client.get_multiplexed_async_connection().await.unwrap());
     latency(&t, &admin, conn, "redis").await;
+}
+
+/// The same through the external connector protocol and the example MariaDB connector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by name"]
+async fn grant_revoke_and_expiry_reach_mariadb_through_an_external_program() {
+    let Some(db) = MariaDb::start() else { return };
+    let body = RegisterPlatform {
+        identifier: "pg".into(),
+        kind: "external".into(),
+        name: "MariaDB".into(),
+        settings: db.settings().into_iter().collect(),
+        ..Default::default()
+    };
+    let dir = db.connectors.clone();
+    let (t, admin) = world_configured(body, &db.database, move |c| c.connectors_dir = Some(dir)).await;
+    latency(&t, &admin, Probe::Maria, "mariadb (external)").await;
+    drop(t);
+    db.forget("pg");
+    let roles =
+        db.root("SELECT User FROM mysql.user WHERE is_role = 'Y' AND User LIKE 'bg\\_ops\\_db\\_%'").unwrap();
+    for r in roles.lines() {
+        let _ = db.root(&format!("DROP ROLE IF EXISTS `{r}`"));
+    }
+    let users = db.root("SELECT User FROM mysql.user WHERE User LIKE 'bg\\_oncall%'").unwrap();
+    for u in users.lines() {
+        let _ = db.root(&format!("DROP USER IF EXISTS '{u}'@'%'"));
+    }
 }
 
 async fn latency(t: &TestApp, admin: &Client, mut conn: Probe, target: &str) {

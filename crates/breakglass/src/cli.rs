@@ -155,6 +155,9 @@ pub enum Command {
     /// Give a project a tenant on a platform, and list a project's tenants.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Check an external connector program against the protocol (runs here, not on the server).
+    #[command(subcommand)]
+    Connector(crate::connector_test::ConnectorCommand),
     /// Create, list and delete service users: credentials for a project's tenant.
     #[command(subcommand)]
     ServiceUser(service_user::ServiceUserCommand),
@@ -176,7 +179,9 @@ pub fn parse_act_as(value: &str) -> Result<String, String> {
 /// Runs a client command (anything but `serve` and `migrate`); `--as` is already in the client.
 pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
     match command {
-        Command::Serve(_) | Command::Migrate(_) => unreachable!("server roles run elsewhere"),
+        Command::Serve(_) | Command::Migrate(_) | Command::Connector(_) => {
+            unreachable!("server roles and local tools run elsewhere")
+        }
         Command::Health => session::health(ctx).await,
         Command::Login(args) => session::login(ctx, args).await,
         Command::Signup(args) => session::signup(ctx, args).await,

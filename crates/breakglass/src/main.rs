@@ -6,6 +6,7 @@
 mod args;
 mod cli;
 mod commands;
+mod connector_test;
 #[cfg(test)]
 mod fixtures;
 mod huge_pages;
@@ -47,6 +48,18 @@ fn main() -> ExitCode {
             serve::init_tracing();
             server_result(runtime.block_on(breakglass_server::migrate(&serve::store_config(&args))))
         }
+        Command::Connector(cmd) => match runtime.block_on(connector_test::run(cmd)) {
+            Ok((out, passed)) => {
+                let mut stdout = std::io::stdout().lock();
+                let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());
+                if passed {
+                    ExitCode::SUCCESS
+                } else {
+                    fail(EXIT_FAILED, "the connector program does not follow the protocol (see above)")
+                }
+            }
+            Err(usage) => fail(EXIT_USAGE, &usage),
+        },
         command => {
             let server = cli.server;
             let client = match Client::new(&server, cli.token.filter(|t| !t.is_empty())) {

@@ -108,6 +108,11 @@ pub struct ServeArgs {
     #[arg(long, env = "BREAKGLASS_PLATFORM_KEY_FILE", value_name = "PATH")]
     pub platform_key_file: Option<std::path::PathBuf>,
 
+    /// The directory of the programs that platforms of kind `external` may run (none by
+    /// default: that kind is off). A platform's `command` setting names a program in it.
+    #[arg(long, env = "BREAKGLASS_CONNECTORS_DIR", value_name = "DIR")]
+    pub connectors_dir: Option<std::path::PathBuf>,
+
     /// How long a write waits for the database before answering 503.
     #[arg(long, env = "BREAKGLASS_WRITE_TIMEOUT", default_value = "1500ms", value_name = "DURATION",
         value_parser = breakglass_server::parse_duration)]
@@ -137,6 +142,7 @@ pub fn config(args: ServeArgs) -> breakglass_server::Config {
     config.write_patience = args.write_timeout;
     config.reconcile_every = args.reconcile_every;
     config.platform_key_file = args.platform_key_file;
+    config.connectors_dir = args.connectors_dir;
     config.platform_key = std::env::var("BREAKGLASS_PLATFORM_KEY").ok().filter(|k| !k.is_empty());
     let key_hex = std::env::var("BREAKGLASS_CHECKPOINT_KEY").ok().filter(|k| !k.is_empty());
     if args.checkpoint_file.is_some() || args.checkpoint_key_file.is_some() || key_hex.is_some() {

@@ -132,6 +132,8 @@ fn configure_with(
         let secret = match connector {
             Some(k) => match k.settings().iter().find(|s| s.key == key) {
                 Some(spec) => spec.secret,
+                // Handed on to the connector: secret when it looks like one.
+                None if k.open_ended() => looks_secret(&key),
                 None => {
                     let known: Vec<&str> = k.settings().iter().map(|s| s.key).collect();
                     return Err(invalid(
@@ -362,9 +364,8 @@ pub async fn issue_credential(
 ) -> OpResult<Written<api::IssuedCredential>> {
     let (ws, project, platform) = tenant_path(app, caller, ws, p, platform)?;
     let settings = app.state().platform(&platform).cloned().ok_or_else(ApiError::internal)?;
-    let kind = engine::kind_of(&settings);
     let password = auth::new_password();
-    let verifier = kind.map(|k| k.verifier(&password));
+    let verifier = engine::verifier(app, &settings, &password).await.map_err(engine_error)?;
     let done = app
         .execute(caller.actor(), |s, c| {
             // Who may have a credential is asked first; whether the platform makes logins after.
@@ -461,7 +462,8 @@ pub async fn create_service_user(
     let role = ProjectRole::parse(body.role.as_deref().unwrap_or("user"))?;
     let secret = auth::new_secret(auth::SERVICE_USER_PREFIX);
     // Where the platform makes logins, the secret is also the login's password.
-    let verifier = app.state().platform(&platform).and_then(engine::kind_of).map(|k| k.verifier(&secret));
+    let target = app.state().platform(&platform).cloned().ok_or_else(ApiError::internal)?;
+    let verifier = engine::verifier(app, &target, &secret).await.map_err(engine_error)?;
     let provisioned = verifier.is_some();
     let new = NewServiceUser {
         workspace: ws,

@@ -42,12 +42,18 @@ const BATCH: usize = 500;
 pub struct Registry {
     /// This process's name as a lease holder.
     holder: String,
+    /// What connectors may use beyond their settings (set at start-up).
+    env: std::sync::OnceLock<breakglass_connect::Env>,
     platforms: Mutex<HashMap<Slug, Arc<Handle>>>,
 }
 
 impl Default for Registry {
     fn default() -> Self {
-        Self { holder: uuid::Uuid::new_v4().to_string(), platforms: Mutex::default() }
+        Self {
+            holder: uuid::Uuid::new_v4().to_string(),
+            env: Default::default(),
+            platforms: Mutex::default(),
+        }
     }
 }
 
@@ -116,6 +122,11 @@ pub struct Known {
 }
 
 impl Registry {
+    /// Sets what connectors may use beyond their settings (once, at start-up).
+    pub fn set_env(&self, env: breakglass_connect::Env) {
+        let _ = self.env.set(env);
+    }
+
     /// The handle of a platform's loop (made on first use).
     pub fn handle(&self, platform: &Slug) -> Arc<Handle> {
         let mut map = self.platforms.lock().unwrap_or_else(|p| p.into_inner());
@@ -185,7 +196,23 @@ fn open_settings(app: &App, platform: &Platform) -> Result<BTreeMap<String, Stri
 pub fn connect(app: &App, platform: &Platform) -> Result<Box<dyn Connector>, EngineError> {
     let kind = kind_of(platform).ok_or_else(|| EngineError::NoConnector(platform.kind.to_string()))?;
     let settings = open_settings(app, platform)?;
-    kind.connect(platform.id.as_str(), &settings).map_err(|e| EngineError::Settings(e.to_string()))
+    let env = app.provisioning.env.get().cloned().unwrap_or_default();
+    kind.connect_in(platform.id.as_str(), &settings, &env).map_err(|e| EngineError::Settings(e.to_string()))
+}
+
+/// The verifier of `password` that `platform` stores, or `None` when its kind makes no logins;
+/// asked of the connector when only it can tell (an external program).
+pub async fn verifier(app: &App, platform: &Platform, password: &str) -> Result<Option<String>, EngineError> {
+    let Some(kind) = kind_of(platform) else { return Ok(None) };
+    if let Some(v) = kind.verifier(password) {
+        return Ok(Some(v));
+    }
+    let connector = connect(app, platform)?;
+    match connector.verifier(password).await {
+        Ok(v) => Ok(Some(v)),
+        Err(ConnectError::Invalid(_)) => Ok(None),
+        Err(e) => Err(EngineError::Settings(e.to_string())),
+    }
 }
 
 /// A ready command line that connects `login` to the tenant `external_id` of `platform`.
