@@ -65,7 +65,7 @@ async fn setup_every(mode: &str, every: Duration) -> Option<Setup> {
     Some(Setup { t, cluster, admin, dev })
 }
 
-async fn eventually<F, Fut>(what: &str, check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -9,19 +9,8 @@ use breakglass_client::api::{CreateTenant, RegisterPlatform, SetMember};
 use breakglass_server::Clock;
 
 use crate::common::*;
+use crate::provisioning::eventually;
 use crate::redis_server::RedisServer;
-
-async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn no_permission<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> bool {
     matches!(&r, Err(e) if e.to_string().contains("NOPERM"))
