@@ -13,6 +13,7 @@ use std::fmt;
 pub mod external;
 pub mod postgres;
 pub mod redis;
+pub mod ssh;
 
 /// A tenant as a connector sees it: where it is on the platform and its managed groups.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -1,0 +1,156 @@
+//! SSH certificates (issue 17, the `ssh` kind's building block; not wired into the server
+//! yet): a platform's certificate authority signs a user's public key with the principals of
+//! their roles, valid from now until their access ends, and writes the key revocation list
+//! (OpenSSH's KRL format, `PROTOCOL.krl`) that hosts fetch to refuse certificates revoked
+//! early. sshd checks validity and the KRL itself, so expiry needs nobody. Keys and
+//! certificates come from RustCrypto's `ssh-key`; the KRL's few fields are written here, as
+//! that crate does not write KRLs.
+
+use ssh_key::certificate::{Builder, CertType};
+use ssh_key::rand_core::OsRng;
+use ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey};
+
+/// `SSHKRL\n\0`.
+const KRL_MAGIC: u64 = 0x5353_484b_524c_0a00;
+const KRL_FORMAT_VERSION: u32 = 1;
+const KRL_SECTION_CERTIFICATES: u8 = 1;
+const KRL_SECTION_CERT_SERIAL_LIST: u8 = 0x20;
+const KRL_SECTION_CERT_KEY_ID: u8 = 0x23;
+
+/// Why a key or certificate could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    /// The public key given is not one OpenSSH writes (`ssh-ed25519 AAAA...`).
+    #[error("not an OpenSSH public key: {0}")]
+    BadPublicKey(String),
+    /// The stored authority key does not open.
+    #[error("the certificate authority's key does not open: {0}")]
+    BadAuthority(String),
+    /// Signing failed.
+    #[error("cannot sign: {0}")]
+    Sign(String),
+}
+
+/// A platform's certificate authority.
+pub struct Authority {
+    key: PrivateKey,
+}
+
+/// A certificate to issue.
+#[derive(Clone, Debug)]
+pub struct CertificateSpec<'a> {
+    /// The user's public key, as an `authorized_keys` line.
+    pub public_key: &'a str,
+    /// The principals (login names on the hosts) it is valid for.
+    pub principals: &'a [String],
+    /// Valid from (Unix seconds).
+    pub valid_after: u64,
+    /// Valid until (Unix seconds, exclusive).
+    pub valid_before: u64,
+    /// Its serial, unique per authority (the KRL names it).
+    pub serial: u64,
+    /// Its key id, shown in sshd's log (and also revocable by it).
+    pub key_id: &'a str,
+}
+
+impl Authority {
+    /// A new authority with a fresh Ed25519 key.
+    pub fn generate() -> Result<Self, SshError> {
+        let key =
+            PrivateKey::random(&mut OsRng, Algorithm::Ed25519).map_err(|e| SshError::Sign(e.to_string()))?;
+        Ok(Self { key })
+    }
+
+    /// The authority from its private key in OpenSSH's format (as [`Authority::to_openssh`]
+    /// writes it, to be sealed at rest).
+    pub fn from_openssh(pem: &str) -> Result<Self, SshError> {
+        let key = PrivateKey::from_openssh(pem).map_err(|e| SshError::BadAuthority(e.to_string()))?;
+        Ok(Self { key })
+    }
+
+    /// Its private key in OpenSSH's format: a secret.
+    pub fn to_openssh(&self) -> Result<String, SshError> {
+        Ok(self.key.to_openssh(LineEnding::LF).map_err(|e| SshError::Sign(e.to_string()))?.to_string())
+    }
+
+    /// Its public key as a line for `TrustedUserCAKeys`.
+    pub fn public_line(&self, comment: &str) -> String {
+        let mut public = self.key.public_key().clone();
+        public.set_comment(comment);
+        public.to_openssh().unwrap_or_default()
+    }
+
+    /// Signs a user certificate; its `authorized_keys`-style line.
+    pub fn sign(&self, spec: &CertificateSpec<'_>) -> Result<String, SshError> {
+        let subject = PublicKey::from_openssh(spec.public_key.trim())
+            .map_err(|e| SshError::BadPublicKey(e.to_string()))?;
+        let mut b = Builder::new_with_random_nonce(
+            &mut OsRng,
+            subject.key_data().clone(),
+            spec.valid_after,
+            spec.valid_before,
+        )
+        .map_err(|e| SshError::Sign(e.to_string()))?;
+        let err = |e: ssh_key::Error| SshError::Sign(e.to_string());
+        b.serial(spec.serial).map_err(err)?;
+        b.key_id(spec.key_id).map_err(err)?;
+        b.cert_type(CertType::User).map_err(err)?;
+        for p in spec.principals {
+            b.valid_principal(p).map_err(err)?;
+        }
+        for ext in ["permit-pty", "permit-port-forwarding", "permit-agent-forwarding"] {
+            b.extension(ext, "").map_err(err)?;
+        }
+        let cert = b.sign(&self.key).map_err(err)?;
+        cert.to_openssh().map_err(err)
+    }
+
+    /// The key revocation list that revokes these serials and key ids of this authority's
+    /// certificates, in OpenSSH's binary format. `version` must grow with each change (hosts
+    /// may compare it); `generated` is Unix seconds.
+    pub fn krl(&self, serials: &[u64], key_ids: &[String], version: u64, generated: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend(KRL_MAGIC.to_be_bytes());
+        out.extend(KRL_FORMAT_VERSION.to_be_bytes());
+        out.extend(version.to_be_bytes());
+        out.extend(generated.to_be_bytes());
+        out.extend(0u64.to_be_bytes()); // flags
+        string(&mut out, b""); // reserved
+        string(&mut out, b"breakglass"); // comment
+        let mut section = Vec::new();
+        string(&mut section, &self.key.public_key().to_bytes().unwrap_or_default());
+        string(&mut section, b""); // reserved
+        if !serials.is_empty() {
+            let mut sorted = serials.to_vec();
+            sorted.sort_unstable();
+            sorted.dedup();
+            let list: Vec<u8> = sorted.iter().flat_map(|s| s.to_be_bytes()).collect();
+            section.push(KRL_SECTION_CERT_SERIAL_LIST);
+            string(&mut section, &list);
+        }
+        if !key_ids.is_empty() {
+            let mut ids = Vec::new();
+            for id in key_ids {
+                string(&mut ids, id.as_bytes());
+            }
+            section.push(KRL_SECTION_CERT_KEY_ID);
+            string(&mut section, &ids);
+        }
+        out.push(KRL_SECTION_CERTIFICATES);
+        string(&mut out, &section);
+        out
+    }
+}
+
+/// An SSH wire string: its length (32 bits, big-endian) and its bytes.
+fn string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend(u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend(bytes);
+}
+
+/// The `sshd_config` lines a host needs: trust the authority, map principals, fetch the KRL.
+pub fn sshd_config(ca_file: &str, principals_file: &str, krl_file: &str) -> String {
+    format!(
+        "TrustedUserCAKeys {ca_file}\nAuthorizedPrincipalsFile {principals_file}\nRevokedKeys {krl_file}\n"
+    )
+}
