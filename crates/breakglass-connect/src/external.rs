@@ -355,7 +355,7 @@ impl ExternalConnector {
             Ok::<_, std::io::Error>((read, answer))
         };
         let broken = |why: String| {
-            ConnectError::Unreachable(format!("connector program {}: {why}{}", op_name(op), self.tail()))
+            ConnectError::Unreachable(format!("connector program '{op}': {why}{}", self.tail()))
         };
         let outcome = tokio::time::timeout(self.timeout, talk).await;
         if matches!(outcome, Ok(Err(_)) | Ok(Ok((0, _)))) {
@@ -424,10 +424,7 @@ impl ExternalConnector {
         let process = slot.as_mut().expect("started above");
         let result = match self.exchange(process, op, fields).await {
             Ok(v) => serde_json::from_value::<T>(v).map_err(|e| {
-                ConnectError::Unreachable(format!(
-                    "connector program {}: its result does not fit ({e})",
-                    op_name(op)
-                ))
+                ConnectError::Unreachable(format!("connector program '{op}': its result does not fit ({e})"))
             }),
             Err(e) => Err(e),
         };
@@ -439,10 +436,6 @@ impl ExternalConnector {
         }
         result
     }
-}
-
-fn op_name(op: &str) -> String {
-    format!("'{op}'")
 }
 
 fn rfc3339(micros: i64) -> Option<String> {

@@ -373,9 +373,8 @@ impl RedisConnector {
 
     /// One ACL user, `None` when there is none.
     async fn user(&self, name: &str) -> Result<Option<AclUser>, ConnectError> {
-        // `ACL LIST` names every user; `ACL GETUSER` answers in another shape. Listing one user
-        // the way the listing does keeps one parser: `ACL LIST` has no filter, so GETUSER's
-        // answer is turned into a listing line.
+        // `ACL LIST` has no filter, so one user is read with `ACL GETUSER`, whose fields are
+        // classified by the same rules as a listing's tokens (`AclUser::selector`).
         let fields = match self.acl(&["GETUSER", name]).await? {
             Value::Nil => return Ok(None),
             Value::Array(fields) => fields,
@@ -504,11 +503,10 @@ impl RedisConnector {
     /// must be (a selector altered by hand is dropped; the engine grants it again).
     fn canonical(&self, mut user: AclUser) -> AclUser {
         user.root = self.root();
-        user.selectors.retain(|s| s.group().and_then(|g| self.rule(g)).is_some_and(|r| r.listed == *s));
         user.selectors = user
             .selectors
             .iter()
-            .filter_map(|s| s.group().and_then(|g| self.rule(g)).map(|r| r.given))
+            .filter_map(|s| s.group().and_then(|g| self.rule(g)).filter(|r| r.listed == *s).map(|r| r.given))
             .collect();
         user
     }

@@ -23,7 +23,7 @@ fn user_key(dir: &Path, name: &str) -> String {
 
 #[test]
 fn certificates_and_revocation_lists_read_as_signed_by_openssh() {
-    if keygen(&["-V"]).is_none() && Command::new("ssh-keygen").arg("-?").output().is_err() {
+    if Command::new("ssh-keygen").arg("-?").output().is_err() {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "CI needs ssh-keygen (openssh-client)");
         eprintln!("skipped: no ssh-keygen");
         return;

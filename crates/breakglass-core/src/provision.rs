@@ -329,30 +329,6 @@ pub fn grants_of(state: &State, tenant: &Tenant, user: UserId, now: Timestamp) -
     unit(state, tenant, Subject::User(user), now).grants
 }
 
-/// The next instant after `now` at which what `platform` must hold changes by time alone: a
-/// binding on one of its tenants starts or ends, or a credential ends.
-pub fn next_change(state: &State, platform: &Platform, now: Timestamp) -> Option<Timestamp> {
-    let mut next: Option<Timestamp> = None;
-    let mut consider = |t: Timestamp| {
-        if t > now && next.is_none_or(|n| t < n) {
-            next = Some(t);
-        }
-    };
-    for tenant in state.tenants().filter(|t| t.platform == platform.id) {
-        let target = Target::Project(tenant.workspace.clone(), tenant.project.clone());
-        for b in state.bindings_on(&target) {
-            consider(b.starts_at);
-            if let Some(e) = b.expires_at {
-                consider(e);
-            }
-        }
-    }
-    for c in state.credentials_on(&platform.id) {
-        consider(c.valid_until);
-    }
-    next
-}
-
 /// Where one grant stands on its platform, as the engine last reported it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "state")]

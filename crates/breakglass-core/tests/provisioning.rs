@@ -10,9 +10,10 @@ use breakglass_core::cmd::{admin, provision};
 use breakglass_core::ident::Slug;
 use breakglass_core::platform::Tenant;
 use breakglass_core::platform::{ExternalId, PlatformConfig, PlatformKind};
-use breakglass_core::provision::{desired, next_change, subjects_on, unit, Desired, Subject, Touch, Unit};
+use breakglass_core::provision::{account, desired, subjects_on, unit, Desired, Subject, Touch, Unit};
 use breakglass_core::role::ProjectRole;
 use breakglass_core::time::Span;
+use breakglass_core::time::Timestamp;
 
 const ADMIN: &str = "admin@corp.io";
 const OWNER: &str = "olivia@corp.io";
@@ -60,6 +61,34 @@ fn grants(w: &World) -> Vec<(String, &'static str, usize)> {
         .collect()
 }
 
+/// The next instant at which what `pg` must hold changes by time alone, as the engine's timers
+/// see it: the earliest next instant of any unit or account there.
+fn next_change(w: &World) -> Option<Timestamp> {
+    let pg = w.state.platform(&slug("pg")).unwrap();
+    let mut next = Vec::new();
+    for t in w.state.tenants().filter(|t| t.platform == pg.id) {
+        for s in subjects_on(&w.state, t) {
+            next.push(unit(&w.state, t, s, w.now).next);
+            next.push(account(&w.state, pg, s, w.now).and_then(|a| a.next));
+        }
+    }
+    next.into_iter().flatten().min()
+}
+
+/// Service user "deploy" of team-a/web on `pg`, a reader, with this login verifier.
+fn deploy_service_user(w: &mut World, verifier: Option<&str>) -> breakglass_core::platform::ServiceUserId {
+    let new = NewServiceUser {
+        workspace: slug("team-a"),
+        project: slug("web"),
+        platform: slug("pg"),
+        name: name("deploy"),
+        secret_hash: secret_hash("bgu_x"),
+        role: ProjectRole::Reader,
+        verifier: verifier.map(str::to_owned),
+    };
+    ok(w.as_user(OWNER, move |s, c| platforms::create_service_user(s, c, new))).value
+}
+
 fn g(account: &str, role: &'static str, bindings: usize) -> (String, &'static str, usize) {
     (account.to_owned(), role, bindings)
 }
@@ -81,17 +110,14 @@ fn every_effective_project_binding_is_a_grant_and_overlapping_ones_merge() {
     let merged = d.grants.iter().find(|g| g.key.subject == mo).unwrap();
     assert_eq!(merged.until, Some(start.plus(Span::hours(2))), "the later end counts");
     assert!(d.accounts.values().all(|a| a.login.is_none()), "no credential, no login");
-    assert_eq!(
-        next_change(&w.state, w.state.platform(&slug("pg")).unwrap(), w.now),
-        Some(start.plus(Span::hours(1)))
-    );
+    assert_eq!(next_change(&w), Some(start.plus(Span::hours(1))));
 
     // The first end leaves the grant to the second binding; the second end removes it.
     w.set_time(start.plus(Span::hours(1)));
     assert_eq!(grants(&w), [g("bg_alice@corp.io", "reader", 1), g("bg_mo@corp.io", "admin", 1)]);
     w.set_time(start.plus(Span::hours(2)));
     assert_eq!(grants(&w), [g("bg_alice@corp.io", "reader", 1)]);
-    assert_eq!(next_change(&w.state, w.state.platform(&slug("pg")).unwrap(), w.now), None);
+    assert_eq!(next_change(&w), None);
 
     // Removing the member removes the access.
     ok(w.remove(OWNER, &web, "alice@corp.io"));
@@ -114,16 +140,7 @@ fn a_disabled_workspace_holds_no_access_until_it_is_enabled() {
 #[test]
 fn a_service_user_is_a_grant_of_its_role_under_its_client_id() {
     let mut w = world();
-    let new = NewServiceUser {
-        workspace: slug("team-a"),
-        project: slug("web"),
-        platform: slug("pg"),
-        name: name("deploy"),
-        secret_hash: secret_hash("bgu_x"),
-        role: ProjectRole::Reader,
-        verifier: Some("SCRAM-SHA-256$x".into()),
-    };
-    let id = ok(w.as_user(OWNER, move |s, c| platforms::create_service_user(s, c, new))).value;
+    let id = deploy_service_user(&mut w, Some("SCRAM-SHA-256$x"));
     let d = now_desired(&w);
     let account = &d.accounts[&Subject::Service(id)];
     assert!(account.name.starts_with("svc-"));
@@ -301,16 +318,7 @@ fn replanning_only_what_the_journal_says_was_touched_keeps_desired_access_exact(
     step(&mut w, &mut m, "an expiry with no commit");
     w.sweep(10);
     step(&mut w, &mut m, "the sweep recording it");
-    let new = NewServiceUser {
-        workspace: slug("team-a"),
-        project: slug("web"),
-        platform: slug("pg"),
-        name: name("deploy"),
-        secret_hash: secret_hash("bgu_x"),
-        role: ProjectRole::Reader,
-        verifier: None,
-    };
-    ok(w.as_user(OWNER, move |s, c| platforms::create_service_user(s, c, new)));
+    deploy_service_user(&mut w, None);
     step(&mut w, &mut m, "a service user");
     ok(w.remove(OWNER, &web, "alice@corp.io"));
     step(&mut w, &mut m, "a member removed");

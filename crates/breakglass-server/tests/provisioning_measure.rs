@@ -68,15 +68,7 @@ async fn world_with(body: RegisterPlatform, external_id: &str, tenant: bool) -> 
     world_tuned(body, external_id, tenant, |_| {}).await
 }
 
-/// `world_with` with a tenant, and `tweak` applied to the server's configuration.
-async fn world_configured(
-    body: RegisterPlatform,
-    external_id: &str,
-    tweak: impl FnOnce(&mut breakglass_server::Config) + Send + 'static,
-) -> (TestApp, Client) {
-    world_tuned(body, external_id, true, tweak).await
-}
-
+/// `world_with`, with `tweak` applied to the server's configuration.
 async fn world_tuned(
     body: RegisterPlatform,
     external_id: &str,
@@ -200,7 +192,7 @@ async fn grant_revoke_and_expiry_reach_mariadb_through_an_external_program() {
         ..Default::default()
     };
     let dir = db.connectors.clone();
-    let (t, admin) = world_configured(body, &db.database, move |c| c.connectors_dir = Some(dir)).await;
+    let (t, admin) = world_tuned(body, &db.database, true, move |c| c.connectors_dir = Some(dir)).await;
     latency(&t, &admin, Probe::Maria, "mariadb (external)").await;
     drop(t);
     db.forget("pg");

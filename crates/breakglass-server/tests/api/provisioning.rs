@@ -40,15 +40,6 @@ async fn setup_every(mode: &str, every: Duration) -> Option<Setup> {
     web.execute("CREATE TABLE items (id serial PRIMARY KEY, v text); INSERT INTO items (v) VALUES ('a')")
         .await
         .unwrap();
-    let t = TestApp::start_configured(|c| {
-        c.clock = Clock::System;
-        c.reconcile_every = every;
-    })
-    .await;
-    let admin = t.admin();
-    let dev = t.user("dev@example.com").await;
-    t.workspace("acme", &[]).await;
-    t.project("acme", "web").await;
     let body = RegisterPlatform {
         identifier: "pg".into(),
         kind: "postgres".into(),
@@ -57,12 +48,32 @@ async fn setup_every(mode: &str, every: Duration) -> Option<Setup> {
         mode: Some(mode.into()),
         ..Default::default()
     };
-    admin.register_platform(&body).await.unwrap();
-    admin
-        .create_tenant("acme", "web", &CreateTenant { platform: "pg".into(), external_id: "web_db".into() })
-        .await
-        .unwrap();
+    let (t, admin, dev) = with_platform(&body, "acme", "web_db", move |c| {
+        system_clock(c);
+        c.reconcile_every = every;
+    })
+    .await;
     Some(Setup { t, cluster, admin, dev })
+}
+
+/// A server configured by `tweak`, with dev@example.com, workspace `ws` with project `web`, the
+/// platform `body` and a tenant of `ws`/web on it named `external_id`; the server, the admin's
+/// client and dev's.
+pub(crate) async fn with_platform(
+    body: &RegisterPlatform,
+    ws: &str,
+    external_id: &str,
+    tweak: impl FnOnce(&mut breakglass_server::Config),
+) -> (TestApp, Client, Client) {
+    let t = TestApp::start_configured(tweak).await;
+    let admin = t.admin();
+    let dev = t.user("dev@example.com").await;
+    t.workspace(ws, &[]).await;
+    t.project(ws, "web").await;
+    admin.register_platform(body).await.unwrap();
+    let tenant = CreateTenant { platform: body.identifier.clone(), external_id: external_id.into() };
+    admin.create_tenant(ws, "web", &tenant).await.unwrap();
+    (t, admin, dev)
 }
 
 pub(crate) async fn eventually<F, Fut>(what: &str, check: F)
@@ -286,7 +297,9 @@ async fn an_unreachable_platform_is_reported_retried_and_converges_when_back() {
     assert!(can_read(&mut conn).await);
 }
 
-fn system_clock(c: &mut breakglass_server::Config) {
+/// The system clock (PostgreSQL and the other targets check logins against the real time) and
+/// a full pass every 2 s.
+pub(crate) fn system_clock(c: &mut breakglass_server::Config) {
     c.clock = Clock::System;
     c.reconcile_every = Duration::from_secs(2);
 }

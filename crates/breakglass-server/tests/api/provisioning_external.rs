@@ -7,18 +7,17 @@
 use std::time::Duration;
 
 use breakglass_client::api::{CreateTenant, RegisterPlatform, SetMember};
-use breakglass_server::Clock;
 
 use crate::common::*;
 use crate::mariadb::MariaDb;
+use crate::provisioning::system_clock;
 
 #[tokio::test]
 async fn a_project_role_becomes_mariadb_privileges_through_an_external_program() {
     let Some(db) = MariaDb::start() else { return };
     let dir = db.connectors.clone();
     let t = TestApp::start_configured(move |c| {
-        c.clock = Clock::System;
-        c.reconcile_every = Duration::from_secs(2);
+        system_clock(c);
         c.connectors_dir = Some(dir);
     })
     .await;

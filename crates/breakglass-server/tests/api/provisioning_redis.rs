@@ -5,11 +5,9 @@
 
 use std::time::Duration;
 
-use breakglass_client::api::{CreateTenant, RegisterPlatform, SetMember};
-use breakglass_server::Clock;
+use breakglass_client::api::{RegisterPlatform, SetMember};
 
-use crate::common::*;
-use crate::provisioning::eventually;
+use crate::provisioning::{eventually, system_clock, with_platform};
 use crate::redis_server::RedisServer;
 
 fn no_permission<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> bool {
@@ -19,15 +17,6 @@ fn no_permission<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> bool {
 #[tokio::test]
 async fn a_project_role_becomes_acl_rules_on_the_tenants_keys_until_it_is_removed() {
     let Some(server) = RedisServer::start() else { return };
-    let t = TestApp::start_configured(|c| {
-        c.clock = Clock::System;
-        c.reconcile_every = Duration::from_secs(2);
-    })
-    .await;
-    let admin = t.admin();
-    let dev = t.user("dev@example.com").await;
-    t.workspace("acme", &[]).await;
-    t.project("acme", "web").await;
     let body = RegisterPlatform {
         identifier: "cache".into(),
         kind: "redis".into(),
@@ -36,11 +25,7 @@ async fn a_project_role_becomes_acl_rules_on_the_tenants_keys_until_it_is_remove
         mode: Some("enforce".into()),
         ..Default::default()
     };
-    admin.register_platform(&body).await.unwrap();
-    admin
-        .create_tenant("acme", "web", &CreateTenant { platform: "cache".into(), external_id: "web".into() })
-        .await
-        .unwrap();
+    let (t, admin, dev) = with_platform(&body, "acme", "web", system_clock).await;
     let mut root = redis::Client::open(server.url_as("default", &server.password))
         .unwrap()
         .get_multiplexed_async_connection()
