@@ -1381,6 +1381,62 @@ pub struct Platform {
     /// How the engine finds it (on `GET /api/v1/platforms/{platform}` of a provisioned one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<PlatformStatus>,
+    /// How hosts trust an SSH platform's certificates (on `GET /api/v1/platforms/{platform}`
+    /// of a platform of kind `ssh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<SshHostSetup>,
+}
+
+/// What a host needs to accept an SSH platform's certificates, and what the platform issued.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SshHostSetup {
+    /// The certificate authority's public key: the content of the `TrustedUserCAKeys` file.
+    pub ca_public_key: String,
+    /// The `sshd_config` lines a host needs (its files at their usual places).
+    pub sshd_config: String,
+    /// Where hosts fetch the key revocation list (no credential needed), relative to the server.
+    pub krl_path: String,
+    /// Certificates issued (since the server started, those then valid) that are still valid.
+    pub certificates_valid: u32,
+    /// Of those, the ones revoked early: in the revocation list.
+    pub certificates_revoked: u32,
+}
+
+/// Body of `POST /api/v1/workspaces/{ws}/projects/{p}/tenants/{platform}/ssh-certificates`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignSshKey {
+    /// The public key to sign, as one `authorized_keys` line (`ssh-ed25519 AAAA... comment`).
+    pub public_key: String,
+}
+
+/// An SSH certificate just signed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SshCertificate {
+    /// Platform identifier.
+    pub platform: String,
+    /// Workspace.
+    pub workspace: String,
+    /// Project.
+    pub project: String,
+    /// The tenant's external id (the group of hosts).
+    pub external_id: String,
+    /// Its serial (decimal; the revocation list names it).
+    pub serial: String,
+    /// Its key id (sshd logs it).
+    pub key_id: String,
+    /// The principals it carries: the login names hosts map to accounts.
+    pub principals: Vec<String>,
+    /// The project roles it was issued for.
+    pub roles: Vec<String>,
+    /// The signed key's SHA-256 fingerprint.
+    pub fingerprint: String,
+    /// The first instant it is valid.
+    pub valid_after: String,
+    /// When hosts stop accepting it (they refuse it themselves).
+    pub expires_at: String,
+    /// The certificate, as the `-cert.pub` file beside the key: `ssh` uses it from there.
+    pub certificate: String,
 }
 
 /// How the provisioning engine finds a platform.

@@ -1191,6 +1191,28 @@ impl Client {
         self.post_empty(url).await
     }
 
+    /// `POST .../tenants/{platform}/ssh-certificates`: has the platform's authority sign an
+    /// SSH public key (one `authorized_keys` line) with the principals of the caller's roles.
+    pub async fn sign_ssh_key(
+        &self,
+        ws: &str,
+        project: &str,
+        platform: &str,
+        public_key: &str,
+    ) -> Result<api::SshCertificate, ClientError> {
+        let url =
+            self.api(&["workspaces", ws, "projects", project, "tenants", platform, "ssh-certificates"])?;
+        self.post(url, &api::SignSshKey { public_key: public_key.to_owned() }).await
+    }
+
+    /// `GET /api/v1/platforms/{platform}/ssh/krl`: an SSH platform's key revocation list, in
+    /// OpenSSH's binary format (no credential needed).
+    pub async fn ssh_krl(&self, platform: &str) -> Result<Vec<u8>, ClientError> {
+        let req = self.build(Method::GET, self.api(&["platforms", platform, "ssh", "krl"])?)?;
+        let resp = self.send(req).await?;
+        Ok(resp.bytes().await.map_err(ClientError::Transport)?.to_vec())
+    }
+
     /// `GET .../tenants/{platform}/service-users`: one page of the tenant's service users
     /// (never their secrets).
     pub async fn list_service_users(

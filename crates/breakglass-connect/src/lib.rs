@@ -178,6 +178,20 @@ pub trait Kind {
     fn open_ended(&self) -> bool {
         false
     }
+    /// Whether the engine reconciles platforms of this kind. A kind whose access the platform
+    /// checks by itself (SSH certificates) has nothing to place.
+    fn provisions(&self) -> bool {
+        true
+    }
+    /// Checks one setting's value; the error says what is wrong.
+    fn check_setting(&self, _key: &str, _value: &str) -> Result<(), String> {
+        Ok(())
+    }
+    /// The settings the kind makes itself when they are not given at registration (an SSH
+    /// platform's certificate authority).
+    fn generated_settings(&self) -> Result<Vec<(&'static str, String)>, String> {
+        Ok(Vec::new())
+    }
     /// A ready command line that connects `login` to a tenant, where the kind has one.
     fn connect_line(
         &self,
@@ -210,6 +224,7 @@ pub fn kind(kind: &str) -> Option<&'static dyn Kind> {
         "postgres" | "postgresql" => Some(&postgres::PostgresKind),
         "redis" => Some(&redis::RedisKind),
         "external" => Some(&external::ExternalKind),
+        "ssh" => Some(&ssh::SshKind),
         _ => None,
     }
 }

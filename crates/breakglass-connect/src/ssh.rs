@@ -1,14 +1,131 @@
-//! SSH certificates (issue 17, the `ssh` kind's building block; not wired into the server
-//! yet): a platform's certificate authority signs a user's public key with the principals of
-//! their roles, valid from now until their access ends, and writes the key revocation list
-//! (OpenSSH's KRL format, `PROTOCOL.krl`) that hosts fetch to refuse certificates revoked
-//! early. sshd checks validity and the KRL itself, so expiry needs nobody. Keys and
-//! certificates come from RustCrypto's `ssh-key`; the KRL's few fields are written here, as
-//! that crate does not write KRLs.
+//! The `ssh` kind: a platform's certificate authority signs a user's public key with the
+//! principals of their roles, valid from now until their access ends, and writes the key
+//! revocation list (OpenSSH's KRL format, `PROTOCOL.krl`) that hosts fetch to refuse
+//! certificates revoked early. sshd checks validity and the KRL itself, so expiry needs nobody
+//! and the engine has nothing to reconcile. A tenant is a group of hosts; the role mapping
+//! names the principals of each project role there, `{tenant}` standing for the tenant's
+//! external id. Keys and certificates come from RustCrypto's `ssh-key`; the KRL's few fields
+//! are written here, as that crate does not write KRLs.
+
+use std::collections::BTreeMap;
 
 use ssh_key::certificate::{Builder, CertType};
 use ssh_key::rand_core::OsRng;
-use ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey};
+use ssh_key::{Algorithm, HashAlg, LineEnding, PrivateKey, PublicKey};
+
+use crate::{ConnectError, Connector, Kind, SettingSpec};
+
+/// The setting that holds the authority's private key (sealed at rest).
+pub const CA_KEY: &str = "ca_key";
+
+const SETTINGS: &[SettingSpec] = &[SettingSpec {
+    key: CA_KEY,
+    secret: true,
+    required: false,
+    help: "the certificate authority's private key in OpenSSH's format (made at registration when not given)",
+}];
+
+/// Most principals one role maps to.
+const MAX_PRINCIPALS: usize = 16;
+
+/// The `ssh` kind.
+pub struct SshKind;
+
+impl Kind for SshKind {
+    fn settings(&self) -> &'static [SettingSpec] {
+        SETTINGS
+    }
+
+    fn default_mapping(&self, role: &str) -> &'static str {
+        match role {
+            "reader" => "{tenant}-read",
+            "user" => "{tenant}-user",
+            _ => "{tenant}-admin",
+        }
+    }
+
+    fn check_mapping(&self, mapping: &str) -> Result<(), String> {
+        principals(mapping, "tenant").map(drop)
+    }
+
+    fn verifier(&self, _password: &str) -> Option<String> {
+        None
+    }
+
+    fn provisions(&self) -> bool {
+        false
+    }
+
+    fn check_setting(&self, key: &str, value: &str) -> Result<(), String> {
+        if key == CA_KEY {
+            Authority::from_openssh(value).map_err(|e| format!("setting '{CA_KEY}': {e}"))?;
+        }
+        Ok(())
+    }
+
+    fn generated_settings(&self) -> Result<Vec<(&'static str, String)>, String> {
+        let ca = Authority::generate().map_err(|e| e.to_string())?;
+        Ok(vec![(CA_KEY, ca.to_openssh().map_err(|e| e.to_string())?)])
+    }
+
+    fn connect_line(&self, _: &BTreeMap<String, String>, _: &str, _: &str) -> Option<String> {
+        None
+    }
+
+    fn connect_in(
+        &self,
+        _platform: &str,
+        _settings: &BTreeMap<String, String>,
+        _env: &crate::Env,
+    ) -> Result<Box<dyn Connector>, ConnectError> {
+        Err(ConnectError::Invalid(
+            "an SSH platform has nothing to reconcile: hosts check certificates".into(),
+        ))
+    }
+}
+
+/// The principals a role's mapping gives on the tenant `external_id`: its words (separated by
+/// spaces or commas) with `{tenant}` replaced. Each is 1 to 64 letters, digits or `._@+-`, so
+/// that it is one line of an `AuthorizedPrincipalsFile`.
+pub fn principals(mapping: &str, external_id: &str) -> Result<Vec<String>, String> {
+    let out: Vec<String> = mapping
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.replace("{tenant}", external_id))
+        .collect();
+    if out.is_empty() || out.len() > MAX_PRINCIPALS {
+        return Err(format!("name 1 to {MAX_PRINCIPALS} principals, separated by spaces or commas"));
+    }
+    for p in &out {
+        let ok = (1..=64).contains(&p.len())
+            && p.bytes().all(|c| c.is_ascii_alphanumeric() || b"._@+-".contains(&c));
+        if !ok {
+            return Err(format!(
+                "'{}' is not a principal: use 1 to 64 letters, digits or ._@+- ({{tenant}} stands for the tenant)",
+                p.chars().take(64).collect::<String>()
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The SHA-256 fingerprint of an OpenSSH public key line (`SHA256:...`, as `ssh-keygen -l`
+/// prints it); an error when the line is not a public key, or one too weak to sign (DSA,
+/// RSA under 2048 bits, a key type OpenSSH does not know).
+pub fn fingerprint(public_key: &str) -> Result<String, SshError> {
+    let key =
+        PublicKey::from_openssh(public_key.trim()).map_err(|e| SshError::BadPublicKey(e.to_string()))?;
+    let data = key.key_data();
+    let rsa_bits = data.rsa().and_then(|k| k.n.as_positive_bytes()).map_or(0, |n| n.len() * 8);
+    if data.is_dsa() || data.is_other() || (data.is_rsa() && rsa_bits < 2048) {
+        return Err(SshError::BadPublicKey(format!(
+            "{} keys {}are not signed: use Ed25519, ECDSA or RSA of 2048 bits or more",
+            data.algorithm(),
+            if data.is_rsa() { "under 2048 bits " } else { "" }
+        )));
+    }
+    Ok(key.fingerprint(HashAlg::Sha256).to_string())
+}
 
 /// `SSHKRL\n\0`.
 const KRL_MAGIC: u64 = 0x5353_484b_524c_0a00;

@@ -107,3 +107,40 @@ fn certificates_and_revocation_lists_read_as_signed_by_openssh() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn principals_come_from_the_mapping_with_the_tenant_filled_in() {
+    use breakglass_connect::ssh::principals;
+    assert_eq!(principals("{tenant}-read", "ledger").unwrap(), ["ledger-read"]);
+    assert_eq!(principals("ops, {tenant}-admin  root", "db").unwrap(), ["ops", "db-admin", "root"]);
+    for bad in ["", " , ", "a b\tc,d e f g h i j k l m n o p q", "{tenant}-x"] {
+        let tenant = if bad == "{tenant}-x" { "two words" } else { "t" };
+        assert!(principals(bad, tenant).is_err(), "{bad:?} on {tenant:?}");
+    }
+}
+
+#[test]
+fn fingerprints_match_openssh_and_weak_keys_are_refused() {
+    use breakglass_connect::ssh::fingerprint;
+    if Command::new("ssh-keygen").arg("-?").output().is_err() {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI needs ssh-keygen (openssh-client)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("bg-ssh-fp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = user_key(&dir, "fp");
+    let (ok, listed) = keygen(&["-l", "-E", "sha256", "-f", dir.join("fp.pub").to_str().unwrap()]).unwrap();
+    assert!(ok, "{listed}");
+    let fp = fingerprint(&key).unwrap();
+    assert!(fp.starts_with("SHA256:") && listed.contains(&fp), "{fp} in {listed}");
+    let path = dir.join("weak");
+    let (ok, text) =
+        keygen(&["-q", "-t", "rsa", "-b", "1024", "-N", "", "-f", path.to_str().unwrap()]).unwrap();
+    assert!(ok, "{text}");
+    let weak = std::fs::read_to_string(dir.join("weak.pub")).unwrap();
+    assert!(fingerprint(&weak).unwrap_err().to_string().contains("2048"));
+    assert!(fingerprint("ssh-ed25519 AAAAnot-base64").is_err());
+    assert!(fingerprint("").is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,6 +8,7 @@ use crate::model::{Binding, EndReason, PasswordHash, Token, User, Workspace};
 use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
 use crate::platform::{Credential, Platform, ServiceUser, ServiceUserId, Tenant};
 use crate::provision::{GrantKey, Provision};
+use crate::ssh::SshCertificate;
 use crate::time::Timestamp;
 
 /// One record-level change.
@@ -101,6 +102,8 @@ pub enum Change {
         /// Whose.
         user: UserId,
     },
+    /// An SSH certificate was issued.
+    PutSshCertificate(SshCertificate),
     /// A grant's provisioning record is created or replaced.
     PutProvision(Provision),
     /// A grant's provisioning record goes (the grant was removed from its platform).

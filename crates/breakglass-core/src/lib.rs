@@ -20,6 +20,7 @@ pub mod org;
 pub mod platform;
 pub mod provision;
 pub mod role;
+pub mod ssh;
 pub mod state;
 pub mod time;
 

@@ -320,7 +320,8 @@ pub fn touch_of(state: &State, change: &Change) -> Option<Touch> {
         | Change::DeleteTagDefinition(_)
         | Change::PutMessage(_)
         | Change::PutProvision(_)
-        | Change::DeleteProvision(_) => None,
+        | Change::DeleteProvision(_)
+        | Change::PutSshCertificate(_) => None,
     }
 }
 

@@ -19,6 +19,7 @@ use crate::org::{Invitation, Message, Settings, TagDefinition, TagKey};
 use crate::platform::{Credential, Platform, ServiceUser, ServiceUserId, Tenant};
 use crate::provision::{GrantKey, Provision, Touch};
 use crate::role::{Role, WorkspaceRole};
+use crate::ssh::SshCertificate;
 use crate::time::Timestamp;
 
 /// The live model.
@@ -67,6 +68,8 @@ pub struct State {
     service_users: HashMap<ServiceUserId, ServiceUser>,
     /// Users' credentials, by (platform, user).
     credentials: BTreeMap<(Slug, UserId), Credential>,
+    /// SSH certificates issued, by (platform, serial).
+    ssh_certificates: BTreeMap<(Slug, u64), SshCertificate>,
     /// Provisioning records, by grant.
     provisions: BTreeMap<GrantKey, Provision>,
     /// What recent commits touched, for the provisioning engine (see [`State::touched_since`]).
@@ -279,6 +282,9 @@ impl State {
             Change::PutProvision(p) => {
                 self.provisions.insert(p.key.clone(), p.clone());
             }
+            Change::PutSshCertificate(c) => {
+                self.ssh_certificates.insert((c.platform.clone(), c.serial), c.clone());
+            }
             Change::DeleteProvision(key) => {
                 self.provisions.remove(key);
             }
@@ -380,6 +386,10 @@ impl State {
             | Change::DeleteCredential { platform, user } => {
                 let key = (platform.clone(), *user);
                 Restore::Credential(self.credentials.get(&key).cloned(), key)
+            }
+            Change::PutSshCertificate(c) => {
+                let key = (c.platform.clone(), c.serial);
+                Restore::SshCertificate(self.ssh_certificates.get(&key).cloned(), key)
             }
             Change::PutProvision(Provision { key, .. }) | Change::DeleteProvision(key) => {
                 Restore::Provision(self.provisions.get(key).cloned(), key.clone())
@@ -492,6 +502,7 @@ impl State {
             Restore::ServiceUser(id, before) => put_back(&mut self.service_users, id, before),
             Restore::Credential(before, key) => put_back_ordered(&mut self.credentials, key, before),
             Restore::Provision(before, key) => put_back_ordered(&mut self.provisions, key, before),
+            Restore::SshCertificate(before, key) => put_back_ordered(&mut self.ssh_certificates, key, before),
         }
     }
 
@@ -819,6 +830,20 @@ impl State {
         self.credentials.get(&(platform.clone(), user))
     }
 
+    /// An SSH certificate a platform's authority issued.
+    pub fn ssh_certificate(&self, platform: &Slug, serial: u64) -> Option<&SshCertificate> {
+        self.ssh_certificates.get(&(platform.clone(), serial))
+    }
+
+    /// The SSH certificates issued on a platform (since the model was loaded, those then still
+    /// valid), by serial.
+    pub fn ssh_certificates_on<'a>(
+        &'a self,
+        platform: &'a Slug,
+    ) -> impl Iterator<Item = &'a SshCertificate> + 'a {
+        self.ssh_certificates.range((platform.clone(), 0)..=(platform.clone(), u64::MAX)).map(|(_, c)| c)
+    }
+
     /// The credentials issued on a platform, by user.
     pub fn credentials_on<'a>(&'a self, platform: &'a Slug) -> impl Iterator<Item = &'a Credential> + 'a {
         self.credentials.values().filter(move |c| &c.platform == platform)
@@ -926,6 +951,7 @@ enum Restore {
     ServiceUser(ServiceUserId, Option<ServiceUser>),
     Credential(Option<Credential>, (Slug, UserId)),
     Provision(Option<Provision>, GrantKey),
+    SshCertificate(Option<SshCertificate>, (Slug, u64)),
 }
 
 fn put_back<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, before: Option<V>) {

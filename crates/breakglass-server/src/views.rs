@@ -149,7 +149,9 @@ fn provisioning(state: &State, b: &Binding) -> Vec<api::Provisioning> {
     state
         .tenants_of(ws, project)
         .filter_map(|t| {
-            let platform = state.platform(&t.platform).filter(|p| crate::provision::kind_of(p).is_some())?;
+            let platform = state
+                .platform(&t.platform)
+                .filter(|p| crate::provision::kind_of(p).is_some_and(|k| k.provisions()))?;
             let key = GrantKey {
                 platform: t.platform.clone(),
                 workspace: ws.clone(),

@@ -11,6 +11,8 @@ mod common;
 mod mariadb;
 #[path = "../../breakglass-connect/tests/support/redis_server.rs"]
 mod redis_server;
+#[path = "../../breakglass-connect/tests/support/sshd.rs"]
+mod sshd;
 
 #[path = "api/admin_area.rs"]
 mod admin_area;
@@ -42,6 +44,8 @@ mod provisioning;
 mod provisioning_external;
 #[path = "api/provisioning_redis.rs"]
 mod provisioning_redis;
+#[path = "api/provisioning_ssh.rs"]
+mod provisioning_ssh;
 #[path = "api/quota.rs"]
 mod quota;
 #[path = "api/replicas.rs"]

@@ -489,6 +489,27 @@ where
                 .execute(&mut *conn)
                 .await?;
         }
+        Change::PutSshCertificate(c) => {
+            let record =
+                serde_json::to_string(c).map_err(|e| unencodable("ssh_certificates", c.serial, e))?;
+            sqlx::query::<DB>(
+                "INSERT INTO ssh_certificates (platform_id, serial, user_id, workspace_id, project_id, \
+                 issued_at, valid_before, record) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(c.platform.as_str())
+            .bind(i64::try_from(c.serial).map_err(|_| {
+                StoreError::Corrupt(format!("SSH certificate serial {} is above 2^63", c.serial))
+            })?)
+            .bind(uuid_text(c.user.0))
+            .bind(c.workspace.as_str())
+            .bind(c.project.as_str())
+            .bind(c.issued_at.as_micros())
+            .bind(c.valid_before.as_micros())
+            .bind(record)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| DB::duplicate(e, |_| format!("SSH certificate {} of '{}'", c.serial, c.platform)))?;
+        }
         Change::PutProvision(p) => {
             let k = &p.key;
             sqlx::query::<DB>(

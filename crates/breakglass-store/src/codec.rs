@@ -32,6 +32,7 @@ use breakglass_core::platform::{
 };
 use breakglass_core::provision::{GrantKey, Provision, Subject};
 use breakglass_core::role::{AdminRole, ProjectRole, Role, WorkspaceRole};
+use breakglass_core::ssh::SshCertificate;
 use breakglass_core::time::{Span, Timestamp};
 use sqlx::error::UnexpectedNullError;
 use sqlx::postgres::PgRow;
@@ -734,6 +735,19 @@ pub(crate) fn credential(row: &dyn Columns) -> Result<Credential, StoreError> {
         issued_at: c.time("issued_at")?,
         valid_until: c.time("valid_until")?,
     })
+}
+
+pub(crate) fn ssh_certificate(row: &dyn Columns) -> Result<SshCertificate, StoreError> {
+    let c =
+        Cols { row, at: At { table: "ssh_certificates", key: key(row, "ssh_certificates", "platform_id")? } };
+    let cert: SshCertificate =
+        serde_json::from_str(c.get("record")?).map_err(|e| c.at.corrupt("record", e))?;
+    if cert.platform.as_str() != c.get::<&str>("platform_id")?
+        || i64::try_from(cert.serial).ok() != Some(c.get("serial")?)
+    {
+        return Err(c.at.corrupt("record", "its platform or serial differs from the row's"));
+    }
+    Ok(cert)
 }
 
 pub(crate) fn provision(row: &dyn Columns) -> Result<Provision, StoreError> {

@@ -51,6 +51,11 @@ pub const SQLITE_MIGRATIONS: &[Migration] = &[
         name: "provisioning",
         sql: include_str!("../migrations/sqlite/0008_provisioning.sql"),
     },
+    Migration {
+        version: 9,
+        name: "ssh_certificates",
+        sql: include_str!("../migrations/sqlite/0009_ssh_certificates.sql"),
+    },
 ];
 
 /// The PostgreSQL tree, `migrations/postgres/NNNN_name.sql`: the same versions and names as
@@ -87,6 +92,11 @@ pub const POSTGRES_MIGRATIONS: &[Migration] = &[
         version: 8,
         name: "provisioning",
         sql: include_str!("../migrations/postgres/0008_provisioning.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "ssh_certificates",
+        sql: include_str!("../migrations/postgres/0009_ssh_certificates.sql"),
     },
 ];
 

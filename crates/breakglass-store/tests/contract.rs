@@ -538,6 +538,10 @@ fn assert_same_state(got: &State, want: &State) {
         v
     };
     assert_eq!(service_users(got), service_users(want), "service users");
+    for p in want.platforms() {
+        let certs = |s: &State| s.ssh_certificates_on(&p.id).cloned().collect::<Vec<_>>();
+        assert_eq!(certs(got), certs(want), "SSH certificates of {}", p.id);
+    }
 }
 
 /// Everything a store can show, to prove a failed commit changed nothing.
@@ -3021,6 +3025,48 @@ async fn provisioning_records_round_trip(h: &dyn Harness) {
     }
 }
 
+/// SSH certificates load back while valid; an expired one is not loaded; a serial is unique per
+/// platform.
+async fn ssh_certificates_round_trip(h: &dyn Harness) {
+    use breakglass_core::cmd::ssh;
+    use std::collections::BTreeMap;
+    let p = platforms_world(h).await;
+    let mut w = p.world;
+    let bob = w.state.user_by_email("bob@example.com").unwrap().id;
+    let principals: BTreeMap<ProjectRole, Vec<String>> =
+        [(ProjectRole::User, vec!["web-user".to_owned()])].into_iter().collect();
+    let mut issued = Vec::new();
+    for (s, seed) in [(9, 90), (10, 91)] {
+        let (c, cert) = ssh::issue_certificate(
+            &w.state,
+            &as_user(s, bob, seed),
+            (&slug("team-a"), &slug("web"), &slug("aws")),
+            "SHA256:abc",
+            &principals,
+        )
+        .unwrap();
+        assert_eq!(cert.principals, ["web-user"]);
+        w.commit(c.clone()).await;
+        issued.push((c, cert));
+    }
+    let (first, second) = (&issued[0].1, &issued[1].1);
+    let loaded = w.store.load_state(at(20)).await.unwrap();
+    assert_eq!(loaded.ssh_certificates_on(&slug("aws")).count(), 2);
+    assert_eq!(loaded.ssh_certificate(&slug("aws"), first.serial), Some(first));
+    // After the first ends, only the second is loaded.
+    let after_first = Timestamp::from_micros(first.valid_before.as_micros() + 1);
+    let later = w.store.load_state(after_first).await.unwrap();
+    let serials: Vec<u64> = later.ssh_certificates_on(&slug("aws")).map(|c| c.serial).collect();
+    assert_eq!(serials, [second.serial], "an expired certificate is not loaded");
+    let before = snapshot(w.store.as_ref()).await;
+    let replay = &issued[0].0;
+    assert!(
+        w.store.commit(w.state.head().seq, replay).await.is_err(),
+        "a serial is issued once per platform"
+    );
+    assert_unchanged(&before, &snapshot(w.store.as_ref()).await);
+}
+
 async fn platform_records_keep_their_unique_keys_and_references(h: &dyn Harness) {
     let p = platforms_world(h).await;
     let store = p.world.store.clone();
@@ -3245,6 +3291,7 @@ backends!(sqlite_memory, sqlite_file, postgres; {
     platform_records_keep_their_unique_keys_and_references,
     unreadable_platform_rows_are_reported_as_corrupt,
     provisioning_records_round_trip,
+    ssh_certificates_round_trip,
     one_holder_at_a_time_takes_a_lease,
 });
 

@@ -10,6 +10,7 @@ pub mod platforms;
 pub mod policies;
 pub mod provision;
 pub mod requests;
+pub mod ssh;
 pub mod sweep;
 pub mod tags;
 pub mod tokens;

@@ -148,6 +148,8 @@ fn api_router() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(platforms::platform_drift))
         .routes(routes!(platforms::sync_platform))
         .routes(routes!(platforms::issue_credential))
+        .routes(routes!(platforms::sign_ssh_key))
+        .routes(routes!(platforms::ssh_krl))
         .routes(routes!(platforms::create_tenant, platforms::list_tenants))
         .routes(routes!(platforms::create_service_user, platforms::list_service_users))
         .routes(routes!(platforms::delete_service_user))

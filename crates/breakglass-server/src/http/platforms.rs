@@ -241,3 +241,48 @@ pub async fn delete_service_user(
 ) -> ApiResult {
     Ok(written_empty(ops::delete_service_user(&app, &caller, (&ws, &p, &platform), &id).await?.seq))
 }
+
+/// Signs the caller's SSH public key for a project's tenant on a platform of kind `ssh`: the
+/// principals of every role they hold there now, valid until the first of those accesses ends
+/// (at most the platform's credential lifetime).
+#[utoipa::path(post, path = "/api/v1/workspaces/{ws}/projects/{p}/tenants/{platform}/ssh-certificates", tag = "platforms",
+    params(("ws" = String, Path, description = "Workspace identifier"), ("p" = String, Path, description = "Project identifier"), ("platform" = String, Path, description = "Platform identifier")),
+    request_body = api::SignSshKey,
+    responses(
+        (status = 201, description = "Signed", body = api::SshCertificate),
+        (status = 403, description = "No access on the project now", body = api::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Workspace, project or tenant not found (or not visible)", body = api::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a public key OpenSSH writes, or a weak one (`ssh.invalid_public_key`); the platform is not of kind ssh (`platform.not_ssh`); the roles map to no valid principal (`ssh.no_principals`, `ssh.invalid_principals`)", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn sign_ssh_key(
+    State(app): State<Arc<App>>,
+    caller: Caller,
+    Path((ws, p, platform)): Path<(String, String, String)>,
+    ApiJson(body): ApiJson<api::SignSshKey>,
+) -> ApiResult {
+    let done = crate::ops::ssh::sign(&app, &caller, (&ws, &p, &platform), &body.public_key).await?;
+    Ok(written(StatusCode::CREATED, done.seq, &done.value))
+}
+
+/// An SSH platform's key revocation list in OpenSSH's format (`RevokedKeys`): the certificates
+/// still valid whose holder lost a role they carry. Hosts fetch it without a credential; it
+/// names serials only.
+#[utoipa::path(get, path = "/api/v1/platforms/{platform}/ssh/krl", tag = "platforms", security(()),
+    params(("platform" = String, Path, description = "Platform identifier")),
+    responses(
+        (status = 200, description = "The revocation list", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "No SSH platform by that identifier", body = api::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn ssh_krl(
+    State(app): State<Arc<App>>,
+    Path(platform): Path<String>,
+) -> ApiResult<([(axum::http::header::HeaderName, &'static str); 2], Vec<u8>)> {
+    let krl = crate::ops::ssh::krl(&app, &platform)?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+        ],
+        krl,
+    ))
+}

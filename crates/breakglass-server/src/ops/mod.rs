@@ -12,6 +12,7 @@ pub mod messages;
 pub mod platforms;
 pub mod requests;
 pub mod session;
+pub mod ssh;
 pub mod users;
 pub mod workspaces;
 

@@ -90,7 +90,7 @@ fn platform_view(p: &Platform) -> api::Platform {
         kind: p.kind.to_string(),
         name: p.name.to_string(),
         created_at: p.created_at.to_rfc3339(),
-        provisioned: kind.is_some(),
+        provisioned: kind.is_some_and(|k| k.provisions()),
         settings: p.config.settings.clone(),
         secret_settings: p.config.sealed.keys().cloned().collect(),
         mapping,
@@ -98,6 +98,7 @@ fn platform_view(p: &Platform) -> api::Platform {
         account_template: kind.map(|_| p.config.account_template.clone()),
         credential_lifetime: kind.map(|_| p.config.credential_lifetime.to_string()),
         status: None,
+        ssh: None,
     }
 }
 
@@ -129,6 +130,9 @@ fn configure_with(
         config.settings.remove(&key);
         config.sealed.remove(&key);
         let Some(value) = value else { continue };
+        if let Some(k) = connector {
+            k.check_setting(&key, &value).map_err(|e| invalid("platform.invalid_setting", e))?;
+        }
         let secret = match connector {
             Some(k) => match k.settings().iter().find(|s| s.key == key) {
                 Some(spec) => spec.secret,
@@ -154,6 +158,12 @@ fn configure_with(
         }
     }
     if let Some(k) = connector {
+        // What the kind makes itself (an SSH platform's authority) is made when missing.
+        for (key, value) in k.generated_settings().map_err(|e| invalid("platform.invalid_setting", e))? {
+            if !config.settings.contains_key(key) && !config.sealed.contains_key(key) {
+                config.sealed.insert(key.to_owned(), sealer.seal(id.as_str(), key, &value));
+            }
+        }
         let given: Vec<&str> =
             config.settings.keys().chain(config.sealed.keys()).map(String::as_str).collect();
         breakglass_connect::check_settings(k, &given).map_err(|e| invalid("platform.invalid_setting", e))?;
@@ -273,7 +283,7 @@ pub async fn configure(
 }
 
 /// A platform identifier of a path; a malformed one is as unknown as a missing one.
-fn platform_slug(id: &str) -> Result<Slug, DomainError> {
+pub(super) fn platform_slug(id: &str) -> Result<Slug, DomainError> {
     Slug::parse(id).map_err(|_| {
         DomainError::not_found("platform.not_found", format!("platform '{id}' is not registered"))
     })
@@ -285,6 +295,7 @@ pub fn show(app: &App, caller: &Caller, id: &str) -> OpResult<api::Platform> {
     let state = app.state();
     let p = platforms::inspectable_platform(&state, &read_ctx(app, caller), &id)?;
     let mut view = platform_view(p);
+    view.ssh = super::ssh::host_setup(app, &state, p);
     if view.provisioned {
         let health = app.provisioning.health(&id);
         let (mut provisioned, mut failed) = (0, 0);
@@ -307,7 +318,8 @@ pub fn show(app: &App, caller: &Caller, id: &str) -> OpResult<api::Platform> {
     Ok(view)
 }
 
-fn engine_error(e: EngineError) -> ApiError {
+/// The answer for an engine error.
+pub(super) fn engine_error(e: EngineError) -> ApiError {
     match e {
         EngineError::NoConnector(_) => DomainError::rule("platform.no_connector", e.to_string()).into(),
         EngineError::Settings(_) => {

@@ -179,8 +179,16 @@ pub fn kind_of(platform: &Platform) -> Option<&'static dyn Kind> {
     breakglass_connect::kind(platform.kind.as_str())
 }
 
+/// The connector kind of a platform the engine reconciles: one with a connector that places
+/// access (not SSH, whose hosts check certificates themselves).
+fn reconciled(platform: &Platform) -> Result<&'static dyn Kind, EngineError> {
+    kind_of(platform)
+        .filter(|k| k.provisions())
+        .ok_or_else(|| EngineError::NoConnector(platform.kind.to_string()))
+}
+
 /// A platform's settings with its secret ones opened.
-fn open_settings(app: &App, platform: &Platform) -> Result<BTreeMap<String, String>, EngineError> {
+pub fn open_settings(app: &App, platform: &Platform) -> Result<BTreeMap<String, String>, EngineError> {
     let sealer = app.sealer().ok_or_else(|| EngineError::Settings("no platform key is loaded".into()))?;
     let mut settings = platform.config.settings.clone();
     for (key, sealed) in &platform.config.sealed {
@@ -194,7 +202,7 @@ fn open_settings(app: &App, platform: &Platform) -> Result<BTreeMap<String, Stri
 
 /// A connector for `platform`, its secret settings opened.
 pub fn connect(app: &App, platform: &Platform) -> Result<Box<dyn Connector>, EngineError> {
-    let kind = kind_of(platform).ok_or_else(|| EngineError::NoConnector(platform.kind.to_string()))?;
+    let kind = reconciled(platform)?;
     let settings = open_settings(app, platform)?;
     let env = app.provisioning.env.get().cloned().unwrap_or_default();
     kind.connect_in(platform.id.as_str(), &settings, &env).map_err(|e| EngineError::Settings(e.to_string()))
@@ -230,7 +238,7 @@ pub async fn run(app: Arc<App>, every: Duration) {
     let mut loops = tokio::task::JoinSet::new();
     loop {
         let platforms: Vec<Slug> =
-            app.state().platforms().filter(|p| kind_of(p).is_some()).map(|p| p.id.clone()).collect();
+            app.state().platforms().filter(|p| reconciled(p).is_ok()).map(|p| p.id.clone()).collect();
         for id in platforms {
             if started.insert(id.clone()) {
                 loops.spawn(platform_loop(app.clone(), id, every));
@@ -372,7 +380,7 @@ pub struct Inspection {
 /// Lists what `platform` holds and compares it with what it must hold; changes nothing.
 pub async fn inspect(app: &App, id: &Slug) -> Result<Inspection, EngineError> {
     let platform = app.state().platform(id).cloned().ok_or_else(|| EngineError::Unknown(id.clone()))?;
-    let kind = kind_of(&platform).ok_or_else(|| EngineError::NoConnector(platform.kind.to_string()))?;
+    let kind = reconciled(&platform)?;
     let connector = connect(app, &platform)?;
     let plan = {
         let state = app.state();
@@ -425,7 +433,7 @@ async fn pass(
 ) -> Result<(Report, Option<Timestamp>), EngineError> {
     let handle = app.provisioning.handle(id);
     let platform = app.state().platform(id).cloned().ok_or_else(|| EngineError::Unknown(id.clone()))?;
-    let kind = kind_of(&platform).ok_or_else(|| EngineError::NoConnector(platform.kind.to_string()))?;
+    let kind = reconciled(&platform)?;
     if known.config.as_ref() != Some(&platform.config) || known.connector.is_none() {
         *known = Known {
             connector: Some(Arc::from(connect(app, &platform)?)),

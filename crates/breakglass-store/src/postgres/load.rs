@@ -161,6 +161,18 @@ pub(super) async fn live_records(
         },
     )
     .await?;
+    // Only those still valid: an expired certificate is refused by every host anyway.
+    each(
+        conn,
+        "SELECT platform_id, serial, record FROM ssh_certificates WHERE valid_before > $1 \
+         ORDER BY platform_id, serial",
+        Some(now.as_micros()),
+        |row| {
+            state.apply(&Change::PutSshCertificate(codec::ssh_certificate(row)?));
+            Ok(())
+        },
+    )
+    .await?;
     each(
         conn,
         "SELECT platform_id, workspace_id, project_id, subject, role, place, state FROM provisions",

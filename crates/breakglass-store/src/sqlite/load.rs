@@ -197,6 +197,15 @@ pub(super) async fn live_records(
         Ok(())
     })
     .await?;
+    // Only those still valid: an expired certificate is refused by every host anyway.
+    rows(conn, "ssh_certificates", "platform_id, serial, record", page, |row| {
+        let cert = codec::ssh_certificate(row)?;
+        if cert.valid_before > now {
+            state.apply(&Change::PutSshCertificate(cert));
+        }
+        Ok(())
+    })
+    .await?;
     rows(
         conn,
         "provisions",

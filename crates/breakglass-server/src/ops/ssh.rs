@@ -1,0 +1,200 @@
+//! SSH certificates: a platform of kind `ssh` signs a user's public key for a project's tenant
+//! with the principals of the roles they hold there, and publishes the key revocation list
+//! hosts fetch. The core decides who gets which principals until when
+//! (`cmd::ssh::issue_certificate`) and which certificates are revoked (`ssh::revoked`); this
+//! layer opens the platform's authority, signs what was decided and renders.
+
+use std::collections::BTreeMap;
+
+use breakglass_api as api;
+use breakglass_connect::ssh::{self as certs, Authority, CertificateSpec};
+use breakglass_core::cmd::ssh as commands;
+use breakglass_core::ident::Slug;
+use breakglass_core::platform::Platform;
+use breakglass_core::role::ProjectRole;
+use breakglass_core::ssh::revoked;
+use breakglass_core::{DomainError, State as Model};
+
+use super::platforms::{engine_error, platform_slug, tenant_path};
+use super::{OpResult, Written};
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::provision::{self as engine, EngineError};
+
+/// The kind whose platforms sign certificates.
+const KIND: &str = "ssh";
+
+/// Where hosts fetch a platform's revocation list.
+fn krl_path(platform: &Slug) -> String {
+    format!("/api/v1/platforms/{platform}/ssh/krl")
+}
+
+/// The platform's certificate authority, opened from its sealed key.
+fn authority(app: &App, platform: &Platform) -> Result<Authority, ApiError> {
+    let settings = engine::open_settings(app, platform).map_err(engine_error)?;
+    let key = settings.get(certs::CA_KEY).ok_or_else(|| {
+        engine_error(EngineError::Settings(format!(
+            "platform '{}' has no certificate authority",
+            platform.id
+        )))
+    })?;
+    Authority::from_openssh(key).map_err(|e| engine_error(EngineError::Settings(e.to_string())))
+}
+
+/// The principals each project role maps to on the tenant `external_id` of `platform`.
+fn principals_by_role(
+    platform: &Platform,
+    external_id: &str,
+) -> Result<BTreeMap<ProjectRole, Vec<String>>, DomainError> {
+    let kind = certs::SshKind;
+    let mut out = BTreeMap::new();
+    for role in [ProjectRole::Reader, ProjectRole::User, ProjectRole::Admin] {
+        let default = breakglass_connect::Kind::default_mapping(&kind, role.as_str());
+        let mapping = platform.config.mapping.get(&role).map_or(default, String::as_str);
+        let names = certs::principals(mapping, external_id).map_err(|e| {
+            DomainError::rule(
+                "ssh.invalid_principals",
+                format!(
+                    "the {} mapping of platform '{}' on '{external_id}': {e}",
+                    role.as_str(),
+                    platform.id
+                ),
+            )
+        })?;
+        out.insert(role, names);
+    }
+    Ok(out)
+}
+
+/// Signs the caller's public key for a project's tenant on an SSH platform: the principals of
+/// every role they hold there now, valid until the first of those accesses ends (at most the
+/// platform's credential lifetime).
+pub async fn sign(
+    app: &App,
+    caller: &Caller,
+    (ws, p, platform): (&str, &str, &str),
+    public_key: &str,
+) -> OpResult<Written<api::SshCertificate>> {
+    let (ws, project, platform) = tenant_path(app, caller, ws, p, platform)?;
+    let record = app.state().platform(&platform).cloned().ok_or_else(ApiError::internal)?;
+    let external = app
+        .state()
+        .tenant(&ws, &project, &platform)
+        .map(|t| t.external_id.to_string())
+        .ok_or_else(ApiError::internal)?;
+    let fingerprint = certs::fingerprint(public_key)
+        .map_err(|e| DomainError::invalid("ssh.invalid_public_key", e.to_string()))?;
+    let is_ssh = record.kind.as_str() == KIND;
+    let (ca, principals) = if is_ssh {
+        (Some(authority(app, &record)?), principals_by_role(&record, &external)?)
+    } else {
+        (None, BTreeMap::new())
+    };
+    let done = app
+        .execute(caller.actor(), |s, c| {
+            // Who may have a certificate is asked first; whether the platform signs any after.
+            let decided =
+                commands::issue_certificate(s, c, (&ws, &project, &platform), &fingerprint, &principals);
+            let (changes, cert) = match decided {
+                // Another kind maps no role to principals.
+                Err(e) if !is_ssh && e.code() == "ssh.no_principals" => return Err(not_ssh(&record)),
+                other => other?,
+            };
+            let ca = ca.as_ref().ok_or_else(|| not_ssh(&record))?;
+            let secs =
+                |t: breakglass_core::time::Timestamp| u64::try_from(t.as_micros() / 1_000_000).unwrap_or(0);
+            let text = ca
+                .sign(&CertificateSpec {
+                    public_key,
+                    principals: &cert.principals,
+                    valid_after: secs(cert.valid_after),
+                    valid_before: secs(cert.valid_before),
+                    serial: cert.serial,
+                    key_id: &cert.key_id,
+                })
+                .map_err(|e| DomainError::invalid("ssh.invalid_public_key", e.to_string()))?;
+            Ok((changes, (cert, text)))
+        })
+        .await?;
+    let (cert, certificate) = done.value;
+    Ok(Written {
+        seq: done.seq,
+        value: api::SshCertificate {
+            platform: platform.to_string(),
+            workspace: ws.to_string(),
+            project: project.to_string(),
+            external_id: external,
+            serial: cert.serial.to_string(),
+            key_id: cert.key_id,
+            principals: cert.principals,
+            roles: cert.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+            fingerprint: cert.fingerprint,
+            valid_after: cert.valid_after.to_rfc3339(),
+            expires_at: cert.valid_before.to_rfc3339(),
+            certificate,
+        },
+    })
+}
+
+fn not_ssh(platform: &Platform) -> DomainError {
+    DomainError::rule(
+        "platform.not_ssh",
+        format!(
+            "platform '{}' ({}) signs no SSH certificates: only a platform of kind ssh does",
+            platform.id, platform.kind
+        ),
+    )
+}
+
+/// The key revocation list of an SSH platform, in OpenSSH's binary format: the certificates
+/// still valid whose holder lost a role they carry. Anyone may fetch it, like a certificate
+/// revocation list: hosts do, without a credential; it names serials only.
+pub fn krl(app: &App, platform: &str) -> OpResult<Vec<u8>> {
+    let unknown = || DomainError::not_found("platform.not_found", format!("no SSH platform '{platform}'"));
+    let id = platform_slug(platform).map_err(|_| unknown())?;
+    let record =
+        app.state().platform(&id).filter(|p| p.kind.as_str() == KIND).cloned().ok_or_else(unknown)?;
+    let ca = authority(app, &record)?;
+    let now = app.now();
+    let state = app.state();
+    let serials: Vec<u64> = revoked(&state, &id, now).into_iter().map(|c| c.serial).collect();
+    // The head grows with every commit, so a host can tell a newer list from an older one.
+    let version = u64::try_from(state.head().seq).unwrap_or(0);
+    let generated = u64::try_from(now.as_micros() / 1_000_000).unwrap_or(0);
+    Ok(ca.krl(&serials, &[], version, generated))
+}
+
+/// How hosts trust an SSH platform, and what it issued: for `platform show`. `None` for
+/// another kind, or when its authority does not open.
+pub fn host_setup(app: &App, state: &Model, platform: &Platform) -> Option<api::SshHostSetup> {
+    if platform.kind.as_str() != KIND {
+        return None;
+    }
+    let ca = authority(app, platform).ok()?;
+    let id = &platform.id;
+    let now = app.now();
+    let valid = state.ssh_certificates_on(id).filter(|c| now < c.valid_before).count();
+    let revoked = revoked(state, id, now).len();
+    let ca_file = format!("/etc/ssh/breakglass-{id}-ca.pub");
+    let krl_file = format!("/etc/ssh/breakglass-{id}.krl");
+    let mut config = String::new();
+    config.push_str(&format!("# {ca_file}: the ca_public_key line\n"));
+    config.push_str(
+        "# /etc/ssh/auth_principals/LOGIN: the principals that may log in as LOGIN, one per line\n",
+    );
+    config.push_str(&format!(
+        "# {krl_file}: fetched before sshd starts and every minute (sshd refuses every key while it is missing):\n\
+         #   curl -fsS -o {krl_file}.new SERVER{} && mv {krl_file}.new {krl_file}\n",
+        krl_path(id)
+    ));
+    config.push_str(&certs::sshd_config(&ca_file, "/etc/ssh/auth_principals/%u", &krl_file));
+    let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+    Some(api::SshHostSetup {
+        ca_public_key: ca.public_line(&format!("breakglass-ca:{id}")),
+        sshd_config: config,
+        krl_path: krl_path(id),
+        certificates_valid: n(valid),
+        certificates_revoked: n(revoked),
+    })
+}

@@ -1,0 +1,17 @@
+-- Version 9: SSH certificates a platform's authority issued (the certificate itself went to its
+-- holder only). `record` is the whole record as JSON (roles, principals, key id, fingerprint);
+-- the columns beside it are what the server looks up by. Serials stay below 2^63.
+
+CREATE TABLE ssh_certificates (
+    platform_id  TEXT NOT NULL,
+    serial       BIGINT NOT NULL,
+    user_id      TEXT NOT NULL,
+    workspace_id TEXT NOT NULL,
+    project_id   TEXT NOT NULL,
+    issued_at    BIGINT NOT NULL,
+    valid_before BIGINT NOT NULL,
+    record       TEXT NOT NULL,
+    PRIMARY KEY (platform_id, serial)
+);
+
+CREATE INDEX ssh_certificates_by_end ON ssh_certificates (valid_before);
