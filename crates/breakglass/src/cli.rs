@@ -5,7 +5,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::commands::{
     access, audit, check, credentials, entitlement, grant, invitation, member, message, platform, policy,
-    project, request, review, service_user, session, settings, tag, task, tenant, token, user, workspace,
+    project, request, review, service_user, session, settings, ssh, tag, task, tenant, token, user,
+    workspace,
 };
 use crate::commands::{Ctx, Done, Result};
 use crate::serve;
@@ -164,6 +165,9 @@ pub enum Command {
     /// Issue yourself a password for your access on a project's tenant.
     #[command(subcommand)]
     Credentials(credentials::CredentialsCommand),
+    /// Have your SSH key signed for a project's hosts, and fetch an SSH platform's revocation list.
+    #[command(subcommand)]
+    Ssh(ssh::SshCommand),
 }
 
 /// Checks the `--as` value: an address without characters an HTTP header cannot carry. An empty
@@ -207,6 +211,7 @@ pub async fn run(ctx: &Ctx, command: Command) -> Result<Done> {
         Command::Tenant(cmd) => tenant::run(ctx, cmd).await,
         Command::ServiceUser(cmd) => service_user::run(ctx, cmd).await,
         Command::Credentials(cmd) => credentials::run(ctx, cmd).await,
+        Command::Ssh(cmd) => ssh::run(ctx, cmd).await,
         Command::Check(args) => check::run(ctx, args).await,
         Command::Audit(cmd) => audit::run(ctx, cmd).await,
         Command::History(args) => audit::history(ctx, args).await,

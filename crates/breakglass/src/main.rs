@@ -90,7 +90,7 @@ fn finish(server: &str, hint: bool, result: Result<Done, Fail>) -> ExitCode {
         Ok(Done { out, status }) => {
             let mut stdout = std::io::stdout().lock();
             // A closed pipe (`| head`) is not worth a second error.
-            let _ = stdout.write_all(out.as_bytes()).and_then(|()| stdout.flush());
+            let _ = stdout.write_all(&out).and_then(|()| stdout.flush());
             match status {
                 Status::Success => ExitCode::SUCCESS,
                 Status::Denied => ExitCode::from(EXIT_DENIED),

@@ -577,3 +577,60 @@ fn platforms_tenants_and_service_users_have_their_nouns_and_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn ssh_sign_writes_the_certificate_beside_the_key_and_krl_writes_the_list() {
+    let has_keygen = Command::new("ssh-keygen").arg("-?").output().is_ok();
+    if !has_keygen {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI needs ssh-keygen (openssh-client)");
+        return;
+    }
+    let s = Server::start();
+    let dev = s.user("dev@example.com");
+    s.ok(ADMIN_TOKEN, &["workspace", "create", "acme", "--name", "Acme"]);
+    s.ok(ADMIN_TOKEN, &["project", "create", "acme", "ledger", "--name", "Ledger"]);
+    s.ok(ADMIN_TOKEN, &["platform", "register", "hosts", "--kind", "ssh", "--name", "Hosts"]);
+    let tenant = ["--workspace", "acme", "--project", "ledger", "--platform", "hosts"];
+    s.ok(ADMIN_TOKEN, &[&["tenant", "create"][..], &tenant, &["--external-id", "ledger"]].concat());
+    let shown = s.ok(ADMIN_TOKEN, &["platform", "show", "hosts"]);
+    for want in ["ssh-ed25519 ", "TrustedUserCAKeys ", "AuthorizedPrincipalsFile ", "RevokedKeys "] {
+        assert!(shown.contains(want), "{want} in {shown}");
+    }
+    assert!(!shown.contains("PRIVATE KEY"), "{shown}");
+    s.ok(
+        ADMIN_TOKEN,
+        &["member", "add", "acme", "dev@example.com", "--project", "ledger", "--role", "admin"],
+    );
+
+    let key = s.dir.join("id_test");
+    let made =
+        Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).output().unwrap();
+    assert!(made.status.success());
+    let public = format!("{}.pub", key.display());
+    let text = s.ok(&dev, &[&["ssh", "sign"][..], &tenant, &["--public-key", &public]].concat());
+    assert!(text.contains("principals:") && text.contains("ledger-admin"), "{text}");
+    let cert = s.dir.join("id_test-cert.pub");
+    let listed = Command::new("ssh-keygen").arg("-L").arg("-f").arg(&cert).output().unwrap();
+    let listed = stdout(&listed);
+    assert!(
+        listed.contains("ledger-admin") && listed.contains("Type: ssh-ed25519-cert-v01@openssh.com user"),
+        "{listed}"
+    );
+    let to_stdout =
+        s.ok(&dev, &[&["ssh", "sign"][..], &tenant, &["--public-key", &public, "--out", "-"]].concat());
+    assert!(to_stdout.starts_with("ssh-ed25519-cert-v01@openssh.com "), "{to_stdout}");
+
+    let krl = Command::new(env!("CARGO_BIN_EXE_breakglass"))
+        .args(["--server", &s.url, "ssh", "krl", "--platform", "hosts"])
+        .env_remove("BREAKGLASS_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(krl.status.code(), Some(0), "{}", stderr(&krl));
+    assert!(krl.stdout.starts_with(b"SSHKRL\n\0"), "no credential needed, OpenSSH's format");
+    let missing =
+        s.run(&dev, &[&["ssh", "sign"][..], &tenant, &["--public-key", "/nonexistent.pub"]].concat());
+    assert_eq!(missing.status.code(), Some(2), "{}", stderr(&missing));
+    assert_eq!(stderr(&missing).lines().count(), 1);
+    let line = s.refused(&dev, &["ssh", "krl", "--platform", "nope"]);
+    assert!(line.starts_with("error: platform.not_found: "), "{line}");
+}

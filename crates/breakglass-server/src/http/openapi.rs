@@ -189,6 +189,7 @@ pub const INPUTS: &[(&str, &str, &str)] = &[
         "external_id",
         r#"{"type": "string", "minLength": 1, "maxLength": 256, "pattern": "^[^\\s\\u0000-\\u001f\\u007f-\\u009f](?:[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f])?$"}"#,
     ),
+    ("SignSshKey", "public_key", r#"{"type": "string", "minLength": 1, "maxLength": 8192}"#),
     ("CreateServiceUser", "name", NAME),
     ("CreateServiceUser", "role", PROJECT_ROLE),
     ("RegisterPlatform", "settings", SETTINGS),

@@ -163,6 +163,8 @@ const OPS: &[Op] = &[
     op("platform_drift", "GET", "/api/v1/platforms/aws-one/drift", None, None),
     op("sync_platform", "POST", "/api/v1/platforms/aws-one/sync", None, None),
     op("issue_credential", "POST", "/api/v1/workspaces/{ws}/projects/web/tenants/aws-one/credentials", None, WS),
+    op("sign_ssh_key", "POST", "/api/v1/workspaces/{ws}/projects/web/tenants/ssh-one/ssh-certificates", Some(r#"{"public_key":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsbPWTl1xyAl4x7YHXFWTgO2Xx6iNoT7MbH8J4UHo2C m"}"#), WS),
+    op("ssh_krl", "GET", "/api/v1/platforms/ssh-one/ssh/krl", None, None),
     op("create_tenant", "POST", "/api/v1/workspaces/{ws}/projects/web/tenants", Some(r#"{"platform":"aws-two","external_id":"222222222222"}"#), WS),
     op("list_tenants", "GET", "/api/v1/workspaces/{ws}/projects/web/tenants", None, WS),
     op("create_service_user", "POST", "/api/v1/workspaces/{ws}/projects/web/tenants/aws-one/service-users", Some(r#"{"name":"deploy bot 2"}"#), WS),
@@ -283,6 +285,8 @@ async fn build_world() -> World {
     config.clock = Clock::manual(ts(T0));
     config.sweep_every = Duration::from_secs(3600);
     config.sign_in.enabled = false;
+    // The key every fresh copy seals and opens with (see `fresh`).
+    config.platform_key = Some("09".repeat(32));
     let running = breakglass_server::start(config).await.expect("the server starts");
     let b = Builder { router: breakglass_server::routes::router(running.app.clone()) };
     let admin = ADMIN_TOKEN;
@@ -290,6 +294,13 @@ async fn build_world() -> World {
     for p in ["aws-one", "aws-two"] {
         b.ok(admin, "POST", "/api/v1/platforms", json!({"identifier": p, "kind": "aws", "name": p})).await;
     }
+    b.ok(
+        admin,
+        "POST",
+        "/api/v1/platforms",
+        json!({"identifier": "ssh-one", "kind": "ssh", "name": "Hosts"}),
+    )
+    .await;
     b.ok(admin, "POST", "/api/v1/tags", json!({"key": "env", "target": "workspace"})).await;
     b.ok(admin, "POST", "/api/v1/tags", json!({"key": "tier", "target": "project"})).await;
     b.ok(admin, "POST", "/api/v1/tags", json!({"key": "owner", "target": "workspace"})).await;
@@ -322,6 +333,8 @@ async fn build_world() -> World {
         let external = if ws == A { "111111111111" } else { "333333333333" };
         let tenant = json!({"platform": "aws-one", "external_id": external});
         b.ok(admin, "POST", &format!("/api/v1/workspaces/{ws}/projects/web/tenants"), tenant).await;
+        let hosts = json!({"platform": "ssh-one", "external_id": format!("hosts-{ws}")});
+        b.ok(admin, "POST", &format!("/api/v1/workspaces/{ws}/projects/web/tenants"), hosts).await;
     }
     for (email, role) in [
         ("mgr@m.test", "manager"),

@@ -23,6 +23,7 @@ pub mod review;
 pub mod service_user;
 pub mod session;
 pub mod settings;
+pub mod ssh;
 pub mod tag;
 pub mod task;
 pub mod tenant;
@@ -32,8 +33,8 @@ pub mod workspace;
 
 /// What a command produced: text for standard output and how it ended.
 pub struct Done {
-    /// Text for standard output.
-    pub out: String,
+    /// What to write to standard output (text, or bytes such as a revocation list).
+    pub out: Vec<u8>,
     /// How the command ended.
     pub status: Status,
 }
@@ -78,7 +79,7 @@ impl Ctx {
     /// The API JSON of `value`, or `table(value)`.
     pub fn show<T: serde::Serialize>(&self, value: &T, table: impl FnOnce(&T) -> String) -> Done {
         let out = if self.json { json(value) } else { table(value) };
-        Done { out, status: Status::Success }
+        Done { out: out.into_bytes(), status: Status::Success }
     }
 
     /// A list as `{"items": [...]}`, or `table(items)`.
@@ -89,6 +90,7 @@ impl Ctx {
 
     /// The confirmation of a write with no body: a line in table mode, nothing in JSON mode.
     pub fn done(&self, message: String) -> Done {
-        Done { out: if self.json { String::new() } else { message + "\n" }, status: Status::Success }
+        let out = if self.json { String::new() } else { message + "\n" };
+        Done { out: out.into_bytes(), status: Status::Success }
     }
 }

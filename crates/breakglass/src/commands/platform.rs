@@ -13,7 +13,9 @@ use crate::render::{fields, opt, Table};
 #[derive(Debug, Args)]
 pub struct ConfigFlags {
     /// A setting `KEY=VALUE` (repeatable). For postgres: `url=postgres://ROLE:PASSWORD@HOST:PORT/DB`
-    /// (secret: sealed, never shown again) and `schemas=public,app`; `mode=enforce|report` too.
+    /// (secret: sealed, never shown again) and `schemas=public,app`; for redis: `url`, `username`,
+    /// `password`; for external: `command=PROGRAM` and its own; for ssh: `ca_key` (made when not
+    /// given); `mode=enforce|report` too.
     #[arg(long = "setting", value_name = "KEY=VALUE", value_parser = parse_tag)]
     pub settings: Vec<(String, String)>,
     /// A setting read from a file, `KEY=PATH` (repeatable): for secrets kept out of the shell's
@@ -21,7 +23,8 @@ pub struct ConfigFlags {
     #[arg(long = "setting-file", value_name = "KEY=PATH", value_parser = parse_tag)]
     pub setting_files: Vec<(String, String)>,
     /// What a project role means there, `ROLE=MAPPING` (repeatable), e.g.
-    /// `reader=SELECT` or `admin=ALL,CREATE` for postgres.
+    /// `reader=SELECT` or `admin=ALL,CREATE` for postgres, `reader='{tenant}-read ops'` (the
+    /// principals) for ssh.
     #[arg(long = "mapping", value_name = "ROLE=MAPPING", value_parser = parse_tag)]
     pub mapping: Vec<(String, String)>,
     /// What happens to access granted by hand on a managed role: enforce (removed) or report.
@@ -46,7 +49,8 @@ pub enum PlatformCommand {
     Register {
         /// Immutable identifier (lowercase letters, digits, dashes).
         id: String,
-        /// What kind of place it is, e.g. aws, kubernetes, postgres (postgres provisions access).
+        /// What kind of place it is, e.g. aws, kubernetes; postgres, redis and external provision
+        /// access, ssh signs certificates.
         #[arg(long, value_name = "KIND")]
         kind: String,
         /// Display name.
@@ -206,7 +210,23 @@ pub fn platform(p: &Platform) -> String {
         pairs.push(("last pass", opt(&s.last_pass)));
         pairs.push(("grants", format!("{} provisioned, {} failed", s.provisioned, s.failed)));
     }
-    fields(&pairs)
+    if let Some(s) = &p.ssh {
+        pairs.push((
+            "certificates",
+            format!("{} valid, {} of them revoked early", s.certificates_valid, s.certificates_revoked),
+        ));
+        pairs.push(("revocation list", s.krl_path.clone()));
+    }
+    let mut out = fields(&pairs);
+    if let Some(s) = &p.ssh {
+        out.push_str(&format!(
+            "\nHosts trust its certificates with this CA key (TrustedUserCAKeys):\n\n    {}\n\n\
+             and these sshd_config lines:\n\n{}",
+            s.ca_public_key,
+            s.sshd_config.lines().map(|l| format!("    {l}\n")).collect::<String>()
+        ));
+    }
+    out
 }
 
 /// Platforms as a table.
@@ -310,6 +330,7 @@ mod tests {
             account_template: Some("bg_{email}".into()),
             credential_lifetime: Some("8h".into()),
             status: None,
+            ssh: None,
         };
         let text = platform(&p);
         assert!(text.contains("settings:          schemas=public, url=(secret)\n"), "{text}");
