@@ -672,7 +672,16 @@ async fn render_platform(
         @if let Some(n) = note { (n) }
         p { a href="/admin" { "← Admin area" } }
         h1 { (p.name) " " span.muted.small-text { (p.identifier) " · " (p.kind) } }
-        @if !p.provisioned { p.muted { "Its kind has no connector: access on its tenants is recorded, not provisioned." } }
+        @if let Some(ssh) = &p.ssh {
+            section.card aria-labelledby="ssh-h" {
+                h2 #ssh-h { "Certificates" }
+                p { (ssh.certificates_valid) " valid, " (ssh.certificates_revoked) " of them revoked early. Hosts check each certificate's end themselves and refuse revoked ones from the revocation list at " code { (ssh.krl_path) } " (no credential needed)." }
+                p { "CA public key (the " code { "TrustedUserCAKeys" } " file):" }
+                code.secret { (ssh.ca_public_key) }
+                p { code { "sshd_config" } " on each host:" }
+                pre { code { (ssh.sshd_config) } }
+            }
+        } @else if !p.provisioned { p.muted { "Its kind has no connector: access on its tenants is recorded, not provisioned." } }
         @if let Some(st) = &p.status {
             section.card aria-labelledby="health-h" {
                 h2 #health-h { "Health" }

@@ -393,6 +393,36 @@ pub async fn issue_credential(
     }
 }
 
+/// `POST /w/{ws}/p/{p}/tenants/{platform}/ssh-certificates`: the certificate, to save beside
+/// the key.
+pub async fn sign_ssh_key(
+    State(app): State<Arc<App>>,
+    web: Web,
+    Path((ws, p, platform)): Path<(String, String, String)>,
+    form: Form,
+) -> Response {
+    let key = form.get("public_key").unwrap_or_default();
+    match crate::ops::ssh::sign(&app, &web.caller, (&ws, &p, &platform), &key).await {
+        Ok(w) => {
+            let c = w.value;
+            let signed = html! {
+                section.card role="status" {
+                    h2 { "Your SSH certificate for " (platform) }
+                    p { "Principals " strong { (c.principals.join(", ")) } " on the hosts of " code { (c.external_id) } ", until " (when(&c.expires_at)) "; hosts refuse it after that by themselves." }
+                    p { "Save it beside your key as " code { "KEY-cert.pub" } " (for " code { "~/.ssh/id_ed25519" } ": " code { "~/.ssh/id_ed25519-cert.pub" } "), where ssh finds it:" }
+                    code.secret #ssh-certificate { (c.certificate) }
+                    p.muted { "Serial " (c.serial) ", key " (c.fingerprint) "." }
+                }
+            };
+            render_project(&app, &web, &ws, &p, &Failed::default(), Some(signed)).await
+        }
+        Err(e) => {
+            let failed = Failed::new(&format!("ssh-{platform}"), &form, &e, &[("public_key", "public_key")]);
+            with_status(render_project(&app, &web, &ws, &p, &failed, None).await, e.status)
+        }
+    }
+}
+
 /// `POST /w/{ws}/p/{p}/tenants/{platform}/service-users/{id}/delete`.
 pub async fn delete_service_user(
     State(app): State<Arc<App>>,

@@ -104,6 +104,7 @@ pub fn router() -> Router<Arc<App>> {
         .route("/w/{ws}/p/{p}/tenants", post(manage::create_tenant))
         .route("/w/{ws}/p/{p}/tenants/{platform}/service-users", post(manage::create_service_user))
         .route("/w/{ws}/p/{p}/tenants/{platform}/credentials", post(manage::issue_credential))
+        .route("/w/{ws}/p/{p}/tenants/{platform}/ssh-certificates", post(manage::sign_ssh_key))
         .route(
             "/w/{ws}/p/{p}/tenants/{platform}/service-users/{id}/delete",
             post(manage::delete_service_user),

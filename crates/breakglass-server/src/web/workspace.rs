@@ -728,7 +728,15 @@ pub(super) async fn render_project(
             section.card {
                 h3 { (t.platform) " " span.muted.small-text { (t.platform_kind) } }
                 p { "Tenant " code { (t.external_id) } ", recorded by " (t.created_by) " " (when(&t.created_at)) "." }
-                @if breakglass_connect::kind(&t.platform_kind).is_some() {
+                @if t.platform_kind == "ssh" {
+                    @let form = format!("ssh-{}", t.platform);
+                    form method="post" action=(format!("/w/{ws}/p/{p}/tenants/{}/ssh-certificates", t.platform)) novalidate {
+                        (csrf(web))
+                        (form_error(failed, &form))
+                        (field(failed, &form, "public_key", "Your SSH public key", "textarea", "", Some("The line of your .pub file (ssh-ed25519 AAAA...). The certificate carries the principals of your roles here until your access ends."), true))
+                        button.small.secondary type="submit" { "Sign my SSH key" }
+                    }
+                } @else if breakglass_connect::kind(&t.platform_kind).is_some() {
                     form.inline method="post" action=(format!("/w/{ws}/p/{p}/tenants/{}/credentials", t.platform)) {
                         (csrf(web))
                         button.small.secondary type="submit" title="A login and a password valid until your access here ends" { "Get a credential" }

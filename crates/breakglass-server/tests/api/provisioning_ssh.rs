@@ -190,3 +190,47 @@ async fn bad_keys_other_kinds_and_bad_mappings_are_refused_and_the_list_is_publi
     assert!(krl.starts_with(b"SSHKRL\n\0"), "OpenSSH's KRL format");
     t.stop().await;
 }
+
+#[tokio::test]
+async fn the_console_signs_a_key_on_the_projects_page_and_shows_hosts_how_to_trust_it() {
+    let (t, admin, _dev) = with_platform(&ssh_platform(), "acme", "ledger", system_clock).await;
+    admin
+        .set_project_member("acme", "web", "dev@example.com", &member("admin"))
+        .await
+        .unwrap()
+        .expect_binding();
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsbPWTl1xyAl4x7YHXFWTgO2Xx6iNoT7MbH8J4UHo2C dev";
+    let mut b = crate::web::Browser::new(&t);
+    b.sign_in("dev@example.com").await;
+    let page = b.get("/w/acme/p/web").await;
+    assert!(
+        page.body.contains("Sign my SSH key") && !page.body.contains("Get a credential"),
+        "{}",
+        page.body
+    );
+    let path = "/w/acme/p/web/tenants/hosts/ssh-certificates";
+    let bad = b.submit(&page, path, &[("public_key", "not a key")]).await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body.contains("not an OpenSSH public key") && bad.body.contains("not a key"),
+        "kept and explained"
+    );
+    let signed = b.submit(&page, path, &[("public_key", key)]).await;
+    assert_eq!(signed.status, 200, "{}", signed.body);
+    assert!(
+        signed.body.contains(r#"id="ssh-certificate">ssh-ed25519-cert-v01@openssh.com "#),
+        "{}",
+        signed.body
+    );
+    assert!(signed.body.contains("ledger-admin"));
+    // The admin area's page shows the CA key and the sshd_config lines.
+    let mut a = crate::web::Browser::new(&t);
+    t.user_with_role("root@example.com", Some("admin")).await;
+    a.sign_in("root@example.com").await;
+    let shown = a.get("/admin/platforms/hosts").await;
+    for want in ["TrustedUserCAKeys", "RevokedKeys", "ssh-ed25519 ", "1 valid, 0 of them revoked early"] {
+        assert!(shown.body.contains(want), "{want} in {}", shown.body);
+    }
+    assert!(!shown.body.contains("PRIVATE KEY"));
+    t.stop().await;
+}
