@@ -420,3 +420,57 @@ fn a_grant_moved_to_a_renamed_account_keeps_its_record_when_the_old_place_is_rem
     );
     assert!(matches!(w.state.provision(&key).unwrap().state, ProvisionState::Provisioned { .. }));
 }
+
+#[test]
+fn a_certificate_carries_every_held_roles_principals_ends_with_the_first_and_is_revoked_when_one_ends() {
+    use breakglass_core::cmd::ssh::{issue_certificate, CLOCK_SKEW};
+    use breakglass_core::ssh::revoked;
+    let mut w = world();
+    let web = proj("team-a", "web");
+    let start = w.now;
+    let principals: std::collections::BTreeMap<ProjectRole, Vec<String>> = [
+        (ProjectRole::Reader, vec!["web-read".to_owned()]),
+        (ProjectRole::User, vec!["web-user".to_owned(), "deploy".to_owned()]),
+        (ProjectRole::Admin, vec![]),
+    ]
+    .into();
+    let sign =
+        |w: &mut World, who: &str, principals: &std::collections::BTreeMap<ProjectRole, Vec<String>>| {
+            let principals = principals.clone();
+            w.as_user(who, move |s, c| {
+                issue_certificate(s, c, (&slug("team-a"), &slug("web"), &slug("pg")), "SHA256:k", &principals)
+            })
+        };
+    // No role on the project: nothing signed, nothing recorded.
+    let Err(err) = sign(&mut w, "max@corp.io", &principals) else { panic!("signed without access") };
+    assert_eq!(err.code(), "authz.forbidden");
+
+    // A standing reader role and a 2-hour user role: both roles' principals, until the user
+    // role ends.
+    ok(w.set(OWNER, &web, "alice@corp.io", prole("reader"), None));
+    ok(w.grant(OWNER, &web, "alice@corp.io", prole("user"), start.plus(Span::hours(2))));
+    let cert = ok(sign(&mut w, "alice@corp.io", &principals)).value;
+    assert_eq!(cert.principals, ["deploy", "web-read", "web-user"]);
+    assert_eq!(cert.roles, [ProjectRole::Reader, ProjectRole::User]);
+    assert_eq!((cert.valid_after, cert.valid_before), (start.minus(CLOCK_SKEW), start.plus(Span::hours(2))));
+    assert!(cert.key_id.starts_with("alice@corp.io:team-a/web:"), "{}", cert.key_id);
+    assert_eq!(w.log.last().unwrap().event_type.as_str(), "SSH_CERTIFICATE_ISSUED");
+    ok(w.set(OWNER, &web, "mo@corp.io", prole("reader"), None));
+    let standing = ok(sign(&mut w, "mo@corp.io", &principals)).value;
+    assert_eq!(standing.valid_before, start.plus(Span::hours(8)), "the platform's lifetime bounds it");
+    assert_ne!(standing.serial, cert.serial);
+    assert!(revoked(&w.state, &slug("pg"), w.now).is_empty());
+
+    // A role that maps to no principal signs nothing.
+    ok(w.set(OWNER, &web, "max@corp.io", prole("admin"), None));
+    let Err(err) = sign(&mut w, "max@corp.io", &principals) else { panic!("signed with no principal") };
+    assert_eq!(err.code(), "ssh.no_principals");
+
+    // Mo's role is removed early: his certificate is revoked; Alice's is not.
+    ok(w.remove(OWNER, &web, "mo@corp.io"));
+    let serials: Vec<u64> = revoked(&w.state, &slug("pg"), w.now).iter().map(|c| c.serial).collect();
+    assert_eq!(serials, [standing.serial]);
+    // Once a certificate's end passed, hosts refuse it by themselves: no longer listed.
+    w.set_time(start.plus(Span::hours(9)));
+    assert!(revoked(&w.state, &slug("pg"), w.now).is_empty());
+}

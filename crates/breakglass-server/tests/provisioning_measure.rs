@@ -11,6 +11,8 @@ mod common;
 mod mariadb;
 #[path = "../../breakglass-connect/tests/support/redis_server.rs"]
 mod redis_server;
+#[path = "../../breakglass-connect/tests/support/sshd.rs"]
+mod sshd;
 
 use std::time::{Duration, Instant};
 
@@ -207,17 +209,107 @@ async fn grant_revoke_and_expiry_reach_mariadb_through_an_external_program() {
     }
 }
 
-async fn latency(t: &TestApp, admin: &Client, mut conn: Probe, target: &str) {
-    let n = count("MEASURE_N", 200);
+/// SSH certificates on a real sshd: an emergency grant until a certificate signed for it logs
+/// in; a removal until the revocation list hosts fetch names it (and sshd then refuses it);
+/// a temporary role's end until sshd refuses its certificate, by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run by name"]
+async fn ssh_certificates_sign_revoke_and_expire() {
+    let body = RegisterPlatform {
+        identifier: "pg".into(),
+        kind: "ssh".into(),
+        name: "Hosts".into(),
+        ..Default::default()
+    };
+    let (t, admin) = world_with(body, "db", true).await;
+    let setup = admin.platform("pg").await.unwrap().ssh.unwrap();
+    let Some(sshd) = sshd::Sshd::start("measure", &setup.ca_public_key) else { return };
+    sshd.allow(&["db-admin", "db-user"]);
+    let (key, public) = sshd.user_key("m");
+    let krl = || async {
+        reqwest::get(format!("{}/api/v1/platforms/pg/ssh/krl", t.url)).await.unwrap().bytes().await.unwrap()
+    };
+    sshd.set_krl(&krl().await);
+    let n = count("MEASURE_N", 100);
+    let ask = emergency_admin_on_ops_db(&t).await;
+    let (mut grant, mut sign, mut certs) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let email = format!("oncall{i}@example.com");
+        let user = t.user(&email).await;
+        admin
+            .set_workspace_member("ops", &email, &SetMember { role: "member".into(), ..Default::default() })
+            .await
+            .unwrap();
+        let started = Instant::now();
+        user.create_request(&ask).await.unwrap();
+        let signing = Instant::now();
+        let cert = user.sign_ssh_key("ops", "db", "pg", &public).await.unwrap();
+        sign.push(signing.elapsed());
+        assert!(sshd.logs_in(&key, &cert.certificate), "{}", sshd.log());
+        grant.push(started.elapsed());
+        certs.push((email, cert.certificate));
+    }
+    let (mut listed, mut refused) = (Vec::new(), Vec::new());
+    for (email, cert) in &certs {
+        let before = krl().await.len();
+        let started = Instant::now();
+        admin.remove_project_member("ops", "db", email).await.unwrap();
+        let list = loop {
+            let list = krl().await;
+            if list.len() > before {
+                break list;
+            }
+        };
+        listed.push(started.elapsed());
+        sshd.set_krl(&list);
+        assert!(!sshd.logs_in(&key, cert), "revoked and refused");
+        refused.push(started.elapsed());
+    }
+    // One at a time, so that each poll (a login attempt, some 200 ms) starts right after the
+    // previous one: the figure is an upper bound by about that much.
+    let mut expiry = Vec::new();
+    for (email, _) in certs.iter().take(n.min(10)) {
+        let body = SetMember { role: "user".into(), expires_in: Some("2s".into()), ..Default::default() };
+        admin.set_project_member("ops", "db", email, &body).await.unwrap().expect_binding();
+        let user = t.login(email).await;
+        let cert = user.sign_ssh_key("ops", "db", "pg", &public).await.unwrap();
+        let at =
+            time::OffsetDateTime::parse(&cert.expires_at, &time::format_description::well_known::Rfc3339)
+                .unwrap();
+        while sshd.logs_in(&key, &cert.certificate) {}
+        let late = time::OffsetDateTime::now_utc() - at;
+        expiry.push(Duration::from_secs_f64(late.as_seconds_f64().max(0.0)));
+    }
+    println!(
+        "{}",
+        serde_json::json!({
+            "measure": "ssh_certificates",
+            "store": if pg_server_url().is_some() { "postgresql" } else { "sqlite" },
+            "emergency_grant_to_logged_in": summary(grant),
+            "sign_call": summary(sign),
+            "remove_to_listed": summary(listed),
+            "remove_to_refused_after_fetch": summary(refused),
+            "access_end_to_refused_upper_bound": summary(expiry),
+        })
+    );
+}
+
+/// Lets anyone break the glass for `admin` on `ops/db` with no approval; the request to do so.
+async fn emergency_admin_on_ops_db(t: &TestApp) -> CreateRequest {
     t.allow_emergency("ops", "db", "admin", false).await;
-    let ask = CreateRequest {
+    CreateRequest {
         workspace: "ops".into(),
         project: Some("db".into()),
         role: "admin".into(),
         duration: "30m".into(),
         justification: None,
         emergency: true,
-    };
+    }
+}
+
+async fn latency(t: &TestApp, admin: &Client, mut conn: Probe, target: &str) {
+    let n = count("MEASURE_N", 200);
+    let ask = emergency_admin_on_ops_db(t).await;
     let mut grant = Vec::new();
     for i in 0..n {
         let email = format!("oncall{i}@example.com");

@@ -270,7 +270,7 @@ pub async fn sign_ssh_key(
 #[utoipa::path(get, path = "/api/v1/platforms/{platform}/ssh/krl", tag = "platforms", security(()),
     params(("platform" = String, Path, description = "Platform identifier")),
     responses(
-        (status = 200, description = "The revocation list", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The revocation list (binary)", content_type = "application/octet-stream", body = String),
         (status = 404, description = "No SSH platform by that identifier", body = api::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn ssh_krl(

@@ -302,7 +302,7 @@ async fn body(
                         (csrf(web))
                         (form_error(failed, "platform"))
                         (field(failed, "platform", "identifier", "Identifier", "text", "", None, true))
-                        (field(failed, "platform", "kind", "Kind", "text", "", Some("aws, kubernetes, postgres, …"), true))
+                        (field(failed, "platform", "kind", "Kind", "text", "", Some("aws, kubernetes, …; postgres, redis and external provision access, ssh signs certificates"), true))
                         (field(failed, "platform", "name", "Name", "text", "", None, true))
                         (platform_config_fields(failed, "platform"))
                         button type="submit" { "Register platform" }
