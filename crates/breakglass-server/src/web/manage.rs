@@ -417,7 +417,7 @@ pub async fn sign_ssh_key(
             render_project(&app, &web, &ws, &p, &Failed::default(), Some(signed)).await
         }
         Err(e) => {
-            let failed = Failed::new(&format!("ssh-{platform}"), &form, &e, &[("public_key", "public_key")]);
+            let failed = Failed::new(format!("ssh-{platform}"), &form, &e, &[("public_key", "public_key")]);
             with_status(render_project(&app, &web, &ws, &p, &failed, None).await, e.status)
         }
     }
