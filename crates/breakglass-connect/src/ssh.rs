@@ -45,6 +45,16 @@ impl Kind for SshKind {
     }
 
     fn check_mapping(&self, mapping: &str) -> Result<(), String> {
+        // A principal without the tenant would be one name on every group of hosts.
+        if let Some(w) = mapping
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .find(|w| !w.is_empty() && !w.contains("{tenant}"))
+        {
+            return Err(format!(
+                "'{}' names no tenant: every principal holds {{tenant}}, so that it means one group of hosts",
+                w.chars().take(64).collect::<String>()
+            ));
+        }
         principals(mapping, "tenant").map(drop)
     }
 
@@ -58,7 +68,10 @@ impl Kind for SshKind {
 
     fn check_setting(&self, key: &str, value: &str) -> Result<(), String> {
         if key == CA_KEY {
-            Authority::from_openssh(value).map_err(|e| format!("setting '{CA_KEY}': {e}"))?;
+            let ca = Authority::from_openssh(value).map_err(|e| format!("setting '{CA_KEY}': {e}"))?;
+            if ca.key.is_encrypted() {
+                return Err(format!("setting '{CA_KEY}': the key is encrypted; give it without a passphrase (it is sealed here)"));
+            }
         }
         Ok(())
     }
@@ -225,7 +238,13 @@ impl Authority {
     /// The key revocation list that revokes these serials and key ids of this authority's
     /// certificates, in OpenSSH's binary format. `version` must grow with each change (hosts
     /// may compare it); `generated` is Unix seconds.
-    pub fn krl(&self, serials: &[u64], key_ids: &[String], version: u64, generated: u64) -> Vec<u8> {
+    pub fn krl(
+        &self,
+        serials: &[u64],
+        key_ids: &[String],
+        version: u64,
+        generated: u64,
+    ) -> Result<Vec<u8>, SshError> {
         let mut out = Vec::new();
         out.extend(KRL_MAGIC.to_be_bytes());
         out.extend(KRL_FORMAT_VERSION.to_be_bytes());
@@ -235,7 +254,9 @@ impl Authority {
         string(&mut out, b""); // reserved
         string(&mut out, b"breakglass"); // comment
         let mut section = Vec::new();
-        string(&mut section, &self.key.public_key().to_bytes().unwrap_or_default());
+        // An empty key here would read as "any authority".
+        let ca = self.key.public_key().to_bytes().map_err(|e| SshError::BadAuthority(e.to_string()))?;
+        string(&mut section, &ca);
         string(&mut section, b""); // reserved
         if !serials.is_empty() {
             let mut sorted = serials.to_vec();
@@ -255,7 +276,7 @@ impl Authority {
         }
         out.push(KRL_SECTION_CERTIFICATES);
         string(&mut out, &section);
-        out
+        Ok(out)
     }
 }
 

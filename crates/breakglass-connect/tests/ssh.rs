@@ -85,19 +85,19 @@ fn certificates_and_revocation_lists_read_as_signed_by_openssh() {
         (ok, text)
     };
     // Nothing revoked: both pass.
-    let empty = ca.krl(&[], &[], 1, 1_900_000_100);
+    let empty = ca.krl(&[], &[], 1, 1_900_000_100).unwrap();
     assert!(check(&empty, &al_cert).0 && check(&empty, &mo_cert).0);
     // By serial: al's is revoked, mo's is not.
-    let by_serial = ca.krl(&[41], &[], 2, 1_900_000_200);
+    let by_serial = ca.krl(&[41], &[], 2, 1_900_000_200).unwrap();
     let (ok, text) = check(&by_serial, &al_cert);
     assert!(!ok && text.contains("REVOKED"), "{text}");
     assert!(check(&by_serial, &mo_cert).0);
     // By key id.
-    let by_id = ca.krl(&[], &["bg:mo:1".to_owned()], 3, 1_900_000_300);
+    let by_id = ca.krl(&[], &["bg:mo:1".to_owned()], 3, 1_900_000_300).unwrap();
     assert!(!check(&by_id, &mo_cert).0);
     assert!(check(&by_id, &al_cert).0);
     // Another authority's list revokes nothing of this one's.
-    let other = Authority::generate().unwrap().krl(&[41, 42], &[], 4, 1_900_000_400);
+    let other = Authority::generate().unwrap().krl(&[41, 42], &[], 4, 1_900_000_400).unwrap();
     assert!(check(&other, &al_cert).0);
 
     let config =
@@ -113,6 +113,10 @@ fn principals_come_from_the_mapping_with_the_tenant_filled_in() {
     use breakglass_connect::ssh::principals;
     assert_eq!(principals("{tenant}-read", "ledger").unwrap(), ["ledger-read"]);
     assert_eq!(principals("ops, {tenant}-admin  root", "db").unwrap(), ["ops", "db-admin", "root"]);
+    use breakglass_connect::Kind;
+    let kind = breakglass_connect::ssh::SshKind;
+    assert!(kind.check_mapping("{tenant}-ro {tenant}-ops").is_ok());
+    assert!(kind.check_mapping("{tenant}-ro root").unwrap_err().contains("'root' names no tenant"));
     for bad in ["", " , ", "a b\tc,d e f g h i j k l m n o p q", "{tenant}-x"] {
         let tenant = if bad == "{tenant}-x" { "two words" } else { "t" };
         assert!(principals(bad, tenant).is_err(), "{bad:?} on {tenant:?}");

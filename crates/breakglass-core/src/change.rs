@@ -104,6 +104,15 @@ pub enum Change {
     },
     /// An SSH certificate was issued.
     PutSshCertificate(SshCertificate),
+    /// An SSH certificate is revoked, for good.
+    RevokeSshCertificate {
+        /// Its platform.
+        platform: Slug,
+        /// Its serial.
+        serial: u64,
+        /// When.
+        at: Timestamp,
+    },
     /// A grant's provisioning record is created or replaced.
     PutProvision(Provision),
     /// A grant's provisioning record goes (the grant was removed from its platform).

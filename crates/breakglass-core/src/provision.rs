@@ -321,7 +321,8 @@ pub fn touch_of(state: &State, change: &Change) -> Option<Touch> {
         | Change::PutMessage(_)
         | Change::PutProvision(_)
         | Change::DeleteProvision(_)
-        | Change::PutSshCertificate(_) => None,
+        | Change::PutSshCertificate(_)
+        | Change::RevokeSshCertificate { .. } => None,
     }
 }
 

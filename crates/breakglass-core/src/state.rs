@@ -285,6 +285,11 @@ impl State {
             Change::PutSshCertificate(c) => {
                 self.ssh_certificates.insert((c.platform.clone(), c.serial), c.clone());
             }
+            Change::RevokeSshCertificate { platform, serial, at } => {
+                if let Some(c) = self.ssh_certificates.get_mut(&(platform.clone(), *serial)) {
+                    c.revoked_at.get_or_insert(*at);
+                }
+            }
             Change::DeleteProvision(key) => {
                 self.provisions.remove(key);
             }
@@ -387,8 +392,9 @@ impl State {
                 let key = (platform.clone(), *user);
                 Restore::Credential(self.credentials.get(&key).cloned(), key)
             }
-            Change::PutSshCertificate(c) => {
-                let key = (c.platform.clone(), c.serial);
+            Change::PutSshCertificate(SshCertificate { platform, serial, .. })
+            | Change::RevokeSshCertificate { platform, serial, .. } => {
+                let key = (platform.clone(), *serial);
                 Restore::SshCertificate(self.ssh_certificates.get(&key).cloned(), key)
             }
             Change::PutProvision(Provision { key, .. }) | Change::DeleteProvision(key) => {
@@ -842,6 +848,11 @@ impl State {
         platform: &'a Slug,
     ) -> impl Iterator<Item = &'a SshCertificate> + 'a {
         self.ssh_certificates.range((platform.clone(), 0)..=(platform.clone(), u64::MAX)).map(|(_, c)| c)
+    }
+
+    /// Every SSH certificate issued (since the model was loaded, those then still valid).
+    pub fn ssh_certificates(&self) -> impl Iterator<Item = &SshCertificate> {
+        self.ssh_certificates.values()
     }
 
     /// The credentials issued on a platform, by user.

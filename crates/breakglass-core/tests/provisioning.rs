@@ -423,8 +423,8 @@ fn a_grant_moved_to_a_renamed_account_keeps_its_record_when_the_old_place_is_rem
 
 #[test]
 fn a_certificate_carries_every_held_roles_principals_ends_with_the_first_and_is_revoked_when_one_ends() {
-    use breakglass_core::cmd::ssh::{issue_certificate, CLOCK_SKEW};
-    use breakglass_core::ssh::revoked;
+    use breakglass_core::cmd::ssh::{issue_certificate, record_revocations};
+    use breakglass_core::ssh::{revoked, CLOCK_SKEW};
     let mut w = world();
     let web = proj("team-a", "web");
     let start = w.now;
@@ -470,6 +470,23 @@ fn a_certificate_carries_every_held_roles_principals_ends_with_the_first_and_is_
     ok(w.remove(OWNER, &web, "mo@corp.io"));
     let serials: Vec<u64> = revoked(&w.state, &slug("pg"), w.now).iter().map(|c| c.serial).collect();
     assert_eq!(serials, [standing.serial]);
+    // Recorded for good: the role given back does not revive the certificate.
+    ok(w.system(|s, c| Ok(record_revocations(s, c))));
+    assert_eq!(w.log.last().unwrap().event_type.as_str(), "SSH_CERTIFICATE_REVOKED");
+    assert!(ok(w.system(|s, c| Ok(record_revocations(s, c)))).changes.is_empty(), "recorded once");
+    ok(w.set(OWNER, &web, "mo@corp.io", prole("reader"), None));
+    let serials: Vec<u64> = revoked(&w.state, &slug("pg"), w.now).iter().map(|c| c.serial).collect();
+    assert_eq!(serials, [standing.serial], "a revocation is for good");
+    // A delegate cannot have the owner's access put on their own key.
+    let as_delegate = breakglass_core::Ctx::new(
+        w.now,
+        breakglass_core::Actor::User(w.id("alice@corp.io")),
+        uuid::Uuid::nil(),
+    )
+    .with_bounds(breakglass_core::Bounds { delegate: Some(w.id("mo@corp.io")), ..Default::default() });
+    let scope = (&slug("team-a"), &slug("web"), &slug("pg"));
+    let err = issue_certificate(&w.state, &as_delegate, scope, "SHA256:k", &principals).unwrap_err();
+    assert_eq!(err.code(), "authz.forbidden");
     // Once a certificate's end passed, hosts refuse it by themselves: no longer listed.
     w.set_time(start.plus(Span::hours(9)));
     assert!(revoked(&w.state, &slug("pg"), w.now).is_empty());

@@ -256,6 +256,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         tokio::spawn(sweeper::follow(app.clone(), config.sync_every)),
         tokio::spawn(sweeper::checkpoints(app.clone(), config.checkpoint_every)),
         tokio::spawn(provision::run(app.clone(), config.reconcile_every)),
+        tokio::spawn(sweeper::ssh_revocations(app.clone())),
     ];
     Ok(Running { addr, app, shutdown: Some(tx), server, background })
 }

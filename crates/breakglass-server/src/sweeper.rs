@@ -41,6 +41,26 @@ pub async fn checkpoints(app: Arc<App>, every: Duration) {
     }
 }
 
+/// Records for good the revocation of SSH certificates whose holder lost a role they carry,
+/// after every commit (and every second), so that access given back later does not revive
+/// them. The revocation list names them from the commit on either way.
+pub async fn ssh_revocations(app: Arc<App>) {
+    let mut head = app.watch_head();
+    loop {
+        let _ = tokio::time::timeout(Duration::from_secs(1), head.changed()).await;
+        let pending = !breakglass_core::ssh::unrecorded_revocations(&app.state(), app.now()).is_empty();
+        if !pending {
+            continue;
+        }
+        let recorded = app
+            .execute(Actor::System, |s, c| Ok((breakglass_core::cmd::ssh::record_revocations(s, c), ())))
+            .await;
+        if let Err(e) = recorded {
+            tracing::warn!(code = e.code, detail = %e.detail, "cannot record SSH certificate revocations");
+        }
+    }
+}
+
 /// Records expiries every `every`, forever.
 pub async fn run(app: Arc<App>, every: Duration) {
     let mut tick = tokio::time::interval(every);

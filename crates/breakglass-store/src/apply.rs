@@ -510,6 +510,17 @@ where
             .await
             .map_err(|e| DB::duplicate(e, |_| format!("SSH certificate {} of '{}'", c.serial, c.platform)))?;
         }
+        Change::RevokeSshCertificate { platform, serial, at } => {
+            sqlx::query::<DB>(
+                "UPDATE ssh_certificates SET revoked_at = $1 \
+                 WHERE platform_id = $2 AND serial = $3 AND revoked_at IS NULL",
+            )
+            .bind(at.as_micros())
+            .bind(platform.as_str())
+            .bind(i64::try_from(*serial).unwrap_or(-1))
+            .execute(&mut *conn)
+            .await?;
+        }
         Change::PutProvision(p) => {
             let k = &p.key;
             sqlx::query::<DB>(

@@ -740,8 +740,9 @@ pub(crate) fn credential(row: &dyn Columns) -> Result<Credential, StoreError> {
 pub(crate) fn ssh_certificate(row: &dyn Columns) -> Result<SshCertificate, StoreError> {
     let c =
         Cols { row, at: At { table: "ssh_certificates", key: key(row, "ssh_certificates", "platform_id")? } };
-    let cert: SshCertificate =
+    let mut cert: SshCertificate =
         serde_json::from_str(c.get("record")?).map_err(|e| c.at.corrupt("record", e))?;
+    cert.revoked_at = c.opt_time("revoked_at")?;
     if cert.platform.as_str() != c.get::<&str>("platform_id")?
         || i64::try_from(cert.serial).ok() != Some(c.get("serial")?)
     {

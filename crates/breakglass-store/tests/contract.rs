@@ -3050,11 +3050,23 @@ async fn ssh_certificates_round_trip(h: &dyn Harness) {
         issued.push((c, cert));
     }
     let (first, second) = (&issued[0].1, &issued[1].1);
+    let revoke = Changes {
+        changes: vec![Change::RevokeSshCertificate {
+            platform: slug("aws"),
+            serial: first.serial,
+            at: at(11),
+        }],
+        events: vec![event(11, EventType::SshCertificateRevoked, Some("team-a"), Some("web"))],
+    };
+    w.commit(revoke).await;
+    assert_eq!(w.state.ssh_certificate(&slug("aws"), first.serial).unwrap().revoked_at, Some(at(11)));
+    let first = &w.state.ssh_certificate(&slug("aws"), first.serial).unwrap().clone();
     let loaded = w.store.load_state(at(20)).await.unwrap();
     assert_eq!(loaded.ssh_certificates_on(&slug("aws")).count(), 2);
     assert_eq!(loaded.ssh_certificate(&slug("aws"), first.serial), Some(first));
-    // After the first ends, only the second is loaded.
-    let after_first = Timestamp::from_micros(first.valid_before.as_micros() + 1);
+    // After the first ends (and hosts' clocks cannot be behind by that much), only the second
+    // is loaded.
+    let after_first = first.valid_before.plus(breakglass_core::ssh::CLOCK_SKEW);
     let later = w.store.load_state(after_first).await.unwrap();
     let serials: Vec<u64> = later.ssh_certificates_on(&slug("aws")).map(|c| c.serial).collect();
     assert_eq!(serials, [second.serial], "an expired certificate is not loaded");

@@ -99,6 +99,7 @@ event_types! {
     PlatformConfigured => "PLATFORM_CONFIGURED": "An admin changed a platform's settings, role mapping or drift mode.",
     CredentialIssued => "CREDENTIAL_ISSUED": "A user was issued a password credential for a project's tenant.",
     SshCertificateIssued => "SSH_CERTIFICATE_ISSUED": "A platform's authority signed a user's SSH public key for a project's tenant.",
+    SshCertificateRevoked => "SSH_CERTIFICATE_REVOKED": "An SSH certificate's holder lost a role it carries before its end: hosts refuse it from the revocation list.",
     AccessProvisioned => "ACCESS_PROVISIONED": "A platform now holds a grant (an account's membership of a role's group).",
     AccessDeprovisioned => "ACCESS_DEPROVISIONED": "A grant was removed from a platform.",
     ProvisioningFailed => "PROVISIONING_FAILED": "Placing or removing a grant on a platform failed; it is retried.",

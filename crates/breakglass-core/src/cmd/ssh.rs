@@ -16,13 +16,8 @@ use crate::ident::Slug;
 use crate::model::Target;
 use crate::provision::grants_of;
 use crate::role::ProjectRole;
-use crate::ssh::{SshCertificate, MAX_SERIAL};
+use crate::ssh::{unrecorded_revocations, SshCertificate, CLOCK_SKEW, MAX_SERIAL};
 use crate::state::State;
-use crate::time::Span;
-
-/// How long before now a certificate is already valid: hosts whose clocks run a little behind
-/// still accept it at once.
-pub const CLOCK_SKEW: Span = Span::seconds(60);
 
 /// Decides the acting user's certificate on a project's tenant: the principals of every project
 /// role they hold there now (`principals` says a role's principals on this tenant), valid until
@@ -39,6 +34,12 @@ pub fn issue_certificate(
     let me = ctx.user().ok_or_else(|| DomainError::forbidden("only a user holds a certificate"))?;
     if ctx.bounds.read_only {
         return Err(DomainError::forbidden("a read-only credential cannot have a certificate signed"));
+    }
+    // A certificate would outlive the delegation and carry the owner's name in sshd's log.
+    if ctx.bounds.delegate.is_some() {
+        return Err(DomainError::forbidden(
+            "a delegate cannot have a certificate signed with the owner's access: ask for your own",
+        ));
     }
     let p = state.platform(platform).ok_or_else(|| platform_not_found(platform))?;
     let grants = grants_of(state, tenant, me, ctx.now);
@@ -78,6 +79,7 @@ pub fn issue_certificate(
         issued_at: ctx.now,
         valid_after: ctx.now.minus(CLOCK_SKEW),
         valid_before,
+        revoked_at: None,
     };
     let target = Target::Project(ws.clone(), project.clone());
     let ev = event(
@@ -96,6 +98,35 @@ pub fn issue_certificate(
         }),
     );
     Ok((Changes { changes: vec![Change::PutSshCertificate(cert.clone())], events: vec![ev] }, cert))
+}
+
+/// Records, for good, the revocation of every certificate still valid whose holder lost a role it
+/// carries (the system's command, run after commits), each with `SSH_CERTIFICATE_REVOKED`.
+pub fn record_revocations(state: &State, ctx: &Ctx) -> Changes {
+    let mut out = Changes::default();
+    for cert in unrecorded_revocations(state, ctx.now) {
+        out.changes.push(Change::RevokeSshCertificate {
+            platform: cert.platform.clone(),
+            serial: cert.serial,
+            at: ctx.now,
+        });
+        let target = Target::Project(cert.workspace.clone(), cert.project.clone());
+        let holder = state.user(cert.user).map_or_else(|| cert.user.to_string(), |u| u.email.to_string());
+        out.events.push(event(
+            state,
+            ctx,
+            EventType::SshCertificateRevoked,
+            Some(&target),
+            Some(holder),
+            json!({
+                "platform": cert.platform.as_str(),
+                "serial": cert.serial.to_string(),
+                "principals": cert.principals,
+                "expires_at": cert.valid_before.to_rfc3339(),
+            }),
+        ));
+    }
+    out
 }
 
 /// A serial not yet used on `platform`, drawn from the context.

@@ -270,6 +270,7 @@ pub async fn configure(
 ) -> OpResult<Written<api::Platform>> {
     let id = platform_slug(id)?;
     let current = platforms::syncable_platform(&app.state(), &read_ctx(app, caller), &id)?.clone();
+    super::ssh::authority_may_change(app, &current, &change)?;
     let config = configure_with(app, &id, &current.kind, current.config.clone(), change)?;
     let done = app
         .execute(caller.actor(), |s, c| {

@@ -93,6 +93,13 @@ pub async fn sign(
         )
         .into());
     }
+    if public_key.contains("PRIVATE KEY") {
+        return Err(DomainError::invalid(
+            "ssh.invalid_public_key",
+            "this is a private key: give the public one (the .pub file), and keep the private key to yourself",
+        )
+        .into());
+    }
     let fingerprint = certs::fingerprint(public_key)
         .map_err(|e| DomainError::invalid("ssh.invalid_public_key", e.to_string()))?;
     let is_ssh = record.kind.as_str() == KIND;
@@ -112,7 +119,9 @@ pub async fn sign(
             .into();
     decide(&app.state(), &read_ctx(app, caller), &everything)?;
     let (ca, principals) = if is_ssh {
-        (Some(authority(app, &record)?), principals_by_role(&record, &external)?)
+        let principals = principals_by_role(&record, &external)?;
+        unshared(&app.state(), &record, (&ws, &project), &principals)?;
+        (Some(authority(app, &record)?), principals)
     } else {
         (None, BTreeMap::new())
     };
@@ -156,6 +165,62 @@ pub async fn sign(
     })
 }
 
+/// Refuses to replace or remove an SSH platform's authority while certificates it signed are
+/// valid: the revocation list names the authority, so hosts that still trust the old one would
+/// accept its revoked certificates again.
+pub fn authority_may_change(
+    app: &App,
+    platform: &Platform,
+    change: &api::UpdatePlatform,
+) -> Result<(), ApiError> {
+    if platform.kind.as_str() != KIND || !change.settings.contains_key(certs::CA_KEY) {
+        return Ok(());
+    }
+    let now = app.now();
+    let state = app.state();
+    let live = state.ssh_certificates_on(&platform.id).filter(|c| now < c.valid_before).count();
+    if live > 0 {
+        return Err(DomainError::rule(
+            "ssh.authority_in_use",
+            format!(
+                "platform '{}' has {live} valid certificates signed by its authority: replace it once they \
+                 have ended (at most the credential lifetime), or register a new platform for the new authority",
+                platform.id
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Refuses principals that another tenant of the platform also gets: a certificate for one
+/// group of hosts must not open another.
+fn unshared(
+    state: &Model,
+    platform: &Platform,
+    (ws, project): (&Slug, &Slug),
+    mine: &BTreeMap<ProjectRole, Vec<String>>,
+) -> Result<(), DomainError> {
+    let names: std::collections::BTreeSet<&String> = mine.values().flatten().collect();
+    for other in state
+        .tenants()
+        .filter(|t| t.platform == platform.id && !(t.workspace == *ws && t.project == *project))
+    {
+        let theirs = principals_by_role(platform, other.external_id.as_str())?;
+        if let Some(shared) = theirs.values().flatten().find(|p| names.contains(p)) {
+            return Err(DomainError::rule(
+                "ssh.shared_principal",
+                format!(
+                    "principal '{shared}' of this tenant is also one of tenant '{}' on platform '{}': \
+                     change the mapping or an external id so each group of hosts has its own",
+                    other.external_id, platform.id
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn not_ssh(platform: &Platform) -> DomainError {
     DomainError::rule(
         "platform.not_ssh",
@@ -178,10 +243,11 @@ pub fn krl(app: &App, platform: &str) -> OpResult<Vec<u8>> {
     let now = app.now();
     let state = app.state();
     let serials: Vec<u64> = revoked(&state, &id, now).into_iter().map(|c| c.serial).collect();
-    // The head grows with every commit, so a host can tell a newer list from an older one.
-    let version = u64::try_from(state.head().seq).unwrap_or(0);
+    // The time it was made, in microseconds, orders lists without telling anyone how busy the
+    // server is.
+    let version = u64::try_from(now.as_micros()).unwrap_or(0);
     let generated = u64::try_from(now.as_micros() / 1_000_000).unwrap_or(0);
-    Ok(ca.krl(&serials, &[], version, generated))
+    ca.krl(&serials, &[], version, generated).map_err(|e| engine_error(EngineError::Settings(e.to_string())))
 }
 
 /// How hosts trust an SSH platform, and what it issued: for `platform show`. `None` for

@@ -417,7 +417,12 @@ pub async fn sign_ssh_key(
             render_project(&app, &web, &ws, &p, &Failed::default(), Some(signed)).await
         }
         Err(e) => {
-            let failed = Failed::new(format!("ssh-{platform}"), &form, &e, &[("public_key", "public_key")]);
+            // A private key pasted by mistake is not shown back.
+            let mut shown = Form(form.0.clone());
+            if key.contains("PRIVATE KEY") {
+                shown.0.remove("public_key");
+            }
+            let failed = Failed::new(format!("ssh-{platform}"), &shown, &e, &[("public_key", "public_key")]);
             with_status(render_project(&app, &web, &ws, &p, &failed, None).await, e.status)
         }
     }

@@ -93,6 +93,19 @@ async fn a_certificate_logs_in_with_its_roles_principals_until_its_access_ends_o
     assert!(!sshd.logs_in(&key, &cert.certificate), "revoked and refused: {}", sshd.log());
     let shown = admin.platform("hosts").await.unwrap().ssh.unwrap();
     assert_eq!((shown.certificates_valid, shown.certificates_revoked), (2, 1));
+    // The revocation is recorded for good: access given back does not revive the certificate.
+    crate::provisioning::eventually("the revocation is recorded", || async {
+        !t.events_of("SSH_CERTIFICATE_REVOKED").await.is_empty()
+    })
+    .await;
+    admin
+        .set_project_member("acme", "web", "dev@example.com", &member("user"))
+        .await
+        .unwrap()
+        .expect_binding();
+    sshd.set_krl(&fetch_krl(&t).await);
+    assert!(!sshd.logs_in(&key, &cert.certificate), "still refused once access is back");
+    admin.remove_project_member("acme", "web", "dev@example.com").await.unwrap();
 
     // Expiry: a temporary role's certificate ends with it, and sshd refuses it by itself.
     let temporary = SetMember { role: "user".into(), expires_in: Some("3s".into()), ..Default::default() };
@@ -158,9 +171,28 @@ async fn bad_keys_other_kinds_and_bad_mappings_are_refused_and_the_list_is_publi
     };
     let e = admin.update_platform("hosts", &change("bad principal!")).await.unwrap_err();
     assert_eq!(e.problem().map(|p| p.code.as_str()), Some("platform.invalid_mapping"));
-    admin.update_platform("hosts", &change("{tenant}-ro ops")).await.unwrap();
+    let e = admin.update_platform("hosts", &change("{tenant}-ro ops")).await.unwrap_err();
+    assert!(e.to_string().contains("'ops' names no tenant"), "{e}");
+    admin.update_platform("hosts", &change("{tenant}-ro {tenant}-ops")).await.unwrap();
     let cert = dev.sign_ssh_key("acme", "web", "hosts", key).await.unwrap();
-    assert_eq!(cert.principals, ["ledger-ro", "ops"]);
+    assert_eq!(cert.principals, ["ledger-ops", "ledger-ro"]);
+
+    // Principals one tenant shares with another are refused: a certificate opens one group.
+    let admin_is_tenant = UpdatePlatform {
+        mapping: [("admin".to_owned(), Some("{tenant}".to_owned()))].into(),
+        ..Default::default()
+    };
+    admin.update_platform("hosts", &admin_is_tenant).await.unwrap();
+    t.project("acme", "squat").await;
+    let squat = CreateTenant { platform: "hosts".into(), external_id: "ledger-ro".into() };
+    admin.create_tenant("acme", "squat", &squat).await.unwrap();
+    let e = dev.sign_ssh_key("acme", "web", "hosts", key).await.unwrap_err();
+    assert_eq!(e.problem().map(|p| p.code.as_str()), Some("ssh.shared_principal"), "{e}");
+
+    // The authority cannot change while certificates it signed are valid.
+    let rotate = UpdatePlatform { settings: [("ca_key".to_owned(), None)].into(), ..Default::default() };
+    let e = admin.update_platform("hosts", &rotate).await.unwrap_err();
+    assert_eq!(e.problem().map(|p| p.code.as_str()), Some("ssh.authority_in_use"), "{e}");
 
     // An authority given at registration must open; the sealed key never shows.
     let bad = RegisterPlatform {

@@ -1,6 +1,8 @@
 -- Version 9: SSH certificates a platform's authority issued (the certificate itself went to its
 -- holder only). `record` is the whole record as JSON (roles, principals, key id, fingerprint);
--- the columns beside it are what the server looks up by. Serials stay below 2^63.
+-- the columns beside it are what the server looks up by; `revoked_at` is set once, when the
+-- holder lost a role it carries before its end (the JSON keeps its value at issue). Serials stay
+-- below 2^63.
 
 CREATE TABLE ssh_certificates (
     platform_id  TEXT NOT NULL,
@@ -10,6 +12,7 @@ CREATE TABLE ssh_certificates (
     project_id   TEXT NOT NULL,
     issued_at    INTEGER NOT NULL,
     valid_before INTEGER NOT NULL,
+    revoked_at   INTEGER,
     record       TEXT NOT NULL CHECK (json_valid(record)),
     PRIMARY KEY (platform_id, serial)
 ) STRICT;

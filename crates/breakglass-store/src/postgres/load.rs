@@ -8,6 +8,7 @@
 //! become records through [`codec`], exactly as SQLite's do. The caller's REPEATABLE READ
 //! transaction makes every table come from one snapshot.
 
+use breakglass_core::ssh::CLOCK_SKEW;
 use breakglass_core::time::Timestamp;
 use breakglass_core::{Change, State};
 use futures_util::TryStreamExt;
@@ -164,9 +165,9 @@ pub(super) async fn live_records(
     // Only those still valid: an expired certificate is refused by every host anyway.
     each(
         conn,
-        "SELECT platform_id, serial, record FROM ssh_certificates WHERE valid_before > $1 \
+        "SELECT platform_id, serial, record, revoked_at FROM ssh_certificates WHERE valid_before > $1 \
          ORDER BY platform_id, serial",
-        Some(now.as_micros()),
+        Some(now.minus(CLOCK_SKEW).as_micros()),
         |row| {
             state.apply(&Change::PutSshCertificate(codec::ssh_certificate(row)?));
             Ok(())

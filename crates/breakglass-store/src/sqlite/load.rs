@@ -18,6 +18,7 @@ use std::future::{poll_fn, Future};
 use std::pin::pin;
 use std::task::Poll;
 
+use breakglass_core::ssh::CLOCK_SKEW;
 use breakglass_core::time::Timestamp;
 use breakglass_core::{Change, State};
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
@@ -198,9 +199,9 @@ pub(super) async fn live_records(
     })
     .await?;
     // Only those still valid: an expired certificate is refused by every host anyway.
-    rows(conn, "ssh_certificates", "platform_id, serial, record", page, |row| {
+    rows(conn, "ssh_certificates", "platform_id, serial, record, revoked_at", page, |row| {
         let cert = codec::ssh_certificate(row)?;
-        if cert.valid_before > now {
+        if cert.valid_before > now.minus(CLOCK_SKEW) {
             state.apply(&Change::PutSshCertificate(cert));
         }
         Ok(())

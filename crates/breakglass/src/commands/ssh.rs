@@ -62,6 +62,13 @@ pub async fn run(ctx: &Ctx, cmd: SshCommand) -> Result<Done> {
             };
             let public = std::fs::read_to_string(&key_file)
                 .map_err(|e| Fail::Usage(format!("cannot read {}: {e}", key_file.display())))?;
+            // Never send a private key to the server, even by mistake.
+            if public.contains("PRIVATE KEY") {
+                return Err(Fail::Usage(format!(
+                    "{} is a private key: pass the public one (the .pub file beside it)",
+                    key_file.display()
+                )));
+            }
             let (ws, p) = (&t.project.workspace, &t.project.project);
             let cert = ctx.client.sign_ssh_key(ws, p, &t.platform, &public).await?;
             let target = out.unwrap_or_else(|| cert_path(&key_file));
