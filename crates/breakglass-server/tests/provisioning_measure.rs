@@ -234,12 +234,7 @@ async fn ssh_certificates_sign_revoke_and_expire() {
     let ask = emergency_admin_on_ops_db(&t).await;
     let (mut grant, mut sign, mut certs) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
-        let email = format!("oncall{i}@example.com");
-        let user = t.user(&email).await;
-        admin
-            .set_workspace_member("ops", &email, &SetMember { role: "member".into(), ..Default::default() })
-            .await
-            .unwrap();
+        let (email, user) = oncall(&t, &admin, i).await;
         let started = Instant::now();
         user.create_request(&ask).await.unwrap();
         let signing = Instant::now();
@@ -294,6 +289,17 @@ async fn ssh_certificates_sign_revoke_and_expire() {
     );
 }
 
+/// On-call user `i`: a member of workspace `ops`, signed in.
+async fn oncall(t: &TestApp, admin: &Client, i: usize) -> (String, Client) {
+    let email = format!("oncall{i}@example.com");
+    let user = t.user(&email).await;
+    admin
+        .set_workspace_member("ops", &email, &SetMember { role: "member".into(), ..Default::default() })
+        .await
+        .unwrap();
+    (email, user)
+}
+
 /// Lets anyone break the glass for `admin` on `ops/db` with no approval; the request to do so.
 async fn emergency_admin_on_ops_db(t: &TestApp) -> CreateRequest {
     t.allow_emergency("ops", "db", "admin", false).await;
@@ -312,12 +318,7 @@ async fn latency(t: &TestApp, admin: &Client, mut conn: Probe, target: &str) {
     let ask = emergency_admin_on_ops_db(t).await;
     let mut grant = Vec::new();
     for i in 0..n {
-        let email = format!("oncall{i}@example.com");
-        let user = t.user(&email).await;
-        admin
-            .set_workspace_member("ops", &email, &SetMember { role: "member".into(), ..Default::default() })
-            .await
-            .unwrap();
+        let (email, user) = oncall(t, admin, i).await;
         let started = Instant::now();
         user.create_request(&ask).await.unwrap();
         until_member(&mut conn, "bg_ops_db_admin", &format!("bg_{email}"), true).await;
