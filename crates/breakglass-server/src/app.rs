@@ -197,6 +197,10 @@ pub const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 /// `store.unavailable` ([`App::set_patience`]).
 pub const WRITE_PATIENCE: std::time::Duration = std::time::Duration::from_millis(1500);
 
+/// The least a write waits for its commit's outcome once decided, however late in its
+/// [`WRITE_PATIENCE`] that is.
+const LAST_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The outcome of a committed command.
 #[derive(Debug)]
 pub struct Committed<T> {
@@ -325,15 +329,20 @@ impl App {
             }
             .into());
         }
+        // One deadline for the whole write: time spent waiting for the writer (held by a look
+        // at a database that stopped answering) is not waited again for the commit. A wait that
+        // starts late still gets a moment, so a commit under way can answer.
+        let deadline = tokio::time::Instant::now() + self.patience();
+        let left = || deadline.saturating_duration_since(tokio::time::Instant::now()).max(LAST_WAIT);
         let mut alone = false;
         let mut attempts = 0;
         while attempts < MAX_ATTEMPTS {
-            let mut writer = self.lock_writer().await?;
+            let mut writer = self.lock_writer_until(deadline).await?;
             let max_group = self.max_group.load(Ordering::Relaxed);
             if let Some(full) = writer.open.as_ref().filter(|g| !alone && g.members.len() >= max_group) {
                 let done = full.done.subscribe();
                 drop(writer);
-                wait(done, self.patience()).await?;
+                wait(done, left()).await?;
                 continue;
             }
             attempts += 1;
@@ -355,7 +364,7 @@ impl App {
                             self.within(self.catch_up()).await.map_err(|_| ApiError::unavailable())??;
                             continue;
                         }
-                        _ if speculative => match observe(writer, self.patience()).await? {
+                        _ if speculative => match observe(writer, left()).await? {
                             Some(_) => return Err(refusal.into()),
                             None => continue,
                         },
@@ -367,7 +376,7 @@ impl App {
                 if !speculative {
                     return Ok(Committed { value, seq: base });
                 }
-                match observe(writer, self.patience()).await? {
+                match observe(writer, left()).await? {
                     Some(seq) => return Ok(Committed { value, seq }),
                     None => continue,
                 }
@@ -377,7 +386,7 @@ impl App {
                 return Err(ApiError::internal());
             }
             if alone {
-                match self.commit_alone(writer, base, changes).await? {
+                match self.commit_alone(writer, base, changes, left()).await? {
                     Ok(head) => return Ok(Committed { value, seq: head.seq }),
                     Err(StoreError::HeadMoved { expected, actual }) => {
                         tracing::info!(expected, actual, "audit head moved under us; catching up");
@@ -400,7 +409,7 @@ impl App {
                 }
             };
             drop(writer);
-            match &*wait(done, self.patience()).await? {
+            match &*wait(done, left()).await? {
                 GroupOutcome::Committed(heads) => {
                     let head = heads.get(member).ok_or_else(|| {
                         tracing::error!(member, heads = heads.len(), "a group commit lost a member");
@@ -449,6 +458,7 @@ impl App {
         writer: tokio::sync::OwnedMutexGuard<Writer>,
         base: i64,
         changes: Changes,
+        patience: std::time::Duration,
     ) -> Result<Result<ChainHead, StoreError>, ApiError> {
         let (store, state, sizes) = (self.store.clone(), self.state.clone(), self.group_sizes.clone());
         let (busy, head_tx) = (self.busy.clone(), self.head_tx.clone());
@@ -466,7 +476,7 @@ impl App {
             result
         });
         // The commit goes on when this gives up waiting: its outcome lands in the model either way.
-        match tokio::time::timeout(self.patience(), task).await {
+        match tokio::time::timeout(patience, task).await {
             Ok(joined) => joined.map_err(|e| {
                 tracing::error!(error = %e, "commit task failed");
                 ApiError::internal()
@@ -478,7 +488,15 @@ impl App {
     /// Takes the writer lock, waiting at most [`App::patience`]: a writer that holds it longer is
     /// waiting for a database that does not answer, and nothing was decided for this caller yet.
     async fn lock_writer(&self) -> Result<tokio::sync::OwnedMutexGuard<Writer>, ApiError> {
-        tokio::time::timeout(self.patience(), self.writer.clone().lock_owned()).await.map_err(|_| {
+        self.lock_writer_until(tokio::time::Instant::now() + self.patience()).await
+    }
+
+    /// [`App::lock_writer`], giving up at `deadline`.
+    async fn lock_writer_until(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> Result<tokio::sync::OwnedMutexGuard<Writer>, ApiError> {
+        tokio::time::timeout_at(deadline, self.writer.clone().lock_owned()).await.map_err(|_| {
             tracing::warn!("a write waited for the database too long; answering 503");
             ApiError::new(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
