@@ -477,6 +477,27 @@ fn a_certificate_carries_every_held_roles_principals_ends_with_the_first_and_is_
     ok(w.set(OWNER, &web, "mo@corp.io", prole("reader"), None));
     let serials: Vec<u64> = revoked(&w.state, &slug("pg"), w.now).iter().map(|c| c.serial).collect();
     assert_eq!(serials, [standing.serial], "a revocation is for good");
+    // Only admins record a tenant on an SSH platform: its external id names a group of hosts.
+    let new = NewPlatform {
+        id: slug("hosts"),
+        kind: PlatformKind::parse("ssh").unwrap(),
+        name: name("Hosts"),
+        config: PlatformConfig::default(),
+    };
+    ok(w.as_user(ADMIN, move |s, c| platforms::register_platform(s, c, new)));
+    let hosts = |external: &str| NewTenant {
+        workspace: slug("team-a"),
+        project: slug("web"),
+        platform: slug("hosts"),
+        external_id: ExternalId::parse(external).unwrap(),
+    };
+    let by_owner = hosts("ledger");
+    let Err(err) = w.as_user(OWNER, move |s, c| platforms::create_tenant(s, c, by_owner)) else {
+        panic!("a manager recorded a group of hosts")
+    };
+    assert!(err.to_string().contains("only admins record a tenant on SSH platform"), "{err}");
+    let by_admin = hosts("ledger");
+    ok(w.as_user(ADMIN, move |s, c| platforms::create_tenant(s, c, by_admin)));
     // A delegate cannot have the owner's access put on their own key.
     let as_delegate = breakglass_core::Ctx::new(
         w.now,

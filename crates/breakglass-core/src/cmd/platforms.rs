@@ -168,6 +168,14 @@ pub fn create_tenant(state: &State, ctx: &Ctx, new: NewTenant) -> Result<Changes
     let ws = state.workspace(&project.workspace).ok_or_else(|| authz::workspace_not_found(&new.workspace))?;
     require_active(ws)?;
     let platform = state.platform(&new.platform).ok_or_else(|| platform_not_found(&new.platform))?;
+    // An SSH tenant's external id names a group of hosts that let its principals in: whoever
+    // records it first gets into them, so only admins, who set the hosts up, record one.
+    if platform.kind.as_str() == "ssh" && authz::actor_admin_role(state, ctx)? != AdminRole::Admin {
+        return Err(DomainError::forbidden(format!(
+            "only admins record a tenant on SSH platform '{}': its external id names a group of hosts",
+            new.platform
+        )));
+    }
     if state.tenant(&new.workspace, &new.project, &new.platform).is_some() {
         return Err(DomainError::conflict(
             "tenant.exists",

@@ -220,6 +220,14 @@ async fn bad_keys_other_kinds_and_bad_mappings_are_refused_and_the_list_is_publi
     }
     let krl = dev.ssh_krl("hosts").await.unwrap();
     assert!(krl.starts_with(b"SSHKRL\n\0"), "OpenSSH's KRL format");
+
+    // A workspace's manager cannot claim a group of hosts: only admins record SSH tenants.
+    let manager = SetMember { role: "manager".into(), ..Default::default() };
+    admin.set_workspace_member("acme", "dev@example.com", &manager).await.unwrap();
+    t.project("acme", "claim").await;
+    let claim = CreateTenant { platform: "hosts".into(), external_id: "payments".into() };
+    let e = dev.create_tenant("acme", "claim", &claim).await.unwrap_err();
+    assert_eq!(e.status(), Some(403), "{e}");
     t.stop().await;
 }
 
