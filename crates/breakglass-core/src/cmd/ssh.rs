@@ -12,9 +12,9 @@ use crate::cmd::event;
 use crate::cmd::platforms::{platform_not_found, visible_tenant};
 use crate::ctx::Ctx;
 use crate::error::DomainError;
-use crate::ident::Slug;
+use crate::ident::{Slug, UserId};
 use crate::model::Target;
-use crate::provision::grants_of;
+use crate::provision::{grants_of, Grant};
 use crate::role::ProjectRole;
 use crate::ssh::{unrecorded_revocations, SshCertificate, CLOCK_SKEW, MAX_SERIAL};
 use crate::state::State;
@@ -30,24 +30,8 @@ pub fn issue_certificate(
     fingerprint: &str,
     principals: &BTreeMap<ProjectRole, Vec<String>>,
 ) -> Result<(Changes, SshCertificate), DomainError> {
-    let (tenant, _) = visible_tenant(state, ctx, ws, project, platform)?;
-    let me = ctx.user().ok_or_else(|| DomainError::forbidden("only a user holds a certificate"))?;
-    if ctx.bounds.read_only {
-        return Err(DomainError::forbidden("a read-only credential cannot have a certificate signed"));
-    }
-    // A certificate would outlive the delegation and carry the owner's name in sshd's log.
-    if ctx.bounds.delegate.is_some() {
-        return Err(DomainError::forbidden(
-            "a delegate cannot have a certificate signed with the owner's access: ask for your own",
-        ));
-    }
+    let (me, grants) = may_sign(state, ctx, (ws, project, platform))?;
     let p = state.platform(platform).ok_or_else(|| platform_not_found(platform))?;
-    let grants = grants_of(state, tenant, me, ctx.now);
-    if grants.is_empty() {
-        return Err(DomainError::forbidden(format!(
-            "you hold no access on '{ws}/{project}' now, so no certificate for platform '{platform}'"
-        )));
-    }
     let roles: Vec<ProjectRole> = grants.iter().map(|g| g.key.role).collect();
     let mut names: Vec<String> =
         roles.iter().flat_map(|r| principals.get(r).into_iter().flatten().cloned()).collect();
@@ -98,6 +82,33 @@ pub fn issue_certificate(
         }),
     );
     Ok((Changes { changes: vec![Change::PutSshCertificate(cert.clone())], events: vec![ev] }, cert))
+}
+
+/// Whether the acting user may have a certificate signed on a project's tenant: who they are
+/// and the grants they hold there now (never none). Asked again when the certificate is decided.
+pub fn may_sign(
+    state: &State,
+    ctx: &Ctx,
+    (ws, project, platform): (&Slug, &Slug, &Slug),
+) -> Result<(UserId, Vec<Grant>), DomainError> {
+    let (tenant, _) = visible_tenant(state, ctx, ws, project, platform)?;
+    let me = ctx.user().ok_or_else(|| DomainError::forbidden("only a user holds a certificate"))?;
+    if ctx.bounds.read_only {
+        return Err(DomainError::forbidden("a read-only credential cannot have a certificate signed"));
+    }
+    // A certificate would outlive the delegation and carry the owner's name in sshd's log.
+    if ctx.bounds.delegate.is_some() {
+        return Err(DomainError::forbidden(
+            "a delegate cannot have a certificate signed with the owner's access: ask for your own",
+        ));
+    }
+    let grants = grants_of(state, tenant, me, ctx.now);
+    if grants.is_empty() {
+        return Err(DomainError::forbidden(format!(
+            "you hold no access on '{ws}/{project}' now, so no certificate for platform '{platform}'"
+        )));
+    }
+    Ok((me, grants))
 }
 
 /// Records, for good, the revocation of every certificate still valid whose holder lost a role it

@@ -72,16 +72,7 @@ fn platform_view(p: &Platform) -> api::Platform {
         .map(|k| {
             [ProjectRole::Reader, ProjectRole::User, ProjectRole::Admin]
                 .into_iter()
-                .map(|r| {
-                    let name = r.as_str();
-                    let m = p
-                        .config
-                        .mapping
-                        .get(&r)
-                        .cloned()
-                        .unwrap_or_else(|| k.default_mapping(name).to_owned());
-                    (name.to_owned(), m)
-                })
+                .map(|r| (r.as_str().to_owned(), engine::mapping_of(p, k, r)))
                 .collect()
         })
         .unwrap_or_default();

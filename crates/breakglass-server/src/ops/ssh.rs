@@ -13,6 +13,7 @@ use breakglass_core::ident::Slug;
 use breakglass_core::platform::Platform;
 use breakglass_core::role::ProjectRole;
 use breakglass_core::ssh::revoked;
+use breakglass_core::time::Timestamp;
 use breakglass_core::{DomainError, State as Model};
 
 use super::platforms::{engine_error, platform_slug, tenant_path};
@@ -50,12 +51,10 @@ fn principals_by_role(
     platform: &Platform,
     external_id: &str,
 ) -> Result<BTreeMap<ProjectRole, Vec<String>>, DomainError> {
-    let kind = certs::SshKind;
     let mut out = BTreeMap::new();
     for role in [ProjectRole::Reader, ProjectRole::User, ProjectRole::Admin] {
-        let default = breakglass_connect::Kind::default_mapping(&kind, role.as_str());
-        let mapping = platform.config.mapping.get(&role).map_or(default, String::as_str);
-        let names = certs::principals(mapping, external_id).map_err(|e| {
+        let mapping = engine::mapping_of(platform, &certs::SshKind, role);
+        let names = certs::principals(&mapping, external_id).map_err(|e| {
             DomainError::rule(
                 "ssh.invalid_principals",
                 format!(
@@ -102,42 +101,25 @@ pub async fn sign(
     }
     let fingerprint = certs::fingerprint(public_key)
         .map_err(|e| DomainError::invalid("ssh.invalid_public_key", e.to_string()))?;
-    let is_ssh = record.kind.as_str() == KIND;
-    let decide = |s: &Model, c: &breakglass_core::Ctx, principals: &BTreeMap<ProjectRole, Vec<String>>| {
-        let decided = commands::issue_certificate(s, c, (&ws, &project, &platform), &fingerprint, principals);
-        match decided {
-            // Another kind maps no role to principals.
-            Err(e) if !is_ssh && e.code() == "ssh.no_principals" => Err(not_ssh(&record)),
-            other => other,
-        }
-    };
-    // Who may have a certificate is asked before the authority is opened, so that a caller
-    // who may not learns nothing of the platform's state; the write asks again.
-    let everything: BTreeMap<ProjectRole, Vec<String>> =
-        [ProjectRole::Reader, ProjectRole::User, ProjectRole::Admin]
-            .map(|r| (r, vec!["x".to_owned()]))
-            .into();
-    decide(&app.state(), &read_ctx(app, caller), &everything)?;
-    let (ca, principals) = if is_ssh {
-        let principals = principals_by_role(&record, &external)?;
-        unshared(&app.state(), &record, (&ws, &project), &principals)?;
-        (Some(authority(app, &record)?), principals)
-    } else {
-        (None, BTreeMap::new())
-    };
+    let scope = (&ws, &project, &platform);
+    // Who may have a certificate is asked before anything of the platform is looked at, so that
+    // a caller who may not learns nothing of it; the write asks again.
+    commands::may_sign(&app.state(), &read_ctx(app, caller), scope)?;
+    if record.kind.as_str() != KIND {
+        return Err(not_ssh(&record).into());
+    }
+    let principals = principals_by_role(&record, &external)?;
+    unshared(&app.state(), &record, (&ws, &project), &principals)?;
+    let ca = authority(app, &record)?;
     let done = app
         .execute(caller.actor(), |s, c| {
-            // Who may have a certificate is asked first; whether the platform signs any after.
-            let (changes, cert) = decide(s, c, &principals)?;
-            let ca = ca.as_ref().ok_or_else(|| not_ssh(&record))?;
-            let secs =
-                |t: breakglass_core::time::Timestamp| u64::try_from(t.as_micros() / 1_000_000).unwrap_or(0);
+            let (changes, cert) = commands::issue_certificate(s, c, scope, &fingerprint, &principals)?;
             let text = ca
                 .sign(&CertificateSpec {
                     public_key,
                     principals: &cert.principals,
-                    valid_after: secs(cert.valid_after),
-                    valid_before: secs(cert.valid_before),
+                    valid_after: unix_secs(cert.valid_after),
+                    valid_before: unix_secs(cert.valid_before),
                     serial: cert.serial,
                     key_id: &cert.key_id,
                 })
@@ -221,6 +203,11 @@ fn unshared(
     Ok(())
 }
 
+/// An instant in whole seconds since the epoch, rounded down, as certificates and lists count.
+fn unix_secs(t: Timestamp) -> u64 {
+    u64::try_from(t.as_micros().div_euclid(1_000_000)).unwrap_or(0)
+}
+
 fn not_ssh(platform: &Platform) -> DomainError {
     DomainError::rule(
         "platform.not_ssh",
@@ -246,7 +233,7 @@ pub fn krl(app: &App, platform: &str) -> OpResult<Vec<u8>> {
     // The time it was made, in microseconds, orders lists without telling anyone how busy the
     // server is.
     let version = u64::try_from(now.as_micros()).unwrap_or(0);
-    let generated = u64::try_from(now.as_micros() / 1_000_000).unwrap_or(0);
+    let generated = unix_secs(now);
     ca.krl(&serials, &[], version, generated).map_err(|e| engine_error(EngineError::Settings(e.to_string())))
 }
 

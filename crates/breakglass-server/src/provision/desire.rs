@@ -65,13 +65,7 @@ pub(super) struct Dirty {
 impl Desire {
     /// Everything `platform` must hold at `now`, from the model.
     pub fn build(state: &State, platform: &Platform, kind: &dyn Kind, now: Timestamp) -> Self {
-        let mapping = ROLES
-            .iter()
-            .map(|r| {
-                let m = platform.config.mapping.get(r).cloned();
-                (*r, m.unwrap_or_else(|| kind.default_mapping(r.as_str()).to_owned()))
-            })
-            .collect();
+        let mapping = ROLES.iter().map(|r| (*r, super::mapping_of(platform, kind, *r))).collect();
         let mut d = Desire {
             head: state.head().seq,
             tenants: BTreeMap::new(),

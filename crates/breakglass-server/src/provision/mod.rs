@@ -179,6 +179,16 @@ pub fn kind_of(platform: &Platform) -> Option<&'static dyn Kind> {
     breakglass_connect::kind(platform.kind.as_str())
 }
 
+/// What `role` means on `platform`, in its kind's terms: its mapping, or the kind's default.
+pub fn mapping_of(platform: &Platform, kind: &dyn Kind, role: breakglass_core::role::ProjectRole) -> String {
+    platform
+        .config
+        .mapping
+        .get(&role)
+        .cloned()
+        .unwrap_or_else(|| kind.default_mapping(role.as_str()).to_owned())
+}
+
 /// The connector kind of a platform the engine reconciles: one with a connector that places
 /// access (not SSH, whose hosts check certificates themselves).
 fn reconciled(platform: &Platform) -> Result<&'static dyn Kind, EngineError> {

@@ -113,7 +113,8 @@ async fn can_read(conn: &mut PgConnection) -> bool {
     sqlx::query("SELECT count(*) FROM items").execute(conn).await.is_ok()
 }
 
-fn member(role: &str) -> SetMember {
+/// Membership with `role`, standing.
+pub(crate) fn member(role: &str) -> SetMember {
     SetMember { role: role.into(), ..Default::default() }
 }
 

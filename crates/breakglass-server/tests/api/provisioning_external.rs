@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
-use breakglass_client::api::{CreateTenant, RegisterPlatform, SetMember};
+use breakglass_client::api::{CreateTenant, RegisterPlatform};
 
 use crate::common::*;
 use crate::mariadb::MariaDb;
-use crate::provisioning::system_clock;
+use crate::provisioning::{member, system_clock};
 
 #[tokio::test]
 async fn a_project_role_becomes_mariadb_privileges_through_an_external_program() {
@@ -49,16 +49,7 @@ async fn a_project_role_becomes_mariadb_privileges_through_an_external_program()
         )
         .await
         .unwrap();
-    admin
-        .set_project_member(
-            ws,
-            "web",
-            "dev@example.com",
-            &SetMember { role: "user".into(), ..Default::default() },
-        )
-        .await
-        .unwrap()
-        .expect_binding();
+    admin.set_project_member(ws, "web", "dev@example.com", &member("user")).await.unwrap().expect_binding();
     let cred = dev.issue_credential(ws, "web", &platform).await.unwrap();
     assert!(cred.ready, "the login works when the answer comes");
     assert_eq!(db.as_user(&cred.login, &cred.password, "SELECT v FROM items").unwrap(), "a");

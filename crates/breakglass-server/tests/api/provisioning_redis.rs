@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use breakglass_client::api::{RegisterPlatform, SetMember};
+use breakglass_client::api::RegisterPlatform;
 
-use crate::provisioning::{eventually, system_clock, with_platform};
+use crate::provisioning::{eventually, member, system_clock, with_platform};
 use crate::redis_server::RedisServer;
 
 fn no_permission<T: std::fmt::Debug>(r: redis::RedisResult<T>) -> bool {
@@ -34,12 +34,7 @@ async fn a_project_role_becomes_acl_rules_on_the_tenants_keys_until_it_is_remove
     redis::cmd("SET").arg("web:a").arg("1").query_async::<()>(&mut root).await.unwrap();
 
     admin
-        .set_project_member(
-            "acme",
-            "web",
-            "dev@example.com",
-            &SetMember { role: "user".into(), ..Default::default() },
-        )
+        .set_project_member("acme", "web", "dev@example.com", &member("user"))
         .await
         .unwrap()
         .expect_binding();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use breakglass_client::api::{CreateTenant, RegisterPlatform, SetMember, UpdatePlatform};
 
 use crate::common::Body;
-use crate::provisioning::{system_clock, with_platform};
+use crate::provisioning::{member, system_clock, with_platform};
 use crate::sshd::Sshd;
 
 fn ssh_platform() -> RegisterPlatform {
@@ -20,10 +20,6 @@ fn ssh_platform() -> RegisterPlatform {
         credential_lifetime: Some("1h".into()),
         ..Default::default()
     }
-}
-
-fn member(role: &str) -> SetMember {
-    SetMember { role: role.into(), ..Default::default() }
 }
 
 /// The revocation list as a host fetches it: without a credential.
@@ -222,8 +218,7 @@ async fn bad_keys_other_kinds_and_bad_mappings_are_refused_and_the_list_is_publi
     assert!(krl.starts_with(b"SSHKRL\n\0"), "OpenSSH's KRL format");
 
     // A workspace's manager cannot claim a group of hosts: only admins record SSH tenants.
-    let manager = SetMember { role: "manager".into(), ..Default::default() };
-    admin.set_workspace_member("acme", "dev@example.com", &manager).await.unwrap();
+    admin.set_workspace_member("acme", "dev@example.com", &member("manager")).await.unwrap();
     t.project("acme", "claim").await;
     let claim = CreateTenant { platform: "hosts".into(), external_id: "payments".into() };
     let e = dev.create_tenant("acme", "claim", &claim).await.unwrap_err();
